@@ -1,0 +1,683 @@
+//! Event chunks: how a run of events is encoded before compression, and the
+//! decoded form the analyser iterates over.
+//!
+//! A chunk payload is a string table followed by event records. Strings
+//! (paths, names, argv) are interned per chunk, so a chunk decodes alone;
+//! timestamps and thread ids are delta-encoded against the previous record.
+//! Decoding does not copy strings or buffers: [`DecodedChunk`] keeps the
+//! decompressed payload and its views point into it, so iterating over a
+//! chunk allocates nothing per event.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use rustc_hash::FxHashMap;
+
+use crate::codec::{ADDR_INET4, ADDR_INET6, ADDR_OTHER, ADDR_UNIX, put_sockaddr};
+use crate::index::{ChunkSummary, SummaryBuilder};
+use crate::model::{Event, EventType, SockAddr, Value};
+use crate::wire::{Cursor, Malformed, WireResult, put_bytes, put_ivarint, put_uvarint};
+
+/// Value tags in event records.
+mod tag {
+    pub(super) const ABSENT: u8 = 0;
+    pub(super) const INT: u8 = 1;
+    pub(super) const UINT: u8 = 2;
+    pub(super) const FD: u8 = 3;
+    pub(super) const STR: u8 = 4;
+    pub(super) const BYTES: u8 = 5;
+    pub(super) const SOCKADDR: u8 = 6;
+    pub(super) const STR_LIST: u8 = 7;
+}
+
+/// Encodes events into a chunk payload.
+#[derive(Debug, Default)]
+pub struct ChunkBuilder {
+    strings: FxHashMap<Vec<u8>, u32>,
+    string_table: Vec<u8>,
+    records: Vec<u8>,
+    prev_ts: u64,
+    prev_tid: u32,
+    summary: SummaryBuilder,
+}
+
+impl ChunkBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of events added so far.
+    pub fn events(&self) -> u32 {
+        self.summary.events()
+    }
+
+    /// Approximate payload size so far, in bytes.
+    pub fn raw_len(&self) -> usize {
+        self.string_table.len() + self.records.len() + 10
+    }
+
+    fn intern(&mut self, text: &[u8]) -> u32 {
+        if let Some(&id) = self.strings.get(text) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        put_bytes(&mut self.string_table, text);
+        self.strings.insert(text.to_vec(), id);
+        id
+    }
+
+    /// Adds one event; `container` is the container id of its process, for
+    /// the chunk summary.
+    pub fn push(&mut self, event: &Event, container: Option<&str>) {
+        self.summary.add(event.ts, event.event_type, event.tgid);
+        if let Some(id) = container {
+            self.summary.add_container(id);
+        }
+        let ts_delta = event.ts.wrapping_sub(self.prev_ts) as i64;
+        let tid_delta = i64::from(event.tid) - i64::from(self.prev_tid);
+        self.prev_ts = event.ts;
+        self.prev_tid = event.tid;
+        let out = &mut self.records;
+        put_ivarint(out, ts_delta);
+        put_ivarint(out, tid_delta);
+        put_ivarint(out, i64::from(event.tgid) - i64::from(event.tid));
+        put_uvarint(out, event.cpu.into());
+        put_uvarint(out, event.event_type.into());
+        put_ivarint(out, event.ret);
+        put_uvarint(out, event.latency);
+        put_uvarint(out, event.params.len() as u64);
+        for value in &event.params {
+            self.push_value(value);
+        }
+    }
+
+    fn push_value(&mut self, value: &Value) {
+        match value {
+            Value::Absent => self.records.push(tag::ABSENT),
+            Value::Int(v) => {
+                self.records.push(tag::INT);
+                put_ivarint(&mut self.records, *v);
+            }
+            Value::Uint(v) => {
+                self.records.push(tag::UINT);
+                put_uvarint(&mut self.records, *v);
+            }
+            Value::Fd(v) => {
+                self.records.push(tag::FD);
+                put_ivarint(&mut self.records, *v);
+            }
+            Value::Str(text) => {
+                let id = self.intern(text);
+                self.records.push(tag::STR);
+                put_uvarint(&mut self.records, id.into());
+            }
+            Value::Bytes(bytes) => {
+                self.records.push(tag::BYTES);
+                put_bytes(&mut self.records, bytes);
+            }
+            Value::SockAddr(addr) => {
+                self.records.push(tag::SOCKADDR);
+                put_sockaddr(&mut self.records, addr);
+            }
+            Value::StrList(items) => {
+                let ids: Vec<u32> = items.iter().map(|item| self.intern(item)).collect();
+                self.records.push(tag::STR_LIST);
+                put_uvarint(&mut self.records, ids.len() as u64);
+                for id in ids {
+                    put_uvarint(&mut self.records, id.into());
+                }
+            }
+        }
+    }
+
+    /// Finishes the chunk: its summary and its uncompressed payload.
+    pub fn finish(self, first_num: u64) -> (ChunkSummary, Vec<u8>) {
+        let mut payload = Vec::with_capacity(self.raw_len());
+        put_uvarint(&mut payload, self.strings.len() as u64);
+        payload.extend_from_slice(&self.string_table);
+        put_uvarint(&mut payload, self.summary.events().into());
+        payload.extend_from_slice(&self.records);
+        let raw_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        (self.summary.finish(first_num, raw_len), payload)
+    }
+}
+
+/// One event record as decoded, pointing into its chunk's buffers.
+#[derive(Debug, Clone, Copy)]
+struct RawEvent {
+    ts: u64,
+    ret: i64,
+    latency: u64,
+    tid: u32,
+    tgid: u32,
+    values_start: u32,
+    values_len: u16,
+    event_type: EventType,
+    cpu: u16,
+}
+
+/// A decoded value; byte ranges are offsets into the chunk payload.
+#[derive(Debug, Clone, Copy)]
+enum RawValue {
+    Absent,
+    Int(i64),
+    Uint(u64),
+    Fd(i64),
+    Str(u32),
+    Bytes { start: u32, len: u32 },
+    Inet4 { ip: [u8; 4], port: u16 },
+    Inet6 { start: u32, port: u16 },
+    Unix { start: u32, len: u32 },
+    OtherAddr { family: u16, start: u32, len: u32 },
+    StrList { start: u32, len: u32 },
+}
+
+/// A decoded chunk: its events, ready to iterate.
+#[derive(Debug, Default)]
+pub struct DecodedChunk {
+    first_num: u64,
+    payload: Vec<u8>,
+    strings: Vec<(u32, u32)>,
+    events: Vec<RawEvent>,
+    values: Vec<RawValue>,
+    list_items: Vec<u32>,
+}
+
+impl DecodedChunk {
+    /// Decodes a payload produced by [`ChunkBuilder::finish`].
+    pub(crate) fn decode(payload: Vec<u8>, first_num: u64) -> WireResult<DecodedChunk> {
+        let mut strings = Vec::new();
+        let mut events = Vec::new();
+        let mut values = Vec::new();
+        let mut list_items = Vec::new();
+        {
+            let mut cursor = Cursor::new(&payload);
+            let string_count: usize = cursor.uvarint_as("string count too large")?;
+            strings.reserve(string_count.min(payload.len()));
+            for _ in 0..string_count {
+                let len: usize = cursor.uvarint_as("string length too large")?;
+                let start = cursor.position();
+                cursor.take(len)?;
+                strings.push((start as u32, len as u32));
+            }
+            let event_count: usize = cursor.uvarint_as("event count too large")?;
+            events.reserve(event_count.min(payload.len()));
+            values.reserve(event_count.min(payload.len()) * 2);
+            let string_count = strings.len() as u64;
+            let mut ts = 0u64;
+            let mut tid = 0i64;
+            for _ in 0..event_count {
+                ts = ts.wrapping_add(cursor.ivarint()? as u64);
+                tid += cursor.ivarint()?;
+                let tgid = tid + cursor.ivarint()?;
+                let tid_u32 = u32::try_from(tid).map_err(|_| Malformed("tid out of range"))?;
+                let tgid = u32::try_from(tgid).map_err(|_| Malformed("tgid out of range"))?;
+                let cpu = cursor.uvarint_as("cpu out of range")?;
+                let event_type = cursor.uvarint_as("event type out of range")?;
+                let ret = cursor.ivarint()?;
+                let latency = cursor.uvarint()?;
+                let param_count: u16 = cursor.uvarint_as("too many parameters")?;
+                let values_start = values.len() as u32;
+                for _ in 0..param_count {
+                    let value = match cursor.u8()? {
+                        tag::ABSENT => RawValue::Absent,
+                        tag::INT => RawValue::Int(cursor.ivarint()?),
+                        tag::UINT => RawValue::Uint(cursor.uvarint()?),
+                        tag::FD => RawValue::Fd(cursor.ivarint()?),
+                        tag::STR => {
+                            let id = cursor.uvarint()?;
+                            if id >= string_count {
+                                return Err(Malformed("string index out of range"));
+                            }
+                            RawValue::Str(id as u32)
+                        }
+                        tag::BYTES => {
+                            let bytes = cursor.bytes()?;
+                            let start = cursor.position() - bytes.len();
+                            RawValue::Bytes {
+                                start: start as u32,
+                                len: bytes.len() as u32,
+                            }
+                        }
+                        tag::SOCKADDR => decode_sockaddr(&mut cursor)?,
+                        tag::STR_LIST => {
+                            let count: usize = cursor.uvarint_as("list too long")?;
+                            let start = list_items.len() as u32;
+                            for _ in 0..count {
+                                let id = cursor.uvarint()?;
+                                if id >= string_count {
+                                    return Err(Malformed("string index out of range"));
+                                }
+                                list_items.push(id as u32);
+                            }
+                            RawValue::StrList {
+                                start,
+                                len: count as u32,
+                            }
+                        }
+                        _ => return Err(Malformed("unknown value tag")),
+                    };
+                    values.push(value);
+                }
+                events.push(RawEvent {
+                    ts,
+                    ret,
+                    latency,
+                    tid: tid_u32,
+                    tgid,
+                    values_start,
+                    values_len: param_count,
+                    event_type,
+                    cpu,
+                });
+            }
+            if !cursor.is_empty() {
+                return Err(Malformed("trailing bytes after the last event"));
+            }
+        }
+        Ok(DecodedChunk {
+            first_num,
+            payload,
+            strings,
+            events,
+            values,
+            list_items,
+        })
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the chunk holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Zero-based number of the first event within the file.
+    pub fn first_num(&self) -> u64 {
+        self.first_num
+    }
+
+    /// The event at `index`, if any.
+    pub fn get(&self, index: usize) -> Option<EventView<'_>> {
+        self.events.get(index).map(|raw| EventView {
+            chunk: self,
+            raw,
+            index,
+        })
+    }
+
+    /// Iterates over the events in file order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = EventView<'_>> + '_ {
+        self.events
+            .iter()
+            .enumerate()
+            .map(move |(index, raw)| EventView {
+                chunk: self,
+                raw,
+                index,
+            })
+    }
+
+    fn slice(&self, start: u32, len: u32) -> &[u8] {
+        let start = start as usize;
+        self.payload
+            .get(start..start + len as usize)
+            .unwrap_or_default()
+    }
+
+    fn string(&self, id: u32) -> &[u8] {
+        self.strings
+            .get(id as usize)
+            .map_or(&[][..], |&(start, len)| self.slice(start, len))
+    }
+}
+
+fn decode_sockaddr(cursor: &mut Cursor<'_>) -> WireResult<RawValue> {
+    Ok(match cursor.u8()? {
+        ADDR_INET4 => {
+            let ip = cursor.array::<4>()?;
+            RawValue::Inet4 {
+                ip,
+                port: u16::from_be_bytes(cursor.array::<2>()?),
+            }
+        }
+        ADDR_INET6 => {
+            let start = cursor.position() as u32;
+            cursor.take(16)?;
+            RawValue::Inet6 {
+                start,
+                port: u16::from_be_bytes(cursor.array::<2>()?),
+            }
+        }
+        ADDR_UNIX => {
+            let path = cursor.bytes()?;
+            let start = (cursor.position() - path.len()) as u32;
+            RawValue::Unix {
+                start,
+                len: path.len() as u32,
+            }
+        }
+        ADDR_OTHER => {
+            let family = cursor.uvarint_as("address family out of range")?;
+            let data = cursor.bytes()?;
+            let start = (cursor.position() - data.len()) as u32;
+            RawValue::OtherAddr {
+                family,
+                start,
+                len: data.len() as u32,
+            }
+        }
+        _ => return Err(Malformed("unknown socket address kind")),
+    })
+}
+
+/// A borrowed view of one decoded event.
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'a> {
+    chunk: &'a DecodedChunk,
+    raw: &'a RawEvent,
+    index: usize,
+}
+
+impl<'a> EventView<'a> {
+    /// Zero-based number of the event within the file (`evt.num` is this
+    /// plus one).
+    #[inline]
+    pub fn num(&self) -> u64 {
+        self.chunk.first_num + self.index as u64
+    }
+    /// Timestamp, ns since the epoch.
+    #[inline]
+    pub fn ts(&self) -> u64 {
+        self.raw.ts
+    }
+    /// Thread id.
+    #[inline]
+    pub fn tid(&self) -> u32 {
+        self.raw.tid
+    }
+    /// Process id.
+    #[inline]
+    pub fn tgid(&self) -> u32 {
+        self.raw.tgid
+    }
+    /// CPU.
+    #[inline]
+    pub fn cpu(&self) -> u16 {
+        self.raw.cpu
+    }
+    /// Event type.
+    #[inline]
+    pub fn event_type(&self) -> EventType {
+        self.raw.event_type
+    }
+    /// Return value.
+    #[inline]
+    pub fn ret(&self) -> i64 {
+        self.raw.ret
+    }
+    /// Syscall duration in ns, 0 when not measured.
+    #[inline]
+    pub fn latency(&self) -> u64 {
+        self.raw.latency
+    }
+    /// Number of parameters.
+    #[inline]
+    pub fn param_count(&self) -> usize {
+        usize::from(self.raw.values_len)
+    }
+
+    /// Parameter `index`, if present.
+    #[inline]
+    pub fn param(&self, index: usize) -> Option<ValueRef<'a>> {
+        if index >= self.param_count() {
+            return None;
+        }
+        let raw = self
+            .chunk
+            .values
+            .get(self.raw.values_start as usize + index)?;
+        Some(self.resolve(*raw))
+    }
+
+    /// All parameters, in order.
+    pub fn params(&self) -> impl ExactSizeIterator<Item = ValueRef<'a>> + 'a {
+        let chunk = self.chunk;
+        let start = self.raw.values_start as usize;
+        let view = *self;
+        chunk.values[start..start + self.param_count()]
+            .iter()
+            .map(move |raw| view.resolve(*raw))
+    }
+
+    fn resolve(&self, raw: RawValue) -> ValueRef<'a> {
+        let chunk = self.chunk;
+        match raw {
+            RawValue::Absent => ValueRef::Absent,
+            RawValue::Int(v) => ValueRef::Int(v),
+            RawValue::Uint(v) => ValueRef::Uint(v),
+            RawValue::Fd(v) => ValueRef::Fd(v),
+            RawValue::Str(id) => ValueRef::Str(chunk.string(id)),
+            RawValue::Bytes { start, len } => ValueRef::Bytes(chunk.slice(start, len)),
+            RawValue::Inet4 { ip, port } => ValueRef::SockAddr(SockAddrRef::Inet(SocketAddr::V4(
+                SocketAddrV4::new(Ipv4Addr::from(ip), port),
+            ))),
+            RawValue::Inet6 { start, port } => {
+                let mut ip = [0u8; 16];
+                ip.copy_from_slice(chunk.slice(start, 16));
+                ValueRef::SockAddr(SockAddrRef::Inet(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(ip),
+                    port,
+                    0,
+                    0,
+                ))))
+            }
+            RawValue::Unix { start, len } => {
+                ValueRef::SockAddr(SockAddrRef::Unix(chunk.slice(start, len)))
+            }
+            RawValue::OtherAddr { family, start, len } => ValueRef::SockAddr(SockAddrRef::Other {
+                family,
+                data: chunk.slice(start, len),
+            }),
+            RawValue::StrList { start, len } => {
+                let start = start as usize;
+                let ids = chunk
+                    .list_items
+                    .get(start..start + len as usize)
+                    .unwrap_or_default();
+                ValueRef::StrList(StrListRef { chunk, ids })
+            }
+        }
+    }
+
+    /// An owned copy of the event.
+    pub fn to_event(&self) -> Event {
+        Event {
+            ts: self.ts(),
+            tid: self.tid(),
+            tgid: self.tgid(),
+            cpu: self.cpu(),
+            event_type: self.event_type(),
+            ret: self.ret(),
+            latency: self.latency(),
+            params: self.params().map(|value| value.to_value()).collect(),
+        }
+    }
+}
+
+/// A borrowed event parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// Not captured.
+    Absent,
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer.
+    Uint(u64),
+    /// A file descriptor.
+    Fd(i64),
+    /// Text as the kernel gave it.
+    Str(&'a [u8]),
+    /// Buffer contents.
+    Bytes(&'a [u8]),
+    /// A socket address.
+    SockAddr(SockAddrRef<'a>),
+    /// A list of strings.
+    StrList(StrListRef<'a>),
+}
+
+impl ValueRef<'_> {
+    /// An owned copy.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            ValueRef::Absent => Value::Absent,
+            ValueRef::Int(v) => Value::Int(v),
+            ValueRef::Uint(v) => Value::Uint(v),
+            ValueRef::Fd(v) => Value::Fd(v),
+            ValueRef::Str(text) => Value::Str(text.to_vec()),
+            ValueRef::Bytes(bytes) => Value::Bytes(bytes.to_vec()),
+            ValueRef::SockAddr(addr) => Value::SockAddr(addr.to_sockaddr()),
+            ValueRef::StrList(list) => Value::StrList(list.iter().map(<[u8]>::to_vec).collect()),
+        }
+    }
+}
+
+/// A borrowed socket address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockAddrRef<'a> {
+    /// IPv4 or IPv6 with port.
+    Inet(SocketAddr),
+    /// A unix-domain path.
+    Unix(&'a [u8]),
+    /// Another family.
+    Other {
+        /// The `sa_family` value.
+        family: u16,
+        /// The address bytes.
+        data: &'a [u8],
+    },
+}
+
+impl SockAddrRef<'_> {
+    /// An owned copy.
+    pub fn to_sockaddr(&self) -> SockAddr {
+        match *self {
+            SockAddrRef::Inet(addr) => SockAddr::Inet(addr),
+            SockAddrRef::Unix(path) => SockAddr::Unix(path.to_vec()),
+            SockAddrRef::Other { family, data } => SockAddr::Other {
+                family,
+                data: data.to_vec(),
+            },
+        }
+    }
+}
+
+/// A borrowed list of strings.
+#[derive(Clone, Copy)]
+pub struct StrListRef<'a> {
+    chunk: &'a DecodedChunk,
+    ids: &'a [u32],
+}
+
+impl<'a> StrListRef<'a> {
+    /// Number of strings.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// The strings, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let chunk = self.chunk;
+        self.ids.iter().map(move |&id| chunk.string(id))
+    }
+}
+
+impl std::fmt::Debug for StrListRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
+    }
+}
+
+impl PartialEq for StrListRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for StrListRef<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_round_trips_every_value_kind() {
+        let event = Event {
+            ts: 1_700_000_000_000_000_000,
+            tid: 42,
+            tgid: 40,
+            cpu: 1,
+            event_type: 257,
+            ret: -2,
+            latency: 1500,
+            params: vec![
+                Value::Absent,
+                Value::Int(-5),
+                Value::Uint(u64::MAX),
+                Value::Fd(3),
+                Value::Str(b"/etc/passwd".to_vec()),
+                Value::Bytes(vec![0, 1, 2, 255]),
+                Value::SockAddr(SockAddr::Inet("127.0.0.1:8080".parse().unwrap())),
+                Value::SockAddr(SockAddr::Inet("[::1]:443".parse().unwrap())),
+                Value::SockAddr(SockAddr::Unix(b"\0abstract".to_vec())),
+                Value::SockAddr(SockAddr::Other {
+                    family: 16,
+                    data: vec![9, 9],
+                }),
+                Value::StrList(vec![
+                    b"ls".to_vec(),
+                    b"-l".to_vec(),
+                    b"/etc/passwd".to_vec(),
+                ]),
+            ],
+        };
+        let mut second = event.clone();
+        second.ts -= 10; // out of order on purpose
+        second.tid = 7;
+        let mut builder = ChunkBuilder::new();
+        builder.push(&event, Some("host"));
+        builder.push(&second, None);
+        let (summary, payload) = builder.finish(100);
+        assert_eq!(summary.events, 2);
+        assert_eq!(summary.min_ts, second.ts);
+        assert_eq!(summary.containers, vec!["host".to_owned()]);
+        let chunk = DecodedChunk::decode(payload, 100).unwrap();
+        let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
+        assert_eq!(decoded, vec![event, second]);
+        assert_eq!(chunk.get(1).unwrap().num(), 101);
+    }
+
+    #[test]
+    fn bad_string_index_is_an_error_not_a_panic() {
+        let mut builder = ChunkBuilder::new();
+        builder.push(
+            &Event {
+                params: vec![Value::Str(b"x".to_vec())],
+                ..Event::default()
+            },
+            None,
+        );
+        let (_, mut payload) = builder.finish(0);
+        let last = payload.len() - 1;
+        payload[last] = 9; // string id 9 of 1
+        assert!(DecodedChunk::decode(payload, 0).is_err());
+    }
+}

@@ -1,0 +1,530 @@
+//! Message encodings of every structure that is not an event record: the
+//! file header, the state snapshot, capture statistics, chunk summaries and
+//! the index. Field numbers are part of the format (see `FORMAT.md`); a
+//! reader ignores numbers it does not know, so minor versions can add fields.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use crate::event_table::{EventTable, EventTypeInfo};
+use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
+use crate::model::*;
+use crate::wire::{
+    Cursor, Malformed, MessageReader, MessageWriter, WireResult, put_bytes, put_uvarint,
+};
+
+// ---- socket addresses (shared with event records) ----
+
+pub(crate) const ADDR_INET4: u8 = 1;
+pub(crate) const ADDR_INET6: u8 = 2;
+pub(crate) const ADDR_UNIX: u8 = 3;
+pub(crate) const ADDR_OTHER: u8 = 4;
+
+/// Appends a socket address: a kind byte, then the address.
+pub(crate) fn put_sockaddr(buf: &mut Vec<u8>, addr: &SockAddr) {
+    match addr {
+        SockAddr::Inet(SocketAddr::V4(v4)) => {
+            buf.push(ADDR_INET4);
+            buf.extend_from_slice(&v4.ip().octets());
+            buf.extend_from_slice(&v4.port().to_be_bytes());
+        }
+        SockAddr::Inet(SocketAddr::V6(v6)) => {
+            buf.push(ADDR_INET6);
+            buf.extend_from_slice(&v6.ip().octets());
+            buf.extend_from_slice(&v6.port().to_be_bytes());
+        }
+        SockAddr::Unix(path) => {
+            buf.push(ADDR_UNIX);
+            put_bytes(buf, path);
+        }
+        SockAddr::Other { family, data } => {
+            buf.push(ADDR_OTHER);
+            put_uvarint(buf, u64::from(*family));
+            put_bytes(buf, data);
+        }
+    }
+}
+
+/// Reads a socket address written by [`put_sockaddr`].
+pub(crate) fn read_sockaddr(cursor: &mut Cursor<'_>) -> WireResult<SockAddr> {
+    Ok(match cursor.u8()? {
+        ADDR_INET4 => {
+            let ip = Ipv4Addr::from(cursor.array::<4>()?);
+            let port = u16::from_be_bytes(cursor.array::<2>()?);
+            SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port)))
+        }
+        ADDR_INET6 => {
+            let ip = Ipv6Addr::from(cursor.array::<16>()?);
+            let port = u16::from_be_bytes(cursor.array::<2>()?);
+            SockAddr::Inet(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)))
+        }
+        ADDR_UNIX => SockAddr::Unix(cursor.bytes()?.to_vec()),
+        ADDR_OTHER => {
+            let family = cursor.uvarint_as::<u16>("address family out of range")?;
+            SockAddr::Other {
+                family,
+                data: cursor.bytes()?.to_vec(),
+            }
+        }
+        _ => return Err(Malformed("unknown socket address kind")),
+    })
+}
+
+fn sockaddr_bytes(addr: &SockAddr) -> Vec<u8> {
+    let mut buf = Vec::new();
+    put_sockaddr(&mut buf, addr);
+    buf
+}
+
+fn sockaddr_from(bytes: &[u8]) -> WireResult<SockAddr> {
+    read_sockaddr(&mut Cursor::new(bytes))
+}
+
+/// Decodes a message field by field; `apply` sees each known field and
+/// ignores the rest.
+fn decode<T: Default>(
+    bytes: &[u8],
+    mut apply: impl FnMut(&mut T, u32, crate::wire::FieldValue<'_>) -> WireResult<()>,
+) -> WireResult<T> {
+    let mut value = T::default();
+    for field in MessageReader::new(bytes) {
+        let (number, field) = field?;
+        apply(&mut value, number, field)?;
+    }
+    Ok(value)
+}
+
+// ---- file header ----
+
+pub(crate) fn encode_header(header: &FileHeader) -> Vec<u8> {
+    let mut msg = MessageWriter::new();
+    msg.str(1, &header.writer).uint(2, header.created_ns);
+    let machine = &header.machine;
+    let mut m = MessageWriter::new();
+    m.str(1, &machine.hostname)
+        .str(2, &machine.kernel_release)
+        .str(3, &machine.kernel_version)
+        .str(4, &machine.arch)
+        .str(5, &machine.os)
+        .uint(6, u64::from(machine.cpus))
+        .uint(7, machine.memory_bytes)
+        .uint(8, machine.boot_time_ns);
+    msg.message(3, &m);
+    let capture = &header.capture;
+    let mut c = MessageWriter::new();
+    c.uint(1, u64::from(capture.snaplen));
+    for name in &capture.event_types {
+        c.repeated_bytes(2, name.as_bytes());
+    }
+    c.str(3, &capture.filter)
+        .str(4, &capture.target)
+        .uint(5, capture.buffer_bytes);
+    for arg in &capture.command_line {
+        c.repeated_bytes(6, arg.as_bytes());
+    }
+    msg.message(4, &c);
+    for entry in header.event_table.entries() {
+        let mut e = MessageWriter::new();
+        e.uint(1, u64::from(entry.id)).str(2, &entry.name);
+        for param in &entry.params {
+            e.repeated_bytes(3, param.as_bytes());
+        }
+        msg.message(5, &e);
+    }
+    msg.finish()
+}
+
+pub(crate) fn decode_header(bytes: &[u8]) -> WireResult<FileHeader> {
+    let mut entries = Vec::new();
+    let mut header: FileHeader = decode(bytes, |h: &mut FileHeader, n, v| {
+        match n {
+            1 => h.writer = v.string()?,
+            2 => h.created_ns = v.uint()?,
+            3 => {
+                h.machine = decode(v.bytes()?, |m: &mut MachineInfo, n, v| {
+                    match n {
+                        1 => m.hostname = v.string()?,
+                        2 => m.kernel_release = v.string()?,
+                        3 => m.kernel_version = v.string()?,
+                        4 => m.arch = v.string()?,
+                        5 => m.os = v.string()?,
+                        6 => m.cpus = v.uint_as()?,
+                        7 => m.memory_bytes = v.uint()?,
+                        8 => m.boot_time_ns = v.uint()?,
+                        _ => {}
+                    }
+                    Ok(())
+                })?
+            }
+            4 => {
+                h.capture = decode(v.bytes()?, |c: &mut CaptureSettings, n, v| {
+                    match n {
+                        1 => c.snaplen = v.uint_as()?,
+                        2 => c.event_types.push(v.string()?),
+                        3 => c.filter = v.string()?,
+                        4 => c.target = v.string()?,
+                        5 => c.buffer_bytes = v.uint()?,
+                        6 => c.command_line.push(v.string()?),
+                        _ => {}
+                    }
+                    Ok(())
+                })?
+            }
+            5 => {
+                let mut entry = EventTypeInfo {
+                    id: 0,
+                    name: String::new(),
+                    params: Vec::new(),
+                };
+                for field in v.message()? {
+                    let (n, v) = field?;
+                    match n {
+                        1 => entry.id = v.uint_as()?,
+                        2 => entry.name = v.string()?,
+                        3 => entry.params.push(v.string()?),
+                        _ => {}
+                    }
+                }
+                entries.push(entry);
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    header.event_table = EventTable::new(entries);
+    Ok(header)
+}
+
+// ---- state snapshot ----
+
+pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
+    let mut msg = MessageWriter::new();
+    msg.uint(1, snapshot.ts);
+    for p in &snapshot.processes {
+        let mut m = MessageWriter::new();
+        m.uint(1, p.pid.into())
+            .uint(2, p.ppid.into())
+            .uint(3, p.vpid.into())
+            .uint(4, p.sid.into())
+            .uint(5, p.pgid.into())
+            .bytes(6, &p.comm)
+            .bytes(7, &p.exe);
+        for arg in &p.args {
+            m.repeated_bytes(8, arg);
+        }
+        m.bytes(9, &p.cwd)
+            .uint(10, p.uid.into())
+            .uint(11, p.euid.into())
+            .uint(12, p.gid.into())
+            .uint(13, p.egid.into())
+            .uint(14, p.loginuid.into())
+            .uint(15, p.tty.into())
+            .uint(16, p.cap_effective)
+            .uint(17, p.cap_permitted)
+            .uint(18, p.cap_inheritable)
+            .uint(19, p.start_ts)
+            .bytes(20, &p.cgroup)
+            .str(21, &p.container_id);
+        msg.message(2, &m);
+    }
+    for t in &snapshot.threads {
+        let mut m = MessageWriter::new();
+        m.uint(1, t.tid.into())
+            .uint(2, t.tgid.into())
+            .bytes(3, &t.comm);
+        msg.message(3, &m);
+    }
+    for f in &snapshot.fds {
+        let mut m = MessageWriter::new();
+        m.uint(1, f.pid.into())
+            .int(2, f.fd.into())
+            .uint(3, f.kind.code().into())
+            .bytes(4, &f.name)
+            .uint(5, f.flags.into())
+            .uint(6, f.ino);
+        if let Some(local) = &f.local {
+            m.bytes(7, &sockaddr_bytes(local));
+        }
+        if let Some(remote) = &f.remote {
+            m.bytes(8, &sockaddr_bytes(remote));
+        }
+        m.uint(9, f.l4proto.into());
+        msg.message(4, &m);
+    }
+    for u in &snapshot.users {
+        let mut m = MessageWriter::new();
+        m.uint(1, u.uid.into())
+            .uint(2, u.gid.into())
+            .str(3, &u.name)
+            .str(4, &u.home)
+            .str(5, &u.shell);
+        msg.message(5, &m);
+    }
+    for g in &snapshot.groups {
+        let mut m = MessageWriter::new();
+        m.uint(1, g.gid.into()).str(2, &g.name);
+        msg.message(6, &m);
+    }
+    for c in &snapshot.containers {
+        let mut m = MessageWriter::new();
+        m.str(1, &c.id)
+            .str(2, &c.runtime)
+            .str(3, &c.name)
+            .str(4, &c.image)
+            .bool(5, c.privileged)
+            .uint(6, c.start_ts);
+        msg.message(7, &m);
+    }
+    msg.finish()
+}
+
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> WireResult<Snapshot> {
+    decode(bytes, |s: &mut Snapshot, n, v| {
+        match n {
+            1 => s.ts = v.uint()?,
+            2 => s
+                .processes
+                .push(decode(v.bytes()?, |p: &mut ProcessInfo, n, v| {
+                    match n {
+                        1 => p.pid = v.uint_as()?,
+                        2 => p.ppid = v.uint_as()?,
+                        3 => p.vpid = v.uint_as()?,
+                        4 => p.sid = v.uint_as()?,
+                        5 => p.pgid = v.uint_as()?,
+                        6 => p.comm = v.bytes()?.to_vec(),
+                        7 => p.exe = v.bytes()?.to_vec(),
+                        8 => p.args.push(v.bytes()?.to_vec()),
+                        9 => p.cwd = v.bytes()?.to_vec(),
+                        10 => p.uid = v.uint_as()?,
+                        11 => p.euid = v.uint_as()?,
+                        12 => p.gid = v.uint_as()?,
+                        13 => p.egid = v.uint_as()?,
+                        14 => p.loginuid = v.uint_as()?,
+                        15 => p.tty = v.uint_as()?,
+                        16 => p.cap_effective = v.uint()?,
+                        17 => p.cap_permitted = v.uint()?,
+                        18 => p.cap_inheritable = v.uint()?,
+                        19 => p.start_ts = v.uint()?,
+                        20 => p.cgroup = v.bytes()?.to_vec(),
+                        21 => p.container_id = v.string()?,
+                        _ => {}
+                    }
+                    Ok(())
+                })?),
+            3 => s
+                .threads
+                .push(decode(v.bytes()?, |t: &mut ThreadInfo, n, v| {
+                    match n {
+                        1 => t.tid = v.uint_as()?,
+                        2 => t.tgid = v.uint_as()?,
+                        3 => t.comm = v.bytes()?.to_vec(),
+                        _ => {}
+                    }
+                    Ok(())
+                })?),
+            4 => s.fds.push(decode(v.bytes()?, |f: &mut FdInfo, n, v| {
+                match n {
+                    1 => f.pid = v.uint_as()?,
+                    2 => {
+                        f.fd = i32::try_from(v.int()?).map_err(|_| Malformed("fd out of range"))?
+                    }
+                    3 => f.kind = FdKind::from_code(v.uint()?),
+                    4 => f.name = v.bytes()?.to_vec(),
+                    5 => f.flags = v.uint_as()?,
+                    6 => f.ino = v.uint()?,
+                    7 => f.local = Some(sockaddr_from(v.bytes()?)?),
+                    8 => f.remote = Some(sockaddr_from(v.bytes()?)?),
+                    9 => f.l4proto = v.uint_as()?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
+            5 => s.users.push(decode(v.bytes()?, |u: &mut UserInfo, n, v| {
+                match n {
+                    1 => u.uid = v.uint_as()?,
+                    2 => u.gid = v.uint_as()?,
+                    3 => u.name = v.string()?,
+                    4 => u.home = v.string()?,
+                    5 => u.shell = v.string()?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
+            6 => s.groups.push(decode(v.bytes()?, |g: &mut GroupInfo, n, v| {
+                match n {
+                    1 => g.gid = v.uint_as()?,
+                    2 => g.name = v.string()?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
+            7 => s
+                .containers
+                .push(decode(v.bytes()?, |c: &mut ContainerInfo, n, v| {
+                    match n {
+                        1 => c.id = v.string()?,
+                        2 => c.runtime = v.string()?,
+                        3 => c.name = v.string()?,
+                        4 => c.image = v.string()?,
+                        5 => c.privileged = v.bool()?,
+                        6 => c.start_ts = v.uint()?,
+                        _ => {}
+                    }
+                    Ok(())
+                })?),
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+// ---- capture statistics ----
+
+pub(crate) fn encode_stats(stats: &CaptureStats) -> MessageWriter {
+    let mut msg = MessageWriter::new();
+    msg.uint(1, stats.ts);
+    for cpu in &stats.cpus {
+        let mut m = MessageWriter::new();
+        m.uint(1, cpu.cpu.into())
+            .uint(2, cpu.delivered)
+            .uint(3, cpu.dropped);
+        msg.message(2, &m);
+    }
+    msg.uint(3, stats.events_written)
+        .uint(4, stats.events_filtered)
+        .bool(5, stats.is_final);
+    msg
+}
+
+pub(crate) fn decode_stats(bytes: &[u8]) -> WireResult<CaptureStats> {
+    decode(bytes, |s: &mut CaptureStats, n, v| {
+        match n {
+            1 => s.ts = v.uint()?,
+            2 => s.cpus.push(decode(v.bytes()?, |c: &mut CpuStats, n, v| {
+                match n {
+                    1 => c.cpu = v.uint_as()?,
+                    2 => c.delivered = v.uint()?,
+                    3 => c.dropped = v.uint()?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
+            3 => s.events_written = v.uint()?,
+            4 => s.events_filtered = v.uint()?,
+            5 => s.is_final = v.bool()?,
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+// ---- chunk summaries and the index ----
+
+pub(crate) fn encode_summary(summary: &ChunkSummary) -> MessageWriter {
+    let mut msg = MessageWriter::new();
+    msg.uint(1, summary.first_num)
+        .uint(2, summary.events.into())
+        .uint(3, summary.min_ts)
+        .uint(4, summary.max_ts)
+        .uint(5, summary.raw_len.into());
+    let mut packed = Vec::new();
+    let mut previous = 0u64;
+    for &(event_type, count) in &summary.types {
+        put_uvarint(&mut packed, u64::from(event_type) - previous);
+        put_uvarint(&mut packed, count.into());
+        previous = event_type.into();
+    }
+    msg.bytes(6, &packed);
+    packed.clear();
+    let mut previous = 0u64;
+    for &tgid in &summary.tgids {
+        put_uvarint(&mut packed, u64::from(tgid) - previous);
+        previous = tgid.into();
+    }
+    msg.bytes(7, &packed).bool(8, summary.tgids_overflow);
+    for container in &summary.containers {
+        msg.repeated_bytes(9, container.as_bytes());
+    }
+    msg
+}
+
+pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
+    decode(bytes, |s: &mut ChunkSummary, n, v| {
+        match n {
+            1 => s.first_num = v.uint()?,
+            2 => s.events = v.uint_as()?,
+            3 => s.min_ts = v.uint()?,
+            4 => s.max_ts = v.uint()?,
+            5 => s.raw_len = v.uint_as()?,
+            6 => {
+                let mut cursor = Cursor::new(v.bytes()?);
+                let mut previous = 0u64;
+                while !cursor.is_empty() {
+                    previous += cursor.uvarint()?;
+                    let event_type = u16::try_from(previous)
+                        .map_err(|_| Malformed("event type out of range"))?;
+                    s.types
+                        .push((event_type, cursor.uvarint_as("count out of range")?));
+                }
+            }
+            7 => {
+                let mut cursor = Cursor::new(v.bytes()?);
+                let mut previous = 0u64;
+                while !cursor.is_empty() {
+                    previous += cursor.uvarint()?;
+                    s.tgids
+                        .push(u32::try_from(previous).map_err(|_| Malformed("tgid out of range"))?);
+                }
+            }
+            8 => s.tgids_overflow = v.bool()?,
+            9 => s.containers.push(v.string()?),
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn encode_index(chunks: &[IndexEntry], stats: &[StatsEntry]) -> Vec<u8> {
+    let mut msg = MessageWriter::new();
+    for entry in chunks {
+        let mut m = MessageWriter::new();
+        m.uint(1, entry.offset)
+            .uint(2, entry.block_len)
+            .message(3, &encode_summary(&entry.summary));
+        msg.message(1, &m);
+    }
+    for entry in stats {
+        let mut m = MessageWriter::new();
+        m.uint(1, entry.offset)
+            .message(2, &encode_stats(&entry.stats));
+        msg.message(2, &m);
+    }
+    msg.finish()
+}
+
+pub(crate) fn decode_index(bytes: &[u8]) -> WireResult<(Vec<IndexEntry>, Vec<StatsEntry>)> {
+    let mut chunks = Vec::new();
+    let mut stats = Vec::new();
+    for field in MessageReader::new(bytes) {
+        match field? {
+            (1, v) => chunks.push(decode(v.bytes()?, |e: &mut IndexEntry, n, v| {
+                match n {
+                    1 => e.offset = v.uint()?,
+                    2 => e.block_len = v.uint()?,
+                    3 => e.summary = decode_summary(v.bytes()?)?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
+            (2, v) => stats.push(decode(v.bytes()?, |e: &mut StatsEntry, n, v| {
+                match n {
+                    1 => e.offset = v.uint()?,
+                    2 => e.stats = decode_stats(v.bytes()?)?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
+            _ => {}
+        }
+    }
+    Ok((chunks, stats))
+}

@@ -1,0 +1,135 @@
+//! Ordered parallel decoding: worker threads decompress and decode chunks
+//! while the caller consumes them strictly in file order.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::{Mutex, PoisonError, mpsc};
+use std::thread;
+
+/// How many threads to decode with by default: one per available core.
+pub fn default_threads() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Applies `work` to every item on `threads` worker threads and hands the
+/// results to `visit` in the items' order. At most a small window of results
+/// is held at once, so memory stays bounded whatever the file size. `visit`
+/// can stop early by returning `ControlFlow::Break`.
+pub(crate) fn ordered_map<T, R, B>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    work: impl Fn(T) -> R + Sync,
+    mut visit: impl FnMut(R) -> ControlFlow<B>,
+) -> ControlFlow<B>
+where
+    T: Send,
+    R: Send,
+{
+    if threads <= 1 {
+        for item in items {
+            visit(work(item))?;
+        }
+        return ControlFlow::Continue(());
+    }
+    let window = threads * 4;
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, T)>(window);
+    let job_rx = Mutex::new(job_rx);
+    let (result_tx, result_rx) = mpsc::channel::<(u64, R)>();
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            let result_tx = result_tx.clone();
+            let (job_rx, work) = (&job_rx, &work);
+            scope.spawn(move || {
+                loop {
+                    let job = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let Ok((seq, item)) = job else { break };
+                    if result_tx.send((seq, work(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(result_tx);
+        let mut items = items.fuse();
+        let mut sent = 0u64;
+        let mut next = 0u64;
+        let mut exhausted = false;
+        let mut pending = BTreeMap::new();
+        let flow = loop {
+            while !exhausted && sent - next < window as u64 {
+                match items.next() {
+                    Some(item) => {
+                        if job_tx.send((sent, item)).is_err() {
+                            exhausted = true;
+                        }
+                        sent += 1;
+                    }
+                    None => exhausted = true,
+                }
+            }
+            if exhausted && next == sent {
+                break ControlFlow::Continue(());
+            }
+            let Ok((seq, result)) = result_rx.recv() else {
+                break ControlFlow::Continue(());
+            };
+            pending.insert(seq, result);
+            let mut stop = None;
+            while let Some(result) = pending.remove(&next) {
+                next += 1;
+                if let ControlFlow::Break(b) = visit(result) {
+                    stop = Some(b);
+                    break;
+                }
+            }
+            if let Some(b) = stop {
+                break ControlFlow::Break(b);
+            }
+        };
+        // Closing the job channel ends the workers; results still in flight
+        // are dropped with the channel.
+        drop(job_tx);
+        flow
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_in_order() {
+        let mut seen = Vec::new();
+        let flow: ControlFlow<()> = ordered_map(
+            0..1000u64,
+            3,
+            |x| x * 2,
+            |r| {
+                seen.push(r);
+                ControlFlow::Continue(())
+            },
+        );
+        assert!(flow.is_continue());
+        assert_eq!(seen, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn visitor_can_stop_early() {
+        let mut seen = 0;
+        let flow = ordered_map(
+            0..1000u64,
+            2,
+            |x| x,
+            |r| {
+                seen += 1;
+                if r == 10 {
+                    ControlFlow::Break(r)
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        assert_eq!(flow, ControlFlow::Break(10));
+        assert_eq!(seen, 11);
+    }
+}

@@ -1,0 +1,516 @@
+//! Reading a whole trace held in memory (a `Vec`, a slice, or a memory map
+//! owned by the caller): random access to chunks through the index, parallel
+//! decoding, verification, and recovery of files that were cut off or
+//! damaged.
+
+use std::ops::ControlFlow;
+
+use crate::block::{self, BlockRef, FLAG_ZSTD, HeaderStep, Step, kind};
+use crate::chunk::DecodedChunk;
+use crate::error::{FormatError, Result};
+use crate::index::{IndexEntry, StatsEntry};
+use crate::model::{CaptureStats, FileHeader, Snapshot};
+
+/// How strictly to treat damage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Fail on the first damaged block instead of skipping it.
+    pub strict: bool,
+}
+
+/// A damaged region that was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Byte offset where the damage starts.
+    pub offset: u64,
+    /// Bytes skipped.
+    pub len: u64,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// Where and why a file ends early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// Offset of the first byte that is not part of a complete block.
+    pub offset: u64,
+    /// Bytes after that offset that could not be used.
+    pub partial_bytes: u64,
+}
+
+/// What the index (or, without one, a scan of the file) says is in it.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    pub(crate) chunks: Vec<IndexEntry>,
+    pub(crate) stats: Vec<StatsEntry>,
+    pub(crate) damage: Vec<Damage>,
+    pub(crate) truncation: Option<Truncation>,
+    pub(crate) has_index: bool,
+}
+
+impl Layout {
+    /// Takes one checked block found while scanning.
+    pub(crate) fn add_block(
+        &mut self,
+        offset: u64,
+        block: BlockRef<'_>,
+        next_num: &mut u64,
+    ) -> Result<()> {
+        match block.kind {
+            kind::CHUNK => {
+                let mut summary = crate::codec::decode_summary(block.meta)
+                    .map_err(|e| FormatError::corrupt("chunk summary", offset, e.0))?;
+                // Number events by position, so a lost chunk does not shift
+                // the numbers of the ones after it inconsistently.
+                if summary.first_num < *next_num {
+                    summary.first_num = *next_num;
+                }
+                *next_num = summary.first_num + u64::from(summary.events);
+                self.chunks.push(IndexEntry {
+                    offset,
+                    block_len: block.len as u64,
+                    summary,
+                });
+            }
+            kind::STATS => {
+                let stats = crate::codec::decode_stats(block.meta)
+                    .map_err(|e| FormatError::corrupt("statistics", offset, e.0))?;
+                self.stats.push(StatsEntry { offset, stats });
+            }
+            // A second snapshot, a stray index or a kind from a newer minor
+            // version: nothing this reader needs.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Decompresses a chunk block's body and decodes its events.
+pub(crate) fn decode_chunk_block(
+    block: BlockRef<'_>,
+    offset: u64,
+    first_num: u64,
+) -> Result<DecodedChunk> {
+    let summary = crate::codec::decode_summary(block.meta)
+        .map_err(|e| FormatError::corrupt("chunk summary", offset, e.0))?;
+    let payload = if block.flags & FLAG_ZSTD != 0 {
+        zstd::bulk::decompress(block.body, summary.raw_len as usize).map_err(|e| {
+            FormatError::corrupt("chunk", offset, format!("decompression failed: {e}"))
+        })?
+    } else {
+        block.body.to_vec()
+    };
+    let chunk = DecodedChunk::decode(payload, first_num)
+        .map_err(|e| FormatError::corrupt("chunk", offset, e.0))?;
+    if chunk.len() != summary.events as usize {
+        return Err(FormatError::corrupt(
+            "chunk",
+            offset,
+            "event count differs from its summary",
+        ));
+    }
+    Ok(chunk)
+}
+
+pub(crate) fn decode_snapshot_block(block: BlockRef<'_>, offset: u64) -> Result<Snapshot> {
+    if block.kind != kind::SNAPSHOT {
+        return Err(FormatError::corrupt(
+            "snapshot",
+            offset,
+            "the first block is not a state snapshot",
+        ));
+    }
+    let bytes = if block.flags & FLAG_ZSTD != 0 {
+        let mut decoder = zstd::stream::read::Decoder::new(block.body)?;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut decoder, &mut out).map_err(|e| {
+            FormatError::corrupt("snapshot", offset, format!("decompression failed: {e}"))
+        })?;
+        out
+    } else {
+        block.body.to_vec()
+    };
+    crate::codec::decode_snapshot(&bytes).map_err(|e| FormatError::corrupt("snapshot", offset, e.0))
+}
+
+/// A trace file held in memory.
+#[derive(Debug)]
+pub struct TraceFile<D: AsRef<[u8]>> {
+    data: D,
+    header: FileHeader,
+    version: (u16, u16),
+    snapshot: Snapshot,
+    layout: Layout,
+    options: ReadOptions,
+}
+
+impl<D: AsRef<[u8]>> TraceFile<D> {
+    /// Opens a trace with default (lenient) options.
+    ///
+    /// # Errors
+    /// See [`TraceFile::open_with`].
+    pub fn open(data: D) -> Result<Self> {
+        Self::open_with(data, ReadOptions::default())
+    }
+
+    /// Opens a trace: parses the header and the snapshot, then reads the
+    /// index, or rebuilds it by scanning when the file has none (cut off) or
+    /// it is damaged.
+    ///
+    /// # Errors
+    /// An empty file, bad magic, an unsupported version or a damaged header
+    /// always fail; a damaged snapshot or block fails only when `strict`.
+    pub fn open_with(data: D, options: ReadOptions) -> Result<Self> {
+        let bytes = data.as_ref();
+        if bytes.is_empty() {
+            return Err(FormatError::Empty);
+        }
+        let parsed = match block::parse_file_header(bytes)? {
+            HeaderStep::Parsed(parsed) => parsed,
+            HeaderStep::NeedMore(needed) => {
+                return Err(FormatError::TruncatedHeader {
+                    needed: needed as u64,
+                    actual: bytes.len() as u64,
+                });
+            }
+        };
+        let mut layout = Layout::default();
+        let snapshot_offset = parsed.len;
+        let mut snapshot = Snapshot::default();
+        let mut body_start = snapshot_offset;
+        match block::next_step(&bytes[snapshot_offset..], true) {
+            Step::Block(block) => {
+                body_start += block.len;
+                match decode_snapshot_block(block, snapshot_offset as u64) {
+                    Ok(decoded) => snapshot = decoded,
+                    Err(error) if options.strict => return Err(error),
+                    Err(error) => layout.damage.push(Damage {
+                        offset: snapshot_offset as u64,
+                        len: block.len as u64,
+                        reason: error.to_string(),
+                    }),
+                }
+            }
+            Step::End | Step::NeedMore(_) => {
+                layout.truncation = Some(Truncation {
+                    offset: snapshot_offset as u64,
+                    partial_bytes: (bytes.len() - snapshot_offset) as u64,
+                });
+                return Ok(TraceFile {
+                    data,
+                    header: parsed.header,
+                    version: parsed.version,
+                    snapshot,
+                    layout,
+                    options,
+                });
+            }
+            Step::Damaged { reason, .. } => {
+                if options.strict {
+                    return Err(FormatError::corrupt(
+                        "snapshot",
+                        snapshot_offset as u64,
+                        reason,
+                    ));
+                }
+                // Leave it to the scan below to resynchronise.
+            }
+        }
+        if !read_index(bytes, body_start, &mut layout) {
+            layout = scan(bytes, body_start, layout.damage, options)?;
+        }
+        Ok(TraceFile {
+            data,
+            header: parsed.header,
+            version: parsed.version,
+            snapshot,
+            layout,
+            options,
+        })
+    }
+
+    /// The file header.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// The format version of the file, `(major, minor)`.
+    pub fn version(&self) -> (u16, u16) {
+        self.version
+    }
+
+    /// The state snapshot at the start of the file.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Every readable chunk, in file order.
+    pub fn chunks(&self) -> &[IndexEntry] {
+        &self.layout.chunks
+    }
+
+    /// Every statistics record, in file order.
+    pub fn stats(&self) -> &[StatsEntry] {
+        &self.layout.stats
+    }
+
+    /// The last statistics record, i.e. the capture's totals.
+    pub fn final_stats(&self) -> Option<&CaptureStats> {
+        self.layout.stats.last().map(|entry| &entry.stats)
+    }
+
+    /// Damaged regions found while opening.
+    pub fn damage(&self) -> &[Damage] {
+        &self.layout.damage
+    }
+
+    /// Set when the file ends early (the writer did not finish).
+    pub fn truncation(&self) -> Option<&Truncation> {
+        self.layout.truncation.as_ref()
+    }
+
+    /// Whether the file was opened through its index footer.
+    pub fn has_index(&self) -> bool {
+        self.layout.has_index
+    }
+
+    /// Total events in the readable chunks.
+    pub fn event_count(&self) -> u64 {
+        self.layout
+            .chunks
+            .iter()
+            .map(|c| u64::from(c.summary.events))
+            .sum()
+    }
+
+    /// Earliest and latest event timestamps, if there are events.
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        let chunks = self.layout.chunks.iter().filter(|c| c.summary.events > 0);
+        chunks.fold(None, |range, c| {
+            let (lo, hi) = range.unwrap_or((c.summary.min_ts, c.summary.max_ts));
+            Some((lo.min(c.summary.min_ts), hi.max(c.summary.max_ts)))
+        })
+    }
+
+    /// Decodes one chunk.
+    ///
+    /// # Errors
+    /// A checksum mismatch or undecodable data, with the chunk's offset.
+    pub fn decode_chunk(&self, entry: &IndexEntry) -> Result<DecodedChunk> {
+        decode_at(self.data.as_ref(), entry)
+    }
+
+    /// Decodes the chosen chunks on `threads` threads and visits them in file
+    /// order. A damaged chunk is passed to `visit` as an error, which may
+    /// skip it and go on or stop. With `strict` set the first error stops
+    /// the walk and is returned.
+    ///
+    /// # Errors
+    /// Only in strict mode: the first chunk that fails to decode.
+    pub fn for_each_chunk<B>(
+        &self,
+        threads: usize,
+        select: impl Fn(&IndexEntry) -> bool,
+        mut visit: impl FnMut(Result<DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        let data = self.data.as_ref();
+        let strict = self.options.strict;
+        let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
+        let mut failure = None;
+        let flow = crate::pipeline::ordered_map(
+            chosen,
+            threads,
+            |entry| decode_at(data, entry),
+            |result| match result {
+                Err(error) if strict => {
+                    failure = Some(error);
+                    ControlFlow::Break(None)
+                }
+                other => visit(other).map_break(Some),
+            },
+        );
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        Ok(match flow {
+            ControlFlow::Break(Some(b)) => ControlFlow::Break(b),
+            _ => ControlFlow::Continue(()),
+        })
+    }
+
+    /// Checks every checksum and decodes every chunk.
+    pub fn verify(&self, threads: usize) -> VerifyReport {
+        let mut report = VerifyReport {
+            damage: self.layout.damage.clone(),
+            truncation: self.layout.truncation.clone(),
+            ..VerifyReport::default()
+        };
+        let data = self.data.as_ref();
+        let _ = crate::pipeline::ordered_map(
+            self.layout.chunks.iter(),
+            threads,
+            |entry| (entry, decode_at(data, entry)),
+            |(entry, result)| {
+                match result {
+                    Ok(chunk) => {
+                        report.chunks_ok += 1;
+                        report.events_ok += chunk.len() as u64;
+                    }
+                    Err(error) => report.damage.push(Damage {
+                        offset: entry.offset,
+                        len: entry.block_len,
+                        reason: error.to_string(),
+                    }),
+                }
+                ControlFlow::<()>::Continue(())
+            },
+        );
+        report.damage.sort_by_key(|d| d.offset);
+        report
+    }
+}
+
+/// The outcome of [`TraceFile::verify`].
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    /// Chunks that decoded with good checksums.
+    pub chunks_ok: u64,
+    /// Events in those chunks.
+    pub events_ok: u64,
+    /// Every damaged region, in file order.
+    pub damage: Vec<Damage>,
+    /// Set when the file ends early.
+    pub truncation: Option<Truncation>,
+}
+
+impl VerifyReport {
+    /// Whether the file is whole and undamaged.
+    pub fn is_clean(&self) -> bool {
+        self.damage.is_empty() && self.truncation.is_none()
+    }
+}
+
+fn decode_at(data: &[u8], entry: &IndexEntry) -> Result<DecodedChunk> {
+    let start = usize::try_from(entry.offset).unwrap_or(usize::MAX);
+    let bytes = data.get(start..).unwrap_or_default();
+    match block::next_step(bytes, true) {
+        Step::Block(block) if block.kind == kind::CHUNK => {
+            decode_chunk_block(block, entry.offset, entry.summary.first_num)
+        }
+        Step::Block(_) => Err(FormatError::corrupt(
+            "chunk",
+            entry.offset,
+            "the index points at another kind of block",
+        )),
+        Step::Damaged { reason, .. } => Err(FormatError::corrupt("chunk", entry.offset, reason)),
+        Step::NeedMore(_) | Step::End => Err(FormatError::corrupt(
+            "chunk",
+            entry.offset,
+            "the chunk is cut off",
+        )),
+    }
+}
+
+/// Reads the footer index; false when there is none or it is unusable, in
+/// which case the caller scans.
+fn read_index(bytes: &[u8], body_start: usize, layout: &mut Layout) -> bool {
+    let Some(offset) = block::parse_trailer(bytes) else {
+        return false;
+    };
+    let Ok(offset) = usize::try_from(offset) else {
+        return false;
+    };
+    let index_end = bytes.len() - block::TRAILER_LEN;
+    if offset < body_start || offset > index_end {
+        return false;
+    }
+    let Step::Block(block) = block::next_step(&bytes[offset..index_end], true) else {
+        return false;
+    };
+    if block.kind != kind::INDEX || offset + block.len != index_end {
+        return false;
+    }
+    let Ok((chunks, stats)) = crate::codec::decode_index(block.meta) else {
+        return false;
+    };
+    let in_bounds =
+        |at: u64, len: u64| at >= body_start as u64 && at.saturating_add(len) <= offset as u64;
+    if !chunks.iter().all(|c| in_bounds(c.offset, c.block_len))
+        || !stats.iter().all(|s| in_bounds(s.offset, 0))
+    {
+        return false;
+    }
+    layout.chunks = chunks;
+    layout.stats = stats;
+    layout.has_index = true;
+    true
+}
+
+/// Rebuilds the layout by walking every block from `start`.
+fn scan(bytes: &[u8], start: usize, damage: Vec<Damage>, options: ReadOptions) -> Result<Layout> {
+    let mut layout = Layout {
+        damage,
+        ..Layout::default()
+    };
+    let mut pos = start;
+    let mut next_num = 0u64;
+    let mut saw_index = false;
+    loop {
+        if saw_index {
+            // After the index only the trailer may follow.
+            let rest = &bytes[pos..];
+            if rest.len() != block::TRAILER_LEN || block::parse_trailer(rest).is_none() {
+                layout.truncation = Some(Truncation {
+                    offset: pos as u64,
+                    partial_bytes: rest.len() as u64,
+                });
+            }
+            break;
+        }
+        match block::next_step(&bytes[pos..], true) {
+            Step::End => break,
+            Step::Block(block) => {
+                saw_index = block.kind == kind::INDEX;
+                if let Err(error) = layout.add_block(pos as u64, block, &mut next_num) {
+                    if options.strict {
+                        return Err(error);
+                    }
+                    layout.damage.push(Damage {
+                        offset: pos as u64,
+                        len: block.len as u64,
+                        reason: error.to_string(),
+                    });
+                }
+                pos += block.len;
+            }
+            Step::NeedMore(_) => {
+                let partial_bytes = (bytes.len() - pos) as u64;
+                layout.truncation = Some(Truncation {
+                    offset: pos as u64,
+                    partial_bytes,
+                });
+                break;
+            }
+            Step::Damaged { skip, reason } => {
+                if options.strict {
+                    return Err(FormatError::corrupt("block", pos as u64, reason));
+                }
+                layout.damage.push(Damage {
+                    offset: pos as u64,
+                    len: skip as u64,
+                    reason: reason.to_owned(),
+                });
+                pos += skip;
+            }
+        }
+    }
+    if !saw_index && layout.truncation.is_none() {
+        // Every block is complete but the writer never wrote its index:
+        // the capture was killed between two blocks.
+        layout.truncation = Some(Truncation {
+            offset: bytes.len() as u64,
+            partial_bytes: 0,
+        });
+    }
+    Ok(layout)
+}

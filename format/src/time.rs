@@ -1,0 +1,50 @@
+//! Timestamp formatting: nanoseconds since the epoch as RFC 3339 UTC text,
+//! without a calendar dependency.
+
+/// Formats `ns` since the Unix epoch as `2024-05-01T12:34:56.123456789Z`.
+pub fn format_rfc3339(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let nanos = ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Converts days since 1970-01-01 to a proleptic Gregorian date, after
+/// Howard Hinnant's `civil_from_days` algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            format_rfc3339(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
+        assert_eq!(
+            format_rfc3339(1_764_028_800_500_000_000),
+            "2025-11-25T00:00:00.500000000Z"
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! Low-level byte encoding shared by every part of the file: LEB128 varints,
+//! zigzag signed integers, length-prefixed byte strings, and a tiny
+//! protobuf-like "message" encoding (numbered, typed fields that an older
+//! reader can skip) used for every structure that is not on the hot path.
+//!
+//! The event records inside chunks use the varint helpers directly, without
+//! field numbers, because they are decoded tens of millions of times per
+//! second; everything else (header, snapshot, summaries, statistics, index)
+//! is a message, so fields can be added in a minor version without breaking
+//! readers.
+
+/// A decoding failure inside a buffer; the caller adds the file offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed(pub &'static str);
+
+pub(crate) type WireResult<T> = Result<T, Malformed>;
+
+/// Appends `value` as an unsigned LEB128 varint.
+#[inline]
+pub(crate) fn put_uvarint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
+/// Maps signed to unsigned so that small magnitudes stay short.
+#[inline]
+pub(crate) fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+#[inline]
+pub(crate) fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// Appends `value` as a zigzag varint.
+#[inline]
+pub(crate) fn put_ivarint(buf: &mut Vec<u8>, value: i64) {
+    put_uvarint(buf, zigzag(value));
+}
+
+/// Appends a varint length followed by the bytes.
+#[inline]
+pub(crate) fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    put_uvarint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
+}
+
+/// A forward-only reader over a byte slice.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self) -> WireResult<u8> {
+        let byte = *self
+            .data
+            .get(self.pos)
+            .ok_or(Malformed("unexpected end of data"))?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    #[inline]
+    pub(crate) fn uvarint(&mut self) -> WireResult<u64> {
+        // Fast path: most values in event records fit in one byte.
+        if let Some(&first) = self.data.get(self.pos) {
+            if first < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(first));
+            }
+        }
+        let mut result = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let byte = self.u8()?;
+            if shift == 63 && byte > 1 {
+                return Err(Malformed("varint overflows 64 bits"));
+            }
+            result |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(result);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(Malformed("varint longer than 10 bytes"));
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ivarint(&mut self) -> WireResult<i64> {
+        self.uvarint().map(unzigzag)
+    }
+
+    /// Reads a varint and checks that it fits the target integer type.
+    #[inline]
+    pub(crate) fn uvarint_as<T: TryFrom<u64>>(&mut self, what: &'static str) -> WireResult<T> {
+        T::try_from(self.uvarint()?).map_err(|_| Malformed(what))
+    }
+
+    #[inline]
+    pub(crate) fn take(&mut self, len: usize) -> WireResult<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .ok_or(Malformed("length overflow"))?;
+        let bytes = self
+            .data
+            .get(self.pos..end)
+            .ok_or(Malformed("unexpected end of data"))?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    #[inline]
+    pub(crate) fn array<const N: usize>(&mut self) -> WireResult<[u8; N]> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// Reads a varint length and that many bytes.
+    #[inline]
+    pub(crate) fn bytes(&mut self) -> WireResult<&'a [u8]> {
+        let len = self.uvarint_as::<usize>("length does not fit in memory")?;
+        self.take(len)
+    }
+}
+
+/// Wire type of a message field: a varint, or a length-delimited byte string.
+const WIRE_VARINT: u64 = 0;
+const WIRE_BYTES: u64 = 2;
+
+/// Builds a message: a sequence of `(field number, value)` pairs.
+///
+/// Zero integers and empty strings are omitted, as the reader's defaults are
+/// zero and empty; repeated fields are written as repeated pairs.
+#[derive(Debug, Default)]
+pub(crate) struct MessageWriter {
+    buf: Vec<u8>,
+}
+
+impl MessageWriter {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn uint(&mut self, field: u32, value: u64) -> &mut Self {
+        if value != 0 {
+            put_uvarint(&mut self.buf, (u64::from(field) << 3) | WIRE_VARINT);
+            put_uvarint(&mut self.buf, value);
+        }
+        self
+    }
+
+    pub(crate) fn int(&mut self, field: u32, value: i64) -> &mut Self {
+        self.uint(field, zigzag(value))
+    }
+
+    pub(crate) fn bool(&mut self, field: u32, value: bool) -> &mut Self {
+        self.uint(field, u64::from(value))
+    }
+
+    pub(crate) fn bytes(&mut self, field: u32, value: &[u8]) -> &mut Self {
+        if !value.is_empty() {
+            self.repeated_bytes(field, value);
+        }
+        self
+    }
+
+    /// Writes a byte string even when empty (for repeated fields, where an
+    /// empty element is still an element).
+    pub(crate) fn repeated_bytes(&mut self, field: u32, value: &[u8]) -> &mut Self {
+        put_uvarint(&mut self.buf, (u64::from(field) << 3) | WIRE_BYTES);
+        put_bytes(&mut self.buf, value);
+        self
+    }
+
+    pub(crate) fn str(&mut self, field: u32, value: &str) -> &mut Self {
+        self.bytes(field, value.as_bytes())
+    }
+
+    pub(crate) fn message(&mut self, field: u32, value: &MessageWriter) -> &mut Self {
+        self.repeated_bytes(field, &value.buf)
+    }
+
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// One field read from a message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FieldValue<'a> {
+    Uint(u64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> FieldValue<'a> {
+    pub(crate) fn uint(self) -> WireResult<u64> {
+        match self {
+            FieldValue::Uint(value) => Ok(value),
+            FieldValue::Bytes(_) => Err(Malformed("expected an integer field")),
+        }
+    }
+
+    pub(crate) fn uint_as<T: TryFrom<u64>>(self) -> WireResult<T> {
+        T::try_from(self.uint()?).map_err(|_| Malformed("integer field out of range"))
+    }
+
+    pub(crate) fn int(self) -> WireResult<i64> {
+        self.uint().map(unzigzag)
+    }
+
+    pub(crate) fn bool(self) -> WireResult<bool> {
+        self.uint().map(|value| value != 0)
+    }
+
+    pub(crate) fn bytes(self) -> WireResult<&'a [u8]> {
+        match self {
+            FieldValue::Bytes(bytes) => Ok(bytes),
+            FieldValue::Uint(_) => Err(Malformed("expected a byte-string field")),
+        }
+    }
+
+    pub(crate) fn string(self) -> WireResult<String> {
+        std::str::from_utf8(self.bytes()?)
+            .map(str::to_owned)
+            .map_err(|_| Malformed("text field is not UTF-8"))
+    }
+
+    pub(crate) fn message(self) -> WireResult<MessageReader<'a>> {
+        self.bytes().map(MessageReader::new)
+    }
+}
+
+/// Iterates over the fields of a message; unknown wire types are errors,
+/// unknown field numbers are the caller's to ignore.
+#[derive(Debug, Clone)]
+pub(crate) struct MessageReader<'a> {
+    cursor: Cursor<'a>,
+}
+
+impl<'a> MessageReader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Self {
+            cursor: Cursor::new(data),
+        }
+    }
+}
+
+impl<'a> Iterator for MessageReader<'a> {
+    type Item = WireResult<(u32, FieldValue<'a>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.cursor.is_empty() {
+            return None;
+        }
+        let field = (|| {
+            let key = self.cursor.uvarint()?;
+            let number =
+                u32::try_from(key >> 3).map_err(|_| Malformed("field number too large"))?;
+            let value = match key & 7 {
+                WIRE_VARINT => FieldValue::Uint(self.cursor.uvarint()?),
+                WIRE_BYTES => FieldValue::Bytes(self.cursor.bytes()?),
+                _ => return Err(Malformed("unknown field wire type")),
+            };
+            Ok((number, value))
+        })();
+        if field.is_err() {
+            // Stop after the first error rather than reading garbage.
+            self.cursor = Cursor::new(&[]);
+        }
+        Some(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_at_the_edges() {
+        let values = [
+            0,
+            1,
+            127,
+            128,
+            300,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let mut buf = Vec::new();
+        for &v in &values {
+            put_uvarint(&mut buf, v);
+        }
+        let mut cursor = Cursor::new(&buf);
+        for &v in &values {
+            assert_eq!(cursor.uvarint(), Ok(v));
+        }
+        assert!(cursor.is_empty());
+    }
+
+    #[test]
+    fn zigzag_round_trips_signed_extremes() {
+        for v in [0, -1, 1, i64::MIN, i64::MAX, -4096] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_rejected() {
+        let buf = [0xffu8; 11];
+        assert!(Cursor::new(&buf).uvarint().is_err());
+    }
+
+    #[test]
+    fn truncated_bytes_are_rejected() {
+        let mut buf = Vec::new();
+        put_uvarint(&mut buf, 10);
+        buf.extend_from_slice(b"abc");
+        assert!(Cursor::new(&buf).bytes().is_err());
+    }
+
+    #[test]
+    fn messages_skip_nothing_and_keep_order() {
+        let mut msg = MessageWriter::new();
+        msg.uint(1, 5).str(2, "x").uint(3, 0).repeated_bytes(4, b"");
+        let bytes = msg.finish();
+        let fields: Vec<_> = MessageReader::new(&bytes)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            fields.len(),
+            3,
+            "zero integers are omitted, empty repeated kept"
+        );
+        assert_eq!(fields[0].0, 1);
+        assert_eq!(fields[1].1.string().unwrap(), "x");
+        assert_eq!(fields[2].0, 4);
+    }
+}

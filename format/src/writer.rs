@@ -1,0 +1,232 @@
+//! The trace writer: header and snapshot first, then compressed event
+//! chunks and statistics as they come, and on `finish` the index footer.
+//!
+//! Every block is handed to the underlying writer and flushed as soon as it
+//! is complete, so a writer killed at any moment leaves a file whose
+//! complete chunks all read back.
+
+use std::io::Write;
+
+use rustc_hash::FxHashMap;
+
+use crate::block::{self, FLAG_ZSTD, kind};
+use crate::chunk::ChunkBuilder;
+use crate::error::{FormatError, Result};
+use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
+use crate::model::{CaptureStats, Event, FileHeader, Snapshot};
+
+/// Tuning of a [`TraceWriter`].
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// A chunk is sealed once it holds this many events.
+    pub chunk_events: u32,
+    /// A chunk is sealed once its payload reaches this many bytes.
+    pub chunk_bytes: usize,
+    /// zstd compression level.
+    pub level: i32,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            chunk_events: 32 * 1024,
+            chunk_bytes: 2 << 20,
+            level: 3,
+        }
+    }
+}
+
+/// Container id given to processes the writer was told nothing about.
+pub const HOST_CONTAINER: &str = "host";
+
+/// Writes a `.scry` file to any [`Write`].
+pub struct TraceWriter<W: Write> {
+    out: W,
+    written: u64,
+    options: WriterOptions,
+    builder: ChunkBuilder,
+    compressor: zstd::bulk::Compressor<'static>,
+    block_buf: Vec<u8>,
+    index: Vec<IndexEntry>,
+    stats: Vec<StatsEntry>,
+    next_num: u64,
+    containers: FxHashMap<u32, String>,
+}
+
+impl<W: Write> std::fmt::Debug for TraceWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceWriter")
+            .field("written", &self.written)
+            .field("chunks", &self.index.len())
+            .field("events", &self.events_written())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> TraceWriter<W> {
+    /// Starts a file: writes the header and the state snapshot.
+    ///
+    /// # Errors
+    /// I/O errors of `out`, or a snapshot too large to encode.
+    pub fn new(
+        out: W,
+        header: &FileHeader,
+        snapshot: &Snapshot,
+        options: WriterOptions,
+    ) -> Result<Self> {
+        let compressor = zstd::bulk::Compressor::new(options.level)?;
+        let mut containers = FxHashMap::default();
+        for process in &snapshot.processes {
+            if !process.container_id.is_empty() {
+                containers.insert(process.pid, process.container_id.clone());
+            }
+        }
+        let mut writer = TraceWriter {
+            out,
+            written: 0,
+            options,
+            builder: ChunkBuilder::new(),
+            compressor,
+            block_buf: Vec::new(),
+            index: Vec::new(),
+            stats: Vec::new(),
+            next_num: 0,
+            containers,
+        };
+        let header_bytes = block::encode_file_header(header);
+        writer.write_raw(&header_bytes)?;
+        let snapshot_bytes = crate::codec::encode_snapshot(snapshot);
+        let body = writer.compress(&snapshot_bytes, "snapshot")?;
+        writer.write_block(kind::SNAPSHOT, FLAG_ZSTD, &[], &body)?;
+        writer.out.flush()?;
+        Ok(writer)
+    }
+
+    /// Records that process `tgid` runs in container `id` (for the chunk
+    /// summaries); processes never named here count as `host`.
+    pub fn set_container(&mut self, tgid: u32, id: &str) {
+        if id.is_empty() || id == HOST_CONTAINER {
+            self.containers.remove(&tgid);
+        } else {
+            self.containers.insert(tgid, id.to_owned());
+        }
+    }
+
+    /// Appends one event. Events should come in time order; small
+    /// inversions (from merging per-CPU buffers) are allowed.
+    ///
+    /// # Errors
+    /// I/O errors when a full chunk is written out.
+    pub fn push(&mut self, event: &Event) -> Result<()> {
+        let container = self
+            .containers
+            .get(&event.tgid)
+            .map_or(HOST_CONTAINER, String::as_str);
+        self.builder.push(event, Some(container));
+        if self.builder.events() >= self.options.chunk_events
+            || self.builder.raw_len() >= self.options.chunk_bytes
+        {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Seals the events pushed so far into a chunk and writes it out, even if
+    /// it is not full (a capture calls this periodically so that a crash
+    /// loses little). Does nothing when no event is pending.
+    ///
+    /// # Errors
+    /// I/O errors of the underlying writer.
+    pub fn flush_chunk(&mut self) -> Result<()> {
+        if self.builder.events() == 0 {
+            return Ok(());
+        }
+        let builder = std::mem::take(&mut self.builder);
+        let (summary, payload) = builder.finish(self.next_num);
+        let body = self.compress(&payload, "chunk")?;
+        self.write_chunk(summary, &body)
+    }
+
+    fn write_chunk(&mut self, summary: ChunkSummary, body: &[u8]) -> Result<()> {
+        let meta = crate::codec::encode_summary(&summary);
+        let offset = self.written;
+        let block_len = self.write_block(kind::CHUNK, FLAG_ZSTD, meta.as_bytes(), body)?;
+        self.next_num += u64::from(summary.events);
+        self.index.push(IndexEntry {
+            offset,
+            block_len,
+            summary,
+        });
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Records capture statistics. Pending events are written first, so the
+    /// statistics follow every event they count.
+    ///
+    /// # Errors
+    /// I/O errors of the underlying writer.
+    pub fn write_stats(&mut self, stats: &CaptureStats) -> Result<()> {
+        self.flush_chunk()?;
+        let meta = crate::codec::encode_stats(stats);
+        let offset = self.written;
+        self.write_block(kind::STATS, 0, meta.as_bytes(), &[])?;
+        self.stats.push(StatsEntry {
+            offset,
+            stats: stats.clone(),
+        });
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Events written or pending so far.
+    pub fn events_written(&self) -> u64 {
+        self.next_num + u64::from(self.builder.events())
+    }
+
+    /// Bytes handed to the underlying writer so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes pending events, the index and the trailer, and returns the
+    /// underlying writer.
+    ///
+    /// # Errors
+    /// I/O errors of the underlying writer.
+    pub fn finish(mut self) -> Result<W> {
+        self.flush_chunk()?;
+        let index = crate::codec::encode_index(&self.index, &self.stats);
+        let offset = self.written;
+        self.write_block(kind::INDEX, 0, &index, &[])?;
+        self.write_raw(&block::encode_trailer(offset))?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn compress(&mut self, data: &[u8], what: &'static str) -> Result<Vec<u8>> {
+        if data.len() > block::MAX_BLOCK_LEN {
+            return Err(FormatError::Encode {
+                what,
+                reason: format!("{} bytes is too large", data.len()),
+            });
+        }
+        Ok(self.compressor.compress(data)?)
+    }
+
+    fn write_block(&mut self, kind: u8, flags: u8, meta: &[u8], body: &[u8]) -> Result<u64> {
+        let mut buf = std::mem::take(&mut self.block_buf);
+        buf.clear();
+        block::encode_block(&mut buf, kind, flags, meta, body);
+        let result = self.write_raw(&buf);
+        let len = buf.len() as u64;
+        self.block_buf = buf;
+        result.map(|()| len)
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+}
