@@ -205,7 +205,7 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
                     options,
                 });
             }
-            Step::Damaged { reason, .. } => {
+            Step::Damaged { skip, reason } => {
                 if options.strict {
                     return Err(FormatError::corrupt(
                         "snapshot",
@@ -213,7 +213,12 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
                         reason,
                     ));
                 }
-                // Leave it to the scan below to resynchronise.
+                layout.damage.push(Damage {
+                    offset: snapshot_offset as u64,
+                    len: skip as u64,
+                    reason: format!("state snapshot: {reason}"),
+                });
+                body_start += skip;
             }
         }
         if !read_index(bytes, body_start, &mut layout) {

@@ -135,8 +135,18 @@ impl<R: Read> StreamReader<R> {
                     reader.finish_truncated();
                     break;
                 }
-                // Leave it to the block walk to resynchronise.
-                Step::Damaged { .. } => break,
+                Step::Damaged { skip, reason } => {
+                    if options.strict {
+                        return Err(FormatError::corrupt("snapshot", snapshot_offset, reason));
+                    }
+                    reader.layout.damage.push(Damage {
+                        offset: snapshot_offset,
+                        len: skip as u64,
+                        reason: format!("state snapshot: {reason}"),
+                    });
+                    reader.consume(skip);
+                    break;
+                }
             }
         }
         Ok(reader)

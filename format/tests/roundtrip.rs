@@ -1,0 +1,142 @@
+//! Round trips: whatever is written reads back identically, through both
+//! readers, whatever the chunk size and the number of decoding threads.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use scry_format::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_events_and_snapshot_read_back_identically(
+        events in ordered_events(120),
+        snapshot in snapshot(),
+        chunk_events in 1u32..40,
+        stats_every in 0usize..50,
+        threads in 1usize..4,
+    ) {
+        let data = write(&events, &snapshot, chunk_events, stats_every);
+        let trace = TraceFile::open(&data[..]).unwrap();
+        prop_assert_eq!(trace.header(), &header());
+        prop_assert_eq!(trace.snapshot(), &snapshot);
+        prop_assert!(trace.has_index());
+        prop_assert!(trace.truncation().is_none());
+        prop_assert!(trace.damage().is_empty());
+        prop_assert_eq!(trace.event_count(), events.len() as u64);
+        prop_assert_eq!(&read_all(&trace, threads), &events);
+        let expected_stats = if stats_every == 0 { 0 } else { events.len() / stats_every };
+        prop_assert_eq!(trace.stats().len(), expected_stats);
+
+        let (streamed, reader) = read_stream(&data, threads);
+        prop_assert_eq!(&streamed, &events);
+        prop_assert_eq!(reader.snapshot(), &snapshot);
+        prop_assert!(reader.truncation().is_none());
+        prop_assert!(reader.damage().is_empty());
+        prop_assert_eq!(reader.stats().count(), expected_stats);
+        prop_assert!(trace.verify(threads).is_clean());
+    }
+
+    #[test]
+    fn arbitrary_unordered_events_round_trip(events in proptest::collection::vec(event(), 0..60)) {
+        let data = write(&events, &Snapshot::default(), 16, 0);
+        let trace = TraceFile::open(&data[..]).unwrap();
+        prop_assert_eq!(&read_all(&trace, 2), &events);
+    }
+
+    #[test]
+    fn event_numbers_and_summaries_match_the_events(events in ordered_events(80), chunk_events in 1u32..20) {
+        let data = write(&events, &Snapshot::default(), chunk_events, 0);
+        let trace = TraceFile::open(&data[..]).unwrap();
+        let mut expected_first = 0;
+        for entry in trace.chunks() {
+            let chunk = trace.decode_chunk(entry).unwrap();
+            prop_assert_eq!(entry.summary.first_num, expected_first);
+            for event in chunk.iter() {
+                prop_assert_eq!(event.num(), expected_first);
+                expected_first += 1;
+                prop_assert!(entry.summary.may_contain_type(event.event_type()));
+                prop_assert!(entry.summary.may_contain_tgid(event.tgid()));
+                prop_assert!(entry.summary.overlaps(event.ts(), event.ts()));
+            }
+        }
+        prop_assert_eq!(expected_first, events.len() as u64);
+    }
+}
+
+#[test]
+fn empty_capture_reads_back_empty() {
+    let data = write(&[], &Snapshot::default(), 10, 0);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert_eq!(trace.event_count(), 0);
+    assert!(trace.chunks().is_empty());
+    assert!(trace.time_range().is_none());
+    assert!(trace.has_index());
+    assert!(trace.verify(2).is_clean());
+    let (events, reader) = read_stream(&data, 2);
+    assert!(events.is_empty());
+    assert!(reader.truncation().is_none());
+}
+
+#[test]
+fn files_are_compact_for_repetitive_streams() {
+    // A realistic run: a few threads reading and writing the same files.
+    let events: Vec<Event> = (0..20_000u64)
+        .map(|i| Event {
+            ts: 1_700_000_000_000_000_000 + i * 1_500,
+            tid: 1000 + (i % 4) as u32,
+            tgid: 1000,
+            cpu: (i % 2) as u16,
+            event_type: if i % 3 == 0 { 257 } else { 0 },
+            ret: 32,
+            latency: 900 + i % 50,
+            params: vec![
+                Value::Fd(3),
+                Value::Str(format!("/var/log/app{}.log", i % 8).into_bytes()),
+            ],
+        })
+        .collect();
+    let data = write(&events, &Snapshot::default(), 8192, 0);
+    let per_event = data.len() as f64 / events.len() as f64;
+    assert!(per_event < 6.0, "{per_event:.2} bytes per event");
+}
+
+#[test]
+fn container_ids_reach_the_chunk_summaries() {
+    let snapshot = Snapshot {
+        processes: vec![ProcessInfo {
+            pid: 10,
+            container_id: "abc123".into(),
+            ..ProcessInfo::default()
+        }],
+        ..Snapshot::default()
+    };
+    let mut writer =
+        TraceWriter::new(Vec::new(), &header(), &snapshot, WriterOptions::default()).unwrap();
+    for tgid in [10, 11, 12] {
+        writer
+            .push(&Event {
+                tgid,
+                tid: tgid,
+                ..Event::default()
+            })
+            .unwrap();
+    }
+    writer.set_container(12, "def456");
+    writer
+        .push(&Event {
+            tgid: 12,
+            tid: 12,
+            ..Event::default()
+        })
+        .unwrap();
+    let data = writer.finish().unwrap();
+    let trace = TraceFile::open(&data[..]).unwrap();
+    let summary = &trace.chunks()[0].summary;
+    assert_eq!(summary.containers, vec!["abc123", "def456", "host"]);
+    assert!(summary.may_contain_container("abc123"));
+    assert!(!summary.may_contain_container("zzz"));
+    assert_eq!(summary.tgids, vec![10, 11, 12]);
+}
