@@ -1,1 +1,282 @@
-fn main() {}
+//! The harness behind `make bench`: measures scry on this machine and prints
+//! one table, each figure next to a reference measured in the same run.
+//!
+//! Timings are medians of several runs. Peak memory is measured in child
+//! processes (`VmHWM`), one per phase, so phases do not inflate each other.
+
+mod workload;
+
+use std::env;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use scry_format::{FileHeader, Snapshot, TraceFile, TraceWriter, WriterOptions, default_threads};
+
+const START_NS: u64 = 1_764_046_800_000_000_000;
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("phase-write") => phase_write(&args[1..]),
+        Some("phase-read") => phase_read(&args[1..]),
+        Some("gen") => generate_file(&args[1..]),
+        _ => run_all(&args),
+    };
+    if let Err(message) = result {
+        eprintln!("scry-bench: {message}");
+        std::process::exit(2);
+    }
+}
+
+fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).ok_or(format!("{name} needs a number")),
+        None => Ok(default),
+    }
+}
+
+fn header() -> FileHeader {
+    let mut header = FileHeader {
+        writer: format!("scry-bench {}", env!("CARGO_PKG_VERSION")),
+        created_ns: START_NS,
+        event_table: scry_format::EventTable::builtin_x86_64(),
+        ..FileHeader::default()
+    };
+    header.machine.arch = "x86_64".into();
+    header.machine.hostname = "bench".into();
+    header.capture.snaplen = 80;
+    header.capture.target = "synthetic workload".into();
+    header
+}
+
+fn write_trace(events: &[scry_format::Event], out: Vec<u8>) -> Vec<u8> {
+    let mut writer =
+        TraceWriter::new(out, &header(), &Snapshot::default(), WriterOptions::default()).expect("writing to memory");
+    for event in events {
+        writer.push(event).expect("writing to memory");
+    }
+    writer.finish().expect("writing to memory")
+}
+
+/// Decodes every event and touches its header fields, and with
+/// `params` every parameter too, so nothing is optimised away.
+fn decode_all(trace: &TraceFile<&[u8]>, threads: usize, params: bool) -> u64 {
+    let mut checksum = 0u64;
+    let flow = trace
+        .for_each_chunk(threads, |_| true, |chunk| {
+            let chunk = chunk.expect("bench trace is intact");
+            for event in chunk.iter() {
+                checksum = checksum
+                    .wrapping_add(event.ts() ^ u64::from(event.tid()))
+                    .wrapping_add(u64::from(event.event_type()) + event.param_count() as u64);
+                if params {
+                    checksum = event.params().fold(checksum, |sum, value| sum.wrapping_add(param_weight(value)));
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        })
+        .expect("lenient reads do not fail");
+    assert!(flow.is_continue());
+    checksum
+}
+
+fn param_weight(value: scry_format::ValueRef<'_>) -> u64 {
+    use scry_format::ValueRef;
+    match value {
+        ValueRef::Absent => 1,
+        ValueRef::Int(v) | ValueRef::Fd(v) => v as u64,
+        ValueRef::Uint(v) => v,
+        ValueRef::Str(s) | ValueRef::Bytes(s) => s.len() as u64,
+        ValueRef::SockAddr(_) => 7,
+        ValueRef::StrList(list) => list.len() as u64,
+    }
+}
+
+/// Decompresses every chunk without decoding it: the floor under decoding.
+fn decompress_only(data: &[u8], trace: &TraceFile<&[u8]>) -> u64 {
+    let mut total = 0u64;
+    for entry in trace.chunks() {
+        let block = &data[entry.offset as usize..(entry.offset + entry.block_len) as usize];
+        // Block layout (FORMAT.md): 20-byte header, meta, body.
+        let meta_len = u32::from_le_bytes([block[8], block[9], block[10], block[11]]) as usize;
+        let body = &block[20 + meta_len..];
+        let raw = zstd::bulk::decompress(body, entry.summary.raw_len as usize).expect("valid frame");
+        total += raw.len() as u64;
+    }
+    total
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn time_runs(runs: usize, mut f: impl FnMut()) -> Duration {
+    median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn phase_write(args: &[String]) -> Result<(), String> {
+    let count = flag(args, "--events", 2_000_000)?;
+    let path = PathBuf::from(args.last().ok_or("phase-write needs a path")?);
+    let events = workload::generate(count, START_NS);
+    let before = peak_kib();
+    let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header(), &Snapshot::default(), WriterOptions::default())
+        .map_err(|e| e.to_string())?;
+    for event in &events {
+        writer.push(event).map_err(|e| e.to_string())?;
+    }
+    writer.finish().map_err(|e| e.to_string())?;
+    println!("peak_kib={} events_kib={before}", peak_kib());
+    Ok(())
+}
+
+fn phase_read(args: &[String]) -> Result<(), String> {
+    let path = args.first().ok_or("phase-read needs a path")?;
+    let threads = flag(args, "--threads", default_threads())?;
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
+    let params = flag(args, "--params", 1)? != 0;
+    let repeat = flag(args, "--repeat", 1)?;
+    let start = Instant::now();
+    for _ in 0..repeat {
+        decode_all(&trace, threads, params);
+    }
+    eprintln!("decode: {:.1} M events/s", (trace.event_count() * repeat as u64) as f64 / start.elapsed().as_secs_f64() / 1e6);
+    println!("peak_kib={} file_kib={}", peak_kib(), data.len() / 1024);
+    Ok(())
+}
+
+fn generate_file(args: &[String]) -> Result<(), String> {
+    let count = flag(args, "--events", 1000)?;
+    let path = args.last().ok_or("gen needs a path")?;
+    let data = write_trace(&workload::generate(count, START_NS), Vec::new());
+    std::fs::write(path, data).map_err(|e| e.to_string())
+}
+
+fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
+    let exe = env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe).args(args).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let values: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()))
+        .collect();
+    Ok((values.first().copied().unwrap_or(0), values.get(1).copied().unwrap_or(0)))
+}
+
+fn rate(count: u64, time: Duration) -> f64 {
+    count as f64 / time.as_secs_f64()
+}
+
+fn millions(value: f64) -> String {
+    format!("{:.1} M", value / 1e6)
+}
+
+fn run_all(args: &[String]) -> Result<(), String> {
+    let count = flag(args, "--events", 2_000_000)?;
+    let runs = flag(args, "--runs", 5)?.max(1);
+    let threads = default_threads();
+    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+
+    eprintln!("generating {count} synthetic events…");
+    let events = workload::generate(count, START_NS);
+    let n = events.len() as u64;
+
+    eprintln!("format: write ×{runs}");
+    let mut data = Vec::new();
+    let write_time = time_runs(runs, || {
+        data = write_trace(&events, Vec::with_capacity(data.capacity()));
+    });
+    let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
+    let raw_bytes: u64 = trace.chunks().iter().map(|c| u64::from(c.summary.raw_len)).sum();
+
+    eprintln!("format: read ×{runs}");
+    let decode_1 = time_runs(runs, || {
+        decode_all(&trace, 1, false);
+    });
+    let decode_params_1 = time_runs(runs, || {
+        decode_all(&trace, 1, true);
+    });
+    let decode_n = time_runs(runs, || {
+        decode_all(&trace, threads, false);
+    });
+    let zstd_only = time_runs(runs, || {
+        decompress_only(&data, &trace);
+    });
+
+    eprintln!("format: peak memory");
+    let file = out_dir.join("format-bench.scry");
+    let file_arg = file.to_string_lossy().into_owned();
+    let count_arg = count.to_string();
+    let (write_peak, events_kib) = child_peak(&["phase-write", "--events", &count_arg, &file_arg])?;
+    let (read_peak, file_kib) = child_peak(&["phase-read", &file_arg])?;
+
+    println!();
+    println!("scry bench: format ({} events, synthetic responder workload, {runs} runs, medians)", n);
+    println!();
+    println!("| measurement | scry | reference (same run) | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| write: encode + zstd-3, 1 thread | {} events/s, {:.0} MB/s raw | - | - |",
+        millions(rate(n, write_time)),
+        raw_bytes as f64 / write_time.as_secs_f64() / 1e6
+    );
+    println!(
+        "| read: decompress + decode headers, 1 thread | {} events/s | zstd decompress alone: {} events/s | {:.2} |",
+        millions(rate(n, decode_1)),
+        millions(rate(n, zstd_only)),
+        zstd_only.as_secs_f64() / decode_1.as_secs_f64()
+    );
+    println!(
+        "| read: decompress + decode + every parameter, 1 thread | {} events/s | zstd decompress alone: {} events/s | {:.2} |",
+        millions(rate(n, decode_params_1)),
+        millions(rate(n, zstd_only)),
+        zstd_only.as_secs_f64() / decode_params_1.as_secs_f64()
+    );
+    println!(
+        "| read: decompress + decode headers, {threads} threads | {} events/s | 1 thread: {} events/s | {:.2}x |",
+        millions(rate(n, decode_n)),
+        millions(rate(n, decode_1)),
+        decode_1.as_secs_f64() / decode_n.as_secs_f64()
+    );
+    println!(
+        "| size on disk | {:.2} bytes/event | uncompressed records: {:.2} bytes/event | {:.1}x smaller |",
+        data.len() as f64 / n as f64,
+        raw_bytes as f64 / n as f64,
+        raw_bytes as f64 / data.len() as f64
+    );
+    println!(
+        "| peak memory, writing to a file | {:.1} MiB | the generated events alone: {:.1} MiB | - |",
+        write_peak as f64 / 1024.0,
+        events_kib as f64 / 1024.0
+    );
+    println!(
+        "| peak memory, reading a file ({threads} threads) | {:.1} MiB | the file itself: {:.1} MiB | - |",
+        read_peak as f64 / 1024.0,
+        file_kib as f64 / 1024.0
+    );
+    Ok(())
+}

@@ -35,6 +35,9 @@ pub struct ChunkBuilder {
     strings: FxHashMap<Vec<u8>, u32>,
     string_table: Vec<u8>,
     records: Vec<u8>,
+    /// Scratch space for one event's parameters, which are written with a
+    /// length prefix so that readers can skip them.
+    params: Vec<u8>,
     prev_ts: u64,
     prev_tid: u32,
     summary: SummaryBuilder,
@@ -86,45 +89,47 @@ impl ChunkBuilder {
         put_ivarint(out, event.ret);
         put_uvarint(out, event.latency);
         put_uvarint(out, event.params.len() as u64);
+        let mut params = std::mem::take(&mut self.params);
+        params.clear();
         for value in &event.params {
-            self.push_value(value);
+            self.push_value(&mut params, value);
         }
+        put_bytes(&mut self.records, &params);
+        self.params = params;
     }
 
-    fn push_value(&mut self, value: &Value) {
+    fn push_value(&mut self, out: &mut Vec<u8>, value: &Value) {
         match value {
-            Value::Absent => self.records.push(tag::ABSENT),
+            Value::Absent => out.push(tag::ABSENT),
             Value::Int(v) => {
-                self.records.push(tag::INT);
-                put_ivarint(&mut self.records, *v);
+                out.push(tag::INT);
+                put_ivarint(out, *v);
             }
             Value::Uint(v) => {
-                self.records.push(tag::UINT);
-                put_uvarint(&mut self.records, *v);
+                out.push(tag::UINT);
+                put_uvarint(out, *v);
             }
             Value::Fd(v) => {
-                self.records.push(tag::FD);
-                put_ivarint(&mut self.records, *v);
+                out.push(tag::FD);
+                put_ivarint(out, *v);
             }
             Value::Str(text) => {
-                let id = self.intern(text);
-                self.records.push(tag::STR);
-                put_uvarint(&mut self.records, id.into());
+                out.push(tag::STR);
+                put_uvarint(out, self.intern(text).into());
             }
             Value::Bytes(bytes) => {
-                self.records.push(tag::BYTES);
-                put_bytes(&mut self.records, bytes);
+                out.push(tag::BYTES);
+                put_bytes(out, bytes);
             }
             Value::SockAddr(addr) => {
-                self.records.push(tag::SOCKADDR);
-                put_sockaddr(&mut self.records, addr);
+                out.push(tag::SOCKADDR);
+                put_sockaddr(out, addr);
             }
             Value::StrList(items) => {
-                let ids: Vec<u32> = items.iter().map(|item| self.intern(item)).collect();
-                self.records.push(tag::STR_LIST);
-                put_uvarint(&mut self.records, ids.len() as u64);
-                for id in ids {
-                    put_uvarint(&mut self.records, id.into());
+                out.push(tag::STR_LIST);
+                put_uvarint(out, items.len() as u64);
+                for item in items {
+                    put_uvarint(out, self.intern(item).into());
                 }
             }
         }
@@ -142,7 +147,8 @@ impl ChunkBuilder {
     }
 }
 
-/// One event record as decoded, pointing into its chunk's buffers.
+/// One event record as decoded; its parameters stay encoded in the payload
+/// until they are asked for.
 #[derive(Debug, Clone, Copy)]
 struct RawEvent {
     ts: u64,
@@ -150,139 +156,117 @@ struct RawEvent {
     latency: u64,
     tid: u32,
     tgid: u32,
-    values_start: u32,
-    values_len: u16,
+    params_start: u32,
+    params_len: u32,
+    param_count: u16,
     event_type: EventType,
     cpu: u16,
 }
 
-/// A decoded value; byte ranges are offsets into the chunk payload.
-#[derive(Debug, Clone, Copy)]
-enum RawValue {
-    Absent,
-    Int(i64),
-    Uint(u64),
-    Fd(i64),
-    Str(u32),
-    Bytes { start: u32, len: u32 },
-    Inet4 { ip: [u8; 4], port: u16 },
-    Inet6 { start: u32, port: u16 },
-    Unix { start: u32, len: u32 },
-    OtherAddr { family: u16, start: u32, len: u32 },
-    StrList { start: u32, len: u32 },
-}
-
 /// A decoded chunk: its events, ready to iterate.
+///
+/// Event headers (time, thread, type, return value) are decoded up front;
+/// parameters are decoded when a view asks for them, because most queries
+/// look at the parameters of few events.
 #[derive(Debug, Default)]
 pub struct DecodedChunk {
     first_num: u64,
+    offset: u64,
     payload: Vec<u8>,
     strings: Vec<(u32, u32)>,
     events: Vec<RawEvent>,
-    values: Vec<RawValue>,
-    list_items: Vec<u32>,
 }
 
 impl DecodedChunk {
     /// Decodes a payload produced by [`ChunkBuilder::finish`].
+    #[cfg(test)]
     pub(crate) fn decode(payload: Vec<u8>, first_num: u64) -> WireResult<DecodedChunk> {
-        let mut strings = Vec::new();
-        let mut events = Vec::new();
-        let mut values = Vec::new();
-        let mut list_items = Vec::new();
-        {
-            let mut cursor = Cursor::new(&payload);
-            let string_count: usize = cursor.uvarint_as("string count too large")?;
-            strings.reserve(string_count.min(payload.len()));
-            for _ in 0..string_count {
-                let len: usize = cursor.uvarint_as("string length too large")?;
-                let start = cursor.position();
-                cursor.take(len)?;
-                strings.push((start as u32, len as u32));
-            }
-            let event_count: usize = cursor.uvarint_as("event count too large")?;
-            events.reserve(event_count.min(payload.len()));
-            values.reserve(event_count.min(payload.len()) * 2);
-            let string_count = strings.len() as u64;
-            let mut ts = 0u64;
-            let mut tid = 0i64;
-            for _ in 0..event_count {
-                ts = ts.wrapping_add(cursor.ivarint()? as u64);
-                tid += cursor.ivarint()?;
-                let tgid = tid + cursor.ivarint()?;
-                let tid_u32 = u32::try_from(tid).map_err(|_| Malformed("tid out of range"))?;
-                let tgid = u32::try_from(tgid).map_err(|_| Malformed("tgid out of range"))?;
-                let cpu = cursor.uvarint_as("cpu out of range")?;
-                let event_type = cursor.uvarint_as("event type out of range")?;
-                let ret = cursor.ivarint()?;
-                let latency = cursor.uvarint()?;
-                let param_count: u16 = cursor.uvarint_as("too many parameters")?;
-                let values_start = values.len() as u32;
-                for _ in 0..param_count {
-                    let value = match cursor.u8()? {
-                        tag::ABSENT => RawValue::Absent,
-                        tag::INT => RawValue::Int(cursor.ivarint()?),
-                        tag::UINT => RawValue::Uint(cursor.uvarint()?),
-                        tag::FD => RawValue::Fd(cursor.ivarint()?),
-                        tag::STR => {
-                            let id = cursor.uvarint()?;
-                            if id >= string_count {
-                                return Err(Malformed("string index out of range"));
-                            }
-                            RawValue::Str(id as u32)
-                        }
-                        tag::BYTES => {
-                            let bytes = cursor.bytes()?;
-                            let start = cursor.position() - bytes.len();
-                            RawValue::Bytes {
-                                start: start as u32,
-                                len: bytes.len() as u32,
-                            }
-                        }
-                        tag::SOCKADDR => decode_sockaddr(&mut cursor)?,
-                        tag::STR_LIST => {
-                            let count: usize = cursor.uvarint_as("list too long")?;
-                            let start = list_items.len() as u32;
-                            for _ in 0..count {
-                                let id = cursor.uvarint()?;
-                                if id >= string_count {
-                                    return Err(Malformed("string index out of range"));
-                                }
-                                list_items.push(id as u32);
-                            }
-                            RawValue::StrList {
-                                start,
-                                len: count as u32,
-                            }
-                        }
-                        _ => return Err(Malformed("unknown value tag")),
-                    };
-                    values.push(value);
-                }
-                events.push(RawEvent {
-                    ts,
-                    ret,
-                    latency,
-                    tid: tid_u32,
-                    tgid,
-                    values_start,
-                    values_len: param_count,
-                    event_type,
-                    cpu,
-                });
+        let mut chunk = DecodedChunk { payload, ..DecodedChunk::default() };
+        chunk.decode_payload(first_num, 0)?;
+        chunk.validate_params()?;
+        Ok(chunk)
+    }
+
+    /// The buffer to decompress a payload into before
+    /// [`DecodedChunk::decode_payload`]; reusing a chunk reuses its buffers.
+    pub(crate) fn payload_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.payload
+    }
+
+    /// Decodes the string table and the event headers of the payload held in
+    /// [`DecodedChunk::payload_buffer`], replacing any events decoded before.
+    pub(crate) fn decode_payload(&mut self, first_num: u64, offset: u64) -> WireResult<()> {
+        self.first_num = first_num;
+        self.offset = offset;
+        let DecodedChunk { payload, strings, events, .. } = self;
+        strings.clear();
+        events.clear();
+        let payload: &[u8] = payload;
+        if payload.len() > u32::MAX as usize {
+            return Err(Malformed("payload larger than 4 GiB"));
+        }
+        let mut cursor = Cursor::new(payload);
+        let string_count: usize = cursor.uvarint_as("string count too large")?;
+        strings.reserve(string_count.min(payload.len()));
+        for _ in 0..string_count {
+            let len: usize = cursor.uvarint_as("string length too large")?;
+            let start = cursor.position();
+            cursor.take(len)?;
+            strings.push((start as u32, len as u32));
+        }
+        let event_count: usize = cursor.uvarint_as("event count too large")?;
+        events.reserve(event_count.min(payload.len()));
+        let mut ts = 0u64;
+        let mut tid = 0i64;
+        for _ in 0..event_count {
+            ts = ts.wrapping_add(cursor.ivarint()? as u64);
+            tid += cursor.ivarint()?;
+            let tgid = tid + cursor.ivarint()?;
+            let cpu = cursor.uvarint_as("cpu out of range")?;
+            let event_type = cursor.uvarint_as("event type out of range")?;
+            let ret = cursor.ivarint()?;
+            let latency = cursor.uvarint()?;
+            let param_count = cursor.uvarint_as("too many parameters")?;
+            let params = cursor.bytes()?;
+            events.push(RawEvent {
+                ts,
+                ret,
+                latency,
+                tid: u32::try_from(tid).map_err(|_| Malformed("tid out of range"))?,
+                tgid: u32::try_from(tgid).map_err(|_| Malformed("tgid out of range"))?,
+                params_start: (cursor.position() - params.len()) as u32,
+                params_len: params.len() as u32,
+                param_count,
+                event_type,
+                cpu,
+            });
+        }
+        if !cursor.is_empty() {
+            return Err(Malformed("trailing bytes after the last event"));
+        }
+        Ok(())
+    }
+
+    /// Decodes every parameter of every event, to find damage that the lazy
+    /// accessors would otherwise only meet when asked.
+    ///
+    /// # Errors
+    /// The first undecodable parameter, with the chunk's offset.
+    pub fn validate(&self) -> crate::Result<()> {
+        self.validate_params().map_err(|e| crate::FormatError::corrupt("event parameters", self.offset, e.0))
+    }
+
+    fn validate_params(&self) -> WireResult<()> {
+        for raw in &self.events {
+            let mut cursor = Cursor::new(self.slice(raw.params_start, raw.params_len));
+            for _ in 0..raw.param_count {
+                decode_value(self, &mut cursor)?;
             }
             if !cursor.is_empty() {
-                return Err(Malformed("trailing bytes after the last event"));
+                return Err(Malformed("parameter bytes left over"));
             }
         }
-        Ok(DecodedChunk {
-            first_num,
-            payload,
-            strings,
-            events,
-            values,
-            list_items,
-        })
+        Ok(())
     }
 
     /// Number of events.
@@ -300,77 +284,69 @@ impl DecodedChunk {
         self.first_num
     }
 
+    /// Byte offset of the chunk's block in its file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// The event at `index`, if any.
     pub fn get(&self, index: usize) -> Option<EventView<'_>> {
-        self.events.get(index).map(|raw| EventView {
-            chunk: self,
-            raw,
-            index,
-        })
+        self.events.get(index).map(|raw| EventView { chunk: self, raw, index })
     }
 
     /// Iterates over the events in file order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = EventView<'_>> + '_ {
-        self.events
-            .iter()
-            .enumerate()
-            .map(move |(index, raw)| EventView {
-                chunk: self,
-                raw,
-                index,
-            })
+        self.events.iter().enumerate().map(move |(index, raw)| EventView { chunk: self, raw, index })
     }
 
     fn slice(&self, start: u32, len: u32) -> &[u8] {
         let start = start as usize;
-        self.payload
-            .get(start..start + len as usize)
-            .unwrap_or_default()
+        self.payload.get(start..start + len as usize).unwrap_or_default()
     }
 
-    fn string(&self, id: u32) -> &[u8] {
-        self.strings
-            .get(id as usize)
-            .map_or(&[][..], |&(start, len)| self.slice(start, len))
+    fn string(&self, id: u32) -> WireResult<&[u8]> {
+        let &(start, len) = self.strings.get(id as usize).ok_or(Malformed("string index out of range"))?;
+        Ok(self.slice(start, len))
     }
 }
 
-fn decode_sockaddr(cursor: &mut Cursor<'_>) -> WireResult<RawValue> {
+/// Decodes one tagged value; strings resolve through the chunk's table.
+fn decode_value<'a>(chunk: &'a DecodedChunk, cursor: &mut Cursor<'a>) -> WireResult<ValueRef<'a>> {
     Ok(match cursor.u8()? {
-        ADDR_INET4 => {
-            let ip = cursor.array::<4>()?;
-            RawValue::Inet4 {
-                ip,
-                port: u16::from_be_bytes(cursor.array::<2>()?),
+        tag::ABSENT => ValueRef::Absent,
+        tag::INT => ValueRef::Int(cursor.ivarint()?),
+        tag::UINT => ValueRef::Uint(cursor.uvarint()?),
+        tag::FD => ValueRef::Fd(cursor.ivarint()?),
+        tag::STR => ValueRef::Str(chunk.string(cursor.uvarint_as("string index out of range")?)?),
+        tag::BYTES => ValueRef::Bytes(cursor.bytes()?),
+        tag::SOCKADDR => ValueRef::SockAddr(match cursor.u8()? {
+            ADDR_INET4 => {
+                let ip = Ipv4Addr::from(cursor.array::<4>()?);
+                let port = u16::from_be_bytes(cursor.array::<2>()?);
+                SockAddrRef::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port)))
             }
-        }
-        ADDR_INET6 => {
-            let start = cursor.position() as u32;
-            cursor.take(16)?;
-            RawValue::Inet6 {
-                start,
-                port: u16::from_be_bytes(cursor.array::<2>()?),
+            ADDR_INET6 => {
+                let ip = Ipv6Addr::from(cursor.array::<16>()?);
+                let port = u16::from_be_bytes(cursor.array::<2>()?);
+                SockAddrRef::Inet(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)))
             }
-        }
-        ADDR_UNIX => {
-            let path = cursor.bytes()?;
-            let start = (cursor.position() - path.len()) as u32;
-            RawValue::Unix {
-                start,
-                len: path.len() as u32,
+            ADDR_UNIX => SockAddrRef::Unix(cursor.bytes()?),
+            ADDR_OTHER => {
+                let family = cursor.uvarint_as("address family out of range")?;
+                SockAddrRef::Other { family, data: cursor.bytes()? }
             }
-        }
-        ADDR_OTHER => {
-            let family = cursor.uvarint_as("address family out of range")?;
-            let data = cursor.bytes()?;
-            let start = (cursor.position() - data.len()) as u32;
-            RawValue::OtherAddr {
-                family,
-                start,
-                len: data.len() as u32,
+            _ => return Err(Malformed("unknown socket address kind")),
+        }),
+        tag::STR_LIST => {
+            let count: usize = cursor.uvarint_as("list too long")?;
+            let start = cursor.position();
+            for _ in 0..count {
+                chunk.string(cursor.uvarint_as("string index out of range")?)?;
             }
+            let ids = Cursor::new(cursor.slice_from(start));
+            ValueRef::StrList(StrListRef { chunk, ids, len: count })
         }
-        _ => return Err(Malformed("unknown socket address kind")),
+        _ => return Err(Malformed("unknown value tag")),
     })
 }
 
@@ -427,70 +403,20 @@ impl<'a> EventView<'a> {
     /// Number of parameters.
     #[inline]
     pub fn param_count(&self) -> usize {
-        usize::from(self.raw.values_len)
+        usize::from(self.raw.param_count)
     }
 
     /// Parameter `index`, if present.
-    #[inline]
     pub fn param(&self, index: usize) -> Option<ValueRef<'a>> {
-        if index >= self.param_count() {
-            return None;
-        }
-        let raw = self
-            .chunk
-            .values
-            .get(self.raw.values_start as usize + index)?;
-        Some(self.resolve(*raw))
+        self.params().nth(index)
     }
 
-    /// All parameters, in order.
-    pub fn params(&self) -> impl ExactSizeIterator<Item = ValueRef<'a>> + 'a {
-        let chunk = self.chunk;
-        let start = self.raw.values_start as usize;
-        let view = *self;
-        chunk.values[start..start + self.param_count()]
-            .iter()
-            .map(move |raw| view.resolve(*raw))
-    }
-
-    fn resolve(&self, raw: RawValue) -> ValueRef<'a> {
-        let chunk = self.chunk;
-        match raw {
-            RawValue::Absent => ValueRef::Absent,
-            RawValue::Int(v) => ValueRef::Int(v),
-            RawValue::Uint(v) => ValueRef::Uint(v),
-            RawValue::Fd(v) => ValueRef::Fd(v),
-            RawValue::Str(id) => ValueRef::Str(chunk.string(id)),
-            RawValue::Bytes { start, len } => ValueRef::Bytes(chunk.slice(start, len)),
-            RawValue::Inet4 { ip, port } => ValueRef::SockAddr(SockAddrRef::Inet(SocketAddr::V4(
-                SocketAddrV4::new(Ipv4Addr::from(ip), port),
-            ))),
-            RawValue::Inet6 { start, port } => {
-                let mut ip = [0u8; 16];
-                ip.copy_from_slice(chunk.slice(start, 16));
-                ValueRef::SockAddr(SockAddrRef::Inet(SocketAddr::V6(SocketAddrV6::new(
-                    Ipv6Addr::from(ip),
-                    port,
-                    0,
-                    0,
-                ))))
-            }
-            RawValue::Unix { start, len } => {
-                ValueRef::SockAddr(SockAddrRef::Unix(chunk.slice(start, len)))
-            }
-            RawValue::OtherAddr { family, start, len } => ValueRef::SockAddr(SockAddrRef::Other {
-                family,
-                data: chunk.slice(start, len),
-            }),
-            RawValue::StrList { start, len } => {
-                let start = start as usize;
-                let ids = chunk
-                    .list_items
-                    .get(start..start + len as usize)
-                    .unwrap_or_default();
-                ValueRef::StrList(StrListRef { chunk, ids })
-            }
-        }
+    /// All parameters, in order. Parameters are decoded as the iterator
+    /// advances; damaged parameter bytes end it early (`scry verify` reports
+    /// such damage).
+    pub fn params(&self) -> Params<'a> {
+        let bytes = self.chunk.slice(self.raw.params_start, self.raw.params_len);
+        Params { chunk: self.chunk, cursor: Cursor::new(bytes), remaining: self.param_count() }
     }
 
     /// An owned copy of the event.
@@ -505,6 +431,36 @@ impl<'a> EventView<'a> {
             latency: self.latency(),
             params: self.params().map(|value| value.to_value()).collect(),
         }
+    }
+}
+
+/// Iterator over an event's parameters.
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    chunk: &'a DecodedChunk,
+    cursor: Cursor<'a>,
+    remaining: usize,
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = ValueRef<'a>;
+
+    fn next(&mut self) -> Option<ValueRef<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        match decode_value(self.chunk, &mut self.cursor) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.remaining = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
     }
 }
 
@@ -567,42 +523,44 @@ impl SockAddrRef<'_> {
         match *self {
             SockAddrRef::Inet(addr) => SockAddr::Inet(addr),
             SockAddrRef::Unix(path) => SockAddr::Unix(path.to_vec()),
-            SockAddrRef::Other { family, data } => SockAddr::Other {
-                family,
-                data: data.to_vec(),
-            },
+            SockAddrRef::Other { family, data } => SockAddr::Other { family, data: data.to_vec() },
         }
     }
 }
 
-/// A borrowed list of strings.
-#[derive(Clone, Copy)]
+/// A borrowed list of strings (already checked against the string table).
+#[derive(Clone)]
 pub struct StrListRef<'a> {
     chunk: &'a DecodedChunk,
-    ids: &'a [u32],
+    ids: Cursor<'a>,
+    len: usize,
 }
 
 impl<'a> StrListRef<'a> {
     /// Number of strings.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.len
     }
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len == 0
     }
     /// The strings, in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let chunk = self.chunk;
-        self.ids.iter().map(move |&id| chunk.string(id))
+        let mut ids = self.ids.clone();
+        (0..self.len).map_while(move |_| {
+            let id = ids.uvarint_as::<u32>("string index out of range").ok()?;
+            chunk.string(id).ok()
+        })
     }
 }
 
+impl Copy for StrListRef<'_> {}
+
 impl std::fmt::Debug for StrListRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.iter().map(String::from_utf8_lossy))
-            .finish()
+        f.debug_list().entries(self.iter().map(String::from_utf8_lossy)).finish()
     }
 }
 

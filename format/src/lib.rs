@@ -32,7 +32,7 @@ mod wire;
 mod writer;
 
 pub use block::{MAGIC, VERSION_MAJOR, VERSION_MINOR};
-pub use chunk::{ChunkBuilder, DecodedChunk, EventView, SockAddrRef, StrListRef, ValueRef};
+pub use chunk::{ChunkBuilder, DecodedChunk, EventView, Params, SockAddrRef, StrListRef, ValueRef};
 pub use error::{FormatError, Result};
 pub use event_table::{EventTable, EventTypeInfo, FIRST_SPECIAL_TYPE, PROCEXIT};
 pub use index::{ChunkSummary, IndexEntry, MAX_SUMMARY_TGIDS, StatsEntry};

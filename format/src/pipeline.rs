@@ -6,6 +6,9 @@ use std::ops::ControlFlow;
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread;
 
+use crate::chunk::DecodedChunk;
+use crate::error::Result;
+
 /// How many threads to decode with by default: one per available core.
 pub fn default_threads() -> usize {
     thread::available_parallelism().map_or(1, usize::from)
@@ -90,6 +93,49 @@ where
         // are dropped with the channel.
         drop(job_tx);
         flow
+    })
+}
+
+/// Decodes chunks on `threads` threads and visits them in order, recycling
+/// each chunk's buffers once it has been visited, so a long walk allocates
+/// only a window's worth of chunks. With `strict`, the first chunk that fails
+/// to decode ends the walk and is returned as the error.
+pub(crate) fn decode_ordered<T: Send, B>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    strict: bool,
+    decode: impl Fn(T, &mut DecodedChunk) -> Result<()> + Sync,
+    mut visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>> {
+    let pool: Mutex<Vec<DecodedChunk>> = Mutex::new(Vec::new());
+    let lock = || pool.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut failure = None;
+    let flow = ordered_map(
+        items,
+        threads,
+        |item| {
+            let mut chunk = lock().pop().unwrap_or_default();
+            decode(item, &mut chunk).map(|()| chunk)
+        },
+        |result| match result {
+            Ok(chunk) => {
+                let flow = visit(Ok(&chunk));
+                lock().push(chunk);
+                flow.map_break(Some)
+            }
+            Err(error) if strict => {
+                failure = Some(error);
+                ControlFlow::Break(None)
+            }
+            Err(error) => visit(Err(error)).map_break(Some),
+        },
+    );
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(match flow {
+        ControlFlow::Break(Some(b)) => ControlFlow::Break(b),
+        _ => ControlFlow::Continue(()),
     })
 }
 

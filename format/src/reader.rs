@@ -3,6 +3,7 @@
 //! decoding, verification, and recovery of files that were cut off or
 //! damaged.
 
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 use crate::block::{self, BlockRef, FLAG_ZSTD, HeaderStep, Step, kind};
@@ -85,31 +86,50 @@ impl Layout {
     }
 }
 
-/// Decompresses a chunk block's body and decodes its events.
+thread_local! {
+    /// One zstd context per decoding thread, reused for every chunk.
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Decompresses a chunk block's body and decodes its events into `chunk`,
+/// reusing its buffers.
 pub(crate) fn decode_chunk_block(
     block: BlockRef<'_>,
     offset: u64,
     first_num: u64,
-) -> Result<DecodedChunk> {
+    chunk: &mut DecodedChunk,
+) -> Result<()> {
+    let corrupt = |reason: String| FormatError::corrupt("chunk", offset, reason);
     let summary = crate::codec::decode_summary(block.meta)
         .map_err(|e| FormatError::corrupt("chunk summary", offset, e.0))?;
-    let payload = if block.flags & FLAG_ZSTD != 0 {
-        zstd::bulk::decompress(block.body, summary.raw_len as usize).map_err(|e| {
-            FormatError::corrupt("chunk", offset, format!("decompression failed: {e}"))
-        })?
-    } else {
-        block.body.to_vec()
-    };
-    let chunk = DecodedChunk::decode(payload, first_num)
-        .map_err(|e| FormatError::corrupt("chunk", offset, e.0))?;
-    if chunk.len() != summary.events as usize {
-        return Err(FormatError::corrupt(
-            "chunk",
-            offset,
-            "event count differs from its summary",
-        ));
+    let raw_len = summary.raw_len as usize;
+    if raw_len > block::MAX_BLOCK_LEN {
+        return Err(corrupt(format!("implausible payload size {raw_len}")));
     }
-    Ok(chunk)
+    let payload = chunk.payload_buffer();
+    payload.clear();
+    if block.flags & FLAG_ZSTD != 0 {
+        payload.reserve(raw_len);
+        DECOMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let decompressor = match slot.as_mut() {
+                Some(decompressor) => decompressor,
+                None => slot.insert(zstd::bulk::Decompressor::new()?),
+            };
+            decompressor.decompress_to_buffer(block.body, payload)
+        })
+        .map_err(|e| corrupt(format!("decompression failed: {e}")))?;
+    } else {
+        payload.extend_from_slice(block.body);
+    }
+    if payload.len() != raw_len {
+        return Err(corrupt("payload size differs from its summary".to_owned()));
+    }
+    chunk.decode_payload(first_num, offset).map_err(|e| corrupt(e.0.to_owned()))?;
+    if chunk.len() != summary.events as usize {
+        return Err(corrupt("event count differs from its summary".to_owned()));
+    }
+    Ok(())
 }
 
 pub(crate) fn decode_snapshot_block(block: BlockRef<'_>, offset: u64) -> Result<Snapshot> {
@@ -302,7 +322,9 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
     /// # Errors
     /// A checksum mismatch or undecodable data, with the chunk's offset.
     pub fn decode_chunk(&self, entry: &IndexEntry) -> Result<DecodedChunk> {
-        decode_at(self.data.as_ref(), entry)
+        let mut chunk = DecodedChunk::default();
+        decode_at(self.data.as_ref(), entry, &mut chunk)?;
+        Ok(chunk)
     }
 
     /// Decodes the chosen chunks on `threads` threads and visits them in file
@@ -316,31 +338,12 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         &self,
         threads: usize,
         select: impl Fn(&IndexEntry) -> bool,
-        mut visit: impl FnMut(Result<DecodedChunk>) -> ControlFlow<B>,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         let data = self.data.as_ref();
-        let strict = self.options.strict;
         let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
-        let mut failure = None;
-        let flow = crate::pipeline::ordered_map(
-            chosen,
-            threads,
-            |entry| decode_at(data, entry),
-            |result| match result {
-                Err(error) if strict => {
-                    failure = Some(error);
-                    ControlFlow::Break(None)
-                }
-                other => visit(other).map_break(Some),
-            },
-        );
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        Ok(match flow {
-            ControlFlow::Break(Some(b)) => ControlFlow::Break(b),
-            _ => ControlFlow::Continue(()),
-        })
+        let decode = |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk);
+        crate::pipeline::decode_ordered(chosen, threads, self.options.strict, decode, visit)
     }
 
     /// Checks every checksum and decodes every chunk.
@@ -354,12 +357,16 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         let _ = crate::pipeline::ordered_map(
             self.layout.chunks.iter(),
             threads,
-            |entry| (entry, decode_at(data, entry)),
+            |entry| {
+                let mut chunk = DecodedChunk::default();
+                let result = decode_at(data, entry, &mut chunk).and_then(|()| chunk.validate());
+                (entry, result.map(|()| chunk.len()))
+            },
             |(entry, result)| {
                 match result {
-                    Ok(chunk) => {
+                    Ok(events) => {
                         report.chunks_ok += 1;
-                        report.events_ok += chunk.len() as u64;
+                        report.events_ok += events as u64;
                     }
                     Err(error) => report.damage.push(Damage {
                         offset: entry.offset,
@@ -395,12 +402,12 @@ impl VerifyReport {
     }
 }
 
-fn decode_at(data: &[u8], entry: &IndexEntry) -> Result<DecodedChunk> {
+fn decode_at(data: &[u8], entry: &IndexEntry, chunk: &mut DecodedChunk) -> Result<()> {
     let start = usize::try_from(entry.offset).unwrap_or(usize::MAX);
     let bytes = data.get(start..).unwrap_or_default();
     match block::next_step(bytes, true) {
         Step::Block(block) if block.kind == kind::CHUNK => {
-            decode_chunk_block(block, entry.offset, entry.summary.first_num)
+            decode_chunk_block(block, entry.offset, entry.summary.first_num, chunk)
         }
         Step::Block(_) => Err(FormatError::corrupt(
             "chunk",

@@ -40,9 +40,15 @@ impl RawChunk {
     /// # Errors
     /// Undecodable data, with the chunk's offset.
     pub fn decode(&self) -> Result<DecodedChunk> {
+        let mut chunk = DecodedChunk::default();
+        self.decode_into(&mut chunk)?;
+        Ok(chunk)
+    }
+
+    fn decode_into(&self, chunk: &mut DecodedChunk) -> Result<()> {
         match block::next_step(&self.block, true) {
             Step::Block(block) => {
-                decode_chunk_block(block, self.entry.offset, self.entry.summary.first_num)
+                decode_chunk_block(block, self.entry.offset, self.entry.summary.first_num, chunk)
             }
             _ => Err(FormatError::corrupt(
                 "chunk",
@@ -267,50 +273,29 @@ impl<R: Read> StreamReader<R> {
     pub fn for_each_chunk<B>(
         &mut self,
         threads: usize,
-        mut visit: impl FnMut(Result<DecodedChunk>) -> ControlFlow<B>,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         let strict = self.options.strict;
         let mut failure = None;
-        let flow = {
-            let failure = &mut failure;
-            let items = std::iter::from_fn(|| {
-                loop {
-                    match self.next_item() {
-                        Ok(Some(StreamItem::Chunk(chunk))) => return Some(chunk),
-                        Ok(Some(StreamItem::Stats(_))) => continue,
-                        Ok(None) => return None,
-                        Err(error) => {
-                            *failure = Some(error);
-                            return None;
-                        }
+        let items = std::iter::from_fn(|| {
+            loop {
+                match self.next_item() {
+                    Ok(Some(StreamItem::Chunk(chunk))) => return Some(chunk),
+                    Ok(Some(StreamItem::Stats(_))) => continue,
+                    Ok(None) => return None,
+                    Err(error) => {
+                        failure = Some(error);
+                        return None;
                     }
                 }
-            });
-            let mut decode_failure = None;
-            let flow = crate::pipeline::ordered_map(
-                items,
-                threads,
-                |chunk| chunk.decode(),
-                |result| match result {
-                    Err(error) if strict => {
-                        decode_failure = Some(error);
-                        ControlFlow::Break(None)
-                    }
-                    other => visit(other).map_break(Some),
-                },
-            );
-            if let Some(error) = decode_failure {
-                return Err(error);
             }
-            flow
-        };
-        if let Some(error) = failure {
-            return Err(error);
+        });
+        let decode = |raw: RawChunk, chunk: &mut DecodedChunk| raw.decode_into(chunk);
+        let flow = crate::pipeline::decode_ordered(items, threads, strict, decode, visit)?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(flow),
         }
-        Ok(match flow {
-            ControlFlow::Break(Some(b)) => ControlFlow::Break(b),
-            _ => ControlFlow::Continue(()),
-        })
     }
 
     /// Skips the index block and checks that the trailer ends the stream.

@@ -50,7 +50,7 @@ pub(crate) fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A forward-only reader over a byte slice.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
@@ -63,6 +63,11 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn position(&self) -> usize {
         self.pos
+    }
+
+    /// The bytes from `start` up to the current position.
+    pub(crate) fn slice_from(&self, start: usize) -> &'a [u8] {
+        self.data.get(start..self.pos).unwrap_or_default()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -79,7 +84,7 @@ impl<'a> Cursor<'a> {
         Ok(byte)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> WireResult<u64> {
         // Fast path: most values in event records fit in one byte.
         if let Some(&first) = self.data.get(self.pos) {
@@ -87,6 +92,27 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 return Ok(u64::from(first));
             }
+        }
+        self.uvarint_multibyte()
+    }
+
+    /// Multi-byte varints: unrolled over a 10-byte window when the buffer
+    /// has one (no per-byte bounds checks), byte by byte near its end.
+    #[inline(never)]
+    fn uvarint_multibyte(&mut self) -> WireResult<u64> {
+        if let Some(window) = self.data.get(self.pos..self.pos + 10) {
+            let mut result = 0u64;
+            for (i, &byte) in window.iter().enumerate() {
+                result |= u64::from(byte & 0x7f) << (7 * i);
+                if byte < 0x80 {
+                    if i == 9 && byte > 1 {
+                        return Err(Malformed("varint overflows 64 bits"));
+                    }
+                    self.pos += i + 1;
+                    return Ok(result);
+                }
+            }
+            return Err(Malformed("varint longer than 10 bytes"));
         }
         let mut result = 0u64;
         let mut shift = 0u32;

@@ -1,0 +1,217 @@
+//! `scry info`: what a trace holds, from its header, snapshot, chunk
+//! summaries and statistics, without decompressing any event.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use scry_format::{CaptureStats, ChunkSummary, Damage, FileHeader, ReadOptions, Snapshot, StreamItem, Truncation};
+
+use crate::cli::InfoArgs;
+use crate::exit::Code;
+use crate::open::{Trace, open_trace};
+use crate::output;
+
+/// Everything `info` prints, gathered from either kind of reader.
+struct Overview {
+    header: FileHeader,
+    version: (u16, u16),
+    snapshot: Snapshot,
+    chunks: Vec<(u64, ChunkSummary)>,
+    stats: Vec<CaptureStats>,
+    damage: Vec<Damage>,
+    truncation: Option<Truncation>,
+    file_bytes: Option<u64>,
+}
+
+fn gather(path: &Path) -> anyhow::Result<Overview> {
+    let overview = match open_trace(path, ReadOptions::default())? {
+        Trace::Mapped(trace) => Overview {
+            header: trace.header().clone(),
+            version: trace.version(),
+            snapshot: trace.snapshot().clone(),
+            chunks: trace.chunks().iter().map(|c| (c.block_len, c.summary.clone())).collect(),
+            stats: trace.stats().iter().map(|s| s.stats.clone()).collect(),
+            damage: trace.damage().to_vec(),
+            truncation: trace.truncation().cloned(),
+            file_bytes: std::fs::metadata(path).ok().map(|m| m.len()),
+        },
+        Trace::Stream(mut reader) => {
+            let mut chunks = Vec::new();
+            let mut stats = Vec::new();
+            while let Some(item) = reader.next_item().context("reading standard input")? {
+                match item {
+                    StreamItem::Chunk(chunk) => chunks.push((chunk.entry.block_len, chunk.entry.summary)),
+                    StreamItem::Stats(record) => stats.push(record),
+                }
+            }
+            Overview {
+                header: reader.header().clone(),
+                version: reader.version(),
+                snapshot: reader.snapshot().clone(),
+                chunks,
+                stats,
+                damage: reader.damage().to_vec(),
+                truncation: reader.truncation().cloned(),
+                file_bytes: None,
+            }
+        }
+    };
+    Ok(overview)
+}
+
+pub fn run(args: &InfoArgs) -> anyhow::Result<Code> {
+    let mut out = io::stdout().lock();
+    for (i, path) in args.files.iter().enumerate() {
+        let overview = gather(path)?;
+        if i > 0 {
+            writeln!(out)?;
+        }
+        print(&mut out, path, &overview)?;
+    }
+    out.flush()?;
+    Ok(Code::Ok)
+}
+
+fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
+    let h = &o.header;
+    let m = &h.machine;
+    let c = &h.capture;
+    writeln!(out, "file       {}", path.display())?;
+    writeln!(
+        out,
+        "format     scry {}.{}, written by {} at {}",
+        o.version.0,
+        o.version.1,
+        if h.writer.is_empty() { "unknown" } else { &h.writer },
+        output::time(h.created_ns)
+    )?;
+    writeln!(
+        out,
+        "machine    {} ({}, {} CPUs, {} RAM), Linux {}{}",
+        m.hostname,
+        m.arch,
+        m.cpus,
+        output::bytes(m.memory_bytes),
+        m.kernel_release,
+        if m.os.is_empty() { String::new() } else { format!(", {}", m.os) }
+    )?;
+    writeln!(out, "booted     {}", output::time(m.boot_time_ns))?;
+    let types = if c.event_types.is_empty() { "all event types".to_owned() } else { c.event_types.join(",") };
+    let filter = if c.filter.is_empty() { "none".to_owned() } else { format!("'{}'", c.filter) };
+    writeln!(
+        out,
+        "capture    target {}, snaplen {}, buffers {}/CPU, {types}, filter {filter}",
+        if c.target.is_empty() { "host" } else { &c.target },
+        c.snaplen,
+        output::bytes(c.buffer_bytes)
+    )?;
+    if !c.command_line.is_empty() {
+        writeln!(out, "command    {}", c.command_line.join(" "))?;
+    }
+    let s = &o.snapshot;
+    writeln!(
+        out,
+        "snapshot   {} processes, {} threads, {} fds, {} users, {} groups, {} containers",
+        s.processes.len(),
+        s.threads.len(),
+        s.fds.len(),
+        s.users.len(),
+        s.groups.len(),
+        s.containers.len()
+    )?;
+
+    let events: u64 = o.chunks.iter().map(|(_, c)| u64::from(c.events)).sum();
+    let live = o.chunks.iter().map(|(_, c)| c).filter(|c| c.events > 0);
+    let range = live.fold(None, |acc: Option<(u64, u64)>, c| {
+        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| (lo.min(c.min_ts), hi.max(c.max_ts))))
+    });
+    match range {
+        Some((first, last)) => writeln!(
+            out,
+            "time       {} .. {} ({})",
+            output::time(first),
+            output::time(last),
+            output::duration(last - first)
+        )?,
+        None => writeln!(out, "time       no events")?,
+    }
+    let chunk_bytes: u64 = o.chunks.iter().map(|(len, _)| len).sum();
+    let per_event = if events > 0 { format!(", {:.1} bytes/event", chunk_bytes as f64 / events as f64) } else { String::new() };
+    writeln!(
+        out,
+        "events     {} in {} chunks ({} on disk{per_event}){}",
+        output::count(events),
+        o.chunks.len(),
+        output::bytes(chunk_bytes),
+        o.file_bytes.map(|b| format!(", file {}", output::bytes(b))).unwrap_or_default()
+    )?;
+    match o.stats.last() {
+        Some(last) => {
+            let dropped = last.dropped();
+            let intervals_with_drops = o
+                .stats
+                .windows(2)
+                .filter(|pair| pair[1].dropped() > pair[0].dropped())
+                .count()
+                + usize::from(o.stats.first().is_some_and(|first| first.dropped() > 0));
+            let verdict = if dropped == 0 {
+                "no events lost".to_owned()
+            } else {
+                format!("EVENTS LOST in {intervals_with_drops} of {} intervals", o.stats.len())
+            };
+            writeln!(
+                out,
+                "drops      {} dropped, {} delivered on {} CPUs ({verdict}){}",
+                output::count(dropped),
+                output::count(last.delivered()),
+                last.cpus.len(),
+                if last.is_final { "" } else { ", capture did not stop cleanly" }
+            )?;
+            if last.events_filtered > 0 {
+                writeln!(out, "filtered   {} events left out by the capture filter", output::count(last.events_filtered))?;
+            }
+        }
+        None => writeln!(out, "drops      unknown: no capture statistics recorded")?,
+    }
+    match (&o.truncation, o.damage.is_empty()) {
+        (None, true) => writeln!(out, "status     complete")?,
+        (truncation, _) => {
+            if let Some(t) = truncation {
+                writeln!(
+                    out,
+                    "status     TRUNCATED at byte {}: the writer did not finish; every complete chunk before it is readable ({} trailing bytes unusable)",
+                    t.offset, t.partial_bytes
+                )?;
+            }
+            if !o.damage.is_empty() {
+                writeln!(out, "status     DAMAGED: {} region(s) skipped", o.damage.len())?;
+                for d in &o.damage {
+                    writeln!(out, "           byte {} (+{}): {}", d.offset, d.len, d.reason)?;
+                }
+            }
+        }
+    }
+
+    let mut by_type: BTreeMap<u16, u64> = BTreeMap::new();
+    for (_, chunk) in &o.chunks {
+        for &(event_type, n) in &chunk.types {
+            *by_type.entry(event_type).or_default() += u64::from(n);
+        }
+    }
+    if !by_type.is_empty() {
+        let mut rows: Vec<(u64, String)> = by_type
+            .into_iter()
+            .map(|(t, n)| (n, h.event_table.name(t).map_or_else(|| format!("type-{t}"), str::to_owned)))
+            .collect();
+        // Most frequent first; ties by name so the output is deterministic.
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        writeln!(out, "events by type:")?;
+        let width = rows.first().map_or(1, |(n, _)| output::count(*n).len());
+        for (n, name) in rows {
+            writeln!(out, "  {:>width$}  {name}", output::count(n))?;
+        }
+    }
+    Ok(())
+}

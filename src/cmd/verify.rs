@@ -1,0 +1,74 @@
+//! `scry verify`: checks every checksum and decodes every event.
+
+use std::io::{self, Write};
+use std::ops::ControlFlow;
+
+use scry_format::{ReadOptions, VerifyReport, default_threads};
+
+use crate::cli::VerifyArgs;
+use crate::exit::Code;
+use crate::open::{Trace, open_trace};
+use crate::output;
+
+pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let mut out = io::stdout().lock();
+    let mut worst = Code::Ok;
+    for path in &args.files {
+        let report = match open_trace(path, ReadOptions::default()) {
+            Ok(Trace::Mapped(trace)) => trace.verify(threads),
+            Ok(Trace::Stream(mut reader)) => {
+                let mut report = VerifyReport::default();
+                let mut bad = Vec::new();
+                let _ = reader.for_each_chunk(threads, |chunk| {
+                    match chunk.and_then(|chunk| chunk.validate().map(|()| chunk)) {
+                        Ok(chunk) => {
+                            report.chunks_ok += 1;
+                            report.events_ok += chunk.len() as u64;
+                        }
+                        Err(error) => bad.push(error.to_string()),
+                    }
+                    ControlFlow::<()>::Continue(())
+                })?;
+                report.damage = reader.damage().to_vec();
+                report.truncation = reader.truncation().cloned();
+                for reason in bad {
+                    report.damage.push(scry_format::Damage { offset: 0, len: 0, reason });
+                }
+                report
+            }
+            Err(error) => {
+                writeln!(out, "{}: UNREADABLE: {error:#}", path.display())?;
+                worst = Code::BadTrace;
+                continue;
+            }
+        };
+        let name = path.display();
+        if report.is_clean() {
+            if !args.quiet {
+                writeln!(
+                    out,
+                    "{name}: ok: {} chunks, {} events, every checksum good",
+                    output::count(report.chunks_ok),
+                    output::count(report.events_ok)
+                )?;
+            }
+            continue;
+        }
+        worst = Code::BadTrace;
+        writeln!(
+            out,
+            "{name}: DAMAGED: {} chunks ({} events) good",
+            output::count(report.chunks_ok),
+            output::count(report.events_ok)
+        )?;
+        if let Some(t) = &report.truncation {
+            writeln!(out, "  truncated at byte {} ({} trailing bytes unusable)", t.offset, t.partial_bytes)?;
+        }
+        for d in &report.damage {
+            writeln!(out, "  byte {} (+{}): {}", d.offset, d.len, d.reason)?;
+        }
+    }
+    out.flush()?;
+    Ok(worst)
+}

@@ -1,0 +1,38 @@
+//! Exit codes, and how an error chain maps to one.
+//!
+//! 0 ok; 1 ran fine but found nothing (or found damage, for `verify`);
+//! 2 usage or filter syntax error; 3 unreadable or corrupt trace; 4 capture
+//! failed. A closed output pipe is not an error.
+
+use std::process::ExitCode;
+
+/// The exit codes scry uses, documented in `--help` and the man page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    NothingMatched = 1,
+    Usage = 2,
+    BadTrace = 3,
+    Capture = 4,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> ExitCode {
+        ExitCode::from(code as u8)
+    }
+}
+
+/// Prints the error chain on stderr and picks the exit code.
+pub fn report(error: &anyhow::Error) -> ExitCode {
+    let broken_pipe = error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    // Every command so far fails only on its input traces; commands with
+    // other failure modes (usage, capture) return their own codes.
+    let code = Code::BadTrace;
+    eprintln!("scry: error: {error:#}");
+    code.into()
+}
