@@ -32,17 +32,23 @@ unsafe fn map_file(file: &File) -> io::Result<Mmap> {
 /// Opens `path` (`-` for standard input).
 pub fn open_trace(path: &Path, options: ReadOptions) -> anyhow::Result<Trace> {
     if path == Path::new("-") {
-        let reader = StreamReader::open(io::stdin(), options).context("reading a trace from standard input")?;
+        let reader = StreamReader::open(io::stdin(), options)
+            .context("reading a trace from standard input")?;
         return Ok(Trace::Stream(Box::new(reader)));
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let len = file.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot stat {}", path.display()))?
+        .len();
     if len == 0 {
         return Err(FormatError::Empty).with_context(|| format!("cannot read {}", path.display()));
     }
     // SAFETY: trace files are not shrunk while scry reads them; see
     // `map_file` for what happens if one is.
-    let map = unsafe { map_file(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
-    let trace = TraceFile::open_with(map, options).with_context(|| format!("cannot read {}", path.display()))?;
+    let map =
+        unsafe { map_file(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+    let trace = TraceFile::open_with(map, options)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Trace::Mapped(Box::new(trace)))
 }

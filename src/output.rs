@@ -6,7 +6,7 @@ pub fn count(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -23,7 +23,11 @@ pub fn bytes(value: u64) -> String {
         size /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{value} B") } else { format!("{size:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{value} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
 }
 
 /// A duration in nanoseconds, with a unit that fits (`1.234 s`, `15 ms`).
@@ -38,7 +42,11 @@ pub fn duration(ns: u64) -> String {
 
 /// A timestamp as RFC 3339 UTC, or `-` when unknown.
 pub fn time(ns: u64) -> String {
-    if ns == 0 { "-".to_owned() } else { scry_format::format_rfc3339(ns) }
+    if ns == 0 {
+        "-".to_owned()
+    } else {
+        scry_format::format_rfc3339(ns)
+    }
 }
 
 #[cfg(test)]

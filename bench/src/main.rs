@@ -32,7 +32,10 @@ fn main() {
 
 fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
-        Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).ok_or(format!("{name} needs a number")),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or(format!("{name} needs a number")),
         None => Ok(default),
     }
 }
@@ -52,8 +55,13 @@ fn header() -> FileHeader {
 }
 
 fn write_trace(events: &[scry_format::Event], out: Vec<u8>) -> Vec<u8> {
-    let mut writer =
-        TraceWriter::new(out, &header(), &Snapshot::default(), WriterOptions::default()).expect("writing to memory");
+    let mut writer = TraceWriter::new(
+        out,
+        &header(),
+        &Snapshot::default(),
+        WriterOptions::default(),
+    )
+    .expect("writing to memory");
     for event in events {
         writer.push(event).expect("writing to memory");
     }
@@ -65,18 +73,24 @@ fn write_trace(events: &[scry_format::Event], out: Vec<u8>) -> Vec<u8> {
 fn decode_all(trace: &TraceFile<&[u8]>, threads: usize, params: bool) -> u64 {
     let mut checksum = 0u64;
     let flow = trace
-        .for_each_chunk(threads, |_| true, |chunk| {
-            let chunk = chunk.expect("bench trace is intact");
-            for event in chunk.iter() {
-                checksum = checksum
-                    .wrapping_add(event.ts() ^ u64::from(event.tid()))
-                    .wrapping_add(u64::from(event.event_type()) + event.param_count() as u64);
-                if params {
-                    checksum = event.params().fold(checksum, |sum, value| sum.wrapping_add(param_weight(value)));
+        .for_each_chunk(
+            threads,
+            |_| true,
+            |chunk| {
+                let chunk = chunk.expect("bench trace is intact");
+                for event in chunk.iter() {
+                    checksum = checksum
+                        .wrapping_add(event.ts() ^ u64::from(event.tid()))
+                        .wrapping_add(u64::from(event.event_type()) + event.param_count() as u64);
+                    if params {
+                        checksum = event
+                            .params()
+                            .fold(checksum, |sum, value| sum.wrapping_add(param_weight(value)));
+                    }
                 }
-            }
-            ControlFlow::<()>::Continue(())
-        })
+                ControlFlow::<()>::Continue(())
+            },
+        )
         .expect("lenient reads do not fail");
     assert!(flow.is_continue());
     checksum
@@ -102,7 +116,8 @@ fn decompress_only(data: &[u8], trace: &TraceFile<&[u8]>) -> u64 {
         // Block layout (FORMAT.md): 20-byte header, meta, body.
         let meta_len = u32::from_le_bytes([block[8], block[9], block[10], block[11]]) as usize;
         let body = &block[20 + meta_len..];
-        let raw = zstd::bulk::decompress(body, entry.summary.raw_len as usize).expect("valid frame");
+        let raw =
+            zstd::bulk::decompress(body, entry.summary.raw_len as usize).expect("valid frame");
         total += raw.len() as u64;
     }
     total
@@ -128,7 +143,11 @@ fn time_runs(runs: usize, mut f: impl FnMut()) -> Duration {
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -139,8 +158,13 @@ fn phase_write(args: &[String]) -> Result<(), String> {
     let events = workload::generate(count, START_NS);
     let before = peak_kib();
     let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &header(), &Snapshot::default(), WriterOptions::default())
-        .map_err(|e| e.to_string())?;
+    let mut writer = TraceWriter::new(
+        std::io::BufWriter::new(file),
+        &header(),
+        &Snapshot::default(),
+        WriterOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
     for event in &events {
         writer.push(event).map_err(|e| e.to_string())?;
     }
@@ -160,7 +184,10 @@ fn phase_read(args: &[String]) -> Result<(), String> {
     for _ in 0..repeat {
         decode_all(&trace, threads, params);
     }
-    eprintln!("decode: {:.1} M events/s", (trace.event_count() * repeat as u64) as f64 / start.elapsed().as_secs_f64() / 1e6);
+    eprintln!(
+        "decode: {:.1} M events/s",
+        (trace.event_count() * repeat as u64) as f64 / start.elapsed().as_secs_f64() / 1e6
+    );
     println!("peak_kib={} file_kib={}", peak_kib(), data.len() / 1024);
     Ok(())
 }
@@ -174,7 +201,10 @@ fn generate_file(args: &[String]) -> Result<(), String> {
 
 fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
     let exe = env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe).args(args).output().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -183,7 +213,10 @@ fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
         .split_whitespace()
         .filter_map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()))
         .collect();
-    Ok((values.first().copied().unwrap_or(0), values.get(1).copied().unwrap_or(0)))
+    Ok((
+        values.first().copied().unwrap_or(0),
+        values.get(1).copied().unwrap_or(0),
+    ))
 }
 
 fn rate(count: u64, time: Duration) -> f64 {
@@ -211,7 +244,11 @@ fn run_all(args: &[String]) -> Result<(), String> {
         data = write_trace(&events, Vec::with_capacity(data.capacity()));
     });
     let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
-    let raw_bytes: u64 = trace.chunks().iter().map(|c| u64::from(c.summary.raw_len)).sum();
+    let raw_bytes: u64 = trace
+        .chunks()
+        .iter()
+        .map(|c| u64::from(c.summary.raw_len))
+        .sum();
 
     eprintln!("format: read ×{runs}");
     let decode_1 = time_runs(runs, || {
@@ -235,7 +272,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     let (read_peak, file_kib) = child_peak(&["phase-read", &file_arg])?;
 
     println!();
-    println!("scry bench: format ({} events, synthetic responder workload, {runs} runs, medians)", n);
+    println!("scry bench: format ({n} events, synthetic responder workload, {runs} runs, medians)");
     println!();
     println!("| measurement | scry | reference (same run) | ratio |");
     println!("|---|---|---|---|");

@@ -27,12 +27,29 @@ impl Rng {
 }
 
 const PATHS: [&str; 24] = [
-    "/etc/passwd", "/etc/group", "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
-    "/etc/ld.so.cache", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libssl.so.3",
-    "/usr/lib/locale/locale-archive", "/proc/self/status", "/proc/meminfo", "/proc/stat",
-    "/var/log/syslog", "/var/log/auth.log", "/var/lib/app/data.db", "/var/lib/app/data.db-wal",
-    "/tmp/.X11-unix/X0", "/home/alice/.bashrc", "/home/alice/.ssh/authorized_keys",
-    "/usr/share/zoneinfo/UTC", "/dev/null", "/dev/urandom", "/run/systemd/journal/socket",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/ld.so.cache",
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib/x86_64-linux-gnu/libssl.so.3",
+    "/usr/lib/locale/locale-archive",
+    "/proc/self/status",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/var/log/syslog",
+    "/var/log/auth.log",
+    "/var/lib/app/data.db",
+    "/var/lib/app/data.db-wal",
+    "/tmp/.X11-unix/X0",
+    "/home/alice/.bashrc",
+    "/home/alice/.ssh/authorized_keys",
+    "/usr/share/zoneinfo/UTC",
+    "/dev/null",
+    "/dev/urandom",
+    "/run/systemd/journal/socket",
     "/sys/fs/cgroup/system.slice/app.service/memory.max",
 ];
 
@@ -83,46 +100,129 @@ pub fn generate(count: usize, start_ns: u64) -> Vec<Event> {
                 let data = PAYLOADS[rng.below(PAYLOADS.len() as u64) as usize];
                 let size = 64 + rng.below(4096);
                 let got = data.len().min(80);
-                (nr::READ, size as i64, vec![Value::Fd(fd), Value::Uint(size), Value::Bytes(data[..got].to_vec()), Value::Absent])
+                (
+                    nr::READ,
+                    size as i64,
+                    vec![
+                        Value::Fd(fd),
+                        Value::Uint(size),
+                        Value::Bytes(data[..got].to_vec()),
+                        Value::Absent,
+                    ],
+                )
             }
             300..500 => {
                 let data = PAYLOADS[rng.below(PAYLOADS.len() as u64) as usize];
                 let len = 16 + rng.below(data.len() as u64 - 16) as usize;
-                (nr::WRITE, len as i64, vec![Value::Fd(fd), Value::Uint(len as u64), Value::Bytes(data[..len].to_vec()), Value::Absent])
+                (
+                    nr::WRITE,
+                    len as i64,
+                    vec![
+                        Value::Fd(fd),
+                        Value::Uint(len as u64),
+                        Value::Bytes(data[..len].to_vec()),
+                        Value::Absent,
+                    ],
+                )
             }
             500..580 => {
                 let path = PATHS[rng.below(PATHS.len() as u64) as usize];
                 let ret = if rng.below(10) == 0 { -2 } else { fd };
-                (nr::OPENAT, ret, vec![Value::Fd(-100), Value::Str(path.as_bytes().to_vec()), Value::Uint(0o2_000_000), Value::Uint(0), Value::Fd(ret)])
+                (
+                    nr::OPENAT,
+                    ret,
+                    vec![
+                        Value::Fd(-100),
+                        Value::Str(path.as_bytes().to_vec()),
+                        Value::Uint(0o2_000_000),
+                        Value::Uint(0),
+                        Value::Fd(ret),
+                    ],
+                )
             }
             580..660 => (nr::CLOSE, 0, vec![Value::Fd(fd)]),
-            660..710 => (nr::MMAP, 0x7f00_0000_0000 + rng.below(1 << 30) as i64 * 4096, vec![
-                Value::Uint(0), Value::Uint(4096 * (1 + rng.below(64))), Value::Uint(3), Value::Uint(0x22), Value::Fd(-1), Value::Uint(0),
-            ]),
+            660..710 => (
+                nr::MMAP,
+                0x7f00_0000_0000 + rng.below(1 << 30) as i64 * 4096,
+                vec![
+                    Value::Uint(0),
+                    Value::Uint(4096 * (1 + rng.below(64))),
+                    Value::Uint(3),
+                    Value::Uint(0x22),
+                    Value::Fd(-1),
+                    Value::Uint(0),
+                ],
+            ),
             710..960 => {
                 let event_type = [nr::FUTEX, nr::EPOLL_WAIT, nr::GETPID][rng.below(3) as usize];
-                let args = (0..6).map(|i| Value::Uint(if i < 3 { rng.below(1 << 16) } else { 0 })).collect();
+                let args = (0..6)
+                    .map(|i| Value::Uint(if i < 3 { rng.below(1 << 16) } else { 0 }))
+                    .collect();
                 (event_type, rng.below(3) as i64, args)
             }
             960..985 => {
                 let port = [443u16, 80, 53, 5432][rng.below(4) as usize];
-                let addr = SockAddr::Inet(format!("10.0.{}.{}:{port}", rng.below(4), 1 + rng.below(20)).parse().expect("valid address"));
-                let local = SockAddr::Inet(format!("10.0.0.5:{}", 32768 + rng.below(28000)).parse().expect("valid address"));
-                let (event_type, ret) = if rng.below(2) == 0 { (nr::CONNECT, 0) } else { (nr::ACCEPT4, fd) };
-                (event_type, ret, vec![Value::Fd(fd), Value::SockAddr(addr), Value::SockAddr(local)])
+                let addr = SockAddr::Inet(
+                    format!("10.0.{}.{}:{port}", rng.below(4), 1 + rng.below(20))
+                        .parse()
+                        .expect("valid address"),
+                );
+                let local = SockAddr::Inet(
+                    format!("10.0.0.5:{}", 32768 + rng.below(28000))
+                        .parse()
+                        .expect("valid address"),
+                );
+                let (event_type, ret) = if rng.below(2) == 0 {
+                    (nr::CONNECT, 0)
+                } else {
+                    (nr::ACCEPT4, fd)
+                };
+                (
+                    event_type,
+                    ret,
+                    vec![Value::Fd(fd), Value::SockAddr(addr), Value::SockAddr(local)],
+                )
             }
-            985..995 => (nr::CLONE, i64::from(tgid) + 500, vec![Value::Uint(0x1200011), Value::Int(i64::from(tgid) + 500)]),
+            985..995 => (
+                nr::CLONE,
+                i64::from(tgid) + 500,
+                vec![Value::Uint(0x1200011), Value::Int(i64::from(tgid) + 500)],
+            ),
             _ => {
-                let argv = vec![b"/usr/bin/curl".to_vec(), b"-s".to_vec(), b"https://app.internal/health".to_vec()];
-                let mut params = vec![Value::Fd(-100), Value::Str(b"/usr/bin/curl".to_vec()), Value::StrList(argv), Value::Str(b"/usr/bin/curl".to_vec()), Value::Str(b"/srv/app".to_vec())];
+                let argv = vec![
+                    b"/usr/bin/curl".to_vec(),
+                    b"-s".to_vec(),
+                    b"https://app.internal/health".to_vec(),
+                ];
+                let mut params = vec![
+                    Value::Fd(-100),
+                    Value::Str(b"/usr/bin/curl".to_vec()),
+                    Value::StrList(argv),
+                    Value::Str(b"/usr/bin/curl".to_vec()),
+                    Value::Str(b"/srv/app".to_vec()),
+                ];
                 params.extend([1000u64, 1000, 1000, 1000, 1000, 34816, 0, 0, 0].map(Value::Uint));
                 params.push(Value::Str(b"/system.slice/app.service".to_vec()));
                 params.push(Value::Uint(0));
                 (nr::EXECVE, 0, params)
             }
         };
-        let latency = 300 + rng.below(if event_type == nr::READ { 20_000 } else { 2_000 });
-        events.push(Event { ts, tid, tgid, cpu: rng.below(2) as u16, event_type, ret, latency, params });
+        let latency = 300
+            + rng.below(if event_type == nr::READ {
+                20_000
+            } else {
+                2_000
+            });
+        events.push(Event {
+            ts,
+            tid,
+            tgid,
+            cpu: rng.below(2) as u16,
+            event_type,
+            ret,
+            latency,
+            params,
+        });
     }
     events
 }

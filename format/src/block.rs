@@ -64,7 +64,7 @@ pub(crate) struct ParsedFileHeader {
 
 /// Outcome of looking at the start of a file that may be incomplete.
 pub(crate) enum HeaderStep {
-    Parsed(ParsedFileHeader),
+    Parsed(Box<ParsedFileHeader>),
     /// At least this many bytes are needed.
     NeedMore(usize),
 }
@@ -118,11 +118,11 @@ pub(crate) fn parse_file_header(data: &[u8]) -> Result<HeaderStep> {
     }
     let header = crate::codec::decode_header(&data[FILE_PREFIX_LEN..total - 4])
         .map_err(|e| FormatError::corrupt("file header", 0, e.0))?;
-    Ok(HeaderStep::Parsed(ParsedFileHeader {
+    Ok(HeaderStep::Parsed(Box::new(ParsedFileHeader {
         header,
         version: (major, minor),
         len: total,
-    }))
+    })))
 }
 
 /// Appends one block.

@@ -1,12 +1,17 @@
 //! Event chunks: how a run of events is encoded before compression, and the
 //! decoded form the analyser iterates over.
 //!
-//! A chunk payload is a string table followed by event records. Strings
-//! (paths, names, argv) are interned per chunk, so a chunk decodes alone;
-//! timestamps and thread ids are delta-encoded against the previous record.
+//! A chunk payload is a string table, then the event headers stored column
+//! by column (all timestamps, then all thread ids, …), then the events'
+//! parameters. Strings (paths, names, argv) are interned per chunk, so a
+//! chunk decodes alone; timestamps and thread ids are delta-encoded. Columns
+//! compress better than rows (like values sit together) and decode in tight,
+//! predictable loops.
+//!
 //! Decoding does not copy strings or buffers: [`DecodedChunk`] keeps the
-//! decompressed payload and its views point into it, so iterating over a
-//! chunk allocates nothing per event.
+//! decompressed payload and its views point into it, and parameters are
+//! decoded only when asked for, so iterating over a chunk allocates nothing
+//! per event.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -29,14 +34,26 @@ mod tag {
     pub(super) const STR_LIST: u8 = 7;
 }
 
+/// The header columns, in payload order.
+const COLUMNS: usize = 9;
+mod column {
+    pub(super) const TS: usize = 0;
+    pub(super) const TID: usize = 1;
+    pub(super) const TGID: usize = 2;
+    pub(super) const CPU: usize = 3;
+    pub(super) const TYPE: usize = 4;
+    pub(super) const RET: usize = 5;
+    pub(super) const LATENCY: usize = 6;
+    pub(super) const PARAM_COUNT: usize = 7;
+    pub(super) const PARAM_LEN: usize = 8;
+}
+
 /// Encodes events into a chunk payload.
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
     strings: FxHashMap<Vec<u8>, u32>,
     string_table: Vec<u8>,
-    records: Vec<u8>,
-    /// Scratch space for one event's parameters, which are written with a
-    /// length prefix so that readers can skip them.
+    columns: [Vec<u8>; COLUMNS],
     params: Vec<u8>,
     prev_ts: u64,
     prev_tid: u32,
@@ -56,7 +73,8 @@ impl ChunkBuilder {
 
     /// Approximate payload size so far, in bytes.
     pub fn raw_len(&self) -> usize {
-        self.string_table.len() + self.records.len() + 10
+        let columns: usize = self.columns.iter().map(Vec::len).sum();
+        self.string_table.len() + columns + self.params.len() + 10 + 5 * COLUMNS
     }
 
     fn intern(&mut self, text: &[u8]) -> u32 {
@@ -80,21 +98,27 @@ impl ChunkBuilder {
         let tid_delta = i64::from(event.tid) - i64::from(self.prev_tid);
         self.prev_ts = event.ts;
         self.prev_tid = event.tid;
-        let out = &mut self.records;
-        put_ivarint(out, ts_delta);
-        put_ivarint(out, tid_delta);
-        put_ivarint(out, i64::from(event.tgid) - i64::from(event.tid));
-        put_uvarint(out, event.cpu.into());
-        put_uvarint(out, event.event_type.into());
-        put_ivarint(out, event.ret);
-        put_uvarint(out, event.latency);
-        put_uvarint(out, event.params.len() as u64);
+        let c = &mut self.columns;
+        put_ivarint(&mut c[column::TS], ts_delta);
+        put_ivarint(&mut c[column::TID], tid_delta);
+        put_ivarint(
+            &mut c[column::TGID],
+            i64::from(event.tgid) - i64::from(event.tid),
+        );
+        put_uvarint(&mut c[column::CPU], event.cpu.into());
+        put_uvarint(&mut c[column::TYPE], event.event_type.into());
+        put_ivarint(&mut c[column::RET], event.ret);
+        put_uvarint(&mut c[column::LATENCY], event.latency);
+        put_uvarint(&mut c[column::PARAM_COUNT], event.params.len() as u64);
         let mut params = std::mem::take(&mut self.params);
-        params.clear();
+        let before = params.len();
         for value in &event.params {
             self.push_value(&mut params, value);
         }
-        put_bytes(&mut self.records, &params);
+        put_uvarint(
+            &mut self.columns[column::PARAM_LEN],
+            (params.len() - before) as u64,
+        );
         self.params = params;
     }
 
@@ -141,47 +165,67 @@ impl ChunkBuilder {
         put_uvarint(&mut payload, self.strings.len() as u64);
         payload.extend_from_slice(&self.string_table);
         put_uvarint(&mut payload, self.summary.events().into());
-        payload.extend_from_slice(&self.records);
+        for column in &self.columns {
+            put_bytes(&mut payload, column);
+        }
+        payload.extend_from_slice(&self.params);
         let raw_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         (self.summary.finish(first_num, raw_len), payload)
     }
 }
 
-/// One event record as decoded; its parameters stay encoded in the payload
-/// until they are asked for.
-#[derive(Debug, Clone, Copy)]
-struct RawEvent {
-    ts: u64,
-    ret: i64,
-    latency: u64,
-    tid: u32,
-    tgid: u32,
-    params_start: u32,
-    params_len: u32,
-    param_count: u16,
-    event_type: EventType,
-    cpu: u16,
+/// Decodes a column of `count` varints into `out`, converting each with
+/// `convert` (which refuses values out of range by returning `None`).
+#[inline]
+fn decode_column<T: Copy + Default>(
+    bytes: &[u8],
+    out: &mut Vec<T>,
+    count: usize,
+    mut convert: impl FnMut(u64) -> Option<T>,
+) -> WireResult<()> {
+    out.clear();
+    out.resize(count, T::default());
+    let mut cursor = Cursor::new(bytes);
+    for slot in out.iter_mut() {
+        *slot = convert(cursor.uvarint()?).ok_or(Malformed("column value out of range"))?;
+    }
+    if !cursor.is_empty() {
+        return Err(Malformed("column longer than its events"));
+    }
+    Ok(())
 }
 
 /// A decoded chunk: its events, ready to iterate.
 ///
-/// Event headers (time, thread, type, return value) are decoded up front;
-/// parameters are decoded when a view asks for them, because most queries
-/// look at the parameters of few events.
+/// Event headers (time, thread, type, return value) are decoded up front,
+/// one array per field; parameters are decoded when a view asks for them,
+/// because most queries look at the parameters of few events.
 #[derive(Debug, Default)]
 pub struct DecodedChunk {
     first_num: u64,
     offset: u64,
     payload: Vec<u8>,
     strings: Vec<(u32, u32)>,
-    events: Vec<RawEvent>,
+    ts: Vec<u64>,
+    tid: Vec<u32>,
+    tgid: Vec<u32>,
+    cpu: Vec<u16>,
+    event_type: Vec<EventType>,
+    ret: Vec<i64>,
+    latency: Vec<u64>,
+    param_count: Vec<u16>,
+    /// Start of each event's parameters in the payload, plus the end.
+    param_bounds: Vec<u32>,
 }
 
 impl DecodedChunk {
     /// Decodes a payload produced by [`ChunkBuilder::finish`].
     #[cfg(test)]
     pub(crate) fn decode(payload: Vec<u8>, first_num: u64) -> WireResult<DecodedChunk> {
-        let mut chunk = DecodedChunk { payload, ..DecodedChunk::default() };
+        let mut chunk = DecodedChunk {
+            payload,
+            ..DecodedChunk::default()
+        };
         chunk.decode_payload(first_num, 0)?;
         chunk.validate_params()?;
         Ok(chunk)
@@ -198,9 +242,23 @@ impl DecodedChunk {
     pub(crate) fn decode_payload(&mut self, first_num: u64, offset: u64) -> WireResult<()> {
         self.first_num = first_num;
         self.offset = offset;
-        let DecodedChunk { payload, strings, events, .. } = self;
+        let DecodedChunk {
+            payload,
+            strings,
+            ts,
+            tid,
+            tgid,
+            cpu,
+            event_type,
+            ret,
+            latency,
+            param_count,
+            param_bounds,
+            ..
+        } = self;
+        // Every column is cleared by its decoding; a chunk that fails to
+        // decode is never looked at.
         strings.clear();
-        events.clear();
         let payload: &[u8] = payload;
         if payload.len() > u32::MAX as usize {
             return Err(Malformed("payload larger than 4 GiB"));
@@ -214,35 +272,53 @@ impl DecodedChunk {
             cursor.take(len)?;
             strings.push((start as u32, len as u32));
         }
-        let event_count: usize = cursor.uvarint_as("event count too large")?;
-        events.reserve(event_count.min(payload.len()));
-        let mut ts = 0u64;
-        let mut tid = 0i64;
-        for _ in 0..event_count {
-            ts = ts.wrapping_add(cursor.ivarint()? as u64);
-            tid += cursor.ivarint()?;
-            let tgid = tid + cursor.ivarint()?;
-            let cpu = cursor.uvarint_as("cpu out of range")?;
-            let event_type = cursor.uvarint_as("event type out of range")?;
-            let ret = cursor.ivarint()?;
-            let latency = cursor.uvarint()?;
-            let param_count = cursor.uvarint_as("too many parameters")?;
-            let params = cursor.bytes()?;
-            events.push(RawEvent {
-                ts,
-                ret,
-                latency,
-                tid: u32::try_from(tid).map_err(|_| Malformed("tid out of range"))?,
-                tgid: u32::try_from(tgid).map_err(|_| Malformed("tgid out of range"))?,
-                params_start: (cursor.position() - params.len()) as u32,
-                params_len: params.len() as u32,
-                param_count,
-                event_type,
-                cpu,
-            });
+        let n: usize = cursor.uvarint_as("event count too large")?;
+        if n > payload.len() {
+            return Err(Malformed("more events than payload bytes"));
         }
-        if !cursor.is_empty() {
-            return Err(Malformed("trailing bytes after the last event"));
+        let mut columns = [&[][..]; COLUMNS];
+        for column in &mut columns {
+            *column = cursor.bytes()?;
+        }
+        let params_start = cursor.position();
+
+        let mut at = 0u64;
+        decode_column(columns[column::TS], ts, n, |delta| {
+            at = at.wrapping_add(crate::wire::unzigzag(delta) as u64);
+            Some(at)
+        })?;
+        let mut thread = 0i64;
+        decode_column(columns[column::TID], tid, n, |delta| {
+            thread += crate::wire::unzigzag(delta);
+            u32::try_from(thread).ok()
+        })?;
+        // tgid is stored relative to the event's tid.
+        let threads: &[u32] = tid;
+        let mut index = 0;
+        decode_column(columns[column::TGID], tgid, n, |delta| {
+            let group = i64::from(threads[index]) + crate::wire::unzigzag(delta);
+            index += 1;
+            u32::try_from(group).ok()
+        })?;
+        decode_column(columns[column::CPU], cpu, n, |v| u16::try_from(v).ok())?;
+        decode_column(columns[column::TYPE], event_type, n, |v| {
+            u16::try_from(v).ok()
+        })?;
+        decode_column(columns[column::RET], ret, n, |v| {
+            Some(crate::wire::unzigzag(v))
+        })?;
+        decode_column(columns[column::LATENCY], latency, n, Some)?;
+        decode_column(columns[column::PARAM_COUNT], param_count, n, |v| {
+            u16::try_from(v).ok()
+        })?;
+        let mut end = params_start as u64;
+        decode_column(columns[column::PARAM_LEN], param_bounds, n, |len| {
+            end = end.checked_add(len)?;
+            u32::try_from(end).ok()
+        })?;
+        param_bounds.insert(0, params_start as u32);
+        if end != payload.len() as u64 {
+            return Err(Malformed("parameter lengths do not add up to the payload"));
         }
         Ok(())
     }
@@ -253,13 +329,14 @@ impl DecodedChunk {
     /// # Errors
     /// The first undecodable parameter, with the chunk's offset.
     pub fn validate(&self) -> crate::Result<()> {
-        self.validate_params().map_err(|e| crate::FormatError::corrupt("event parameters", self.offset, e.0))
+        self.validate_params()
+            .map_err(|e| crate::FormatError::corrupt("event parameters", self.offset, e.0))
     }
 
     fn validate_params(&self) -> WireResult<()> {
-        for raw in &self.events {
-            let mut cursor = Cursor::new(self.slice(raw.params_start, raw.params_len));
-            for _ in 0..raw.param_count {
+        for index in 0..self.len() {
+            let mut cursor = Cursor::new(self.param_bytes(index));
+            for _ in 0..self.param_count[index] {
                 decode_value(self, &mut cursor)?;
             }
             if !cursor.is_empty() {
@@ -269,14 +346,20 @@ impl DecodedChunk {
         Ok(())
     }
 
+    fn param_bytes(&self, index: usize) -> &[u8] {
+        let start = self.param_bounds[index] as usize;
+        let end = self.param_bounds[index + 1] as usize;
+        self.payload.get(start..end).unwrap_or_default()
+    }
+
     /// Number of events.
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.ts.len()
     }
 
     /// Whether the chunk holds no events.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.ts.is_empty()
     }
 
     /// Zero-based number of the first event within the file.
@@ -291,21 +374,26 @@ impl DecodedChunk {
 
     /// The event at `index`, if any.
     pub fn get(&self, index: usize) -> Option<EventView<'_>> {
-        self.events.get(index).map(|raw| EventView { chunk: self, raw, index })
+        (index < self.len()).then_some(EventView { chunk: self, index })
     }
 
     /// Iterates over the events in file order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = EventView<'_>> + '_ {
-        self.events.iter().enumerate().map(move |(index, raw)| EventView { chunk: self, raw, index })
+        (0..self.len()).map(move |index| EventView { chunk: self, index })
     }
 
     fn slice(&self, start: u32, len: u32) -> &[u8] {
         let start = start as usize;
-        self.payload.get(start..start + len as usize).unwrap_or_default()
+        self.payload
+            .get(start..start + len as usize)
+            .unwrap_or_default()
     }
 
     fn string(&self, id: u32) -> WireResult<&[u8]> {
-        let &(start, len) = self.strings.get(id as usize).ok_or(Malformed("string index out of range"))?;
+        let &(start, len) = self
+            .strings
+            .get(id as usize)
+            .ok_or(Malformed("string index out of range"))?;
         Ok(self.slice(start, len))
     }
 }
@@ -333,7 +421,10 @@ fn decode_value<'a>(chunk: &'a DecodedChunk, cursor: &mut Cursor<'a>) -> WireRes
             ADDR_UNIX => SockAddrRef::Unix(cursor.bytes()?),
             ADDR_OTHER => {
                 let family = cursor.uvarint_as("address family out of range")?;
-                SockAddrRef::Other { family, data: cursor.bytes()? }
+                SockAddrRef::Other {
+                    family,
+                    data: cursor.bytes()?,
+                }
             }
             _ => return Err(Malformed("unknown socket address kind")),
         }),
@@ -344,7 +435,11 @@ fn decode_value<'a>(chunk: &'a DecodedChunk, cursor: &mut Cursor<'a>) -> WireRes
                 chunk.string(cursor.uvarint_as("string index out of range")?)?;
             }
             let ids = Cursor::new(cursor.slice_from(start));
-            ValueRef::StrList(StrListRef { chunk, ids, len: count })
+            ValueRef::StrList(StrListRef {
+                chunk,
+                ids,
+                len: count,
+            })
         }
         _ => return Err(Malformed("unknown value tag")),
     })
@@ -354,7 +449,6 @@ fn decode_value<'a>(chunk: &'a DecodedChunk, cursor: &mut Cursor<'a>) -> WireRes
 #[derive(Debug, Clone, Copy)]
 pub struct EventView<'a> {
     chunk: &'a DecodedChunk,
-    raw: &'a RawEvent,
     index: usize,
 }
 
@@ -368,42 +462,42 @@ impl<'a> EventView<'a> {
     /// Timestamp, ns since the epoch.
     #[inline]
     pub fn ts(&self) -> u64 {
-        self.raw.ts
+        self.chunk.ts[self.index]
     }
     /// Thread id.
     #[inline]
     pub fn tid(&self) -> u32 {
-        self.raw.tid
+        self.chunk.tid[self.index]
     }
     /// Process id.
     #[inline]
     pub fn tgid(&self) -> u32 {
-        self.raw.tgid
+        self.chunk.tgid[self.index]
     }
     /// CPU.
     #[inline]
     pub fn cpu(&self) -> u16 {
-        self.raw.cpu
+        self.chunk.cpu[self.index]
     }
     /// Event type.
     #[inline]
     pub fn event_type(&self) -> EventType {
-        self.raw.event_type
+        self.chunk.event_type[self.index]
     }
     /// Return value.
     #[inline]
     pub fn ret(&self) -> i64 {
-        self.raw.ret
+        self.chunk.ret[self.index]
     }
     /// Syscall duration in ns, 0 when not measured.
     #[inline]
     pub fn latency(&self) -> u64 {
-        self.raw.latency
+        self.chunk.latency[self.index]
     }
     /// Number of parameters.
     #[inline]
     pub fn param_count(&self) -> usize {
-        usize::from(self.raw.param_count)
+        usize::from(self.chunk.param_count[self.index])
     }
 
     /// Parameter `index`, if present.
@@ -415,8 +509,12 @@ impl<'a> EventView<'a> {
     /// advances; damaged parameter bytes end it early (`scry verify` reports
     /// such damage).
     pub fn params(&self) -> Params<'a> {
-        let bytes = self.chunk.slice(self.raw.params_start, self.raw.params_len);
-        Params { chunk: self.chunk, cursor: Cursor::new(bytes), remaining: self.param_count() }
+        let bytes = self.chunk.param_bytes(self.index);
+        Params {
+            chunk: self.chunk,
+            cursor: Cursor::new(bytes),
+            remaining: self.param_count(),
+        }
     }
 
     /// An owned copy of the event.
@@ -523,7 +621,10 @@ impl SockAddrRef<'_> {
         match *self {
             SockAddrRef::Inet(addr) => SockAddr::Inet(addr),
             SockAddrRef::Unix(path) => SockAddr::Unix(path.to_vec()),
-            SockAddrRef::Other { family, data } => SockAddr::Other { family, data: data.to_vec() },
+            SockAddrRef::Other { family, data } => SockAddr::Other {
+                family,
+                data: data.to_vec(),
+            },
         }
     }
 }
@@ -548,7 +649,7 @@ impl<'a> StrListRef<'a> {
     /// The strings, in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let chunk = self.chunk;
-        let mut ids = self.ids.clone();
+        let mut ids = self.ids;
         (0..self.len).map_while(move |_| {
             let id = ids.uvarint_as::<u32>("string index out of range").ok()?;
             chunk.string(id).ok()
@@ -560,7 +661,9 @@ impl Copy for StrListRef<'_> {}
 
 impl std::fmt::Debug for StrListRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter().map(String::from_utf8_lossy)).finish()
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
     }
 }
 

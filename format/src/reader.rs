@@ -110,22 +110,25 @@ pub(crate) fn decode_chunk_block(
     payload.clear();
     if block.flags & FLAG_ZSTD != 0 {
         payload.reserve(raw_len);
-        DECOMPRESSOR.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let decompressor = match slot.as_mut() {
-                Some(decompressor) => decompressor,
-                None => slot.insert(zstd::bulk::Decompressor::new()?),
-            };
-            decompressor.decompress_to_buffer(block.body, payload)
-        })
-        .map_err(|e| corrupt(format!("decompression failed: {e}")))?;
+        DECOMPRESSOR
+            .with(|cell| {
+                let mut slot = cell.borrow_mut();
+                let decompressor = match slot.as_mut() {
+                    Some(decompressor) => decompressor,
+                    None => slot.insert(zstd::bulk::Decompressor::new()?),
+                };
+                decompressor.decompress_to_buffer(block.body, payload)
+            })
+            .map_err(|e| corrupt(format!("decompression failed: {e}")))?;
     } else {
         payload.extend_from_slice(block.body);
     }
     if payload.len() != raw_len {
         return Err(corrupt("payload size differs from its summary".to_owned()));
     }
-    chunk.decode_payload(first_num, offset).map_err(|e| corrupt(e.0.to_owned()))?;
+    chunk
+        .decode_payload(first_num, offset)
+        .map_err(|e| corrupt(e.0.to_owned()))?;
     if chunk.len() != summary.events as usize {
         return Err(corrupt("event count differs from its summary".to_owned()));
     }

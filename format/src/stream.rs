@@ -47,9 +47,12 @@ impl RawChunk {
 
     fn decode_into(&self, chunk: &mut DecodedChunk) -> Result<()> {
         match block::next_step(&self.block, true) {
-            Step::Block(block) => {
-                decode_chunk_block(block, self.entry.offset, self.entry.summary.first_num, chunk)
-            }
+            Step::Block(block) => decode_chunk_block(
+                block,
+                self.entry.offset,
+                self.entry.summary.first_num,
+                chunk,
+            ),
             _ => Err(FormatError::corrupt(
                 "chunk",
                 self.entry.offset,

@@ -86,11 +86,18 @@ impl<'a> Cursor<'a> {
 
     #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> WireResult<u64> {
-        // Fast path: most values in event records fit in one byte.
+        // Fast paths: in event columns nearly every value fits in one or two
+        // bytes (small deltas, sizes, latencies in the microseconds).
         if let Some(&first) = self.data.get(self.pos) {
             if first < 0x80 {
                 self.pos += 1;
                 return Ok(u64::from(first));
+            }
+            if let Some(&second) = self.data.get(self.pos + 1)
+                && second < 0x80
+            {
+                self.pos += 2;
+                return Ok(u64::from(first & 0x7f) | (u64::from(second) << 7));
             }
         }
         self.uvarint_multibyte()

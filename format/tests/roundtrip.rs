@@ -27,7 +27,7 @@ proptest! {
         prop_assert!(trace.damage().is_empty());
         prop_assert_eq!(trace.event_count(), events.len() as u64);
         prop_assert_eq!(&read_all(&trace, threads), &events);
-        let expected_stats = if stats_every == 0 { 0 } else { events.len() / stats_every };
+        let expected_stats = events.len().checked_div(stats_every).unwrap_or(0);
         prop_assert_eq!(trace.stats().len(), expected_stats);
 
         let (streamed, reader) = read_stream(&data, threads);

@@ -6,7 +6,9 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use scry_format::{CaptureStats, ChunkSummary, Damage, FileHeader, ReadOptions, Snapshot, StreamItem, Truncation};
+use scry_format::{
+    CaptureStats, ChunkSummary, Damage, FileHeader, ReadOptions, Snapshot, StreamItem, Truncation,
+};
 
 use crate::cli::InfoArgs;
 use crate::exit::Code;
@@ -31,7 +33,11 @@ fn gather(path: &Path) -> anyhow::Result<Overview> {
             header: trace.header().clone(),
             version: trace.version(),
             snapshot: trace.snapshot().clone(),
-            chunks: trace.chunks().iter().map(|c| (c.block_len, c.summary.clone())).collect(),
+            chunks: trace
+                .chunks()
+                .iter()
+                .map(|c| (c.block_len, c.summary.clone()))
+                .collect(),
             stats: trace.stats().iter().map(|s| s.stats.clone()).collect(),
             damage: trace.damage().to_vec(),
             truncation: trace.truncation().cloned(),
@@ -42,7 +48,9 @@ fn gather(path: &Path) -> anyhow::Result<Overview> {
             let mut stats = Vec::new();
             while let Some(item) = reader.next_item().context("reading standard input")? {
                 match item {
-                    StreamItem::Chunk(chunk) => chunks.push((chunk.entry.block_len, chunk.entry.summary)),
+                    StreamItem::Chunk(chunk) => {
+                        chunks.push((chunk.entry.block_len, chunk.entry.summary))
+                    }
                     StreamItem::Stats(record) => stats.push(record),
                 }
             }
@@ -84,7 +92,11 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         "format     scry {}.{}, written by {} at {}",
         o.version.0,
         o.version.1,
-        if h.writer.is_empty() { "unknown" } else { &h.writer },
+        if h.writer.is_empty() {
+            "unknown"
+        } else {
+            &h.writer
+        },
         output::time(h.created_ns)
     )?;
     writeln!(
@@ -95,15 +107,31 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         m.cpus,
         output::bytes(m.memory_bytes),
         m.kernel_release,
-        if m.os.is_empty() { String::new() } else { format!(", {}", m.os) }
+        if m.os.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", m.os)
+        }
     )?;
     writeln!(out, "booted     {}", output::time(m.boot_time_ns))?;
-    let types = if c.event_types.is_empty() { "all event types".to_owned() } else { c.event_types.join(",") };
-    let filter = if c.filter.is_empty() { "none".to_owned() } else { format!("'{}'", c.filter) };
+    let types = if c.event_types.is_empty() {
+        "all event types".to_owned()
+    } else {
+        c.event_types.join(",")
+    };
+    let filter = if c.filter.is_empty() {
+        "none".to_owned()
+    } else {
+        format!("'{}'", c.filter)
+    };
     writeln!(
         out,
         "capture    target {}, snaplen {}, buffers {}/CPU, {types}, filter {filter}",
-        if c.target.is_empty() { "host" } else { &c.target },
+        if c.target.is_empty() {
+            "host"
+        } else {
+            &c.target
+        },
         c.snaplen,
         output::bytes(c.buffer_bytes)
     )?;
@@ -125,7 +153,9 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     let events: u64 = o.chunks.iter().map(|(_, c)| u64::from(c.events)).sum();
     let live = o.chunks.iter().map(|(_, c)| c).filter(|c| c.events > 0);
     let range = live.fold(None, |acc: Option<(u64, u64)>, c| {
-        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| (lo.min(c.min_ts), hi.max(c.max_ts))))
+        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| {
+            (lo.min(c.min_ts), hi.max(c.max_ts))
+        }))
     });
     match range {
         Some((first, last)) => writeln!(
@@ -138,14 +168,20 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         None => writeln!(out, "time       no events")?,
     }
     let chunk_bytes: u64 = o.chunks.iter().map(|(len, _)| len).sum();
-    let per_event = if events > 0 { format!(", {:.1} bytes/event", chunk_bytes as f64 / events as f64) } else { String::new() };
+    let per_event = if events > 0 {
+        format!(", {:.1} bytes/event", chunk_bytes as f64 / events as f64)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
         "events     {} in {} chunks ({} on disk{per_event}){}",
         output::count(events),
         o.chunks.len(),
         output::bytes(chunk_bytes),
-        o.file_bytes.map(|b| format!(", file {}", output::bytes(b))).unwrap_or_default()
+        o.file_bytes
+            .map(|b| format!(", file {}", output::bytes(b)))
+            .unwrap_or_default()
     )?;
     match o.stats.last() {
         Some(last) => {
@@ -159,7 +195,10 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
             let verdict = if dropped == 0 {
                 "no events lost".to_owned()
             } else {
-                format!("EVENTS LOST in {intervals_with_drops} of {} intervals", o.stats.len())
+                format!(
+                    "EVENTS LOST in {intervals_with_drops} of {} intervals",
+                    o.stats.len()
+                )
             };
             writeln!(
                 out,
@@ -167,10 +206,18 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
                 output::count(dropped),
                 output::count(last.delivered()),
                 last.cpus.len(),
-                if last.is_final { "" } else { ", capture did not stop cleanly" }
+                if last.is_final {
+                    ""
+                } else {
+                    ", capture did not stop cleanly"
+                }
             )?;
             if last.events_filtered > 0 {
-                writeln!(out, "filtered   {} events left out by the capture filter", output::count(last.events_filtered))?;
+                writeln!(
+                    out,
+                    "filtered   {} events left out by the capture filter",
+                    output::count(last.events_filtered)
+                )?;
             }
         }
         None => writeln!(out, "drops      unknown: no capture statistics recorded")?,
@@ -186,9 +233,17 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
                 )?;
             }
             if !o.damage.is_empty() {
-                writeln!(out, "status     DAMAGED: {} region(s) skipped", o.damage.len())?;
+                writeln!(
+                    out,
+                    "status     DAMAGED: {} region(s) skipped",
+                    o.damage.len()
+                )?;
                 for d in &o.damage {
-                    writeln!(out, "           byte {} (+{}): {}", d.offset, d.len, d.reason)?;
+                    writeln!(
+                        out,
+                        "           byte {} (+{}): {}",
+                        d.offset, d.len, d.reason
+                    )?;
                 }
             }
         }
@@ -203,7 +258,14 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     if !by_type.is_empty() {
         let mut rows: Vec<(u64, String)> = by_type
             .into_iter()
-            .map(|(t, n)| (n, h.event_table.name(t).map_or_else(|| format!("type-{t}"), str::to_owned)))
+            .map(|(t, n)| {
+                (
+                    n,
+                    h.event_table
+                        .name(t)
+                        .map_or_else(|| format!("type-{t}"), str::to_owned),
+                )
+            })
             .collect();
         // Most frequent first; ties by name so the output is deterministic.
         rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));

@@ -33,7 +33,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
                 report.damage = reader.damage().to_vec();
                 report.truncation = reader.truncation().cloned();
                 for reason in bad {
-                    report.damage.push(scry_format::Damage { offset: 0, len: 0, reason });
+                    report.damage.push(scry_format::Damage {
+                        offset: 0,
+                        len: 0,
+                        reason,
+                    });
                 }
                 report
             }
@@ -63,7 +67,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
             output::count(report.events_ok)
         )?;
         if let Some(t) = &report.truncation {
-            writeln!(out, "  truncated at byte {} ({} trailing bytes unusable)", t.offset, t.partial_bytes)?;
+            writeln!(
+                out,
+                "  truncated at byte {} ({} trailing bytes unusable)",
+                t.offset, t.partial_bytes
+            )?;
         }
         for d in &report.damage {
             writeln!(out, "  byte {} (+{}): {}", d.offset, d.len, d.reason)?;

@@ -1,7 +1,7 @@
 //! Helpers shared by the format's integration tests: arbitrary events and
 //! snapshots, and one-call write and read.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::ops::ControlFlow;
 
