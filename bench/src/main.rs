@@ -192,10 +192,35 @@ fn phase_read(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `gen --events N --chunk-events M PATH`: writes the synthetic workload as
+/// a trace (used to make the damaged samples in `samples/corrupt/`).
 fn generate_file(args: &[String]) -> Result<(), String> {
     let count = flag(args, "--events", 1000)?;
+    let chunk_events = flag(args, "--chunk-events", 32 * 1024)?;
     let path = args.last().ok_or("gen needs a path")?;
-    let data = write_trace(&workload::generate(count, START_NS), Vec::new());
+    let options = WriterOptions {
+        chunk_events: chunk_events as u32,
+        ..WriterOptions::default()
+    };
+    let mut writer = TraceWriter::new(Vec::new(), &header(), &Snapshot::default(), options)
+        .map_err(|e| e.to_string())?;
+    for (i, event) in workload::generate(count, START_NS).iter().enumerate() {
+        writer.push(event).map_err(|e| e.to_string())?;
+        if (i + 1) % 500 == 0 {
+            let stats = scry_format::CaptureStats {
+                ts: event.ts,
+                cpus: vec![scry_format::CpuStats {
+                    cpu: 0,
+                    delivered: i as u64 + 1,
+                    dropped: 0,
+                }],
+                events_written: i as u64 + 1,
+                ..scry_format::CaptureStats::default()
+            };
+            writer.write_stats(&stats).map_err(|e| e.to_string())?;
+        }
+    }
+    let data = writer.finish().map_err(|e| e.to_string())?;
     std::fs::write(path, data).map_err(|e| e.to_string())
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::event_table::{EventTable, EventTypeInfo};
+use crate::event_table::{EventTable, EventTypeInfo, GENERIC_PARAMS};
 use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
 use crate::model::*;
 use crate::wire::{
@@ -125,8 +125,14 @@ pub(crate) fn encode_header(header: &FileHeader) -> Vec<u8> {
     for entry in header.event_table.entries() {
         let mut e = MessageWriter::new();
         e.uint(1, u64::from(entry.id)).str(2, &entry.name);
-        for param in &entry.params {
-            e.repeated_bytes(3, param.as_bytes());
+        if entry.params == GENERIC_PARAMS {
+            // Most syscalls are recorded raw: say so in one field instead
+            // of six names, which keeps headers small.
+            e.bool(4, true);
+        } else {
+            for param in &entry.params {
+                e.repeated_bytes(3, param.as_bytes());
+            }
         }
         msg.message(5, &e);
     }
@@ -181,6 +187,9 @@ pub(crate) fn decode_header(bytes: &[u8]) -> WireResult<FileHeader> {
                         1 => entry.id = v.uint_as()?,
                         2 => entry.name = v.string()?,
                         3 => entry.params.push(v.string()?),
+                        4 if v.bool()? => {
+                            entry.params = GENERIC_PARAMS.iter().map(|&p| p.to_owned()).collect();
+                        }
                         _ => {}
                     }
                 }

@@ -114,7 +114,8 @@ impl EventTable {
     }
 }
 
-const GENERIC_PARAMS: [&str; 6] = ["a0", "a1", "a2", "a3", "a4", "a5"];
+/// Parameter names of syscalls recorded raw.
+pub(crate) const GENERIC_PARAMS: [&str; 6] = ["a0", "a1", "a2", "a3", "a4", "a5"];
 
 /// Parameter names of the syscalls whose arguments the capture decodes.
 /// Names follow sysdig's where sysdig has the same argument, so that

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 
-use scry_format::{ReadOptions, VerifyReport, default_threads};
+use scry_format::{Damage, FormatError, ReadOptions, VerifyReport, default_threads};
 
 use crate::cli::VerifyArgs;
 use crate::exit::Code;
@@ -26,7 +26,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
                             report.chunks_ok += 1;
                             report.events_ok += chunk.len() as u64;
                         }
-                        Err(error) => bad.push(error.to_string()),
+                        Err(error) => bad.push(error),
                     }
                     ControlFlow::<()>::Continue(())
                 })?;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Rebuilds the damaged traces in this directory from one intact synthetic
+# trace written by scry's own writer (scry-bench gen). Run from the
+# repository root: bash samples/corrupt/regenerate.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+cargo run --quiet --release -p scry-bench -- gen --events 1200 --chunk-events 200 intact.scry
+python3 - <<'PY'
+import struct
+data = open("intact.scry", "rb").read()
+hdr_len = struct.unpack_from("<I", data, 12)[0]
+pos = 16 + hdr_len + 4
+blocks = []  # (offset, kind, length)
+while data[pos:pos + 4] == b"SCBK":
+    kind = data[pos + 4]
+    meta, body = struct.unpack_from("<II", data, pos + 8)
+    blocks.append((pos, kind, 20 + meta + body))
+    pos += 20 + meta + body
+chunks = [b for b in blocks if b[1] == 2]
+def write(name, content):
+    open(name, "wb").write(content)
+write("zero-length.scry", b"")
+write("bad-magic.scry", b"PK\x03\x04" + data[4:])
+future = bytearray(data); future[8:10] = struct.pack("<H", 2)
+write("future-version.scry", bytes(future))
+third = chunks[2]
+write("truncated-mid-chunk.scry", data[:third[0] + third[2] // 2])
+write("no-index.scry", data[:third[0]])
+flipped = bytearray(data); flipped[third[0] + third[2] - 10] ^= 0x20
+write("flipped-chunk.scry", bytes(flipped))
+header_flip = bytearray(data); header_flip[20] ^= 0x01
+write("bad-header-checksum.scry", bytes(header_flip))
+PY
+rm -f intact.scry

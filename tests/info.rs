@@ -1,0 +1,73 @@
+use crate::util::*;
+
+#[test]
+fn info_describes_a_whole_trace() {
+    let dir = TempDir::new("info-whole");
+    let path = dir.path("t.scry");
+    std::fs::write(&path, small_trace(300)).unwrap();
+    let run = scry(&["info", &path]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains!(run.stdout, "events     300 in 6 chunks");
+    assert_contains!(run.stdout, "status     complete");
+    assert_contains!(
+        run.stdout,
+        "drops      0 dropped, 300 delivered on 1 CPUs (no events lost)"
+    );
+    assert_contains!(
+        run.stdout,
+        "time       2025-11-25T05:00:00.000000000Z .. 2025-11-25T05:00:00.000299000Z"
+    );
+    // Types sorted by count, then name.
+    assert_contains!(run.stdout, "events by type:\n  150  openat\n  150  read\n");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn info_reads_standard_input() {
+    let data = small_trace(130);
+    let run = scry_with_stdin(&["info", "-"], &data);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains!(run.stdout, "events     130 in 3 chunks");
+    assert_contains!(run.stdout, "status     complete");
+}
+
+#[test]
+fn info_reports_truncated_samples_and_reads_their_complete_chunks() {
+    for name in ["truncated-mid-chunk.scry", "no-index.scry"] {
+        let path = samples().join("corrupt").join(name);
+        let run = scry(&["info", path.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_contains!(run.stdout, "status     TRUNCATED at byte");
+        assert_contains!(run.stdout, "events     400 in 2 chunks");
+        let data = std::fs::read(&path).unwrap();
+        let streamed = scry_with_stdin(&["info", "-"], &data);
+        assert_contains!(streamed.stdout, "status     TRUNCATED at byte");
+        assert_contains!(streamed.stdout, "events     400 in 2 chunks");
+    }
+}
+
+#[test]
+fn info_refuses_what_is_not_a_readable_trace_with_exit_code_3() {
+    let cases = [
+        ("zero-length.scry", "the file is empty"),
+        ("bad-magic.scry", "not a scry trace: bad magic bytes"),
+        ("future-version.scry", "unsupported format version 2.0"),
+        (
+            "bad-header-checksum.scry",
+            "corrupt file header at byte offset 0: checksum mismatch",
+        ),
+    ];
+    for (name, message) in cases {
+        let path = samples().join("corrupt").join(name);
+        let run = scry(&["info", path.to_str().unwrap()]);
+        assert_eq!(run.code, 3, "{name}");
+        assert_contains!(run.stderr, message);
+        assert!(run.stdout.is_empty());
+        let streamed = scry_with_stdin(&["info", "-"], &std::fs::read(&path).unwrap());
+        assert_eq!(streamed.code, 3, "{name} on stdin");
+        assert_contains!(streamed.stderr, message);
+    }
+    let missing = scry(&["info", "/nonexistent/trace.scry"]);
+    assert_eq!(missing.code, 3);
+    assert_contains!(missing.stderr, "cannot open /nonexistent/trace.scry");
+}
