@@ -32,13 +32,18 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
                 })?;
                 report.damage = reader.damage().to_vec();
                 report.truncation = reader.truncation().cloned();
-                for reason in bad {
-                    report.damage.push(scry_format::Damage {
-                        offset: 0,
+                for error in bad {
+                    let offset = match &error {
+                        FormatError::Corrupt { offset, .. } => *offset,
+                        _ => 0,
+                    };
+                    report.damage.push(Damage {
+                        offset,
                         len: 0,
-                        reason,
+                        reason: error.to_string(),
                     });
                 }
+                report.damage.sort_by_key(|d| d.offset);
                 report
             }
             Err(error) => {
