@@ -99,20 +99,7 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         },
         output::time(h.created_ns)
     )?;
-    writeln!(
-        out,
-        "machine    {} ({}, {} CPUs, {} RAM), Linux {}{}",
-        m.hostname,
-        m.arch,
-        m.cpus,
-        output::bytes(m.memory_bytes),
-        m.kernel_release,
-        if m.os.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", m.os)
-        }
-    )?;
+    writeln!(out, "machine    {}", describe_machine(m))?;
     writeln!(out, "booted     {}", output::time(m.boot_time_ns))?;
     let types = if c.event_types.is_empty() {
         "all event types".to_owned()
@@ -276,4 +263,34 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `host (x86_64, 2 CPUs, 23.4 GiB RAM), Linux 6.1.0, Debian 12`, leaving
+/// out what the file does not say.
+fn describe_machine(m: &scry_format::MachineInfo) -> String {
+    let mut traits = Vec::new();
+    if !m.arch.is_empty() {
+        traits.push(m.arch.clone());
+    }
+    if m.cpus > 0 {
+        traits.push(format!("{} CPUs", m.cpus));
+    }
+    if m.memory_bytes > 0 {
+        traits.push(format!("{} RAM", output::bytes(m.memory_bytes)));
+    }
+    let mut text = if m.hostname.is_empty() {
+        "unknown host".to_owned()
+    } else {
+        m.hostname.clone()
+    };
+    if !traits.is_empty() {
+        text.push_str(&format!(" ({})", traits.join(", ")));
+    }
+    if !m.kernel_release.is_empty() {
+        text.push_str(&format!(", Linux {}", m.kernel_release));
+    }
+    if !m.os.is_empty() {
+        text.push_str(&format!(", {}", m.os));
+    }
+    text
 }
