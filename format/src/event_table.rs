@@ -10,6 +10,11 @@ pub const FIRST_SPECIAL_TYPE: EventType = 1000;
 /// A process ended (from the scheduler's exit hook, after its last thread):
 /// parameters `status` and `signal`.
 pub const PROCEXIT: EventType = 1000;
+/// A syscall of a 32-bit (ia32) task, recorded raw: parameters `nr` (the
+/// ia32 syscall number) and `a0`…`a5`.
+pub const IA32_SYSCALL: EventType = 1001;
+/// A syscall whose number the capture could not classify, recorded raw.
+pub const UNKNOWN_SYSCALL: EventType = 1002;
 
 /// Names one event type and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +110,24 @@ impl EventTable {
                 .map(|params| params.iter().map(|&p| p.to_owned()).collect())
                 .unwrap_or_else(|| GENERIC_PARAMS.iter().map(|&p| p.to_owned()).collect()),
         });
-        let special = [EventTypeInfo {
-            id: PROCEXIT,
-            name: "procexit".to_owned(),
-            params: vec!["status".to_owned(), "signal".to_owned()],
-        }];
+        let names = |list: &[&str]| list.iter().map(|&p| p.to_owned()).collect::<Vec<_>>();
+        let special = [
+            EventTypeInfo {
+                id: PROCEXIT,
+                name: "procexit".to_owned(),
+                params: names(&["status", "signal"]),
+            },
+            EventTypeInfo {
+                id: IA32_SYSCALL,
+                name: "ia32_syscall".to_owned(),
+                params: names(&["nr", "a0", "a1", "a2", "a3", "a4", "a5"]),
+            },
+            EventTypeInfo {
+                id: UNKNOWN_SYSCALL,
+                name: "unknown_syscall".to_owned(),
+                params: names(&GENERIC_PARAMS),
+            },
+        ];
         EventTable::new(entries.chain(special))
     }
 }

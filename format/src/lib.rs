@@ -34,7 +34,9 @@ mod writer;
 pub use block::{MAGIC, VERSION_MAJOR, VERSION_MINOR};
 pub use chunk::{ChunkBuilder, DecodedChunk, EventView, Params, SockAddrRef, StrListRef, ValueRef};
 pub use error::{FormatError, Result};
-pub use event_table::{EventTable, EventTypeInfo, FIRST_SPECIAL_TYPE, PROCEXIT};
+pub use event_table::{
+    EventTable, EventTypeInfo, FIRST_SPECIAL_TYPE, IA32_SYSCALL, PROCEXIT, UNKNOWN_SYSCALL,
+};
 pub use index::{ChunkSummary, IndexEntry, MAX_SUMMARY_TGIDS, StatsEntry};
 pub use model::*;
 pub use pipeline::default_threads;
