@@ -25,6 +25,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Record every syscall of this host into a trace file (needs root, or
+    /// CAP_BPF and CAP_PERFMON).
+    #[cfg(feature = "capture")]
+    #[command(after_help = "\
+Examples:
+  sudo scry record -w incident.scry              until Ctrl-C
+  sudo scry record -w quick.scry -M 30           30 seconds
+  sudo scry record -w burst.scry -n 100000       the first 100,000 events
+  sudo scry record -w - | ssh analyst 'cat > host.scry'
+
+Ctrl-C (SIGINT) or SIGTERM stops the capture cleanly: the kernel buffers are
+drained and the file is closed with its statistics and index. Events the
+kernel could not deliver are counted per CPU, written into the file and
+printed at exit. Trace files are created readable by their owner only.")]
+    Record(RecordArgs),
+
     /// Show what a trace holds: machine, capture settings, time range,
     /// events per type, drops, chunks, and whether it is complete.
     #[command(after_help = "\
@@ -86,4 +102,54 @@ pub struct VerifyArgs {
     /// Decoding threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[cfg(feature = "capture")]
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Trace file to write (`-` for standard output). Default:
+    /// scry-<UTC time>.scry in the current directory.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Bytes of I/O buffer data kept per event (0 keeps none).
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = 80)]
+    pub snaplen: u32,
+
+    /// Stop after this many seconds.
+    #[arg(short = 'M', long = "duration", value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Stop after this many events.
+    #[arg(short = 'n', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Kernel ring buffer per CPU: bytes, or with a K, M or G suffix. Rounded
+    /// up to a power of two.
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
+    pub buffer_size: u64,
+}
+
+/// Parses `8M`, `512K`, `1G`, `4096`, `16MiB`.
+#[cfg(feature = "capture")]
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 8M"))?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown size unit '{unit}' (use K, M or G)")),
+    };
+    number
+        .checked_shl(shift)
+        .filter(|n| n >> shift == number)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }

@@ -32,9 +32,23 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
     if broken_pipe {
         return ExitCode::SUCCESS;
     }
-    // Every command so far fails only on its input traces; commands with
-    // other failure modes (usage, capture) return their own codes.
-    let code = Code::BadTrace;
+    let code = if is_capture_failure(error) {
+        Code::Capture
+    } else {
+        Code::BadTrace
+    };
     eprintln!("scry: error: {error:#}");
     code.into()
+}
+
+#[cfg(feature = "capture")]
+fn is_capture_failure(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.is::<scry_capture::CaptureError>())
+}
+
+#[cfg(not(feature = "capture"))]
+fn is_capture_failure(_: &anyhow::Error) -> bool {
+    false
 }

@@ -1,6 +1,9 @@
 //! Integration tests of the `scry` binary: each module drives one area of
 //! the command line as a user or a script would.
 
+// Helpers shared by the tests panic on failure like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 #[macro_use]
 mod util;
 
@@ -10,3 +13,5 @@ mod info;
 mod verify;
 // Help, completions, man page, usage errors.
 mod cli;
+// `scry record`: real captures (as root).
+mod record;

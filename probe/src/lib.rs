@@ -2,3 +2,225 @@
 //! the ABI header they share with user space, the vendored `vmlinux.h`, and
 //! the build step that compiles them into a libbpf skeleton. It is the only
 //! crate that needs clang.
+//!
+//! # Using the skeleton
+//!
+//! ```text
+//! ScrySkelBuilder::default().open(&mut storage)   -> OpenScrySkel
+//!   knobs:      let ro = open_skel.maps.rodata_data.as_deref_mut().unwrap();
+//!               ro.targ_snaplen (u32, default 80, capped at SNAPLEN_MAX),
+//!               ro.targ_self_tgid (u32, skipped tgid, 0 = none),
+//!               ro.targ_tgid (u32, only this tgid, 0 = all),
+//!               ro.targ_syscalls[nr] (u8, 1 = record; all 1 by default)
+//!   size:       open_skel.maps.events.set_max_entries(num_possible_cpus)
+//!               open_skel.maps.inflight / inflight_ext .set_max_entries(..)
+//!               (threads inside a syscall at once; 65536 / 4096 by default)
+//! .load()                                          -> ScrySkel
+//!   rings:      install_rings(&skel.maps.events, ncpus, bytes) -> Vec<MapHandle>
+//!   consumer:   RingBufferBuilder::add(&ring, cb) for each ring, build()
+//! .attach()                                        -> programs run
+//!   drain:      RingBuffer::consume() on a timer (records are submitted with
+//!               BPF_RB_NO_WAKEUP, so epoll never fires: do not rely on poll)
+//!   stats:      read_counters(&skel.maps.counters) -> one scry_counters per CPU
+//! ```
+//!
+//! Ring buffers: `events` is a `BPF_MAP_TYPE_ARRAY_OF_MAPS` whose slot `cpu`
+//! holds that CPU's `BPF_MAP_TYPE_RINGBUF`. User space creates the rings after
+//! load, any power-of-two multiple of the page size each (the kernel does not
+//! compare `max_entries` of ring-buffer inner maps against the prototype), and
+//! inserts them with a map update; [`install_rings`] does both. Insert them
+//! before attaching: a record emitted on a CPU without a ring is counted in
+//! `dropped_no_ring`.
+//!
+//! Records: one ring sample is one record, a
+//! [`scry_event_header`] followed by `nparams` packed parameters, each a
+//! [`scry_param`] header and `len` value bytes, with no padding (so a
+//! parameter may be unaligned: use [`param_header_of`], which copies). The
+//! per-syscall parameter table and the value encodings are documented in
+//! `bpf/abi.h`; its enums (limits, kinds, flags, event types) are generated as
+//! `skel::types::scry_*` newtypes with associated constants, re-exported with
+//! plain integer types in [`abi`].
+
+use libbpf_rs::MapCore;
+use libbpf_rs::MapFlags;
+use libbpf_rs::MapHandle;
+use libbpf_rs::MapType;
+use libbpf_rs::libbpf_sys;
+use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
+
+/// The generated libbpf skeleton (`ScrySkelBuilder`, `OpenScrySkel`,
+/// `ScrySkel`) and the ABI types from `bpf/abi.h` (`types::scry_*`).
+#[allow(
+    unsafe_code,
+    unsafe_op_in_unsafe_fn,
+    missing_docs,
+    missing_debug_implementations,
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    dead_code,
+    clippy::all,
+    clippy::pedantic,
+    clippy::undocumented_unsafe_blocks,
+    clippy::unwrap_used
+)]
+pub mod skel {
+    include!(concat!(env!("OUT_DIR"), "/scry.skel.rs"));
+}
+
+pub use skel::types::scry_counters;
+pub use skel::types::scry_event_header;
+pub use skel::types::scry_param;
+
+// SAFETY: `scry_event_header` is `#[repr(C)]` with only integer fields and no
+// padding (48 bytes), so every byte pattern of the right size is a valid value.
+#[allow(unsafe_code)]
+unsafe impl plain::Plain for scry_event_header {}
+
+// SAFETY: `scry_param` is `#[repr(C)]`, two `u8` and one `u16`, no padding:
+// any 4 bytes are a valid value.
+#[allow(unsafe_code)]
+unsafe impl plain::Plain for scry_param {}
+
+// SAFETY: `scry_counters` is `#[repr(C)]`, four `u64`, no padding: any 32
+// bytes are a valid value.
+#[allow(unsafe_code)]
+unsafe impl plain::Plain for scry_counters {}
+
+/// The constants of `bpf/abi.h`, taken from the generated
+/// `skel::types::scry_*` enums and given the integer type of the field they
+/// are compared with.
+#[allow(clippy::cast_possible_truncation)]
+pub mod abi {
+    use crate::skel::types::scry_event_type;
+    use crate::skel::types::scry_header_flags;
+    use crate::skel::types::scry_limits;
+    use crate::skel::types::scry_param_flags;
+    use crate::skel::types::scry_param_kind;
+
+    // The narrowing casts below are exact: checked at compile time.
+    const _: () = assert!(scry_param_kind::SCRY_PARAM_STRLIST.0 <= u8::MAX as u32);
+    const _: () = assert!(scry_param_flags::SCRY_PARAM_F_TRUNCATED.0 <= u8::MAX as u32);
+    const _: () = assert!(scry_event_type::SCRY_NR_UNKNOWN.0 <= u16::MAX as u32);
+
+    /// Largest record, header included (bytes).
+    pub const RECORD_MAX: u32 = scry_limits::SCRY_RECORD_MAX.0;
+    /// Bytes read for one string argument, NUL included.
+    pub const PATH_MAX: u32 = scry_limits::SCRY_PATH_MAX.0;
+    /// Bytes read for one `struct sockaddr`.
+    pub const SOCKADDR_MAX: u32 = scry_limits::SCRY_SOCKADDR_MAX.0;
+    /// Bytes of execve argv kept.
+    pub const ARGV_MAX: u32 = scry_limits::SCRY_ARGV_MAX.0;
+    /// Most execve arguments read.
+    pub const ARGV_ARGS: u32 = scry_limits::SCRY_ARGV_ARGS.0;
+    /// Upper bound of `targ_snaplen`.
+    pub const SNAPLEN_MAX: u32 = scry_limits::SCRY_SNAPLEN_MAX.0;
+    /// Default `targ_snaplen`.
+    pub const SNAPLEN_DEFAULT: u32 = scry_limits::SCRY_SNAPLEN_DEFAULT.0;
+    /// Length of `targ_syscalls`.
+    pub const NR_MAX: usize = scry_limits::SCRY_NR_MAX.0 as usize;
+    /// Default size of each per-CPU ring buffer (bytes).
+    pub const RINGBUF_DEFAULT: u32 = scry_limits::SCRY_RINGBUF_DEFAULT.0;
+    /// Default `max_entries` of the `events` outer map.
+    pub const MAX_CPUS: u32 = scry_limits::SCRY_MAX_CPUS.0;
+
+    /// `header.nr` of a process exit record.
+    pub const EVT_PROCEXIT: u16 = scry_event_type::SCRY_EVT_PROCEXIT.0 as u16;
+    /// `header.nr` of a syscall number outside `0..NR_MAX`.
+    pub const NR_UNKNOWN: u16 = scry_event_type::SCRY_NR_UNKNOWN.0 as u16;
+
+    /// `header.flags`: no entry seen; latency 0, arguments read at exit.
+    pub const HDR_NO_ENTER: u32 = scry_header_flags::SCRY_HDR_NO_ENTER.0;
+    /// `header.flags`: an ia32 task; `nr` is an ia32 number, generic record.
+    pub const HDR_COMPAT: u32 = scry_header_flags::SCRY_HDR_COMPAT.0;
+    /// `header.flags`: emitted at entry (exit, exit_group).
+    pub const HDR_AT_ENTRY: u32 = scry_header_flags::SCRY_HDR_AT_ENTRY.0;
+
+    /// `scry_param.kind`: no value.
+    pub const PARAM_ABSENT: u8 = scry_param_kind::SCRY_PARAM_ABSENT.0 as u8;
+    /// `scry_param.kind`: s64.
+    pub const PARAM_INT: u8 = scry_param_kind::SCRY_PARAM_INT.0 as u8;
+    /// `scry_param.kind`: u64.
+    pub const PARAM_UINT: u8 = scry_param_kind::SCRY_PARAM_UINT.0 as u8;
+    /// `scry_param.kind`: file descriptor, s64.
+    pub const PARAM_FD: u8 = scry_param_kind::SCRY_PARAM_FD.0 as u8;
+    /// `scry_param.kind`: string bytes without NUL.
+    pub const PARAM_STR: u8 = scry_param_kind::SCRY_PARAM_STR.0 as u8;
+    /// `scry_param.kind`: buffer bytes, at most the snaplen.
+    pub const PARAM_BYTES: u8 = scry_param_kind::SCRY_PARAM_BYTES.0 as u8;
+    /// `scry_param.kind`: raw `struct sockaddr`, family first.
+    pub const PARAM_SOCKADDR: u8 = scry_param_kind::SCRY_PARAM_SOCKADDR.0 as u8;
+    /// `scry_param.kind`: strings, each followed by a NUL.
+    pub const PARAM_STRLIST: u8 = scry_param_kind::SCRY_PARAM_STRLIST.0 as u8;
+    /// `scry_param.flags`: the value was cut to fit a limit.
+    pub const PARAM_F_TRUNCATED: u8 = scry_param_flags::SCRY_PARAM_F_TRUNCATED.0 as u8;
+}
+
+/// The header at the start of `record`, by reference. `None` if `record` is
+/// shorter than a header or not 8-byte aligned (ring-buffer samples always
+/// are).
+pub fn header_of(record: &[u8]) -> Option<&scry_event_header> {
+    plain::from_bytes(record).ok()
+}
+
+/// The parameter header at the start of `bytes`, copied: parameters are
+/// packed, so it may be unaligned. `None` if `bytes` is too short.
+pub fn param_header_of(bytes: &[u8]) -> Option<scry_param> {
+    let mut p = scry_param::default();
+    plain::copy_from_bytes(&mut p, bytes).ok()?;
+    Some(p)
+}
+
+/// Creates one `BPF_MAP_TYPE_RINGBUF` of `ring_bytes` bytes per CPU in
+/// `0..ncpus` and stores it at index `cpu` of the `events` outer map (pass
+/// `&skel.maps.events` of a loaded skeleton). `ring_bytes` must be a power of
+/// two and a multiple of the page size (e.g.
+/// `scry_limits::SCRY_RINGBUF_DEFAULT`).
+///
+/// Returns the rings, index = CPU, to hand to `RingBufferBuilder::add`. The
+/// outer map keeps each ring alive as long as it is installed.
+pub fn install_rings(
+    events: &dyn MapCore,
+    ncpus: usize,
+    ring_bytes: u32,
+) -> libbpf_rs::Result<Vec<MapHandle>> {
+    let opts = libbpf_sys::bpf_map_create_opts {
+        sz: size_of::<libbpf_sys::bpf_map_create_opts>() as libbpf_sys::size_t,
+        ..Default::default()
+    };
+    let mut rings = Vec::with_capacity(ncpus);
+    for cpu in 0..ncpus {
+        let ring = MapHandle::create(
+            MapType::RingBuf,
+            Some(format!("scry_rb{cpu}")),
+            0,
+            0,
+            ring_bytes,
+            &opts,
+        )?;
+        let key = u32::try_from(cpu).unwrap_or(u32::MAX).to_ne_bytes();
+        let fd = u32::try_from(ring.as_fd().as_raw_fd()).unwrap_or(u32::MAX);
+        events.update(&key, &fd.to_ne_bytes(), MapFlags::ANY)?;
+        rings.push(ring);
+    }
+    Ok(rings)
+}
+
+/// Reads the per-CPU `counters` map (pass `&skel.maps.counters`): one entry
+/// per possible CPU, index = CPU.
+pub fn read_counters(counters: &dyn MapCore) -> libbpf_rs::Result<Vec<scry_counters>> {
+    let per_cpu = counters
+        .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)?
+        .unwrap_or_default();
+    Ok(per_cpu
+        .iter()
+        .map(|bytes| {
+            let mut c = scry_counters::default();
+            // A short value (never the case: the kernel returns value_size
+            // bytes) leaves the counters at zero.
+            let _ = plain::copy_from_bytes(&mut c, bytes);
+            c
+        })
+        .collect())
+}

@@ -1,6 +1,8 @@
 //! Dispatch from a parsed command line to the command that runs it.
 
 mod info;
+#[cfg(feature = "capture")]
+mod record;
 mod verify;
 
 use std::io::{self, Write};
@@ -13,6 +15,8 @@ use crate::exit::Code;
 /// Runs the command and returns the exit code it ends with.
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
+        #[cfg(feature = "capture")]
+        Command::Record(args) => record::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Completions { shell } => {

@@ -1,0 +1,181 @@
+//! The one bridge between the probe's ring-buffer records and the owned
+//! event model: bytes are reinterpreted here, and nowhere else.
+//!
+//! A record is a `scry_event_header` followed by `nparams` parameters, each
+//! a `scry_param` header and its value (see `probe/bpf/abi.h`). Values are
+//! little-endian and may be unaligned, so they are read with
+//! `from_le_bytes`, never by casting pointers.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use scry_format::{Event, IA32_SYSCALL, SockAddr, UNKNOWN_SYSCALL, Value};
+use scry_probe::{abi, header_of, param_header_of};
+use scry_probe::{scry_event_header, scry_param};
+
+const AF_UNIX: u16 = 1;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+/// Why a record could not be decoded. Records come from our own probe, so
+/// this means a bug or a probe of another version; the record is counted,
+/// never silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+fn le_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// The header of a record, if it is long enough to hold one.
+pub fn header(record: &[u8]) -> Result<&scry_event_header, Malformed> {
+    header_of(record).ok_or(Malformed("record shorter than its header"))
+}
+
+/// Converts one ring-buffer record into an event. `boot_time_ns` turns the
+/// probe's boot-clock timestamps into wall-clock time.
+pub fn decode(record: &[u8], boot_time_ns: u64) -> Result<Event, Malformed> {
+    let h = header(record)?;
+    let len = (h.len as usize).min(record.len());
+    let mut rest = record
+        .get(std::mem::size_of::<scry_event_header>()..len)
+        .unwrap_or_default();
+    let mut params = Vec::with_capacity(usize::from(h.nparams) + 1);
+    let event_type = if h.flags & abi::HDR_COMPAT != 0 {
+        params.push(Value::Uint(u64::from(h.nr)));
+        IA32_SYSCALL
+    } else if h.nr == abi::NR_UNKNOWN {
+        UNKNOWN_SYSCALL
+    } else {
+        h.nr
+    };
+    for _ in 0..h.nparams {
+        let p: scry_param = param_header_of(rest).ok_or(Malformed("parameter header cut off"))?;
+        let start = std::mem::size_of::<scry_param>();
+        let value = rest
+            .get(start..start + usize::from(p.len))
+            .ok_or(Malformed("parameter value cut off"))?;
+        params.push(decode_value(p.kind, value)?);
+        rest = &rest[start + value.len()..];
+    }
+    Ok(Event {
+        ts: boot_time_ns.saturating_add(h.ts_boot_ns),
+        tid: h.tid,
+        tgid: h.tgid,
+        cpu: u16::try_from(h.cpu).unwrap_or(u16::MAX),
+        event_type,
+        ret: h.ret,
+        latency: h.latency_ns,
+        params,
+    })
+}
+
+fn decode_value(kind: u8, value: &[u8]) -> Result<Value, Malformed> {
+    let number = || le_u64(value).ok_or(Malformed("integer parameter shorter than 8 bytes"));
+    Ok(match kind {
+        abi::PARAM_ABSENT => Value::Absent,
+        abi::PARAM_INT => Value::Int(number()? as i64),
+        abi::PARAM_UINT => Value::Uint(number()?),
+        abi::PARAM_FD => Value::Fd(number()? as i64),
+        abi::PARAM_STR => Value::Str(value.to_vec()),
+        abi::PARAM_BYTES => Value::Bytes(value.to_vec()),
+        abi::PARAM_SOCKADDR => decode_sockaddr(value).map_or(Value::Absent, Value::SockAddr),
+        abi::PARAM_STRLIST => {
+            let body = value.strip_suffix(&[0]).unwrap_or(value);
+            let items = if body.is_empty() && value.is_empty() {
+                Vec::new()
+            } else {
+                body.split(|&b| b == 0).map(<[u8]>::to_vec).collect()
+            };
+            Value::StrList(items)
+        }
+        _ => return Err(Malformed("unknown parameter kind")),
+    })
+}
+
+/// A `struct sockaddr` as the kernel lays it out (family in host order,
+/// port in network order).
+fn decode_sockaddr(raw: &[u8]) -> Option<SockAddr> {
+    let family = u16::from_le_bytes(raw.get(..2)?.try_into().ok()?);
+    let port = || raw.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
+    Some(match family {
+        AF_INET => {
+            let ip: [u8; 4] = raw.get(4..8)?.try_into().ok()?;
+            SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(ip),
+                port()?,
+            )))
+        }
+        AF_INET6 => {
+            let ip: [u8; 16] = raw.get(8..24)?.try_into().ok()?;
+            let scope = raw
+                .get(24..28)
+                .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+            SockAddr::Inet(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port()?,
+                0,
+                scope,
+            )))
+        }
+        AF_UNIX => {
+            let path = raw.get(2..).unwrap_or_default();
+            // Filesystem paths end at their NUL; abstract names (leading
+            // NUL) keep every byte the caller passed.
+            let path = match path.first() {
+                Some(0) => path,
+                _ => path.split(|&b| b == 0).next().unwrap_or_default(),
+            };
+            SockAddr::Unix(path.to_vec())
+        }
+        _ => SockAddr::Other {
+            family,
+            data: raw.get(2..).unwrap_or_default().to_vec(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_inet_and_unix_addresses() {
+        let mut v4 = vec![2, 0, 0x1f, 0x90, 127, 0, 0, 1];
+        v4.extend([0; 8]);
+        assert_eq!(
+            decode_sockaddr(&v4),
+            Some(SockAddr::Inet("127.0.0.1:8080".parse().unwrap()))
+        );
+        let mut v6 = vec![10, 0, 0x01, 0xbb, 0, 0, 0, 0];
+        v6.extend(std::net::Ipv6Addr::LOCALHOST.octets());
+        v6.extend([0; 4]);
+        assert_eq!(
+            decode_sockaddr(&v6),
+            Some(SockAddr::Inet("[::1]:443".parse().unwrap()))
+        );
+        let unix = [1, 0, b'/', b'r', b'u', b'n', 0, 0];
+        assert_eq!(
+            decode_sockaddr(&unix),
+            Some(SockAddr::Unix(b"/run".to_vec()))
+        );
+        let abstract_name = [1, 0, 0, b'x'];
+        assert_eq!(
+            decode_sockaddr(&abstract_name),
+            Some(SockAddr::Unix(b"\0x".to_vec()))
+        );
+        assert_eq!(decode_sockaddr(&[1]), None);
+    }
+
+    #[test]
+    fn splits_argument_lists() {
+        assert_eq!(
+            decode_value(abi::PARAM_STRLIST, b"ls\0-l\0\0").unwrap(),
+            Value::StrList(vec![b"ls".to_vec(), b"-l".to_vec(), Vec::new()])
+        );
+        assert_eq!(
+            decode_value(abi::PARAM_STRLIST, b"").unwrap(),
+            Value::StrList(Vec::new())
+        );
+        assert!(decode_value(99, b"").is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Drives the probe: opens the skeleton, sets its knobs, installs one ring
+//! buffer per CPU, attaches, and drains the rings into decoded events. The
+//! only module that talks to libbpf.
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{ErrorKind, RingBufferBuilder};
+use scry_format::{CaptureStats, CpuStats, Event};
+use scry_probe::skel::ScrySkelBuilder;
+use scry_probe::{abi, install_rings, read_counters};
+
+use crate::decode;
+use crate::error::{CaptureError, Result};
+
+/// Largest snaplen the probe supports.
+pub(crate) const SNAPLEN_MAX: u32 = abi::SNAPLEN_MAX;
+const PAGE: u64 = 4096;
+const RING_MAX: u64 = 1 << 30;
+
+/// How the probe is set up.
+#[derive(Debug, Clone)]
+pub(crate) struct ProbeConfig {
+    pub(crate) snaplen: u32,
+    pub(crate) ring_bytes: u64,
+    pub(crate) self_tgid: u32,
+}
+
+/// Decoded events waiting to be collected, filled by the ring callbacks.
+#[derive(Debug, Default)]
+struct Inbox {
+    events: Vec<Event>,
+    malformed: u64,
+}
+
+/// A loaded, attached probe.
+pub(crate) struct Session<'a> {
+    skel: scry_probe::skel::ScrySkel<'a>,
+    rings: libbpf_rs::RingBuffer<'a>,
+    inbox: &'a RefCell<Inbox>,
+    ring_bytes: u64,
+}
+
+/// The ring size actually used for a requested size: a power of two of at
+/// least a page, at most 1 GiB.
+pub(crate) fn ring_size(requested: u64) -> u64 {
+    requested.clamp(PAGE, RING_MAX).next_power_of_two()
+}
+
+fn load_error(error: libbpf_rs::Error) -> CaptureError {
+    match error.kind() {
+        ErrorKind::PermissionDenied => CaptureError::NotPermitted {
+            detail: error.to_string(),
+        },
+        _ => CaptureError::Load(format!("{error:#}")),
+    }
+}
+
+/// Loads and attaches the probe, runs `body` with it, and detaches it when
+/// `body` returns. `boot_time_ns` converts the probe's clock to wall time.
+pub(crate) fn with_probe<T>(
+    config: &ProbeConfig,
+    boot_time_ns: u64,
+    body: impl FnOnce(&mut Session<'_>) -> Result<T>,
+) -> Result<T> {
+    let ncpus = libbpf_rs::num_possible_cpus()
+        .map_err(|e| CaptureError::Unsupported(format!("cannot count the CPUs: {e}")))?;
+    let mut storage = MaybeUninit::uninit();
+    let mut open_skel = ScrySkelBuilder::default()
+        .open(&mut storage)
+        .map_err(load_error)?;
+    let rodata =
+        open_skel.maps.rodata_data.as_deref_mut().ok_or_else(|| {
+            CaptureError::Load("the probe has no read-only data section".to_owned())
+        })?;
+    rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
+    rodata.targ_self_tgid = config.self_tgid;
+    open_skel
+        .maps
+        .events
+        .set_max_entries(u32::try_from(ncpus).unwrap_or(u32::MAX))
+        .map_err(load_error)?;
+    let mut skel = open_skel.load().map_err(load_error)?;
+    let ring_bytes = ring_size(config.ring_bytes);
+    let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
+        .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
+    let inbox = RefCell::new(Inbox::default());
+    let mut builder = RingBufferBuilder::new();
+    for ring in &rings {
+        builder
+            .add(ring, |record: &[u8]| {
+                let mut inbox = inbox.borrow_mut();
+                match decode::decode(record, boot_time_ns) {
+                    Ok(event) => inbox.events.push(event),
+                    Err(_) => inbox.malformed += 1,
+                }
+                0
+            })
+            .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
+    }
+    let ring_buffer = builder
+        .build()
+        .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
+    skel.attach().map_err(|e| match e.kind() {
+        ErrorKind::PermissionDenied => CaptureError::NotPermitted {
+            detail: e.to_string(),
+        },
+        _ => CaptureError::Attach {
+            program: "the syscall tracepoints".to_owned(),
+            detail: format!("{e:#}"),
+        },
+    })?;
+    let mut session = Session {
+        skel,
+        rings: ring_buffer,
+        inbox: &inbox,
+        ring_bytes,
+    };
+    body(&mut session)
+}
+
+impl Session<'_> {
+    /// Ring buffer size per CPU in bytes.
+    pub(crate) fn ring_bytes(&self) -> u64 {
+        self.ring_bytes
+    }
+
+    /// Reads every record waiting in the rings; returns the decoded events
+    /// and the number of records that could not be decoded.
+    pub(crate) fn drain(&mut self) -> Result<(Vec<Event>, u64)> {
+        self.rings
+            .consume()
+            .map_err(|e| CaptureError::Load(format!("reading the ring buffers: {e:#}")))?;
+        let mut inbox = self.inbox.borrow_mut();
+        let malformed = std::mem::take(&mut inbox.malformed);
+        Ok((std::mem::take(&mut inbox.events), malformed))
+    }
+
+    /// The probe's per-CPU counters as capture statistics.
+    pub(crate) fn stats(&self, events_written: u64, now_ns: u64) -> Result<CaptureStats> {
+        let counters = read_counters(&self.skel.maps.counters)
+            .map_err(|e| CaptureError::Load(format!("reading the probe's counters: {e:#}")))?;
+        let cpus = counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.delivered > 0 || c.dropped > 0 || c.dropped_no_ring > 0)
+            .map(|(cpu, c)| CpuStats {
+                cpu: cpu as u32,
+                delivered: c.delivered,
+                dropped: c.dropped + c.dropped_no_ring,
+            })
+            .collect();
+        Ok(CaptureStats {
+            ts: now_ns,
+            cpus,
+            events_written,
+            ..CaptureStats::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_sizes_are_powers_of_two_pages() {
+        assert_eq!(ring_size(0), 4096);
+        assert_eq!(ring_size(8 << 20), 8 << 20);
+        assert_eq!(ring_size(5 << 20), 8 << 20);
+        assert_eq!(ring_size(u64::MAX), 1 << 30);
+    }
+}
