@@ -3,15 +3,7 @@
 
 /// `1234567` as `1,234,567`.
 pub fn count(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    scry_format::thousands(value)
 }
 
 /// A byte count in binary units (`8.0 MiB`).
@@ -55,9 +47,6 @@ mod tests {
 
     #[test]
     fn formats_counts_sizes_and_durations() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(1234567), "1,234,567");
-        assert_eq!(count(100), "100");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(8 << 20), "8.0 MiB");
         assert_eq!(duration(1_500), "1.5 µs");

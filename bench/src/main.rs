@@ -4,6 +4,7 @@
 //! Timings are medians of several runs. Peak memory is measured in child
 //! processes (`VmHWM`), one per phase, so phases do not inflate each other.
 
+mod capture;
 mod workload;
 
 use std::env;
@@ -22,6 +23,7 @@ fn main() {
         Some("phase-write") => phase_write(&args[1..]),
         Some("phase-read") => phase_read(&args[1..]),
         Some("gen") => generate_file(&args[1..]),
+        Some("storm") => capture::storm(&args[1..]),
         _ => run_all(&args),
     };
     if let Err(message) = result {
@@ -30,7 +32,7 @@ fn main() {
     }
 }
 
-fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
+pub(crate) fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
         Some(i) => args
             .get(i + 1)
@@ -248,6 +250,8 @@ fn rate(count: u64, time: Duration) -> f64 {
     count as f64 / time.as_secs_f64()
 }
 
+pub(crate) use scry_format::thousands as count;
+
 fn millions(value: f64) -> String {
     format!("{:.1} M", value / 1e6)
 }
@@ -255,6 +259,26 @@ fn millions(value: f64) -> String {
 fn run_all(args: &[String]) -> Result<(), String> {
     let count = flag(args, "--events", 2_000_000)?;
     let runs = flag(args, "--runs", 5)?.max(1);
+    let iterations = flag(args, "--iterations", 100_000)?;
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    if only != Some("capture") {
+        format_bench(count, runs)?;
+    }
+    if only != Some("format") {
+        if rustix::process::geteuid().is_root() {
+            capture::run(iterations, runs)?;
+        } else {
+            println!("\ncapture rows skipped: capturing needs root");
+        }
+    }
+    Ok(())
+}
+
+fn format_bench(count: usize, runs: usize) -> Result<(), String> {
     let threads = default_threads();
     let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;

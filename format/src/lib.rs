@@ -27,7 +27,7 @@ mod pipeline;
 mod reader;
 mod stream;
 mod syscalls_x86_64;
-mod time;
+mod text;
 mod wire;
 mod writer;
 
@@ -42,5 +42,5 @@ pub use model::*;
 pub use pipeline::default_threads;
 pub use reader::{Damage, ReadOptions, TraceFile, Truncation, VerifyReport};
 pub use stream::{RawChunk, StreamItem, StreamReader};
-pub use time::format_rfc3339;
+pub use text::{format_rfc3339, thousands};
 pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions};

@@ -1,5 +1,5 @@
-//! Timestamp formatting: nanoseconds since the epoch as RFC 3339 UTC text,
-//! without a calendar dependency.
+//! Text forms shared by every scry front end: timestamps as RFC 3339 UTC
+//! (without a calendar dependency) and counts with thousands separators.
 
 /// Formats `ns` since the Unix epoch as `2024-05-01T12:34:56.123456789Z`.
 pub fn format_rfc3339(ns: u64) -> String {
@@ -14,6 +14,19 @@ pub fn format_rfc3339(ns: u64) -> String {
         (rem / 60) % 60,
         rem % 60
     )
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian date, after
@@ -34,6 +47,13 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn formats_known_instants() {
