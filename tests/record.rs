@@ -330,7 +330,9 @@ fn fork_and_exec_show_the_new_process_with_its_argv_and_parent() {
                 && e.ret == i64::from(child)
         })
         .expect("the parent's fork is recorded with the child's pid");
-    assert!(fork.ts <= exec.ts);
+    // Events are stamped at syscall exit: a vfork-style clone returns only
+    // after the child has exec'd, but it was entered before.
+    assert!(fork.ts - fork.latency <= exec.ts);
     assert!(
         events
             .iter()
@@ -389,4 +391,64 @@ fn count_and_duration_limits_stop_the_capture_by_themselves() {
         "a 1 s capture spans {} ns",
         last - first
     );
+}
+
+#[test]
+fn without_privileges_the_capture_fails_with_exit_code_4_and_leaves_no_file() {
+    if skip_unless_root() {
+        return;
+    }
+    let dir = TempDir::new("record-unprivileged");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.path("denied.scry");
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_scry"))
+        .args(["record", "-w", &path, "-M", "1"])
+        .output()
+        .unwrap();
+    let run: Run = out.into();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_contains!(
+        run.stderr,
+        "permission denied: capturing needs root, or CAP_BPF and CAP_PERFMON"
+    );
+    assert!(!Path::new(&path).exists(), "no empty trace is left behind");
+}
+
+#[test]
+fn an_unwritable_output_fails_with_exit_code_4() {
+    if skip_unless_root() {
+        return;
+    }
+    let run = scry(&["record", "-w", "/nonexistent-scry-dir/x.scry", "-M", "1"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_contains!(run.stderr, "opening the output");
+    assert_contains!(run.stderr, "No such file or directory");
+}
+
+#[test]
+fn a_trace_streams_to_standard_output() {
+    if skip_unless_root() {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_scry"))
+        .args(["record", "-w", "-", "-n", "200"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = TraceFile::open(&out.stdout[..]).unwrap();
+    assert_eq!(trace.event_count(), 200);
+    assert!(trace.truncation().is_none());
 }

@@ -31,7 +31,7 @@ pub enum CaptureError {
     #[error("writing the trace failed: {0}")]
     Format(#[from] scry_format::FormatError),
     /// Another I/O error.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

@@ -85,8 +85,9 @@ pub struct RecordSummary {
     pub elapsed: Duration,
 }
 
-/// Records every syscall of the host into `out` until `stop` is raised or a
-/// limit is reached.
+/// Records every syscall of the host until `stop` is raised or a limit is
+/// reached. The output is opened by `open_output` only once the probe is
+/// attached, so a capture that cannot start leaves no empty file behind.
 ///
 /// # Errors
 /// [`CaptureError::NotPermitted`] without the privileges to load BPF,
@@ -94,7 +95,7 @@ pub struct RecordSummary {
 /// [`CaptureError::Load`] / [`CaptureError::Attach`] when the kernel refuses
 /// the probe, and write errors of the trace.
 pub fn record<W: Write + Send + 'static>(
-    out: W,
+    open_output: impl FnOnce() -> std::io::Result<W>,
     options: &RecordOptions,
     stop: &AtomicBool,
     mut progress: impl FnMut(&Progress),
@@ -125,6 +126,7 @@ pub fn record<W: Write + Send + 'static>(
             ts: machine::realtime_ns(),
             ..Snapshot::default()
         };
+        let out = open_output().map_err(|e| CaptureError::io("opening the output", e))?;
         let sink = sink::Sink::spawn(out, &header, &snapshot, WriterOptions::default())?;
         capture_loop(probe, sink, options, boot_time, stop, &mut progress)
     })

@@ -54,15 +54,14 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
     };
     let summary = if to_stdout {
         scry_capture::record(
-            io::BufWriter::with_capacity(1 << 20, io::stdout()),
+            || Ok(io::BufWriter::with_capacity(1 << 20, io::stdout())),
             &options,
             &stop,
             &mut progress,
         )?
     } else {
-        let file = create_private(&path)?;
         scry_capture::record(
-            io::BufWriter::with_capacity(1 << 20, file),
+            || create_private(&path).map(|file| io::BufWriter::with_capacity(1 << 20, file)),
             &options,
             &stop,
             &mut progress,
@@ -78,17 +77,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
 
 /// Creates (or truncates) `path` readable and writable by its owner only:
 /// traces hold secrets (buffers, command lines).
-fn create_private(path: &Path) -> anyhow::Result<File> {
+fn create_private(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+        .open(path)?;
     // An existing file keeps its mode on open: tighten it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("cannot restrict the permissions of {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
 }
 
