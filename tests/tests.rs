@@ -15,3 +15,5 @@ mod verify;
 mod cli;
 // `scry record`: real captures (as root).
 mod record;
+// The committed real captures in samples/.
+mod samples;

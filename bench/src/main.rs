@@ -5,6 +5,7 @@
 //! processes (`VmHWM`), one per phase, so phases do not inflate each other.
 
 mod capture;
+mod extract;
 mod workload;
 
 use std::env;
@@ -24,6 +25,7 @@ fn main() {
         Some("phase-read") => phase_read(&args[1..]),
         Some("gen") => generate_file(&args[1..]),
         Some("storm") => capture::storm(&args[1..]),
+        Some("extract") => extract::extract(&args[1..]),
         _ => run_all(&args),
     };
     if let Err(message) = result {
