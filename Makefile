@@ -19,8 +19,7 @@ demo: build
 
 test:
 	@scripts/deps.sh test
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	@scripts/test.sh
 
 lint: deps
 	$(CARGO) fmt --all --check

@@ -3,10 +3,11 @@
 # a host-wide capture runs while scripts/workload.sh runs, and the
 # workload's process tree is then extracted into the sample, so a sample
 # holds its workload and nothing else the host did.
-# Run from the repository root after `cargo build --release`:
+# Run from the repository root:
 #   bash samples/record.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo build --release --quiet -p scry -p scry-bench
 scry=target/release/scry
 bench=target/release/scry-bench
 work=$(mktemp -d)

@@ -13,6 +13,7 @@
 //! decoded only when asked for, so iterating over a chunk allocates nothing
 //! per event.
 
+use std::cell::OnceCell;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use rustc_hash::FxHashMap;
@@ -35,7 +36,7 @@ mod tag {
 }
 
 /// The header columns, in payload order.
-const COLUMNS: usize = 9;
+const COLUMNS: usize = 10;
 mod column {
     pub(super) const TS: usize = 0;
     pub(super) const TID: usize = 1;
@@ -46,6 +47,7 @@ mod column {
     pub(super) const LATENCY: usize = 6;
     pub(super) const PARAM_COUNT: usize = 7;
     pub(super) const PARAM_LEN: usize = 8;
+    pub(super) const BLOB_LEN: usize = 9;
 }
 
 /// Encodes events into a chunk payload.
@@ -55,6 +57,9 @@ pub struct ChunkBuilder {
     string_table: Vec<u8>,
     columns: [Vec<u8>; COLUMNS],
     params: Vec<u8>,
+    /// Buffer contents, kept apart from the rest so that a scan that does
+    /// not look at them does not pay for decompressing them.
+    blob: Vec<u8>,
     prev_ts: u64,
     prev_tid: u32,
     summary: SummaryBuilder,
@@ -74,7 +79,7 @@ impl ChunkBuilder {
     /// Approximate payload size so far, in bytes.
     pub fn raw_len(&self) -> usize {
         let columns: usize = self.columns.iter().map(Vec::len).sum();
-        self.string_table.len() + columns + self.params.len() + 10 + 5 * COLUMNS
+        self.string_table.len() + columns + self.params.len() + self.blob.len() + 10 + 5 * COLUMNS
     }
 
     fn intern(&mut self, text: &[u8]) -> u32 {
@@ -112,12 +117,15 @@ impl ChunkBuilder {
         put_uvarint(&mut c[column::PARAM_COUNT], event.params.len() as u64);
         let mut params = std::mem::take(&mut self.params);
         let before = params.len();
+        let blob_before = self.blob.len();
         for value in &event.params {
             self.push_value(&mut params, value);
         }
+        let c = &mut self.columns;
+        put_uvarint(&mut c[column::PARAM_LEN], (params.len() - before) as u64);
         put_uvarint(
-            &mut self.columns[column::PARAM_LEN],
-            (params.len() - before) as u64,
+            &mut c[column::BLOB_LEN],
+            (self.blob.len() - blob_before) as u64,
         );
         self.params = params;
     }
@@ -143,7 +151,8 @@ impl ChunkBuilder {
             }
             Value::Bytes(bytes) => {
                 out.push(tag::BYTES);
-                put_bytes(out, bytes);
+                put_uvarint(out, bytes.len() as u64);
+                self.blob.extend_from_slice(bytes);
             }
             Value::SockAddr(addr) => {
                 out.push(tag::SOCKADDR);
@@ -159,8 +168,9 @@ impl ChunkBuilder {
         }
     }
 
-    /// Finishes the chunk: its summary and its uncompressed payload.
-    pub fn finish(self, first_num: u64) -> (ChunkSummary, Vec<u8>) {
+    /// Finishes the chunk: its summary, its uncompressed payload, and the
+    /// buffer contents its events point into.
+    pub fn finish(self, first_num: u64) -> (ChunkSummary, Vec<u8>, Vec<u8>) {
         let mut payload = Vec::with_capacity(self.raw_len());
         put_uvarint(&mut payload, self.strings.len() as u64);
         payload.extend_from_slice(&self.string_table);
@@ -170,7 +180,12 @@ impl ChunkBuilder {
         }
         payload.extend_from_slice(&self.params);
         let raw_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        (self.summary.finish(first_num, raw_len), payload)
+        let blob_len = u32::try_from(self.blob.len()).unwrap_or(u32::MAX);
+        (
+            self.summary.finish(first_num, raw_len, blob_len),
+            payload,
+            self.blob,
+        )
     }
 }
 
@@ -216,19 +231,62 @@ pub struct DecodedChunk {
     param_count: Vec<u16>,
     /// Start of each event's parameters in the payload, plus the end.
     param_bounds: Vec<u32>,
+    /// Start of each event's buffer bytes in the blob, plus the end.
+    blob_bounds: Vec<u32>,
+    /// The buffer contents as stored (one zstd frame, or raw).
+    blob_source: Vec<u8>,
+    blob_compressed: bool,
+    blob_len: usize,
+    /// The buffer contents, decompressed on first use.
+    blob: OnceCell<Vec<u8>>,
 }
 
 impl DecodedChunk {
-    /// Decodes a payload produced by [`ChunkBuilder::finish`].
+    /// Decodes a payload and blob produced by [`ChunkBuilder::finish`].
     #[cfg(test)]
-    pub(crate) fn decode(payload: Vec<u8>, first_num: u64) -> WireResult<DecodedChunk> {
+    pub(crate) fn decode(
+        payload: Vec<u8>,
+        blob: Vec<u8>,
+        first_num: u64,
+    ) -> WireResult<DecodedChunk> {
         let mut chunk = DecodedChunk {
             payload,
             ..DecodedChunk::default()
         };
+        chunk.set_blob(&blob, blob.len(), false);
         chunk.decode_payload(first_num, 0)?;
         chunk.validate_params()?;
         Ok(chunk)
+    }
+
+    /// Keeps the chunk's buffer contents as stored, to be decompressed when
+    /// a parameter first needs them.
+    pub(crate) fn set_blob(&mut self, source: &[u8], len: usize, compressed: bool) {
+        self.blob_source.clear();
+        self.blob_source.extend_from_slice(source);
+        self.blob_compressed = compressed;
+        self.blob_len = len;
+        self.blob.take();
+    }
+
+    fn load_blob(&self) -> Result<Vec<u8>, &'static str> {
+        let blob = if self.blob_compressed {
+            zstd::bulk::decompress(&self.blob_source, self.blob_len)
+                .map_err(|_| "buffer contents do not decompress")?
+        } else {
+            self.blob_source.clone()
+        };
+        if blob.len() != self.blob_len {
+            return Err("buffer contents differ in size from the summary");
+        }
+        Ok(blob)
+    }
+
+    /// The buffer contents; empty if they are damaged (which
+    /// [`DecodedChunk::validate`] reports).
+    fn blob(&self) -> &[u8] {
+        self.blob
+            .get_or_init(|| self.load_blob().unwrap_or_default())
     }
 
     /// The buffer to decompress a payload into before
@@ -254,6 +312,8 @@ impl DecodedChunk {
             latency,
             param_count,
             param_bounds,
+            blob_bounds,
+            blob_len,
             ..
         } = self;
         // Every column is cleared by its decoding; a chunk that fails to
@@ -320,6 +380,17 @@ impl DecodedChunk {
         if end != payload.len() as u64 {
             return Err(Malformed("parameter lengths do not add up to the payload"));
         }
+        let mut end = 0u64;
+        decode_column(columns[column::BLOB_LEN], blob_bounds, n, |len| {
+            end = end.checked_add(len)?;
+            u32::try_from(end).ok()
+        })?;
+        blob_bounds.insert(0, 0);
+        if end != *blob_len as u64 {
+            return Err(Malformed(
+                "buffer lengths do not add up to the buffer contents",
+            ));
+        }
         Ok(())
     }
 
@@ -334,16 +405,22 @@ impl DecodedChunk {
     }
 
     fn validate_params(&self) -> WireResult<()> {
+        self.load_blob().map_err(Malformed)?;
         for index in 0..self.len() {
             let mut cursor = Cursor::new(self.param_bytes(index));
+            let mut blob = self.blob_span(index);
             for _ in 0..self.param_count[index] {
-                decode_value(self, &mut cursor)?;
+                decode_value(self, &mut cursor, &mut blob)?;
             }
-            if !cursor.is_empty() {
+            if !cursor.is_empty() || blob.start != blob.end {
                 return Err(Malformed("parameter bytes left over"));
             }
         }
         Ok(())
+    }
+
+    fn blob_span(&self, index: usize) -> std::ops::Range<usize> {
+        self.blob_bounds[index] as usize..self.blob_bounds[index + 1] as usize
     }
 
     fn param_bytes(&self, index: usize) -> &[u8] {
@@ -398,15 +475,30 @@ impl DecodedChunk {
     }
 }
 
-/// Decodes one tagged value; strings resolve through the chunk's table.
-fn decode_value<'a>(chunk: &'a DecodedChunk, cursor: &mut Cursor<'a>) -> WireResult<ValueRef<'a>> {
+/// Decodes one tagged value; strings resolve through the chunk's table and
+/// buffer bytes are taken, in order, from the event's span of the blob.
+fn decode_value<'a>(
+    chunk: &'a DecodedChunk,
+    cursor: &mut Cursor<'a>,
+    blob: &mut std::ops::Range<usize>,
+) -> WireResult<ValueRef<'a>> {
     Ok(match cursor.u8()? {
         tag::ABSENT => ValueRef::Absent,
         tag::INT => ValueRef::Int(cursor.ivarint()?),
         tag::UINT => ValueRef::Uint(cursor.uvarint()?),
         tag::FD => ValueRef::Fd(cursor.ivarint()?),
         tag::STR => ValueRef::Str(chunk.string(cursor.uvarint_as("string index out of range")?)?),
-        tag::BYTES => ValueRef::Bytes(cursor.bytes()?),
+        tag::BYTES => {
+            let len: usize = cursor.uvarint_as("buffer length too large")?;
+            let end = blob.start.checked_add(len).filter(|&end| end <= blob.end);
+            let end = end.ok_or(Malformed("buffer bytes out of range"))?;
+            let bytes = chunk
+                .blob()
+                .get(blob.start..end)
+                .ok_or(Malformed("buffer bytes out of range"))?;
+            blob.start = end;
+            ValueRef::Bytes(bytes)
+        }
         tag::SOCKADDR => ValueRef::SockAddr(match cursor.u8()? {
             ADDR_INET4 => {
                 let ip = Ipv4Addr::from(cursor.array::<4>()?);
@@ -513,6 +605,7 @@ impl<'a> EventView<'a> {
         Params {
             chunk: self.chunk,
             cursor: Cursor::new(bytes),
+            blob: self.chunk.blob_span(self.index),
             remaining: self.param_count(),
         }
     }
@@ -537,6 +630,7 @@ impl<'a> EventView<'a> {
 pub struct Params<'a> {
     chunk: &'a DecodedChunk,
     cursor: Cursor<'a>,
+    blob: std::ops::Range<usize>,
     remaining: usize,
 }
 
@@ -548,7 +642,7 @@ impl<'a> Iterator for Params<'a> {
             return None;
         }
         self.remaining -= 1;
-        match decode_value(self.chunk, &mut self.cursor) {
+        match decode_value(self.chunk, &mut self.cursor, &mut self.blob) {
             Ok(value) => Some(value),
             Err(_) => {
                 self.remaining = 0;
@@ -716,11 +810,11 @@ mod tests {
         let mut builder = ChunkBuilder::new();
         builder.push(&event, Some("host"));
         builder.push(&second, None);
-        let (summary, payload) = builder.finish(100);
+        let (summary, payload, blob) = builder.finish(100);
         assert_eq!(summary.events, 2);
         assert_eq!(summary.min_ts, second.ts);
         assert_eq!(summary.containers, vec!["host".to_owned()]);
-        let chunk = DecodedChunk::decode(payload, 100).unwrap();
+        let chunk = DecodedChunk::decode(payload, blob, 100).unwrap();
         let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
         assert_eq!(decoded, vec![event, second]);
         assert_eq!(chunk.get(1).unwrap().num(), 101);
@@ -736,9 +830,9 @@ mod tests {
             },
             None,
         );
-        let (_, mut payload) = builder.finish(0);
+        let (_, mut payload, blob) = builder.finish(0);
         let last = payload.len() - 1;
         payload[last] = 9; // string id 9 of 1
-        assert!(DecodedChunk::decode(payload, 0).is_err());
+        assert!(DecodedChunk::decode(payload, blob, 0).is_err());
     }
 }

@@ -453,6 +453,7 @@ pub(crate) fn encode_summary(summary: &ChunkSummary) -> MessageWriter {
     for container in &summary.containers {
         msg.repeated_bytes(9, container.as_bytes());
     }
+    msg.uint(10, summary.blob_len.into());
     msg
 }
 
@@ -486,6 +487,7 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
             }
             8 => s.tgids_overflow = v.bool()?,
             9 => s.containers.push(v.string()?),
+            10 => s.blob_len = v.uint_as()?,
             _ => {}
         }
         Ok(())

@@ -27,6 +27,8 @@ pub struct ChunkSummary {
     pub max_ts: u64,
     /// Size of the decompressed payload in bytes.
     pub raw_len: u32,
+    /// Size of the decompressed buffer contents in bytes.
+    pub blob_len: u32,
     /// Event types present with their counts, sorted by type.
     pub types: Vec<(EventType, u32)>,
     /// Distinct tgids present, sorted; incomplete when `tgids_overflow`.
@@ -121,7 +123,7 @@ impl SummaryBuilder {
         self.events
     }
 
-    pub(crate) fn finish(self, first_num: u64, raw_len: u32) -> ChunkSummary {
+    pub(crate) fn finish(self, first_num: u64, raw_len: u32, blob_len: u32) -> ChunkSummary {
         let mut types: Vec<_> = self.types.into_iter().collect();
         types.sort_unstable();
         let mut tgids: Vec<_> = self.tgids.into_iter().collect();
@@ -132,6 +134,7 @@ impl SummaryBuilder {
             min_ts: self.min_ts,
             max_ts: self.max_ts,
             raw_len,
+            blob_len,
             types,
             tgids,
             tgids_overflow: self.tgids_overflow,

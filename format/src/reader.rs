@@ -106,9 +106,30 @@ pub(crate) fn decode_chunk_block(
     if raw_len > block::MAX_BLOCK_LEN {
         return Err(corrupt(format!("implausible payload size {raw_len}")));
     }
+    // The body is the main frame's length, the main frame, then the
+    // buffer contents (kept as they are until a parameter needs them).
+    let main_len = block
+        .body
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| corrupt("chunk body shorter than its length field".to_owned()))?;
+    let main = block
+        .body
+        .get(4..4 + main_len)
+        .ok_or_else(|| corrupt("chunk body shorter than its main frame".to_owned()))?;
+    let compressed = block.flags & FLAG_ZSTD != 0;
+    let blob = &block.body[4 + main_len..];
+    if summary.blob_len as usize > block::MAX_BLOCK_LEN
+        || (summary.blob_len == 0) != blob.is_empty()
+    {
+        return Err(corrupt(
+            "buffer contents differ from the summary".to_owned(),
+        ));
+    }
+    chunk.set_blob(blob, summary.blob_len as usize, compressed);
     let payload = chunk.payload_buffer();
     payload.clear();
-    if block.flags & FLAG_ZSTD != 0 {
+    if compressed {
         payload.reserve(raw_len);
         DECOMPRESSOR
             .with(|cell| {
@@ -117,11 +138,11 @@ pub(crate) fn decode_chunk_block(
                     Some(decompressor) => decompressor,
                     None => slot.insert(zstd::bulk::Decompressor::new()?),
                 };
-                decompressor.decompress_to_buffer(block.body, payload)
+                decompressor.decompress_to_buffer(main, payload)
             })
             .map_err(|e| corrupt(format!("decompression failed: {e}")))?;
     } else {
-        payload.extend_from_slice(block.body);
+        payload.extend_from_slice(main);
     }
     if payload.len() != raw_len {
         return Err(corrupt("payload size differs from its summary".to_owned()));

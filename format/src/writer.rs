@@ -142,8 +142,14 @@ impl<W: Write> TraceWriter<W> {
             return Ok(());
         }
         let builder = std::mem::take(&mut self.builder);
-        let (summary, payload) = builder.finish(self.next_num);
-        let body = self.compress(&payload, "chunk")?;
+        let (summary, payload, blob) = builder.finish(self.next_num);
+        let main = self.compress(&payload, "chunk")?;
+        let mut body = Vec::with_capacity(4 + main.len() + blob.len() / 2);
+        body.extend_from_slice(&(main.len() as u32).to_le_bytes());
+        body.extend_from_slice(&main);
+        if !blob.is_empty() {
+            body.extend_from_slice(&self.compress(&blob, "chunk buffers")?);
+        }
         self.write_chunk(summary, &body)
     }
 
