@@ -25,6 +25,8 @@ mod index;
 mod model;
 mod pipeline;
 mod reader;
+#[cfg(test)]
+mod robustness;
 mod stream;
 mod syscalls_x86_64;
 mod text;
