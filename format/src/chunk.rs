@@ -14,11 +14,11 @@
 //! per event.
 
 use std::cell::OnceCell;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 
 use rustc_hash::FxHashMap;
 
-use crate::codec::{ADDR_INET4, ADDR_INET6, ADDR_OTHER, ADDR_UNIX, put_sockaddr};
+use crate::codec::{put_sockaddr, read_sockaddr};
 use crate::index::{ChunkSummary, SummaryBuilder};
 use crate::model::{Event, EventType, SockAddr, Value};
 use crate::wire::{Cursor, Malformed, WireResult, put_bytes, put_ivarint, put_uvarint};
@@ -499,27 +499,7 @@ fn decode_value<'a>(
             blob.start = end;
             ValueRef::Bytes(bytes)
         }
-        tag::SOCKADDR => ValueRef::SockAddr(match cursor.u8()? {
-            ADDR_INET4 => {
-                let ip = Ipv4Addr::from(cursor.array::<4>()?);
-                let port = u16::from_be_bytes(cursor.array::<2>()?);
-                SockAddrRef::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port)))
-            }
-            ADDR_INET6 => {
-                let ip = Ipv6Addr::from(cursor.array::<16>()?);
-                let port = u16::from_be_bytes(cursor.array::<2>()?);
-                SockAddrRef::Inet(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)))
-            }
-            ADDR_UNIX => SockAddrRef::Unix(cursor.bytes()?),
-            ADDR_OTHER => {
-                let family = cursor.uvarint_as("address family out of range")?;
-                SockAddrRef::Other {
-                    family,
-                    data: cursor.bytes()?,
-                }
-            }
-            _ => return Err(Malformed("unknown socket address kind")),
-        }),
+        tag::SOCKADDR => ValueRef::SockAddr(read_sockaddr(cursor)?),
         tag::STR_LIST => {
             let count: usize = cursor.uvarint_as("list too long")?;
             let start = cursor.position();

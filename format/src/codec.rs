@@ -5,6 +5,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+use crate::chunk::SockAddrRef;
 use crate::event_table::{EventTable, EventTypeInfo, GENERIC_PARAMS};
 use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
 use crate::model::*;
@@ -14,10 +15,10 @@ use crate::wire::{
 
 // ---- socket addresses (shared with event records) ----
 
-pub(crate) const ADDR_INET4: u8 = 1;
-pub(crate) const ADDR_INET6: u8 = 2;
-pub(crate) const ADDR_UNIX: u8 = 3;
-pub(crate) const ADDR_OTHER: u8 = 4;
+const ADDR_INET4: u8 = 1;
+const ADDR_INET6: u8 = 2;
+const ADDR_UNIX: u8 = 3;
+const ADDR_OTHER: u8 = 4;
 
 /// Appends a socket address: a kind byte, then the address.
 pub(crate) fn put_sockaddr(buf: &mut Vec<u8>, addr: &SockAddr) {
@@ -44,25 +45,26 @@ pub(crate) fn put_sockaddr(buf: &mut Vec<u8>, addr: &SockAddr) {
     }
 }
 
-/// Reads a socket address written by [`put_sockaddr`].
-pub(crate) fn read_sockaddr(cursor: &mut Cursor<'_>) -> WireResult<SockAddr> {
+/// Reads a socket address written by [`put_sockaddr`], borrowing its
+/// path or raw bytes from the buffer.
+pub(crate) fn read_sockaddr<'a>(cursor: &mut Cursor<'a>) -> WireResult<SockAddrRef<'a>> {
     Ok(match cursor.u8()? {
         ADDR_INET4 => {
             let ip = Ipv4Addr::from(cursor.array::<4>()?);
             let port = u16::from_be_bytes(cursor.array::<2>()?);
-            SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port)))
+            SockAddrRef::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port)))
         }
         ADDR_INET6 => {
             let ip = Ipv6Addr::from(cursor.array::<16>()?);
             let port = u16::from_be_bytes(cursor.array::<2>()?);
-            SockAddr::Inet(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)))
+            SockAddrRef::Inet(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)))
         }
-        ADDR_UNIX => SockAddr::Unix(cursor.bytes()?.to_vec()),
+        ADDR_UNIX => SockAddrRef::Unix(cursor.bytes()?),
         ADDR_OTHER => {
-            let family = cursor.uvarint_as::<u16>("address family out of range")?;
-            SockAddr::Other {
+            let family = cursor.uvarint_as("address family out of range")?;
+            SockAddrRef::Other {
                 family,
-                data: cursor.bytes()?.to_vec(),
+                data: cursor.bytes()?,
             }
         }
         _ => return Err(Malformed("unknown socket address kind")),
@@ -76,7 +78,7 @@ fn sockaddr_bytes(addr: &SockAddr) -> Vec<u8> {
 }
 
 fn sockaddr_from(bytes: &[u8]) -> WireResult<SockAddr> {
-    read_sockaddr(&mut Cursor::new(bytes))
+    read_sockaddr(&mut Cursor::new(bytes)).map(|addr| addr.to_sockaddr())
 }
 
 /// Decodes a message field by field; `apply` sees each known field and
