@@ -63,6 +63,19 @@ Exits 0 when every trace is whole, 3 when any is damaged, cut off or
 unreadable.")]
     Verify(VerifyArgs),
 
+    /// List every field a filter or an output format can use, with its type
+    /// and meaning.
+    #[command(after_help = "\
+Examples:
+  scry fields
+  scry fields | grep ^fd.
+  scry fields --json | jq -r 'select(.type == \"ip\") | .name'")]
+    Fields {
+        /// One JSON object per line: name, type, argument, description.
+        #[arg(short, long)]
+        json: bool,
+    },
+
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:

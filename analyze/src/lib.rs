@@ -1,4 +1,29 @@
 //! scry-analyze owns everything computed from a trace: state reconstruction
 //! (threads, fds, users, containers), the sysdig/Falco-compatible filter
 //! language and its fields, output formatting and summaries.
+//!
+//! * [`filter::parse`] turns filter text into an AST; [`Filter`] compiles it
+//!   against a trace's event table into something cheap to evaluate.
+//! * [`state::State`] replays a trace's snapshot and events to know, at
+//!   every event, the process, its ancestry and what each fd is.
+//! * [`fields`] is the catalog of every field (`scry fields`).
+//! * [`scan`] runs a filter over a trace, using the chunk index to skip
+//!   what cannot match.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod compile;
+mod errno;
+pub mod fields;
+pub mod filter;
+mod query;
+mod render;
+pub mod state;
+mod types;
+mod value;
+
+pub use compile::{Catalog, Filter, FilterError};
+pub use fields::{Ctx, FIELDS, FieldDef};
+pub use query::{Prepared, Scan, Window, scan};
+pub use types::{TypeInfo, TypeTable};
+pub use value::{FieldType, Value, printable};

@@ -1,5 +1,6 @@
 //! Dispatch from a parsed command line to the command that runs it.
 
+mod fields;
 mod info;
 #[cfg(feature = "capture")]
 mod record;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         #[cfg(feature = "capture")]
         Command::Record(args) => record::run(&args),
         Command::Info(args) => info::run(&args),
+        Command::Fields { json } => fields::run(json),
         Command::Verify(args) => verify::run(&args),
         Command::Completions { shell } => {
             let mut command = Cli::command();

@@ -1,0 +1,788 @@
+//! Compiling a parsed filter against a trace's fields and event table, and
+//! evaluating it per event.
+//!
+//! Everything that can be decided once is decided here: field names are
+//! resolved, right-hand values are converted to the field's type (a type
+//! error is reported with a caret before any event is read), regular
+//! expressions and globs are compiled, `evt.type` tests become a bitmap
+//! lookup, lists become sets. Evaluation then short-circuits through a tree
+//! of these prepared checks.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use regex::bytes::Regex;
+use rustc_hash::FxHashSet;
+use scry_format::{ChunkSummary, EventTable};
+
+use crate::fields::{self, Ctx, Field};
+use crate::filter::{self, Compare, Expr, Literal, Op, Operand, Rhs, Span, Transformer};
+use crate::types::TypeTable;
+use crate::value::{FieldType, Value};
+
+/// A filter that failed to parse or to compile, with the span to underline.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("filter error at position {}: {message}", span.start)]
+pub struct FilterError {
+    /// The offending part of the source.
+    pub span: Span,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl FilterError {
+    fn at(span: Span, message: impl Into<String>) -> Self {
+        FilterError {
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// The source with a caret line under the offending part, then the
+    /// message, for a terminal.
+    pub fn render(&self, source: &str) -> String {
+        let start = self.span.start.min(source.len());
+        let end = self.span.end.clamp(start, source.len());
+        let lead = source[..start].chars().count();
+        let width = source[start..end].chars().count().max(1);
+        format!(
+            "{source}\n{}^{}\n{}",
+            " ".repeat(lead),
+            "~".repeat(width - 1),
+            self.message
+        )
+    }
+}
+
+impl From<filter::ParseError> for FilterError {
+    fn from(error: filter::ParseError) -> Self {
+        FilterError {
+            span: error.span,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A compiled filter.
+#[derive(Debug)]
+pub struct Filter {
+    root: Node,
+    needs_state: bool,
+}
+
+#[derive(Debug)]
+enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    /// `evt.type in (…)`: a bitmap indexed by event type id.
+    TypeIn(Vec<bool>),
+    Check(Box<Check>),
+}
+
+#[derive(Debug)]
+struct Check {
+    left: Side,
+    op: Op,
+    rhs: Prepared,
+}
+
+/// A field, possibly wrapped in transformers.
+#[derive(Debug)]
+enum Side {
+    Field(Field),
+    Transform(Transformer, Box<Side>),
+}
+
+/// A right-hand side converted for its operator and type.
+#[derive(Debug)]
+enum Prepared {
+    None,
+    Num(i128),
+    NumSet(Vec<i128>),
+    Bytes(Vec<u8>),
+    Lower(Vec<u8>),
+    BytesSet(FxHashSet<Vec<u8>>),
+    Prefixes(Vec<Vec<u8>>),
+    Regex(Regex),
+    Bool(bool),
+    Nets(Vec<(IpAddr, u8)>),
+    Field(Side),
+    /// A value for a field whose type varies by event (`evt.rawarg.X`):
+    /// compared as a number to numbers and as text to text.
+    Dyn(Option<i128>, Vec<u8>),
+}
+
+/// Everything compilation needs to know about the trace.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog<'a> {
+    /// The trace's event table.
+    pub table: &'a EventTable,
+    /// Facts per event type.
+    pub types: &'a TypeTable,
+}
+
+impl Filter {
+    /// Parses and compiles `source`.
+    ///
+    /// # Errors
+    /// A syntax error, an unknown field, a value of the wrong type, an
+    /// operator the field does not support — each with its span.
+    pub fn new(source: &str, catalog: Catalog<'_>) -> Result<Filter, FilterError> {
+        let expr = filter::parse(source)?;
+        Self::compile(&expr, catalog)
+    }
+
+    /// Compiles a parsed expression.
+    ///
+    /// # Errors
+    /// As [`Filter::new`], minus syntax errors.
+    pub fn compile(expr: &Expr, catalog: Catalog<'_>) -> Result<Filter, FilterError> {
+        let mut needs_state = false;
+        let root = compile_expr(expr, catalog, &mut needs_state)?;
+        Ok(Filter { root, needs_state })
+    }
+
+    /// Whether evaluation looks at reconstructed state (processes, fds…):
+    /// when it does not, chunks that cannot match need not be read at all.
+    pub fn needs_state(&self) -> bool {
+        self.needs_state
+    }
+
+    /// Whether the event matches.
+    #[inline]
+    pub fn matches(&self, ctx: &Ctx<'_>) -> bool {
+        eval(&self.root, ctx)
+    }
+
+    /// Whether a chunk may hold a matching event, from its summary alone.
+    pub fn chunk_may_match(&self, summary: &ChunkSummary) -> bool {
+        may_match(&self.root, summary)
+    }
+}
+
+fn compile_expr(
+    expr: &Expr,
+    catalog: Catalog<'_>,
+    needs_state: &mut bool,
+) -> Result<Node, FilterError> {
+    let mut all = |items: &[Expr]| -> Result<Vec<Node>, FilterError> {
+        items
+            .iter()
+            .map(|e| compile_expr(e, catalog, needs_state))
+            .collect()
+    };
+    Ok(match expr {
+        Expr::And(items) => Node::And(all(items)?),
+        Expr::Or(items) => Node::Or(all(items)?),
+        Expr::Not(inner) => Node::Not(Box::new(compile_expr(inner, catalog, needs_state)?)),
+        Expr::Macro { name, span } => {
+            return Err(FilterError::at(
+                *span,
+                format!("unknown identifier '{name}': expected a field such as proc.name"),
+            ));
+        }
+        Expr::Compare(compare) => compile_compare(compare, catalog, needs_state)?,
+    })
+}
+
+fn compile_side(
+    operand: &Operand,
+    catalog: Catalog<'_>,
+    needs_state: &mut bool,
+) -> Result<(Side, FieldType), FilterError> {
+    match operand {
+        Operand::Field(field) => {
+            let bracket = field.arg.as_ref().map(|a| a.text.as_str());
+            let resolved = fields::resolve(&field.name, bracket, catalog.types, catalog.table)
+                .map_err(|message| FilterError::at(field.span, message))?;
+            *needs_state |= resolved.needs_state();
+            let ty = resolved.def().ty;
+            Ok((Side::Field(resolved), ty))
+        }
+        Operand::Transform {
+            transformer,
+            args,
+            span,
+        } => {
+            let [arg] = args.as_slice() else {
+                return Err(FilterError::at(
+                    *span,
+                    format!("{}() takes one field", transformer.as_str()),
+                ));
+            };
+            let (inner, ty) = compile_side(arg, catalog, needs_state)?;
+            let out = match (transformer, ty) {
+                (
+                    Transformer::ToLower
+                    | Transformer::ToUpper
+                    | Transformer::B64
+                    | Transformer::Basename,
+                    FieldType::Str | FieldType::Bytes,
+                ) => ty,
+                (Transformer::Len, FieldType::Str | FieldType::Bytes) => FieldType::Num,
+                (Transformer::Join | Transformer::Concat | Transformer::Getopt, _) => {
+                    return Err(FilterError::at(
+                        *span,
+                        format!("{}() is not supported", transformer.as_str()),
+                    ));
+                }
+                _ => {
+                    return Err(FilterError::at(
+                        *span,
+                        format!(
+                            "{}() applies to strings, not {}",
+                            transformer.as_str(),
+                            ty.as_str()
+                        ),
+                    ));
+                }
+            };
+            Ok((Side::Transform(*transformer, Box::new(inner)), out))
+        }
+    }
+}
+
+fn op_allowed(op: Op, ty: FieldType) -> bool {
+    use Op::*;
+    match ty {
+        FieldType::Num => matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists),
+        FieldType::Bool => matches!(op, Eq | Ne | In | Exists),
+        FieldType::Ip => matches!(op, Eq | Ne | In | Intersects | Exists),
+        FieldType::Str => !matches!(op, BContains | BStartsWith),
+        FieldType::Bytes => matches!(
+            op,
+            Eq | Ne
+                | Contains
+                | IContains
+                | BContains
+                | StartsWith
+                | BStartsWith
+                | EndsWith
+                | In
+                | Exists
+        ),
+    }
+}
+
+fn parse_num(lit: &Literal) -> Result<i128, FilterError> {
+    let text = lit.text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => i128::from_str_radix(hex, 16),
+        None => digits.parse::<i128>(),
+    }
+    .map_err(|_| FilterError::at(lit.span, format!("'{}' is not a valid number", lit.text)))?;
+    Ok(if negative { -value } else { value })
+}
+
+/// Well-known service names accepted where a port is expected.
+fn service_port(name: &str) -> Option<i128> {
+    Some(match name {
+        "ftp" => 21,
+        "ssh" => 22,
+        "telnet" => 23,
+        "smtp" => 25,
+        "domain" | "dns" => 53,
+        "http" => 80,
+        "pop3" => 110,
+        "ntp" => 123,
+        "imap" => 143,
+        "ldap" => 389,
+        "https" => 443,
+        "smtps" => 465,
+        "submission" => 587,
+        "imaps" => 993,
+        "pop3s" => 995,
+        "mysql" => 3306,
+        "rdp" => 3389,
+        "postgresql" | "postgres" => 5432,
+        "redis" => 6379,
+        _ => return None,
+    })
+}
+
+fn parse_net(lit: &Literal) -> Result<(IpAddr, u8), FilterError> {
+    let bad = || {
+        FilterError::at(
+            lit.span,
+            format!("'{}' is not an IP address or network", lit.text),
+        )
+    };
+    let (addr, len) = match lit.text.split_once('/') {
+        Some((addr, len)) => (addr, Some(len)),
+        None => (lit.text.as_str(), None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(len) => len
+            .parse::<u8>()
+            .ok()
+            .filter(|&l| l <= max)
+            .ok_or_else(bad)?,
+        None => max,
+    };
+    Ok((ip, len))
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+fn hex(lit: &Literal) -> Result<Vec<u8>, FilterError> {
+    let text = lit.text.as_bytes();
+    let bad = || {
+        FilterError::at(
+            lit.span,
+            format!(
+                "'{}' is not a hex string (bcontains and bstartswith take hex: 474554)",
+                lit.text
+            ),
+        )
+    };
+    if !text.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    text.chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+/// Translates an fnmatch pattern (`*`, `?`, `[…]`; `*` crosses `/`) into an
+/// anchored regular expression.
+fn glob_regex(pattern: &[u8], fold: bool) -> Option<Regex> {
+    let mut re = String::from(if fold { "(?is-u)^" } else { "(?s-u)^" });
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            b'*' => re.push_str(".*"),
+            b'?' => re.push('.'),
+            b'[' => {
+                let close = pattern[i + 1..]
+                    .iter()
+                    .skip(1)
+                    .position(|&b| b == b']')
+                    .map(|p| p + i + 2)?;
+                let mut class = &pattern[i + 1..close];
+                re.push('[');
+                if let Some(rest) = class.strip_prefix(b"!") {
+                    re.push('^');
+                    class = rest;
+                }
+                for &b in class {
+                    if b == b'\\' || b == b'[' || b == b']' || b == b'^' || b == b'&' || b == b'~' {
+                        re.push('\\');
+                    }
+                    if b == b'-' || b.is_ascii_alphanumeric() {
+                        re.push(b as char);
+                    } else {
+                        re.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                re.push(']');
+                i = close;
+            }
+            b => re.push_str(&format!("\\x{b:02x}")),
+        }
+        i += 1;
+    }
+    re.push('$');
+    Regex::new(&re).ok()
+}
+
+fn compile_compare(
+    compare: &Compare,
+    catalog: Catalog<'_>,
+    needs_state: &mut bool,
+) -> Result<Node, FilterError> {
+    let (left, ty) = compile_side(&compare.left, catalog, needs_state)?;
+    let op = compare.op;
+    if !op_allowed(op, ty) {
+        return Err(FilterError::at(
+            compare.op_span,
+            format!(
+                "'{}' is not supported for {} fields",
+                op.as_str(),
+                ty.as_str()
+            ),
+        ));
+    }
+    // evt.type against names: a bitmap of the matching type ids, checked
+    // against the file's table so that a typo is an error, not no match.
+    if let Side::Field(field) = &left
+        && field.is_event_type()
+        && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects)
+    {
+        let names: Vec<&Literal> = match &compare.right {
+            Rhs::Value(lit) => vec![lit],
+            Rhs::List { items, .. } => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        if !names.is_empty() || matches!(compare.right, Rhs::List { .. }) {
+            let mut bitmap = vec![false; catalog.types.len()];
+            for lit in names {
+                let ids = catalog.types.ids_named(&lit.text);
+                if ids.is_empty() {
+                    return Err(FilterError::at(
+                        lit.span,
+                        format!("unknown event type '{}'", lit.text),
+                    ));
+                }
+                for id in ids {
+                    bitmap[usize::from(id)] = true;
+                }
+            }
+            let node = Node::TypeIn(bitmap);
+            return Ok(if op == Op::Ne {
+                Node::Not(Box::new(node))
+            } else {
+                node
+            });
+        }
+    }
+    let is_port = matches!(&left, Side::Field(f) if f.def().name.ends_with("port"));
+    let num = |lit: &Literal| -> Result<i128, FilterError> {
+        match (is_port, service_port(&lit.text)) {
+            (true, Some(port)) => Ok(port),
+            _ => parse_num(lit),
+        }
+    };
+    let boolean = |lit: &Literal| match lit.text.as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(FilterError::at(
+            lit.span,
+            format!("'{other}' is not a boolean (true or false)"),
+        )),
+    };
+    let single = |right: &Rhs| -> Result<Literal, FilterError> {
+        match right {
+            Rhs::Value(lit) => Ok(lit.clone()),
+            _ => Err(FilterError::at(
+                compare.span,
+                format!("'{}' takes one value", op.as_str()),
+            )),
+        }
+    };
+    let list = |right: &Rhs| -> Result<Vec<Literal>, FilterError> {
+        match right {
+            Rhs::List { items, .. } => Ok(items.clone()),
+            Rhs::Value(lit) => Ok(vec![lit.clone()]),
+            Rhs::ListRef { name, span } => {
+                Err(FilterError::at(*span, format!("unknown list '{name}'")))
+            }
+            _ => Err(FilterError::at(
+                compare.span,
+                format!("'{}' takes a list", op.as_str()),
+            )),
+        }
+    };
+    let dynamic = matches!(&left, Side::Field(f) if f.def().name == "evt.rawarg");
+    let rhs = match (&compare.right, op) {
+        (_, Op::Exists) => Prepared::None,
+        (Rhs::Value(lit), Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) if dynamic => {
+            Prepared::Dyn(parse_num(lit).ok(), lit.text.as_bytes().to_vec())
+        }
+        (Rhs::Field(other), _) => {
+            let (side, other_ty) = compile_side(other, catalog, needs_state)?;
+            if other_ty != ty
+                && !(matches!(other_ty, FieldType::Str | FieldType::Bytes)
+                    && matches!(ty, FieldType::Str | FieldType::Bytes))
+            {
+                return Err(FilterError::at(
+                    compare.span,
+                    format!(
+                        "cannot compare a {} field with a {} field",
+                        ty.as_str(),
+                        other_ty.as_str()
+                    ),
+                ));
+            }
+            Prepared::Field(side)
+        }
+        (right, Op::In | Op::Intersects) => {
+            let items = list(right)?;
+            match ty {
+                FieldType::Num => {
+                    Prepared::NumSet(items.iter().map(num).collect::<Result<_, _>>()?)
+                }
+                FieldType::Bool => Prepared::NumSet(
+                    items
+                        .iter()
+                        .map(|l| boolean(l).map(i128::from))
+                        .collect::<Result<_, _>>()?,
+                ),
+                FieldType::Ip => {
+                    Prepared::Nets(items.iter().map(parse_net).collect::<Result<_, _>>()?)
+                }
+                FieldType::Str | FieldType::Bytes => {
+                    Prepared::BytesSet(items.iter().map(|l| l.text.as_bytes().to_vec()).collect())
+                }
+            }
+        }
+        (right, Op::PMatch) => Prepared::Prefixes(
+            list(right)?
+                .iter()
+                .map(|l| l.text.trim_end_matches('/').as_bytes().to_vec())
+                .collect(),
+        ),
+        (right, _) => {
+            let lit = single(right)?;
+            match (ty, op) {
+                (FieldType::Num, _) => Prepared::Num(num(&lit)?),
+                (FieldType::Bool, _) => Prepared::Bool(boolean(&lit)?),
+                (FieldType::Ip, _) => Prepared::Nets(vec![parse_net(&lit)?]),
+                (_, Op::BContains | Op::BStartsWith) => Prepared::Bytes(hex(&lit)?),
+                (_, Op::IContains) => Prepared::Lower(lit.text.to_ascii_lowercase().into_bytes()),
+                (_, Op::Regex) => {
+                    Prepared::Regex(Regex::new(&format!("^(?:{})$", lit.text)).map_err(|e| {
+                        FilterError::at(lit.span, format!("bad regular expression: {e}"))
+                    })?)
+                }
+                (_, Op::Glob | Op::IGlob) => {
+                    Prepared::Regex(glob_regex(lit.text.as_bytes(), op == Op::IGlob).ok_or_else(
+                        || FilterError::at(lit.span, format!("bad glob pattern '{}'", lit.text)),
+                    )?)
+                }
+                _ => Prepared::Bytes(lit.text.into_bytes()),
+            }
+        }
+    };
+    Ok(Node::Check(Box::new(Check { left, op, rhs })))
+}
+
+fn transform<'a>(transformer: Transformer, value: Value<'a>) -> Option<Value<'a>> {
+    let bytes = value.as_bytes()?;
+    Some(match transformer {
+        Transformer::ToLower => Value::Str(Cow::Owned(bytes.to_ascii_lowercase())),
+        Transformer::ToUpper => Value::Str(Cow::Owned(bytes.to_ascii_uppercase())),
+        Transformer::Basename => {
+            let start = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+            Value::Str(Cow::Owned(bytes[start..].to_vec()))
+        }
+        Transformer::Len => Value::Num(bytes.len() as i128),
+        Transformer::B64 => Value::Str(Cow::Owned(base64_decode(bytes)?)),
+        Transformer::Join | Transformer::Concat | Transformer::Getopt => return None,
+    })
+}
+
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let digit = |b: u8| -> Option<u32> {
+        Some(match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let text: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|&b| b != b'=' && !b.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for group in text.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &b) in group.iter().enumerate() {
+            acc |= digit(b)? << (18 - 6 * i);
+        }
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        out.extend_from_slice(&bytes[..group.len().saturating_sub(1)]);
+    }
+    Some(out)
+}
+
+fn extract<'a>(side: &Side, ctx: &Ctx<'a>) -> Option<Value<'a>> {
+    match side {
+        Side::Field(field) => field.extract(ctx),
+        Side::Transform(transformer, inner) => transform(*transformer, extract(inner, ctx)?),
+    }
+}
+
+fn eval(node: &Node, ctx: &Ctx<'_>) -> bool {
+    match node {
+        Node::And(items) => items.iter().all(|n| eval(n, ctx)),
+        Node::Or(items) => items.iter().any(|n| eval(n, ctx)),
+        Node::Not(inner) => !eval(inner, ctx),
+        Node::TypeIn(bitmap) => bitmap
+            .get(usize::from(ctx.event.event_type()))
+            .copied()
+            .unwrap_or(false),
+        Node::Check(check) => {
+            if let Side::Field(field) = &check.left
+                && field.is_any_ancestor()
+            {
+                return field
+                    .extract_ancestors(ctx)
+                    .iter()
+                    .any(|value| compare(value, check, ctx));
+            }
+            match extract(&check.left, ctx) {
+                Some(value) => compare(&value, check, ctx),
+                None => false,
+            }
+        }
+    }
+}
+
+fn compare(value: &Value<'_>, check: &Check, ctx: &Ctx<'_>) -> bool {
+    use Op::*;
+    let op = check.op;
+    match &check.rhs {
+        Prepared::None => true,
+        Prepared::Num(n) => value.as_num().is_some_and(|v| ordered(op, v.cmp(n))),
+        Prepared::Bool(b) => match value {
+            Value::Bool(v) => {
+                if op == Ne {
+                    v != b
+                } else {
+                    v == b
+                }
+            }
+            _ => false,
+        },
+        Prepared::NumSet(set) => match value {
+            Value::Num(v) => set.contains(v),
+            Value::Bool(v) => set.contains(&i128::from(*v)),
+            _ => false,
+        },
+        Prepared::Nets(nets) => match value {
+            Value::Ip(ip) => {
+                let hit = nets.iter().any(|&(net, len)| in_net(*ip, net, len));
+                if op == Ne { !hit } else { hit }
+            }
+            _ => false,
+        },
+        Prepared::BytesSet(set) => value.as_bytes().is_some_and(|v| set.contains(v)),
+        Prepared::Prefixes(prefixes) => value.as_bytes().is_some_and(|v| {
+            prefixes.iter().any(|p| {
+                v.starts_with(p) && (v.len() == p.len() || v[p.len()] == b'/' || p.is_empty())
+            })
+        }),
+        Prepared::Regex(re) => value.as_bytes().is_some_and(|v| re.is_match(v)),
+        Prepared::Lower(needle) => value
+            .as_bytes()
+            .is_some_and(|v| contains(&v.to_ascii_lowercase(), needle)),
+        Prepared::Bytes(text) => value.as_bytes().is_some_and(|v| match op {
+            Contains | BContains => contains(v, text),
+            StartsWith | BStartsWith => v.starts_with(text),
+            EndsWith => v.ends_with(text),
+            _ => ordered(op, v.cmp(text.as_slice())),
+        }),
+        Prepared::Dyn(number, text) => match value {
+            Value::Num(v) => number.is_some_and(|n| ordered(op, v.cmp(&n))),
+            other => other
+                .as_bytes()
+                .is_some_and(|v| ordered(op, v.cmp(text.as_slice()))),
+        },
+        Prepared::Field(other) => match extract(other, ctx) {
+            Some(other) => match (value, &other) {
+                (Value::Num(a), Value::Num(b)) => ordered(op, a.cmp(b)),
+                (Value::Ip(a), Value::Ip(b)) => {
+                    if op == Ne {
+                        a != b
+                    } else {
+                        a == b
+                    }
+                }
+                (Value::Bool(a), Value::Bool(b)) => {
+                    if op == Ne {
+                        a != b
+                    } else {
+                        a == b
+                    }
+                }
+                _ => match (value.as_bytes(), other.as_bytes()) {
+                    (Some(a), Some(b)) => match op {
+                        Contains | BContains => contains(a, b),
+                        IContains => contains(&a.to_ascii_lowercase(), &b.to_ascii_lowercase()),
+                        StartsWith | BStartsWith => a.starts_with(b),
+                        EndsWith => a.ends_with(b),
+                        _ => ordered(op, a.cmp(b)),
+                    },
+                    _ => false,
+                },
+            },
+            None => false,
+        },
+    }
+}
+
+fn ordered(op: Op, ordering: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        Op::Ne => ordering != Equal,
+        Op::Lt => ordering == Less,
+        Op::Le => ordering != Greater,
+        Op::Gt => ordering == Greater,
+        Op::Ge => ordering != Less,
+        _ => ordering == Equal,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn may_match(node: &Node, summary: &ChunkSummary) -> bool {
+    match node {
+        Node::And(items) => items.iter().all(|n| may_match(n, summary)),
+        Node::Or(items) => items.iter().any(|n| may_match(n, summary)),
+        Node::Not(_) => true,
+        Node::TypeIn(bitmap) => summary
+            .types
+            .iter()
+            .any(|&(t, _)| bitmap.get(usize::from(t)).copied().unwrap_or(false)),
+        Node::Check(check) => match (&check.left, check.op, &check.rhs) {
+            (Side::Field(f), Op::Eq, Prepared::Num(pid)) if f.is_pid() => {
+                u32::try_from(*pid).is_ok_and(|pid| summary.may_contain_tgid(pid))
+            }
+            (Side::Field(f), Op::In | Op::Intersects, Prepared::NumSet(pids)) if f.is_pid() => pids
+                .iter()
+                .any(|&pid| u32::try_from(pid).is_ok_and(|pid| summary.may_contain_tgid(pid))),
+            (Side::Field(f), Op::Eq, Prepared::Bytes(id)) if f.is_container_id() => {
+                std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))
+            }
+            (Side::Field(f), Op::In | Op::Intersects, Prepared::BytesSet(ids))
+                if f.is_container_id() =>
+            {
+                ids.iter().any(|id| {
+                    std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))
+                })
+            }
+            _ => true,
+        },
+    }
+}

@@ -1,0 +1,1690 @@
+//! The field catalog: every field a filter or an output format can name,
+//! with its type and description (`scry fields`), how its name and argument
+//! are resolved when a filter is compiled, and how its value is extracted
+//! from an event and the reconstructed state.
+//!
+//! Names and meanings follow sysdig and Falco so that their filters and
+//! rules carry over. Fields whose data scry does not capture are listed
+//! with a description that says so and are never extractable.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use scry_format::{EventTable, EventView, FdKind, SockAddr, SockAddrRef, ValueRef};
+
+use crate::state::{FdEntry, Process, State};
+use crate::types::{TypeInfo, TypeTable};
+use crate::value::{FieldType, Value};
+
+/// What argument a field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// None.
+    None,
+    /// Required: a parameter name or index (`evt.arg.fd`, `evt.arg[0]`).
+    Param,
+    /// Optional ancestor level (`proc.aname[2]`; without it, any ancestor).
+    Ancestor,
+    /// Required: an event type name (`evt.type.is.open`).
+    EventType,
+}
+
+/// One field of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDef {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub ty: FieldType,
+    /// Its argument.
+    pub arg: ArgKind,
+    /// What it means.
+    pub doc: &'static str,
+    id: Which,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    EvtNum,
+    EvtTime,
+    EvtDatetime,
+    EvtRawtime,
+    EvtReltime,
+    EvtLatency,
+    EvtDir,
+    EvtType,
+    EvtTypeIs,
+    SyscallType,
+    EvtCategory,
+    EvtCpu,
+    EvtArgs,
+    EvtInfo,
+    EvtArg,
+    EvtRawarg,
+    EvtRes,
+    EvtRawres,
+    EvtFailed,
+    EvtIsIo,
+    EvtIsIoRead,
+    EvtIsIoWrite,
+    EvtIoDir,
+    EvtIsWait,
+    EvtIsOpenRead,
+    EvtIsOpenWrite,
+    EvtIsOpenExec,
+    EvtIsOpenCreate,
+    EvtBuffer,
+    EvtBuflen,
+    EvtCount,
+    EvtHostname,
+    ProcPid,
+    ProcPpid,
+    ProcVpid,
+    ProcName,
+    ProcPname,
+    ProcAname,
+    ProcApid,
+    ProcExe,
+    ProcPexe,
+    ProcAexe,
+    ProcExepath,
+    ProcPexepath,
+    ProcAexepath,
+    ProcArgs,
+    ProcCmdline,
+    ProcPcmdline,
+    ProcAcmdline,
+    ProcExeline,
+    ProcCmdnargs,
+    ProcCwd,
+    ProcTty,
+    ProcSid,
+    ProcSname,
+    ProcPgid,
+    ProcLoginshellid,
+    ProcDuration,
+    ProcPidTs,
+    ProcIsExeFromMemfd,
+    ProcIsExeUpperLayer,
+    ProcIsSidLeader,
+    ThreadTid,
+    ThreadVtid,
+    ThreadIsmain,
+    ThreadCapEffective,
+    ThreadCapPermitted,
+    ThreadCapInheritable,
+    FdNum,
+    FdType,
+    FdTypechar,
+    FdName,
+    FdNameraw,
+    FdDirectory,
+    FdFilename,
+    FdIp,
+    FdCip,
+    FdSip,
+    FdLip,
+    FdRip,
+    FdPort,
+    FdCport,
+    FdSport,
+    FdLport,
+    FdRport,
+    FdNet,
+    FdCnet,
+    FdSnet,
+    FdLnet,
+    FdRnet,
+    FdL4proto,
+    FdSockfamily,
+    FdIsServer,
+    FdConnected,
+    FdNameChanged,
+    FdSipName,
+    FsPathName,
+    FsPathSource,
+    FsPathTarget,
+    UserUid,
+    UserName,
+    UserHomedir,
+    UserShell,
+    UserLoginuid,
+    UserLoginname,
+    GroupGid,
+    GroupName,
+    ContainerId,
+    ContainerName,
+    ContainerImage,
+    ContainerImageRepository,
+    ContainerType,
+    ContainerPrivileged,
+    ContainerStartTs,
+}
+
+const fn def(
+    name: &'static str,
+    ty: FieldType,
+    arg: ArgKind,
+    id: Which,
+    doc: &'static str,
+) -> FieldDef {
+    FieldDef {
+        name,
+        ty,
+        arg,
+        doc,
+        id,
+    }
+}
+
+use ArgKind as A;
+use FieldType as T;
+
+/// Every field, in the order `scry fields` lists them.
+pub static FIELDS: &[FieldDef] = &[
+    def(
+        "evt.num",
+        T::Num,
+        A::None,
+        Which::EvtNum,
+        "Number of the event in the trace, from 1.",
+    ),
+    def(
+        "evt.time",
+        T::Str,
+        A::None,
+        Which::EvtTime,
+        "Time of the event, HH:MM:SS.nnnnnnnnn (UTC).",
+    ),
+    def(
+        "evt.datetime",
+        T::Str,
+        A::None,
+        Which::EvtDatetime,
+        "Date and time of the event, YYYY-MM-DD HH:MM:SS.nnnnnnnnn (UTC).",
+    ),
+    def(
+        "evt.rawtime",
+        T::Num,
+        A::None,
+        Which::EvtRawtime,
+        "Time of the event in ns since the Unix epoch (at syscall exit).",
+    ),
+    def(
+        "evt.reltime",
+        T::Num,
+        A::None,
+        Which::EvtReltime,
+        "Time of the event in ns since the first event of the trace.",
+    ),
+    def(
+        "evt.latency",
+        T::Num,
+        A::None,
+        Which::EvtLatency,
+        "Time spent in the syscall, in ns (0 when the entry was not seen).",
+    ),
+    def(
+        "evt.dir",
+        T::Str,
+        A::None,
+        Which::EvtDir,
+        "Event direction: always '<' (scry records one event per syscall, at exit).",
+    ),
+    def(
+        "evt.type",
+        T::Str,
+        A::None,
+        Which::EvtType,
+        "Event type: the syscall name (openat, execve…) or procexit.",
+    ),
+    def(
+        "evt.type.is",
+        T::Num,
+        A::EventType,
+        Which::EvtTypeIs,
+        "1 if the event is of the type named in the argument (evt.type.is.open), else 0.",
+    ),
+    def(
+        "syscall.type",
+        T::Str,
+        A::None,
+        Which::SyscallType,
+        "The syscall name; missing for events that are not syscalls (procexit).",
+    ),
+    def(
+        "evt.category",
+        T::Str,
+        A::None,
+        Which::EvtCategory,
+        "Event class: file, net, ipc, memory, process, wait, signal, system, user, time or other; I/O events take the class of their fd.",
+    ),
+    def(
+        "evt.cpu",
+        T::Num,
+        A::None,
+        Which::EvtCpu,
+        "CPU the event was recorded on.",
+    ),
+    def(
+        "evt.args",
+        T::Str,
+        A::None,
+        Which::EvtArgs,
+        "Every parameter rendered as name=value, with the result first (res=).",
+    ),
+    def(
+        "evt.info",
+        T::Str,
+        A::None,
+        Which::EvtInfo,
+        "Same as evt.args.",
+    ),
+    def(
+        "evt.arg",
+        T::Str,
+        A::Param,
+        Which::EvtArg,
+        "One parameter rendered as text, by name (evt.arg.fd) or position (evt.arg[0]); fds show their name: 3(<f>/etc/hosts).",
+    ),
+    def(
+        "evt.rawarg",
+        T::Str,
+        A::Param,
+        Which::EvtRawarg,
+        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers.",
+    ),
+    def(
+        "evt.res",
+        T::Str,
+        A::None,
+        Which::EvtRes,
+        "Result: SUCCESS, or the errno name of a failure (ENOENT).",
+    ),
+    def(
+        "evt.rawres",
+        T::Num,
+        A::None,
+        Which::EvtRawres,
+        "The syscall's return value as a number.",
+    ),
+    def(
+        "evt.failed",
+        T::Bool,
+        A::None,
+        Which::EvtFailed,
+        "Whether the syscall failed (returned an error).",
+    ),
+    def(
+        "evt.is_io",
+        T::Bool,
+        A::None,
+        Which::EvtIsIo,
+        "Whether the event reads or writes data through an fd.",
+    ),
+    def(
+        "evt.is_io_read",
+        T::Bool,
+        A::None,
+        Which::EvtIsIoRead,
+        "Whether the event reads data through an fd.",
+    ),
+    def(
+        "evt.is_io_write",
+        T::Bool,
+        A::None,
+        Which::EvtIsIoWrite,
+        "Whether the event writes data through an fd.",
+    ),
+    def(
+        "evt.io_dir",
+        T::Str,
+        A::None,
+        Which::EvtIoDir,
+        "r for reads, w for writes; missing for other events.",
+    ),
+    def(
+        "evt.is_wait",
+        T::Bool,
+        A::None,
+        Which::EvtIsWait,
+        "Whether the event makes the thread wait (sleep, poll, futex, wait4…).",
+    ),
+    def(
+        "evt.is_open_read",
+        T::Bool,
+        A::None,
+        Which::EvtIsOpenRead,
+        "Whether an open-family call opened for reading.",
+    ),
+    def(
+        "evt.is_open_write",
+        T::Bool,
+        A::None,
+        Which::EvtIsOpenWrite,
+        "Whether an open-family call opened for writing.",
+    ),
+    def(
+        "evt.is_open_exec",
+        T::Bool,
+        A::None,
+        Which::EvtIsOpenExec,
+        "Whether an open-family call opened for execution (O_EXEC is not used on Linux: false).",
+    ),
+    def(
+        "evt.is_open_create",
+        T::Bool,
+        A::None,
+        Which::EvtIsOpenCreate,
+        "Whether an open-family call could create the file (O_CREAT or O_TMPFILE).",
+    ),
+    def(
+        "evt.buffer",
+        T::Bytes,
+        A::None,
+        Which::EvtBuffer,
+        "The data of an I/O event, cut at the capture's snaplen.",
+    ),
+    def(
+        "evt.buflen",
+        T::Num,
+        A::None,
+        Which::EvtBuflen,
+        "Bytes moved by an I/O event (its return value when not negative).",
+    ),
+    def(
+        "evt.count",
+        T::Num,
+        A::None,
+        Which::EvtCount,
+        "Always 1: summed in tables.",
+    ),
+    def(
+        "evt.hostname",
+        T::Str,
+        A::None,
+        Which::EvtHostname,
+        "Host name of the machine the trace was recorded on.",
+    ),
+    def(
+        "proc.pid",
+        T::Num,
+        A::None,
+        Which::ProcPid,
+        "Process id (thread group id).",
+    ),
+    def(
+        "proc.ppid",
+        T::Num,
+        A::None,
+        Which::ProcPpid,
+        "Parent process id.",
+    ),
+    def(
+        "proc.vpid",
+        T::Num,
+        A::None,
+        Which::ProcVpid,
+        "Process id inside its pid namespace (known for processes in the snapshot).",
+    ),
+    def(
+        "proc.name",
+        T::Str,
+        A::None,
+        Which::ProcName,
+        "Process name (the kernel's comm: at most 15 bytes).",
+    ),
+    def(
+        "proc.pname",
+        T::Str,
+        A::None,
+        Which::ProcPname,
+        "Parent's process name.",
+    ),
+    def(
+        "proc.aname",
+        T::Str,
+        A::Ancestor,
+        Which::ProcAname,
+        "Name of ancestor N (proc.aname[2]: the grandparent; [0] is the process); without N, matches any ancestor.",
+    ),
+    def(
+        "proc.apid",
+        T::Num,
+        A::Ancestor,
+        Which::ProcApid,
+        "Pid of ancestor N; without N, matches any ancestor.",
+    ),
+    def(
+        "proc.exe",
+        T::Str,
+        A::None,
+        Which::ProcExe,
+        "The executable as given to execve (first argument).",
+    ),
+    def(
+        "proc.pexe",
+        T::Str,
+        A::None,
+        Which::ProcPexe,
+        "Parent's proc.exe.",
+    ),
+    def(
+        "proc.aexe",
+        T::Str,
+        A::Ancestor,
+        Which::ProcAexe,
+        "proc.exe of ancestor N; without N, matches any ancestor.",
+    ),
+    def(
+        "proc.exepath",
+        T::Str,
+        A::None,
+        Which::ProcExepath,
+        "Full path of the executable.",
+    ),
+    def(
+        "proc.pexepath",
+        T::Str,
+        A::None,
+        Which::ProcPexepath,
+        "Parent's proc.exepath.",
+    ),
+    def(
+        "proc.aexepath",
+        T::Str,
+        A::Ancestor,
+        Which::ProcAexepath,
+        "proc.exepath of ancestor N; without N, matches any ancestor.",
+    ),
+    def(
+        "proc.args",
+        T::Str,
+        A::None,
+        Which::ProcArgs,
+        "Command line arguments without argv[0], space-separated.",
+    ),
+    def(
+        "proc.cmdline",
+        T::Str,
+        A::None,
+        Which::ProcCmdline,
+        "Process name and arguments.",
+    ),
+    def(
+        "proc.pcmdline",
+        T::Str,
+        A::None,
+        Which::ProcPcmdline,
+        "Parent's proc.cmdline.",
+    ),
+    def(
+        "proc.acmdline",
+        T::Str,
+        A::Ancestor,
+        Which::ProcAcmdline,
+        "proc.cmdline of ancestor N; without N, matches any ancestor.",
+    ),
+    def(
+        "proc.exeline",
+        T::Str,
+        A::None,
+        Which::ProcExeline,
+        "proc.exe and arguments.",
+    ),
+    def(
+        "proc.cmdnargs",
+        T::Num,
+        A::None,
+        Which::ProcCmdnargs,
+        "Number of command line arguments.",
+    ),
+    def(
+        "proc.cwd",
+        T::Str,
+        A::None,
+        Which::ProcCwd,
+        "Current working directory.",
+    ),
+    def(
+        "proc.tty",
+        T::Num,
+        A::None,
+        Which::ProcTty,
+        "Controlling terminal (major << 20 | minor), 0 without one.",
+    ),
+    def(
+        "proc.sid",
+        T::Num,
+        A::None,
+        Which::ProcSid,
+        "Session id (known for processes in the snapshot and their children).",
+    ),
+    def(
+        "proc.sname",
+        T::Str,
+        A::None,
+        Which::ProcSname,
+        "Name of the session leader.",
+    ),
+    def(
+        "proc.pgid",
+        T::Num,
+        A::None,
+        Which::ProcPgid,
+        "Process group id.",
+    ),
+    def(
+        "proc.loginshellid",
+        T::Num,
+        A::None,
+        Which::ProcLoginshellid,
+        "Pid of the oldest shell among the ancestors: groups what one login session did.",
+    ),
+    def(
+        "proc.duration",
+        T::Num,
+        A::None,
+        Which::ProcDuration,
+        "ns since the process started.",
+    ),
+    def(
+        "proc.pid.ts",
+        T::Num,
+        A::None,
+        Which::ProcPidTs,
+        "Start time of the process, ns since the epoch.",
+    ),
+    def(
+        "proc.is_exe_from_memfd",
+        T::Bool,
+        A::None,
+        Which::ProcIsExeFromMemfd,
+        "Whether the executable is a memfd (fileless execution).",
+    ),
+    def(
+        "proc.is_exe_upper_layer",
+        T::Bool,
+        A::None,
+        Which::ProcIsExeUpperLayer,
+        "Whether the executable is in an overlayfs upper layer: not captured by scry, never extractable.",
+    ),
+    def(
+        "proc.is_sid_leader",
+        T::Bool,
+        A::None,
+        Which::ProcIsSidLeader,
+        "Whether the process leads its session.",
+    ),
+    def(
+        "thread.tid",
+        T::Num,
+        A::None,
+        Which::ThreadTid,
+        "Thread id.",
+    ),
+    def(
+        "thread.vtid",
+        T::Num,
+        A::None,
+        Which::ThreadVtid,
+        "Thread id inside its pid namespace (the host id when unknown).",
+    ),
+    def(
+        "thread.ismain",
+        T::Bool,
+        A::None,
+        Which::ThreadIsmain,
+        "Whether the thread is its process' main thread.",
+    ),
+    def(
+        "thread.cap_effective",
+        T::Num,
+        A::None,
+        Which::ThreadCapEffective,
+        "Effective capability set (bit mask).",
+    ),
+    def(
+        "thread.cap_permitted",
+        T::Num,
+        A::None,
+        Which::ThreadCapPermitted,
+        "Permitted capability set (bit mask).",
+    ),
+    def(
+        "thread.cap_inheritable",
+        T::Num,
+        A::None,
+        Which::ThreadCapInheritable,
+        "Inheritable capability set (bit mask).",
+    ),
+    def(
+        "fd.num",
+        T::Num,
+        A::None,
+        Which::FdNum,
+        "The fd the event operates on (for calls that create one, the new fd).",
+    ),
+    def(
+        "fd.type",
+        T::Str,
+        A::None,
+        Which::FdType,
+        "Kind of the fd: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, memfd, other.",
+    ),
+    def(
+        "fd.typechar",
+        T::Str,
+        A::None,
+        Which::FdTypechar,
+        "Kind as one character: f d 4 6 u p e s l i t n m o.",
+    ),
+    def(
+        "fd.name",
+        T::Str,
+        A::None,
+        Which::FdName,
+        "File path, socket tuple (client->server), unix path or pipe name.",
+    ),
+    def(
+        "fd.nameraw",
+        T::Str,
+        A::None,
+        Which::FdNameraw,
+        "The path as the open call gave it (possibly relative).",
+    ),
+    def(
+        "fd.directory",
+        T::Str,
+        A::None,
+        Which::FdDirectory,
+        "Directory of a file fd.",
+    ),
+    def(
+        "fd.filename",
+        T::Str,
+        A::None,
+        Which::FdFilename,
+        "File name of a file fd, without its directory.",
+    ),
+    def(
+        "fd.ip",
+        T::Ip,
+        A::None,
+        Which::FdIp,
+        "Either address of a socket (filter only).",
+    ),
+    def(
+        "fd.cip",
+        T::Ip,
+        A::None,
+        Which::FdCip,
+        "Client address of a socket.",
+    ),
+    def(
+        "fd.sip",
+        T::Ip,
+        A::None,
+        Which::FdSip,
+        "Server address of a socket.",
+    ),
+    def(
+        "fd.lip",
+        T::Ip,
+        A::None,
+        Which::FdLip,
+        "Local address of a socket.",
+    ),
+    def(
+        "fd.rip",
+        T::Ip,
+        A::None,
+        Which::FdRip,
+        "Remote address of a socket.",
+    ),
+    def(
+        "fd.port",
+        T::Num,
+        A::None,
+        Which::FdPort,
+        "Either port of a socket (filter only).",
+    ),
+    def(
+        "fd.cport",
+        T::Num,
+        A::None,
+        Which::FdCport,
+        "Client port of a socket.",
+    ),
+    def(
+        "fd.sport",
+        T::Num,
+        A::None,
+        Which::FdSport,
+        "Server port of a socket.",
+    ),
+    def(
+        "fd.lport",
+        T::Num,
+        A::None,
+        Which::FdLport,
+        "Local port of a socket.",
+    ),
+    def(
+        "fd.rport",
+        T::Num,
+        A::None,
+        Which::FdRport,
+        "Remote port of a socket.",
+    ),
+    def(
+        "fd.net",
+        T::Ip,
+        A::None,
+        Which::FdNet,
+        "Either address, compared against networks (fd.net=10.0.0.0/8) (filter only).",
+    ),
+    def(
+        "fd.cnet",
+        T::Ip,
+        A::None,
+        Which::FdCnet,
+        "Client address, compared against networks.",
+    ),
+    def(
+        "fd.snet",
+        T::Ip,
+        A::None,
+        Which::FdSnet,
+        "Server address, compared against networks.",
+    ),
+    def(
+        "fd.lnet",
+        T::Ip,
+        A::None,
+        Which::FdLnet,
+        "Local address, compared against networks.",
+    ),
+    def(
+        "fd.rnet",
+        T::Ip,
+        A::None,
+        Which::FdRnet,
+        "Remote address, compared against networks.",
+    ),
+    def(
+        "fd.l4proto",
+        T::Str,
+        A::None,
+        Which::FdL4proto,
+        "Transport protocol of a socket: tcp, udp, or unknown.",
+    ),
+    def(
+        "fd.sockfamily",
+        T::Str,
+        A::None,
+        Which::FdSockfamily,
+        "Socket family: ip or unix.",
+    ),
+    def(
+        "fd.is_server",
+        T::Bool,
+        A::None,
+        Which::FdIsServer,
+        "Whether the process is the server end of the socket.",
+    ),
+    def(
+        "fd.connected",
+        T::Bool,
+        A::None,
+        Which::FdConnected,
+        "Whether the socket is connected (has a remote address).",
+    ),
+    def(
+        "fd.name_changed",
+        T::Bool,
+        A::None,
+        Which::FdNameChanged,
+        "Whether the event changed the fd's name (connect, bind).",
+    ),
+    def(
+        "fd.sip.name",
+        T::Str,
+        A::None,
+        Which::FdSipName,
+        "DNS name of the server address: needs a live DNS cache, never extractable offline.",
+    ),
+    def(
+        "fs.path.name",
+        T::Str,
+        A::None,
+        Which::FsPathName,
+        "The path a file system call operated on, made absolute with the process' cwd.",
+    ),
+    def(
+        "fs.path.source",
+        T::Str,
+        A::None,
+        Which::FsPathSource,
+        "Source path of rename/link/symlink calls.",
+    ),
+    def(
+        "fs.path.target",
+        T::Str,
+        A::None,
+        Which::FsPathTarget,
+        "Target path of rename/link/symlink calls.",
+    ),
+    def(
+        "user.uid",
+        T::Num,
+        A::None,
+        Which::UserUid,
+        "Effective user id of the process.",
+    ),
+    def(
+        "user.name",
+        T::Str,
+        A::None,
+        Which::UserName,
+        "Name of the effective user, from the trace's user table.",
+    ),
+    def(
+        "user.homedir",
+        T::Str,
+        A::None,
+        Which::UserHomedir,
+        "Home directory of the effective user.",
+    ),
+    def(
+        "user.shell",
+        T::Str,
+        A::None,
+        Which::UserShell,
+        "Login shell of the effective user.",
+    ),
+    def(
+        "user.loginuid",
+        T::Num,
+        A::None,
+        Which::UserLoginuid,
+        "Audit login uid (-1 when unset).",
+    ),
+    def(
+        "user.loginname",
+        T::Str,
+        A::None,
+        Which::UserLoginname,
+        "Name of the audit login user.",
+    ),
+    def(
+        "group.gid",
+        T::Num,
+        A::None,
+        Which::GroupGid,
+        "Effective group id of the process.",
+    ),
+    def(
+        "group.name",
+        T::Str,
+        A::None,
+        Which::GroupName,
+        "Name of the effective group, from the trace's group table.",
+    ),
+    def(
+        "container.id",
+        T::Str,
+        A::None,
+        Which::ContainerId,
+        "Container id, or host.",
+    ),
+    def(
+        "container.name",
+        T::Str,
+        A::None,
+        Which::ContainerName,
+        "Container name, or host.",
+    ),
+    def(
+        "container.image",
+        T::Str,
+        A::None,
+        Which::ContainerImage,
+        "Container image reference.",
+    ),
+    def(
+        "container.image.repository",
+        T::Str,
+        A::None,
+        Which::ContainerImageRepository,
+        "Image reference without its tag or digest.",
+    ),
+    def(
+        "container.type",
+        T::Str,
+        A::None,
+        Which::ContainerType,
+        "Container runtime: docker, containerd, cri-o, podman…",
+    ),
+    def(
+        "container.privileged",
+        T::Bool,
+        A::None,
+        Which::ContainerPrivileged,
+        "Whether the container runs privileged.",
+    ),
+    def(
+        "container.start_ts",
+        T::Num,
+        A::None,
+        Which::ContainerStartTs,
+        "Container start time, ns since the epoch.",
+    ),
+];
+
+/// A field as named in a filter, resolved against the catalog.
+#[derive(Debug, Clone)]
+pub struct Field {
+    def: &'static FieldDef,
+    arg: Arg,
+}
+
+#[derive(Debug, Clone)]
+enum Arg {
+    None,
+    /// Parameter index per event type id (None where the type lacks it).
+    Param(Vec<Option<u8>>),
+    Level(Option<usize>),
+    Types(Vec<u16>),
+}
+
+impl Field {
+    /// The catalog entry.
+    pub fn def(&self) -> &'static FieldDef {
+        self.def
+    }
+
+    /// Whether a value needs the reconstructed state.
+    pub fn needs_state(&self) -> bool {
+        !self.def.name.starts_with("evt.")
+            && !matches!(self.def.id, Which::ThreadTid | Which::ProcPid)
+            || matches!(
+                self.def.id,
+                Which::EvtArgs | Which::EvtInfo | Which::EvtArg | Which::EvtCategory
+            )
+    }
+
+    /// Whether this is `proc.aname`-style without a level: the filter matches
+    /// if any ancestor matches.
+    pub fn is_any_ancestor(&self) -> bool {
+        matches!(self.arg, Arg::Level(None))
+    }
+}
+
+/// Splits `proc.aname[2]` into its name and bracket argument.
+pub fn split_field(text: &str) -> (&str, Option<&str>) {
+    match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((name, arg)) => (name, Some(arg.trim_matches(|c| c == '"' || c == '\''))),
+        None => (text, None),
+    }
+}
+
+/// Resolves every field but the parameter fields.
+fn resolve_plain(name: &str, bracket: Option<&str>, types: &TypeTable) -> Result<Field, String> {
+    let (def, dotted) = match FIELDS.iter().find(|f| f.name == name) {
+        Some(def) => (def, None),
+        None => FIELDS
+            .iter()
+            .filter(|f| f.arg != ArgKind::None)
+            .filter_map(|f| {
+                name.strip_prefix(f.name)?
+                    .strip_prefix('.')
+                    .map(|rest| (f, Some(rest)))
+            })
+            .max_by_key(|(f, _)| f.name.len())
+            .ok_or_else(|| format!("unknown field '{name}' (scry fields lists them)"))?,
+    };
+    let text = match (dotted, bracket) {
+        (Some(_), Some(_)) => return Err(format!("'{name}' takes one argument, given twice")),
+        (Some(text), None) | (None, Some(text)) => Some(text),
+        (None, None) => None,
+    };
+    let arg = match (def.arg, text) {
+        (ArgKind::None, None) => Arg::None,
+        (ArgKind::None, Some(_)) => return Err(format!("'{}' takes no argument", def.name)),
+        (ArgKind::Ancestor, None) => Arg::Level(None),
+        (ArgKind::Ancestor, Some(t)) => {
+            Arg::Level(Some(t.parse().map_err(|_| {
+                format!("'{}' wants an ancestor level, not '{t}'", def.name)
+            })?))
+        }
+        (ArgKind::Param, Some(_)) => {
+            return Err(format!("'{}' needs the trace's event table", def.name));
+        }
+        (ArgKind::EventType, Some(t)) => {
+            let ids = types.ids_named(t);
+            if ids.is_empty() {
+                return Err(format!("unknown event type '{t}'"));
+            }
+            Arg::Types(ids)
+        }
+        (_, None) => return Err(format!("'{}' needs an argument", def.name)),
+    };
+    Ok(Field { def, arg })
+}
+
+/// Finds a field by name and argument. `name` is the dotted name as written
+/// (`evt.arg.fd`), `bracket` the text in `[…]` if any. Parameter arguments
+/// are resolved with the trace's event table: names differ by event type,
+/// so their position is precomputed per type.
+///
+/// # Errors
+/// A message for an unknown field or a bad argument.
+pub fn resolve(
+    name: &str,
+    bracket: Option<&str>,
+    types: &TypeTable,
+    table: &EventTable,
+) -> Result<Field, String> {
+    let needs_params = FIELDS.iter().filter(|f| f.arg == ArgKind::Param).any(|f| {
+        name == f.name
+            || name
+                .strip_prefix(f.name)
+                .is_some_and(|r| r.starts_with('.'))
+    });
+    if !needs_params {
+        return resolve_plain(name, bracket, types);
+    }
+    let def = FIELDS
+        .iter()
+        .filter(|f| f.arg == ArgKind::Param)
+        .find(|f| {
+            name == f.name
+                || name
+                    .strip_prefix(f.name)
+                    .is_some_and(|r| r.starts_with('.'))
+        })
+        .ok_or_else(|| format!("unknown field '{name}'"))?;
+    let spec = match (
+        name.strip_prefix(def.name)
+            .and_then(|r| r.strip_prefix('.')),
+        bracket,
+    ) {
+        (Some(t), None) | (None, Some(t)) => t,
+        (Some(_), Some(_)) => return Err(format!("'{name}' takes one argument, given twice")),
+        (None, None) => return Err(format!("'{}' needs a parameter name or index", def.name)),
+    };
+    let max = table
+        .entries()
+        .iter()
+        .map(|e| usize::from(e.id))
+        .max()
+        .unwrap_or(0);
+    let mut indexes = vec![None; max + 1];
+    let position: Option<usize> = spec.parse().ok();
+    let mut found = false;
+    for entry in table.entries() {
+        let index = match position {
+            Some(p) if p < entry.params.len() => Some(p),
+            Some(_) => None,
+            None => entry.params.iter().position(|p| p == spec),
+        };
+        if let Some(index) = index {
+            indexes[usize::from(entry.id)] = u8::try_from(index).ok();
+            found = true;
+        }
+    }
+    if !found && position.is_none() && spec != "res" {
+        return Err(format!("no event type has a parameter named '{spec}'"));
+    }
+    Ok(Field {
+        def,
+        arg: Arg::Param(indexes),
+    })
+}
+
+/// Everything extraction may look at for one event.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The event.
+    pub event: EventView<'a>,
+    /// Facts about its type.
+    pub info: &'a TypeInfo,
+    /// The state as of this event.
+    pub state: &'a State,
+    /// Timestamp of the first event of the trace.
+    pub first_ts: u64,
+    /// Host name of the trace.
+    pub hostname: &'a str,
+    /// Parameter names of the event's type.
+    pub names: &'a [String],
+}
+
+impl<'a> Ctx<'a> {
+    fn process(&self) -> Option<&'a Process> {
+        self.state.process(self.event.tgid())
+    }
+
+    /// The fd the event operates on.
+    pub fn fd_num(&self) -> Option<i64> {
+        if self.info.returns_fd {
+            return (self.event.ret() >= 0).then_some(self.event.ret());
+        }
+        match self.event.param(self.info.fd_param?)? {
+            ValueRef::Fd(fd) | ValueRef::Int(fd) => Some(fd),
+            _ => None,
+        }
+    }
+
+    fn fd(&self) -> Option<&'a FdEntry> {
+        self.state.fd(self.event.tgid(), self.fd_num()?)
+    }
+}
+
+fn str_of(bytes: &[u8]) -> Option<Value<'_>> {
+    Some(Value::Str(Cow::Borrowed(bytes)))
+}
+
+fn owned(text: String) -> Option<Value<'static>> {
+    Some(Value::Str(Cow::Owned(text.into_bytes())))
+}
+
+fn num(n: impl Into<i128>) -> Option<Value<'static>> {
+    Some(Value::Num(n.into()))
+}
+
+fn join_args(first: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = first.to_vec();
+    for arg in args {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(arg);
+    }
+    out
+}
+
+fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+fn dirname(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &path[..i],
+        None => b"",
+    }
+}
+
+/// The letter sysdig uses for an fd kind.
+pub fn typechar(kind: FdKind) -> &'static str {
+    match kind {
+        FdKind::File => "f",
+        FdKind::Directory => "d",
+        FdKind::Ipv4 => "4",
+        FdKind::Ipv6 => "6",
+        FdKind::Unix => "u",
+        FdKind::Pipe => "p",
+        FdKind::EventFd => "e",
+        FdKind::SignalFd => "s",
+        FdKind::EventPoll => "l",
+        FdKind::Inotify => "i",
+        FdKind::TimerFd => "t",
+        FdKind::Netlink => "n",
+        FdKind::Memfd => "m",
+        _ => "o",
+    }
+}
+
+fn type_name(kind: FdKind) -> &'static str {
+    match kind {
+        FdKind::File => "file",
+        FdKind::Directory => "directory",
+        FdKind::Ipv4 => "ipv4",
+        FdKind::Ipv6 => "ipv6",
+        FdKind::Unix => "unix",
+        FdKind::Pipe => "pipe",
+        FdKind::EventFd => "event",
+        FdKind::SignalFd => "signalfd",
+        FdKind::EventPoll => "eventpoll",
+        FdKind::Inotify => "inotify",
+        FdKind::TimerFd => "timerfd",
+        FdKind::Netlink => "netlink",
+        FdKind::Memfd => "memfd",
+        _ => "other",
+    }
+}
+
+fn ip_of(addr: &Option<SockAddr>) -> Option<IpAddr> {
+    match addr {
+        Some(SockAddr::Inet(a)) => Some(a.ip()),
+        _ => None,
+    }
+}
+
+fn port_of(addr: &Option<SockAddr>) -> Option<u16> {
+    match addr {
+        Some(SockAddr::Inet(a)) => Some(a.port()),
+        _ => None,
+    }
+}
+
+/// Client and server ends of a socket fd: the server is the side that
+/// accepted.
+fn client_server(fd: &FdEntry) -> (&Option<SockAddr>, &Option<SockAddr>) {
+    if fd.is_server {
+        (&fd.remote, &fd.local)
+    } else {
+        (&fd.local, &fd.remote)
+    }
+}
+
+/// The errno name of a negative return value.
+pub fn errno_name(ret: i64) -> Option<&'static str> {
+    let code = usize::try_from(-ret).ok()?;
+    crate::errno::ERRNO_NAMES
+        .get(code)
+        .copied()
+        .filter(|n| !n.is_empty())
+}
+
+/// The open flags of an open-family event.
+fn open_flags(ctx: &Ctx<'_>) -> Option<u64> {
+    if !ctx.info.is_open {
+        return None;
+    }
+    if ctx.info.name == "creat" {
+        return Some(0o1101);
+    }
+    match ctx.event.param(ctx.info.flags_param?)? {
+        ValueRef::Uint(flags) => Some(flags),
+        _ => None,
+    }
+}
+
+/// Makes `path` absolute with the process' cwd.
+fn absolute<'a>(path: &'a [u8], ctx: &Ctx<'a>) -> Cow<'a, [u8]> {
+    if path.starts_with(b"/") || path.is_empty() {
+        return Cow::Borrowed(path);
+    }
+    match ctx.process() {
+        Some(p) if !p.cwd.is_empty() => {
+            let mut out = p.cwd.clone();
+            if !out.ends_with(b"/") {
+                out.push(b'/');
+            }
+            out.extend_from_slice(path);
+            Cow::Owned(out)
+        }
+        _ => Cow::Borrowed(path),
+    }
+}
+
+impl Field {
+    /// Extracts the value for one event; `None` when the field does not
+    /// apply (which makes every comparison on it false).
+    pub fn extract<'a>(&self, ctx: &Ctx<'a>) -> Option<Value<'a>> {
+        let e = &ctx.event;
+        match self.def.id {
+            Which::EvtNum => num(e.num() + 1),
+            Which::EvtTime => owned(crate::render::clock_time(e.ts())),
+            Which::EvtDatetime => owned(crate::render::date_time(e.ts())),
+            Which::EvtRawtime => num(e.ts()),
+            Which::EvtReltime => num(e.ts().saturating_sub(ctx.first_ts)),
+            Which::EvtLatency => num(e.latency()),
+            Which::EvtDir => str_of(b"<"),
+            Which::EvtType => str_of(ctx.info.name.as_bytes()),
+            Which::EvtTypeIs => match &self.arg {
+                Arg::Types(ids) => num(i32::from(ids.contains(&e.event_type()))),
+                _ => None,
+            },
+            Which::SyscallType => ctx
+                .info
+                .is_syscall
+                .then_some(Value::Str(Cow::Borrowed(ctx.info.name.as_bytes()))),
+            Which::EvtCategory => {
+                str_of(crate::render::category(ctx, self.fd_kind(ctx)).as_bytes())
+            }
+            Which::EvtCpu => num(e.cpu()),
+            Which::EvtArgs | Which::EvtInfo => owned(crate::render::args(ctx)),
+            Which::EvtArg => {
+                let index = self.param_index(e.event_type())?;
+                let value = e.param(index)?;
+                owned(crate::render::value(ctx, value))
+            }
+            Which::EvtRawarg => {
+                let index = self.param_index(e.event_type())?;
+                match e.param(index)? {
+                    ValueRef::Int(n) | ValueRef::Fd(n) => num(n),
+                    ValueRef::Uint(n) => num(n),
+                    ValueRef::Str(s) => str_of(s),
+                    ValueRef::Bytes(b) => Some(Value::Bytes(b)),
+                    ValueRef::SockAddr(SockAddrRef::Inet(a)) => owned(a.to_string()),
+                    ValueRef::SockAddr(SockAddrRef::Unix(p)) => str_of(p),
+                    ValueRef::Absent | ValueRef::SockAddr(_) | ValueRef::StrList(_) => None,
+                }
+            }
+            Which::EvtRes => match e.ret() {
+                r if r >= 0 => str_of(b"SUCCESS"),
+                r => owned(errno_name(r).map_or_else(|| r.to_string(), str::to_owned)),
+            },
+            Which::EvtRawres => num(e.ret()),
+            Which::EvtFailed => Some(Value::Bool(
+                ctx.info.is_syscall && e.ret() < 0 && e.ret() > -4096,
+            )),
+            Which::EvtIsIo => Some(Value::Bool(ctx.info.is_io_read || ctx.info.is_io_write)),
+            Which::EvtIsIoRead => Some(Value::Bool(ctx.info.is_io_read)),
+            Which::EvtIsIoWrite => Some(Value::Bool(ctx.info.is_io_write)),
+            Which::EvtIoDir => match (ctx.info.is_io_read, ctx.info.is_io_write) {
+                (true, _) => str_of(b"r"),
+                (_, true) => str_of(b"w"),
+                _ => None,
+            },
+            Which::EvtIsWait => Some(Value::Bool(ctx.info.is_wait)),
+            Which::EvtIsOpenRead => open_flags(ctx).map(|f| Value::Bool(f & 3 != 1)),
+            Which::EvtIsOpenWrite => open_flags(ctx).map(|f| Value::Bool(f & 3 != 0)),
+            Which::EvtIsOpenExec => open_flags(ctx).map(|_| Value::Bool(false)),
+            Which::EvtIsOpenCreate => {
+                open_flags(ctx).map(|f| Value::Bool(f & 0o100 != 0 || f & 0o20_000_000 != 0))
+            }
+            Which::EvtBuffer => match e.param(ctx.info.data_param?)? {
+                ValueRef::Bytes(b) => Some(Value::Bytes(b)),
+                _ => None,
+            },
+            Which::EvtBuflen => (ctx.info.is_io_read || ctx.info.is_io_write)
+                .then_some(e.ret())
+                .filter(|&r| r >= 0)
+                .map(|r| Value::Num(r.into())),
+            Which::EvtCount => num(1),
+            Which::EvtHostname => str_of(ctx.hostname.as_bytes()),
+            Which::ProcPid => num(e.tgid()),
+            Which::ProcPpid => num(ctx.process()?.ppid),
+            Which::ProcVpid => ctx
+                .process()
+                .filter(|p| p.vpid != 0)
+                .map(|p| Value::Num(p.vpid.into())),
+            Which::ProcName => str_of(&ctx.process()?.comm),
+            Which::ProcPname => str_of(&ctx.state.ancestor(e.tgid(), 1)?.comm),
+            Which::ProcAname => self
+                .ancestor(ctx)
+                .map(|p| Value::Str(Cow::Borrowed(&p.comm[..]))),
+            Which::ProcApid => self.ancestor(ctx).map(|p| Value::Num(p.pid.into())),
+            Which::ProcExe => str_of(&ctx.process()?.exe),
+            Which::ProcPexe => str_of(&ctx.state.ancestor(e.tgid(), 1)?.exe),
+            Which::ProcAexe => self
+                .ancestor(ctx)
+                .map(|p| Value::Str(Cow::Borrowed(&p.exe[..]))),
+            Which::ProcExepath => str_of(&ctx.process()?.exepath),
+            Which::ProcPexepath => str_of(&ctx.state.ancestor(e.tgid(), 1)?.exepath),
+            Which::ProcAexepath => self
+                .ancestor(ctx)
+                .map(|p| Value::Str(Cow::Borrowed(&p.exepath[..]))),
+            Which::ProcArgs => Some(Value::Str(Cow::Owned(join_args(b"", &ctx.process()?.args)))),
+            Which::ProcCmdline => cmdline(ctx.process()?),
+            Which::ProcPcmdline => cmdline(ctx.state.ancestor(e.tgid(), 1)?),
+            Which::ProcAcmdline => cmdline(self.ancestor(ctx)?),
+            Which::ProcExeline => {
+                let p = ctx.process()?;
+                Some(Value::Str(Cow::Owned(join_args(&p.exe, &p.args))))
+            }
+            Which::ProcCmdnargs => num(ctx.process()?.args.len() as u64),
+            Which::ProcCwd => str_of(&ctx.process()?.cwd)
+                .filter(|_| !ctx.process().is_some_and(|p| p.cwd.is_empty())),
+            Which::ProcTty => num(ctx.process()?.tty),
+            Which::ProcSid => ctx
+                .process()
+                .filter(|p| p.sid != 0)
+                .map(|p| Value::Num(p.sid.into())),
+            Which::ProcSname => {
+                let sid = ctx.process()?.sid;
+                str_of(&ctx.state.process(sid).filter(|_| sid != 0)?.comm)
+            }
+            Which::ProcPgid => ctx
+                .process()
+                .filter(|p| p.pgid != 0)
+                .map(|p| Value::Num(p.pgid.into())),
+            Which::ProcLoginshellid => {
+                let mut shell = None;
+                for level in 0..64 {
+                    let Some(p) = ctx.state.ancestor(e.tgid(), level) else {
+                        break;
+                    };
+                    if is_shell(&p.comm) {
+                        shell = Some(p.pid);
+                    }
+                }
+                shell.map(|pid| Value::Num(pid.into()))
+            }
+            Which::ProcDuration => {
+                let start = ctx.process()?.start_ts;
+                (start != 0).then(|| Value::Num(e.ts().saturating_sub(start).into()))
+            }
+            Which::ProcPidTs => ctx
+                .process()
+                .filter(|p| p.start_ts != 0)
+                .map(|p| Value::Num(p.start_ts.into())),
+            Which::ProcIsExeFromMemfd => Some(Value::Bool(ctx.process()?.exe_from_memfd)),
+            Which::ProcIsExeUpperLayer | Which::FdSipName => None,
+            Which::ProcIsSidLeader => ctx
+                .process()
+                .filter(|p| p.sid != 0)
+                .map(|p| Value::Bool(p.sid == p.pid)),
+            Which::ThreadTid => num(e.tid()),
+            Which::ThreadVtid => num(e.tid()),
+            Which::ThreadIsmain => Some(Value::Bool(e.tid() == e.tgid())),
+            Which::ThreadCapEffective => num(ctx.process()?.cap_effective),
+            Which::ThreadCapPermitted => num(ctx.process()?.cap_permitted),
+            Which::ThreadCapInheritable => num(ctx.process()?.cap_inheritable),
+            Which::FdNum => num(ctx.fd_num()?),
+            Which::FdType => str_of(type_name(ctx.fd()?.kind).as_bytes()),
+            Which::FdTypechar => str_of(typechar(ctx.fd()?.kind).as_bytes()),
+            Which::FdName => str_of(&ctx.fd()?.name),
+            Which::FdNameraw => match e.param(ctx.info.path_param.filter(|_| ctx.info.is_open)?)? {
+                ValueRef::Str(s) => str_of(s),
+                _ => None,
+            },
+            Which::FdDirectory => {
+                let fd = ctx.fd()?;
+                matches!(fd.kind, FdKind::File | FdKind::Directory)
+                    .then(|| Value::Str(Cow::Borrowed(dirname(&fd.name))))
+            }
+            Which::FdFilename => {
+                let fd = ctx.fd()?;
+                matches!(fd.kind, FdKind::File | FdKind::Directory)
+                    .then(|| Value::Str(Cow::Borrowed(basename(&fd.name))))
+            }
+            Which::FdIp | Which::FdNet => ip_of(&ctx.fd()?.remote)
+                .or_else(|| ip_of(&ctx.fd()?.local))
+                .map(Value::Ip),
+            Which::FdCip | Which::FdCnet => ip_of(client_server(ctx.fd()?).0).map(Value::Ip),
+            Which::FdSip | Which::FdSnet => ip_of(client_server(ctx.fd()?).1).map(Value::Ip),
+            Which::FdLip | Which::FdLnet => ip_of(&ctx.fd()?.local).map(Value::Ip),
+            Which::FdRip | Which::FdRnet => ip_of(&ctx.fd()?.remote).map(Value::Ip),
+            Which::FdPort => port_of(&ctx.fd()?.remote)
+                .or_else(|| port_of(&ctx.fd()?.local))
+                .map(|p| Value::Num(p.into())),
+            Which::FdCport => port_of(client_server(ctx.fd()?).0).map(|p| Value::Num(p.into())),
+            Which::FdSport => port_of(client_server(ctx.fd()?).1).map(|p| Value::Num(p.into())),
+            Which::FdLport => port_of(&ctx.fd()?.local).map(|p| Value::Num(p.into())),
+            Which::FdRport => port_of(&ctx.fd()?.remote).map(|p| Value::Num(p.into())),
+            Which::FdL4proto => {
+                let fd = ctx.fd()?;
+                matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6).then(|| {
+                    let name: &[u8] = match fd.l4proto {
+                        6 => b"tcp",
+                        17 => b"udp",
+                        1 | 58 => b"icmp",
+                        _ => b"unknown",
+                    };
+                    Value::Str(Cow::Borrowed(name))
+                })
+            }
+            Which::FdSockfamily => match ctx.fd()?.kind {
+                FdKind::Ipv4 | FdKind::Ipv6 => str_of(b"ip"),
+                FdKind::Unix => str_of(b"unix"),
+                _ => None,
+            },
+            Which::FdIsServer => Some(Value::Bool(ctx.fd()?.is_server)),
+            Which::FdConnected => {
+                let fd = ctx.fd()?;
+                matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6 | FdKind::Unix)
+                    .then_some(Value::Bool(fd.remote.is_some()))
+            }
+            Which::FdNameChanged => {
+                ctx.fd()?;
+                Some(Value::Bool(matches!(
+                    ctx.info.name.as_str(),
+                    "connect" | "bind"
+                )))
+            }
+            Which::FsPathName => match e.param(ctx.info.path_param?)? {
+                ValueRef::Str(s) => Some(Value::Str(absolute(s, ctx))),
+                _ => None,
+            },
+            Which::FsPathSource => match e.param(
+                ctx.info
+                    .path_param
+                    .filter(|_| ctx.info.target_param.is_some())?,
+            )? {
+                ValueRef::Str(s) => Some(Value::Str(absolute(s, ctx))),
+                _ => None,
+            },
+            Which::FsPathTarget => match e.param(ctx.info.target_param?)? {
+                ValueRef::Str(s) => Some(Value::Str(absolute(s, ctx))),
+                _ => None,
+            },
+            Which::UserUid => num(ctx.process()?.euid),
+            Which::UserName => str_of(ctx.state.user(ctx.process()?.euid)?.name.as_bytes()),
+            Which::UserHomedir => str_of(ctx.state.user(ctx.process()?.euid)?.home.as_bytes()),
+            Which::UserShell => str_of(ctx.state.user(ctx.process()?.euid)?.shell.as_bytes()),
+            Which::UserLoginuid => {
+                let uid = ctx.process()?.loginuid;
+                num(if uid == u32::MAX { -1 } else { i64::from(uid) })
+            }
+            Which::UserLoginname => {
+                str_of(ctx.state.user(ctx.process()?.loginuid)?.name.as_bytes())
+            }
+            Which::GroupGid => num(ctx.process()?.egid),
+            Which::GroupName => str_of(ctx.state.group(ctx.process()?.egid)?.name.as_bytes()),
+            Which::ContainerId => str_of(container_id(ctx).as_bytes()),
+            Which::ContainerName => {
+                let id = container_id(ctx);
+                if id == "host" {
+                    return str_of(b"host");
+                }
+                str_of(ctx.state.container(id)?.name.as_bytes())
+                    .filter(|v| v.as_bytes().is_some_and(|b| !b.is_empty()))
+            }
+            Which::ContainerImage => {
+                str_of(ctx.state.container(container_id(ctx))?.image.as_bytes())
+            }
+            Which::ContainerImageRepository => {
+                let image = ctx.state.container(container_id(ctx))?.image.as_bytes();
+                let without_digest = image.split(|&b| b == b'@').next().unwrap_or(image);
+                let last_slash = without_digest
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(0, |i| i + 1);
+                let tag = without_digest[last_slash..]
+                    .iter()
+                    .position(|&b| b == b':')
+                    .map(|i| i + last_slash);
+                str_of(&without_digest[..tag.unwrap_or(without_digest.len())])
+            }
+            Which::ContainerType => {
+                str_of(ctx.state.container(container_id(ctx))?.runtime.as_bytes())
+            }
+            Which::ContainerPrivileged => Some(Value::Bool(
+                ctx.state.container(container_id(ctx))?.privileged,
+            )),
+            Which::ContainerStartTs => num(ctx.state.container(container_id(ctx))?.start_ts),
+        }
+    }
+
+    /// Values of every ancestor, for `proc.aname` without a level.
+    pub fn extract_ancestors<'a>(&self, ctx: &Ctx<'a>) -> Vec<Value<'a>> {
+        let mut out = Vec::new();
+        for level in 1..64 {
+            let Some(p) = ctx.state.ancestor(ctx.event.tgid(), level) else {
+                break;
+            };
+            let value = match self.def.id {
+                Which::ProcAname => Value::Str(Cow::Borrowed(&p.comm[..])),
+                Which::ProcApid => Value::Num(p.pid.into()),
+                Which::ProcAexe => Value::Str(Cow::Borrowed(&p.exe[..])),
+                Which::ProcAexepath => Value::Str(Cow::Borrowed(&p.exepath[..])),
+                Which::ProcAcmdline => match cmdline(p) {
+                    Some(v) => v,
+                    None => continue,
+                },
+                _ => break,
+            };
+            out.push(value);
+        }
+        out
+    }
+
+    fn ancestor<'a>(&self, ctx: &Ctx<'a>) -> Option<&'a Process> {
+        match self.arg {
+            Arg::Level(Some(level)) => ctx.state.ancestor(ctx.event.tgid(), level),
+            _ => None,
+        }
+    }
+
+    fn param_index(&self, event_type: u16) -> Option<usize> {
+        match &self.arg {
+            Arg::Param(indexes) => indexes
+                .get(usize::from(event_type))
+                .copied()
+                .flatten()
+                .map(usize::from),
+            _ => None,
+        }
+    }
+
+    fn fd_kind(&self, ctx: &Ctx<'_>) -> Option<FdKind> {
+        ctx.fd().map(|fd| fd.kind)
+    }
+
+    /// The event types for which this field can be extracted at all, when
+    /// that is a small set known from the table (used to skip chunks).
+    pub fn only_types(&self) -> Option<&[u16]> {
+        match (&self.def.id, &self.arg) {
+            (Which::EvtTypeIs, Arg::Types(ids)) => Some(ids),
+            _ => None,
+        }
+    }
+
+    /// Whether this field is `evt.type`.
+    pub fn is_event_type(&self) -> bool {
+        self.def.id == Which::EvtType
+    }
+
+    /// Whether this field is `proc.pid`.
+    pub fn is_pid(&self) -> bool {
+        self.def.id == Which::ProcPid
+    }
+
+    /// Whether this field is `container.id`.
+    pub fn is_container_id(&self) -> bool {
+        self.def.id == Which::ContainerId
+    }
+}
+
+fn container_id<'a>(ctx: &Ctx<'a>) -> &'a str {
+    match ctx.process() {
+        Some(p) if !p.container_id.is_empty() => &p.container_id,
+        _ => "host",
+    }
+}
+
+fn cmdline(p: &Process) -> Option<Value<'_>> {
+    Some(Value::Str(Cow::Owned(join_args(&p.comm, &p.args))))
+}
+
+fn is_shell(comm: &[u8]) -> bool {
+    matches!(
+        comm,
+        b"bash" | b"sh" | b"dash" | b"zsh" | b"ksh" | b"fish" | b"tcsh" | b"csh" | b"ash"
+    )
+}

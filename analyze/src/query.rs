@@ -1,0 +1,136 @@
+//! Running a filter over a trace: chunks are decoded in parallel, state is
+//! replayed in file order on the calling thread, and every event that
+//! matches is handed to the caller with its context.
+//!
+//! The chunk index is used to skip work without breaking state: a chunk
+//! that cannot match (by event types, processes, containers or time) is not
+//! evaluated, and when neither the filter nor the caller needs state it is
+//! not even decompressed.
+
+use std::ops::ControlFlow;
+
+use scry_format::{FormatError, IndexEntry, TraceFile};
+
+use crate::compile::{Catalog, Filter};
+use crate::fields::Ctx;
+use crate::state::State;
+use crate::types::TypeTable;
+
+/// A time window, inclusive, in ns since the epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Earliest event time.
+    pub since: u64,
+    /// Latest event time.
+    pub until: u64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            since: 0,
+            until: u64::MAX,
+        }
+    }
+}
+
+/// What a scan looks at.
+#[derive(Debug, Default)]
+pub struct Scan<'f> {
+    /// Only events that match.
+    pub filter: Option<&'f Filter>,
+    /// Only events in this window.
+    pub window: Window,
+    /// The caller reads state fields of matching events (process names…),
+    /// so state must be replayed even if the filter does not need it.
+    pub caller_needs_state: bool,
+    /// Decoding threads.
+    pub threads: usize,
+}
+
+/// The per-trace tables a scan and a filter compilation need.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Facts per event type.
+    pub types: TypeTable,
+}
+
+impl Prepared {
+    /// Prepares `trace` for queries.
+    pub fn new<D: AsRef<[u8]>>(trace: &TraceFile<D>) -> Self {
+        Prepared {
+            types: TypeTable::new(&trace.header().event_table),
+        }
+    }
+
+    /// The catalog to compile filters against.
+    pub fn catalog<'a, D: AsRef<[u8]>>(&'a self, trace: &'a TraceFile<D>) -> Catalog<'a> {
+        Catalog {
+            table: &trace.header().event_table,
+            types: &self.types,
+        }
+    }
+}
+
+/// Visits, in file order, every event of `trace` that `scan` selects.
+/// Damaged chunks are skipped and reported through `on_damage`.
+///
+/// # Errors
+/// Only with a strict trace: the first damaged chunk.
+pub fn scan<D: AsRef<[u8]>, B>(
+    trace: &TraceFile<D>,
+    prepared: &Prepared,
+    scan: &Scan<'_>,
+    mut on_damage: impl FnMut(FormatError),
+    mut visit: impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>, FormatError> {
+    let table = &trace.header().event_table;
+    let hostname = trace.header().machine.hostname.as_str();
+    let first_ts = trace.time_range().map_or(0, |(first, _)| first);
+    let window = scan.window;
+    let relevant = |entry: &IndexEntry| {
+        entry.summary.overlaps(window.since, window.until)
+            && scan
+                .filter
+                .is_none_or(|filter| filter.chunk_may_match(&entry.summary))
+    };
+    let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
+    // Which chunks are evaluated, by position; the others only feed state.
+    let chunks = trace.chunks();
+    let evaluate: Vec<bool> = chunks.iter().map(relevant).collect();
+    let mut state = State::new(trace.snapshot(), table);
+    let select = |entry: &IndexEntry| with_state || relevant(entry);
+    trace.for_each_chunk(scan.threads.max(1), select, |chunk| {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                on_damage(error);
+                return ControlFlow::Continue(());
+            }
+        };
+        let position = chunks.partition_point(|c| c.summary.first_num < chunk.first_num());
+        let wanted = evaluate.get(position).copied().unwrap_or(true);
+        for event in chunk.iter() {
+            if with_state {
+                state.apply(&event);
+            }
+            if !wanted || event.ts() < window.since || event.ts() > window.until {
+                continue;
+            }
+            let ctx = Ctx {
+                event,
+                info: prepared.types.get(event.event_type()),
+                state: &state,
+                first_ts,
+                hostname,
+                names: table
+                    .get(event.event_type())
+                    .map_or(&[][..], |e| &e.params[..]),
+            };
+            if scan.filter.is_none_or(|filter| filter.matches(&ctx)) {
+                visit(&ctx)?;
+            }
+        }
+        ControlFlow::Continue(())
+    })
+}

@@ -1,0 +1,563 @@
+//! State reconstruction: the processes, threads, file descriptors, users,
+//! groups and containers of the traced machine, replayed from a file's
+//! snapshot and then event by event, so that every event can be described
+//! the way sysdig describes it (process name and ancestry, what its fd is).
+//!
+//! [`State::new`] seeds the tables from the snapshot; [`State::apply`] takes
+//! the events in file order. After `apply(e)` the lookups describe the world
+//! as of `e`'s exit: a new fd (open, socket, accept, pipe, dup) is present,
+//! an exec'd process has its new name and arguments, while a closed fd and
+//! an exited process stay visible for their own event and go when the next
+//! one is applied. Exited processes are dropped, so memory follows the live
+//! processes and their open fds, not the length of the trace.
+//!
+//! Captures may start with an empty snapshot: a thread or process first
+//! seen in an event is then created with what the event says (its ids) and
+//! filled in by later clone and exec events.
+
+mod dispatch;
+mod events;
+mod text;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use scry_format::{
+    ContainerInfo, EventTable, EventView, FdInfo, FdKind, GroupInfo, ProcessInfo, Snapshot,
+    SockAddr, UserInfo,
+};
+
+use dispatch::Dispatch;
+
+/// Container id of processes outside any container.
+const HOST: &str = "host";
+/// Ids not known yet (and `-1`, "no id", to the kernel).
+const UNKNOWN_ID: u32 = u32::MAX;
+const O_CLOEXEC: u64 = 0o2_000_000;
+
+/// A thread.
+#[derive(Debug, Clone, Default)]
+pub struct Thread {
+    /// Thread id.
+    pub tid: u32,
+    /// Its process.
+    pub tgid: u32,
+    /// Thread name (`comm`), empty when unknown.
+    pub comm: Vec<u8>,
+}
+
+/// A process (thread group).
+///
+/// Fields that are not known yet (a process first seen mid-life in a
+/// capture without a snapshot) are empty, 0, or for user and group ids
+/// `u32::MAX`.
+#[derive(Debug, Clone, Default)]
+pub struct Process {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Parent process id, 0 when unknown.
+    pub ppid: u32,
+    /// Process id inside its pid namespace, 0 when unknown.
+    pub vpid: u32,
+    /// Session id.
+    pub sid: u32,
+    /// Process group id.
+    pub pgid: u32,
+    /// `comm`: the kernel's task name, at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// The executable as given to `execve` (its `filename`).
+    pub exe: Vec<u8>,
+    /// Full path of the executable.
+    pub exepath: Vec<u8>,
+    /// Arguments without `argv[0]`.
+    pub args: Vec<Vec<u8>>,
+    /// Current working directory.
+    pub cwd: Vec<u8>,
+    /// Real user id.
+    pub uid: u32,
+    /// Effective user id.
+    pub euid: u32,
+    /// Real group id.
+    pub gid: u32,
+    /// Effective group id.
+    pub egid: u32,
+    /// Audit login uid, `u32::MAX` when unset.
+    pub loginuid: u32,
+    /// Controlling terminal (`major << 20 | minor`), 0 when none.
+    pub tty: u32,
+    /// Effective capability set.
+    pub cap_effective: u64,
+    /// Permitted capability set.
+    pub cap_permitted: u64,
+    /// Inheritable capability set.
+    pub cap_inheritable: u64,
+    /// Start time, ns since the epoch, 0 when unknown.
+    pub start_ts: u64,
+    /// Container id, `host` outside containers.
+    pub container_id: String,
+    /// Whether the executable is a memfd (`/memfd:…`), i.e. has no file.
+    pub exe_from_memfd: bool,
+    /// Whether the process is exiting (`exit_group`) or has exited
+    /// (`procexit`, the last event it is visible for).
+    pub exited: bool,
+}
+
+/// What one file descriptor refers to.
+#[derive(Debug, Clone, Default)]
+pub struct FdEntry {
+    /// Its kind.
+    pub kind: FdKind,
+    /// Absolute path for files; `client->server` tuple text for IP sockets
+    /// (`10.0.0.5:43210->93.184.216.34:443`, IPv6 in brackets); the path of
+    /// unix sockets; `pipe:[N]`, `anon_inode:[eventfd]`, `/memfd:NAME`…
+    pub name: Vec<u8>,
+    /// Open flags (`O_*`).
+    pub flags: u32,
+    /// Local address of a socket.
+    pub local: Option<SockAddr>,
+    /// Remote address of a socket.
+    pub remote: Option<SockAddr>,
+    /// IP protocol: 6 TCP, 17 UDP, 0 unknown or not IP.
+    pub l4proto: u8,
+    /// The process is the server end (the fd came from `accept`).
+    pub is_server: bool,
+    /// Close-on-exec.
+    pub cloexec: bool,
+}
+
+/// A process with what belongs to it.
+#[derive(Debug, Clone, Default)]
+struct ProcEntry {
+    info: Process,
+    /// Its fd table, shared by its threads.
+    fds: FxHashMap<i64, FdEntry>,
+    /// Its known threads, so that reaping it needs no scan.
+    tids: Vec<u32>,
+    /// Whether any process was ever given it as parent: only then can its
+    /// exit leave children to re-parent.
+    has_children: bool,
+}
+
+impl ProcEntry {
+    /// A process known only by its id.
+    fn unknown(pid: u32) -> Self {
+        ProcEntry {
+            info: Process {
+                pid,
+                uid: UNKNOWN_ID,
+                euid: UNKNOWN_ID,
+                gid: UNKNOWN_ID,
+                egid: UNKNOWN_ID,
+                loginuid: UNKNOWN_ID,
+                container_id: HOST.to_owned(),
+                ..Process::default()
+            },
+            ..ProcEntry::default()
+        }
+    }
+}
+
+/// A change that takes effect when the next event is applied, so that the
+/// event that caused it still sees what it acted on.
+#[derive(Debug, Clone, Copy)]
+enum Deferred {
+    CloseFd { tgid: u32, fd: i64 },
+    CloseRange { tgid: u32, first: i64, last: i64 },
+    RemoveThread { tid: u32 },
+    Reap { tgid: u32 },
+}
+
+/// A new process whose clone record came before its parent's: its parent
+/// is not known yet. What it did meanwhile decides what it may inherit
+/// once the parent's record arrives.
+#[derive(Debug, Clone, Default)]
+struct Orphan {
+    /// It has exec'd: its identity no longer comes from the parent, nor
+    /// its close-on-exec fds.
+    exec_seen: bool,
+    /// Fds it closed, which must not come back from the parent's table.
+    closed: Vec<i64>,
+}
+
+/// The reconstructed state of the traced machine.
+pub struct State {
+    dispatch: Dispatch,
+    threads: FxHashMap<u32, Thread>,
+    processes: FxHashMap<u32, ProcEntry>,
+    users: FxHashMap<u32, UserInfo>,
+    groups: FxHashMap<u32, GroupInfo>,
+    containers: FxHashMap<String, ContainerInfo>,
+    orphans: FxHashMap<u32, Orphan>,
+    deferred: Vec<Deferred>,
+    /// The (tid, tgid) of the last event, known to be in the tables: runs
+    /// of events from one thread skip the thread lookup.
+    last: Option<(u32, u32)>,
+    /// Pipes get names from this counter: the records carry no inode.
+    next_pipe: u64,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("processes", &self.processes.len())
+            .field("threads", &self.threads.len())
+            .field("fds", &self.fd_count())
+            .field("users", &self.users.len())
+            .field("groups", &self.groups.len())
+            .field("containers", &self.containers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// Starts from a file's snapshot; `table` is the file's event table
+    /// (parameters are looked up by name once, here).
+    pub fn new(snapshot: &Snapshot, table: &EventTable) -> State {
+        let mut state = State {
+            dispatch: Dispatch::new(table),
+            threads: FxHashMap::default(),
+            processes: FxHashMap::default(),
+            users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
+            groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
+            containers: snapshot
+                .containers
+                .iter()
+                .map(|c| (c.id.clone(), c.clone()))
+                .collect(),
+            orphans: FxHashMap::default(),
+            deferred: Vec::new(),
+            last: None,
+            next_pipe: 0,
+        };
+        for info in &snapshot.processes {
+            let entry = ProcEntry {
+                info: process_from_snapshot(info),
+                ..ProcEntry::default()
+            };
+            state.processes.insert(info.pid, entry);
+        }
+        let ppids: Vec<u32> = state.processes.values().map(|p| p.info.ppid).collect();
+        for ppid in ppids {
+            if let Some(parent) = state.processes.get_mut(&ppid) {
+                parent.has_children = true;
+            }
+        }
+        for thread in &snapshot.threads {
+            state.add_thread(thread.tid, thread.tgid, Some(&thread.comm));
+        }
+        let threadless: Vec<u32> = state
+            .processes
+            .iter()
+            .filter(|(_, p)| p.tids.is_empty())
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in threadless {
+            state.add_thread(pid, pid, None);
+        }
+        let listening = listening_addresses(&snapshot.fds);
+        for info in &snapshot.fds {
+            let entry = fd_from_snapshot(info, &listening);
+            state
+                .processes
+                .entry(info.pid)
+                .or_insert_with(|| ProcEntry::unknown(info.pid))
+                .fds
+                .insert(i64::from(info.fd), entry);
+        }
+        // Fds may name processes the process list lacked.
+        let missing: Vec<u32> = state
+            .processes
+            .iter()
+            .filter(|(_, p)| p.tids.is_empty())
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in missing {
+            state.add_thread(pid, pid, None);
+        }
+        state
+    }
+
+    /// Updates the state with one event, in file order. See the module
+    /// documentation for what is visible after it.
+    pub fn apply(&mut self, event: &EventView<'_>) {
+        if !self.deferred.is_empty() {
+            self.run_deferred();
+        }
+        match self.dispatch.slot(event.event_type()) {
+            None => self.ensure_thread(event.tid(), event.tgid()),
+            Some(&slot) => self.handle(&slot, event),
+        }
+    }
+
+    /// A thread.
+    pub fn thread(&self, tid: u32) -> Option<&Thread> {
+        self.threads.get(&tid)
+    }
+
+    /// A process.
+    pub fn process(&self, tgid: u32) -> Option<&Process> {
+        self.processes.get(&tgid).map(|p| &p.info)
+    }
+
+    /// The fd table entry of process `tgid` (threads share their process'
+    /// table).
+    pub fn fd(&self, tgid: u32, fd: i64) -> Option<&FdEntry> {
+        self.processes.get(&tgid)?.fds.get(&fd)
+    }
+
+    /// Every open fd of process `tgid`, in no particular order.
+    pub fn fds(&self, tgid: u32) -> impl Iterator<Item = (i64, &FdEntry)> + '_ {
+        self.processes
+            .get(&tgid)
+            .into_iter()
+            .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, entry)))
+    }
+
+    /// How many threads of process `tgid` are known.
+    pub fn thread_count(&self, tgid: u32) -> usize {
+        self.processes.get(&tgid).map_or(0, |p| p.tids.len())
+    }
+
+    /// Ancestor `level` of process `tgid` (0 = itself, 1 = parent, …),
+    /// following ppid.
+    pub fn ancestor(&self, tgid: u32, level: usize) -> Option<&Process> {
+        let mut process = self.process(tgid)?;
+        for _ in 0..level {
+            if process.ppid == 0 || process.ppid == process.pid {
+                return None;
+            }
+            process = self.process(process.ppid)?;
+        }
+        Some(process)
+    }
+
+    /// A user, from the snapshot's user table.
+    pub fn user(&self, uid: u32) -> Option<&UserInfo> {
+        self.users.get(&uid)
+    }
+
+    /// A group, from the snapshot's group table.
+    pub fn group(&self, gid: u32) -> Option<&GroupInfo> {
+        self.groups.get(&gid)
+    }
+
+    /// A container by id; a unique prefix of at least 12 characters (the
+    /// short form tools print) also finds it.
+    pub fn container(&self, id: &str) -> Option<&ContainerInfo> {
+        if let Some(found) = self.containers.get(id) {
+            return Some(found);
+        }
+        if id.len() < 12 || id == HOST {
+            return None;
+        }
+        let mut matches = self.containers.values().filter(|c| c.id.starts_with(id));
+        match (matches.next(), matches.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+
+    /// How many processes are tracked.
+    pub fn process_count(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// How many fds are tracked, over all processes.
+    pub fn fd_count(&self) -> usize {
+        self.processes.values().map(|p| p.fds.len()).sum()
+    }
+
+    /// Records thread `tid` of process `tgid` (creating the process if it
+    /// is new) with the given name, or its process' name.
+    fn add_thread(&mut self, tid: u32, tgid: u32, comm: Option<&[u8]>) {
+        if let Some(old) = self.threads.get(&tid).map(|t| t.tgid)
+            && old != tgid
+            && let Some(process) = self.processes.get_mut(&old)
+        {
+            process.tids.retain(|&t| t != tid);
+        }
+        let process = self
+            .processes
+            .entry(tgid)
+            .or_insert_with(|| ProcEntry::unknown(tgid));
+        if !process.tids.contains(&tid) {
+            process.tids.push(tid);
+        }
+        let comm = comm.map_or_else(|| process.info.comm.clone(), <[u8]>::to_vec);
+        self.threads.insert(tid, Thread { tid, tgid, comm });
+        self.last = None;
+    }
+
+    /// Makes sure the thread of an event and its process are known.
+    #[inline]
+    fn ensure_thread(&mut self, tid: u32, tgid: u32) {
+        if self.last == Some((tid, tgid)) {
+            return;
+        }
+        if self.threads.get(&tid).is_none_or(|t| t.tgid != tgid) {
+            self.add_thread(tid, tgid, None);
+        }
+        self.last = Some((tid, tgid));
+    }
+
+    fn run_deferred(&mut self) {
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for change in deferred.drain(..) {
+            match change {
+                Deferred::CloseFd { tgid, fd } => {
+                    if let Some(process) = self.processes.get_mut(&tgid) {
+                        process.fds.remove(&fd);
+                    }
+                }
+                Deferred::CloseRange { tgid, first, last } => {
+                    if let Some(process) = self.processes.get_mut(&tgid) {
+                        process.fds.retain(|fd, _| !(first..=last).contains(fd));
+                    }
+                }
+                Deferred::RemoveThread { tid } => self.remove_thread(tid),
+                Deferred::Reap { tgid } => self.remove_process(tgid),
+            }
+        }
+        // Keep the allocation for the next time.
+        self.deferred = deferred;
+        self.last = None;
+    }
+
+    fn remove_thread(&mut self, tid: u32) {
+        if let Some(thread) = self.threads.remove(&tid)
+            && let Some(process) = self.processes.get_mut(&thread.tgid)
+        {
+            process.tids.retain(|&t| t != tid);
+        }
+        self.last = None;
+    }
+
+    /// Drops a process with its threads and fds; its children go to the
+    /// nearest pid-namespace init above it, as the kernel re-parents
+    /// orphans (child subreapers are not known to the trace).
+    fn remove_process(&mut self, tgid: u32) {
+        let Some(process) = self.processes.remove(&tgid) else {
+            return;
+        };
+        for tid in process.tids {
+            if self.threads.get(&tid).is_some_and(|t| t.tgid == tgid) {
+                self.threads.remove(&tid);
+            }
+        }
+        self.orphans.remove(&tgid);
+        self.last = None;
+        if !process.has_children {
+            return;
+        }
+        let reaper = self.reaper_above(process.info.ppid);
+        let mut adopted = false;
+        for other in self.processes.values_mut() {
+            if other.info.ppid == tgid {
+                other.info.ppid = reaper;
+                adopted = true;
+            }
+        }
+        if adopted && let Some(reaper) = self.processes.get_mut(&reaper) {
+            reaper.has_children = true;
+        }
+    }
+
+    /// The init of the pid namespace of `pid` (the nearest process at or
+    /// above it whose namespace pid is 1), else 1.
+    fn reaper_above(&self, pid: u32) -> u32 {
+        let mut at = pid;
+        // Bounded: ppid links may form a cycle in a damaged trace.
+        for _ in 0..64 {
+            let Some(process) = self.process(at) else {
+                break;
+            };
+            if process.vpid == 1 {
+                return process.pid;
+            }
+            if process.ppid == 0 || process.ppid == at {
+                break;
+            }
+            at = process.ppid;
+        }
+        1
+    }
+}
+
+fn process_from_snapshot(info: &ProcessInfo) -> Process {
+    let exe = if info.exe.is_empty() {
+        info.args.first().cloned().unwrap_or_default()
+    } else {
+        info.exe.clone()
+    };
+    Process {
+        pid: info.pid,
+        ppid: info.ppid,
+        vpid: info.vpid,
+        sid: info.sid,
+        pgid: info.pgid,
+        comm: info.comm.clone(),
+        exe_from_memfd: info.exe.starts_with(b"/memfd:"),
+        exe,
+        exepath: info.exe.clone(),
+        args: info.args.iter().skip(1).cloned().collect(),
+        cwd: info.cwd.clone(),
+        uid: info.uid,
+        euid: info.euid,
+        gid: info.gid,
+        egid: info.egid,
+        loginuid: info.loginuid,
+        tty: info.tty,
+        cap_effective: info.cap_effective,
+        cap_permitted: info.cap_permitted,
+        cap_inheritable: info.cap_inheritable,
+        start_ts: info.start_ts,
+        container_id: if info.container_id.is_empty() {
+            HOST.to_owned()
+        } else {
+            info.container_id.clone()
+        },
+        exited: false,
+    }
+}
+
+/// Local addresses of the snapshot's listening IP sockets (bound, no
+/// peer), so that its connected sockets can tell their role: one whose
+/// local address is listened on was accepted, the process is its server.
+fn listening_addresses(fds: &[FdInfo]) -> FxHashSet<std::net::SocketAddr> {
+    fds.iter()
+        .filter(|fd| fd.remote.is_none())
+        .filter_map(|fd| match fd.local {
+            Some(SockAddr::Inet(addr)) if addr.port() != 0 => Some(addr),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fd_from_snapshot(info: &FdInfo, listening: &FxHashSet<std::net::SocketAddr>) -> FdEntry {
+    let is_server = match (&info.local, &info.remote) {
+        (Some(SockAddr::Inet(local)), Some(_)) => {
+            let wildcard = std::net::SocketAddr::new(
+                match local {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+                },
+                local.port(),
+            );
+            listening.contains(local) || listening.contains(&wildcard)
+        }
+        _ => false,
+    };
+    let name = if info.name.is_empty() && (info.local.is_some() || info.remote.is_some()) {
+        text::socket_name(info.local.as_ref(), info.remote.as_ref(), is_server)
+    } else {
+        info.name.clone()
+    };
+    FdEntry {
+        kind: info.kind,
+        name,
+        flags: info.flags,
+        local: info.local.clone(),
+        remote: info.remote.clone(),
+        l4proto: info.l4proto,
+        is_server,
+        cloexec: u64::from(info.flags) & O_CLOEXEC != 0,
+    }
+}

@@ -1,0 +1,176 @@
+//! What each event type of a trace is, precomputed once per file from its
+//! event table: its name, its class (I/O, wait, open, …), and where its
+//! commonly used parameters are, so field extraction never looks a
+//! parameter up by name per event.
+
+use scry_format::{EventTable, EventType};
+
+/// Facts about one event type.
+#[derive(Debug, Clone, Default)]
+pub struct TypeInfo {
+    /// The type's name (`openat`).
+    pub name: String,
+    /// Reads data from an fd.
+    pub is_io_read: bool,
+    /// Writes data to an fd.
+    pub is_io_write: bool,
+    /// Makes the thread wait (sleep, poll, wait for a lock or child…).
+    pub is_wait: bool,
+    /// Opens a file (open family).
+    pub is_open: bool,
+    /// Its return value is a new fd.
+    pub returns_fd: bool,
+    /// Is a syscall (not `procexit` and other scry events).
+    pub is_syscall: bool,
+    /// Index of the `fd` parameter (or `oldfd`), if any.
+    pub fd_param: Option<usize>,
+    /// Index of the buffer parameter (`data`), if any.
+    pub data_param: Option<usize>,
+    /// Index of the `flags` parameter, if any.
+    pub flags_param: Option<usize>,
+    /// Index of the path parameter of file system calls (`name`, `path`,
+    /// `filename`, `pathname`, `oldpath`…), if any.
+    pub path_param: Option<usize>,
+    /// Index of the target path of rename/link calls, if any.
+    pub target_param: Option<usize>,
+}
+
+/// [`TypeInfo`] for every event type of a file, indexed by type id.
+#[derive(Debug, Clone, Default)]
+pub struct TypeTable {
+    by_id: Vec<TypeInfo>,
+    unknown: TypeInfo,
+}
+
+const IO_READ: &[&str] = &[
+    "read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg", "recvmmsg",
+];
+const IO_WRITE: &[&str] = &[
+    "write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg", "sendmmsg",
+    "sendfile",
+];
+const WAIT: &[&str] = &[
+    "nanosleep",
+    "clock_nanosleep",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect6",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "futex",
+    "wait4",
+    "waitid",
+    "pause",
+    "sigsuspend",
+    "rt_sigsuspend",
+    "rt_sigtimedwait",
+    "accept",
+    "accept4",
+];
+const OPEN: &[&str] = &["open", "openat", "openat2", "creat", "open_by_handle_at"];
+const RETURNS_FD: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "open_by_handle_at",
+    "socket",
+    "accept",
+    "accept4",
+    "dup",
+    "dup2",
+    "dup3",
+    "memfd_create",
+    "eventfd",
+    "eventfd2",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "inotify_init",
+    "inotify_init1",
+    "epoll_create",
+    "epoll_create1",
+    "pidfd_open",
+    "pidfd_getfd",
+    "userfaultfd",
+    "io_uring_setup",
+    "bpf",
+    "perf_event_open",
+    "fanotify_init",
+];
+
+impl TypeTable {
+    /// Precomputes the facts of every type in `table`.
+    pub fn new(table: &EventTable) -> Self {
+        let max = table
+            .entries()
+            .iter()
+            .map(|e| usize::from(e.id))
+            .max()
+            .unwrap_or(0);
+        let mut by_id = vec![TypeInfo::default(); max + 1];
+        for entry in table.entries() {
+            let name = entry.name.as_str();
+            let param = |wanted: &[&str]| {
+                entry
+                    .params
+                    .iter()
+                    .position(|p| wanted.contains(&p.as_str()))
+            };
+            by_id[usize::from(entry.id)] = TypeInfo {
+                name: entry.name.clone(),
+                is_io_read: IO_READ.contains(&name),
+                is_io_write: IO_WRITE.contains(&name),
+                is_wait: WAIT.contains(&name),
+                is_open: OPEN.contains(&name),
+                returns_fd: RETURNS_FD.contains(&name),
+                is_syscall: entry.id < scry_format::FIRST_SPECIAL_TYPE,
+                fd_param: param(&["fd", "oldfd"]),
+                data_param: param(&["data"]),
+                flags_param: param(&["flags"]),
+                path_param: param(&[
+                    "name", "path", "filename", "pathname", "oldpath", "target", "dir",
+                ]),
+                target_param: param(&["newpath", "linkpath"]),
+            };
+        }
+        TypeTable {
+            by_id,
+            unknown: TypeInfo {
+                name: "unknown".to_owned(),
+                ..TypeInfo::default()
+            },
+        }
+    }
+
+    /// Facts about `id`.
+    #[inline]
+    pub fn get(&self, id: EventType) -> &TypeInfo {
+        self.by_id
+            .get(usize::from(id))
+            .filter(|info| !info.name.is_empty())
+            .unwrap_or(&self.unknown)
+    }
+
+    /// The ids of every type called `name`.
+    pub fn ids_named(&self, name: &str) -> Vec<EventType> {
+        self.by_id
+            .iter()
+            .enumerate()
+            .filter(|(_, info)| info.name == name)
+            .map(|(id, _)| id as EventType)
+            .collect()
+    }
+
+    /// Number of type ids (one past the largest).
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

@@ -1,0 +1,68 @@
+//! Filter evaluation: the cost a filter adds per event on top of decoding
+//! and state replay, for a selective, a broad and a field-heavy filter, on
+//! the synthetic trace of the format benchmark.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use scry_analyze::{Filter, Prepared, Scan, scan};
+use scry_format::{TraceFile, default_threads};
+
+const FILTERS: [(&str, &str); 3] = [
+    ("selective", "evt.type=execve and proc.name=curl"),
+    ("broad", "evt.type in (read, write) and evt.failed=false"),
+    ("field-heavy", "fd.name startswith /etc and proc.name != bash and evt.buflen > 10 and not fd.typechar=4 and user.uid exists"),
+];
+
+fn run(trace: &TraceFile<&[u8]>, prepared: &Prepared, filter: Option<&Filter>, threads: usize) -> (Duration, u64) {
+    let start = Instant::now();
+    let mut matched = 0u64;
+    let options = Scan { filter, caller_needs_state: true, threads, ..Scan::default() };
+    let _ = scan(trace, prepared, &options, |_| {}, |_| {
+        matched += 1;
+        ControlFlow::<()>::Continue(())
+    });
+    (start.elapsed(), matched)
+}
+
+fn median(mut runs: Vec<(Duration, u64)>) -> (Duration, u64) {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// Prints the filter table for the trace at `path`.
+pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
+    let prepared = Prepared::new(&trace);
+    let n = trace.event_count() as f64;
+    let threads = default_threads();
+    eprintln!("analyze: state replay without a filter ×{runs}");
+    let (base, _) = median((0..runs).map(|_| run(&trace, &prepared, None, 1)).collect());
+    println!();
+    println!("scry bench: filters ({} events of the synthetic trace, {runs} runs, medians, 1 decoding thread)", crate::count(trace.event_count()));
+    println!();
+    println!("| measurement | scry | reference (same run) | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| decode + state replay, no filter | {:.1} M events/s | - | - |",
+        n / base.as_secs_f64() / 1e6
+    );
+    for (label, source) in FILTERS {
+        let filter = Filter::new(source, prepared.catalog(&trace)).map_err(|e| e.render(source))?;
+        eprintln!("analyze: {label} filter ×{runs}");
+        let (time, matched) = median((0..runs).map(|_| run(&trace, &prepared, Some(&filter), 1)).collect());
+        let (parallel, _) = median((0..runs).map(|_| run(&trace, &prepared, Some(&filter), threads)).collect());
+        let added = (time.as_secs_f64() - base.as_secs_f64()) * 1e9 / n;
+        println!(
+            "| {label} `{source}` ({} matches) | {:.1} M events/s, {threads} threads: {:.1} M | no filter: {:.1} M events/s | {:+.1} ns/event (target < 30) |",
+            crate::count(matched),
+            n / time.as_secs_f64() / 1e6,
+            n / parallel.as_secs_f64() / 1e6,
+            n / base.as_secs_f64() / 1e6,
+            added
+        );
+    }
+    Ok(())
+}
