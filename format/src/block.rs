@@ -88,14 +88,35 @@ pub(crate) fn parse_file_header(data: &[u8]) -> Result<HeaderStep> {
     }
     let major = u16::from_le_bytes([data[8], data[9]]);
     let minor = u16::from_le_bytes([data[10], data[11]]);
-    if major != VERSION_MAJOR {
-        return Err(FormatError::UnsupportedVersion {
-            found_major: major,
-            found_minor: minor,
-            supported: VERSION_MAJOR,
-        });
-    }
     let body_len = u32::from_le_bytes([data[12], data[13], data[14], data[15]]) as usize;
+    let total = FILE_PREFIX_LEN + body_len.min(MAX_BLOCK_LEN) + 4;
+    let checksum_ok = data.len() >= total && body_len <= MAX_BLOCK_LEN && {
+        let stored = u32::from_le_bytes([
+            data[total - 4],
+            data[total - 3],
+            data[total - 2],
+            data[total - 1],
+        ]);
+        crc32fast::hash(&data[8..total - 4]) == stored
+    };
+    if major != VERSION_MAJOR {
+        // A bit flip in the version bytes must not read as "upgrade scry":
+        // only a header whose checksum holds is a genuine other version.
+        if checksum_ok || data.len() < total {
+            return Err(FormatError::UnsupportedVersion {
+                found_major: major,
+                found_minor: minor,
+                supported: VERSION_MAJOR,
+            });
+        }
+        return Err(FormatError::corrupt(
+            "file header",
+            0,
+            format!(
+                "checksum mismatch (it names format version {major}.{minor}: the header is damaged)"
+            ),
+        ));
+    }
     if body_len > MAX_BLOCK_LEN {
         return Err(FormatError::corrupt(
             "file header",
@@ -103,17 +124,10 @@ pub(crate) fn parse_file_header(data: &[u8]) -> Result<HeaderStep> {
             "header length is implausible",
         ));
     }
-    let total = FILE_PREFIX_LEN + body_len + 4;
     if data.len() < total {
         return Ok(HeaderStep::NeedMore(total));
     }
-    let stored = u32::from_le_bytes([
-        data[total - 4],
-        data[total - 3],
-        data[total - 2],
-        data[total - 1],
-    ]);
-    if crc32fast::hash(&data[8..total - 4]) != stored {
+    if !checksum_ok {
         return Err(FormatError::corrupt("file header", 0, "checksum mismatch"));
     }
     let header = crate::codec::decode_header(&data[FILE_PREFIX_LEN..total - 4])
@@ -178,6 +192,36 @@ fn find_sync(data: &[u8]) -> Option<usize> {
         .map(|p| p + 1)
 }
 
+/// Position of the next complete block with a good checksum after the first
+/// byte. Bytes that merely look like a sync marker (inside compressed data
+/// of a cut-off last block) do not count.
+fn next_valid_block(data: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = find_sync(&data[from..]) {
+        let at = from + found;
+        if block_checks_out(&data[at..]) {
+            return Some(at);
+        }
+        from = at;
+    }
+    None
+}
+
+/// Whether `data` starts with a complete block whose checksum is good.
+fn block_checks_out(data: &[u8]) -> bool {
+    if data.len() < BLOCK_HEADER_LEN || data[..4] != BLOCK_SYNC {
+        return false;
+    }
+    let total = BLOCK_HEADER_LEN + read_u32(data, 8) as usize + read_u32(data, 12) as usize;
+    let Some(block) = data.get(..total) else {
+        return false;
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&block[4..16]);
+    hasher.update(&block[BLOCK_HEADER_LEN..]);
+    hasher.finalize() == read_u32(block, 16)
+}
+
 /// How far to skip to reach the next sync marker: to the marker, or to the
 /// last bytes that could still begin one.
 fn next_sync(data: &[u8]) -> usize {
@@ -223,7 +267,7 @@ pub(crate) fn next_step(data: &[u8], at_eof: bool) -> Step<'_> {
         // At the end of the file a block that does not fit is either the
         // last, cut-off block, or one whose length field is damaged. A later
         // sync marker tells them apart.
-        if let (true, Some(skip)) = (at_eof, find_sync(data)) {
+        if at_eof && let Some(skip) = next_valid_block(data) {
             return Step::Damaged {
                 skip,
                 reason: "block runs past the next block",

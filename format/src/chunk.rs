@@ -349,14 +349,14 @@ impl DecodedChunk {
         })?;
         let mut thread = 0i64;
         decode_column(columns[column::TID], tid, n, |delta| {
-            thread += crate::wire::unzigzag(delta);
+            thread = thread.checked_add(crate::wire::unzigzag(delta))?;
             u32::try_from(thread).ok()
         })?;
         // tgid is stored relative to the event's tid.
         let threads: &[u32] = tid;
         let mut index = 0;
         decode_column(columns[column::TGID], tgid, n, |delta| {
-            let group = i64::from(threads[index]) + crate::wire::unzigzag(delta);
+            let group = i64::from(threads[index]).checked_add(crate::wire::unzigzag(delta))?;
             index += 1;
             u32::try_from(group).ok()
         })?;
@@ -529,7 +529,7 @@ impl<'a> EventView<'a> {
     /// plus one).
     #[inline]
     pub fn num(&self) -> u64 {
-        self.chunk.first_num + self.index as u64
+        self.chunk.first_num.saturating_add(self.index as u64)
     }
     /// Timestamp, ns since the epoch.
     #[inline]

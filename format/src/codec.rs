@@ -402,7 +402,8 @@ pub(crate) fn encode_stats(stats: &CaptureStats) -> MessageWriter {
     }
     msg.uint(3, stats.events_written)
         .uint(4, stats.events_filtered)
-        .bool(5, stats.is_final);
+        .bool(5, stats.is_final)
+        .uint(6, stats.undecodable);
     msg
 }
 
@@ -422,6 +423,7 @@ pub(crate) fn decode_stats(bytes: &[u8]) -> WireResult<CaptureStats> {
             3 => s.events_written = v.uint()?,
             4 => s.events_filtered = v.uint()?,
             5 => s.is_final = v.bool()?,
+            6 => s.undecodable = v.uint()?,
             _ => {}
         }
         Ok(())
@@ -471,7 +473,9 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
                 let mut cursor = Cursor::new(v.bytes()?);
                 let mut previous = 0u64;
                 while !cursor.is_empty() {
-                    previous += cursor.uvarint()?;
+                    previous = previous
+                        .checked_add(cursor.uvarint()?)
+                        .ok_or(Malformed("list value overflows"))?;
                     let event_type = u16::try_from(previous)
                         .map_err(|_| Malformed("event type out of range"))?;
                     s.types
@@ -482,7 +486,9 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
                 let mut cursor = Cursor::new(v.bytes()?);
                 let mut previous = 0u64;
                 while !cursor.is_empty() {
-                    previous += cursor.uvarint()?;
+                    previous = previous
+                        .checked_add(cursor.uvarint()?)
+                        .ok_or(Malformed("list value overflows"))?;
                     s.tgids
                         .push(u32::try_from(previous).map_err(|_| Malformed("tgid out of range"))?);
                 }

@@ -138,9 +138,11 @@ pub struct CaptureStats {
     pub cpus: Vec<CpuStats>,
     /// Events written to this file so far.
     pub events_written: u64,
-    /// Events dropped in user space (e.g. by the capture filter: these are
-    /// not losses, they are recorded so totals add up).
+    /// Events left out on purpose in user space (by the capture filter):
+    /// not losses, recorded so that totals add up.
     pub events_filtered: u64,
+    /// Records from the kernel side that could not be decoded: losses.
+    pub undecodable: u64,
     /// Whether this is the final record of a cleanly stopped capture.
     pub is_final: bool,
 }
@@ -157,14 +159,20 @@ pub struct CpuStats {
 }
 
 impl CaptureStats {
-    /// Total events dropped by the kernel side, over all CPUs.
+    /// Total events lost: dropped by the kernel side over all CPUs, plus
+    /// records the capture could not decode.
     pub fn dropped(&self) -> u64 {
-        self.cpus.iter().map(|cpu| cpu.dropped).sum()
+        self.cpus
+            .iter()
+            .fold(0u64, |sum, cpu| sum.saturating_add(cpu.dropped))
+            .saturating_add(self.undecodable)
     }
 
     /// Total events delivered by the kernel side, over all CPUs.
     pub fn delivered(&self) -> u64 {
-        self.cpus.iter().map(|cpu| cpu.delivered).sum()
+        self.cpus
+            .iter()
+            .fold(0u64, |sum, cpu| sum.saturating_add(cpu.delivered))
     }
 }
 

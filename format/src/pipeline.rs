@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread;
 
@@ -37,7 +38,7 @@ where
     let window = threads * 4;
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, T)>(window);
     let job_rx = Mutex::new(job_rx);
-    let (result_tx, result_rx) = mpsc::channel::<(u64, R)>();
+    let (result_tx, result_rx) = mpsc::channel::<(u64, thread::Result<R>)>();
     thread::scope(|scope| {
         for _ in 0..threads {
             let result_tx = result_tx.clone();
@@ -46,23 +47,29 @@ where
                 loop {
                     let job = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
                     let Ok((seq, item)) = job else { break };
-                    if result_tx.send((seq, work(item))).is_err() {
+                    // A panic is handed to the caller's thread instead of
+                    // leaving it waiting for a result that never comes.
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| work(item)));
+                    if result_tx.send((seq, result)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(result_tx);
+        // Dropped on every way out, unwinding included: closing the job
+        // channel is what ends the workers, which the scope waits for.
+        let jobs = CloseOnDrop(Some(job_tx));
         let mut items = items.fuse();
         let mut sent = 0u64;
         let mut next = 0u64;
         let mut exhausted = false;
         let mut pending = BTreeMap::new();
-        let flow = loop {
+        loop {
             while !exhausted && sent - next < window as u64 {
                 match items.next() {
                     Some(item) => {
-                        if job_tx.send((sent, item)).is_err() {
+                        if !jobs.send((sent, item)) {
                             exhausted = true;
                         }
                         sent += 1;
@@ -71,29 +78,36 @@ where
                 }
             }
             if exhausted && next == sent {
-                break ControlFlow::Continue(());
+                return ControlFlow::Continue(());
             }
             let Ok((seq, result)) = result_rx.recv() else {
-                break ControlFlow::Continue(());
+                return ControlFlow::Continue(());
             };
             pending.insert(seq, result);
-            let mut stop = None;
             while let Some(result) = pending.remove(&next) {
                 next += 1;
-                if let ControlFlow::Break(b) = visit(result) {
-                    stop = Some(b);
-                    break;
+                match result {
+                    Ok(result) => visit(result)?,
+                    Err(payload) => panic::resume_unwind(payload),
                 }
             }
-            if let Some(b) = stop {
-                break ControlFlow::Break(b);
-            }
-        };
-        // Closing the job channel ends the workers; results still in flight
-        // are dropped with the channel.
-        drop(job_tx);
-        flow
+        }
     })
+}
+
+/// The sending side of the job channel, closed when dropped.
+struct CloseOnDrop<T>(Option<mpsc::SyncSender<T>>);
+
+impl<T> CloseOnDrop<T> {
+    fn send(&self, job: T) -> bool {
+        self.0.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
+}
+
+impl<T> Drop for CloseOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.take();
+    }
 }
 
 /// Decodes chunks on `threads` threads and visits them in order, recycling
@@ -157,6 +171,38 @@ mod tests {
         );
         assert!(flow.is_continue());
         assert_eq!(seen, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_panicking_worker_fails_the_walk_instead_of_hanging_it() {
+        let outcome = std::panic::catch_unwind(|| {
+            ordered_map(
+                0..100u64,
+                2,
+                |x| if x == 37 { panic!("bad chunk") } else { x },
+                |_| ControlFlow::<()>::Continue(()),
+            )
+        });
+        assert!(outcome.is_err());
+    }
+
+    #[test]
+    fn a_panicking_visitor_does_not_hang_the_workers() {
+        let outcome = std::panic::catch_unwind(|| {
+            ordered_map(
+                0..100u64,
+                2,
+                |x| x,
+                |x| {
+                    if x == 5 {
+                        panic!("visitor")
+                    } else {
+                        ControlFlow::<()>::Continue(())
+                    }
+                },
+            )
+        });
+        assert!(outcome.is_err());
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Layout {
                 if summary.first_num < *next_num {
                     summary.first_num = *next_num;
                 }
-                *next_num = summary.first_num + u64::from(summary.events);
+                *next_num = summary.first_num.saturating_add(u64::from(summary.events));
                 self.chunks.push(IndexEntry {
                     offset,
                     block_len: block.len as u64,
@@ -165,11 +165,23 @@ pub(crate) fn decode_snapshot_block(block: BlockRef<'_>, offset: u64) -> Result<
         ));
     }
     let bytes = if block.flags & FLAG_ZSTD != 0 {
-        let mut decoder = zstd::stream::read::Decoder::new(block.body)?;
+        // Bounded: a crafted frame must not expand without limit.
+        let decoder = zstd::stream::read::Decoder::new(block.body)?;
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut decoder, &mut out).map_err(|e| {
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(decoder, block::MAX_BLOCK_LEN as u64 + 1),
+            &mut out,
+        )
+        .map_err(|e| {
             FormatError::corrupt("snapshot", offset, format!("decompression failed: {e}"))
         })?;
+        if out.len() > block::MAX_BLOCK_LEN {
+            return Err(FormatError::corrupt(
+                "snapshot",
+                offset,
+                "larger than 1 GiB once decompressed",
+            ));
+        }
         out
     } else {
         block.body.to_vec()

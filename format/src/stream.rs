@@ -347,9 +347,10 @@ impl<R: Read> StreamReader<R> {
             if self.eof {
                 return Ok(false);
             }
+            // Grow by at most one read at a time: memory follows the bytes
+            // that actually arrive, not the lengths a header claims.
             let old_len = self.buf.len();
-            let want = (needed - (old_len - self.start)).max(READ_SIZE);
-            self.buf.resize(old_len + want, 0);
+            self.buf.resize(old_len + READ_SIZE, 0);
             let read = loop {
                 match self.inner.read(&mut self.buf[old_len..]) {
                     Ok(read) => break read,

@@ -160,8 +160,22 @@ fn not_a_trace_is_refused_clearly() {
         TraceFile::open(&data[..5]),
         Err(FormatError::TruncatedHeader { .. })
     ));
+    // A version byte flipped by damage is damage, not a newer version...
+    let mut flipped = data.clone();
+    flipped[8] = 2;
+    assert!(matches!(
+        TraceFile::open(&flipped[..]),
+        Err(FormatError::Corrupt {
+            what: "file header",
+            ..
+        })
+    ));
+    // ...while a newer writer's header has a checksum that holds.
     let mut future = data.clone();
     future[8] = 2;
+    let header_len = u32::from_le_bytes([future[12], future[13], future[14], future[15]]) as usize;
+    let crc = crc32fast_hash(&future[8..16 + header_len]);
+    future[16 + header_len..20 + header_len].copy_from_slice(&crc.to_le_bytes());
     match TraceFile::open(&future[..]) {
         Err(FormatError::UnsupportedVersion {
             found_major: 2,

@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 cargo run --quiet --release -p scry-bench -- gen --events 1200 --chunk-events 200 intact.scry
 python3 - <<'PY'
 import struct
+import zlib
 data = open("intact.scry", "rb").read()
 hdr_len = struct.unpack_from("<I", data, 12)[0]
 pos = 16 + hdr_len + 4
@@ -22,6 +23,9 @@ def write(name, content):
 write("zero-length.scry", b"")
 write("bad-magic.scry", b"PK\x03\x04" + data[4:])
 future = bytearray(data); future[8:10] = struct.pack("<H", 2)
+# A genuine newer file: its header checksum covers the new version.
+header_end = 16 + hdr_len
+struct.pack_into("<I", future, header_end, zlib.crc32(bytes(future[8:header_end])))
 write("future-version.scry", bytes(future))
 third = chunks[2]
 write("truncated-mid-chunk.scry", data[:third[0] + third[2] // 2])

@@ -200,6 +200,7 @@ pub fn stats(ts: u64, written: u64, is_final: bool) -> CaptureStats {
         ],
         events_written: written,
         events_filtered: 0,
+        undecodable: 2,
         is_final,
     }
 }
