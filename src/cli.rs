@@ -8,9 +8,9 @@ use clap::{Args, Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  ran fine but found nothing (verify: found damage it could skip)
+  1  ran fine but found nothing
   2  usage or filter syntax error
-  3  unreadable, corrupt or unsupported trace
+  3  unreadable, corrupt or unsupported trace (verify: any damage or truncation)
   4  capture failed (privileges, kernel support)";
 
 /// A forensic flight recorder for Linux: record every syscall with eBPF into
@@ -129,9 +129,9 @@ pub struct RecordArgs {
     #[arg(short = 's', long, value_name = "BYTES", default_value_t = 80)]
     pub snaplen: u32,
 
-    /// Stop after this many seconds.
-    #[arg(short = 'M', long = "duration", value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Stop after this long: seconds, or with a unit (90s, 15m, 2h).
+    #[arg(short = 'M', long = "duration", value_name = "SECS", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
 
     /// Stop after this many events.
     #[arg(short = 'n', long = "count", value_name = "N")]
@@ -141,6 +141,29 @@ pub struct RecordArgs {
     /// up to a power of two.
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
     pub buffer_size: u64,
+}
+
+/// Parses `30`, `1.5`, `90s`, `15m`, `2h` into a positive duration.
+#[cfg(feature = "capture")]
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit '{unit}' (use s, m or h)")),
+    };
+    let seconds = number
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .ok_or_else(|| format!("'{text}' is not a positive duration like 30 or 15m"))?;
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// Parses `8M`, `512K`, `1G`, `4096`, `16MiB`.

@@ -22,6 +22,18 @@ impl From<Code> for ExitCode {
     }
 }
 
+/// A usage mistake found after argument parsing: exits 2 like clap's own.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Prints the error chain on stderr and picks the exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
     let broken_pipe = error.chain().any(|cause| {
@@ -32,7 +44,9 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
     if broken_pipe {
         return ExitCode::SUCCESS;
     }
-    let code = if is_capture_failure(error) {
+    let code = if error.chain().any(|cause| cause.is::<UsageError>()) {
+        Code::Usage
+    } else if is_capture_failure(error) {
         Code::Capture
     } else {
         Code::BadTrace

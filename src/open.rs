@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
-use std::io::{self, Stdin};
+use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::Context;
@@ -13,7 +13,7 @@ use scry_format::{FormatError, ReadOptions, StreamReader, TraceFile};
 /// An opened trace, mapped or streamed.
 pub enum Trace {
     Mapped(Box<TraceFile<Mmap>>),
-    Stream(Box<StreamReader<Stdin>>),
+    Stream(Box<StreamReader<Box<dyn Read + Send>>>),
 }
 
 /// Maps `file` read-only.
@@ -32,11 +32,20 @@ unsafe fn map_file(file: &File) -> io::Result<Mmap> {
 /// Opens `path` (`-` for standard input).
 pub fn open_trace(path: &Path, options: ReadOptions) -> anyhow::Result<Trace> {
     if path == Path::new("-") {
-        let reader = StreamReader::open(io::stdin(), options)
-            .context("reading a trace from standard input")?;
+        let input: Box<dyn Read + Send> = Box::new(io::stdin());
+        let reader =
+            StreamReader::open(input, options).context("reading a trace from standard input")?;
         return Ok(Trace::Stream(Box::new(reader)));
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // Pipes and process substitution (`<(zcat t.scry.gz)`) cannot be
+    // mapped: read them as a stream.
+    if !file.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        let input: Box<dyn Read + Send> = Box::new(io::BufReader::with_capacity(1 << 20, file));
+        let reader = StreamReader::open(input, options)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(Trace::Stream(Box::new(reader)));
+    }
     let len = file
         .metadata()
         .with_context(|| format!("cannot stat {}", path.display()))?

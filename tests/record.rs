@@ -172,19 +172,26 @@ fn param<'e>(table: &EventTable, event: &'e Event, wanted: &str) -> &'e Value {
     &event.params[index]
 }
 
-fn skip_unless_root() -> bool {
+/// Captures record the whole host, so running them at once makes each
+/// record the others: they take turns.
+static ONE_CAPTURE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes the capture lock, or returns `None` (with a note) when not root.
+fn capture_turn() -> Option<std::sync::MutexGuard<'static, ()>> {
     if !is_root() {
         eprintln!("note: skipped, capturing needs root");
-        return true;
+        return None;
     }
-    false
+    Some(
+        ONE_CAPTURE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
 }
 
 #[test]
 fn file_io_shows_paths_fds_byte_counts_data_and_errors() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-files");
     let recording = start_recording(&dir, &[]);
     let pid = run_workload("files", &dir);
@@ -261,9 +268,7 @@ fn file_io_shows_paths_fds_byte_counts_data_and_errors() {
 
 #[test]
 fn connect_to_a_loopback_listener_shows_the_address_and_port() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-connect");
     let recording = start_recording(&dir, &[]);
     let pid = run_workload("connect", &dir);
@@ -288,9 +293,7 @@ fn connect_to_a_loopback_listener_shows_the_address_and_port() {
 
 #[test]
 fn fork_and_exec_show_the_new_process_with_its_argv_and_parent() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-exec");
     let recording = start_recording(&dir, &[]);
     let pid = run_workload("exec", &dir);
@@ -343,9 +346,7 @@ fn fork_and_exec_show_the_new_process_with_its_argv_and_parent() {
 
 #[test]
 fn the_capture_leaves_itself_out_and_records_statistics() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-self");
     let recording = start_recording(&dir, &["-s", "16"]);
     let scry_pid = recording.child.id();
@@ -372,9 +373,7 @@ fn the_capture_leaves_itself_out_and_records_statistics() {
 
 #[test]
 fn count_and_duration_limits_stop_the_capture_by_themselves() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-limits");
     let path = dir.path("n.scry");
     let run = scry(&["record", "-w", &path, "-n", "500"]);
@@ -395,9 +394,7 @@ fn count_and_duration_limits_stop_the_capture_by_themselves() {
 
 #[test]
 fn without_privileges_the_capture_fails_with_exit_code_4_and_leaves_no_file() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-unprivileged");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -424,9 +421,7 @@ fn without_privileges_the_capture_fails_with_exit_code_4_and_leaves_no_file() {
 
 #[test]
 fn an_unwritable_output_fails_with_exit_code_4() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let run = scry(&["record", "-w", "/nonexistent-scry-dir/x.scry", "-M", "1"]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_contains!(run.stderr, "opening the output");
@@ -435,9 +430,7 @@ fn an_unwritable_output_fails_with_exit_code_4() {
 
 #[test]
 fn a_trace_streams_to_standard_output() {
-    if skip_unless_root() {
-        return;
-    }
+    let Some(_turn) = capture_turn() else { return };
     let out = Command::new(env!("CARGO_BIN_EXE_scry"))
         .args(["record", "-w", "-", "-n", "200"])
         .output()

@@ -64,10 +64,9 @@ impl Default for RecordOptions {
 pub struct Progress {
     /// Events handed to the writer.
     pub events: u64,
-    /// Events the kernel side could not deliver.
+    /// Events lost so far (not delivered by the kernel side, or not
+    /// decodable).
     pub dropped: u64,
-    /// Bytes written so far (approximate while running).
-    pub bytes: u64,
 }
 
 /// The outcome of a capture.
@@ -153,7 +152,18 @@ fn capture_loop(
         // the kernel delivered before the stop.
         let finishing = stop.load(Ordering::Relaxed)
             || options.max_duration.is_some_and(|d| started.elapsed() >= d);
-        let (events, bad) = probe.drain()?;
+        // Read the clock before draining: an event older than this instant
+        // minus the window was in its ring before any ring was read.
+        let drain_started = machine::boottime_ns().saturating_add(boot_time);
+        let (events, bad) = match probe.drain() {
+            Ok(drained) => drained,
+            Err(error) => {
+                // Keep what was already delivered: the file still closes
+                // properly when the sink is dropped.
+                let _ = sink.send(sink::Message::Events(reorder.release_all()));
+                return Err(error);
+            }
+        };
         malformed += bad;
         for event in events {
             reorder.push(event);
@@ -161,7 +171,7 @@ fn capture_loop(
         let mut ready = if finishing {
             reorder.release_all()
         } else {
-            reorder.release(machine::boottime_ns().saturating_add(boot_time))
+            reorder.release(drain_started)
         };
         let limit_reached = written + ready.len() as u64 >= limit;
         if limit_reached {
@@ -175,11 +185,11 @@ fn capture_loop(
             break;
         }
         if last_stats.elapsed() >= STATS_INTERVAL {
-            let stats = probe.stats(written, machine::realtime_ns())?;
+            let mut stats = probe.stats(written, machine::realtime_ns())?;
+            stats.undecodable = malformed;
             progress(&Progress {
                 events: written,
                 dropped: stats.dropped(),
-                bytes: 0,
             });
             sink.send(sink::Message::Stats(stats))?;
             last_stats = Instant::now();
@@ -187,7 +197,7 @@ fn capture_loop(
         std::thread::sleep(DRAIN_INTERVAL);
     }
     let mut final_stats = probe.stats(written, machine::realtime_ns())?;
-    final_stats.events_filtered = malformed;
+    final_stats.undecodable = malformed;
     let dropped_per_cpu = final_stats
         .cpus
         .iter()

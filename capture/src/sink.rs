@@ -138,6 +138,17 @@ impl Sink {
     }
 }
 
+impl Drop for Sink {
+    /// A sink dropped without `finish` (the capture failed) still writes
+    /// what it was given and closes the file with its index.
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

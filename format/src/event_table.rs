@@ -145,7 +145,9 @@ fn decoded_params(syscall: &str) -> Option<&'static [&'static str]> {
         "read" | "write" | "recvfrom" | "sendto" | "recvmsg" | "sendmsg" | "readv" | "writev" => {
             &["fd", "size", "data", "addr"]
         }
-        "pread64" | "pwrite64" | "preadv" | "pwritev" => &["fd", "size", "pos", "data"],
+        "pread64" | "pwrite64" | "preadv" | "pwritev" | "preadv2" | "pwritev2" => {
+            &["fd", "size", "pos", "data"]
+        }
         "close" => &["fd"],
         "dup" | "dup2" | "dup3" => &["oldfd", "newfd", "flags"],
         "pipe" | "pipe2" => &["fd1", "fd2", "flags"],

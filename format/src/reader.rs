@@ -198,6 +198,8 @@ pub struct TraceFile<D: AsRef<[u8]>> {
     snapshot: Snapshot,
     layout: Layout,
     options: ReadOptions,
+    /// Where the blocks after the snapshot start.
+    body_start: usize,
 }
 
 impl<D: AsRef<[u8]>> TraceFile<D> {
@@ -259,6 +261,7 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
                     snapshot,
                     layout,
                     options,
+                    body_start,
                 });
             }
             Step::Damaged { skip, reason } => {
@@ -287,6 +290,7 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
             snapshot,
             layout,
             options,
+            body_start,
         })
     }
 
@@ -384,12 +388,27 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
 
     /// Checks every checksum and decodes every chunk.
     pub fn verify(&self, threads: usize) -> VerifyReport {
+        let data = self.data.as_ref();
+        // Every block, not only those the index names: statistics and any
+        // bytes between blocks are checked too.
+        let walked = scan(
+            data,
+            self.body_start,
+            self.layout.damage.clone(),
+            ReadOptions::default(),
+        );
+        let (damage, truncation) = match walked {
+            Ok(walked) => (
+                walked.damage,
+                walked.truncation.or_else(|| self.layout.truncation.clone()),
+            ),
+            Err(_) => (self.layout.damage.clone(), self.layout.truncation.clone()),
+        };
         let mut report = VerifyReport {
-            damage: self.layout.damage.clone(),
-            truncation: self.layout.truncation.clone(),
+            damage,
+            truncation,
             ..VerifyReport::default()
         };
-        let data = self.data.as_ref();
         let _ = crate::pipeline::ordered_map(
             self.layout.chunks.iter(),
             threads,
@@ -414,6 +433,7 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
             },
         );
         report.damage.sort_by_key(|d| d.offset);
+        report.damage.dedup_by_key(|d| d.offset);
         report
     }
 }

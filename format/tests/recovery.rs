@@ -231,3 +231,20 @@ fn crc32fast_hash(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn verify_checks_statistics_blocks_too() {
+    let (_, mut data) = sample();
+    let whole = TraceFile::open(&data[..]).unwrap();
+    assert!(whole.verify(2).is_clean());
+    let stats_at = whole.stats()[0].offset as usize;
+    data[stats_at + 21] ^= 0x04; // inside the statistics message
+    let trace = TraceFile::open(&data[..]).unwrap();
+    let report = trace.verify(2);
+    assert!(!report.is_clean());
+    assert!(
+        report.damage.iter().any(|d| d.offset == stats_at as u64),
+        "{:?}",
+        report.damage
+    );
+}

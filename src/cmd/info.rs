@@ -199,6 +199,13 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
                     ", capture did not stop cleanly"
                 }
             )?;
+            if last.undecodable > 0 {
+                writeln!(
+                    out,
+                    "           of which {} records from the probe could not be decoded",
+                    output::count(last.undecodable)
+                )?;
+            }
             if last.events_filtered > 0 {
                 writeln!(
                     out,

@@ -7,9 +7,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use scry_capture::{Progress, RecordOptions, RecordSummary};
 
 use crate::cli::RecordArgs;
@@ -25,22 +24,28 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
     let options = RecordOptions {
         snaplen: args.snaplen,
         buffer_bytes: args.buffer_size,
-        max_duration: args.duration.map(Duration::from_secs_f64),
+        max_duration: args.duration,
         max_events: args.count,
         command_line: std::env::args().collect(),
     };
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     if to_stdout && io::stdout().is_terminal() {
-        bail!(
-            "refusing to write a binary trace to a terminal: redirect standard output or use -w FILE"
-        );
+        return Err(crate::exit::UsageError(
+            "refusing to write a binary trace to a terminal: redirect standard output or use -w FILE".to_owned(),
+        )
+        .into());
     }
     let path = args.output.clone().unwrap_or_else(default_name);
     let show_progress = io::stderr().is_terminal();
     let mut progress = |p: &Progress| {
         if show_progress {
+            let written = if to_stdout {
+                None
+            } else {
+                std::fs::metadata(&path).ok().map(|m| m.len())
+            };
             eprint!(
-                "\r\x1b[2Krecording {}: {} events, {} dropped, {} written",
+                "\r\x1b[2Krecording {}: {} events, {} lost{}",
                 if to_stdout {
                     "to standard output".to_owned()
                 } else {
@@ -48,7 +53,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
                 },
                 output::count(p.events),
                 output::count(p.dropped),
-                output::bytes(p.bytes)
+                written
+                    .map(|b| format!(", {} written", output::bytes(b)))
+                    .unwrap_or_default()
             );
         }
     };
