@@ -53,3 +53,33 @@ fn a_closed_pipe_is_not_an_error() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn fields_lists_every_field_with_type_and_description() {
+    let run = scry(&["fields"]);
+    assert_eq!(run.code, 0);
+    for name in [
+        "evt.type",
+        "proc.aname[N]",
+        "fd.name",
+        "evt.arg[NAME|N]",
+        "container.id",
+        "fs.path.name",
+    ] {
+        assert_contains!(run.stdout, name);
+    }
+    let json = scry(&["fields", "--json"]);
+    assert_eq!(json.code, 0);
+    let lines: Vec<&str> = json.stdout.lines().collect();
+    assert_eq!(lines.len(), run.stdout.lines().count());
+    for line in lines {
+        assert!(
+            line.starts_with("{\"name\":\"") && line.ends_with("\"}"),
+            "{line}"
+        );
+        assert!(
+            line.contains("\"type\":\"") && line.contains("\"description\":\""),
+            "{line}"
+        );
+    }
+}

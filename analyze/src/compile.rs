@@ -139,7 +139,8 @@ impl Filter {
     /// As [`Filter::new`], minus syntax errors.
     pub fn compile(expr: &Expr, catalog: Catalog<'_>) -> Result<Filter, FilterError> {
         let mut needs_state = false;
-        let root = compile_expr(expr, catalog, &mut needs_state)?;
+        let mut root = compile_expr(expr, catalog, &mut needs_state)?;
+        cheapest_first(&mut root);
         Ok(Filter { root, needs_state })
     }
 
@@ -754,6 +755,90 @@ fn ordered(op: Op, ordering: std::cmp::Ordering) -> bool {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Rough cost of evaluating a node, in arbitrary units: the event header is
+/// cheapest, then the process (one lookup), then the fd (parameter decoding
+/// and two lookups), then text rendering and pattern matching.
+fn cost(node: &Node) -> u32 {
+    match node {
+        Node::TypeIn(_) => 1,
+        Node::Not(inner) => cost(inner),
+        Node::And(items) | Node::Or(items) => items.iter().map(cost).sum(),
+        Node::Check(check) => {
+            let field = side_cost(&check.left);
+            let compare = match &check.rhs {
+                Prepared::Regex(_) => 20,
+                Prepared::Lower(_) => 10,
+                Prepared::Field(other) => side_cost(other),
+                _ => 1,
+            };
+            field + compare
+        }
+    }
+}
+
+fn side_cost(side: &Side) -> u32 {
+    match side {
+        Side::Transform(_, inner) => side_cost(inner) + 5,
+        Side::Field(field) => {
+            let name = field.def().name;
+            if matches!(
+                name,
+                "evt.args" | "evt.info" | "evt.arg" | "evt.time" | "evt.datetime"
+            ) {
+                30
+            } else if name.starts_with("fd.") || name.starts_with("fs.") || name == "evt.category" {
+                8
+            } else if field.is_any_ancestor()
+                || name.starts_with("proc.a")
+                || name.starts_with("proc.p")
+            {
+                12
+            } else if field.needs_state() {
+                5
+            } else if name == "evt.buffer" || name == "evt.rawarg" {
+                4
+            } else {
+                2
+            }
+        }
+    }
+}
+
+/// A guess, in percent, of how often a node is true: equality tests are
+/// selective, `exists` and `!=` rarely are.
+fn pass_percent(node: &Node) -> u32 {
+    match node {
+        Node::TypeIn(_) => 10,
+        Node::Not(inner) => 100 - pass_percent(inner),
+        Node::And(items) => items.iter().map(pass_percent).min().unwrap_or(100),
+        Node::Or(items) => items.iter().map(pass_percent).max().unwrap_or(0),
+        Node::Check(check) => match check.op {
+            Op::Exists | Op::Ne => 90,
+            Op::Lt | Op::Le | Op::Gt | Op::Ge => 50,
+            _ => 10,
+        },
+    }
+}
+
+/// Orders the operands of every `and` by cost per event rejected (and of
+/// every `or` by cost per event accepted), so evaluation short-circuits as
+/// cheaply as it can. Operands have no side effects, so order does not
+/// change the result.
+fn cheapest_first(node: &mut Node) {
+    match node {
+        Node::And(items) => {
+            items.iter_mut().for_each(cheapest_first);
+            items.sort_by_key(|n| cost(n) * 100 / (100 - pass_percent(n)).max(1));
+        }
+        Node::Or(items) => {
+            items.iter_mut().for_each(cheapest_first);
+            items.sort_by_key(|n| cost(n) * 100 / pass_percent(n).max(1));
+        }
+        Node::Not(inner) => cheapest_first(inner),
+        Node::TypeIn(_) | Node::Check(_) => {}
+    }
 }
 
 fn may_match(node: &Node, summary: &ChunkSummary) -> bool {

@@ -8,6 +8,7 @@
 //! with a description that says so and are never extractable.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::net::IpAddr;
 
 use scry_format::{EventTable, EventView, FdKind, SockAddr, SockAddrRef, ValueRef};
@@ -159,6 +160,12 @@ enum Which {
     ContainerType,
     ContainerPrivileged,
     ContainerStartTs,
+    ProcPpidDuration,
+    ProcVpgid,
+    ProcVpgidName,
+    ProcVpgidExe,
+    ProcIsVpgidLeader,
+    NotCaptured,
 }
 
 const fn def(
@@ -617,6 +624,69 @@ pub static FIELDS: &[FieldDef] = &[
         "Whether the process leads its session.",
     ),
     def(
+        "proc.ppid.duration",
+        T::Num,
+        A::None,
+        Which::ProcPpidDuration,
+        "ns since the parent process started.",
+    ),
+    def(
+        "proc.vpgid",
+        T::Num,
+        A::None,
+        Which::ProcVpgid,
+        "Process group id (as seen from the host: scry records no namespace view of it).",
+    ),
+    def(
+        "proc.vpgid.name",
+        T::Str,
+        A::None,
+        Which::ProcVpgidName,
+        "Name of the process group leader.",
+    ),
+    def(
+        "proc.vpgid.exe",
+        T::Str,
+        A::None,
+        Which::ProcVpgidExe,
+        "proc.exe of the process group leader.",
+    ),
+    def(
+        "proc.is_vpgid_leader",
+        T::Bool,
+        A::None,
+        Which::ProcIsVpgidLeader,
+        "Whether the process leads its process group.",
+    ),
+    def(
+        "proc.exe_ino",
+        T::Num,
+        A::None,
+        Which::NotCaptured,
+        "Inode of the executable: not captured by scry, never extractable.",
+    ),
+    def(
+        "proc.exe_ino.ctime",
+        T::Num,
+        A::None,
+        Which::NotCaptured,
+        "Change time of the executable's inode: not captured by scry, never extractable.",
+    ),
+    def(
+        "proc.exe_ino.mtime",
+        T::Num,
+        A::None,
+        Which::NotCaptured,
+        "Modification time of the executable's inode: not captured by scry, never extractable.",
+    ),
+    def(
+        "proc.exe_ino.ctime_duration_proc_start",
+        T::Num,
+        A::None,
+        Which::NotCaptured,
+        "Time between the executable's inode change and the process start: not captured by scry, never extractable.",
+    ),
+    def(
         "thread.tid",
         T::Num,
         A::None,
@@ -980,6 +1050,20 @@ pub static FIELDS: &[FieldDef] = &[
         Which::ContainerStartTs,
         "Container start time, ns since the epoch.",
     ),
+    def(
+        "k8s.ns.name",
+        T::Str,
+        A::None,
+        Which::NotCaptured,
+        "Kubernetes namespace: scry records no Kubernetes metadata yet, never extractable.",
+    ),
+    def(
+        "k8s.pod.name",
+        T::Str,
+        A::None,
+        Which::NotCaptured,
+        "Kubernetes pod name: scry records no Kubernetes metadata yet, never extractable.",
+    ),
 ];
 
 /// A field as named in a filter, resolved against the catalog.
@@ -1143,8 +1227,9 @@ pub fn resolve(
     })
 }
 
-/// Everything extraction may look at for one event.
-#[derive(Debug, Clone, Copy)]
+/// Everything extraction may look at for one event. The event's process
+/// and fd are looked up at most once, however many fields ask for them.
+#[derive(Debug, Clone)]
 pub struct Ctx<'a> {
     /// The event.
     pub event: EventView<'a>,
@@ -1158,11 +1243,36 @@ pub struct Ctx<'a> {
     pub hostname: &'a str,
     /// Parameter names of the event's type.
     pub names: &'a [String],
+    process: OnceCell<Option<&'a Process>>,
+    fd: OnceCell<Option<&'a FdEntry>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// The context of `event`.
+    pub fn new(
+        event: EventView<'a>,
+        info: &'a TypeInfo,
+        state: &'a State,
+        first_ts: u64,
+        hostname: &'a str,
+        names: &'a [String],
+    ) -> Self {
+        Ctx {
+            event,
+            info,
+            state,
+            first_ts,
+            hostname,
+            names,
+            process: OnceCell::new(),
+            fd: OnceCell::new(),
+        }
+    }
+
     fn process(&self) -> Option<&'a Process> {
-        self.state.process(self.event.tgid())
+        *self
+            .process
+            .get_or_init(|| self.state.process(self.event.tgid()))
     }
 
     /// The fd the event operates on.
@@ -1177,7 +1287,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn fd(&self) -> Option<&'a FdEntry> {
-        self.state.fd(self.event.tgid(), self.fd_num()?)
+        *self
+            .fd
+            .get_or_init(|| self.state.fd(self.event.tgid(), self.fd_num()?))
     }
 }
 
@@ -1464,7 +1576,27 @@ impl Field {
                 .filter(|p| p.start_ts != 0)
                 .map(|p| Value::Num(p.start_ts.into())),
             Which::ProcIsExeFromMemfd => Some(Value::Bool(ctx.process()?.exe_from_memfd)),
-            Which::ProcIsExeUpperLayer | Which::FdSipName => None,
+            Which::ProcIsExeUpperLayer | Which::FdSipName | Which::NotCaptured => None,
+            Which::ProcPpidDuration => {
+                let start = ctx.state.ancestor(e.tgid(), 1)?.start_ts;
+                (start != 0).then(|| Value::Num(e.ts().saturating_sub(start).into()))
+            }
+            Which::ProcVpgid => ctx
+                .process()
+                .filter(|p| p.pgid != 0)
+                .map(|p| Value::Num(p.pgid.into())),
+            Which::ProcVpgidName => {
+                let pgid = ctx.process()?.pgid;
+                str_of(&ctx.state.process(pgid).filter(|_| pgid != 0)?.comm)
+            }
+            Which::ProcVpgidExe => {
+                let pgid = ctx.process()?.pgid;
+                str_of(&ctx.state.process(pgid).filter(|_| pgid != 0)?.exe)
+            }
+            Which::ProcIsVpgidLeader => ctx
+                .process()
+                .filter(|p| p.pgid != 0)
+                .map(|p| Value::Bool(p.pgid == p.pid)),
             Which::ProcIsSidLeader => ctx
                 .process()
                 .filter(|p| p.sid != 0)

@@ -117,16 +117,11 @@ pub fn scan<D: AsRef<[u8]>, B>(
             if !wanted || event.ts() < window.since || event.ts() > window.until {
                 continue;
             }
-            let ctx = Ctx {
-                event,
-                info: prepared.types.get(event.event_type()),
-                state: &state,
-                first_ts,
-                hostname,
-                names: table
-                    .get(event.event_type())
-                    .map_or(&[][..], |e| &e.params[..]),
-            };
+            let names = table
+                .get(event.event_type())
+                .map_or(&[][..], |e| &e.params[..]);
+            let info = prepared.types.get(event.event_type());
+            let ctx = Ctx::new(event, info, &state, first_ts, hostname, names);
             if scan.filter.is_none_or(|filter| filter.matches(&ctx)) {
                 visit(&ctx)?;
             }

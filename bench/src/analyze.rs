@@ -12,17 +12,36 @@ use scry_format::{TraceFile, default_threads};
 const FILTERS: [(&str, &str); 3] = [
     ("selective", "evt.type=execve and proc.name=curl"),
     ("broad", "evt.type in (read, write) and evt.failed=false"),
-    ("field-heavy", "fd.name startswith /etc and proc.name != bash and evt.buflen > 10 and not fd.typechar=4 and user.uid exists"),
+    (
+        "field-heavy",
+        "fd.name startswith /etc and proc.name != bash and evt.buflen > 10 and not fd.typechar=4 and user.uid exists",
+    ),
 ];
 
-fn run(trace: &TraceFile<&[u8]>, prepared: &Prepared, filter: Option<&Filter>, threads: usize) -> (Duration, u64) {
+fn run(
+    trace: &TraceFile<&[u8]>,
+    prepared: &Prepared,
+    filter: Option<&Filter>,
+    threads: usize,
+) -> (Duration, u64) {
     let start = Instant::now();
     let mut matched = 0u64;
-    let options = Scan { filter, caller_needs_state: true, threads, ..Scan::default() };
-    let _ = scan(trace, prepared, &options, |_| {}, |_| {
-        matched += 1;
-        ControlFlow::<()>::Continue(())
-    });
+    let options = Scan {
+        filter,
+        caller_needs_state: true,
+        threads,
+        ..Scan::default()
+    };
+    let _ = scan(
+        trace,
+        prepared,
+        &options,
+        |_| {},
+        |_| {
+            matched += 1;
+            ControlFlow::<()>::Continue(())
+        },
+    );
     (start.elapsed(), matched)
 }
 
@@ -41,7 +60,10 @@ pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
     eprintln!("analyze: state replay without a filter ×{runs}");
     let (base, _) = median((0..runs).map(|_| run(&trace, &prepared, None, 1)).collect());
     println!();
-    println!("scry bench: filters ({} events of the synthetic trace, {runs} runs, medians, 1 decoding thread)", crate::count(trace.event_count()));
+    println!(
+        "scry bench: filters ({} events of the synthetic trace, {runs} runs, medians, 1 decoding thread)",
+        crate::count(trace.event_count())
+    );
     println!();
     println!("| measurement | scry | reference (same run) | ratio |");
     println!("|---|---|---|---|");
@@ -52,8 +74,16 @@ pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
     for (label, source) in FILTERS {
         let filter = Filter::new(source, prepared.catalog(&trace)).map_err(|e| e.render(source))?;
         eprintln!("analyze: {label} filter ×{runs}");
-        let (time, matched) = median((0..runs).map(|_| run(&trace, &prepared, Some(&filter), 1)).collect());
-        let (parallel, _) = median((0..runs).map(|_| run(&trace, &prepared, Some(&filter), threads)).collect());
+        let (time, matched) = median(
+            (0..runs)
+                .map(|_| run(&trace, &prepared, Some(&filter), 1))
+                .collect(),
+        );
+        let (parallel, _) = median(
+            (0..runs)
+                .map(|_| run(&trace, &prepared, Some(&filter), threads))
+                .collect(),
+        );
         let added = (time.as_secs_f64() - base.as_secs_f64()) * 1e9 / n;
         println!(
             "| {label} `{source}` ({} matches) | {:.1} M events/s, {threads} threads: {:.1} M | no filter: {:.1} M events/s | {:+.1} ns/event (target < 30) |",

@@ -4,6 +4,7 @@
 //! Timings are medians of several runs. Peak memory is measured in child
 //! processes (`VmHWM`), one per phase, so phases do not inflate each other.
 
+mod analyze;
 mod capture;
 mod extract;
 mod workload;
@@ -276,10 +277,26 @@ fn run_all(args: &[String]) -> Result<(), String> {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(String::as_str);
-    if only != Some("capture") {
+    if only.is_none() || only == Some("format") {
         format_bench(count, runs)?;
     }
-    if only != Some("format") {
+    if only.is_none() || only == Some("analyze") {
+        let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("out")
+            .join("format-bench.scry");
+        if !trace.exists() {
+            std::fs::create_dir_all(trace.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| e.to_string())?;
+            child_peak(&[
+                "phase-write",
+                "--events",
+                &count.to_string(),
+                &trace.to_string_lossy(),
+            ])?;
+        }
+        analyze::run_table(&trace, runs)?;
+    }
+    if only.is_none() || only == Some("capture") {
         if rustix::process::geteuid().is_root() {
             capture::run(iterations, runs)?;
         } else {
