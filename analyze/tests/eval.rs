@@ -139,6 +139,10 @@ fn parameters_render_and_compare_by_name_and_position() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0], ["ECONNREFUSED", "-111", "true", "127.0.0.1:1"]);
     assert!(count(&trace, "evt.type=read and evt.rawarg.size >= 1") > 0);
+    // Relative times take a unit.
+    assert_eq!(count(&trace, "evt.latency > 1h"), 0);
+    assert_eq!(count(&trace, "evt.latency >= 0ns"), count(&trace, "evt.latency exists"));
+    assert_eq!(count(&trace, "evt.latency > 1500us"), count(&trace, "evt.latency > 1500000"));
     assert_eq!(count(&trace, "evt.type=read and evt.rawarg.size < 0"), 0);
     assert!(
         count(

@@ -871,11 +871,13 @@ fn bare(input: In<'_>) -> PResult<'_, Literal> {
 /// it: decimal `[+-]digits[.digits][e[+-]digits]` or hex `0x...`.
 fn is_number(text: &str) -> bool {
     let hex = recognize((tag("0"), one_of("xX"), hex_digit1));
+    // A relative time such as `1ms` or `1.5s` is a number of nanoseconds.
     let decimal = recognize((
         opt(one_of("+-")),
         digit1,
         opt((char('.'), digit0)),
         opt((one_of("eE"), opt(one_of("+-")), digit1)),
+        opt(alt((tag("ns"), tag("us"), tag("ms"), tag("s"), tag("m"), tag("h")))),
     ));
     let number: IResult<&str, &str, nom::error::Error<&str>> =
         all_consuming(alt((hex, decimal))).parse(text);
