@@ -268,8 +268,17 @@ fn op_allowed(op: Op, ty: FieldType) -> bool {
 
 /// A relative time with a unit (`1.5ms`, `2s`, `10m`) in nanoseconds.
 fn parse_duration(text: &str) -> Option<i128> {
-    let units: [(&str, f64); 6] = [("ns", 1.0), ("us", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)];
-    let (number, scale) = units.iter().find_map(|&(unit, scale)| text.strip_suffix(unit).map(|n| (n, scale)))?;
+    let units: [(&str, f64); 6] = [
+        ("ns", 1.0),
+        ("us", 1e3),
+        ("ms", 1e6),
+        ("s", 1e9),
+        ("m", 60e9),
+        ("h", 3600e9),
+    ];
+    let (number, scale) = units
+        .iter()
+        .find_map(|&(unit, scale)| text.strip_suffix(unit).map(|n| (n, scale)))?;
     let value = number.parse::<f64>().ok()? * scale;
     value.is_finite().then_some(value as i128)
 }

@@ -141,8 +141,14 @@ fn parameters_render_and_compare_by_name_and_position() {
     assert!(count(&trace, "evt.type=read and evt.rawarg.size >= 1") > 0);
     // Relative times take a unit.
     assert_eq!(count(&trace, "evt.latency > 1h"), 0);
-    assert_eq!(count(&trace, "evt.latency >= 0ns"), count(&trace, "evt.latency exists"));
-    assert_eq!(count(&trace, "evt.latency > 1500us"), count(&trace, "evt.latency > 1500000"));
+    assert_eq!(
+        count(&trace, "evt.latency >= 0ns"),
+        count(&trace, "evt.latency exists")
+    );
+    assert_eq!(
+        count(&trace, "evt.latency > 1500us"),
+        count(&trace, "evt.latency > 1500000")
+    );
     assert_eq!(count(&trace, "evt.type=read and evt.rawarg.size < 0"), 0);
     assert!(
         count(

@@ -93,11 +93,12 @@ impl ChunkBuilder {
     }
 
     /// Adds one event; `container` is the container id of its process, for
-    /// the chunk summary.
+    /// the chunk summary, `None` when unknown.
     pub fn push(&mut self, event: &Event, container: Option<&str>) {
         self.summary.add(event.ts, event.event_type, event.tgid);
-        if let Some(id) = container {
-            self.summary.add_container(id);
+        match container {
+            Some(id) => self.summary.add_container(id),
+            None => self.summary.containers_unknown(),
         }
         let ts_delta = event.ts.wrapping_sub(self.prev_ts) as i64;
         let tid_delta = i64::from(event.tid) - i64::from(self.prev_tid);

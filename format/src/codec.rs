@@ -457,7 +457,8 @@ pub(crate) fn encode_summary(summary: &ChunkSummary) -> MessageWriter {
     for container in &summary.containers {
         msg.repeated_bytes(9, container.as_bytes());
     }
-    msg.uint(10, summary.blob_len.into());
+    msg.uint(10, summary.blob_len.into())
+        .bool(11, summary.containers_incomplete);
     msg
 }
 
@@ -496,6 +497,7 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
             8 => s.tgids_overflow = v.bool()?,
             9 => s.containers.push(v.string()?),
             10 => s.blob_len = v.uint_as()?,
+            11 => s.containers_incomplete = v.bool()?,
             _ => {}
         }
         Ok(())

@@ -37,6 +37,9 @@ pub struct ChunkSummary {
     pub tgids_overflow: bool,
     /// Container ids of the processes present, sorted (`host` included).
     pub containers: Vec<String>,
+    /// Some events belong to processes whose container the writer did not
+    /// know: `containers` may be incomplete.
+    pub containers_incomplete: bool,
 }
 
 impl ChunkSummary {
@@ -59,7 +62,7 @@ impl ChunkSummary {
 
     /// Whether the chunk may hold events of container `id`.
     pub fn may_contain_container(&self, id: &str) -> bool {
-        self.containers.iter().any(|c| c == id)
+        self.containers_incomplete || self.containers.iter().any(|c| c == id)
     }
 }
 
@@ -93,6 +96,7 @@ pub(crate) struct SummaryBuilder {
     tgids: FxHashSet<u32>,
     tgids_overflow: bool,
     containers: BTreeSet<String>,
+    containers_incomplete: bool,
 }
 
 impl SummaryBuilder {
@@ -119,6 +123,10 @@ impl SummaryBuilder {
         }
     }
 
+    pub(crate) fn containers_unknown(&mut self) {
+        self.containers_incomplete = true;
+    }
+
     pub(crate) fn events(&self) -> u32 {
         self.events
     }
@@ -139,6 +147,7 @@ impl SummaryBuilder {
             tgids,
             tgids_overflow: self.tgids_overflow,
             containers: self.containers.into_iter().collect(),
+            containers_incomplete: self.containers_incomplete,
         }
     }
 }

@@ -77,9 +77,12 @@ impl<W: Write> TraceWriter<W> {
         let compressor = zstd::bulk::Compressor::new(options.level)?;
         let mut containers = FxHashMap::default();
         for process in &snapshot.processes {
-            if !process.container_id.is_empty() {
-                containers.insert(process.pid, process.container_id.clone());
-            }
+            let id = if process.container_id.is_empty() {
+                HOST_CONTAINER
+            } else {
+                &process.container_id
+            };
+            containers.insert(process.pid, id.to_owned());
         }
         let mut writer = TraceWriter {
             out,
@@ -102,14 +105,14 @@ impl<W: Write> TraceWriter<W> {
         Ok(writer)
     }
 
-    /// Records that process `tgid` runs in container `id` (for the chunk
-    /// summaries); processes never named here count as `host`.
+    /// Records that process `tgid` runs in container `id` (`host` or empty
+    /// for the host), for the chunk summaries. A chunk with an event of a
+    /// process the writer knows nothing about (neither in the snapshot nor
+    /// named here) says its container list is incomplete, so that no
+    /// reader skips it by container.
     pub fn set_container(&mut self, tgid: u32, id: &str) {
-        if id.is_empty() || id == HOST_CONTAINER {
-            self.containers.remove(&tgid);
-        } else {
-            self.containers.insert(tgid, id.to_owned());
-        }
+        let id = if id.is_empty() { HOST_CONTAINER } else { id };
+        self.containers.insert(tgid, id.to_owned());
     }
 
     /// Appends one event. Events should come in time order; small
@@ -118,11 +121,8 @@ impl<W: Write> TraceWriter<W> {
     /// # Errors
     /// I/O errors when a full chunk is written out.
     pub fn push(&mut self, event: &Event) -> Result<()> {
-        let container = self
-            .containers
-            .get(&event.tgid)
-            .map_or(HOST_CONTAINER, String::as_str);
-        self.builder.push(event, Some(container));
+        let container = self.containers.get(&event.tgid).map(String::as_str);
+        self.builder.push(event, container);
         if self.builder.events() >= self.options.chunk_events
             || self.builder.raw_len() >= self.options.chunk_bytes
         {

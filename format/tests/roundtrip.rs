@@ -135,8 +135,46 @@ fn container_ids_reach_the_chunk_summaries() {
     let data = writer.finish().unwrap();
     let trace = TraceFile::open(&data[..]).unwrap();
     let summary = &trace.chunks()[0].summary;
-    assert_eq!(summary.containers, vec!["abc123", "def456", "host"]);
-    assert!(summary.may_contain_container("abc123"));
-    assert!(!summary.may_contain_container("zzz"));
+    // 11 and 12 (before set_container) were of unknown processes.
+    assert_eq!(summary.containers, vec!["abc123", "def456"]);
+    assert!(summary.containers_incomplete);
+    assert!(
+        summary.may_contain_container("zzz"),
+        "an incomplete list cannot rule a container out"
+    );
     assert_eq!(summary.tgids, vec![10, 11, 12]);
+
+    // Everything known: the list is complete and rules containers out.
+    let snapshot = Snapshot {
+        processes: vec![
+            ProcessInfo {
+                pid: 20,
+                ..ProcessInfo::default()
+            },
+            ProcessInfo {
+                pid: 21,
+                container_id: "abc123".into(),
+                ..ProcessInfo::default()
+            },
+        ],
+        ..Snapshot::default()
+    };
+    let mut writer =
+        TraceWriter::new(Vec::new(), &header(), &snapshot, WriterOptions::default()).unwrap();
+    for tgid in [20, 21] {
+        writer
+            .push(&Event {
+                tgid,
+                tid: tgid,
+                ..Event::default()
+            })
+            .unwrap();
+    }
+    let data = writer.finish().unwrap();
+    let trace = TraceFile::open(&data[..]).unwrap();
+    let summary = &trace.chunks()[0].summary;
+    assert_eq!(summary.containers, vec!["abc123", "host"]);
+    assert!(!summary.containers_incomplete);
+    assert!(summary.may_contain_container("host"));
+    assert!(!summary.may_contain_container("zzz"));
 }

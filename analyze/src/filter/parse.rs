@@ -877,7 +877,14 @@ fn is_number(text: &str) -> bool {
         digit1,
         opt((char('.'), digit0)),
         opt((one_of("eE"), opt(one_of("+-")), digit1)),
-        opt(alt((tag("ns"), tag("us"), tag("ms"), tag("s"), tag("m"), tag("h")))),
+        opt(alt((
+            tag("ns"),
+            tag("us"),
+            tag("ms"),
+            tag("s"),
+            tag("m"),
+            tag("h"),
+        ))),
     ));
     let number: IResult<&str, &str, nom::error::Error<&str>> =
         all_consuming(alt((hex, decimal))).parse(text);
