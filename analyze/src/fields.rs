@@ -1198,13 +1198,7 @@ pub fn resolve(
         (Some(_), Some(_)) => return Err(format!("'{name}' takes one argument, given twice")),
         (None, None) => return Err(format!("'{}' needs a parameter name or index", def.name)),
     };
-    let max = table
-        .entries()
-        .iter()
-        .map(|e| usize::from(e.id))
-        .max()
-        .unwrap_or(0);
-    let mut indexes = vec![None; max + 1];
+    let mut indexes = vec![None; table.id_bound()];
     let position: Option<usize> = spec.parse().ok();
     let mut found = false;
     for entry in table.entries() {

@@ -104,13 +104,7 @@ const RETURNS_FD: &[&str] = &[
 impl TypeTable {
     /// Precomputes the facts of every type in `table`.
     pub fn new(table: &EventTable) -> Self {
-        let max = table
-            .entries()
-            .iter()
-            .map(|e| usize::from(e.id))
-            .max()
-            .unwrap_or(0);
-        let mut by_id = vec![TypeInfo::default(); max + 1];
+        let mut by_id = vec![TypeInfo::default(); table.id_bound()];
         for entry in table.entries() {
             let name = entry.name.as_str();
             let param = |wanted: &[&str]| {

@@ -90,6 +90,11 @@ impl EventTable {
             .map(|entry| entry.id)
     }
 
+    /// One more than the largest id: the length of a table indexed by id.
+    pub fn id_bound(&self) -> usize {
+        self.index_by_id.len()
+    }
+
     /// All entries, in insertion order.
     pub fn entries(&self) -> &[EventTypeInfo] {
         &self.entries
