@@ -41,6 +41,23 @@ kernel could not deliver are counted per CPU, written into the file and
 printed at exit. Trace files are created readable by their owner only.")]
     Record(RecordArgs),
 
+    /// Print the events of traces that match a filter, as sysdig does:
+    /// one line each, a custom format, or JSON Lines.
+    #[command(after_help = "\
+Examples:
+  scry read incident.scry
+  scry read incident.scry 'proc.name=sshd and evt.type=connect'
+  scry read incident.scry evt.failed=true -p '%evt.time %proc.name %evt.type %evt.res'
+  scry read incident.scry fd.name contains /etc -j | jq -r '.\"proc.name\"'
+  scry read segments/ --since +30s --until 2026-11-25T05:10:00Z -n 100
+  scry read incident.scry 'evt.type=connect' --count
+
+Every argument after the traces that is not an existing file is part of the
+filter (quoting it is optional). Output is streamed, never paged. Exits 1
+when nothing matched, 2 for a bad filter or format, 3 for an unreadable
+trace.")]
+    Read(ReadArgs),
+
     /// Show what a trace holds: machine, capture settings, time range,
     /// events per type, drops, chunks, and whether it is complete.
     #[command(after_help = "\
@@ -93,6 +110,77 @@ Examples:
   scry man | man -l -
   scry man > /usr/local/share/man/man1/scry.1")]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Trace files or directories of segments (`-` reads one from standard
+    /// input), then the filter.
+    #[arg(value_name = "FILE… [FILTER]")]
+    pub inputs: Vec<String>,
+
+    /// A trace to read (repeatable); every positional argument is then
+    /// part of the filter.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Output format: `%field` tokens and literal text (`%10proc.name` pads
+    /// or cuts to 10 characters). A line is printed only when every field
+    /// applies, unless the format starts with `*` (missing fields print
+    /// <NA>). `-pc` is the default line with container columns.
+    #[arg(short = 'p', long = "print", value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// JSON Lines: one object per event, keyed by field names.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    /// How evt.outputtime is shown: h clock time (UTC), a seconds since the
+    /// epoch, r since the first event shown, d the syscall's duration, D
+    /// since the previous event shown.
+    #[arg(short = 't', long = "timetype", value_name = "MODE", default_value = "h",
+          value_parser = ["h", "a", "r", "d", "D"])]
+    pub time: String,
+
+    /// Stop after this many events.
+    #[arg(short = 'n', long = "numevents", value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Print I/O buffers under their event as ASCII (printable bytes and
+    /// line ends).
+    #[arg(short = 'A', long = "print-ascii", conflicts_with = "hex")]
+    pub ascii: bool,
+
+    /// Print I/O buffers under their event as a hex dump with an ASCII
+    /// column.
+    #[arg(short = 'X', long = "print-hex-ascii")]
+    pub hex: bool,
+
+    /// Bytes of each I/O buffer printed (at most what was captured).
+    #[arg(short = 's', long = "snaplen", value_name = "BYTES")]
+    pub snaplen: Option<usize>,
+
+    /// Only events at or after this time: RFC 3339 (2026-11-25T05:00:00Z),
+    /// an offset from the first event (+5s), or a duration back from the
+    /// last one (15m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only events at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Print only the number of matching events.
+    #[arg(long, conflicts_with_all = ["json", "format", "quiet"])]
+    pub count: bool,
+
+    /// Print nothing; the exit code says whether anything matched.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Decoding threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

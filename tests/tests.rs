@@ -17,3 +17,5 @@ mod cli;
 mod record;
 // The committed real captures in samples/.
 mod samples;
+// `scry read`: formats, JSON, time windows and exit codes over real captures.
+mod read;

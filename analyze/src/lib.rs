@@ -8,7 +8,8 @@
 //!   every event, the process, its ancestry and what each fd is.
 //! * [`fields`] is the catalog of every field (`scry fields`).
 //! * [`scan`] runs a filter over a trace, using the chunk index to skip
-//!   what cannot match.
+//!   what cannot match; [`scan_stream`] does the same over a stream.
+//! * [`output`] prints matching events: sysdig's line, `-p` formats, JSON.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -16,14 +17,18 @@ mod compile;
 mod errno;
 pub mod fields;
 pub mod filter;
+pub mod output;
 mod query;
 mod render;
 pub mod state;
+pub mod timespec;
 mod types;
 mod value;
 
 pub use compile::{Catalog, Filter, FilterError};
 pub use fields::{Ctx, FIELDS, FieldDef};
-pub use query::{Prepared, Scan, Window, scan};
+pub use output::{BufferMode, OutputOptions, Printer, TimeMode};
+pub use query::{Prepared, Scan, Window, scan, scan_stream};
+pub use timespec::TimeSpec;
 pub use types::{TypeInfo, TypeTable};
 pub use value::{FieldType, Value, printable};

@@ -9,7 +9,9 @@
 
 use std::ops::ControlFlow;
 
-use scry_format::{FormatError, IndexEntry, TraceFile};
+use std::io::Read;
+
+use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, StreamReader, TraceFile};
 
 use crate::compile::{Catalog, Filter};
 use crate::fields::Ctx;
@@ -63,6 +65,22 @@ impl Prepared {
         }
     }
 
+    /// Prepares a trace read as a stream, from its event table.
+    pub fn from_table(table: &EventTable) -> Self {
+        Prepared {
+            types: TypeTable::new(table),
+        }
+    }
+
+    /// The catalog to compile filters against, for a trace read as a
+    /// stream.
+    pub fn catalog_of<'a>(&'a self, table: &'a EventTable) -> Catalog<'a> {
+        Catalog {
+            table,
+            types: &self.types,
+        }
+    }
+
     /// The catalog to compile filters against.
     pub fn catalog<'a, D: AsRef<[u8]>>(&'a self, trace: &'a TraceFile<D>) -> Catalog<'a> {
         Catalog {
@@ -110,6 +128,38 @@ pub fn scan<D: AsRef<[u8]>, B>(
         };
         let position = chunks.partition_point(|c| c.summary.first_num < chunk.first_num());
         let wanted = evaluate.get(position).copied().unwrap_or(true);
+        let events = Events {
+            prepared,
+            scan,
+            table,
+            hostname,
+            first_ts,
+        };
+        events.visit(chunk, wanted, with_state, &mut state, &mut visit)
+    })
+}
+
+/// What visiting the events of one decoded chunk needs.
+struct Events<'a> {
+    prepared: &'a Prepared,
+    scan: &'a Scan<'a>,
+    table: &'a EventTable,
+    hostname: &'a str,
+    first_ts: u64,
+}
+
+impl Events<'_> {
+    /// Replays `chunk` into `state` and visits the events that the scan
+    /// selects (none unless `wanted`).
+    fn visit<B>(
+        &self,
+        chunk: &DecodedChunk,
+        wanted: bool,
+        with_state: bool,
+        state: &mut State,
+        visit: &mut impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let window = self.scan.window;
         for event in chunk.iter() {
             if with_state {
                 state.apply(&event);
@@ -117,15 +167,57 @@ pub fn scan<D: AsRef<[u8]>, B>(
             if !wanted || event.ts() < window.since || event.ts() > window.until {
                 continue;
             }
-            let names = table
+            let names = self
+                .table
                 .get(event.event_type())
                 .map_or(&[][..], |e| &e.params[..]);
-            let info = prepared.types.get(event.event_type());
-            let ctx = Ctx::new(event, info, &state, first_ts, hostname, names);
-            if scan.filter.is_none_or(|filter| filter.matches(&ctx)) {
+            let info = self.prepared.types.get(event.event_type());
+            let ctx = Ctx::new(event, info, state, self.first_ts, self.hostname, names);
+            if self.scan.filter.is_none_or(|filter| filter.matches(&ctx)) {
                 visit(&ctx)?;
             }
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Visits, in file order, every event of a trace read as a stream that
+/// `scan` selects, as [`scan`] does for a file. Without an index up front no
+/// chunk is skipped, and `evt.reltime` counts from the first event read.
+/// Damaged chunks are skipped and reported through `on_damage`.
+///
+/// # Errors
+/// I/O errors; with a strict reader, the first damaged chunk.
+pub fn scan_stream<R: Read, B>(
+    reader: &mut StreamReader<R>,
+    prepared: &Prepared,
+    scan: &Scan<'_>,
+    mut on_damage: impl FnMut(FormatError),
+    mut visit: impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>, FormatError> {
+    // The reader is borrowed mutably while it streams: keep what the
+    // visits need apart from it.
+    let table = reader.header().event_table.clone();
+    let hostname = reader.header().machine.hostname.clone();
+    let mut state = State::new(reader.snapshot(), &table);
+    let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
+    let mut first_ts = None;
+    reader.for_each_chunk(scan.threads.max(1), |chunk| {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                on_damage(error);
+                return ControlFlow::Continue(());
+            }
+        };
+        let first = *first_ts.get_or_insert_with(|| chunk.iter().next().map_or(0, |e| e.ts()));
+        let events = Events {
+            prepared,
+            scan,
+            table: &table,
+            hostname: &hostname,
+            first_ts: first,
+        };
+        events.visit(chunk, true, with_state, &mut state, &mut visit)
     })
 }

@@ -32,60 +32,134 @@ fn sockaddr(addr: SockAddrRef<'_>) -> String {
 /// One parameter as text; fds show their kind and name when known
 /// (`3(<f>/etc/hosts)`).
 pub fn value(ctx: &Ctx<'_>, value: ValueRef<'_>) -> String {
-    match value {
-        ValueRef::Absent => "<NA>".to_owned(),
-        ValueRef::Int(n) => n.to_string(),
-        ValueRef::Uint(n) => n.to_string(),
-        ValueRef::Fd(fd) => match ctx.state.fd(ctx.event.tgid(), fd) {
-            Some(entry) if fd >= 0 => {
-                format!(
-                    "{fd}(<{}>{})",
-                    typechar(entry.kind),
-                    String::from_utf8_lossy(&entry.name)
-                )
-            }
-            _ if fd == -100 => "AT_FDCWD".to_owned(),
-            _ => fd.to_string(),
-        },
-        ValueRef::Str(s) => String::from_utf8_lossy(s).into_owned(),
-        ValueRef::Bytes(b) => printable(b),
-        ValueRef::SockAddr(addr) => sockaddr(addr),
-        ValueRef::StrList(list) => list
-            .iter()
-            .map(|item| String::from_utf8_lossy(item).into_owned())
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
+    let mut out = Vec::new();
+    write_value(ctx, value, &mut out);
+    into_string(out)
 }
 
 /// Every parameter as `name=value`, the result first: what sysdig prints
 /// as the event's information.
 pub fn args(ctx: &Ctx<'_>) -> String {
+    let mut out = Vec::new();
+    write_args(ctx, &mut out);
+    into_string(out)
+}
+
+fn into_string(bytes: Vec<u8>) -> String {
+    // Every piece is written as valid UTF-8, so this never copies.
+    String::from_utf8(bytes)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+}
+
+/// Bytes as UTF-8, invalid sequences replaced.
+fn push_lossy(bytes: &[u8], out: &mut Vec<u8>) {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => out.extend_from_slice(bytes),
+        Err(_) => out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes()),
+    }
+}
+
+/// `n` in decimal.
+pub(crate) fn push_int(out: &mut Vec<u8>, n: i128) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    match u64::try_from(n.unsigned_abs()) {
+        Ok(small) => push_u64(out, small),
+        // Beyond 64 bits: rare enough for the slow path.
+        Err(_) => out.extend_from_slice(n.unsigned_abs().to_string().as_bytes()),
+    }
+}
+
+/// `n` in decimal, two digits at a time.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// [`value`], appended to `out`.
+pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
+    match value {
+        ValueRef::Absent => out.extend_from_slice(b"<NA>"),
+        ValueRef::Int(n) => push_int(out, n.into()),
+        ValueRef::Uint(n) => push_int(out, n.into()),
+        ValueRef::Fd(fd) => match ctx.state.fd(ctx.event.tgid(), fd) {
+            Some(entry) if fd >= 0 => {
+                push_int(out, fd.into());
+                out.extend_from_slice(b"(<");
+                out.extend_from_slice(typechar(entry.kind).as_bytes());
+                out.push(b'>');
+                push_lossy(&entry.name, out);
+                out.push(b')');
+            }
+            _ if fd == -100 => out.extend_from_slice(b"AT_FDCWD"),
+            _ => push_int(out, fd.into()),
+        },
+        ValueRef::Str(s) => push_lossy(s, out),
+        ValueRef::Bytes(b) => out.extend(
+            b.iter()
+                .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' }),
+        ),
+        ValueRef::SockAddr(addr) => out.extend_from_slice(sockaddr(addr).as_bytes()),
+        ValueRef::StrList(list) => {
+            for (i, item) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                push_lossy(item, out);
+            }
+        }
+    }
+}
+
+/// [`args`], appended to `out`.
+pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let event = &ctx.event;
-    let mut out = String::new();
+    let start = out.len();
     if ctx.info.is_syscall {
         let ret = event.ret();
-        out.push_str("res=");
-        out.push_str(&ret.to_string());
+        out.extend_from_slice(b"res=");
         if let Some(name) = (ret < 0).then(|| errno_name(ret)).flatten() {
-            out.push('(');
-            out.push_str(name);
-            out.push(')');
+            push_int(out, ret.into());
+            out.push(b'(');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b')');
         } else if ctx.info.returns_fd && ret >= 0 {
-            out = format!("res={}", value(ctx, ValueRef::Fd(ret)));
+            write_value(ctx, ValueRef::Fd(ret), out);
+        } else {
+            push_int(out, ret.into());
         }
     }
     let names = ctx.names;
     for (index, param) in event.params().enumerate() {
-        if !out.is_empty() {
-            out.push(' ');
+        if out.len() > start {
+            out.push(b' ');
         }
         let name = names.get(index).map_or("?", String::as_str);
-        out.push_str(name);
-        out.push('=');
-        out.push_str(&value(ctx, param));
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        write_value(ctx, param, out);
     }
-    out
 }
 
 /// The event's class, as sysdig's `evt.category`.

@@ -2,6 +2,7 @@
 
 mod fields;
 mod info;
+mod read;
 #[cfg(feature = "capture")]
 mod record;
 mod verify;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
         #[cfg(feature = "capture")]
         Command::Record(args) => record::run(&args),
+        Command::Read(args) => read::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Fields { json } => fields::run(json),
         Command::Verify(args) => verify::run(&args),
