@@ -25,6 +25,13 @@ wait "$scry_pid"
 step "scry info demo.scry"
 $scry info "$work/demo.scry"
 
+step "what the workload did: scry read demo.scry -p FORMAT 'programs run, files renamed or chmod-ed, /etc/passwd opened'"
+$scry read "$work/demo.scry" -p '%evt.time %proc.name (%proc.pid, parent %proc.pname) %evt.type %fs.path.name %evt.res' \
+  'proc.name in (cat, cp, mv, chmod, id) and evt.type in (renameat2, fchmodat, execve) or (evt.type=openat and fd.name in (/etc/passwd))' || true
+
+step "the refused connection: scry read demo.scry 'evt.type=connect and evt.failed=true and fd.sockfamily=ip'"
+$scry read "$work/demo.scry" 'evt.type=connect and evt.failed=true and fd.sockfamily=ip' || true
+
 step "scry verify demo.scry"
 $scry verify "$work/demo.scry"
 
