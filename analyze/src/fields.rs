@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use scry_format::{EventTable, EventView, FdKind, SockAddr, SockAddrRef, ValueRef};
 
-use crate::state::{FdEntry, Process, State};
+use crate::state::{FdEntry, Process, ProcessRef, State};
 use crate::types::{TypeInfo, TypeTable};
 use crate::value::{FieldType, Value};
 
@@ -1237,7 +1237,7 @@ pub struct Ctx<'a> {
     pub hostname: &'a str,
     /// Parameter names of the event's type.
     pub names: &'a [String],
-    process: OnceCell<Option<&'a Process>>,
+    process: OnceCell<Option<ProcessRef<'a>>>,
     fd: OnceCell<Option<&'a FdEntry>>,
 }
 
@@ -1263,10 +1263,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn process(&self) -> Option<&'a Process> {
+    fn process_ref(&self) -> Option<ProcessRef<'a>> {
         *self
             .process
-            .get_or_init(|| self.state.process(self.event.tgid()))
+            .get_or_init(|| self.state.process_ref(self.event.tgid()))
+    }
+
+    fn process(&self) -> Option<&'a Process> {
+        self.process_ref().map(ProcessRef::info)
     }
 
     /// The fd the event operates on.
@@ -1283,7 +1287,7 @@ impl<'a> Ctx<'a> {
     fn fd(&self) -> Option<&'a FdEntry> {
         *self
             .fd
-            .get_or_init(|| self.state.fd(self.event.tgid(), self.fd_num()?))
+            .get_or_init(|| self.process_ref()?.fd(self.fd_num()?))
     }
 }
 

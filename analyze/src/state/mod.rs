@@ -124,6 +124,22 @@ pub struct FdEntry {
 }
 
 /// A process with what belongs to it.
+/// A process and its fd table, as found by [`State::process_ref`].
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessRef<'a>(&'a ProcEntry);
+
+impl<'a> ProcessRef<'a> {
+    /// The process.
+    pub fn info(self) -> &'a Process {
+        &self.0.info
+    }
+
+    /// Its fd `fd`, if open.
+    pub fn fd(self, fd: i64) -> Option<&'a FdEntry> {
+        self.0.fds.get(&fd)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct ProcEntry {
     info: Process,
@@ -295,6 +311,12 @@ impl State {
     /// A process.
     pub fn process(&self, tgid: u32) -> Option<&Process> {
         self.processes.get(&tgid).map(|p| &p.info)
+    }
+
+    /// Process `tgid` with its fd table, for callers that look up both: one
+    /// lookup instead of two.
+    pub fn process_ref(&self, tgid: u32) -> Option<ProcessRef<'_>> {
+        self.processes.get(&tgid).map(ProcessRef)
     }
 
     /// The fd table entry of process `tgid` (threads share their process'
