@@ -188,6 +188,11 @@ pub struct InfoArgs {
     /// Trace files to describe (`-` reads one from standard input).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Decoding threads for counting events by process (default: one per
+    /// core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

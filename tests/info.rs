@@ -71,3 +71,30 @@ fn info_refuses_what_is_not_a_readable_trace_with_exit_code_3() {
     assert_eq!(missing.code, 3);
     assert_contains!(missing.stderr, "cannot open /nonexistent/trace.scry");
 }
+
+#[test]
+fn info_names_the_host_busiest_processes_and_containers() {
+    let path = samples().join("workload.scry");
+    let run = scry(&["info", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains!(run.stdout, "\nhost       vm\n");
+    // Counted with the state replayed: names as of each event, ten rows,
+    // most events first.
+    assert_contains!(
+        run.stdout,
+        "top processes by events:\n  541  bash (pid 17476)\n  208  ls (pid 17482)\n"
+    );
+    let top = run
+        .stdout
+        .split("top processes by events:\n")
+        .nth(1)
+        .unwrap();
+    let rows: Vec<&str> = top.lines().take_while(|l| l.starts_with("  ")).collect();
+    assert_eq!(rows.len(), 10, "{top}");
+    assert_contains!(run.stdout, "containers by events:\n  2,297  host (host)\n");
+
+    // A stream gives the same counts.
+    let streamed = scry_with_stdin(&["info", "-"], &std::fs::read(&path).unwrap());
+    let tail = |text: &str| text.split("events by type:").nth(1).unwrap().to_owned();
+    assert_eq!(tail(&streamed.stdout), tail(&run.stdout));
+}

@@ -1,4 +1,5 @@
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::util::*;
@@ -371,4 +372,163 @@ fn standard_input_reads_like_a_file() {
     );
     let run = scry_with_stdin(&["read", "-r", "-", "--since", "+1s"], &data);
     assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+/// The events of the workload sample that the golden files show: cat
+/// reading /etc/passwd (open, two reads with and without data, close) and
+/// bash's refused connect, so every format meets a file, a buffer, a socket
+/// and an error.
+const GOLDEN_FILTER: &str =
+    "(proc.name=cat and fd.name=/etc/passwd) or (evt.type=connect and evt.res=ECONNREFUSED)";
+
+/// Compares `actual` with the file `tests/golden/NAME`. With `SCRY_BLESS=1`
+/// in the environment the file is rewritten instead: run
+/// `SCRY_BLESS=1 cargo test --test integration golden`, then read the diff
+/// of tests/golden/ before committing it, as the goldens are the reference.
+fn golden(name: &str, actual: &str) -> Result<(), String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("SCRY_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(&path)
+        .map_err(|error| format!("{}: {error} (SCRY_BLESS=1 writes it)", path.display()))?;
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} differs from {}:\n--- expected\n{expected}--- actual\n{actual}",
+            path.display()
+        ))
+    }
+}
+
+#[test]
+fn every_output_format_matches_its_golden_file() {
+    let cases: &[(&str, &[&str])] = &[
+        ("default.txt", &[]),
+        ("container.txt", &["-pc"]),
+        (
+            "custom.txt",
+            &[
+                "-p",
+                "*%evt.num %12proc.name %6thread.tid %evt.type %fd.type %fd.name \
+                 res=%evt.res size=%evt.arg.size",
+            ],
+        ),
+        ("json.jsonl", &["-j"]),
+        ("time-h.txt", &["-t", "h"]),
+        ("time-a.txt", &["-t", "a"]),
+        ("time-r.txt", &["-t", "r"]),
+        ("time-d.txt", &["-t", "d"]),
+        ("time-D.txt", &["-t", "D"]),
+        ("ascii.txt", &["-A"]),
+        ("hex.txt", &["-X"]),
+    ];
+    let mut failures = Vec::new();
+    for (name, args) in cases {
+        let mut all = args.to_vec();
+        all.push(GOLDEN_FILTER);
+        let output = read(&all)
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>();
+        if let Err(failure) = golden(name, &output) {
+            failures.push(failure);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A trace of `ts.len()` openat events of thread `tid`, at the times given,
+/// in chunks of 16 events.
+fn openat_trace(tid: u32, ts: &[u64]) -> Vec<u8> {
+    use scry_format::{Event, FileHeader, Snapshot, TraceWriter, Value, WriterOptions};
+    let header = FileHeader {
+        writer: "scry test".into(),
+        event_table: scry_format::EventTable::builtin_x86_64(),
+        ..FileHeader::default()
+    };
+    let options = WriterOptions {
+        chunk_events: 16,
+        ..WriterOptions::default()
+    };
+    let mut writer = TraceWriter::new(Vec::new(), &header, &Snapshot::default(), options).unwrap();
+    for &ts in ts {
+        let params = vec![
+            Value::Fd(-100),
+            Value::Str(b"/etc/passwd".to_vec()),
+            Value::Uint(0),
+            Value::Uint(0),
+            Value::Fd(3),
+        ];
+        let event = Event {
+            ts,
+            tid,
+            tgid: tid,
+            event_type: 257,
+            ret: 3,
+            params,
+            ..Event::default()
+        };
+        writer.push(&event).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+#[test]
+fn overlapping_traces_are_merged_by_time() {
+    let base = 1_764_046_800_000_000_000u64;
+    // Interleaved, and every tenth event of b at the same time as one of
+    // a's, which must come first as a starts earlier.
+    let a: Vec<u64> = (0..100).map(|k| base + k * 2_000).collect();
+    let b: Vec<u64> = (0..100)
+        .map(|k| base + k * 2_000 + if k % 10 == 5 { 0 } else { 500 })
+        .collect();
+    let dir = TempDir::new("read-merge");
+    std::fs::write(dir.path("a.scry"), openat_trace(100, &a)).unwrap();
+    std::fs::write(dir.path("b.scry"), openat_trace(200, &b)).unwrap();
+    let mut expected: Vec<(u64, u32)> = a.iter().map(|&t| (t, 100)).collect();
+    expected.extend(b.iter().map(|&t| (t, 200)));
+    expected.sort();
+    let lines = |args: &[&str]| -> Vec<String> {
+        let (pa, pb) = (dir.path("a.scry"), dir.path("b.scry"));
+        let run = scry(&[&["read", &pb, &pa, "-p", "%evt.rawtime %thread.tid"], args].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout.lines().map(str::to_owned).collect()
+    };
+    let show = |rows: &[(u64, u32)]| -> Vec<String> {
+        rows.iter().map(|(t, tid)| format!("{t} {tid}")).collect()
+    };
+    assert_eq!(lines(&[]), show(&expected));
+    // The same through a directory, with a filter, and with a limit.
+    let all = scry(&[
+        "read",
+        &dir.0.to_string_lossy(),
+        "-p",
+        "%evt.rawtime %thread.tid",
+    ]);
+    assert_eq!(all.stdout.lines().collect::<Vec<_>>(), show(&expected));
+    let late: Vec<_> = expected
+        .iter()
+        .copied()
+        .filter(|r| r.0 >= base + 150_000)
+        .collect();
+    assert_eq!(lines(&["evt.rawtime >= 1764046800000150000"]), show(&late));
+    assert_eq!(lines(&["-n", "7"]), show(&expected[..7]));
+    // Relative times count from the first event shown of either trace.
+    let run = scry(&[
+        "read",
+        &dir.path("a.scry"),
+        &dir.path("b.scry"),
+        "-t",
+        "r",
+        "-p",
+        "%evt.outputtime",
+    ]);
+    let relative: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(relative[..3], ["0.000000000", "0.000000500", "0.000002000"]);
 }

@@ -270,6 +270,14 @@ enum Bound {
     Field(Field),
 }
 
+/// A format's fields resolved against one trace's event table
+/// ([`Printer::resolve`]).
+#[derive(Debug, Default)]
+pub struct Binding {
+    bound: Vec<Bound>,
+    buffer: Option<Field>,
+}
+
 /// Prints events in one format; keeps what the relative time modes need
 /// from one displayed event to the next, across traces.
 #[derive(Debug)]
@@ -325,11 +333,24 @@ impl Printer {
     /// # Errors
     /// An unknown field or a bad argument, with the span to underline.
     pub fn bind(&mut self, catalog: Catalog<'_>) -> Result<(), FilterError> {
+        let mut binding = self.resolve(catalog)?;
+        self.swap_binding(&mut binding);
+        Ok(())
+    }
+
+    /// The format's fields resolved against a trace's event table, kept
+    /// apart from the printer so that a reader merging several traces can
+    /// move between them event by event ([`Printer::swap_binding`]) without
+    /// resolving names again.
+    ///
+    /// # Errors
+    /// An unknown field or a bad argument, with the span to underline.
+    pub fn resolve(&self, catalog: Catalog<'_>) -> Result<Binding, FilterError> {
         let resolve = |name: &str| {
             let (name, arg) = fields::split_field(name);
             fields::resolve(name, arg, catalog.types, catalog.table)
         };
-        self.bound = self
+        let bound = self
             .format
             .columns()
             .map(|column| {
@@ -350,11 +371,18 @@ impl Printer {
                     })
             })
             .collect::<Result<_, _>>()?;
-        self.buffer = match self.buffers {
+        let buffer = match self.buffers {
             BufferMode::Inline => None,
             _ => resolve("evt.buffer").ok(),
         };
-        Ok(())
+        Ok(Binding { bound, buffer })
+    }
+
+    /// Exchanges the printer's binding with `binding`; the time modes'
+    /// memory of the last displayed event stays with the printer.
+    pub fn swap_binding(&mut self, binding: &mut Binding) {
+        std::mem::swap(&mut self.bound, &mut binding.bound);
+        std::mem::swap(&mut self.buffer, &mut binding.buffer);
     }
 
     /// Whether printing reads the reconstructed state (process names, fds).

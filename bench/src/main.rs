@@ -7,6 +7,7 @@
 mod analyze;
 mod capture;
 mod extract;
+mod read;
 mod workload;
 
 use std::env;
@@ -280,7 +281,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     if only.is_none() || only == Some("format") {
         format_bench(count, runs)?;
     }
-    if only.is_none() || only == Some("analyze") {
+    if only.is_none() || only == Some("analyze") || only == Some("read") {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("out")
             .join("format-bench.scry");
@@ -294,7 +295,17 @@ fn run_all(args: &[String]) -> Result<(), String> {
                 &trace.to_string_lossy(),
             ])?;
         }
-        analyze::run_table(&trace, runs)?;
+        if only != Some("read") {
+            analyze::run_table(&trace, runs)?;
+        }
+        if only != Some("analyze") {
+            let data = std::fs::read(&trace).map_err(|e| format!("{}: {e}", trace.display()))?;
+            let events = TraceFile::open(&data[..])
+                .map_err(|e| e.to_string())?
+                .event_count();
+            drop(data);
+            read::run_table(&trace, events, runs)?;
+        }
     }
     if only.is_none() || only == Some("capture") {
         if rustix::process::geteuid().is_root() {

@@ -1,13 +1,21 @@
 //! `scry info`: what a trace holds, from its header, snapshot, chunk
-//! summaries and statistics, without decompressing any event.
+//! summaries and statistics, plus one pass over the events' headers with
+//! the state replayed to count events by process and container. Buffer
+//! contents are never decompressed, nor parameters decoded beyond what
+//! the state needs, so `info` stays quick on a large trace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::Context;
+use scry_analyze::fields::{self, Field};
+use scry_analyze::state::State;
+use scry_analyze::{Ctx, Prepared};
 use scry_format::{
-    CaptureStats, ChunkSummary, Damage, FileHeader, ReadOptions, Snapshot, StreamItem, Truncation,
+    CaptureStats, ChunkSummary, Damage, DecodedChunk, EventTable, FileHeader, ReadOptions,
+    Snapshot, StreamItem, Truncation,
 };
 
 use crate::cli::InfoArgs;
@@ -25,30 +33,147 @@ struct Overview {
     damage: Vec<Damage>,
     truncation: Option<Truncation>,
     file_bytes: Option<u64>,
+    tally: Tally,
 }
 
-fn gather(path: &Path) -> anyhow::Result<Overview> {
+/// How many processes `info` lists.
+const TOP_PROCESSES: usize = 10;
+
+/// Events counted by process and by container, with the state replayed so
+/// that names are those at the time of each event (a pid that execs is
+/// counted under each of its names).
+struct Tally {
+    state: State,
+    prepared: Prepared,
+    table: EventTable,
+    proc_name: Option<Field>,
+    container_id: Option<Field>,
+    /// Per pid, each name it had and its events under that name.
+    processes: HashMap<u32, Vec<(String, u64)>>,
+    /// Per container id, its name and events.
+    containers: HashMap<String, (String, u64)>,
+}
+
+impl Tally {
+    fn new(snapshot: &Snapshot, table: &EventTable) -> Tally {
+        let prepared = Prepared::from_table(table);
+        let field = |name: &str| fields::resolve(name, None, &prepared.types, table).ok();
+        Tally {
+            state: State::new(snapshot, table),
+            proc_name: field("proc.name"),
+            container_id: field("container.id"),
+            prepared,
+            table: table.clone(),
+            processes: HashMap::new(),
+            containers: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, chunk: &DecodedChunk) {
+        for event in chunk.iter() {
+            self.state.apply(&event);
+            let names = self
+                .table
+                .get(event.event_type())
+                .map_or(&[][..], |e| &e.params[..]);
+            let info = self.prepared.types.get(event.event_type());
+            let ctx = Ctx::new(event, info, &self.state, 0, "", names);
+            let name = self.proc_name.as_ref().and_then(|f| f.extract(&ctx));
+            let name = name
+                .as_ref()
+                .and_then(|v| v.as_bytes())
+                .filter(|n| !n.is_empty())
+                .unwrap_or(b"<NA>");
+            let names = self.processes.entry(ctx.event.tgid()).or_default();
+            match names.iter_mut().find(|(n, _)| n.as_bytes() == name) {
+                Some((_, count)) => *count += 1,
+                None => names.push((String::from_utf8_lossy(name).into_owned(), 1)),
+            }
+            let id = self.container_id.as_ref().and_then(|f| f.extract(&ctx));
+            let id = id.as_ref().and_then(|v| v.as_bytes()).unwrap_or(b"");
+            let id = String::from_utf8_lossy(id);
+            match self.containers.get_mut(id.as_ref()) {
+                Some((_, count)) => *count += 1,
+                None => {
+                    let name = self
+                        .state
+                        .container(&id)
+                        .map_or_else(|| id.clone().into_owned(), |c| c.name.clone());
+                    self.containers.insert(id.into_owned(), (name, 1));
+                }
+            }
+        }
+    }
+
+    /// The busiest processes: (events, name, pid), most events first.
+    fn top_processes(&self) -> Vec<(u64, String, u32)> {
+        let mut rows: Vec<(u64, String, u32)> = self
+            .processes
+            .iter()
+            .flat_map(|(&pid, names)| names.iter().map(move |(n, c)| (*c, n.clone(), pid)))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (&a.1, a.2).cmp(&(&b.1, b.2))));
+        rows.truncate(TOP_PROCESSES);
+        rows
+    }
+
+    /// Every container seen: (events, name, id), most events first.
+    fn containers(&self) -> Vec<(u64, String, String)> {
+        let mut rows: Vec<(u64, String, String)> = self
+            .containers
+            .iter()
+            .map(|(id, (name, count))| (*count, name.clone(), id.clone()))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        rows
+    }
+}
+
+fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
     let overview = match open_trace(path, ReadOptions::default())? {
-        Trace::Mapped(trace) => Overview {
-            header: trace.header().clone(),
-            version: trace.version(),
-            snapshot: trace.snapshot().clone(),
-            chunks: trace
-                .chunks()
-                .iter()
-                .map(|c| (c.block_len, c.summary.clone()))
-                .collect(),
-            stats: trace.stats().iter().map(|s| s.stats.clone()).collect(),
-            damage: trace.damage().to_vec(),
-            truncation: trace.truncation().cloned(),
-            file_bytes: std::fs::metadata(path).ok().map(|m| m.len()),
-        },
+        Trace::Mapped(trace) => {
+            let mut tally = Tally::new(trace.snapshot(), &trace.header().event_table);
+            // Damaged chunks are reported under `status`; the tally skips
+            // them.
+            // Every chunk is visited: the walk never stops early.
+            let _walked = trace
+                .for_each_chunk(
+                    threads,
+                    |_| true,
+                    |chunk| {
+                        if let Ok(chunk) = chunk {
+                            tally.add(chunk);
+                        }
+                        ControlFlow::<()>::Continue(())
+                    },
+                )
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Overview {
+                header: trace.header().clone(),
+                version: trace.version(),
+                snapshot: trace.snapshot().clone(),
+                chunks: trace
+                    .chunks()
+                    .iter()
+                    .map(|c| (c.block_len, c.summary.clone()))
+                    .collect(),
+                stats: trace.stats().iter().map(|s| s.stats.clone()).collect(),
+                damage: trace.damage().to_vec(),
+                truncation: trace.truncation().cloned(),
+                file_bytes: std::fs::metadata(path).ok().map(|m| m.len()),
+                tally,
+            }
+        }
         Trace::Stream(mut reader) => {
             let mut chunks = Vec::new();
             let mut stats = Vec::new();
+            let mut tally = Tally::new(reader.snapshot(), &reader.header().event_table);
             while let Some(item) = reader.next_item().context("reading standard input")? {
                 match item {
                     StreamItem::Chunk(chunk) => {
+                        if let Ok(decoded) = chunk.decode() {
+                            tally.add(&decoded);
+                        }
                         chunks.push((chunk.entry.block_len, chunk.entry.summary))
                     }
                     StreamItem::Stats(record) => stats.push(record),
@@ -63,6 +188,7 @@ fn gather(path: &Path) -> anyhow::Result<Overview> {
                 damage: reader.damage().to_vec(),
                 truncation: reader.truncation().cloned(),
                 file_bytes: None,
+                tally,
             }
         }
     };
@@ -72,7 +198,8 @@ fn gather(path: &Path) -> anyhow::Result<Overview> {
 pub fn run(args: &InfoArgs) -> anyhow::Result<Code> {
     let mut out = io::stdout().lock();
     for (i, path) in args.files.iter().enumerate() {
-        let overview = gather(path)?;
+        let threads = args.threads.unwrap_or_else(scry_format::default_threads);
+        let overview = gather(path, threads)?;
         if i > 0 {
             writeln!(out)?;
         }
@@ -87,6 +214,15 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     let m = &h.machine;
     let c = &h.capture;
     writeln!(out, "file       {}", path.display())?;
+    writeln!(
+        out,
+        "host       {}",
+        if h.machine.hostname.is_empty() {
+            "unknown"
+        } else {
+            &h.machine.hostname
+        }
+    )?;
     writeln!(
         out,
         "format     scry {}.{}, written by {} at {}",
@@ -267,6 +403,22 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         let width = rows.first().map_or(1, |(n, _)| output::count(*n).len());
         for (n, name) in rows {
             writeln!(out, "  {:>width$}  {name}", output::count(n))?;
+        }
+    }
+    let processes = o.tally.top_processes();
+    if !processes.is_empty() {
+        writeln!(out, "top processes by events:")?;
+        let width = output::count(processes[0].0).len();
+        for (n, name, pid) in processes {
+            writeln!(out, "  {:>width$}  {name} (pid {pid})", output::count(n))?;
+        }
+    }
+    let containers = o.tally.containers();
+    if !containers.is_empty() {
+        writeln!(out, "containers by events:")?;
+        let width = output::count(containers[0].0).len();
+        for (n, name, id) in containers {
+            writeln!(out, "  {:>width$}  {name} ({id})", output::count(n))?;
         }
     }
     Ok(())

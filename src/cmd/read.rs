@@ -2,17 +2,22 @@
 //! options, runs them over each trace in time order and writes what the
 //! analysis crate prints to standard output, streaming.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::Context;
+use memmap2::Mmap;
 use scry_analyze::output::{CONTAINER_FORMAT, OutputOptions};
+use scry_analyze::state::State;
 use scry_analyze::{
-    BufferMode, Catalog, Filter, Prepared, Printer, Scan, TimeMode, TimeSpec, Window, scan,
+    BufferMode, Catalog, Ctx, Filter, Prepared, Printer, Scan, TimeMode, TimeSpec, Window, scan,
     scan_stream,
 };
-use scry_format::{FormatError, ReadOptions};
+use scry_format::{DecodedChunk, FormatError, IndexEntry, ReadOptions, TraceFile};
 
 use crate::cli::ReadArgs;
 use crate::exit::{Code, UsageError};
@@ -167,16 +172,31 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
         return Ok(Code::NothingMatched);
     }
     let threads = args.threads.unwrap_or_else(scry_format::default_threads);
-    for ((path, trace), (prepared, filter)) in traces.iter_mut().zip(&compiled) {
-        let stop = read_trace(
-            path,
-            trace,
-            prepared,
-            filter.as_ref(),
-            window,
-            threads,
-            &mut reader,
-        )?;
+    let mut next = 0;
+    while next < traces.len() {
+        let group = overlapping(&traces[next..]);
+        let range = next..next + group;
+        next += group;
+        let stop = if group == 1 {
+            let (path, trace) = &mut traces[range.start];
+            let (prepared, filter) = &compiled[range.start];
+            read_trace(
+                path,
+                trace,
+                prepared,
+                filter.as_ref(),
+                window,
+                threads,
+                &mut reader,
+            )?
+        } else {
+            merge(
+                &traces[range.clone()],
+                &compiled[range],
+                window,
+                &mut reader,
+            )?
+        };
         match stop {
             Some(Stop::Io(error)) => return Err(error).context("writing the output"),
             Some(Stop::Limit) => break,
@@ -378,5 +398,211 @@ fn window(
     Ok(Window {
         since: since.map_or(0, |spec| spec.resolve(range.0, range.1)),
         until: until.map_or(u64::MAX, |spec| spec.resolve(range.0, range.1)),
+    })
+}
+
+/// How many traces from the start of `traces` (sorted by first event) must
+/// be merged event by event because their time ranges overlap; 1 when the
+/// first one can be read alone, as rotated segments are.
+fn overlapping(traces: &[(PathBuf, Trace)]) -> usize {
+    let range = |trace: &Trace| match trace {
+        Trace::Mapped(trace) => trace.time_range(),
+        Trace::Stream(_) => None,
+    };
+    let Some((_, mut last)) = traces.first().and_then(|(_, t)| range(t)) else {
+        return 1;
+    };
+    let mut count = 1;
+    for (_, trace) in &traces[1..] {
+        match range(trace) {
+            Some((first, end)) if first <= last => {
+                last = last.max(end);
+                count += 1;
+            }
+            _ => break,
+        }
+    }
+    count
+}
+
+/// One trace of a merge: its chunks arrive decoded, in file order, from a
+/// thread of their own; `state` has replayed every event up to the current
+/// one.
+struct Cursor<'t> {
+    trace: &'t TraceFile<Mmap>,
+    prepared: &'t Prepared,
+    filter: Option<&'t Filter>,
+    window: Window,
+    with_state: bool,
+    first_ts: u64,
+    state: State,
+    chunks: Receiver<(Result<DecodedChunk, FormatError>, bool)>,
+    chunk: DecodedChunk,
+    /// Whether the current chunk's events may match (the chunk index says
+    /// so); the others only feed state.
+    wanted: bool,
+    /// The event after the current one in `chunk`.
+    next: usize,
+}
+
+impl Cursor<'_> {
+    fn ctx(&self, index: usize) -> Option<Ctx<'_>> {
+        let event = self.chunk.get(index)?;
+        let table = &self.trace.header().event_table;
+        let names = table
+            .get(event.event_type())
+            .map_or(&[][..], |e| &e.params[..]);
+        let info = self.prepared.types.get(event.event_type());
+        let hostname = self.trace.header().machine.hostname.as_str();
+        Some(Ctx::new(
+            event,
+            info,
+            &self.state,
+            self.first_ts,
+            hostname,
+            names,
+        ))
+    }
+
+    /// Moves to the next event that matches and returns its time; the
+    /// current event is then `next - 1`.
+    fn advance(&mut self, on_damage: &mut impl FnMut(FormatError)) -> Option<u64> {
+        loop {
+            if self.next >= self.chunk.len() {
+                let (chunk, wanted) = self.chunks.recv().ok()?;
+                match chunk {
+                    Ok(chunk) => (self.chunk, self.wanted) = (chunk, wanted),
+                    Err(error) => on_damage(error),
+                }
+                self.next = 0;
+                continue;
+            }
+            let index = self.next;
+            self.next += 1;
+            let event = self.chunk.get(index)?;
+            if self.with_state {
+                self.state.apply(&event);
+            }
+            let ts = event.ts();
+            if !self.wanted || ts < self.window.since || ts > self.window.until {
+                continue;
+            }
+            let ctx = self.ctx(index)?;
+            if self.filter.is_none_or(|filter| filter.matches(&ctx)) {
+                return Some(ts);
+            }
+        }
+    }
+}
+
+/// Reads traces whose time ranges overlap as one stream: the matching
+/// event with the earliest time goes first, ties going to the trace named
+/// first (in time order of first events) and then to file order. Each
+/// trace keeps its own state, replayed in its own order, and its chunks are
+/// decoded ahead on a thread of its own.
+fn merge(
+    traces: &[(PathBuf, Trace)],
+    compiled: &[(Prepared, Option<Filter>)],
+    window: Window,
+    reader: &mut Reader,
+) -> anyhow::Result<Option<Stop>> {
+    let mut files = Vec::with_capacity(traces.len());
+    let mut bindings = Vec::with_capacity(traces.len());
+    for ((path, trace), (prepared, _)) in traces.iter().zip(compiled) {
+        let Trace::Mapped(trace) = trace else {
+            unreachable!("only trace files are merged");
+        };
+        if let Some(cut) = trace.truncation() {
+            eprintln!(
+                "scry: warning: {} is truncated at byte {}: reading its complete chunks",
+                path.display(),
+                cut.offset
+            );
+        }
+        let catalog = prepared.catalog(trace);
+        bindings.push(reader.printer.resolve(catalog).map_err(|error| {
+            UsageError(format!(
+                "bad output format\n{}",
+                error.render(reader.printer.source())
+            ))
+        })?);
+        files.push(&**trace);
+    }
+    let caller_needs_state = reader.mode == Mode::Print && reader.printer.needs_state();
+    std::thread::scope(|scope| {
+        let mut cursors = Vec::with_capacity(files.len());
+        for (&trace, (prepared, filter)) in files.iter().zip(compiled) {
+            let filter = filter.as_ref();
+            let with_state = caller_needs_state || filter.is_some_and(Filter::needs_state);
+            let relevant = move |entry: &IndexEntry| {
+                entry.summary.overlaps(window.since, window.until)
+                    && filter.is_none_or(|filter| filter.chunk_may_match(&entry.summary))
+            };
+            // A few chunks decoded ahead keep each trace's thread busy
+            // while memory stays bounded.
+            let (send, chunks) = sync_channel(4);
+            scope.spawn(move || {
+                for entry in trace.chunks() {
+                    let wanted = relevant(entry);
+                    if !(with_state || wanted) {
+                        continue;
+                    }
+                    if send.send((trace.decode_chunk(entry), wanted)).is_err() {
+                        return;
+                    }
+                }
+            });
+            cursors.push(Cursor {
+                trace,
+                prepared,
+                filter,
+                window,
+                with_state,
+                first_ts: trace.time_range().map_or(0, |(first, _)| first),
+                state: State::new(trace.snapshot(), &trace.header().event_table),
+                chunks,
+                chunk: DecodedChunk::default(),
+                wanted: false,
+                next: 0,
+            });
+        }
+        let names: Vec<String> = traces
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        let on_damage = |i: usize| {
+            let name = &names[i];
+            move |error: FormatError| {
+                eprintln!("scry: warning: {name}: skipped a damaged chunk: {error}");
+            }
+        };
+        let mut heads = BinaryHeap::with_capacity(cursors.len());
+        for (i, cursor) in cursors.iter_mut().enumerate() {
+            if let Some(ts) = cursor.advance(&mut on_damage(i)) {
+                heads.push(Reverse((ts, i)));
+            }
+        }
+        // The printer holds the binding of `bound`; `bindings[bound]` is a
+        // placeholder until the printer moves to another trace.
+        let mut bound = None;
+        while let Some(Reverse((_, i))) = heads.pop() {
+            if bound != Some(i) {
+                if let Some(previous) = bound {
+                    reader.printer.swap_binding(&mut bindings[previous]);
+                }
+                reader.printer.swap_binding(&mut bindings[i]);
+                bound = Some(i);
+            }
+            let cursor = &cursors[i];
+            if let Some(ctx) = cursor.ctx(cursor.next - 1)
+                && let ControlFlow::Break(stop) = reader.visit(&ctx)
+            {
+                return Ok(Some(stop));
+            }
+            if let Some(ts) = cursors[i].advance(&mut on_damage(i)) {
+                heads.push(Reverse((ts, i)));
+            }
+        }
+        Ok(None)
     })
 }
