@@ -71,6 +71,15 @@ fn workload_entry() {
                 .unwrap();
             assert!(status.success());
         }
+        "preopened" => {
+            // Opens its file, says so, and uses it only when told: the
+            // test starts the capture in between.
+            let mut file = std::fs::File::create(Path::new(&dir).join("preopened-file")).unwrap();
+            std::fs::write(Path::new(&dir).join("preopened-ready"), b"").unwrap();
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).unwrap();
+            file.write_all(KNOWN_BYTES).unwrap();
+        }
         other => panic!("unknown workload {other}"),
     }
 }
@@ -113,7 +122,15 @@ fn stop_recording(recording: Recording, signal: &str) -> (Run, Vec<u8>) {
 
 /// Runs workload `which` in a child process and returns its pid.
 fn run_workload(which: &str, dir: &TempDir) -> u32 {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut child = spawn_workload(which, dir, Stdio::null());
+    let pid = child.id();
+    assert!(child.wait().unwrap().success(), "workload {which} failed");
+    pid
+}
+
+/// Starts workload `which` in a child process.
+fn spawn_workload(which: &str, dir: &TempDir, stdin: Stdio) -> Child {
+    Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "record::workload_entry",
@@ -122,13 +139,11 @@ fn run_workload(which: &str, dir: &TempDir) -> u32 {
         ])
         .env(WORKLOAD_ENV, which)
         .env("SCRY_TEST_DIR", &dir.0)
+        .stdin(stdin)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success(), "workload {which} failed");
-    pid
+        .unwrap()
 }
 
 fn events_of(data: &[u8], keep: impl Fn(&Event) -> bool) -> (Vec<Event>, EventTable) {
@@ -264,6 +279,91 @@ fn file_io_shows_paths_fds_byte_counts_data_and_errors() {
         "syscall durations are measured ({timed} of {})",
         events.len()
     );
+}
+
+#[test]
+fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-preopened");
+    let mut child = spawn_workload("preopened", &dir, Stdio::piped());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.0.join("preopened-ready").exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the workload exited before opening its file"
+        );
+        assert!(Instant::now() < deadline, "the workload did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let recording = start_recording(&dir, &[]);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(child.wait().unwrap().success(), "workload preopened failed");
+    let pid = child.id();
+    let (run, data) = stop_recording(recording, "-INT");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let path = dir.path("preopened-file");
+    let trace = TraceFile::open(data).unwrap();
+    assert!(
+        trace
+            .snapshot()
+            .fds
+            .iter()
+            .any(|fd| fd.pid == pid && fd.name == path.as_bytes()),
+        "the snapshot holds the open file"
+    );
+    let rows = query(
+        &trace,
+        &format!("evt.type=write and proc.pid={pid}"),
+        &["fd.name", "fd.typechar", "evt.buffer"],
+    );
+    let write = rows
+        .iter()
+        .find(|row| row[2].contains("scry-known-bytes"))
+        .unwrap_or_else(|| panic!("the write is recorded: {rows:?}"));
+    assert_eq!(write[0], path, "{rows:?}");
+    assert_eq!(write[1], "f");
+}
+
+/// Values of `fields` for every event of `trace` matching `filter`, as the
+/// analyser renders them (with state seeded from the file's snapshot).
+fn query(trace: &TraceFile<Vec<u8>>, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    use scry_analyze::{Filter, Prepared, Scan, fields as f, scan};
+    let prepared = Prepared::new(trace);
+    let compiled = Filter::new(filter, prepared.catalog(trace))
+        .unwrap_or_else(|e| panic!("{}", e.render(filter)));
+    let columns: Vec<f::Field> = fields
+        .iter()
+        .map(|name| {
+            let (name, arg) = f::split_field(name);
+            f::resolve(name, arg, &prepared.types, &trace.header().event_table).unwrap()
+        })
+        .collect();
+    let options = Scan {
+        filter: Some(&compiled),
+        caller_needs_state: true,
+        threads: 2,
+        ..Scan::default()
+    };
+    let mut rows = Vec::new();
+    let flow = scan(
+        trace,
+        &prepared,
+        &options,
+        |e| panic!("{e}"),
+        |ctx| {
+            rows.push(
+                columns
+                    .iter()
+                    .map(|c| c.extract(ctx).map_or("<NA>".to_owned(), |v| v.to_string()))
+                    .collect(),
+            );
+            std::ops::ControlFlow::<()>::Continue(())
+        },
+    )
+    .unwrap();
+    assert!(flow.is_continue());
+    rows
 }
 
 #[test]

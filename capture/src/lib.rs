@@ -14,12 +14,13 @@ mod machine;
 mod probe;
 mod reorder;
 mod sink;
+mod snapshot;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use scry_format::{CaptureSettings, EventTable, FileHeader, Snapshot, WriterOptions};
+use scry_format::{CaptureSettings, EventTable, FileHeader, WriterOptions};
 
 pub use error::{CaptureError, Result};
 pub use machine::{boot_time_ns, machine_info};
@@ -121,10 +122,7 @@ pub fn record<W: Write + Send + 'static>(
             },
             event_table: EventTable::builtin_x86_64(),
         };
-        let snapshot = Snapshot {
-            ts: machine::realtime_ns(),
-            ..Snapshot::default()
-        };
+        let snapshot = snapshot::take_snapshot(machine::realtime_ns(), boot_time);
         let out = open_output().map_err(|e| CaptureError::io("opening the output", e))?;
         let sink = sink::Sink::spawn(out, &header, &snapshot, WriterOptions::default())?;
         capture_loop(probe, sink, options, boot_time, stop, &mut progress)
