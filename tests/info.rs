@@ -80,10 +80,19 @@ fn info_names_the_host_busiest_processes_and_containers() {
     assert_contains!(run.stdout, "\nhost       vm\n");
     // Counted with the state replayed: names as of each event, ten rows,
     // most events first.
-    assert_contains!(
-        run.stdout,
-        "top processes by events:\n  541  bash (pid 17476)\n  208  ls (pid 17482)\n"
+    let first_rows: Vec<&str> = run
+        .stdout
+        .split("top processes by events:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take(2)
+        .collect();
+    assert!(
+        first_rows[0].contains(" bash (pid "),
+        "the workload's shell is busiest: {first_rows:?}"
     );
+    assert!(first_rows[1].contains(" ls (pid "), "{first_rows:?}");
     let top = run
         .stdout
         .split("top processes by events:\n")
@@ -91,7 +100,18 @@ fn info_names_the_host_busiest_processes_and_containers() {
         .unwrap();
     let rows: Vec<&str> = top.lines().take_while(|l| l.starts_with("  ")).collect();
     assert_eq!(rows.len(), 10, "{top}");
-    assert_contains!(run.stdout, "containers by events:\n  2,297  host (host)\n");
+    let total = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("events     "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert_contains!(
+        run.stdout,
+        format!("containers by events:\n  {total}  host (host)\n")
+    );
 
     // A stream gives the same counts.
     let streamed = scry_with_stdin(&["info", "-"], &std::fs::read(&path).unwrap());

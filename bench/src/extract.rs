@@ -50,8 +50,35 @@ pub fn extract(args: &[String]) -> Result<(), String> {
         chunk_events: 512,
         ..WriterOptions::default()
     };
-    let mut writer = TraceWriter::new(Vec::new(), &header, trace.snapshot(), options)
-        .map_err(|e| e.to_string())?;
+    // The snapshot keeps only the tree's processes (and the tables every
+    // trace needs): the rest of the host has no place in a sample.
+    let full = trace.snapshot();
+    let snapshot = scry_format::Snapshot {
+        ts: full.ts,
+        processes: full
+            .processes
+            .iter()
+            .filter(|p| tree.contains(&p.pid))
+            .cloned()
+            .collect(),
+        threads: full
+            .threads
+            .iter()
+            .filter(|t| tree.contains(&t.tgid))
+            .cloned()
+            .collect(),
+        fds: full
+            .fds
+            .iter()
+            .filter(|f| tree.contains(&f.pid))
+            .cloned()
+            .collect(),
+        users: full.users.clone(),
+        groups: full.groups.clone(),
+        containers: Vec::new(),
+    };
+    let mut writer =
+        TraceWriter::new(Vec::new(), &header, &snapshot, options).map_err(|e| e.to_string())?;
     let kept: Vec<&Event> = events.iter().filter(|e| tree.contains(&e.tgid)).collect();
     for event in &kept {
         writer.push(event).map_err(|e| e.to_string())?;
