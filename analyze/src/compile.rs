@@ -645,6 +645,7 @@ fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+#[inline]
 fn extract<'a>(side: &Side, ctx: &Ctx<'a>) -> Option<Value<'a>> {
     match side {
         Side::Field(field) => field.extract(ctx),

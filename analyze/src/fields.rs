@@ -1278,10 +1278,7 @@ impl<'a> Ctx<'a> {
         if self.info.returns_fd {
             return (self.event.ret() >= 0).then_some(self.event.ret());
         }
-        match self.event.param(self.info.fd_param?)? {
-            ValueRef::Fd(fd) | ValueRef::Int(fd) => Some(fd),
-            _ => None,
-        }
+        self.event.param_int(self.info.fd_param?)
     }
 
     fn fd(&self) -> Option<&'a FdEntry> {
