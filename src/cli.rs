@@ -34,6 +34,9 @@ Examples:
   sudo scry record -w quick.scry -M 30           30 seconds
   sudo scry record -w burst.scry -n 100000       the first 100,000 events
   sudo scry record -w - | ssh analyst 'cat > host.scry'
+  sudo scry record -w build.scry -- make -j8      one command and its descendants
+  sudo scry record -w db.scry -p 1234            a process and its descendants
+  sudo scry record -w web.scry --container 3f2a  one container
 
 Ctrl-C (SIGINT) or SIGTERM stops the capture cleanly: the kernel buffers are
 drained and the file is closed with its statistics and index. Events the
@@ -102,6 +105,18 @@ Examples:
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
+    },
+
+    /// Internal: the shim of `scry record -- CMD`. Waits for one byte on
+    /// FIFO (the capture is attached), then execs CMD in its place.
+    #[cfg(feature = "capture")]
+    #[command(name = "__exec-when-ready", hide = true)]
+    ExecWhenReady {
+        /// The FIFO the recorder writes to once CMD is a target.
+        fifo: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<std::ffi::OsString>,
     },
 
     /// Print the man page (roff) on standard output.
@@ -234,6 +249,36 @@ pub struct RecordArgs {
     /// up to a power of two.
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
     pub buffer_size: u64,
+
+    /// Start a new file when the current one reaches this many megabytes
+    /// (millions of bytes). -w FILE is then a base name: segments are
+    /// FILE-<UTC time>-<number>.scry, sorting by time.
+    #[arg(short = 'C', long = "file-size", value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub file_size: Option<u64>,
+
+    /// Start a new file every SECS seconds (or with a unit: 90s, 15m, 2h).
+    #[arg(short = 'G', long = "seconds", value_name = "SECS", value_parser = parse_duration)]
+    pub rotate_every: Option<std::time::Duration>,
+
+    /// With -C or -G, keep at most N files: the oldest is deleted when a
+    /// new one starts.
+    #[arg(short = 'W', long = "limit", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_files: Option<u32>,
+
+    /// Record only this process and its descendants, including those it
+    /// starts during the capture (repeatable).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+
+    /// Record only the processes of the container whose id starts with ID
+    /// (at least 3 characters; repeatable), and what they start.
+    #[arg(long = "container", value_name = "ID")]
+    pub containers: Vec<String>,
+
+    /// Run CMD and record it and all its descendants; the capture ends
+    /// when CMD exits, and scry exits with CMD's status.
+    #[arg(last = true, value_name = "CMD ARGS")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// Parses `30`, `1.5`, `90s`, `15m`, `2h` into a positive duration.

@@ -545,3 +545,449 @@ fn a_trace_streams_to_standard_output() {
     assert_eq!(trace.event_count(), 200);
     assert!(trace.truncation().is_none());
 }
+
+/// The segments `BASE-*.scry` of a rotating capture in `dir`, oldest first
+/// (their names sort by time).
+fn segments(dir: &TempDir, base: &str) -> Vec<std::path::PathBuf> {
+    let prefix = format!("{base}-");
+    let mut found: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".scry"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// What one segment holds, read without keeping its events in memory.
+struct SegmentSummary {
+    events: u64,
+    first_ts: u64,
+    last_ts: u64,
+    /// One-byte writes to standard output by process `pid`.
+    writes_of_pid: u64,
+    final_stats: scry_format::CaptureStats,
+}
+
+/// Opens a segment, checks that it stands alone (whole, closed properly,
+/// with its own snapshot, events in time order) and sums it up.
+fn read_segment(path: &Path, pid: u32) -> SegmentSummary {
+    let trace = TraceFile::open(std::fs::read(path).unwrap()).unwrap();
+    let shown = path.display();
+    assert!(trace.truncation().is_none(), "{shown} was closed properly");
+    assert!(trace.damage().is_empty(), "{shown} is undamaged");
+    assert!(
+        !trace.snapshot().processes.is_empty(),
+        "{shown} has its own snapshot"
+    );
+    let final_stats = trace
+        .final_stats()
+        .unwrap_or_else(|| panic!("{shown} has statistics"))
+        .clone();
+    assert!(final_stats.is_final, "{shown} ends with a final record");
+    let table = trace.header().event_table.clone();
+    let mut summary = SegmentSummary {
+        events: 0,
+        first_ts: u64::MAX,
+        last_ts: 0,
+        writes_of_pid: 0,
+        final_stats,
+    };
+    // One thread: chunks come in file order.
+    let _ = trace
+        .for_each_chunk(
+            1,
+            |_| true,
+            |chunk| {
+                for event in chunk.unwrap().iter().map(|e| e.to_event()) {
+                    assert!(event.ts >= summary.last_ts, "{shown}: events in time order");
+                    summary.first_ts = summary.first_ts.min(event.ts);
+                    summary.last_ts = event.ts;
+                    summary.events += 1;
+                    if event.tgid == pid
+                        && name(&table, &event) == "write"
+                        && event.ret == 1
+                        && param(&table, &event, "fd") == &Value::Fd(1)
+                    {
+                        summary.writes_of_pid += 1;
+                    }
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(summary.events, trace.event_count());
+    summary
+}
+
+/// Starts `scry record -w DIR/BASE.scry EXTRA…` and waits for its first
+/// segment.
+fn start_rotating(dir: &TempDir, base: &str, extra: &[&str]) -> Child {
+    let path = dir.path(&format!("{base}.scry"));
+    let child = Command::new(env!("CARGO_BIN_EXE_scry"))
+        .args(["record", "-w", &path])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while segments(dir, base)
+        .first()
+        .is_none_or(|first| std::fs::metadata(first).map_or(true, |m| m.len() == 0))
+    {
+        assert!(Instant::now() < deadline, "scry record did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn rotation_by_size_splits_the_capture_into_whole_segments_losing_nothing() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-rotate-size");
+    let child = start_rotating(&dir, "sized", &["-C", "1"]);
+    const WRITES: u64 = 1_000_000;
+    let mut dd = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            &format!("count={WRITES}"),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dd_pid = dd.id();
+    assert!(dd.wait().unwrap().success());
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files = segments(&dir, "sized");
+    assert!(files.len() >= 2, "several segments: {files:?}");
+    let summaries: Vec<SegmentSummary> = files.iter().map(|f| read_segment(f, dd_pid)).collect();
+    for (path, summary) in files.iter().zip(&summaries).take(files.len() - 1) {
+        let size = std::fs::metadata(path).unwrap().len();
+        assert!(
+            (1_000_000..4_000_000).contains(&size),
+            "{} holds {size} bytes",
+            path.display()
+        );
+        assert!(summary.events > 0);
+    }
+    for pair in summaries.windows(2) {
+        assert!(
+            pair[0].last_ts <= pair[1].first_ts,
+            "segments follow each other in time"
+        );
+    }
+    let total: u64 = summaries.iter().map(|s| s.events).sum();
+    let last = &summaries[summaries.len() - 1].final_stats;
+    assert_eq!(last.events_written, total, "no event lost or repeated");
+    if last.dropped() == 0 {
+        let writes: u64 = summaries.iter().map(|s| s.writes_of_pid).sum();
+        assert_eq!(writes, WRITES, "every write of dd, once");
+    }
+}
+
+#[test]
+fn rotation_by_time_starts_a_segment_every_interval() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-rotate-time");
+    let base = dir.path("timed.scry");
+    let run = scry(&["record", "-w", &base, "-G", "1", "-M", "3.5"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files = segments(&dir, "timed");
+    assert!(
+        (3..=4).contains(&files.len()),
+        "3.5 s in 1 s segments: {files:?}"
+    );
+    let summaries: Vec<SegmentSummary> = files.iter().map(|f| read_segment(f, 0)).collect();
+    let total: u64 = summaries.iter().map(|s| s.events).sum();
+    assert_eq!(
+        summaries[summaries.len() - 1].final_stats.events_written,
+        total
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for file in &files {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+}
+
+#[test]
+fn a_file_limit_keeps_only_the_newest_segments() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-rotate-keep");
+    let base = dir.path("ring");
+    let run = scry(&["record", "-w", &base, "-G", "1", "-M", "3.5", "-W", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files = segments(&dir, "ring");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let numbers: Vec<u32> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_stem().unwrap().to_str().unwrap();
+            name.rsplit('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(numbers[0] >= 2, "the oldest were deleted: {files:?}");
+    assert_eq!(numbers[1], numbers[0] + 1, "{files:?}");
+    for file in &files {
+        read_segment(file, 0);
+    }
+}
+
+#[test]
+fn rotation_to_standard_output_is_a_usage_error() {
+    let run = scry(&["record", "-w", "-", "-C", "1"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "-w NAME");
+}
+
+/// `root` and every process it (or a process of the set) forked, from the
+/// clone/fork return values in the trace. A fixed point over the whole
+/// trace: a child's first events may be stamped before its parent's fork
+/// returns (vfork).
+fn family_of(events: &[Event], table: &EventTable, root: u32) -> std::collections::HashSet<u32> {
+    let mut family = std::collections::HashSet::from([root]);
+    loop {
+        let before = family.len();
+        for e in events {
+            if family.contains(&e.tgid)
+                && ["clone", "clone3", "fork", "vfork"].contains(&name(table, e))
+                && e.ret > 0
+            {
+                family.insert(e.ret as u32);
+            }
+        }
+        if family.len() == before {
+            return family;
+        }
+    }
+}
+
+/// Keeps this process busy with syscalls of its own while `body` runs, so a
+/// targeted capture has something to leave out.
+fn while_busy<T>(body: impl FnOnce() -> T) -> T {
+    let busy = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::metadata("/etc/hostname");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let out = body();
+        busy.store(false, std::sync::atomic::Ordering::Relaxed);
+        out
+    })
+}
+
+#[test]
+fn a_command_is_recorded_with_its_descendants_and_nothing_else() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-command");
+    let path = dir.path("capture.scry");
+    let run: Run = while_busy(|| {
+        Command::new(env!("CARGO_BIN_EXE_scry"))
+            .args(["record", "-w", &path, "--", "sh", "-c"])
+            .arg("sh -c 'cat /etc/hostname'; exit 3")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .into();
+    assert_eq!(
+        run.code, 3,
+        "scry exits with the command's status: {}",
+        run.stderr
+    );
+    let data = std::fs::read(&path).unwrap();
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert_contains!(trace.header().capture.target, "command sh -c");
+    let (events, table) = events_of(&data, |_| true);
+    // The shim execs the command in place: its pid is the command's.
+    let shim = events
+        .iter()
+        .find(|e| {
+            name(&table, e) == "execve"
+                && e.ret == 0
+                && matches!(param(&table, e, "args"), Value::StrList(a) if a.first().is_some_and(|p| p == b"sh"))
+        })
+        .expect("the command's exec is recorded")
+        .tgid;
+    let family = family_of(&events, &table, shim);
+    let strangers: Vec<&Event> = events
+        .iter()
+        .filter(|e| !family.contains(&e.tgid))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "{} events of other processes, e.g. {:?}",
+        strangers.len(),
+        strangers.first()
+    );
+    assert!(!events.iter().any(|e| e.tgid == std::process::id()));
+    let cat = events
+        .iter()
+        .find(|e| {
+            name(&table, e) == "openat"
+                && param(&table, e, "name") == &Value::Str(b"/etc/hostname".to_vec())
+                && e.ret >= 0
+        })
+        .expect("the grandchild's open of /etc/hostname is recorded");
+    assert_ne!(cat.tgid, shim, "cat runs in a grandchild");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.tgid == shim && name(&table, e) == "procexit"),
+        "the command's exit is recorded"
+    );
+}
+
+#[test]
+fn a_pid_target_follows_the_forks_it_makes_during_the_capture() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-pid");
+    // Waits for a line, then starts a child that starts a grandchild.
+    let mut target = Command::new("sh")
+        .args([
+            "-c",
+            "read line; sh -c '/bin/echo scry-grandchild; true'; true",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = target.id();
+    let recording = start_recording(&dir, &["-p", &pid.to_string()]);
+    while_busy(|| {
+        target.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        assert!(target.wait().unwrap().success());
+        // An unrelated process, started meanwhile by the test.
+        run_workload("exec", &dir);
+    });
+    let (run, data) = stop_recording(recording, "-INT");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert_eq!(trace.header().capture.target, format!("pid {pid}"));
+    let (events, table) = events_of(&data, |_| true);
+    let family = family_of(&events, &table, pid);
+    let strangers: Vec<&Event> = events
+        .iter()
+        .filter(|e| !family.contains(&e.tgid))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "{} events of other processes, e.g. {:?}",
+        strangers.len(),
+        strangers.first()
+    );
+    let exec = events
+        .iter()
+        .find(|e| {
+            name(&table, e) == "execve"
+                && matches!(param(&table, e, "args"), Value::StrList(a) if a.iter().any(|x| x == b"scry-grandchild"))
+        })
+        .expect("the grandchild's exec is recorded");
+    assert_eq!(exec.ret, 0);
+    assert_ne!(exec.tgid, pid);
+    assert!(
+        !events.iter().any(|e| matches!(e.params.iter().find(|p| matches!(p, Value::StrList(_))), Some(Value::StrList(a)) if a.iter().any(|x| x == b"scry-arg-one"))),
+        "the unrelated workload is left out"
+    );
+}
+
+#[test]
+fn a_command_with_a_pid_target_is_a_usage_error() {
+    let run = scry(&["record", "-w", "x.scry", "-p", "1", "--", "true"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = scry(&[
+        "record",
+        "-w",
+        "x.scry",
+        "--container",
+        "abcdef",
+        "--",
+        "true",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn a_container_target_records_only_that_containers_processes() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-container");
+    // A cgroup v2 group named as docker's systemd driver names a container.
+    let id = format!("5c7a{:060x}", u128::from(std::process::id()));
+    let group = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(|root| Path::new(root).join(format!("docker-{id}.scope")))
+        .find(|group| {
+            group.parent().unwrap().join("cgroup.procs").exists()
+                && std::fs::create_dir(group).is_ok()
+        });
+    let Some(group) = group else {
+        eprintln!("note: skipped, no writable cgroup v2 hierarchy");
+        return;
+    };
+    let mut workload = Command::new("sh")
+        .args(["-c", "read line; cat /etc/hostname"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = workload.id();
+    std::fs::write(group.join("cgroup.procs"), pid.to_string()).unwrap();
+    let recording = start_recording(&dir, &["--container", &id[..12]]);
+    while_busy(|| {
+        workload.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        assert!(workload.wait().unwrap().success());
+    });
+    let (run, data) = stop_recording(recording, "-INT");
+    let _ = std::fs::remove_dir(&group);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert_eq!(
+        trace.header().capture.target,
+        format!("container {}", &id[..12])
+    );
+    let (events, table) = events_of(&data, |_| true);
+    let family = family_of(&events, &table, pid);
+    let strangers: Vec<&Event> = events
+        .iter()
+        .filter(|e| !family.contains(&e.tgid))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "{} events of other processes, e.g. {:?}",
+        strangers.len(),
+        strangers.first()
+    );
+    assert!(
+        events.iter().any(|e| name(&table, e) == "openat"
+            && param(&table, e, "name") == &Value::Str(b"/etc/hostname".to_vec())),
+        "the container's cat is recorded"
+    );
+}
+
+#[test]
+fn a_container_nobody_runs_in_fails_with_exit_code_4() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-no-container");
+    let path = dir.path("capture.scry");
+    let run = scry(&["record", "-w", &path, "--container", "0000ffff0000"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_contains!(run.stderr, "no running process");
+    assert!(!Path::new(&path).exists(), "no file is left behind");
+}

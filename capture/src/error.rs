@@ -30,6 +30,9 @@ pub enum CaptureError {
     /// Writing the trace failed.
     #[error("writing the trace failed: {0}")]
     Format(#[from] scry_format::FormatError),
+    /// The processes to capture cannot be found or started.
+    #[error("{0}")]
+    Target(String),
     /// Another I/O error.
     #[error("{context}")]
     Io {

@@ -15,6 +15,7 @@ mod probe;
 mod reorder;
 mod sink;
 mod snapshot;
+mod target;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use scry_format::{CaptureSettings, EventTable, FileHeader, WriterOptions};
 pub use error::{CaptureError, Result};
 pub use machine::{boot_time_ns, machine_info};
 pub use sink::SinkReport;
+pub use target::{CONTAINER_PREFIX_MIN, TARGETS_MAX, Target, exec_when_ready};
 
 /// How often the ring buffers are drained. The probe never wakes user space
 /// (a wake-up per event would cost more than the event), so draining is on
@@ -46,6 +48,20 @@ pub struct RecordOptions {
     pub max_events: Option<u64>,
     /// The command line, recorded in the file header.
     pub command_line: Vec<String>,
+    /// Which processes to record.
+    pub target: Target,
+    /// Start a new file now and then (`None`: one file).
+    pub rotation: Option<Rotation>,
+}
+
+/// When a capture starts its next file ("segment"). Every segment is
+/// self-contained: header, fresh state snapshot, chunks, statistics, index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Once the current segment holds this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Once the current segment is this old.
+    pub interval: Option<Duration>,
 }
 
 impl Default for RecordOptions {
@@ -56,6 +72,8 @@ impl Default for RecordOptions {
             max_duration: None,
             max_events: None,
             command_line: Vec::new(),
+            target: Target::Host,
+            rotation: None,
         }
     }
 }
@@ -83,11 +101,20 @@ pub struct RecordSummary {
     pub dropped_per_cpu: Vec<(u32, u64)>,
     /// How long the capture ran.
     pub elapsed: Duration,
+    /// How the command of [`Target::Command`] ended (`None` if it was
+    /// still running when the capture stopped, or for other targets).
+    pub command_status: Option<std::process::ExitStatus>,
+    /// Processes started by targets that could not be followed because
+    /// the kernel's target table was full: they ran unrecorded.
+    pub targets_missed: u64,
+    /// Files written: 1 unless the capture rotates.
+    pub segments: u32,
 }
 
 /// Records every syscall of the host until `stop` is raised or a limit is
-/// reached. The output is opened by `open_output` only once the probe is
-/// attached, so a capture that cannot start leaves no empty file behind.
+/// reached. The output is opened by `open_output(0)` only once the probe is
+/// attached, so a capture that cannot start leaves no empty file behind;
+/// with [`RecordOptions::rotation`], `open_output(n)` opens segment `n`.
 ///
 /// # Errors
 /// [`CaptureError::NotPermitted`] without the privileges to load BPF,
@@ -95,16 +122,28 @@ pub struct RecordSummary {
 /// [`CaptureError::Load`] / [`CaptureError::Attach`] when the kernel refuses
 /// the probe, and write errors of the trace.
 pub fn record<W: Write + Send + 'static>(
-    open_output: impl FnOnce() -> std::io::Result<W>,
+    mut open_output: impl FnMut(u32) -> std::io::Result<W> + Send + 'static,
     options: &RecordOptions,
     stop: &AtomicBool,
     mut progress: impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
     check_kernel()?;
+    // A command is started (waiting in its shim) before the probe loads, so
+    // that its pid can be a target before attaching.
+    let mut launch = match &options.target {
+        Target::Command { argv, shim } => Some(target::Launch::start(argv, shim)?),
+        _ => None,
+    };
+    let targets = match (&options.target, &launch) {
+        (Target::Host, _) => None,
+        (_, Some(launch)) => Some(vec![launch.pid()]),
+        (target, None) => Some(target::resolve(target)?),
+    };
     let config = probe::ProbeConfig {
         snaplen: options.snaplen,
         ring_bytes: options.buffer_bytes,
         self_tgid: std::process::id(),
+        targets,
     };
     let boot_time = boot_time_ns();
     probe::with_probe(&config, boot_time, |probe| {
@@ -116,16 +155,45 @@ pub fn record<W: Write + Send + 'static>(
                 snaplen: options.snaplen.min(probe::SNAPLEN_MAX),
                 event_types: Vec::new(),
                 filter: String::new(),
-                target: "host".to_owned(),
+                target: options.target.describe(),
                 buffer_bytes: probe.ring_bytes(),
                 command_line: options.command_line.clone(),
             },
             event_table: EventTable::builtin_x86_64(),
         };
         let snapshot = snapshot::take_snapshot(machine::realtime_ns(), boot_time);
-        let out = open_output().map_err(|e| CaptureError::io("opening the output", e))?;
-        let sink = sink::Sink::spawn(out, &header, &snapshot, WriterOptions::default())?;
-        capture_loop(probe, sink, options, boot_time, stop, &mut progress)
+        let out = open_output(0).map_err(|e| CaptureError::io("opening the output", e))?;
+        let segments = options.rotation.map(|policy| sink::Segments {
+            open: Box::new(open_output),
+            snapshot: Box::new(move || snapshot::take_snapshot(machine::realtime_ns(), boot_time)),
+            header: header.clone(),
+            policy,
+        });
+        let sink = sink::Sink::spawn_rotating(
+            out,
+            &header,
+            &snapshot,
+            WriterOptions::default(),
+            segments,
+        )?;
+        // Forks between the first scan and the attach were not followed.
+        probe.add_targets(&target::resolve(&options.target).unwrap_or_default())?;
+        let command = match launch.as_mut() {
+            Some(launch) => {
+                launch.release()?;
+                Some(&mut launch.child)
+            }
+            None => None,
+        };
+        capture_loop(
+            probe,
+            sink,
+            options,
+            boot_time,
+            stop,
+            command,
+            &mut progress,
+        )
     })
 }
 
@@ -137,6 +205,7 @@ fn capture_loop(
     options: &RecordOptions,
     boot_time: u64,
     stop: &AtomicBool,
+    mut command: Option<&mut std::process::Child>,
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
     let started = Instant::now();
@@ -145,10 +214,19 @@ fn capture_loop(
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
     let limit = options.max_events.unwrap_or(u64::MAX);
+    let mut command_status = None;
     loop {
+        // The command's exit (and so every event of it) was delivered
+        // before it could be reaped: one more drain collects the rest.
+        if let Some(child) = command.as_deref_mut().filter(|_| command_status.is_none()) {
+            command_status = child
+                .try_wait()
+                .map_err(|e| CaptureError::io("waiting for the command", e))?;
+        }
         // Decide before draining, so that the last drain sees every record
         // the kernel delivered before the stop.
         let finishing = stop.load(Ordering::Relaxed)
+            || command_status.is_some()
             || options.max_duration.is_some_and(|d| started.elapsed() >= d);
         // Read the clock before draining: an event older than this instant
         // minus the window was in its ring before any ring was read.
@@ -202,6 +280,7 @@ fn capture_loop(
         .map(|c| (c.cpu, c.dropped))
         .collect();
     let dropped = final_stats.dropped();
+    let targets_missed = probe.targets_full()?;
     let report = sink.finish(final_stats)?;
     Ok(RecordSummary {
         events: report.events,
@@ -209,6 +288,9 @@ fn capture_loop(
         dropped,
         dropped_per_cpu,
         elapsed: started.elapsed(),
+        command_status,
+        targets_missed,
+        segments: report.segments,
     })
 }
 

@@ -9,7 +9,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, RingBufferBuilder};
 use scry_format::{CaptureStats, CpuStats, Event};
 use scry_probe::skel::ScrySkelBuilder;
-use scry_probe::{abi, install_rings, read_counters};
+use scry_probe::{abi, add_target, install_rings, read_counters};
 
 use crate::decode;
 use crate::error::{CaptureError, Result};
@@ -25,6 +25,8 @@ pub(crate) struct ProbeConfig {
     pub(crate) snaplen: u32,
     pub(crate) ring_bytes: u64,
     pub(crate) self_tgid: u32,
+    /// Record only these processes and what they start (`None`: all).
+    pub(crate) targets: Option<Vec<u32>>,
 }
 
 /// Decoded events waiting to be collected, filled by the ring callbacks.
@@ -76,12 +78,20 @@ pub(crate) fn with_probe<T>(
         })?;
     rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
     rodata.targ_self_tgid = config.self_tgid;
+    rodata.targ_targets = u32::from(config.targets.is_some());
     open_skel
         .maps
         .events
         .set_max_entries(u32::try_from(ncpus).unwrap_or(u32::MAX))
         .map_err(load_error)?;
     let mut skel = open_skel.load().map_err(load_error)?;
+    // Before attaching: the kernel follows forks only from then on, and a
+    // target must be recorded from its first event.
+    for &tgid in config.targets.iter().flatten() {
+        add_target(&skel.maps.targets, tgid).map_err(|e| {
+            CaptureError::Load(format!("adding process {tgid} to the targets: {e:#}"))
+        })?;
+    }
     let ring_bytes = ring_size(config.ring_bytes);
     let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
         .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
@@ -135,6 +145,25 @@ impl Session<'_> {
         let mut inbox = self.inbox.borrow_mut();
         let malformed = std::mem::take(&mut inbox.malformed);
         Ok((std::mem::take(&mut inbox.events), malformed))
+    }
+
+    /// Adds processes to the targets of an attached probe (those found
+    /// after attaching; a process already there is harmless).
+    pub(crate) fn add_targets(&self, tgids: &[u32]) -> Result<()> {
+        for &tgid in tgids {
+            add_target(&self.skel.maps.targets, tgid).map_err(|e| {
+                CaptureError::Load(format!("adding process {tgid} to the targets: {e:#}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Children of targets the full `targets` map could not take: they
+    /// ran unrecorded.
+    pub(crate) fn targets_full(&self) -> Result<u64> {
+        let counters = read_counters(&self.skel.maps.counters)
+            .map_err(|e| CaptureError::Load(format!("reading the probe's counters: {e:#}")))?;
+        Ok(counters.iter().map(|c| c.targets_full).sum())
     }
 
     /// The probe's per-CPU counters as capture statistics.

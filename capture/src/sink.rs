@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use scry_format::{CaptureStats, Event, FileHeader, Snapshot, TraceWriter, WriterOptions};
 
+use crate::Rotation;
 use crate::error::{CaptureError, Result};
 
 /// How often pending events are sealed into a chunk even if it is not full:
@@ -31,8 +32,10 @@ pub(crate) enum Message {
 pub struct SinkReport {
     /// Events written.
     pub events: u64,
-    /// Bytes written.
+    /// Bytes written (before each file's index), over every segment.
     pub bytes: u64,
+    /// Files written: 1 unless the capture rotates.
+    pub segments: u32,
 }
 
 pub(crate) struct Sink {
@@ -40,16 +43,171 @@ pub(crate) struct Sink {
     thread: Option<JoinHandle<Result<SinkReport>>>,
 }
 
+/// How a rotated capture opens its next segment, and when.
+pub(crate) struct Segments<W> {
+    /// Opens segment `n` (the first, 0, is opened before the writer starts).
+    pub(crate) open: Box<dyn FnMut(u32) -> std::io::Result<W> + Send>,
+    /// A fresh state snapshot: every segment must be readable alone.
+    pub(crate) snapshot: Box<dyn FnMut() -> Snapshot + Send>,
+    /// The header of every segment (its creation time is refreshed).
+    pub(crate) header: FileHeader,
+    /// When to start the next segment.
+    pub(crate) policy: Rotation,
+}
+
+/// The writer thread's side: the open segment and what is needed to start
+/// the next one.
+struct WriterState<W: Write> {
+    writer: Option<TraceWriter<W>>,
+    options: WriterOptions,
+    segments: Option<Segments<W>>,
+    segment: u32,
+    segment_started: Instant,
+    /// Bytes of the segment's header and snapshot: a size rotation waits for
+    /// at least one chunk after them, or a snapshot larger than the limit
+    /// would make a segment per event.
+    segment_start_bytes: u64,
+    /// The latest statistics, repeated at the end of each segment so that
+    /// every segment says how lossy the capture was.
+    last_stats: Option<CaptureStats>,
+    events_before: u64,
+    bytes_before: u64,
+}
+
+impl<W: Write> WriterState<W> {
+    fn current(&mut self) -> Result<&mut TraceWriter<W>> {
+        self.writer.as_mut().ok_or_else(|| {
+            CaptureError::io(
+                "writing the trace",
+                std::io::Error::other("no segment is open"),
+            )
+        })
+    }
+
+    fn push(&mut self, event: &Event) -> Result<()> {
+        self.current()?.push(event)?;
+        // The byte count grows only when a chunk is sealed, so a size
+        // rotation happens right after one: between chunks, at chunk size
+        // granularity even inside a large batch.
+        self.rotate_if_due(true)
+    }
+
+    fn write_stats(&mut self, stats: CaptureStats) -> Result<()> {
+        self.current()?.write_stats(&stats)?;
+        self.last_stats = Some(stats);
+        Ok(())
+    }
+
+    fn rotate_if_due(&mut self, size_only: bool) -> Result<()> {
+        let (Some(segments), Some(writer)) = (&self.segments, &self.writer) else {
+            return Ok(());
+        };
+        let bytes = writer.bytes_written();
+        let by_size = segments
+            .policy
+            .max_bytes
+            .is_some_and(|max| bytes >= max && bytes > self.segment_start_bytes);
+        let by_time = !size_only
+            && segments
+                .policy
+                .interval
+                .is_some_and(|every| self.segment_started.elapsed() >= every);
+        if by_size || by_time {
+            self.rotate()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the current segment completely (pending chunk, statistics,
+    /// index, trailer) before the next one is opened, so every event lands in
+    /// exactly one segment and a failure to open the next leaves only whole
+    /// files behind.
+    fn rotate(&mut self) -> Result<()> {
+        let (Some(segments), Some(mut writer)) = (self.segments.as_mut(), self.writer.take())
+        else {
+            return Ok(());
+        };
+        writer.flush_chunk()?;
+        // The segment ends on purpose, so its last record says it closed
+        // cleanly, with the writer's own cumulative count and the latest
+        // kernel counters (at most a second old: only the capture loop can
+        // read fresh ones).
+        let closing = CaptureStats {
+            ts: crate::machine::realtime_ns(),
+            events_written: self.events_before + writer.events_written(),
+            is_final: true,
+            ..self.last_stats.clone().unwrap_or_default()
+        };
+        writer.write_stats(&closing)?;
+        self.events_before += writer.events_written();
+        self.bytes_before += writer.bytes_written();
+        writer.finish()?;
+        self.segment += 1;
+        let snapshot = (segments.snapshot)();
+        segments.header.created_ns = crate::machine::realtime_ns();
+        let out = (segments.open)(self.segment)
+            .map_err(|e| CaptureError::io(format!("opening segment {}", self.segment + 1), e))?;
+        let writer = TraceWriter::new(out, &segments.header, &snapshot, self.options.clone())?;
+        self.segment_start_bytes = writer.bytes_written();
+        self.writer = Some(writer);
+        self.segment_started = Instant::now();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<SinkReport> {
+        let writer = self.writer.take().ok_or_else(|| {
+            CaptureError::io(
+                "writing the trace",
+                std::io::Error::other("no segment is open"),
+            )
+        })?;
+        let events = self.events_before + writer.events_written();
+        let bytes = self.bytes_before + writer.bytes_written();
+        writer.finish()?;
+        Ok(SinkReport {
+            events,
+            bytes,
+            segments: self.segment + 1,
+        })
+    }
+}
+
 impl Sink {
     /// Starts the writer thread; the header and snapshot are written before
     /// this returns, so an unwritable output fails the capture at once.
+    #[cfg(test)]
     pub(crate) fn spawn<W: Write + Send + 'static>(
         out: W,
         header: &FileHeader,
         snapshot: &Snapshot,
         options: WriterOptions,
     ) -> Result<Sink> {
-        let mut writer = TraceWriter::new(out, header, snapshot, options)?;
+        Sink::spawn_rotating(out, header, snapshot, options, None)
+    }
+
+    /// Like `spawn`, and with `segments`, starts a new self-contained file
+    /// whenever the rotation policy says so.
+    pub(crate) fn spawn_rotating<W: Write + Send + 'static>(
+        out: W,
+        header: &FileHeader,
+        snapshot: &Snapshot,
+        options: WriterOptions,
+        segments: Option<Segments<W>>,
+    ) -> Result<Sink> {
+        let writer = TraceWriter::new(out, header, snapshot, options.clone())?;
+        let segment_start_bytes = writer.bytes_written();
+        let mut state = WriterState {
+            writer: Some(writer),
+            options,
+            segments,
+            segment: 0,
+            segment_started: Instant::now(),
+            segment_start_bytes,
+            last_stats: None,
+            events_before: 0,
+            bytes_before: 0,
+        };
         let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("scry-writer".into())
@@ -60,12 +218,12 @@ impl Sink {
                     match rx.recv_timeout(timeout) {
                         Ok(Message::Events(events)) => {
                             for event in &events {
-                                writer.push(event)?;
+                                state.push(event)?;
                             }
                         }
                         Ok(Message::Stats(stats)) => {
                             let is_final = stats.is_final;
-                            writer.write_stats(&stats)?;
+                            state.write_stats(stats)?;
                             if is_final {
                                 break;
                             }
@@ -76,17 +234,12 @@ impl Sink {
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
                     if last_flush.elapsed() >= FLUSH_INTERVAL {
-                        writer.flush_chunk()?;
+                        state.current()?.flush_chunk()?;
                         last_flush = Instant::now();
                     }
+                    state.rotate_if_due(false)?;
                 }
-                let events = writer.events_written();
-                let bytes_before_footer = writer.bytes_written();
-                writer.finish()?;
-                Ok(SinkReport {
-                    events,
-                    bytes: bytes_before_footer,
-                })
+                state.finish()
             })
             .map_err(|e| CaptureError::io("starting the writer thread", e))?;
         Ok(Sink {

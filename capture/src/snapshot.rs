@@ -296,7 +296,7 @@ fn split_cmdline(cmdline: &[u8]) -> Vec<Vec<u8>> {
 /// The cgroup v2 path of a process, and the container id found in it. On
 /// hybrid hosts the v2 path is often `/` while the runtime's cgroup is in a
 /// v1 hierarchy, so the v1 lines are searched for an id too.
-fn parse_cgroups(cgroups: &str) -> (String, Option<(String, &'static str)>) {
+pub(crate) fn parse_cgroups(cgroups: &str) -> (String, Option<(String, &'static str)>) {
     let mut v2 = String::new();
     let mut v1 = None;
     for line in cgroups.lines() {

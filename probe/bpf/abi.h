@@ -134,6 +134,9 @@ enum scry_limits {
 	SCRY_RINGBUF_DEFAULT = 8 * 1024 * 1024,
 	/* Default max_entries of the `events` outer map (CPUs). */
 	SCRY_MAX_CPUS = 1024,
+	/* max_entries of the `targets` map: processes traced at once when
+	 * targ_targets is set. */
+	SCRY_TARGETS_MAX = 65536,
 };
 
 /* header.nr values that are not syscall numbers. */
@@ -219,6 +222,9 @@ struct scry_counters {
 	/* Entries that could not be stashed (inflight or inflight_ext full);
 	 * the record is still emitted, with less information. */
 	__u64 stash_failed;
+	/* Children of a target that could not be added to the full `targets`
+	 * map (targ_targets only): they and their descendants go unrecorded. */
+	__u64 targets_full;
 };
 
 #endif /* SCRY_ABI_H */

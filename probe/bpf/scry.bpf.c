@@ -27,6 +27,9 @@ const volatile __u32 targ_snaplen = SCRY_SNAPLEN_DEFAULT;
 const volatile __u32 targ_self_tgid = 0;
 /* If nonzero, only this tgid is recorded. */
 const volatile __u32 targ_tgid = 0;
+/* 1 = only the tgids in the `targets` map are recorded (and, since forks
+ * are followed, everything they start). */
+const volatile __u32 targ_targets = 0;
 /* 1 = record this syscall number. */
 const volatile __u8 targ_syscalls[SCRY_NR_MAX] = { [0 ... SCRY_NR_MAX - 1] = 1 };
 
@@ -143,6 +146,21 @@ struct {
 	__type(value, struct pathbuf);
 } pathbuf SEC(".maps");
 
+/*
+ * The processes recorded when targ_targets is set: tgid -> 1. User space
+ * inserts the initial targets before attaching; sched_process_fork adds the
+ * child of every target before the child can run, so no descendant escapes,
+ * and sched_process_exit removes a process when its last thread exits, so a
+ * recycled pid is not recorded. A child that finds the map full is counted
+ * in targets_full.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SCRY_TARGETS_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
 #define AT_FDCWD -100
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -161,6 +179,10 @@ static __always_inline int skip_tgid(__u32 tgid)
 	if (targ_self_tgid && tgid == targ_self_tgid)
 		return 1;
 	if (targ_tgid && tgid != targ_tgid)
+		return 1;
+	/* targ_targets is a load-time constant: without it the verifier drops
+	 * the lookup, so a whole-host capture pays nothing for it. */
+	if (targ_targets && !bpf_map_lookup_elem(&targets, &tgid))
 		return 1;
 	return 0;
 }
@@ -1337,16 +1359,45 @@ int BPF_PROG(handle__sched_process_exit, struct task_struct *p)
 
 	bpf_map_delete_elem(&inflight, &tid);
 	bpf_map_delete_elem(&inflight_ext, &tid);
-	if (skip_tgid(tgid) || BPF_CORE_READ(p, signal, live.counter) != 0)
+	if (BPF_CORE_READ(p, signal, live.counter) != 0 || skip_tgid(tgid))
 		return 0;
 	buf = get_scratch();
-	if (!buf)
+	if (buf) {
+		code = BPF_CORE_READ(p, exit_code);
+		fill_header(buf, bpf_ktime_get_boot_ns(), 0, code, ((__u64)tgid << 32) | tid,
+			    SCRY_EVT_PROCEXIT, 0);
+		off = put_int(buf, off, (code >> 8) & 0xff);
+		off = put_int(buf, off, code & 0x7f);
+		finish(buf, off, 2);
+	}
+	/* The process is gone: its pid may be reused by a stranger. */
+	if (targ_targets)
+		bpf_map_delete_elem(&targets, &tgid);
+	return 0;
+}
+
+/*
+ * A target forks: its child becomes a target too. The tracepoint fires
+ * before the child is woken, so the child's first instruction is already
+ * recorded. A new thread shares its parent's tgid, which is present.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle__sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid, ctgid;
+	struct scry_counters *c;
+	__u8 one = 1;
+
+	if (!targ_targets)
 		return 0;
-	code = BPF_CORE_READ(p, exit_code);
-	fill_header(buf, bpf_ktime_get_boot_ns(), 0, code, ((__u64)tgid << 32) | tid,
-		    SCRY_EVT_PROCEXIT, 0);
-	off = put_int(buf, off, (code >> 8) & 0xff);
-	off = put_int(buf, off, code & 0x7f);
-	finish(buf, off, 2);
+	ptgid = BPF_CORE_READ(parent, tgid);
+	ctgid = BPF_CORE_READ(child, tgid);
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&targets, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY)) {
+		c = get_counters();
+		if (c)
+			c->targets_full++;
+	}
 	return 0;
 }

@@ -11,12 +11,16 @@
 //!               ro.targ_snaplen (u32, default 80, capped at SNAPLEN_MAX),
 //!               ro.targ_self_tgid (u32, skipped tgid, 0 = none),
 //!               ro.targ_tgid (u32, only this tgid, 0 = all),
+//!               ro.targ_targets (u32, 1 = only the tgids in the `targets`
+//!               map, which follows forks and exits in the kernel),
 //!               ro.targ_syscalls[nr] (u8, 1 = record; all 1 by default)
 //!   size:       open_skel.maps.events.set_max_entries(num_possible_cpus)
 //!               open_skel.maps.inflight / inflight_ext .set_max_entries(..)
 //!               (threads inside a syscall at once; 65536 / 4096 by default)
 //! .load()                                          -> ScrySkel
 //!   rings:      install_rings(&skel.maps.events, ncpus, bytes) -> Vec<MapHandle>
+//!   targets:    add_target(&skel.maps.targets, tgid) for each initial target
+//!               (with targ_targets; TARGETS_MAX at once)
 //!   consumer:   RingBufferBuilder::add(&ring, cb) for each ring, build()
 //! .attach()                                        -> programs run
 //!   drain:      RingBuffer::consume() on a timer (records are submitted with
@@ -83,7 +87,7 @@ unsafe impl plain::Plain for scry_event_header {}
 #[allow(unsafe_code)]
 unsafe impl plain::Plain for scry_param {}
 
-// SAFETY: `scry_counters` is `#[repr(C)]`, four `u64`, no padding: any 32
+// SAFETY: `scry_counters` is `#[repr(C)]`, five `u64`, no padding: any 40
 // bytes are a valid value.
 #[allow(unsafe_code)]
 unsafe impl plain::Plain for scry_counters {}
@@ -124,6 +128,8 @@ pub mod abi {
     pub const RINGBUF_DEFAULT: u32 = scry_limits::SCRY_RINGBUF_DEFAULT.0;
     /// Default `max_entries` of the `events` outer map.
     pub const MAX_CPUS: u32 = scry_limits::SCRY_MAX_CPUS.0;
+    /// Processes the `targets` map holds at once.
+    pub const TARGETS_MAX: u32 = scry_limits::SCRY_TARGETS_MAX.0;
 
     /// `header.nr` of a process exit record.
     pub const EVT_PROCEXIT: u16 = scry_event_type::SCRY_EVT_PROCEXIT.0 as u16;
@@ -205,6 +211,17 @@ pub fn install_rings(
         rings.push(ring);
     }
     Ok(rings)
+}
+
+/// Makes `tgid` a target of a probe loaded with `targ_targets` (pass
+/// `&skel.maps.targets`): it and every process it forks from then on are
+/// recorded. Insert the targets before attaching.
+///
+/// # Errors
+/// The map update's error; `E2BIG` when [`abi::TARGETS_MAX`] processes are
+/// already targets.
+pub fn add_target(targets: &dyn MapCore, tgid: u32) -> libbpf_rs::Result<()> {
+    targets.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY)
 }
 
 /// Reads the per-CPU `counters` map (pass `&skel.maps.counters`): one entry

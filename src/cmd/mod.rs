@@ -19,6 +19,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
         #[cfg(feature = "capture")]
         Command::Record(args) => record::run(&args),
+        #[cfg(feature = "capture")]
+        Command::ExecWhenReady { fifo, argv } => record::exec_when_ready(&fifo, &argv),
         Command::Read(args) => read::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Fields { json } => fields::run(json),
