@@ -286,15 +286,7 @@ fn utc_stamp() -> String {
 }
 
 fn default_name() -> PathBuf {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let stamp: String = scry_format::format_rfc3339(now)
-        .chars()
-        .take(19)
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect();
-    PathBuf::from(format!("scry-{stamp}Z.scry"))
+    PathBuf::from(format!("scry-{}.scry", utc_stamp()))
 }
 
 fn report(summary: &RecordSummary, path: Option<&Path>) {
