@@ -1170,25 +1170,15 @@ pub fn resolve(
     types: &TypeTable,
     table: &EventTable,
 ) -> Result<Field, String> {
-    let needs_params = FIELDS.iter().filter(|f| f.arg == ArgKind::Param).any(|f| {
+    let param_field = FIELDS.iter().filter(|f| f.arg == ArgKind::Param).find(|f| {
         name == f.name
             || name
                 .strip_prefix(f.name)
                 .is_some_and(|r| r.starts_with('.'))
     });
-    if !needs_params {
+    let Some(def) = param_field else {
         return resolve_plain(name, bracket, types);
-    }
-    let def = FIELDS
-        .iter()
-        .filter(|f| f.arg == ArgKind::Param)
-        .find(|f| {
-            name == f.name
-                || name
-                    .strip_prefix(f.name)
-                    .is_some_and(|r| r.starts_with('.'))
-        })
-        .ok_or_else(|| format!("unknown field '{name}'"))?;
+    };
     let spec = match (
         name.strip_prefix(def.name)
             .and_then(|r| r.strip_prefix('.')),

@@ -169,13 +169,7 @@ pub fn record<W: Write + Send + 'static>(
             header: header.clone(),
             policy,
         });
-        let sink = sink::Sink::spawn_rotating(
-            out,
-            &header,
-            &snapshot,
-            WriterOptions::default(),
-            segments,
-        )?;
+        let sink = sink::Sink::spawn(out, &header, &snapshot, WriterOptions::default(), segments)?;
         // Forks between the first scan and the attach were not followed.
         probe.add_targets(&target::resolve(&options.target).unwrap_or_default())?;
         let command = match launch.as_mut() {

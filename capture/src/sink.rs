@@ -175,20 +175,10 @@ impl<W: Write> WriterState<W> {
 
 impl Sink {
     /// Starts the writer thread; the header and snapshot are written before
-    /// this returns, so an unwritable output fails the capture at once.
-    #[cfg(test)]
+    /// this returns, so an unwritable output fails the capture at once. With
+    /// `segments`, it starts a new self-contained file whenever the rotation
+    /// policy says so.
     pub(crate) fn spawn<W: Write + Send + 'static>(
-        out: W,
-        header: &FileHeader,
-        snapshot: &Snapshot,
-        options: WriterOptions,
-    ) -> Result<Sink> {
-        Sink::spawn_rotating(out, header, snapshot, options, None)
-    }
-
-    /// Like `spawn`, and with `segments`, starts a new self-contained file
-    /// whenever the rotation policy says so.
-    pub(crate) fn spawn_rotating<W: Write + Send + 'static>(
         out: W,
         header: &FileHeader,
         snapshot: &Snapshot,
@@ -316,6 +306,7 @@ mod tests {
                 chunk_events: 3,
                 ..WriterOptions::default()
             },
+            None,
         )
         .unwrap();
         let events: Vec<Event> = (0..10)
