@@ -619,7 +619,7 @@ const JSON_ESCAPE: [bool; 256] = {
 };
 
 /// `text` as a JSON string literal.
-fn push_json_str(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
