@@ -271,7 +271,8 @@ fn table_of(trace: &Trace) -> &EventTable {
     }
 }
 
-fn compile_filter(text: &str, catalog: Catalog<'_>) -> anyhow::Result<Option<Filter>> {
+/// Compiles a command's filter against one trace; `None` when empty.
+pub fn compile_filter(text: &str, catalog: Catalog<'_>) -> anyhow::Result<Option<Filter>> {
     if text.trim().is_empty() {
         return Ok(None);
     }
