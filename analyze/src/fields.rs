@@ -1790,6 +1790,23 @@ impl Field {
         self.def.id == Which::ProcPid
     }
 
+    /// The value a time field (`evt.rawtime`, `evt.time`, `evt.datetime`)
+    /// has for an event at `ts`, when it orders like time over `[from, to]`:
+    /// the chunk planner then tests a chunk by its first and last times.
+    /// `evt.time` is the clock time alone, so it orders like time only
+    /// within one day.
+    pub(crate) fn time_value(&self, ts: u64, from: u64, to: u64) -> Option<Value<'static>> {
+        const DAY_NS: u64 = 86_400_000_000_000;
+        match self.def.id {
+            Which::EvtRawtime => num(ts),
+            Which::EvtDatetime => owned(crate::render::date_time(ts)),
+            Which::EvtTime if from / DAY_NS == to / DAY_NS => {
+                owned(crate::render::clock_time(ts))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether this field is `container.id`.
     pub fn is_container_id(&self) -> bool {
         self.def.id == Which::ContainerId

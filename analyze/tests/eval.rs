@@ -616,3 +616,66 @@ fn b64_decodes_before_comparing() {
     // Not base64: the transformer yields nothing, so nothing compares.
     assert_eq!(count(&trace, "b64(evt.buffer) exists"), 1);
 }
+
+#[test]
+fn chunks_outside_a_time_comparison_are_skipped() {
+    let trace = sample();
+    let chunks = trace.chunks();
+    assert!(chunks.len() >= 4, "{} chunks", chunks.len());
+    let at = chunks[chunks.len() / 2].summary.min_ts;
+    // `2025-11-30T06:48:18.623873894Z` as evt.datetime and evt.time show it.
+    let rfc3339 = scry_format::format_rfc3339(at);
+    let datetime = format!("{} {}", &rfc3339[..10], &rfc3339[11..rfc3339.len() - 1]);
+    let clock = &datetime[11..];
+    let prepared = Prepared::new(&trace);
+    let filters = [
+        format!("evt.rawtime >= {at}"),
+        format!("evt.rawtime < {at}"),
+        format!("evt.rawtime = {at}"),
+        format!("evt.rawtime in ({at}, 1)"),
+        format!("evt.rawtime > {at} and evt.rawtime <= {}", at + 1_000_000),
+        // Text times take equality, lists and prefixes (ordering operators
+        // compare numbers only).
+        format!("evt.datetime = '{datetime}'"),
+        format!("evt.time in ('{clock}', '00:00:00.000000000')"),
+        format!("evt.datetime startswith '{}'", &datetime[..datetime.len() - 4]),
+        format!("evt.time startswith '{}'", &clock[..clock.len() - 5]),
+    ];
+    for filter in &filters {
+        let compiled = Filter::new(filter, prepared.catalog(&trace)).unwrap();
+        let skipped = chunks
+            .iter()
+            .filter(|c| !compiled.chunk_may_match(&c.summary))
+            .count();
+        assert!(skipped > 0, "{filter}: no chunk skipped");
+        let matches = count(&trace, filter);
+        assert!(matches > 0, "{filter}");
+        // `not not` hides the comparison from the planner.
+        assert_eq!(matches, count(&trace, &format!("not not ({filter})")), "{filter}");
+    }
+    // Past the end of the trace, nothing is read.
+    let last = chunks.iter().map(|c| c.summary.max_ts).max().unwrap();
+    let after = Filter::new(&format!("evt.rawtime > {last}"), prepared.catalog(&trace)).unwrap();
+    assert!(chunks.iter().all(|c| !after.chunk_may_match(&c.summary)));
+    // `!=` cannot be planned: nothing skipped.
+    let ne = Filter::new(&format!("evt.rawtime != {at}"), prepared.catalog(&trace)).unwrap();
+    assert!(chunks.iter().all(|c| ne.chunk_may_match(&c.summary)));
+    // A chunk across midnight holds clock times out of order: evt.time
+    // cannot rule it out, evt.datetime can.
+    let midnight = 1_764_028_800_000_000_000; // 2025-11-25T00:00:00Z
+    let across = scry_format::ChunkSummary {
+        events: 2,
+        min_ts: midnight - 1_000_000_000,
+        max_ts: midnight + 1_000_000_000,
+        ..scry_format::ChunkSummary::default()
+    };
+    let plan = |filter: &str| {
+        Filter::new(filter, prepared.catalog(&trace))
+            .unwrap()
+            .chunk_may_match(&across)
+    };
+    assert!(plan("evt.time = '12:00:00.000000000'"));
+    assert!(!plan("evt.datetime = '2025-11-25 12:00:00.000000000'"));
+    assert!(plan("evt.datetime = '2025-11-25 00:00:00.500000000'"));
+    assert!(!plan(&format!("evt.rawtime > {}", midnight + 1_000_000_000)));
+}
