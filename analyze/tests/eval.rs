@@ -679,3 +679,55 @@ fn chunks_outside_a_time_comparison_are_skipped() {
     assert!(plan("evt.datetime = '2025-11-25 00:00:00.500000000'"));
     assert!(!plan(&format!("evt.rawtime > {}", midnight + 1_000_000_000)));
 }
+
+#[test]
+fn a_scan_stops_at_the_first_chunk_past_until() {
+    // The last chunk is damaged: a scan that reads it reports the damage.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/workload.scry");
+    let mut bytes = std::fs::read(path).unwrap();
+    let intact = TraceFile::open(bytes.clone()).unwrap();
+    let chunks = intact.chunks();
+    let last = chunks.last().unwrap();
+    let before = &chunks[chunks.len() - 2].summary;
+    assert!(last.summary.min_ts > before.max_ts);
+    let middle = usize::try_from(last.offset + last.block_len / 2).unwrap();
+    bytes[middle] ^= 0x40;
+    let damaged = TraceFile::open(bytes).unwrap();
+    let prepared = Prepared::new(&damaged);
+    let damage_seen = |until: u64| {
+        let mut damage = 0;
+        let mut events = 0;
+        let options = Scan {
+            window: scry_analyze::Window { since: 0, until },
+            caller_needs_state: true,
+            threads: 2,
+            ..Scan::default()
+        };
+        let flow = scan(
+            &damaged,
+            &prepared,
+            &options,
+            |_| damage += 1,
+            |_| {
+                events += 1;
+                ControlFlow::<()>::Continue(())
+            },
+        );
+        assert!(flow.unwrap().is_continue());
+        (damage, events)
+    };
+    let all_but_last: usize = chunks[..chunks.len() - 1]
+        .iter()
+        .map(|c| c.summary.events as usize)
+        .sum();
+    assert_eq!(damage_seen(before.max_ts), (0, all_but_last));
+    assert_eq!(damage_seen(u64::MAX), (1, all_but_last), "the damage is there");
+    assert_eq!(
+        scry_analyze::Window { since: 0, until: before.max_ts }.chunks_to_read(chunks),
+        chunks.len() - 1
+    );
+    assert_eq!(
+        scry_analyze::Window { since: 0, until: 0 }.chunks_to_read(chunks),
+        0
+    );
+}
