@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod extract;
 mod read;
+mod top;
 mod workload;
 
 use std::env;
@@ -281,7 +282,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     if only.is_none() || only == Some("format") {
         format_bench(count, runs)?;
     }
-    if only.is_none() || only == Some("analyze") || only == Some("read") {
+    if only.is_none() || matches!(only, Some("analyze" | "read" | "top")) {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("out")
             .join("format-bench.scry");
@@ -295,7 +296,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
                 &trace.to_string_lossy(),
             ])?;
         }
-        if only != Some("read") {
+        if only.is_none() || only == Some("analyze") {
             analyze::run_table(&trace, runs)?;
         }
         if only != Some("analyze") {
@@ -304,7 +305,12 @@ fn run_all(args: &[String]) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .event_count();
             drop(data);
-            read::run_table(&trace, events, runs)?;
+            if only != Some("top") {
+                read::run_table(&trace, events, runs)?;
+            }
+            if only != Some("read") {
+                top::run_table(&trace, events, runs)?;
+            }
         }
     }
     if only.is_none() || only == Some("capture") {
