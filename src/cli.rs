@@ -241,6 +241,11 @@ pub struct ReadArgs {
     /// Decoding threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Stop with exit code 3 at the first damaged chunk instead of
+    /// skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 const TOP_HELP: &str = "\
@@ -289,6 +294,11 @@ pub struct Selection {
     /// Decoding threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Stop with exit code 3 at the first damaged chunk instead of
+    /// skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

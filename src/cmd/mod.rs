@@ -29,6 +29,7 @@ fn open(
         since: selection.since.as_deref(),
         until: selection.until.as_deref(),
         threads: selection.threads,
+        strict: selection.strict,
     })
 }
 

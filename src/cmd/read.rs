@@ -153,6 +153,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
         since: args.since.as_deref(),
         until: args.until.as_deref(),
         threads: args.threads,
+        strict: args.strict,
     })?;
     // Every format is checked against every trace before anything is
     // printed.

@@ -228,6 +228,18 @@ fn signal_name(n: i64) -> String {
         .map_or_else(|| format!("signal {n}"), |name| (*name).to_owned())
 }
 
+/// Command lines longer than this are cut in the text tree (JSON keeps
+/// them whole): a daemon's environment on its command line would bury the
+/// tree.
+const CMDLINE_SHOWN: usize = 160;
+
+fn shortened(cmdline: &str) -> std::borrow::Cow<'_, str> {
+    match cmdline.char_indices().nth(CMDLINE_SHOWN) {
+        Some((cut, _)) => format!("{}…", &cmdline[..cut]).into(),
+        None => cmdline.into(),
+    }
+}
+
 /// Writes the tree with box-drawing guides, one process per line:
 /// `├─ 1234 cmdline  [20:05:32.336 · 1.3 ms · exit 0]`.
 pub fn write_text(tree: &[(usize, Node)], out: &mut Vec<u8>) {
@@ -249,7 +261,7 @@ pub fn write_text(tree: &[(usize, Node)], out: &mut Vec<u8>) {
         }
         open.resize(depth + 1, false);
         open[depth] = !last;
-        let _ = write!(out, "{} {}  [", node.pid, node.cmdline);
+        let _ = write!(out, "{} {}  [", node.pid, shortened(&node.cmdline));
         if node.start != 0 {
             let _ = write!(out, "{}", clock_time(node.start));
         }
