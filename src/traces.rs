@@ -222,7 +222,9 @@ impl Traces {
                 // while memory stays bounded.
                 let (send, chunks) = sync_channel(4);
                 scope.spawn(move || {
-                    for entry in trace.chunks() {
+                    // Chunks that all start after --until are never read.
+                    let chunks = trace.chunks();
+                    for entry in &chunks[..window.chunks_to_read(chunks)] {
                         let wanted = relevant(entry);
                         if !(with_state || wanted) {
                             continue;

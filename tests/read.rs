@@ -506,3 +506,42 @@ fn overlapping_traces_are_merged_by_time() {
     let relative: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(relative[..3], ["0.000000000", "0.000000500", "0.000002000"]);
 }
+
+#[test]
+fn until_stops_the_scan_before_the_chunks_after_it() {
+    // Chunks of up to 64 events; the last one damaged. Reading it would
+    // warn, so a read that stops at --until must not.
+    let intact = small_trace(640);
+    let trace = scry_format::TraceFile::open(intact.clone()).expect("opens");
+    let chunks = trace.chunks();
+    let last = chunks.last().expect("chunks");
+    let until = chunks[chunks.len() - 2].summary.max_ts;
+    assert!(last.summary.min_ts > until);
+    let mut damaged = intact.clone();
+    damaged[(last.offset + last.block_len / 2) as usize] ^= 0x40;
+    let dir = TempDir::new("until-stops");
+    std::fs::write(dir.path("damaged.scry"), &damaged).expect("writes");
+    std::fs::write(dir.path("intact.scry"), &intact).expect("writes");
+    let until = scry_format::format_rfc3339(until);
+    let before_last: usize = chunks[..chunks.len() - 1]
+        .iter()
+        .map(|c| c.summary.events as usize)
+        .sum();
+    // Alone, and merged with a trace over the same time.
+    for paths in [
+        vec![dir.path("damaged.scry")],
+        vec![dir.path("damaged.scry"), dir.path("intact.scry")],
+    ] {
+        let mut args = vec!["read"];
+        args.extend(paths.iter().map(String::as_str));
+        // A filter on state: every chunk up to the end feeds it.
+        args.extend(["--count", "fd.num=3"]);
+        let full = scry(&args);
+        assert_contains!(full.stderr, "damaged chunk");
+        args.extend(["--until", until.as_str()]);
+        let run = scry(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.is_empty(), "{paths:?}: {}", run.stderr);
+        assert_eq!(run.stdout.trim(), (before_last * paths.len()).to_string());
+    }
+}

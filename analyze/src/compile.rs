@@ -925,11 +925,12 @@ fn time_range_may_match(first: &Value<'_>, last: &Value<'_>, op: Op, rhs: &Prepa
         }
     };
     // A value `rhs` may equal one in the chunk when first <= rhs <= last.
-    let inside = |num: Option<i128>, text: Option<&[u8]>| {
-        match (against(first, num, text), against(last, num, text)) {
-            (Some(low), Some(high)) => low != Greater && high != Less,
-            _ => true,
-        }
+    let inside = |num: Option<i128>, text: Option<&[u8]>| match (
+        against(first, num, text),
+        against(last, num, text),
+    ) {
+        (Some(low), Some(high)) => low != Greater && high != Less,
+        _ => true,
     };
     let (num, text): (Option<i128>, Option<&[u8]>) = match rhs {
         Prepared::Num(n) => (Some(*n), None),
@@ -951,8 +952,7 @@ fn time_range_may_match(first: &Value<'_>, last: &Value<'_>, op: Op, rhs: &Prepa
         // hold one unless it ends before the prefix or starts past the run.
         Op::StartsWith => match (first, last, text) {
             (Value::Str(low), Value::Str(high), Some(prefix)) => {
-                high.as_ref() >= prefix
-                    && (low.as_ref() <= prefix || low.starts_with(prefix))
+                high.as_ref() >= prefix && (low.as_ref() <= prefix || low.starts_with(prefix))
             }
             _ => true,
         },

@@ -1800,9 +1800,7 @@ impl Field {
         match self.def.id {
             Which::EvtRawtime => num(ts),
             Which::EvtDatetime => owned(crate::render::date_time(ts)),
-            Which::EvtTime if from / DAY_NS == to / DAY_NS => {
-                owned(crate::render::clock_time(ts))
-            }
+            Which::EvtTime if from / DAY_NS == to / DAY_NS => owned(crate::render::clock_time(ts)),
             _ => None,
         }
     }

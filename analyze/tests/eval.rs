@@ -638,7 +638,10 @@ fn chunks_outside_a_time_comparison_are_skipped() {
         // compare numbers only).
         format!("evt.datetime = '{datetime}'"),
         format!("evt.time in ('{clock}', '00:00:00.000000000')"),
-        format!("evt.datetime startswith '{}'", &datetime[..datetime.len() - 4]),
+        format!(
+            "evt.datetime startswith '{}'",
+            &datetime[..datetime.len() - 4]
+        ),
         format!("evt.time startswith '{}'", &clock[..clock.len() - 5]),
     ];
     for filter in &filters {
@@ -651,7 +654,11 @@ fn chunks_outside_a_time_comparison_are_skipped() {
         let matches = count(&trace, filter);
         assert!(matches > 0, "{filter}");
         // `not not` hides the comparison from the planner.
-        assert_eq!(matches, count(&trace, &format!("not not ({filter})")), "{filter}");
+        assert_eq!(
+            matches,
+            count(&trace, &format!("not not ({filter})")),
+            "{filter}"
+        );
     }
     // Past the end of the trace, nothing is read.
     let last = chunks.iter().map(|c| c.summary.max_ts).max().unwrap();
@@ -677,7 +684,10 @@ fn chunks_outside_a_time_comparison_are_skipped() {
     assert!(plan("evt.time = '12:00:00.000000000'"));
     assert!(!plan("evt.datetime = '2025-11-25 12:00:00.000000000'"));
     assert!(plan("evt.datetime = '2025-11-25 00:00:00.500000000'"));
-    assert!(!plan(&format!("evt.rawtime > {}", midnight + 1_000_000_000)));
+    assert!(!plan(&format!(
+        "evt.rawtime > {}",
+        midnight + 1_000_000_000
+    )));
 }
 
 #[test]
@@ -721,9 +731,17 @@ fn a_scan_stops_at_the_first_chunk_past_until() {
         .map(|c| c.summary.events as usize)
         .sum();
     assert_eq!(damage_seen(before.max_ts), (0, all_but_last));
-    assert_eq!(damage_seen(u64::MAX), (1, all_but_last), "the damage is there");
     assert_eq!(
-        scry_analyze::Window { since: 0, until: before.max_ts }.chunks_to_read(chunks),
+        damage_seen(u64::MAX),
+        (1, all_but_last),
+        "the damage is there"
+    );
+    assert_eq!(
+        scry_analyze::Window {
+            since: 0,
+            until: before.max_ts
+        }
+        .chunks_to_read(chunks),
         chunks.len() - 1
     );
     assert_eq!(
