@@ -35,6 +35,12 @@ pub trait Visitor {
 
     /// One selected event.
     fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Self::Stop>;
+
+    /// A chunk of a trace read as a stream has been visited: more events
+    /// may take a while to come (a live capture on a pipe).
+    fn chunk_done(&mut self) -> ControlFlow<Self::Stop> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// The traces of a command, in the order of their first event, with what
@@ -166,9 +172,16 @@ impl Traces {
                 })
             }
             Trace::Stream(stream) => {
-                let flow = scan_stream(stream, prepared, &options, on_damage, |ctx| {
-                    visitor.visit(ctx)
-                });
+                // Both callbacks reach the visitor, one after the other.
+                let visitor = std::cell::RefCell::new(&mut *visitor);
+                let flow = scan_stream(
+                    stream,
+                    prepared,
+                    &options,
+                    on_damage,
+                    |ctx| visitor.borrow_mut().visit(ctx),
+                    || visitor.borrow_mut().chunk_done(),
+                );
                 if let Some(cut) = stream.truncation() {
                     if self.strict {
                         anyhow::bail!(

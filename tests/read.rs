@@ -1,4 +1,4 @@
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use crate::util::*;
@@ -544,4 +544,52 @@ fn until_stops_the_scan_before_the_chunks_after_it() {
         assert!(run.stderr.is_empty(), "{paths:?}: {}", run.stderr);
         assert_eq!(run.stdout.trim(), (before_last * paths.len()).to_string());
     }
+}
+
+#[test]
+fn a_quiet_stream_still_shows_what_it_has_read() {
+    // `scry record -w - | scry read -`: the capture writes a chunk, then
+    // nothing for a while. The lines of that chunk must come out while
+    // standard input is still open, not when a block fills or input ends.
+    let bytes = small_trace(640);
+    let trace = scry_format::TraceFile::open(bytes.clone()).expect("opens");
+    let first = &trace.chunks()[0];
+    let first_events = first.summary.events as usize;
+    let prefix = (first.offset + first.block_len) as usize;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scry"))
+        .args(["read", "-", "-p", "%evt.num %evt.type"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scry runs");
+    let mut input = child.stdin.take().expect("stdin");
+    let output = child.stdout.take().expect("stdout");
+    let (line_tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(output).lines() {
+            if line_tx.send(line.expect("utf-8")).is_err() {
+                break;
+            }
+        }
+    });
+    input.write_all(&bytes[..prefix]).expect("writes");
+    input.flush().expect("flushes");
+    // A generous bound: only a stalled reader takes this long.
+    let patience = std::time::Duration::from_secs(60);
+    let early: Vec<String> = (0..first_events)
+        .map(|_| {
+            lines
+                .recv_timeout(patience)
+                .expect("a line while input is open")
+        })
+        .collect();
+    assert_eq!(early[0], "1 openat");
+    assert_eq!(early[first_events - 1], format!("{first_events} read"));
+    input.write_all(&bytes[prefix..]).expect("writes");
+    drop(input);
+    assert!(child.wait().expect("exits").success());
+    reader.join().expect("reads");
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert_eq!(first_events + rest.len(), 640);
 }

@@ -212,15 +212,19 @@ impl Events<'_> {
 /// `scan` selects, as [`scan`] does for a file. Without an index up front no
 /// chunk is skipped, and `evt.reltime` counts from the first event read.
 /// Damaged chunks are skipped and reported through `on_damage`.
+/// `chunk_done` is called after the events of each chunk: the input may
+/// now be quiet for a while (a live capture), so what the visits produced
+/// is worth handing on.
 ///
 /// # Errors
 /// I/O errors; with a strict reader, the first damaged chunk.
-pub fn scan_stream<R: Read, B>(
+pub fn scan_stream<R: Read + Send, B>(
     reader: &mut StreamReader<R>,
     prepared: &Prepared,
     scan: &Scan<'_>,
     mut on_damage: impl FnMut(FormatError),
     mut visit: impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
+    mut chunk_done: impl FnMut() -> ControlFlow<B>,
 ) -> Result<ControlFlow<B>, FormatError> {
     // The reader is borrowed mutably while it streams: keep what the
     // visits need apart from it.
@@ -245,6 +249,7 @@ pub fn scan_stream<R: Read, B>(
             hostname: &hostname,
             first_ts: first,
         };
-        events.visit(chunk, true, with_state, &mut state, &mut visit)
+        events.visit(chunk, true, with_state, &mut state, &mut visit)?;
+        chunk_done()
     })
 }
