@@ -93,7 +93,7 @@ Examples:
 
 With a filter, the tree holds the processes that had a matching event and
 their ancestors.")]
-    Tree(TreeArgs),
+    Tree(ReportArgs),
 
     /// List syscalls (or file I/O) slower than a threshold, slowest first.
     #[command(after_help = "\
@@ -346,7 +346,7 @@ pub enum SpyCommand {
 Examples:
   scry spy users incident.scry
   scry spy users incident.scry 'user.name=alice' -j")]
-    Users(SpyUsersArgs),
+    Users(ReportArgs),
 
     /// Everything that touched a file: opens, reads and writes with their
     /// data, renames, deletions, permission changes.
@@ -362,13 +362,14 @@ filter.")]
     File(SpyFileArgs),
 }
 
+/// The arguments of a report: traces, a filter, JSON or not, a window.
 #[derive(Debug, Args)]
-pub struct SpyUsersArgs {
+pub struct ReportArgs {
     /// Traces or directories of segments, then a filter.
     #[arg(value_name = "FILE… [FILTER]", required = true)]
     pub inputs: Vec<String>,
 
-    /// JSON Lines: one object per command.
+    /// JSON Lines: one object per line of the report.
     #[arg(short = 'j', long)]
     pub json: bool,
 
@@ -413,20 +414,6 @@ pub struct EchoArgs {
     pub hex: bool,
 
     /// JSON Lines: one object per read or write, data as text.
-    #[arg(short = 'j', long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub selection: Selection,
-}
-
-#[derive(Debug, Args)]
-pub struct TreeArgs {
-    /// Traces or directories of segments, then a filter.
-    #[arg(value_name = "FILE… [FILTER]", required = true)]
-    pub inputs: Vec<String>,
-
-    /// JSON Lines: one object per process, with its parent's pid.
     #[arg(short = 'j', long)]
     pub json: bool,
 
