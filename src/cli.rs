@@ -454,7 +454,9 @@ pub struct SlowArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// Trace files to describe (`-` reads one from standard input).
+    /// Trace files to describe, or directories of rotated segments (`-`
+    /// reads one from standard input). With several, a last line sums them
+    /// up.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 

@@ -344,22 +344,28 @@ pub fn split_inputs(
     if named.is_empty() {
         return Err(UsageError(format!("no trace given: {usage}")).into());
     }
-    let mut paths = Vec::with_capacity(named.len());
-    for path in named {
-        if path.is_dir() {
-            let segments = segments(&path)?;
-            if segments.is_empty() {
-                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
-            }
-            paths.extend(segments);
-        } else {
-            paths.push(path);
-        }
-    }
+    let paths = expand_directories(&named)?;
     if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(UsageError("standard input (-) can be read only once".to_owned()).into());
     }
     Ok((paths, filter))
+}
+
+/// `paths` with each directory replaced by the trace segments it holds.
+pub fn expand_directories(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut expanded = Vec::with_capacity(paths.len());
+    for path in paths {
+        if path.is_dir() {
+            let segments = segments(path)?;
+            if segments.is_empty() {
+                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
+            }
+            expanded.extend(segments);
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    Ok(expanded)
 }
 
 fn is_trace_arg(arg: &str) -> bool {
