@@ -14,7 +14,9 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use anyhow::Context;
 use memmap2::Mmap;
 use scry_analyze::state::State;
-use scry_analyze::{Catalog, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream};
+use scry_analyze::{
+    Catalog, ChunkPlan, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream,
+};
 use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile};
 
 use crate::exit::UsageError;
@@ -28,6 +30,13 @@ pub trait Visitor {
     /// Whether the visitor reads state fields (process names, fds), so
     /// state must be replayed even if the filter does not need it.
     fn needs_state(&self) -> bool;
+
+    /// Whether the state fields the visitor reads are all of processes,
+    /// none of fds (which lets a scan leave out chunks that change no
+    /// process).
+    fn reads_no_fds(&self) -> bool {
+        false
+    }
 
     /// The events that follow come from trace number `trace` (in the
     /// order of [`Traces::catalogs`]).
@@ -156,7 +165,9 @@ impl Traces {
             filter: self.filters[index].as_ref(),
             window: self.window,
             caller_needs_state: visitor.needs_state(),
+            caller_reads_no_fds: visitor.reads_no_fds(),
             threads: self.threads,
+            ..Scan::default()
         };
         let prepared = &self.prepared[index];
         let (path, trace) = &mut self.traces[index];
@@ -212,6 +223,7 @@ impl Traces {
     fn merge<V: Visitor>(&self, range: std::ops::Range<usize>, visitor: &mut V) -> Option<V::Stop> {
         let window = self.window;
         let caller_needs_state = visitor.needs_state();
+        let caller_reads_no_fds = visitor.reads_no_fds();
         let names: Vec<String> = self.traces[range.clone()]
             .iter()
             .map(|(p, _)| p.display().to_string())
@@ -227,22 +239,28 @@ impl Traces {
                 let trace: &TraceFile<Mmap> = trace;
                 let filter = self.filters[index].as_ref();
                 let with_state = caller_needs_state || filter.is_some_and(Filter::needs_state);
-                let relevant = move |entry: &IndexEntry| {
-                    entry.summary.overlaps(window.since, window.until)
-                        && filter.is_none_or(|filter| filter.chunk_may_match(&entry.summary))
+                let options = Scan {
+                    filter,
+                    window,
+                    caller_needs_state,
+                    caller_reads_no_fds,
+                    ..Scan::default()
                 };
+                let plan = ChunkPlan::new(trace.chunks(), &self.prepared[index], &options);
                 // A few chunks decoded ahead keep each trace's thread busy
                 // while memory stays bounded.
                 let (send, chunks) = sync_channel(4);
                 scope.spawn(move || {
                     // Chunks that all start after --until are never read.
-                    let chunks = trace.chunks();
-                    for entry in &chunks[..window.chunks_to_read(chunks)] {
-                        let wanted = relevant(entry);
-                        if !(with_state || wanted) {
+                    for (at, entry) in trace.chunks()[..plan.end()].iter().enumerate() {
+                        let feed = if plan.skippable(at) {
+                            Feed::Skippable(entry)
+                        } else if plan.decode(at) {
+                            Feed::Decoded(Box::new(trace.decode_chunk(entry)), plan.evaluate(at))
+                        } else {
                             continue;
-                        }
-                        if send.send((trace.decode_chunk(entry), wanted)).is_err() {
+                        };
+                        if send.send(feed).is_err() {
                             return;
                         }
                     }
@@ -461,6 +479,15 @@ fn overlapping(traces: &[(PathBuf, Trace)]) -> usize {
     count
 }
 
+/// What a merged trace's reading thread hands on, chunk by chunk.
+enum Feed<'t> {
+    /// A decoded chunk, and whether its events may match.
+    Decoded(Box<Result<DecodedChunk, FormatError>>, bool),
+    /// A chunk left undecoded unless the state shows it must be replayed
+    /// ([`ChunkPlan::must_replay`]).
+    Skippable(&'t IndexEntry),
+}
+
 /// One trace of a merge: its chunks arrive decoded, in file order, from a
 /// thread of their own; `state` has replayed every event up to the current
 /// one.
@@ -472,7 +499,7 @@ struct Cursor<'t> {
     with_state: bool,
     first_ts: u64,
     state: State,
-    chunks: Receiver<(Result<DecodedChunk, FormatError>, bool)>,
+    chunks: Receiver<Feed<'t>>,
     chunk: DecodedChunk,
     /// Whether the current chunk's events may match (the chunk index says
     /// so); the others only feed state.
@@ -505,10 +532,20 @@ impl Cursor<'_> {
     fn advance(&mut self, on_damage: &mut impl FnMut(FormatError)) -> Option<u64> {
         loop {
             if self.next >= self.chunk.len() {
-                let (chunk, wanted) = self.chunks.recv().ok()?;
+                let (chunk, wanted) = match self.chunks.recv().ok()? {
+                    Feed::Decoded(chunk, wanted) => (*chunk, wanted),
+                    Feed::Skippable(entry) if ChunkPlan::must_replay(entry, &self.state) => {
+                        (self.trace.decode_chunk(entry), false)
+                    }
+                    Feed::Skippable(_) => continue,
+                };
                 match chunk {
                     Ok(chunk) => (self.chunk, self.wanted) = (chunk, wanted),
-                    Err(error) => on_damage(error),
+                    Err(error) => {
+                        // Not the previous chunk again.
+                        self.chunk = DecodedChunk::default();
+                        on_damage(error);
+                    }
                 }
                 self.next = 0;
                 continue;

@@ -67,7 +67,23 @@ impl From<filter::ParseError> for FilterError {
 #[derive(Debug)]
 pub struct Filter {
     root: Node,
-    needs_state: bool,
+    needs: StateNeeds,
+}
+
+/// What of the reconstructed state the fields of a filter read.
+#[derive(Debug, Clone, Copy, Default)]
+struct StateNeeds {
+    /// Any state: processes, users, containers, fds.
+    state: bool,
+    /// Fd tables (fd.*, evt.args and the other fields that name fds).
+    fds: bool,
+}
+
+impl StateNeeds {
+    fn add(&mut self, field: &crate::fields::Field) {
+        self.state |= field.needs_state();
+        self.fds |= field.needs_fds();
+    }
 }
 
 #[derive(Debug)]
@@ -150,16 +166,23 @@ impl Filter {
     /// # Errors
     /// As [`Filter::new`], minus syntax errors.
     pub fn compile(expr: &Expr, catalog: Catalog<'_>) -> Result<Filter, FilterError> {
-        let mut needs_state = false;
-        let mut root = compile_expr(expr, catalog, &mut needs_state)?;
+        let mut needs = StateNeeds::default();
+        let mut root = compile_expr(expr, catalog, &mut needs)?;
         cheapest_first(&mut root);
-        Ok(Filter { root, needs_state })
+        Ok(Filter { root, needs })
     }
 
     /// Whether evaluation looks at reconstructed state (processes, fds…):
     /// when it does not, chunks that cannot match need not be read at all.
     pub fn needs_state(&self) -> bool {
-        self.needs_state
+        self.needs.state
+    }
+
+    /// Whether evaluation looks at fd tables (`fd.*`, `evt.args`…): when
+    /// it looks only at processes, chunks that change no process need not
+    /// be replayed.
+    pub fn needs_fds(&self) -> bool {
+        self.needs.fds
     }
 
     /// Whether the event matches.
@@ -177,7 +200,7 @@ impl Filter {
 fn compile_expr(
     expr: &Expr,
     catalog: Catalog<'_>,
-    needs_state: &mut bool,
+    needs_state: &mut StateNeeds,
 ) -> Result<Node, FilterError> {
     let mut all = |items: &[Expr]| -> Result<Vec<Node>, FilterError> {
         items
@@ -202,14 +225,14 @@ fn compile_expr(
 fn compile_side(
     operand: &Operand,
     catalog: Catalog<'_>,
-    needs_state: &mut bool,
+    needs_state: &mut StateNeeds,
 ) -> Result<(Side, FieldType), FilterError> {
     match operand {
         Operand::Field(field) => {
             let bracket = field.arg.as_ref().map(|a| a.text.as_str());
             let resolved = fields::resolve(&field.name, bracket, catalog.types, catalog.table)
                 .map_err(|message| FilterError::at(field.span, message))?;
-            *needs_state |= resolved.needs_state();
+            needs_state.add(&resolved);
             let ty = resolved.def().ty;
             Ok((Side::Field(resolved), ty))
         }
@@ -456,7 +479,7 @@ fn glob_regex(pattern: &[u8], fold: bool) -> Option<Regex> {
 fn compile_compare(
     compare: &Compare,
     catalog: Catalog<'_>,
-    needs_state: &mut bool,
+    needs_state: &mut StateNeeds,
 ) -> Result<Node, FilterError> {
     let (left, ty) = compile_side(&compare.left, catalog, needs_state)?;
     let op = compare.op;

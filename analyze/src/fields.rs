@@ -1098,6 +1098,17 @@ impl Field {
             )
     }
 
+    /// Whether a value reads fd tables (what an event's fd is), not only
+    /// processes, users, groups and containers.
+    pub fn needs_fds(&self) -> bool {
+        self.needs_state()
+            && (self.def.name.starts_with("fd.")
+                || matches!(
+                    self.def.id,
+                    Which::EvtArgs | Which::EvtInfo | Which::EvtArg | Which::EvtCategory
+                ))
+    }
+
     /// Whether this is `proc.aname`-style without a level: the filter matches
     /// if any ancestor matches.
     pub fn is_any_ancestor(&self) -> bool {

@@ -36,7 +36,7 @@ mod value;
 pub use compile::{Catalog, Filter, FilterError};
 pub use fields::{Ctx, FIELDS, FieldDef};
 pub use output::{BufferMode, OutputOptions, Printer, TimeMode};
-pub use query::{Prepared, Scan, Window, scan, scan_stream};
+pub use query::{ChunkPlan, Prepared, Scan, Window, scan, scan_stream};
 pub use timespec::TimeSpec;
 pub use types::{TypeInfo, TypeTable};
 pub use value::{FieldType, Value, printable};

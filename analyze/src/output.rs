@@ -403,6 +403,16 @@ impl Printer {
         })
     }
 
+    /// Whether printing reads fd tables (`evt.info`, `fd.*`), not only
+    /// processes.
+    pub fn needs_fds(&self) -> bool {
+        self.bound.iter().any(|b| match b {
+            Bound::Field(field) => field.needs_fds(),
+            Bound::Args => true,
+            Bound::OutputTime | Bound::Clock => false,
+        })
+    }
+
     /// Appends the event's line (and any buffer dump) to `out`. Returns
     /// false, leaving `out` as it was, when the format has no `*` and one
     /// of its fields does not apply to the event.

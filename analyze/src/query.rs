@@ -16,7 +16,7 @@ use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, StreamReade
 
 use crate::compile::{Catalog, Filter};
 use crate::fields::Ctx;
-use crate::state::State;
+use crate::state::{ProcessEffect, ProcessEvents, State};
 use crate::types::TypeTable;
 
 /// A time window, inclusive, in ns since the epoch.
@@ -68,6 +68,14 @@ pub struct Scan<'f> {
     /// The caller reads state fields of matching events (process names…),
     /// so state must be replayed even if the filter does not need it.
     pub caller_needs_state: bool,
+    /// The state fields the caller reads are all of processes (`proc.*`,
+    /// `user.*`…), none of fds: with a filter that reads no fds either,
+    /// chunks that change no process need not be replayed.
+    pub caller_reads_no_fds: bool,
+    /// Replay every chunk when state is needed, even those that leave the
+    /// processes as they were (to check that leaving them out changes
+    /// nothing).
+    pub replay_every_chunk: bool,
     /// Decoding threads.
     pub threads: usize,
 }
@@ -77,20 +85,21 @@ pub struct Scan<'f> {
 pub struct Prepared {
     /// Facts per event type.
     pub types: TypeTable,
+    /// What each event type may do to processes.
+    pub processes: ProcessEvents,
 }
 
 impl Prepared {
     /// Prepares `trace` for queries.
     pub fn new<D: AsRef<[u8]>>(trace: &TraceFile<D>) -> Self {
-        Prepared {
-            types: TypeTable::new(&trace.header().event_table),
-        }
+        Self::from_table(&trace.header().event_table)
     }
 
     /// Prepares a trace read as a stream, from its event table.
     pub fn from_table(table: &EventTable) -> Self {
         Prepared {
             types: TypeTable::new(table),
+            processes: ProcessEvents::new(table),
         }
     }
 
@@ -112,6 +121,105 @@ impl Prepared {
     }
 }
 
+/// Which chunks of a trace file a scan reads, and what for.
+///
+/// A chunk whose index summary rules out a match is still replayed when
+/// state is needed, unless the scan needs processes only (no fds) and the
+/// chunk holds no event that changes a process: then, provided every
+/// process it names is known and alive when the scan reaches it
+/// ([`ChunkPlan::must_replay`]), it leaves the processes as they were and
+/// is not even decompressed. Chunks after one holding an event that reads
+/// fds into a process (`fchdir`) are never left out, since the fd changes
+/// they hold may then matter.
+#[derive(Debug)]
+pub struct ChunkPlan {
+    /// Per chunk: its events may match and are evaluated.
+    evaluate: Vec<bool>,
+    /// Per chunk: need not be replayed if its processes are all alive.
+    skippable: Vec<bool>,
+    /// Chunks from this position on are not read.
+    end: usize,
+    with_state: bool,
+}
+
+impl ChunkPlan {
+    /// The plan of `scan` over `chunks` (a trace's index, in file order).
+    pub fn new(chunks: &[IndexEntry], prepared: &Prepared, scan: &Scan<'_>) -> Self {
+        let window = scan.window;
+        let filter = scan.filter;
+        let evaluate: Vec<bool> = chunks
+            .iter()
+            .map(|entry| {
+                entry.summary.overlaps(window.since, window.until)
+                    && filter.is_none_or(|filter| filter.chunk_may_match(&entry.summary))
+            })
+            .collect();
+        let end = window.chunks_to_read(chunks);
+        let with_state = scan.caller_needs_state || filter.is_some_and(Filter::needs_state);
+        let needs_fds = (scan.caller_needs_state && !scan.caller_reads_no_fds)
+            || filter.is_some_and(Filter::needs_fds);
+        let mut skippable = vec![false; chunks.len()];
+        if with_state && !needs_fds && !scan.replay_every_chunk {
+            let effects = &prepared.processes;
+            let effect_in = |entry: &IndexEntry, wanted: &dyn Fn(ProcessEffect) -> bool| {
+                entry
+                    .summary
+                    .types
+                    .iter()
+                    .any(|&(event_type, _)| wanted(effects.effect(event_type)))
+            };
+            // Fd changes left out would matter to a later event that
+            // rebuilds a process from its fds: nothing before the last
+            // such event is left out.
+            let first = chunks[..end]
+                .iter()
+                .rposition(|entry| effect_in(entry, &|e| e == ProcessEffect::ChangesFromFds))
+                .map_or(0, |last| last + 1);
+            for at in first..end {
+                let entry = &chunks[at];
+                skippable[at] = !evaluate[at]
+                    && !entry.summary.tgids_overflow
+                    && !effect_in(entry, &|e| e != ProcessEffect::None);
+            }
+        }
+        ChunkPlan {
+            evaluate,
+            skippable,
+            end,
+            with_state,
+        }
+    }
+
+    /// How many chunks, from the first, the scan reads at all.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// Whether the events of chunk `at` are evaluated.
+    pub fn evaluate(&self, at: usize) -> bool {
+        self.evaluate.get(at).copied().unwrap_or(true)
+    }
+
+    /// Whether chunk `at` is left out unless [`ChunkPlan::must_replay`]
+    /// says otherwise when the scan reaches it.
+    pub fn skippable(&self, at: usize) -> bool {
+        self.skippable.get(at).copied().unwrap_or(false)
+    }
+
+    /// Whether chunk `at` is decoded ahead of the scan: it is read and
+    /// neither left out nor skippable.
+    pub fn decode(&self, at: usize) -> bool {
+        at < self.end && !self.skippable(at) && (self.with_state || self.evaluate(at))
+    }
+
+    /// Whether a skippable chunk must be replayed after all: some process
+    /// it names is unknown or exiting in `state` (the state as the scan
+    /// reaches the chunk), so its events could create or revive one.
+    pub fn must_replay(entry: &IndexEntry, state: &State) -> bool {
+        entry.summary.tgids_overflow || !entry.summary.tgids.iter().all(|&t| state.is_live(t))
+    }
+}
+
 /// Visits, in file order, every event of `trace` that `scan` selects.
 /// Damaged chunks are skipped and reported through `on_damage`.
 ///
@@ -127,24 +235,23 @@ pub fn scan<D: AsRef<[u8]>, B>(
     let table = &trace.header().event_table;
     let hostname = trace.header().machine.hostname.as_str();
     let first_ts = trace.time_range().map_or(0, |(first, _)| first);
-    let window = scan.window;
-    let relevant = |entry: &IndexEntry| {
-        entry.summary.overlaps(window.since, window.until)
-            && scan
-                .filter
-                .is_none_or(|filter| filter.chunk_may_match(&entry.summary))
-    };
     let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
-    // Which chunks are evaluated, by position; the others only feed state.
     let chunks = trace.chunks();
-    let evaluate: Vec<bool> = chunks.iter().map(relevant).collect();
+    let plan = ChunkPlan::new(chunks, prepared, scan);
     let mut state = State::new(trace.snapshot(), table);
-    // Chunks from `end` on start after the window: the scan stops there.
-    let end = chunks
-        .get(window.chunks_to_read(chunks))
-        .map_or(u64::MAX, |entry| entry.summary.first_num);
-    let select =
-        |entry: &IndexEntry| entry.summary.first_num < end && (with_state || relevant(entry));
+    let position_of = |first_num: u64| chunks.partition_point(|c| c.summary.first_num < first_num);
+    let select = |entry: &IndexEntry| plan.decode(position_of(entry.summary.first_num));
+    let events = Events {
+        prepared,
+        scan,
+        table,
+        hostname,
+        first_ts,
+    };
+    // The first chunk the scan has not accounted for yet: the skippable
+    // ones before the next decoded chunk are checked against the state
+    // when it arrives.
+    let mut unseen = 0;
     trace.for_each_chunk(scan.threads.max(1), select, |chunk| {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -153,16 +260,23 @@ pub fn scan<D: AsRef<[u8]>, B>(
                 return ControlFlow::Continue(());
             }
         };
-        let position = chunks.partition_point(|c| c.summary.first_num < chunk.first_num());
-        let wanted = evaluate.get(position).copied().unwrap_or(true);
-        let events = Events {
-            prepared,
-            scan,
-            table,
-            hostname,
-            first_ts,
-        };
-        events.visit(chunk, wanted, with_state, &mut state, &mut visit)
+        let position = position_of(chunk.first_num());
+        for (at, entry) in chunks.iter().enumerate().take(position).skip(unseen) {
+            if plan.skippable(at) && ChunkPlan::must_replay(entry, &state) {
+                match trace.decode_chunk(entry) {
+                    Ok(skipped) => events.visit(&skipped, false, true, &mut state, &mut visit)?,
+                    Err(error) => on_damage(error),
+                }
+            }
+        }
+        unseen = unseen.max(position + 1);
+        events.visit(
+            chunk,
+            plan.evaluate(position),
+            with_state,
+            &mut state,
+            &mut visit,
+        )
     })
 }
 

@@ -87,6 +87,10 @@ impl Visitor for Reader {
         self.mode == Mode::Print && self.printer.needs_state()
     }
 
+    fn reads_no_fds(&self) -> bool {
+        !self.printer.needs_fds()
+    }
+
     fn enter(&mut self, trace: usize) {
         if self.bound != Some(trace) {
             if let Some(previous) = self.bound {

@@ -74,6 +74,26 @@ pub(super) enum Action {
     },
 }
 
+impl Action {
+    /// Whether the action may change what is known of a process or thread
+    /// (beyond making a thread first seen known, which every event does):
+    /// its identity, ids, credentials, cwd, ancestry, liveness.
+    pub(super) fn changes_processes(self) -> bool {
+        matches!(
+            self,
+            Action::Exec
+                | Action::Clone
+                | Action::Exit
+                | Action::ExitGroup
+                | Action::ProcExit
+                | Action::Chdir
+                | Action::Fchdir
+                | Action::Ids(_)
+                | Action::Capset
+        )
+    }
+}
+
 /// The set*id calls; their arguments are in this order: real, effective,
 /// saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +170,31 @@ fn action_of(name: &str) -> Option<(Action, &'static [&'static str])> {
         "bind" => (Action::Bind, &["fd", "addr"]),
         "connect" => (Action::Connect, &["fd", "addr", "local"]),
         "accept" | "accept4" => (Action::Accept, &["fd", "flags", "addr", "local"]),
-        "execve" | "execveat" => (
+        // execve(2) resolves a relative path against the cwd whatever the
+        // record's `dirfd` says (the capture writes AT_FDCWD): only
+        // execveat reads an fd, which keeps execve's effect on a process
+        // independent of its fd table.
+        "execve" => (
+            Action::Exec,
+            &[
+                "",
+                "filename",
+                "args",
+                "exe",
+                "cwd",
+                "uid",
+                "gid",
+                "euid",
+                "egid",
+                "loginuid",
+                "tty",
+                "cap_effective",
+                "cap_permitted",
+                "cap_inheritable",
+                "cgroup",
+            ],
+        ),
+        "execveat" => (
             Action::Exec,
             &[
                 "dirfd",
@@ -324,6 +368,24 @@ impl Dispatch {
             slots[id] = slot;
         }
         Dispatch { slots }
+    }
+
+    /// What events of type `event_type` may do to processes.
+    pub(super) fn process_effect(&self, event_type: u16) -> super::ProcessEffect {
+        let Some(slot) = self.slot(event_type) else {
+            return super::ProcessEffect::None;
+        };
+        let reads_fd = match slot.action {
+            Action::Fchdir => true,
+            // An exec reads its dirfd only where the type has one.
+            Action::Exec => slot.positions.contains(&(exec::DIRFD as u8)),
+            _ => false,
+        };
+        match (slot.action.changes_processes(), reads_fd) {
+            (_, true) => super::ProcessEffect::ChangesFromFds,
+            (true, false) => super::ProcessEffect::Changes,
+            (false, false) => super::ProcessEffect::None,
+        }
     }
 
     /// The slot of an event type; types without one do nothing.

@@ -420,6 +420,7 @@ impl State {
         }));
         if let Some(thread) = self.threads.get_mut(&tid) {
             thread.comm.clone_from(&comm);
+            thread.assumed_comm = false;
         }
         if let Some(orphan) = self.orphans.get_mut(&tgid) {
             orphan.exec_seen = true;
@@ -542,9 +543,18 @@ impl State {
             .map(|t| t.comm.clone())
             .unwrap_or_default();
         if flags & CLONE_THREAD != 0 {
-            // Unless the child's own record came first.
-            if self.threads.get(&child).is_none_or(|t| t.tgid != tgid) {
-                self.add_thread(child, tgid, Some(&parent_comm));
+            match self.threads.get_mut(&child) {
+                // The child's own records came first: it was given the
+                // process' name then, but a new thread is named after the
+                // one that created it. (Whether its first records were
+                // replayed or not, the thread ends up the same.)
+                Some(thread) if thread.tgid == tgid => {
+                    if thread.assumed_comm {
+                        thread.comm = parent_comm;
+                        thread.assumed_comm = false;
+                    }
+                }
+                _ => self.add_thread(child, tgid, Some(&parent_comm)),
             }
             return;
         }

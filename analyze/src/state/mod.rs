@@ -42,6 +42,9 @@ pub struct Thread {
     pub tgid: u32,
     /// Thread name (`comm`), empty when unknown.
     pub comm: Vec<u8>,
+    /// The name was taken from the process because the thread was first
+    /// seen in one of its own events, not named by its creation.
+    assumed_comm: bool,
 }
 
 /// A process (thread group).
@@ -168,6 +171,50 @@ impl ProcEntry {
             },
             ..ProcEntry::default()
         }
+    }
+}
+
+/// What an event type may do to the processes and threads of the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessEffect {
+    /// Nothing, beyond making a thread first seen known (with its
+    /// process' identity): it may change fds only.
+    None,
+    /// It may change processes or threads (clone, exec, exit, set*id…).
+    Changes,
+    /// It may change processes from what their fds are (`fchdir` sets the
+    /// cwd from an fd, `execveat` resolves against one): replaying it needs
+    /// every fd change before it.
+    ChangesFromFds,
+}
+
+/// [`ProcessEffect`] of every event type of a trace, for planning which
+/// chunks a scan that needs processes but not fds can leave unread: a
+/// chunk none of whose types change processes, whose processes are all
+/// known and alive, leaves every process as it found it (see
+/// [`State::is_live`]).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessEvents {
+    effects: Vec<ProcessEffect>,
+}
+
+impl ProcessEvents {
+    /// The effects of the types of `table`.
+    pub fn new(table: &EventTable) -> Self {
+        let dispatch = Dispatch::new(table);
+        let effects = (0..=table.entries().iter().map(|e| e.id).max().unwrap_or(0))
+            .map(|id| dispatch.process_effect(id))
+            .collect();
+        ProcessEvents { effects }
+    }
+
+    /// The effect of events of type `event_type`; types outside the
+    /// table do nothing to the state.
+    pub fn effect(&self, event_type: u16) -> ProcessEffect {
+        self.effects
+            .get(usize::from(event_type))
+            .copied()
+            .unwrap_or(ProcessEffect::None)
     }
 }
 
@@ -303,6 +350,14 @@ impl State {
         }
     }
 
+    /// Whether process `tgid` is known and has not begun to exit. Replaying
+    /// an event of a live process whose type changes no process
+    /// ([`ProcessEffect::None`]) leaves every process as it was: the event
+    /// can at most make a new thread of it known, or change its fds.
+    pub fn is_live(&self, tgid: u32) -> bool {
+        self.processes.get(&tgid).is_some_and(|p| !p.info.exited)
+    }
+
     /// A thread.
     pub fn thread(&self, tid: u32) -> Option<&Thread> {
         self.threads.get(&tid)
@@ -403,8 +458,17 @@ impl State {
         if !process.tids.contains(&tid) {
             process.tids.push(tid);
         }
+        let assumed_comm = comm.is_none();
         let comm = comm.map_or_else(|| process.info.comm.clone(), <[u8]>::to_vec);
-        self.threads.insert(tid, Thread { tid, tgid, comm });
+        self.threads.insert(
+            tid,
+            Thread {
+                tid,
+                tgid,
+                comm,
+                assumed_comm,
+            },
+        );
         self.last = None;
     }
 
