@@ -222,8 +222,15 @@ impl Traces {
     /// chunks are decoded ahead on a thread of its own.
     fn merge<V: Visitor>(&self, range: std::ops::Range<usize>, visitor: &mut V) -> Option<V::Stop> {
         let window = self.window;
-        let caller_needs_state = visitor.needs_state();
-        let caller_reads_no_fds = visitor.reads_no_fds();
+        // What the visitor reads may differ from trace to trace (its
+        // output fields are bound to each): ask it inside each.
+        let needs: Vec<(bool, bool)> = range
+            .clone()
+            .map(|index| {
+                visitor.enter(index);
+                (visitor.needs_state(), visitor.reads_no_fds())
+            })
+            .collect();
         let names: Vec<String> = self.traces[range.clone()]
             .iter()
             .map(|(p, _)| p.display().to_string())
@@ -238,6 +245,7 @@ impl Traces {
                 warn_truncated(&path.display().to_string(), trace);
                 let trace: &TraceFile<Mmap> = trace;
                 let filter = self.filters[index].as_ref();
+                let (caller_needs_state, caller_reads_no_fds) = needs[index - range.start];
                 let with_state = caller_needs_state || filter.is_some_and(Filter::needs_state);
                 let options = Scan {
                     filter,

@@ -508,6 +508,40 @@ fn overlapping_traces_are_merged_by_time() {
 }
 
 #[test]
+fn merged_traces_show_the_state_their_fields_need() {
+    // A trace merged with itself: every line twice, with the same process
+    // names and fd names as read alone, whether the output or the filter
+    // asks for the state, processes only or fds too.
+    let path = workload();
+    for (format, filter) in [
+        (
+            "*%evt.num %proc.name %proc.pname %user.name",
+            "evt.type=execve",
+        ),
+        (
+            "*%evt.num %proc.name %fd.name",
+            "evt.type in (openat, connect)",
+        ),
+        (
+            "*%evt.num %evt.type",
+            "evt.type=execve and proc.pname exists",
+        ),
+        ("*%evt.num %proc.cmdline %evt.info", "evt.type=connect"),
+    ] {
+        let alone = read(&["-p", format, filter]);
+        assert!(!alone.is_empty(), "{filter}");
+        let run = scry(&["read", &path, &path, "-p", format, filter]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let twice: Vec<String> = alone.iter().flat_map(|l| [l.clone(), l.clone()]).collect();
+        assert_eq!(
+            run.stdout.lines().collect::<Vec<_>>(),
+            twice,
+            "{format} {filter}"
+        );
+    }
+}
+
+#[test]
 fn until_stops_the_scan_before_the_chunks_after_it() {
     // Chunks of up to 64 events; the last one damaged. Reading it would
     // warn, so a read that stops at --until must not.
