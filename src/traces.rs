@@ -38,6 +38,11 @@ pub trait Visitor {
         false
     }
 
+    /// Whether the visitor reads the I/O buffers of most events.
+    fn reads_buffers(&self) -> bool {
+        false
+    }
+
     /// The events that follow come from trace number `trace` (in the
     /// order of [`Traces::catalogs`]).
     fn enter(&mut self, trace: usize);
@@ -166,6 +171,7 @@ impl Traces {
             window: self.window,
             caller_needs_state: visitor.needs_state(),
             caller_reads_no_fds: visitor.reads_no_fds(),
+            caller_reads_buffers: visitor.reads_buffers(),
             threads: self.threads,
             ..Scan::default()
         };

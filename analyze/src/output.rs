@@ -10,6 +10,7 @@
 //! hot path allocates only where a field's value is built for the event.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::Write;
 
 use crate::compile::{Catalog, FilterError};
@@ -306,6 +307,8 @@ pub struct Printer {
     last_shown: Option<u64>,
     /// Reused per event: one column's text, before padding.
     scratch: Vec<u8>,
+    /// `HH:MM:SS.` of the last second printed.
+    clock: Clock,
 }
 
 impl Printer {
@@ -331,6 +334,7 @@ impl Printer {
             first_shown: None,
             last_shown: None,
             scratch: Vec::new(),
+            clock: Clock::default(),
         })
     }
 
@@ -413,6 +417,19 @@ impl Printer {
         })
     }
 
+    /// Whether printing reads I/O buffers (`evt.info`, `evt.buffer`, a
+    /// dump).
+    pub fn reads_buffers(&self) -> bool {
+        self.buffer.is_some()
+            || self.bound.iter().any(|b| match b {
+                Bound::Field(field) => {
+                    matches!(field.def().name, "evt.buffer" | "evt.arg" | "evt.rawarg")
+                }
+                Bound::Args => true,
+                Bound::OutputTime | Bound::Clock => false,
+            })
+    }
+
     /// Appends the event's line (and any buffer dump) to `out`. Returns
     /// false, leaving `out` as it was, when the format has no `*` and one
     /// of its fields does not apply to the event.
@@ -448,7 +465,7 @@ impl Printer {
     fn write_output_time(&self, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         let ns = self.output_ns(ctx);
         if self.time == TimeMode::Human {
-            write_clock(ns, out);
+            self.clock.write(ns, out);
         } else {
             push_num(out, ns / 1_000_000_000, 1);
             out.push(b'.');
@@ -478,7 +495,7 @@ impl Printer {
             match bound {
                 Bound::OutputTime => self.write_output_time(ctx, target),
                 Bound::Args => crate::render::write_args(ctx, target),
-                Bound::Clock => write_clock(ctx.event.ts(), target),
+                Bound::Clock => self.clock.write(ctx.event.ts(), target),
                 Bound::Field(field) => match field.extract(ctx) {
                     Some(value) => self.write_text(&value, target),
                     None if self.format.always => target.extend_from_slice(b"<NA>"),
@@ -536,7 +553,7 @@ impl Printer {
                 }
                 Bound::Clock => {
                     self.scratch.clear();
-                    write_clock(ctx.event.ts(), &mut self.scratch);
+                    self.clock.write(ctx.event.ts(), &mut self.scratch);
                     Some(Value::Str(Cow::Borrowed(&self.scratch[..])))
                 }
                 Bound::Field(field) => field.extract(ctx),
@@ -576,17 +593,48 @@ impl Printer {
     }
 }
 
-/// `HH:MM:SS.nnnnnnnnn` (UTC) of a timestamp, as `evt.time`.
-fn write_clock(ns: u64, out: &mut Vec<u8>) {
-    let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    let day = secs % 86_400;
-    push_num(out, day / 3600, 2);
-    out.push(b':');
-    push_num(out, day / 60 % 60, 2);
-    out.push(b':');
-    push_num(out, day % 60, 2);
-    out.push(b'.');
-    push_num(out, nanos, 9);
+/// Writes `HH:MM:SS.nnnnnnnnn` (UTC) of timestamps, as `evt.time`: events
+/// come many to a second, so the seconds' text is kept from one to the
+/// next.
+#[derive(Debug, Clone)]
+struct Clock {
+    /// The second since the epoch `text` is of.
+    secs: Cell<u64>,
+    /// `HH:MM:SS.`
+    text: Cell<[u8; 9]>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            secs: Cell::new(u64::MAX),
+            text: Cell::new(*b"00:00:00."),
+        }
+    }
+}
+
+impl Clock {
+    fn write(&self, ns: u64, out: &mut Vec<u8>) {
+        let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
+        if secs != self.secs.get() {
+            let day = secs % 86_400;
+            let mut text = *b"00:00:00.";
+            for (at, part) in [(0, day / 3600), (3, day / 60 % 60), (6, day % 60)] {
+                text[at] = b'0' + (part / 10) as u8;
+                text[at + 1] = b'0' + (part % 10) as u8;
+            }
+            self.secs.set(secs);
+            self.text.set(text);
+        }
+        let mut line = [0u8; 18];
+        line[..9].copy_from_slice(&self.text.get());
+        let mut rest = nanos;
+        for digit in line[9..].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out.extend_from_slice(&line);
+    }
 }
 
 /// `n` in decimal, zero-padded to at least `digits` digits.
@@ -786,6 +834,26 @@ mod tests {
         let mut out = Vec::new();
         ascii_dump(b"a\x01b\nc", &mut out);
         assert_eq!(out, b"ab\nc\n");
+    }
+
+    #[test]
+    fn writes_the_clock_time_of_each_event() {
+        let clock = Clock::default();
+        let mut out = Vec::new();
+        // 2025-11-25T05:00:00.000001573Z, the same second, the next ones.
+        for ns in [
+            1_764_046_800_000_001_573,
+            1_764_046_800_999_999_999,
+            1_764_046_801_000_000_000,
+            17_640_503_995,
+        ] {
+            clock.write(ns, &mut out);
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "05:00:00.000001573 05:00:00.999999999 05:00:01.000000000 00:00:17.640503995 "
+        );
     }
 
     #[test]

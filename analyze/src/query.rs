@@ -72,6 +72,9 @@ pub struct Scan<'f> {
     /// `user.*`…), none of fds: with a filter that reads no fds either,
     /// chunks that change no process need not be replayed.
     pub caller_reads_no_fds: bool,
+    /// The caller reads the I/O buffers of most events it is handed
+    /// (`evt.info`): they are decompressed by the decoding threads.
+    pub caller_reads_buffers: bool,
     /// Replay every chunk when state is needed, even those that leave the
     /// processes as they were (to check that leaving them out changes
     /// nothing).
@@ -252,7 +255,7 @@ pub fn scan<D: AsRef<[u8]>, B>(
     // ones before the next decoded chunk are checked against the state
     // when it arrives.
     let mut unseen = 0;
-    trace.for_each_chunk(scan.threads.max(1), select, |chunk| {
+    let on_chunk = |chunk: Result<&DecodedChunk, FormatError>| {
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(error) => {
@@ -277,7 +280,13 @@ pub fn scan<D: AsRef<[u8]>, B>(
             &mut state,
             &mut visit,
         )
-    })
+    };
+    let threads = scan.threads.max(1);
+    if scan.caller_reads_buffers {
+        trace.for_each_chunk_with_buffers(threads, select, on_chunk)
+    } else {
+        trace.for_each_chunk(threads, select, on_chunk)
+    }
 }
 
 /// What visiting the events of one decoded chunk needs.

@@ -240,6 +240,9 @@ pub struct DecodedChunk {
     blob_len: usize,
     /// The buffer contents, decompressed on first use.
     blob: OnceCell<Vec<u8>>,
+    /// The allocation of the previous chunk's buffer contents, for the
+    /// next [`DecodedChunk::preload_blob`].
+    spare_blob: Vec<u8>,
 }
 
 impl DecodedChunk {
@@ -267,7 +270,34 @@ impl DecodedChunk {
         self.blob_source.extend_from_slice(source);
         self.blob_compressed = compressed;
         self.blob_len = len;
-        self.blob.take();
+        if let Some(old) = self.blob.take() {
+            self.spare_blob = old;
+        }
+    }
+
+    /// Decompresses the buffer contents now, with `decompress` (which
+    /// fills its output from a zstd frame, false on failure), reusing the
+    /// allocation of the chunk's previous contents: for a reader that will
+    /// look at most buffers, on the thread that decodes the chunk. Damaged
+    /// contents are left to the lazy path, which reports them.
+    pub(crate) fn preload_blob(&mut self, decompress: impl FnOnce(&[u8], &mut Vec<u8>) -> bool) {
+        if self.blob.get().is_some() || self.blob_len == 0 {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.spare_blob);
+        out.clear();
+        let loaded = if self.blob_compressed {
+            out.reserve(self.blob_len);
+            decompress(&self.blob_source, &mut out)
+        } else {
+            out.extend_from_slice(&self.blob_source);
+            true
+        };
+        if loaded && out.len() == self.blob_len {
+            let _ = self.blob.set(out);
+        } else {
+            self.spare_blob = out;
+        }
     }
 
     fn load_blob(&self) -> Result<Vec<u8>, &'static str> {

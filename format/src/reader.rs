@@ -98,6 +98,7 @@ pub(crate) fn decode_chunk_block(
     offset: u64,
     first_num: u64,
     chunk: &mut DecodedChunk,
+    buffers: bool,
 ) -> Result<()> {
     let corrupt = |reason: String| FormatError::corrupt("chunk", offset, reason);
     let summary = crate::codec::decode_summary(block.meta)
@@ -127,6 +128,21 @@ pub(crate) fn decode_chunk_block(
         ));
     }
     chunk.set_blob(blob, summary.blob_len as usize, compressed);
+    if buffers {
+        chunk.preload_blob(|frame, out| {
+            DECOMPRESSOR.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                let decompressor = match slot.as_mut() {
+                    Some(decompressor) => decompressor,
+                    None => match zstd::bulk::Decompressor::new() {
+                        Ok(made) => slot.insert(made),
+                        Err(_) => return false,
+                    },
+                };
+                decompressor.decompress_to_buffer(frame, out).is_ok()
+            })
+        });
+    }
     let payload = chunk.payload_buffer();
     payload.clear();
     if compressed {
@@ -363,7 +379,7 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
     /// A checksum mismatch or undecodable data, with the chunk's offset.
     pub fn decode_chunk(&self, entry: &IndexEntry) -> Result<DecodedChunk> {
         let mut chunk = DecodedChunk::default();
-        decode_at(self.data.as_ref(), entry, &mut chunk)?;
+        decode_at(self.data.as_ref(), entry, &mut chunk, false)?;
         Ok(chunk)
     }
 
@@ -380,9 +396,36 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         select: impl Fn(&IndexEntry) -> bool,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
+        self.walk_chunks(threads, select, false, visit)
+    }
+
+    /// As [`TraceFile::for_each_chunk`], with each chunk's buffer contents
+    /// decompressed by the decoding threads too, for a reader that looks
+    /// at most of them (printing `evt.info`), rather than on first use on
+    /// the visiting thread.
+    ///
+    /// # Errors
+    /// Only in strict mode: the first chunk that fails to decode.
+    pub fn for_each_chunk_with_buffers<B>(
+        &self,
+        threads: usize,
+        select: impl Fn(&IndexEntry) -> bool,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        self.walk_chunks(threads, select, true, visit)
+    }
+
+    fn walk_chunks<B>(
+        &self,
+        threads: usize,
+        select: impl Fn(&IndexEntry) -> bool,
+        buffers: bool,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
         let data = self.data.as_ref();
         let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
-        let decode = |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk);
+        let decode =
+            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, buffers);
         crate::pipeline::decode_ordered(chosen, threads, self.options.strict, decode, visit)
     }
 
@@ -414,7 +457,8 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
             threads,
             |entry| {
                 let mut chunk = DecodedChunk::default();
-                let result = decode_at(data, entry, &mut chunk).and_then(|()| chunk.validate());
+                let result =
+                    decode_at(data, entry, &mut chunk, false).and_then(|()| chunk.validate());
                 (entry, result.map(|()| chunk.len()))
             },
             |(entry, result)| {
@@ -458,12 +502,17 @@ impl VerifyReport {
     }
 }
 
-fn decode_at(data: &[u8], entry: &IndexEntry, chunk: &mut DecodedChunk) -> Result<()> {
+fn decode_at(
+    data: &[u8],
+    entry: &IndexEntry,
+    chunk: &mut DecodedChunk,
+    buffers: bool,
+) -> Result<()> {
     let start = usize::try_from(entry.offset).unwrap_or(usize::MAX);
     let bytes = data.get(start..).unwrap_or_default();
     match block::next_step(bytes, true) {
         Step::Block(block) if block.kind == kind::CHUNK => {
-            decode_chunk_block(block, entry.offset, entry.summary.first_num, chunk)
+            decode_chunk_block(block, entry.offset, entry.summary.first_num, chunk, buffers)
         }
         Step::Block(_) => Err(FormatError::corrupt(
             "chunk",

@@ -52,6 +52,7 @@ impl RawChunk {
                 self.entry.offset,
                 self.entry.summary.first_num,
                 chunk,
+                false,
             ),
             _ => Err(FormatError::corrupt(
                 "chunk",

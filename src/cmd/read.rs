@@ -91,6 +91,10 @@ impl Visitor for Reader {
         !self.printer.needs_fds()
     }
 
+    fn reads_buffers(&self) -> bool {
+        self.mode == Mode::Print && self.printer.reads_buffers()
+    }
+
     fn enter(&mut self, trace: usize) {
         if self.bound != Some(trace) {
             if let Some(previous) = self.bound {
