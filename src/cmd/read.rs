@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::Context;
-use memmap2::Mmap;
 use scry_analyze::output::{CONTAINER_FORMAT, OutputOptions};
 use scry_analyze::state::State;
 use scry_analyze::{
@@ -21,7 +20,7 @@ use scry_format::{DecodedChunk, FormatError, IndexEntry, ReadOptions, TraceFile}
 
 use crate::cli::ReadArgs;
 use crate::exit::{Code, UsageError};
-use crate::open::{Trace, open_trace};
+use crate::open::{Trace, TraceData, open_trace};
 
 /// Output is handed to stdout in blocks of about this size.
 const BLOCK: usize = 1 << 20;
@@ -429,7 +428,7 @@ fn overlapping(traces: &[(PathBuf, Trace)]) -> usize {
 /// thread of their own; `state` has replayed every event up to the current
 /// one.
 struct Cursor<'t> {
-    trace: &'t TraceFile<Mmap>,
+    trace: &'t TraceFile<TraceData>,
     prepared: &'t Prepared,
     filter: Option<&'t Filter>,
     window: Window,
