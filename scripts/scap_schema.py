@@ -73,3 +73,14 @@ for code in range(event_max):
     print(f'    EventSchema {{ name: "{name}", syscall: {str(syscall).lower()}, '
           f'large: {str(large).lower()}, params: &[{ps}] }},')
 print("];")
+
+sc = {int(n): name.lower() for name, n in
+      re.findall(r"PPM_SC_X\((\w+),\s*(\d+)\)", header)}
+sc_max = max(sc) + 1
+print(f"""
+/// Syscall names by libscap syscall code (`PPM_SC_*`), the `ID` of the
+/// generic `syscall` event; empty where no code is assigned.
+pub(crate) static SYSCALL_NAMES: [&str; {sc_max}] = [""")
+for n in range(sc_max):
+    print(f'    "{sc.get(n, "")}",')
+print("];")

@@ -83,6 +83,19 @@ Exits 0 when every trace is whole, 3 when any is damaged, cut off or
 unreadable.")]
     Verify(VerifyArgs),
 
+    /// Write a sysdig or Falco capture (.scap, plain or gzip) as a scry
+    /// trace.
+    #[command(after_help = "\
+Examples:
+  scry convert capture.scap -w capture.scry
+  scry convert falco-event.scap.gz -w - | scry info -
+
+Every command reads .scap files directly; converting makes later reads
+faster and the file smaller. Exits 3 when the capture is unreadable; a
+capture cut off or damaged part way is converted up to the damage, with a
+warning.")]
+    Convert(ConvertArgs),
+
     /// List every field a filter or an output format can use, with its type
     /// and meaning.
     #[command(after_help = "\
@@ -208,6 +221,22 @@ pub struct InfoArgs {
     /// core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The capture to convert (`-` reads it from standard input).
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// The trace to write (`-` for standard output); created readable by
+    /// its owner only.
+    #[arg(short = 'w', long = "write", value_name = "FILE", required = true)]
+    pub output: PathBuf,
+
+    /// Print nothing but warnings and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -106,6 +106,31 @@ pub fn open_with_origin(
     Ok((Trace::Mapped(Box::new(trace)), None))
 }
 
+/// The whole content of `path`: mapped when it is a regular file, read into
+/// memory otherwise (a pipe, `-` for standard input).
+pub fn read_whole(path: &Path) -> anyhow::Result<TraceData> {
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+        return Ok(TraceData::Owned(bytes));
+    }
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if file
+        .metadata()
+        .is_ok_and(|m| m.file_type().is_file() && m.len() > 0)
+    {
+        // SAFETY: as for traces, the file is not shrunk while it is read.
+        let map =
+            unsafe { map_file(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+        return Ok(TraceData::Mapped(map));
+    }
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(TraceData::Owned(bytes))
+}
+
 /// Opens a trace that can only be read front to back. A capture has no
 /// index to stream by: it is read whole first.
 fn open_stream(
@@ -173,7 +198,9 @@ pub fn warn_scap(path: &Path, report: &ScapReport) {
         );
     }
     if let Some((offset, reason)) = &report.damage {
-        eprintln!("scry: warning: {name} is damaged at byte {offset} ({reason}): read the events before it");
+        eprintln!(
+            "scry: warning: {name} is damaged at byte {offset} ({reason}): read the events before it"
+        );
     }
     for damage in &report.damaged_metadata {
         eprintln!("scry: warning: {name}: skipped a damaged metadata {damage}");

@@ -1,5 +1,10 @@
 //! Small helpers for human-readable output: thousands separators, byte
-//! sizes, durations and timestamps.
+//! sizes, durations and timestamps; and creating trace files.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 /// `1234567` as `1,234,567`.
 pub fn count(value: u64) -> String {
@@ -71,4 +76,18 @@ mod tests {
         assert_eq!(duration(1_500), "1.5 µs");
         assert_eq!(duration(2_500_000_000), "2.500 s");
     }
+}
+
+/// Creates (or truncates) `path` readable and writable by its owner only:
+/// traces hold secrets (buffers, command lines).
+pub fn create_private(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open: tighten it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }

@@ -300,7 +300,6 @@ impl ParamEncoder<'_> {
     }
 }
 
-
 /// Decodes a column of `count` varints into `out`, converting each with
 /// `convert` (which refuses values out of range by returning `None`).
 #[inline]

@@ -1,9 +1,8 @@
 //! `scry record`: turns flags into a capture configuration, handles the
 //! signals that stop a capture, and reports the outcome.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -93,7 +92,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
             } else {
                 let path = path.clone();
                 Box::new(move |_| {
-                    create_private(&path).map(|file| io::BufWriter::with_capacity(1 << 20, file))
+                    output::create_private(&path)
+                        .map(|file| io::BufWriter::with_capacity(1 << 20, file))
                 })
             };
         scry_capture::record(open, &options, &stop, &mut progress)
@@ -177,20 +177,6 @@ pub fn exec_when_ready(fifo: &Path, argv: &[std::ffi::OsString]) -> anyhow::Resu
     });
 }
 
-/// Creates (or truncates) `path` readable and writable by its owner only:
-/// traces hold secrets (buffers, command lines).
-fn create_private(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file keeps its mode on open: tighten it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
 /// The rotation policy of `-C` / `-G`; `-W` alone is a mistake.
 fn rotation(args: &RecordArgs) -> anyhow::Result<Option<scry_capture::Rotation>> {
     if args.file_size.is_none() && args.rotate_every.is_none() {
@@ -256,7 +242,7 @@ impl SegmentFiles {
         let mut name = self.base.clone();
         name.extend_from_slice(format!("-{}-{:04}.scry", utc_stamp(), segment + 1).as_bytes());
         let path = PathBuf::from(std::ffi::OsString::from_vec(name));
-        let file = create_private(&path)?;
+        let file = output::create_private(&path)?;
         self.written.push_back(path);
         while self
             .keep

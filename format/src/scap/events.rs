@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustc_hash::FxHashMap;
 
 use super::meta::{Le, cgroup_path, split_nul, trim_nul};
-use super::schema::{EVENT_MAX, EVENTS, EventSchema};
+use super::schema::{EVENT_MAX, EVENTS, EventSchema, SYSCALL_NAMES};
 use crate::chunk::{EventHead, ParamEncoder};
 use crate::event_table::{EventTable, EventTypeInfo, PROCEXIT, UNKNOWN_SYSCALL};
 use crate::model::{EventType, SockAddr};
@@ -30,8 +30,9 @@ pub(super) const FIRST_SCAP_TYPE: EventType = 2000;
 /// x86_64 numbers of the syscalls that do not return.
 const NR_EXIT: u64 = 60;
 const NR_EXIT_GROUP: u64 = 231;
-/// The model's type for a thread (not process) exit.
-const EXIT: EventType = 60;
+/// The name given to libscap's `procexit` of a thread that is not its
+/// process' last: the model's `procexit` means the whole process ended.
+const THREAD_EXIT: &str = "thread_exit";
 const PPM_CL_CLONE_THREAD: u64 = 1 << 13;
 
 /// `ppm_param_type` ids this module looks at.
@@ -289,7 +290,10 @@ fn aliases(syscall: &str, param: &str) -> Option<&'static [&'static str]> {
 /// maps into it.
 pub(super) struct Mapping {
     pub(super) table: EventTable,
+    thread_exit: EventType,
     plans: Vec<Option<Plan>>,
+    /// The model's type of each libscap syscall code, for generic events.
+    generic: Vec<Option<EventType>>,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -380,11 +384,31 @@ impl Mapping {
                 }
             }
         }
+        let thread_exit = next_own;
+        entries.push(EventTypeInfo {
+            id: thread_exit,
+            name: THREAD_EXIT.to_owned(),
+            params: union_params("procexit"),
+        });
         let table = EventTable::new(entries);
         let plans = (0..EVENT_MAX)
             .map(|code| plan(&table, &own, code))
             .collect();
-        Mapping { table, plans }
+        let generic = SYSCALL_NAMES
+            .iter()
+            .map(|name| {
+                let name = model_name(name);
+                table
+                    .id_of(name)
+                    .filter(|&id| id < crate::FIRST_SPECIAL_TYPE)
+            })
+            .collect();
+        Mapping {
+            table,
+            thread_exit,
+            plans,
+            generic,
+        }
     }
 }
 
@@ -690,12 +714,20 @@ fn record<'r>(
     let mut tgid = state.tgid(raw.tid);
     match plan.special {
         Special::Generic => {
-            let nr = raw.param(1).map_or(u64::MAX, le_uint);
-            if let Ok(nr) = EventType::try_from(nr)
-                && nr < crate::FIRST_SPECIAL_TYPE
-                && mapping.table.get(nr).is_some()
-            {
-                event_type = nr;
+            // By libscap's syscall code, which names the syscall whatever
+            // the architecture; else by the native number.
+            let by_code = raw
+                .param(0)
+                .map(le_uint)
+                .and_then(|code| mapping.generic.get(usize::try_from(code).ok()?).copied())
+                .flatten();
+            let by_number = raw
+                .param(1)
+                .map(le_uint)
+                .and_then(|nr| EventType::try_from(nr).ok())
+                .filter(|&nr| nr < crate::FIRST_SPECIAL_TYPE && mapping.table.get(nr).is_some());
+            if let Some(id) = by_code.or(by_number) {
+                event_type = id;
             }
         }
         Special::Clone => {
@@ -729,7 +761,7 @@ fn record<'r>(
             ret = raw.param(0).map_or(0, le_int);
             special = Some((Special::ProcExit, ret as u64));
             if tgid != raw.tid as u32 {
-                event_type = EXIT;
+                event_type = mapping.thread_exit;
             }
         }
         Special::None => {}
@@ -787,7 +819,16 @@ impl Emit<'_> {
                 out.uint(status);
                 out.uint(signal);
             } else {
-                out.uint(status);
+                for (at, &(_, ty, _)) in EVENTS[usize::from(self.exit.code)]
+                    .params
+                    .iter()
+                    .enumerate()
+                {
+                    match self.exit.param(at).filter(|b| !b.is_empty()) {
+                        Some(bytes) => plain(out, ty, bytes),
+                        None => out.absent(),
+                    }
+                }
             }
             return;
         }
@@ -867,7 +908,9 @@ fn plain(out: &mut ParamEncoder<'_>, ty: u8, bytes: &[u8]) {
             None => out.bytes(bytes),
         },
         pt::SOCKTUPLE => match tuple(bytes) {
-            Some((client, server)) => out.str(tuple_text(client.as_ref(), server.as_ref()).as_bytes()),
+            Some((client, server)) => {
+                out.str(tuple_text(client.as_ref(), server.as_ref()).as_bytes())
+            }
             None => out.bytes(bytes),
         },
         pt::FDLIST => out.str(fdlist_text(bytes).as_bytes()),
@@ -891,7 +934,9 @@ fn plain(out: &mut ParamEncoder<'_>, ty: u8, bytes: &[u8]) {
 fn ip(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => Some(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?))),
-        16 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?))),
+        16 => Some(IpAddr::V6(Ipv6Addr::from(
+            <[u8; 16]>::try_from(bytes).ok()?,
+        ))),
         _ => None,
     }
 }
@@ -933,7 +978,10 @@ fn tuple(bytes: &[u8]) -> Option<Tuple> {
         }
         let end = |at: usize| -> Option<SockAddr> {
             let port = u16::from_le_bytes([rest[at + ip_len], rest[at + ip_len + 1]]);
-            Some(SockAddr::Inet(SocketAddr::new(ip(&rest[at..at + ip_len])?, port)))
+            Some(SockAddr::Inet(SocketAddr::new(
+                ip(&rest[at..at + ip_len])?,
+                port,
+            )))
         };
         Some((end(0), end(ip_len + 2)))
     };

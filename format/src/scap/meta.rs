@@ -71,7 +71,10 @@ impl<'b> Le<'b> {
     }
 
     pub(super) fn take(&mut self, n: usize, what: &'static str) -> MetaResult<&'b [u8]> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or(Short(what))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
@@ -116,9 +119,7 @@ pub(super) fn trim_nul(bytes: &[u8]) -> &[u8] {
 /// The NUL-separated items of a list (argv, env, cgroups).
 pub(super) fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    bytes
-        .split(|&b| b == 0)
-        .filter(move |_| !bytes.is_empty())
+    bytes.split(|&b| b == 0).filter(move |_| !bytes.is_empty())
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -132,7 +133,10 @@ pub(super) fn machine(body: &[u8]) -> MetaResult<MachineInfo> {
     let memory_bytes = le.u64("machine info")?;
     let _max_pid = le.u64("machine info")?;
     let hostname = trim_nul(le.take(128, "machine info")?);
-    let hostname = &hostname[..hostname.iter().position(|&b| b == 0).unwrap_or(hostname.len())];
+    let hostname = &hostname[..hostname
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(hostname.len())];
     let boot_time_ns = le.u64("machine info").unwrap_or(0);
     Ok(MachineInfo {
         hostname: lossy(hostname),

@@ -123,11 +123,7 @@ struct Metadata {
 /// Not a scap file, a byte-swapped file, an unsupported major version, a
 /// file cut off inside its section header, or I/O errors of `out`.
 /// Damage further in ends the reading and is reported, not returned.
-pub fn import<W: Write>(
-    bytes: &[u8],
-    out: W,
-    options: WriterOptions,
-) -> Result<(W, ScapReport)> {
+pub fn import<W: Write>(bytes: &[u8], out: W, options: WriterOptions) -> Result<(W, ScapReport)> {
     let mut report = ScapReport {
         gzip: input::is_gzip(bytes),
         ..ScapReport::default()
@@ -170,9 +166,9 @@ pub fn import<W: Write>(
         let Some((v1, flags, large)) = event_block(block_kind) else {
             if sink.is_none() {
                 if let Err(reason) = metadata_block(&mut metadata, block_kind, body, &mut report) {
-                    report
-                        .damaged_metadata
-                        .push(format!("block of type {block_kind:#x} at byte {offset}: {reason}"));
+                    report.damaged_metadata.push(format!(
+                        "block of type {block_kind:#x} at byte {offset}: {reason}"
+                    ));
                 }
             } else if block_kind != kind::SECTION {
                 // Metadata repeated mid-capture (a rotated file's header)
