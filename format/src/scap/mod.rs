@@ -195,17 +195,16 @@ pub fn import<W: Write>(bytes: &[u8], out: W, options: WriterOptions) -> Result<
             Err(_) => converter.undecodable(),
         }
     }
-    if report.truncation.is_none()
-        && report.damage.is_none()
-        && let Some(error) = blocks.stream_error()
-    {
+    if let Some(error) = blocks.stream_error() {
         // The gzip stream itself is cut off or damaged: what decompressed
         // was read.
-        report.truncation = Some(Truncation {
-            offset: blocks.offset(),
-            partial_bytes: 0,
-        });
         report.gzip_error = Some(error.to_string());
+        if report.truncation.is_none() && report.damage.is_none() {
+            report.truncation = Some(Truncation {
+                offset: blocks.offset(),
+                partial_bytes: 0,
+            });
+        }
     }
     report.bytes = blocks.offset();
     let (writer, mut converter) = match sink {
