@@ -9,7 +9,7 @@ want=(clang libelf-dev zlib1g-dev pkg-config make gcc)
 case "${1:-build}" in
   build) ;;
   test) want+=(util-linux) ;;
-  bench) want+=(bpftrace strace) ;;
+  bench) want+=(bpftrace strace sysdig) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -203,9 +203,17 @@ fn damaged_captures_get_clear_errors() {
     let cut = write("cut.scap", &plain[..plain.len() * 9 / 10]);
     let run = scry(&["read", &cut, "evt.type=open", "--count"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("is truncated at byte"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is truncated at byte"),
+        "{}",
+        run.stderr
+    );
     let info = scry(&["info", &cut]);
-    assert!(info.stdout.contains("status     TRUNCATED"), "{}", info.stdout);
+    assert!(
+        info.stdout.contains("status     TRUNCATED"),
+        "{}",
+        info.stdout
+    );
 
     // A gzip stream cut off.
     let gz = std::fs::read(capture("cat_write")).unwrap();
@@ -218,7 +226,11 @@ fn damaged_captures_get_clear_errors() {
     // Cut inside the section header.
     let run = scry(&["read", &write("head.scap", &plain[..20])]);
     assert_eq!(run.code, 3);
-    assert!(run.stderr.contains("cut off inside its header"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cut off inside its header"),
+        "{}",
+        run.stderr
+    );
 
     // Written by a big-endian machine.
     let mut swapped = plain.clone();
@@ -232,7 +244,11 @@ fn damaged_captures_get_clear_errors() {
     newer[12..14].copy_from_slice(&2u16.to_le_bytes());
     let run = scry(&["read", &write("v2.scap", &newer)]);
     assert_eq!(run.code, 3);
-    assert!(run.stderr.contains("unsupported format version 2.0"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unsupported format version 2.0"),
+        "{}",
+        run.stderr
+    );
 
     // A block length damaged half way: the events before it are read.
     let mut damaged = plain.clone();
@@ -254,7 +270,11 @@ fn damaged_captures_get_clear_errors() {
     let other = write("other.gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0]);
     let run = scry(&["read", &other]);
     assert_eq!(run.code, 3);
-    assert!(run.stderr.contains("not a sysdig/Falco capture"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not a sysdig/Falco capture"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The offset of an event block half way through a capture's events.
@@ -283,7 +303,11 @@ fn convert_refuses_what_is_not_a_capture() {
     let sample = samples().join("workload.scry");
     let run = scry(&["convert", &sample.to_string_lossy(), "-w", &out]);
     assert_eq!(run.code, 3);
-    assert!(run.stderr.contains("not a sysdig/Falco capture"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not a sysdig/Falco capture"),
+        "{}",
+        run.stderr
+    );
     let run = scry(&["convert", &capture("cat_write")]);
     assert_eq!(run.code, 2, "-w is required");
 }

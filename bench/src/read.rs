@@ -46,7 +46,7 @@ const ROWS: [Row; 4] = [
 ];
 
 /// The release `scry` next to this benchmark's binary.
-fn scry_binary() -> Result<PathBuf, String> {
+pub(crate) fn scry_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let scry = exe.with_file_name("scry");
     if scry.exists() {
