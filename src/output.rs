@@ -65,19 +65,6 @@ pub fn json_string(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_counts_sizes_and_durations() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(8 << 20), "8.0 MiB");
-        assert_eq!(duration(1_500), "1.5 µs");
-        assert_eq!(duration(2_500_000_000), "2.500 s");
-    }
-}
-
 /// Creates (or truncates) `path` readable and writable by its owner only:
 /// traces hold secrets (buffers, command lines).
 pub fn create_private(path: &Path) -> io::Result<File> {
@@ -90,4 +77,17 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     // An existing file keeps its mode on open: tighten it.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_counts_sizes_and_durations() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(8 << 20), "8.0 MiB");
+        assert_eq!(duration(1_500), "1.5 µs");
+        assert_eq!(duration(2_500_000_000), "2.500 s");
+    }
 }

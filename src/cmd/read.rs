@@ -20,7 +20,7 @@ use scry_format::{DecodedChunk, FormatError, IndexEntry, ReadOptions, TraceFile}
 
 use crate::cli::ReadArgs;
 use crate::exit::{Code, UsageError};
-use crate::open::{Trace, TraceData, open_trace};
+use crate::open::{Trace, TraceData, open_scap_stream, open_trace};
 
 /// Output is handed to stdout in blocks of about this size.
 const BLOCK: usize = 1 << 20;
@@ -128,7 +128,18 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
     let until = parse_time(args.until.as_deref(), "--until")?;
 
     let mut traces = Vec::with_capacity(paths.len());
-    for path in &paths {
+    // One capture read alone, and not placed in time by offsets, is
+    // converted as it is read rather than first.
+    let relative = [&since, &until]
+        .iter()
+        .any(|spec| spec.as_ref().is_some_and(|s| !matches!(s, TimeSpec::At(_))));
+    if let [path] = &paths[..]
+        && !relative
+        && let Some(trace) = open_scap_stream(path, ReadOptions::default())?
+    {
+        traces.push((path.clone(), trace));
+    }
+    for path in &paths[traces.len()..] {
         traces.push((path.clone(), open_trace(path, ReadOptions::default())?));
     }
     // Segments and files are read in the order of their first event, so

@@ -69,14 +69,25 @@ pub(super) struct Raw<'b> {
     pub(super) code: u16,
     /// The whole event, header included.
     bytes: &'b [u8],
-    params: Located,
+    params: &'b Located,
 }
 
 /// Where each parameter of an event is: start and length in its bytes.
+/// Kept apart from [`Raw`] (and reused from event to event) so that
+/// passing an event around copies a few words, not this table.
 #[derive(Debug, Clone, Copy)]
-struct Located {
+pub(super) struct Located {
     count: u8,
     at: [(u32, u32); MAX_PARAMS],
+}
+
+impl Default for Located {
+    fn default() -> Self {
+        Located {
+            count: 0,
+            at: [(0, 0); MAX_PARAMS],
+        }
+    }
 }
 
 impl Raw<'_> {
@@ -92,7 +103,13 @@ impl Raw<'_> {
 /// Parses the event of an event block body. `large` blocks have 32-bit
 /// parameter lengths; `flags` blocks carry a u32 of flags after the cpu;
 /// `v1` events have no parameter count in their header.
-pub(super) fn parse(body: &[u8], v1: bool, flags: bool, large: bool) -> Result<Raw<'_>, String> {
+pub(super) fn parse<'b>(
+    body: &'b [u8],
+    v1: bool,
+    flags: bool,
+    large: bool,
+    params: &'b mut Located,
+) -> Result<Raw<'b>, String> {
     let mut le = Le::new(body);
     let short = |_| "event block shorter than its event".to_owned();
     let cpu = le.u16("cpu").map_err(short)?;
@@ -157,10 +174,7 @@ pub(super) fn parse(body: &[u8], v1: bool, flags: bool, large: bool) -> Result<R
         }
         n
     };
-    let mut params = Located {
-        count: count.min(MAX_PARAMS) as u8,
-        at: [(0, 0); MAX_PARAMS],
-    };
+    params.count = count.min(MAX_PARAMS) as u8;
     let mut at = header + count * width;
     for (i, slot) in params.at.iter_mut().enumerate().take(count.min(MAX_PARAMS)) {
         let param_len = length_at(i);
@@ -313,13 +327,13 @@ fn union_params(name: &str) -> Vec<String> {
         .filter(|(_, s)| s.name == name)
         .collect();
     let names_of = |code: usize, schema: &EventSchema| -> Vec<&'static str> {
-        let exit = !schema.syscall || code % 2 == 1;
+        let exit = !schema.syscall || !code.is_multiple_of(2);
         let skip = usize::from(exit && schema.syscall && returns_first(schema));
         schema.params.iter().skip(skip).map(|p| p.0).collect()
     };
     let mut lists: Vec<(bool, Vec<&str>)> = versions
         .iter()
-        .map(|&(code, s)| (s.syscall && code % 2 == 0, names_of(code, s)))
+        .map(|&(code, s)| (s.syscall && code.is_multiple_of(2), names_of(code, s)))
         .collect();
     // Exit layouts first, longest first.
     lists.sort_by_key(|(enter, list)| (*enter, std::cmp::Reverse(list.len())));
@@ -415,7 +429,7 @@ impl Mapping {
 /// The plan of one code, `None` for unused codes and enter events.
 fn plan(table: &EventTable, own: &FxHashMap<&str, EventType>, code: usize) -> Option<Plan> {
     let schema = &EVENTS[code];
-    if schema.name.is_empty() || (schema.syscall && code % 2 == 0) {
+    if schema.name.is_empty() || (schema.syscall && code.is_multiple_of(2)) {
         return None;
     }
     let enter = schema.syscall.then(|| &EVENTS[code - 1]);
@@ -533,7 +547,9 @@ struct Stash {
     code: u16,
     ts: u64,
     bytes: Vec<u8>,
-    params: Option<Located>,
+    params: Located,
+    /// Waiting for its exit.
+    live: bool,
 }
 
 /// Counters of what the conversion did.
@@ -632,7 +648,7 @@ impl Converter {
             .state
             .pending
             .values()
-            .filter(|stash| stash.params.is_some())
+            .filter(|stash| stash.live)
             .count();
         self.state.stats.unpaired_enters += waiting as u64;
         self.state.pending.clear();
@@ -654,7 +670,7 @@ impl Converter {
             state.stats.unknown_events += 1;
             return Outcome::Nothing;
         };
-        if schema.syscall && code % 2 == 0 {
+        if schema.syscall && code.is_multiple_of(2) {
             let never_returns = schema.name == "syscall"
                 && raw
                     .param(1)
@@ -662,14 +678,15 @@ impl Converter {
                     .is_some_and(|nr| nr == NR_EXIT || nr == NR_EXIT_GROUP);
             if !never_returns {
                 let stash = state.pending.entry(raw.tid).or_default();
-                if stash.params.is_some() {
+                if stash.live {
                     state.stats.unpaired_enters += 1;
                 }
                 stash.code = raw.code;
                 stash.ts = raw.ts;
                 stash.bytes.clear();
                 stash.bytes.extend_from_slice(raw.bytes);
-                stash.params = Some(raw.params);
+                stash.params = *raw.params;
+                stash.live = true;
                 return Outcome::Nothing;
             }
             // exit and exit_group have no exit event: the enter is the
@@ -679,14 +696,14 @@ impl Converter {
         let mut paired = false;
         if schema.syscall
             && let Some(stash) = state.pending.get_mut(&raw.tid)
-            && stash.params.is_some()
+            && stash.live
         {
             if usize::from(stash.code) + 1 == code {
                 state.stats.paired += 1;
                 paired = true;
             } else {
                 state.stats.unpaired_enters += 1;
-                stash.params = None;
+                stash.live = false;
             }
         }
         record(mapping, state, raw, paired, code)
@@ -703,7 +720,7 @@ fn record<'r>(
     let Some(plan) = mapping.plans.get(code).and_then(Option::as_ref) else {
         state.stats.unknown_events += 1;
         if paired && let Some(stash) = state.pending.get_mut(&raw.tid) {
-            stash.params = None;
+            stash.live = false;
         }
         return Outcome::Nothing;
     };
@@ -770,15 +787,19 @@ fn record<'r>(
     let mut latency = 0;
     let enter = if paired {
         state.pending.get_mut(&raw.tid).and_then(|stash| {
-            let params = stash.params.take()?;
+            if !stash.live {
+                return None;
+            }
+            stash.live = false;
             latency = raw.ts.saturating_sub(stash.ts);
+            let stash: &'r Stash = stash;
             Some(Raw {
                 cpu: raw.cpu,
                 ts: stash.ts,
                 tid: raw.tid,
                 code: stash.code,
                 bytes: &stash.bytes,
-                params,
+                params: &stash.params,
             })
         })
     } else {

@@ -166,7 +166,7 @@ impl<'a> Blocks<'a> {
         }
         let kind = u32_at(head, 0);
         let total = u32_at(head, 4) as usize;
-        if total < FRAMING || total % 4 != 0 || total > MAX_BLOCK {
+        if total < FRAMING || !total.is_multiple_of(4) || total > MAX_BLOCK {
             return Next::Damaged(format!(
                 "block of type {kind:#x} declares an impossible length of {total} bytes"
             ));

@@ -145,6 +145,7 @@ pub fn import<W: Write>(bytes: &[u8], out: W, options: WriterOptions) -> Result<
     metadata.header.machine.arch = "x86_64".to_owned();
 
     let mut out = Some(out);
+    let mut located = events::Located::default();
     let mut sink: Option<(TraceWriter<W>, Converter)> = None;
     loop {
         let offset = blocks.offset();
@@ -177,7 +178,7 @@ pub fn import<W: Write>(bytes: &[u8], out: W, options: WriterOptions) -> Result<
             }
             continue;
         };
-        let parsed = events::parse(body, v1, flags, large);
+        let parsed = events::parse(body, v1, flags, large, &mut located);
         if sink.is_none() {
             let first_ts = parsed.as_ref().map_or(0, |raw| raw.ts);
             let Some(out) = out.take() else { break };
