@@ -24,6 +24,7 @@
 mod events;
 mod input;
 mod meta;
+#[rustfmt::skip]
 mod schema;
 
 use std::io::Write;
@@ -365,5 +366,196 @@ fn section_header(blocks: &mut Blocks<'_>) -> Result<(u16, u16)> {
             needed: 28,
             actual: head.len() as u64,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::TraceFile;
+
+    /// A block: type, length, body padded to 4 bytes, length.
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().div_ceil(4) * 4;
+        let total = (padded + 12) as u32;
+        let mut out = Vec::new();
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(8 + padded, 0);
+        out.extend_from_slice(&total.to_le_bytes());
+        out
+    }
+
+    fn str16(out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        out.extend_from_slice(text);
+    }
+
+    /// A V2 event: header with nparams, 16-bit lengths, values.
+    fn event(ts: u64, tid: u64, code: u16, params: &[&[u8]]) -> Vec<u8> {
+        let len = 26 + 2 * params.len() + params.iter().map(|p| p.len()).sum::<usize>();
+        let mut out = Vec::new();
+        out.extend_from_slice(&ts.to_le_bytes());
+        out.extend_from_slice(&tid.to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&code.to_le_bytes());
+        out.extend_from_slice(&(params.len() as u32).to_le_bytes());
+        for p in params {
+            out.extend_from_slice(&(p.len() as u16).to_le_bytes());
+        }
+        for p in params {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    fn capture() -> Vec<u8> {
+        let mut file = Vec::new();
+        // Section header with a pcapng comment option.
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&meta::BYTE_ORDER_MAGIC.to_le_bytes());
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&2u16.to_le_bytes());
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        shb.extend_from_slice(&[1, 0, 4, 0, b'n', b'o', b't', b'e', 0, 0, 0, 0]);
+        file.extend(block(kind::SECTION, &shb));
+        // A block type this reader does not know.
+        file.extend(block(0x999, &[1, 2, 3, 4]));
+        // One process, PL V9.
+        let mut entry = Vec::new();
+        for v in [42u64, 42, 1, 42, 42] {
+            entry.extend_from_slice(&v.to_le_bytes());
+        }
+        str16(&mut entry, b"demo");
+        str16(&mut entry, b"demo");
+        str16(&mut entry, b"/usr/bin/demo");
+        str16(&mut entry, b"--flag\0");
+        str16(&mut entry, b"/tmp");
+        entry.extend_from_slice(&1024u64.to_le_bytes());
+        entry.extend_from_slice(&0u32.to_le_bytes());
+        entry.extend_from_slice(&1000u32.to_le_bytes());
+        entry.extend_from_slice(&1000u32.to_le_bytes());
+        entry.extend_from_slice(&[0; 28]);
+        str16(&mut entry, b"");
+        entry.extend_from_slice(&42u64.to_le_bytes());
+        entry.extend_from_slice(&42u64.to_le_bytes());
+        str16(&mut entry, b"cpu=/\0");
+        str16(&mut entry, b"/");
+        entry.extend_from_slice(&1000u32.to_le_bytes()); // loginuid
+        let mut procs = ((entry.len() + 4) as u32).to_le_bytes().to_vec();
+        procs.extend(entry);
+        file.extend(block(meta::kind::PROCS_V9, &procs));
+        // Its fd 3, FDL V2, a file opened read-write (libscap flags).
+        let mut fd = Vec::new();
+        fd.extend_from_slice(&3u64.to_le_bytes());
+        fd.extend_from_slice(&7u64.to_le_bytes());
+        fd.push(16);
+        fd.extend_from_slice(&3u32.to_le_bytes());
+        str16(&mut fd, b"/var/log/demo.log");
+        let mut fds = 42u64.to_le_bytes().to_vec();
+        fds.extend_from_slice(&((fd.len() + 4) as u32).to_le_bytes());
+        fds.extend(fd);
+        file.extend(block(meta::kind::FDS_V2, &fds));
+        // read enter and exit (V2 blocks), the exit with an option after
+        // the event.
+        let mut read_enter = 0u16.to_le_bytes().to_vec();
+        read_enter.extend(event(
+            1_000,
+            42,
+            6,
+            &[&3i64.to_le_bytes(), &64u32.to_le_bytes()],
+        ));
+        file.extend(block(kind::EVENT_V2, &read_enter));
+        let mut read_exit = 0u16.to_le_bytes().to_vec();
+        read_exit.extend(event(1_500, 42, 7, &[&5i64.to_le_bytes(), b"hello"]));
+        read_exit.extend_from_slice(&[0, 0, 1, 0, 4, 0, b'x', b'y', b'z', b'w']);
+        file.extend(block(kind::EVENT_V2, &read_exit));
+        // openat exit alone, in an event-with-flags block: libscap's
+        // O_RDONLY|O_CLOEXEC.
+        let mut openat = 1u16.to_le_bytes().to_vec();
+        openat.extend_from_slice(&0u32.to_le_bytes());
+        openat.extend(event(
+            2_000,
+            42,
+            307,
+            &[
+                &4i64.to_le_bytes(),
+                &(-100i64).to_le_bytes(),
+                b"/etc/hosts\0",
+                &4097u32.to_le_bytes(),
+                &0u32.to_le_bytes(),
+            ],
+        ));
+        file.extend(block(kind::EVENT_FLAGS_V2, &openat));
+        // An enter whose exit never comes.
+        let mut dangling = 0u16.to_le_bytes().to_vec();
+        dangling.extend(event(
+            3_000,
+            42,
+            6,
+            &[&3i64.to_le_bytes(), &64u32.to_le_bytes()],
+        ));
+        file.extend(block(kind::EVENT_V2, &dangling));
+        file
+    }
+
+    #[test]
+    fn a_built_capture_reads_back() {
+        let (bytes, report) = import(&capture(), Vec::new(), WriterOptions::default()).unwrap();
+        assert!(report.is_whole(), "{report:?}");
+        assert_eq!(report.version, (1, 2));
+        assert_eq!(report.skipped_blocks, 1);
+        let e = &report.events;
+        assert_eq!(
+            (e.scap_events, e.records, e.paired, e.unpaired_enters),
+            (4, 2, 1, 1)
+        );
+        let trace = TraceFile::open(bytes).unwrap();
+        let snapshot = trace.snapshot();
+        assert_eq!(snapshot.processes.len(), 1);
+        let process = &snapshot.processes[0];
+        assert_eq!(process.exe, b"/usr/bin/demo");
+        assert_eq!(process.args, [b"demo".to_vec(), b"--flag".to_vec()]);
+        assert_eq!((process.uid, process.loginuid), (1000, 1000));
+        assert_eq!(snapshot.fds[0].name, b"/var/log/demo.log");
+        assert_eq!(snapshot.fds[0].flags, 0o2, "O_RDWR");
+        let table = &trace.header().event_table;
+        let chunk = trace.decode_chunk(&trace.chunks()[0]).unwrap();
+        let events: Vec<_> = chunk.iter().map(|e| e.to_event()).collect();
+        assert_eq!(events.len(), 2);
+        let read = &events[0];
+        assert_eq!(table.name(read.event_type), Some("read"));
+        assert_eq!((read.ret, read.latency, read.tgid), (5, 500, 42));
+        let names = &table.get(read.event_type).unwrap().params;
+        let param = |name: &str| &read.params[names.iter().position(|n| n == name).unwrap()];
+        assert_eq!(param("fd"), &crate::Value::Fd(3), "from the enter event");
+        assert_eq!(param("data"), &crate::Value::Bytes(b"hello".to_vec()));
+        let open = &events[1];
+        assert_eq!(table.name(open.event_type), Some("openat"));
+        assert_eq!(open.cpu, 1);
+        assert_eq!(
+            open.params,
+            [
+                crate::Value::Fd(-100),
+                crate::Value::Str(b"/etc/hosts".to_vec()),
+                crate::Value::Uint(0o2000000),
+                crate::Value::Uint(0),
+                crate::Value::Fd(4),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cut_capture_reads_what_is_whole() {
+        let whole = capture();
+        let cut = &whole[..whole.len() - 10];
+        let (_, report) = import(cut, Vec::new(), WriterOptions::default()).unwrap();
+        assert!(report.truncation.is_some());
+        assert_eq!(report.events.records, 2);
+        // Every prefix either fails cleanly or reads.
+        for len in 0..whole.len() {
+            let _ = import(&whole[..len], Vec::new(), WriterOptions::default());
+        }
     }
 }
