@@ -180,6 +180,9 @@ fn import(
     };
     let (data, report) = scap::import(bytes, Vec::with_capacity(bytes.len() / 2), writer)
         .with_context(|| format!("cannot read {name}"))?;
+    if options.strict && !report.is_whole() {
+        anyhow::bail!("{name} is cut off or damaged (--strict reads only whole traces)");
+    }
     let trace = TraceFile::open_with(TraceData::Owned(data), options)
         .with_context(|| format!("cannot read {name}"))?;
     Ok((Trace::Mapped(Box::new(trace)), Some(report)))
