@@ -237,8 +237,14 @@ pub fn run_table(events: u64, runs: usize) -> Result<(), String> {
                target: &str|
      -> Result<(), String> {
         eprintln!("scap: {label} on {}", file.display());
+        // The trace goes after the command and, for `top`, its view.
         let file_arg = file.to_string_lossy().into_owned();
-        let args: Vec<&str> = [&scry_args[..1], &[file_arg.as_str()], &scry_args[1..]].concat();
+        let at = if scry_args.first() == Some(&"top") {
+            2
+        } else {
+            1
+        };
+        let args: Vec<&str> = [&scry_args[..at], &[file_arg.as_str()], &scry_args[at..]].concat();
         let ours = rate(median_of(runs, &scry, &args)?);
         let theirs = match (&sysdig, sysdig_args) {
             (Some(sysdig), Some(extra)) => {
