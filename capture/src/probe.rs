@@ -27,6 +27,8 @@ pub(crate) struct ProbeConfig {
     pub(crate) self_tgid: u32,
     /// Record only these processes and what they start (`None`: all).
     pub(crate) targets: Option<Vec<u32>>,
+    /// Record only the syscalls whose number is set (`None`: all).
+    pub(crate) syscalls: Option<Vec<bool>>,
 }
 
 /// Decoded events waiting to be collected, filled by the ring callbacks.
@@ -79,6 +81,11 @@ pub(crate) fn with_probe<T>(
     rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
     rodata.targ_self_tgid = config.self_tgid;
     rodata.targ_targets = u32::from(config.targets.is_some());
+    if let Some(syscalls) = &config.syscalls {
+        for (slot, &on) in rodata.targ_syscalls.iter_mut().zip(syscalls) {
+            *slot = u8::from(on);
+        }
+    }
     open_skel
         .maps
         .events
