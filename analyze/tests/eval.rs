@@ -296,7 +296,10 @@ fn the_event_types_a_filter_allows_are_a_superset_of_its_matches() {
         Some(vec!["read", "openat"])
     );
     assert_eq!(types("evt.type=openat or proc.name=cat"), None);
-    assert_eq!(types("not proc.name=cat and evt.type=close"), Some(vec!["close"]));
+    assert_eq!(
+        types("not proc.name=cat and evt.type=close"),
+        Some(vec!["close"])
+    );
     let all_but_read = types("evt.type!=read").unwrap();
     assert!(!all_but_read.contains(&"read") && all_but_read.contains(&"write"));
     assert_eq!(types("evt.type=read and evt.type=write"), Some(vec![]));

@@ -175,9 +175,7 @@ mod tests {
         trace
             .chunks()
             .iter()
-            .map(|c| {
-                (!c.summary.containers_incomplete).then(|| c.summary.containers.clone())
-            })
+            .map(|c| (!c.summary.containers_incomplete).then(|| c.summary.containers.clone()))
             .collect()
     }
 
@@ -202,10 +200,22 @@ mod tests {
         let events = [
             // A child's first event before its parent's fork returns.
             event(&table, "getpid", 11, 11, vec![]),
-            event(&table, "clone", 10, 11, vec![Value::Uint(0x11), Value::Int(11)]),
+            event(
+                &table,
+                "clone",
+                10,
+                11,
+                vec![Value::Uint(0x11), Value::Int(11)],
+            ),
             event(&table, "getpid", 11, 11, vec![]),
             // A new thread is no new process.
-            event(&table, "clone", 20, 21, vec![Value::Uint(CLONE_THREAD), Value::Int(21)]),
+            event(
+                &table,
+                "clone",
+                20,
+                21,
+                vec![Value::Uint(CLONE_THREAD), Value::Int(21)],
+            ),
             event(&table, "getpid", 21, 21, vec![]),
             // A host process moves into the container and execs.
             exec(&table, 20, &format!("docker-{ID}.scope")),
@@ -213,7 +223,13 @@ mod tests {
             // A cgroup naming no container changes nothing.
             exec(&table, 20, "init.scope"),
             // The process ends; its pid is reused by a stranger.
-            event(&table, "procexit", 20, 0, vec![Value::Int(0), Value::Int(0)]),
+            event(
+                &table,
+                "procexit",
+                20,
+                0,
+                vec![Value::Int(0), Value::Int(0)],
+            ),
             event(&table, "getpid", 20, 20, vec![]),
         ];
         assert_eq!(

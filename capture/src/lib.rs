@@ -19,6 +19,7 @@ mod error;
 mod machine;
 mod probe;
 mod reorder;
+mod runtime;
 mod sink;
 mod snapshot;
 mod target;
@@ -383,7 +384,9 @@ fn capture_loop(
 /// and the lifecycle ones, indexed by syscall number.
 fn syscall_set(chosen: &[EventType], table: &EventTable) -> Result<Vec<bool>> {
     let mut set = vec![false; scry_probe::abi::NR_MAX];
-    let lifecycle = LIFECYCLE_SYSCALLS.iter().filter_map(|name| table.id_of(name));
+    let lifecycle = LIFECYCLE_SYSCALLS
+        .iter()
+        .filter_map(|name| table.id_of(name));
     for id in chosen.iter().copied().chain(lifecycle) {
         // Process exits are not syscalls: always recorded.
         if id == PROCEXIT {

@@ -177,7 +177,9 @@ impl<W: Write> WriterState<W> {
     fn publish(&self) {
         let bytes = self.bytes_before + self.writer.as_ref().map_or(0, TraceWriter::bytes_written);
         let counters = &self.counters;
-        counters.events.store(self.events_total(), Ordering::Relaxed);
+        counters
+            .events
+            .store(self.events_total(), Ordering::Relaxed);
         counters.filtered.store(self.filtered, Ordering::Relaxed);
         counters.bytes.store(bytes, Ordering::Relaxed);
         counters.segment.store(self.segment, Ordering::Relaxed);
@@ -524,10 +526,14 @@ mod tests {
         assert_eq!(stats.events_written, 30);
         assert_eq!(stats.events_filtered, 29);
         let mut tids = Vec::new();
-        let _ = trace.for_each_chunk(1, |_| true, |chunk| {
-            tids.extend(chunk.unwrap().iter().map(|e| e.tid()));
-            std::ops::ControlFlow::<()>::Continue(())
-        });
+        let _ = trace.for_each_chunk(
+            1,
+            |_| true,
+            |chunk| {
+                tids.extend(chunk.unwrap().iter().map(|e| e.tid()));
+                std::ops::ControlFlow::<()>::Continue(())
+            },
+        );
         assert_eq!(tids, (0..30).map(|i| i * 2).collect::<Vec<u32>>());
     }
 }

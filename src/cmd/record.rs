@@ -534,10 +534,7 @@ impl LiveLine {
             0.0
         };
         self.previous = Some((progress.elapsed, progress.events));
-        let target = file.map_or_else(
-            || "standard output".to_owned(),
-            |f| f.display().to_string(),
-        );
+        let target = file.map_or_else(|| "standard output".to_owned(), |f| f.display().to_string());
         let filtered = if progress.filtered > 0 {
             format!(", {} filtered", output::count(progress.filtered))
         } else {

@@ -297,9 +297,7 @@ impl State {
     pub fn changing_types(table: &EventTable) -> Vec<bool> {
         let dispatch = Dispatch::new(table);
         (0..table.id_bound())
-            .map(|id| {
-                u16::try_from(id).is_ok_and(|id| dispatch.slot(id).is_some())
-            })
+            .map(|id| u16::try_from(id).is_ok_and(|id| dispatch.slot(id).is_some()))
             .collect()
     }
 
