@@ -310,6 +310,14 @@ fn capture_loop(
             || command_status.is_some()
             || options.max_duration.is_some_and(|d| started.elapsed() >= d)
             || sink.counters().limit_reached.load(Ordering::Relaxed);
+        if finishing {
+            // Stop the kernel side first, and give programs still running
+            // on other CPUs a moment to finish: the last drain then reads
+            // every record the kernel ever delivered, and the final
+            // statistics can be checked against the file exactly.
+            probe.detach();
+            std::thread::sleep(DRAIN_INTERVAL);
+        }
         // Read the clock before draining: an event older than this instant
         // minus the window was in its ring before any ring was read.
         let drain_started = machine::boottime_ns().saturating_add(boot_time);

@@ -85,6 +85,8 @@ pub(crate) fn with_probe<T>(
         for (slot, &on) in rodata.targ_syscalls.iter_mut().zip(syscalls) {
             *slot = u8::from(on);
         }
+        // A chosen set names syscalls: numbers nobody could choose are out.
+        rodata.targ_unknown_syscalls = 0;
     }
     open_skel
         .maps
@@ -152,6 +154,13 @@ impl Session<'_> {
         let mut inbox = self.inbox.borrow_mut();
         let malformed = std::mem::take(&mut inbox.malformed);
         Ok((std::mem::take(&mut inbox.events), malformed))
+    }
+
+    /// Detaches every program: from now on the kernel delivers nothing
+    /// more, so once the rings are drained, what the counters say was
+    /// delivered is exactly what was read.
+    pub(crate) fn detach(&mut self) {
+        self.skel.links = scry_probe::skel::ScryLinks::default();
     }
 
     /// Adds processes to the targets of an attached probe (those found

@@ -384,8 +384,12 @@ impl CaptureFilter {
         let kernel_types = filter
             .event_types()
             // The kernel selects 64-bit syscalls by number: a filter that
-            // may keep 32-bit ones is decided in user space alone.
-            .filter(|allowed| !is_allowed(allowed, scry_format::IA32_SYSCALL))
+            // may keep 32-bit or unnumbered ones is decided in user space
+            // alone.
+            .filter(|allowed| {
+                !is_allowed(allowed, scry_format::IA32_SYSCALL)
+                    && !is_allowed(allowed, scry_format::UNKNOWN_SYSCALL)
+            })
             .map(|mut allowed| {
                 // The state a filter reads (process names, fds) is rebuilt
                 // from the events that change it: those must come too.
