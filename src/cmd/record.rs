@@ -122,7 +122,11 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
             .map_err(disk_full)
             .with_context(|| format!("recording to {}", path.display()))?
     };
-    report(&summary, if to_stdout { None } else { Some(&path) });
+    report(
+        &summary,
+        if to_stdout { None } else { Some(&path) },
+        options.rotation.is_some(),
+    );
     if let Some(status) = summary.command_status {
         // Like a shell: the command's own status, or 128 + its signal.
         use std::os::unix::process::ExitStatusExt;
@@ -309,9 +313,22 @@ fn default_name() -> PathBuf {
     PathBuf::from(format!("scry-{}.scry", utc_stamp()))
 }
 
-fn report(summary: &RecordSummary, path: Option<&Path>) {
+fn report(summary: &RecordSummary, path: Option<&Path>, rotating: bool) {
     let mut err = io::stderr().lock();
-    let target = path.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    let target = match path {
+        None => "standard output".to_owned(),
+        Some(p) if rotating => {
+            let base = p.display().to_string();
+            let base = base.strip_suffix(".scry").unwrap_or(&base).to_owned();
+            let files = if summary.segments == 1 {
+                "file"
+            } else {
+                "files"
+            };
+            format!("{} {files} {base}-*.scry", summary.segments)
+        }
+        Some(p) => p.display().to_string(),
+    };
     let _ = writeln!(
         err,
         "scry: recorded {} events in {} to {target} ({}, {:.1} bytes/event)",
