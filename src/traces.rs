@@ -45,6 +45,7 @@ pub struct Traces {
     filters: Vec<Option<Filter>>,
     window: Window,
     threads: usize,
+    strict: bool,
 }
 
 /// What a command asks of its traces.
@@ -58,6 +59,8 @@ pub struct Query<'a> {
     pub until: Option<&'a str>,
     /// Decoding threads; `None` for one per core.
     pub threads: Option<usize>,
+    /// Fail at the first damaged chunk instead of skipping it.
+    pub strict: bool,
 }
 
 impl Traces {
@@ -68,7 +71,21 @@ impl Traces {
         let until = parse_time(query.until, "--until")?;
         let mut traces = Vec::with_capacity(query.paths.len());
         for path in &query.paths {
-            traces.push((path.clone(), open_trace(path, ReadOptions::default())?));
+            let options = ReadOptions {
+                strict: query.strict,
+            };
+            let trace = open_trace(path, options)?;
+            if let Trace::Mapped(file) = &trace
+                && query.strict
+                && let Some(cut) = file.truncation()
+            {
+                anyhow::bail!(
+                    "{} is truncated at byte {} (--strict reads only whole traces)",
+                    path.display(),
+                    cut.offset
+                );
+            }
+            traces.push((path.clone(), trace));
         }
         // Segments and files are read in the order of their first event, so
         // that rotated segments make one stream whatever their names.
@@ -91,6 +108,7 @@ impl Traces {
             filters,
             window,
             threads: query.threads.unwrap_or_else(scry_format::default_threads),
+            strict: query.strict,
         })
     }
 
@@ -152,6 +170,12 @@ impl Traces {
                     visitor.visit(ctx)
                 });
                 if let Some(cut) = stream.truncation() {
+                    if self.strict {
+                        anyhow::bail!(
+                            "{name} is truncated at byte {} (--strict reads only whole traces)",
+                            cut.offset
+                        );
+                    }
                     eprintln!(
                         "scry: warning: {name} is truncated at byte {}: read its complete chunks",
                         cut.offset
@@ -271,7 +295,8 @@ fn table_of(trace: &Trace) -> &EventTable {
     }
 }
 
-fn compile_filter(text: &str, catalog: Catalog<'_>) -> anyhow::Result<Option<Filter>> {
+/// Compiles a command's filter against one trace; `None` when empty.
+pub fn compile_filter(text: &str, catalog: Catalog<'_>) -> anyhow::Result<Option<Filter>> {
     if text.trim().is_empty() {
         return Ok(None);
     }

@@ -80,6 +80,19 @@ fn workload_entry() {
             std::io::stdin().read_line(&mut line).unwrap();
             file.write_all(KNOWN_BYTES).unwrap();
         }
+        "vectored" => {
+            use std::io::{IoSlice, IoSliceMut};
+            let path = Path::new(&dir).join("vectored-file");
+            let mut file = std::fs::File::create(&path).unwrap();
+            let parts = [&b"scry-"[..], b"", b"gathered-", b"across-iovecs"];
+            let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+            assert_eq!(file.write_vectored(&slices).unwrap(), 27);
+            drop(file);
+            let mut file = std::fs::File::open(&path).unwrap();
+            let (mut head, mut tail) = ([0u8; 3], [0u8; 100]);
+            let mut slices = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
+            assert_eq!(file.read_vectored(&mut slices).unwrap(), 27);
+        }
         other => panic!("unknown workload {other}"),
     }
 }
@@ -1313,4 +1326,40 @@ fn a_full_disk_stops_the_capture_cleanly_with_a_readable_file() {
     assert_ne!(info.code, 3, "{}", info.stderr);
     let verify = scry(&["verify", path.to_str().unwrap()]);
     assert_contains!(verify.stdout, "truncated");
+}
+
+#[test]
+fn vectored_io_gathers_data_across_iovecs() {
+    let Some(_turn) = capture_turn() else { return };
+    for (snaplen, expected) in [
+        ("80", &b"scry-gathered-across-iovecs"[..]),
+        ("12", &b"scry-gathere"[..]),
+    ] {
+        let dir = TempDir::new("record-vectored");
+        let recording = start_recording(&dir, &["-s", snaplen]);
+        let pid = run_workload("vectored", &dir);
+        let (run, data) = stop_recording(recording, "-INT");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (events, table) = events_of(&data, |e| e.tgid == pid);
+        let io: Vec<&Event> = events
+            .iter()
+            .filter(|e| matches!(name(&table, e), "writev" | "readv"))
+            .collect();
+        let kinds: Vec<&str> = io.iter().map(|e| name(&table, e)).collect();
+        assert_eq!(kinds, ["writev", "readv"], "snaplen {snaplen}");
+        for event in io {
+            let Value::Bytes(bytes) = param(&table, event, "data") else {
+                panic!("no data in {}", name(&table, event));
+            };
+            assert_eq!(bytes.as_slice(), expected, "snaplen {snaplen}");
+            assert_eq!(event.ret, 27);
+        }
+        // The size is the whole request: 27 bytes written, 103 offered to read.
+        let sizes: Vec<&Value> = events
+            .iter()
+            .filter(|e| matches!(name(&table, e), "writev" | "readv"))
+            .map(|e| param(&table, e, "size"))
+            .collect();
+        assert_eq!(sizes, [&Value::Uint(27), &Value::Uint(103)]);
+    }
 }

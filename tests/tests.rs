@@ -19,3 +19,7 @@ mod record;
 mod samples;
 // `scry read`: formats, JSON, time windows and exit codes over real captures.
 mod read;
+// `scry top`: views, --by/--sum, exact figures over a known workload.
+mod top;
+// `scry spy`, `echo`, `tree`, `slow` over the incident sample.
+mod reports;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use crate::compile::{Catalog, FilterError};
-use crate::fields::{self, Ctx, Field};
+use crate::fields::{Ctx, Field};
 use crate::filter::Span;
 use crate::value::{Value, printable};
 
@@ -88,6 +88,18 @@ pub enum BufferMode {
     Ascii,
     /// A hex dump with an ASCII column, under the event's line.
     Hex,
+}
+
+impl BufferMode {
+    /// The mode sysdig's `-A` (ASCII) and `-X` (hex) flags ask for; hex
+    /// wins when both are given.
+    pub fn from_flags(ascii: bool, hex: bool) -> BufferMode {
+        match (ascii, hex) {
+            (_, true) => BufferMode::Hex,
+            (true, false) => BufferMode::Ascii,
+            (false, false) => BufferMode::Inline,
+        }
+    }
 }
 
 /// Everything that decides how an event is printed.
@@ -346,10 +358,7 @@ impl Printer {
     /// # Errors
     /// An unknown field or a bad argument, with the span to underline.
     pub fn resolve(&self, catalog: Catalog<'_>) -> Result<Binding, FilterError> {
-        let resolve = |name: &str| {
-            let (name, arg) = fields::split_field(name);
-            fields::resolve(name, arg, catalog.types, catalog.table)
-        };
+        let resolve = |name: &str| catalog.field(name);
         let bound = self
             .format
             .columns()
@@ -672,7 +681,7 @@ fn ascii_dump(bytes: &[u8], out: &mut Vec<u8>) {
 
 /// `-X`: sysdig's hex dump, 16 bytes a line in groups of two, with an ASCII
 /// column.
-fn hex_dump(bytes: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn hex_dump(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (line, row) in bytes.chunks(16).enumerate() {
         let _ = write!(out, "\t0x{:04x}:", line * 16);

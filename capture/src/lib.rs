@@ -422,9 +422,38 @@ fn recorded_names(set: &[bool], table: &EventTable) -> Vec<String> {
         .collect()
 }
 
+/// The oldest kernel with everything the probe uses: BTF-enabled raw
+/// tracepoints (5.5) and the BPF ring buffer (5.8).
+const OLDEST_KERNEL: (u32, u32) = (5, 8);
+
+/// `major.minor` of a kernel release string (`6.1.0-18-amd64`).
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Refuses kernels older than [`OLDEST_KERNEL`] with a message saying
+/// why, rather than a verifier or loader error later.
+fn check_release(release: &str) -> Result<()> {
+    match kernel_version(release) {
+        Some(version) if version < OLDEST_KERNEL => Err(CaptureError::Unsupported(format!(
+            "Linux {release} is too old: the probe needs {}.{} or later (BPF ring buffer, \
+             BTF-enabled tracepoints)",
+            OLDEST_KERNEL.0, OLDEST_KERNEL.1
+        ))),
+        // An unparsable release is left to the loader to judge.
+        _ => Ok(()),
+    }
+}
+
 /// Refuses early, with a precise message, what would otherwise fail deep in
 /// libbpf with a generic one.
 fn check_kernel() -> Result<()> {
+    if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        check_release(&release)?;
+    }
     if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
         return Err(CaptureError::Unsupported(
             "no BTF type information (/sys/kernel/btf/vmlinux is missing): a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed".to_owned(),
@@ -446,4 +475,22 @@ fn check_kernel() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn kernels_older_than_5_8_are_refused_with_the_reason() {
+        assert_eq!(kernel_version("6.18.44-fc-v769"), Some((6, 18)));
+        assert_eq!(kernel_version("5.10.0-28-amd64\n"), Some((5, 10)));
+        assert!(check_release("6.1.0-18-amd64").is_ok());
+        assert!(check_release("5.8.0").is_ok());
+        let error = check_release("5.4.0-150-generic").unwrap_err().to_string();
+        assert!(error.contains("5.4.0-150-generic is too old"), "{error}");
+        assert!(error.contains("5.8 or later"), "{error}");
+        assert!(check_release("4.19.0").is_err());
+        assert!(check_release("weird").is_ok());
+    }
 }

@@ -134,13 +134,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
         }),
         json: args.json,
         time: TimeMode::from_letter(&args.time).unwrap_or_default(),
-        buffers: if args.hex {
-            BufferMode::Hex
-        } else if args.ascii {
-            BufferMode::Ascii
-        } else {
-            BufferMode::Inline
-        },
+        buffers: BufferMode::from_flags(args.ascii, args.hex),
         buffer_len: args.snaplen,
     };
     let printer = Printer::new(&options).map_err(|error| {
@@ -153,6 +147,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
         since: args.since.as_deref(),
         until: args.until.as_deref(),
         threads: args.threads,
+        strict: args.strict,
     })?;
     // Every format is checked against every trace before anything is
     // printed.

@@ -21,7 +21,7 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::compile::{Catalog, Filter, FilterError};
-use crate::fields::{self, Ctx, Field};
+use crate::fields::{Ctx, Field};
 use crate::filter::Span;
 use crate::value::{FieldType, Value};
 
@@ -98,8 +98,7 @@ pub struct ViewSpec {
     /// them is left out of the view.
     pub keys: Vec<Column>,
     /// Columns describing a row (a process' name for a row keyed by pid):
-    /// taken from the row's first event and refreshed when its process
-    /// executes a new program.
+    /// the values of the row's latest event that has them.
     pub labels: Vec<Column>,
     /// The measured columns.
     pub measures: Vec<Measure>,
@@ -162,12 +161,6 @@ impl ViewSpec {
             });
         }
         let restrict = compile(self.restrict.as_deref(), catalog)?;
-        let mut exec_types = vec![false; catalog.table.id_bound()];
-        for entry in catalog.table.entries() {
-            if entry.name.starts_with("execve") {
-                exec_types[usize::from(entry.id)] = true;
-            }
-        }
         let needs_state = keys.iter().chain(&labels).any(Field::needs_state)
             || measures.iter().any(|m| {
                 m.field.as_ref().is_some_and(Field::needs_state)
@@ -179,7 +172,6 @@ impl ViewSpec {
             labels,
             measures,
             restrict,
-            exec_types,
             needs_state,
         })
     }
@@ -225,8 +217,7 @@ fn whole(text: &str) -> Span {
 
 /// Resolves a field written as in a filter (`proc.aname[2]`, `evt.arg.fd`).
 fn resolve_field(text: &str, catalog: Catalog<'_>) -> Result<Field, SpecError> {
-    let (name, arg) = fields::split_field(text.trim());
-    fields::resolve(name, arg, catalog.types, catalog.table).map_err(|message| {
+    catalog.field(text).map_err(|message| {
         SpecError::new(
             text,
             FilterError {
@@ -249,8 +240,6 @@ pub struct Bound {
     labels: Vec<Field>,
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
-    /// Per event type id: whether it replaces the process' program.
-    exec_types: Vec<bool>,
     needs_state: bool,
 }
 
@@ -314,6 +303,9 @@ impl Summary {
         self.key.clear();
         for field in &bound.keys {
             match field.extract(ctx) {
+                // An empty name (a socket before bind or connect) says
+                // nothing: such events are left out like those without one.
+                Some(Value::Str(text)) if text.is_empty() => return,
                 Some(value) => encode(&value, &mut self.key),
                 None => return,
             }
@@ -322,14 +314,7 @@ impl Summary {
         let index = match self.rows.get(&self.key[..]) {
             Some(&index) => {
                 let index = index as usize;
-                if bound
-                    .exec_types
-                    .get(usize::from(ctx.event.event_type()))
-                    .copied()
-                    .unwrap_or(false)
-                {
-                    self.groups[index].labels = labels(bound, ctx);
-                }
+                refresh_labels(bound, ctx, &mut self.groups[index].labels);
                 index
             }
             None => self.insert(bound, ctx),
@@ -424,6 +409,18 @@ impl Summary {
         let sort = table.spec.sort;
         table.sort_by_measure(sort);
         table
+    }
+}
+
+/// Keeps the labels of a row current (a process that executes another
+/// program changes name), copying a value only when it changed.
+fn refresh_labels(bound: &Bound, ctx: &Ctx<'_>, labels: &mut [Option<Value<'static>>]) {
+    for (field, label) in bound.labels.iter().zip(labels) {
+        if let Some(value) = field.extract(ctx)
+            && label.as_ref() != Some(&value)
+        {
+            *label = Some(owned(&value));
+        }
     }
 }
 

@@ -73,7 +73,7 @@ pub fn write_table(table: &Table, style: TableStyle, out: &mut impl Write) -> io
     let mut text = String::new();
     push_line(&header_cells, &widths, measures, last, &mut text);
     if style.color {
-        write!(out, "\x1b[1m{}\x1b[0m\n", text.trim_end_matches('\n'))?;
+        writeln!(out, "\x1b[1m{}\x1b[0m", text.trim_end_matches('\n'))?;
     } else {
         out.write_all(text.as_bytes())?;
     }

@@ -165,13 +165,9 @@ pub static VIEWS: LazyLock<Vec<ViewSpec>> = LazyLock::new(|| {
         },
         Def {
             name: "conns",
-            title: "network connections by bytes",
-            keys: &[("CONNECTION", "fd.name")],
-            labels: &[
-                ("PROTO", "fd.l4proto"),
-                ("PID", "proc.pid"),
-                ("PROCESS", "proc.name"),
-            ],
+            title: "network connections by bytes, each end apart",
+            keys: &[("CONNECTION", "fd.name"), ("PID", "proc.pid")],
+            labels: &[("PROTO", "fd.l4proto"), ("PROCESS", "proc.name")],
             measures: vec![total(), read("IN"), write("OUT"), count("EVENTS"), errors()],
             restrict: Some(NET),
             sort: "TOTAL",
