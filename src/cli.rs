@@ -37,6 +37,8 @@ Examples:
   sudo scry record -w build.scry -- make -j8      one command and its descendants
   sudo scry record -w db.scry -p 1234            a process and its descendants
   sudo scry record -w web.scry --container 3f2a  one container
+  sudo scry record -w ssh.scry 'proc.name!=sshd'  a capture filter
+  sudo scry record -w net.scry --syscalls connect,accept,accept4
 
 Ctrl-C (SIGINT) or SIGTERM stops the capture cleanly: the kernel buffers are
 drained and the file is closed with its statistics and index. Events the
@@ -467,7 +469,9 @@ pub struct SlowArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// Trace files to describe (`-` reads one from standard input).
+    /// Trace files to describe, or directories of rotated segments (`-`
+    /// reads one from standard input). With several, a last line sums them
+    /// up.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -516,9 +520,28 @@ pub struct RecordArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Keep only events matching FILTER, in the language of `scry read`.
+    /// The kernel delivers only the event types the filter can keep; the
+    /// rest is decided before writing, and the events left out are counted
+    /// in the file.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+
     /// Bytes of I/O buffer data kept per event (0 keeps none).
     #[arg(short = 's', long, value_name = "BYTES", default_value_t = 80)]
     pub snaplen: u32,
+
+    /// Keep no I/O buffer data at all (the same as -s 0): for captures
+    /// that must not hold file or network contents.
+    #[arg(long, conflicts_with = "snaplen")]
+    pub no_buffers: bool,
+
+    /// Record only these syscalls (comma-separated names, as `scry fields`
+    /// and `evt.type` name them). The process lifecycle calls (clone, fork,
+    /// vfork, execve, execveat, exit, exit_group) and process exits are
+    /// always recorded, so that every event keeps its process.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub syscalls: Vec<String>,
 
     /// Stop after this long: seconds, or with a unit (90s, 15m, 2h).
     #[arg(short = 'M', long = "duration", value_name = "SECS", value_parser = parse_duration)]

@@ -34,6 +34,12 @@ pub trait Visitor {
 
     /// One selected event.
     fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Self::Stop>;
+
+    /// A chunk of a trace read as a stream has been visited: more events
+    /// may take a while to come (a live capture on a pipe).
+    fn chunk_done(&mut self) -> ControlFlow<Self::Stop> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// The traces of a command, in the order of their first event, with what
@@ -177,9 +183,16 @@ impl Traces {
                 })
             }
             Trace::Stream(stream) => {
-                let flow = scan_stream(stream, prepared, &options, on_damage, |ctx| {
-                    visitor.visit(ctx)
-                });
+                // Both callbacks reach the visitor, one after the other.
+                let visitor = std::cell::RefCell::new(&mut *visitor);
+                let flow = scan_stream(
+                    stream,
+                    prepared,
+                    &options,
+                    on_damage,
+                    |ctx| visitor.borrow_mut().visit(ctx),
+                    || visitor.borrow_mut().chunk_done(),
+                );
                 if let Some(cut) = stream.truncation() {
                     if self.strict {
                         anyhow::bail!(
@@ -233,7 +246,9 @@ impl Traces {
                 // while memory stays bounded.
                 let (send, chunks) = sync_channel(4);
                 scope.spawn(move || {
-                    for entry in trace.chunks() {
+                    // Chunks that all start after --until are never read.
+                    let chunks = trace.chunks();
+                    for entry in &chunks[..window.chunks_to_read(chunks)] {
                         let wanted = relevant(entry);
                         if !(with_state || wanted) {
                             continue;
@@ -340,22 +355,28 @@ pub fn split_inputs(
     if named.is_empty() {
         return Err(UsageError(format!("no trace given: {usage}")).into());
     }
-    let mut paths = Vec::with_capacity(named.len());
-    for path in named {
-        if path.is_dir() {
-            let segments = segments(&path)?;
-            if segments.is_empty() {
-                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
-            }
-            paths.extend(segments);
-        } else {
-            paths.push(path);
-        }
-    }
+    let paths = expand_directories(&named)?;
     if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(UsageError("standard input (-) can be read only once".to_owned()).into());
     }
     Ok((paths, filter))
+}
+
+/// `paths` with each directory replaced by the trace segments it holds.
+pub fn expand_directories(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut expanded = Vec::with_capacity(paths.len());
+    for path in paths {
+        if path.is_dir() {
+            let segments = segments(path)?;
+            if segments.is_empty() {
+                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
+            }
+            expanded.extend(segments);
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    Ok(expanded)
 }
 
 fn is_trace_arg(arg: &str) -> bool {

@@ -353,6 +353,31 @@ pub struct DecodedChunk {
 }
 
 impl DecodedChunk {
+    /// Events held in memory as a decoded chunk, numbered from `first_num`:
+    /// what lets code written for the views of a file (filters, state
+    /// replay) look at events that were never written, such as those a
+    /// capture is about to write.
+    ///
+    /// # Errors
+    /// Only if the encoding were inconsistent (a bug): reported, not
+    /// panicked on.
+    pub fn from_events(events: &[Event], first_num: u64) -> crate::Result<DecodedChunk> {
+        let mut builder = ChunkBuilder::new();
+        for event in events {
+            builder.push(event, None);
+        }
+        let (_, payload, blob) = builder.finish(first_num);
+        let mut chunk = DecodedChunk {
+            payload,
+            ..DecodedChunk::default()
+        };
+        chunk.set_blob(&blob, blob.len(), false);
+        chunk
+            .decode_payload(first_num, 0)
+            .map_err(|e| crate::FormatError::corrupt("events in memory", 0, e.0))?;
+        Ok(chunk)
+    }
+
     /// Decodes a payload and blob produced by [`ChunkBuilder::finish`].
     #[cfg(test)]
     pub(crate) fn decode(
@@ -929,6 +954,10 @@ mod tests {
         let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
         assert_eq!(decoded, vec![event, second]);
         assert_eq!(chunk.get(1).unwrap().num(), 101);
+        let in_memory = DecodedChunk::from_events(&decoded, 7).unwrap();
+        let again: Vec<Event> = in_memory.iter().map(|e| e.to_event()).collect();
+        assert_eq!(again, decoded);
+        assert_eq!(in_memory.get(0).unwrap().num(), 7);
     }
 
     #[test]

@@ -49,4 +49,4 @@ pub use pipeline::default_threads;
 pub use reader::{Damage, ReadOptions, TraceFile, Truncation, VerifyReport};
 pub use stream::{RawChunk, StreamItem, StreamReader};
 pub use text::{format_rfc3339, thousands};
-pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions};
+pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions, container_id_of_cgroup};

@@ -43,6 +43,27 @@ impl Default for WriterOptions {
 /// Container id given to processes the writer was told nothing about.
 pub const HOST_CONTAINER: &str = "host";
 
+/// The container id a cgroup name carries: its first run of exactly 64 hex
+/// digits (`docker-<id>.scope`, `cri-containerd-<id>.scope`,
+/// `crio-<id>.scope`, `libpod-<id>.scope`, or the bare id of the cgroupfs
+/// driver). `None` for host cgroups (`session-3.scope`,
+/// `user@1000.service`). The one rule shared by the capture (for chunk
+/// summaries) and the analyser (for `container.id`), so that a summary never
+/// disagrees with what a reader computes.
+pub fn container_id_of_cgroup(cgroup: &[u8]) -> Option<&str> {
+    let mut run_start = 0;
+    for (index, byte) in cgroup.iter().chain(std::iter::once(&b'/')).enumerate() {
+        if byte.is_ascii_hexdigit() {
+            continue;
+        }
+        if index - run_start == 64 {
+            return std::str::from_utf8(&cgroup[run_start..index]).ok();
+        }
+        run_start = index + 1;
+    }
+    None
+}
+
 /// Writes a `.scry` file to any [`Write`].
 pub struct TraceWriter<W: Write> {
     out: W,
@@ -118,6 +139,19 @@ impl<W: Write> TraceWriter<W> {
     pub fn set_container(&mut self, tgid: u32, id: &str) {
         let id = if id.is_empty() { HOST_CONTAINER } else { id };
         self.containers.insert(tgid, id.to_owned());
+    }
+
+    /// Forgets the container of process `tgid`: its next events make their
+    /// chunk's container list incomplete, until [`TraceWriter::set_container`]
+    /// names it again. For an event whose container a reader could see
+    /// either way (the exec that moves a process into a container).
+    pub fn forget_container(&mut self, tgid: u32) {
+        self.containers.remove(&tgid);
+    }
+
+    /// The container the writer attributes process `tgid` to, if it knows.
+    pub fn container_of(&self, tgid: u32) -> Option<&str> {
+        self.containers.get(&tgid).map(String::as_str)
     }
 
     /// Appends one event. Events should come in time order; small

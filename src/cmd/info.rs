@@ -23,6 +23,7 @@ use crate::cli::InfoArgs;
 use crate::exit::Code;
 use crate::open::{Trace, open_with_origin};
 use crate::output;
+use crate::traces::expand_directories;
 
 /// Everything `info` prints, gathered from either kind of reader.
 struct Overview {
@@ -202,17 +203,97 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
 }
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<Code> {
+    // A directory stands for its rotated segments, as for `read`.
+    let paths = expand_directories(&args.files)?;
+    let threads = args.threads.unwrap_or_else(scry_format::default_threads);
     let mut out = io::stdout().lock();
-    for (i, path) in args.files.iter().enumerate() {
-        let threads = args.threads.unwrap_or_else(scry_format::default_threads);
+    let mut totals = Totals::default();
+    for (i, path) in paths.iter().enumerate() {
         let overview = gather(path, threads)?;
         if i > 0 {
             writeln!(out)?;
         }
         print(&mut out, path, &overview)?;
+        totals.add(&overview);
+    }
+    if paths.len() > 1 {
+        writeln!(out)?;
+        totals.print(&mut out)?;
     }
     out.flush()?;
     Ok(Code::Ok)
+}
+
+/// What several traces hold together.
+#[derive(Default)]
+struct Totals {
+    traces: usize,
+    events: u64,
+    chunks: usize,
+    range: Option<(u64, u64)>,
+    hosts: Vec<String>,
+}
+
+impl Totals {
+    fn add(&mut self, o: &Overview) {
+        self.traces += 1;
+        self.events += o
+            .chunks
+            .iter()
+            .map(|(_, c)| u64::from(c.events))
+            .sum::<u64>();
+        self.chunks += o.chunks.len();
+        if let Some((first, last)) = time_range(o) {
+            self.range = Some(
+                self.range
+                    .map_or((first, last), |(lo, hi)| (lo.min(first), hi.max(last))),
+            );
+        }
+        let host = match o.header.machine.hostname.as_str() {
+            "" => "unknown",
+            name => name,
+        };
+        if !self.hosts.iter().any(|h| h == host) {
+            self.hosts.push(host.to_owned());
+        }
+    }
+
+    /// One line: `all        3 traces, 1,200 events in 24 chunks, … .. …
+    /// (1.5s), host web1`.
+    fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        let time = match self.range {
+            Some((first, last)) => format!(
+                "{} .. {} ({})",
+                output::time(first),
+                output::time(last),
+                output::duration(last - first)
+            ),
+            None => "no events".to_owned(),
+        };
+        writeln!(
+            out,
+            "all        {} traces, {} events in {} chunks, {time}, {} {}",
+            self.traces,
+            output::count(self.events),
+            self.chunks,
+            if self.hosts.len() == 1 {
+                "host"
+            } else {
+                "hosts"
+            },
+            self.hosts.join(", ")
+        )
+    }
+}
+
+/// The first and last event times of a trace, from its chunk summaries.
+fn time_range(o: &Overview) -> Option<(u64, u64)> {
+    let live = o.chunks.iter().map(|(_, c)| c).filter(|c| c.events > 0);
+    live.fold(None, |acc: Option<(u64, u64)>, c| {
+        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| {
+            (lo.min(c.min_ts), hi.max(c.max_ts))
+        }))
+    })
 }
 
 fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
@@ -283,13 +364,7 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     )?;
 
     let events: u64 = o.chunks.iter().map(|(_, c)| u64::from(c.events)).sum();
-    let live = o.chunks.iter().map(|(_, c)| c).filter(|c| c.events > 0);
-    let range = live.fold(None, |acc: Option<(u64, u64)>, c| {
-        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| {
-            (lo.min(c.min_ts), hi.max(c.max_ts))
-        }))
-    });
-    match range {
+    match time_range(o) {
         Some((first, last)) => writeln!(
             out,
             "time       {} .. {} ({})",

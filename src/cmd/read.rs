@@ -115,6 +115,18 @@ impl Visitor for Reader {
         }
         ControlFlow::Continue(())
     }
+
+    /// A stream may go quiet after a chunk (`scry record -w - | scry read -`):
+    /// what was printed goes out now rather than when the block fills.
+    fn chunk_done(&mut self) -> ControlFlow<Stop> {
+        if self.sink.buf.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        match self.sink.flush() {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(Stop::Io(error)),
+        }
+    }
 }
 
 pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
