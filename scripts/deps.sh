@@ -11,7 +11,7 @@ case "${1:-build}" in
   build) ;;
   demo) want+=(python3 bsdutils) ;;
   test) want+=(util-linux) ;;
-  bench) want+=(bpftrace strace) ;;
+  bench) want+=(bpftrace strace sysdig) ;;
   *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
 esac
 

@@ -37,6 +37,8 @@ Examples:
   sudo scry record -w build.scry -- make -j8      one command and its descendants
   sudo scry record -w db.scry -p 1234            a process and its descendants
   sudo scry record -w web.scry --container 3f2a  one container
+  sudo scry record -w ssh.scry 'proc.name!=sshd'  a capture filter
+  sudo scry record -w net.scry --syscalls connect,accept,accept4
 
 Ctrl-C (SIGINT) or SIGTERM stops the capture cleanly: the kernel buffers are
 drained and the file is closed with its statistics and index. Events the
@@ -127,6 +129,19 @@ Examples:
 Exits 0 when every trace is whole, 3 when any is damaged, cut off or
 unreadable.")]
     Verify(VerifyArgs),
+
+    /// Write a sysdig or Falco capture (.scap, plain or gzip) as a scry
+    /// trace.
+    #[command(after_help = "\
+Examples:
+  scry convert capture.scap -w capture.scry
+  scry convert falco-event.scap.gz -w - | scry info -
+
+Every command reads .scap files directly; converting makes later reads
+faster and the file smaller. Exits 3 when the capture is unreadable; a
+capture cut off or damaged part way is converted up to the damage, with a
+warning.")]
+    Convert(ConvertArgs),
 
     /// List every field a filter or an output format can use, with its type
     /// and meaning.
@@ -467,6 +482,22 @@ pub struct InfoArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The capture to convert (`-` reads it from standard input).
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// The trace to write (`-` for standard output); created readable by
+    /// its owner only.
+    #[arg(short = 'w', long = "write", value_name = "FILE", required = true)]
+    pub output: PathBuf,
+
+    /// Print nothing but warnings and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Trace files to check (`-` reads one from standard input).
     #[arg(required = true, value_name = "FILE")]
@@ -489,9 +520,28 @@ pub struct RecordArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Keep only events matching FILTER, in the language of `scry read`.
+    /// The kernel delivers only the event types the filter can keep; the
+    /// rest is decided before writing, and the events left out are counted
+    /// in the file.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+
     /// Bytes of I/O buffer data kept per event (0 keeps none).
     #[arg(short = 's', long, value_name = "BYTES", default_value_t = 80)]
     pub snaplen: u32,
+
+    /// Keep no I/O buffer data at all (the same as -s 0): for captures
+    /// that must not hold file or network contents.
+    #[arg(long, conflicts_with = "snaplen")]
+    pub no_buffers: bool,
+
+    /// Record only these syscalls (comma-separated names, as `scry fields`
+    /// and `evt.type` name them). The process lifecycle calls (clone, fork,
+    /// vfork, execve, execveat, exit, exit_group) and process exits are
+    /// always recorded, so that every event keeps its process.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub syscalls: Vec<String>,
 
     /// Stop after this long: seconds, or with a unit (90s, 15m, 2h).
     #[arg(short = 'M', long = "duration", value_name = "SECS", value_parser = parse_duration)]

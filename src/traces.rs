@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::Context;
-use memmap2::Mmap;
 use scry_analyze::state::State;
 use scry_analyze::{
     Catalog, ChunkPlan, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream,
@@ -20,7 +19,7 @@ use scry_analyze::{
 use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile};
 
 use crate::exit::UsageError;
-use crate::open::{Trace, open_trace};
+use crate::open::{Trace, TraceData, open_scap_stream, open_trace};
 
 /// What a command does with the events a scan selects.
 pub trait Visitor {
@@ -90,7 +89,19 @@ impl Traces {
         let since = parse_time(query.since, "--since")?;
         let until = parse_time(query.until, "--until")?;
         let mut traces = Vec::with_capacity(query.paths.len());
-        for path in &query.paths {
+        // One capture read alone, not placed in time by offsets, is
+        // converted while it is read rather than first.
+        let relative = [&since, &until]
+            .iter()
+            .any(|spec| spec.as_ref().is_some_and(|s| !matches!(s, TimeSpec::At(_))));
+        if let [path] = &query.paths[..]
+            && !relative
+            && !query.strict
+            && let Some(trace) = open_scap_stream(path, ReadOptions::default())?
+        {
+            traces.push((path.clone(), trace));
+        }
+        for path in &query.paths[traces.len()..] {
             let options = ReadOptions {
                 strict: query.strict,
             };
@@ -249,7 +260,7 @@ impl Traces {
                     unreachable!("only trace files are merged");
                 };
                 warn_truncated(&path.display().to_string(), trace);
-                let trace: &TraceFile<Mmap> = trace;
+                let trace: &TraceFile<TraceData> = trace;
                 let filter = self.filters[index].as_ref();
                 let (caller_needs_state, caller_reads_no_fds) = needs[index - range.start];
                 let with_state = caller_needs_state || filter.is_some_and(Filter::needs_state);
@@ -326,7 +337,7 @@ impl Traces {
     }
 }
 
-fn warn_truncated(name: &str, trace: &TraceFile<Mmap>) {
+fn warn_truncated(name: &str, trace: &TraceFile<TraceData>) {
     if let Some(cut) = trace.truncation() {
         eprintln!(
             "scry: warning: {name} is truncated at byte {}: reading its complete chunks",
@@ -506,7 +517,7 @@ enum Feed<'t> {
 /// thread of their own; `state` has replayed every event up to the current
 /// one.
 struct Cursor<'t> {
-    trace: &'t TraceFile<Mmap>,
+    trace: &'t TraceFile<TraceData>,
     prepared: &'t Prepared,
     filter: Option<&'t Filter>,
     window: Window,

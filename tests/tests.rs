@@ -23,3 +23,5 @@ mod read;
 mod top;
 // `scry spy`, `echo`, `tree`, `slow` over the incident sample.
 mod reports;
+// sysdig and Falco captures (.scap).
+mod scap;

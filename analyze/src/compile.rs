@@ -191,6 +191,13 @@ impl Filter {
         eval(&self.root, ctx)
     }
 
+    /// The event types a matching event can have, by type id, or `None`
+    /// when the filter does not restrict the type (as far as can be told
+    /// without evaluating it): what a capture can leave to the kernel.
+    pub fn event_types(&self) -> Option<Vec<bool>> {
+        possible_types(&self.root)
+    }
+
     /// Whether a chunk may hold a matching event, from its summary alone.
     pub fn chunk_may_match(&self, summary: &ChunkSummary) -> bool {
         may_match(&self.root, summary)
@@ -894,6 +901,28 @@ fn cheapest_first(node: &mut Node) {
         }
         Node::Not(inner) => cheapest_first(inner),
         Node::TypeIn(_) | Node::Check(_) => {}
+    }
+}
+
+/// A superset of the event types `node` can match, `None` for any.
+fn possible_types(node: &Node) -> Option<Vec<bool>> {
+    match node {
+        Node::TypeIn(bitmap) => Some(bitmap.clone()),
+        Node::Not(inner) => match inner.as_ref() {
+            Node::TypeIn(bitmap) => Some(bitmap.iter().map(|&t| !t).collect()),
+            _ => None,
+        },
+        Node::And(items) => items
+            .iter()
+            .filter_map(possible_types)
+            .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x && y).collect()),
+        Node::Or(items) => items
+            .iter()
+            .map(possible_types)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x || y).collect()),
+        Node::Check(_) => None,
     }
 }
 

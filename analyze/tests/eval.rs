@@ -749,3 +749,44 @@ fn a_scan_stops_at_the_first_chunk_past_until() {
         0
     );
 }
+
+#[test]
+fn the_event_types_a_filter_allows_are_a_superset_of_its_matches() {
+    let trace = sample();
+    let prepared = Prepared::new(&trace);
+    let table = &trace.header().event_table;
+    let types = |filter: &str| -> Option<Vec<&str>> {
+        let compiled = Filter::new(filter, prepared.catalog(&trace)).unwrap();
+        compiled.event_types().map(|bitmap| {
+            bitmap
+                .iter()
+                .enumerate()
+                .filter(|(_, allowed)| **allowed)
+                .filter_map(|(id, _)| table.name(u16::try_from(id).unwrap()))
+                .collect()
+        })
+    };
+    assert_eq!(types("proc.name=cat"), None);
+    assert_eq!(
+        types("evt.type in (openat, connect) and proc.name=cat"),
+        Some(vec!["connect", "openat"])
+    );
+    assert_eq!(
+        types("evt.type=openat or evt.type=read"),
+        Some(vec!["read", "openat"])
+    );
+    assert_eq!(types("evt.type=openat or proc.name=cat"), None);
+    assert_eq!(
+        types("not proc.name=cat and evt.type=close"),
+        Some(vec!["close"])
+    );
+    let all_but_read = types("evt.type!=read").unwrap();
+    assert!(!all_but_read.contains(&"read") && all_but_read.contains(&"write"));
+    assert_eq!(types("evt.type=read and evt.type=write"), Some(vec![]));
+    // What the bitmap allows matches at least every event that matches.
+    let filter = "evt.type in (openat, read) and fd.name contains /etc";
+    let allowed = types(filter).unwrap();
+    let names = query(&trace, filter, &["evt.type"]);
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|row| allowed.contains(&row[0].as_str())));
+}

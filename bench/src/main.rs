@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod extract;
 mod read;
+mod scap;
 mod top;
 mod workload;
 
@@ -37,6 +38,7 @@ fn main() {
         Some("gen") => generate_file(&args[1..]),
         Some("storm") => capture::storm(&args[1..]),
         Some("extract") => extract::extract(&args[1..]),
+        Some("scap-gen") => scap_gen(&args[1..]),
         _ => run_all(&args),
     };
     if let Err(message) = result {
@@ -348,6 +350,10 @@ fn run_all(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    if only.is_none() || only == Some("scap") {
+        let events = flag(args, "--scap-events", 20_000_000)?;
+        scap::run_table(events as u64, runs)?;
+    }
     if only.is_none() || only == Some("capture") {
         if rustix::process::geteuid().is_root() {
             capture::run(iterations, runs)?;
@@ -355,6 +361,19 @@ fn run_all(args: &[String]) -> Result<(), String> {
             println!("\ncapture rows skipped: capturing needs root");
         }
     }
+    Ok(())
+}
+
+/// `scry-bench scap-gen --events N OUT`: a large capture made of a real
+/// one's events, repeated.
+fn scap_gen(args: &[String]) -> Result<(), String> {
+    let events = flag(args, "--events", 20_000_000)?;
+    let out = args.last().ok_or("scap-gen: OUT is missing")?;
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("samples/scap/curl_google.scap");
+    let written = scap::generate(&source, events as u64, Path::new(out))?;
+    eprintln!("{out}: {written} events");
     Ok(())
 }
 

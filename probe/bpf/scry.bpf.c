@@ -32,6 +32,8 @@ const volatile __u32 targ_tgid = 0;
 const volatile __u32 targ_targets = 0;
 /* 1 = record this syscall number. */
 const volatile __u8 targ_syscalls[SCRY_NR_MAX] = { [0 ... SCRY_NR_MAX - 1] = 1 };
+/* 1 = record syscall numbers outside targ_syscalls (unknown_syscall). */
+const volatile __u32 targ_unknown_syscalls = 1;
 
 /*
  * Force the ABI types into BTF so the skeleton generates them
@@ -190,7 +192,7 @@ static __always_inline int skip_tgid(__u32 tgid)
 static __always_inline int want_nr(long id)
 {
 	if ((__u64)id >= SCRY_NR_MAX)
-		return 1;
+		return targ_unknown_syscalls;
 	return targ_syscalls[id & (SCRY_NR_MAX - 1)];
 }
 
