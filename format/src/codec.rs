@@ -110,8 +110,8 @@ const PACKED_HEADER_LIMIT: u64 = 64 << 20;
 pub(crate) fn encode_header(header: &FileHeader) -> Vec<u8> {
     let mut msg = MessageWriter::new();
     msg.str(1, &header.writer).uint(2, header.created_ns);
-    let packed = zstd::bulk::compress(&encode_header_body(header), PACKED_HEADER_LEVEL)
-        .unwrap_or_default();
+    let packed =
+        zstd::bulk::compress(&encode_header_body(header), PACKED_HEADER_LEVEL).unwrap_or_default();
     msg.bytes(6, &packed);
     msg.finish()
 }
@@ -627,7 +627,12 @@ mod tests {
         let header = header();
         let packed = encode_header(&header);
         let plain = encode_header_body(&header);
-        assert!(packed.len() * 2 < plain.len(), "{} vs {}", packed.len(), plain.len());
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
         let back = decode_header(&packed).unwrap();
         assert_eq!(back, header);
     }
