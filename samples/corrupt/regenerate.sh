@@ -22,7 +22,7 @@ def write(name, content):
     open(name, "wb").write(content)
 write("zero-length.scry", b"")
 write("bad-magic.scry", b"PK\x03\x04" + data[4:])
-future = bytearray(data); future[8:10] = struct.pack("<H", 2)
+future = bytearray(data); future[8:12] = struct.pack("<HH", 2, 0)
 # A genuine newer file: its header checksum covers the new version.
 header_end = 16 + hdr_len
 struct.pack_into("<I", future, header_end, zlib.crc32(bytes(future[8:header_end])))
