@@ -6,6 +6,7 @@ mod read;
 #[cfg(feature = "capture")]
 mod record;
 mod verify;
+mod view;
 
 use std::io::{self, Write};
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         #[cfg(feature = "capture")]
         Command::ExecWhenReady { fifo, argv } => record::exec_when_ready(&fifo, &argv),
         Command::Read(args) => read::run(&args),
+        Command::View(args) => view::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Fields { json } => fields::run(json),
         Command::Verify(args) => verify::run(&args),

@@ -96,7 +96,7 @@ impl Reader {
 }
 
 pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
-    let (paths, filter_text) = split_inputs(args)?;
+    let (paths, filter_text) = split_inputs(&args.read, &args.inputs, "read")?;
     let mode = if args.count {
         Mode::Count
     } else if args.quiet {
@@ -299,9 +299,13 @@ fn bind(printer: &mut Printer, catalog: Catalog<'_>) -> anyhow::Result<()> {
 /// every positional argument is filter; otherwise the first is a trace,
 /// and so is each one after it that names an existing file, `-`, or looks
 /// like a trace name, up to the first that does not.
-fn split_inputs(args: &ReadArgs) -> anyhow::Result<(Vec<PathBuf>, String)> {
-    let mut named: Vec<PathBuf> = args.read.clone();
-    let mut rest = args.inputs.iter().peekable();
+pub(crate) fn split_inputs(
+    read: &[PathBuf],
+    inputs: &[String],
+    command: &str,
+) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    let mut named: Vec<PathBuf> = read.to_vec();
+    let mut rest = inputs.iter().peekable();
     if named.is_empty() {
         if let Some(first) = rest.next() {
             named.push(PathBuf::from(first));
@@ -312,7 +316,7 @@ fn split_inputs(args: &ReadArgs) -> anyhow::Result<(Vec<PathBuf>, String)> {
     }
     let filter = rest.map(String::as_str).collect::<Vec<_>>().join(" ");
     if named.is_empty() {
-        return Err(UsageError("no trace given: scry read FILE… [FILTER]".to_owned()).into());
+        return Err(UsageError(format!("no trace given: scry {command} FILE… [FILTER]")).into());
     }
     let mut paths = Vec::with_capacity(named.len());
     for path in named {
