@@ -439,10 +439,17 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
 
     fn args(&self, index: &EventIndex, ordinal: usize) -> String {
         self.with_event(index, ordinal, |file, ctx| {
-            Self::field(file, "evt.args")
+            let args = Self::field(file, "evt.args")
                 .and_then(|f| f.extract(ctx))
                 .map(|v| v.to_string())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            // The result has its own column.
+            match args.strip_prefix("res=") {
+                Some(rest) => rest
+                    .split_once(' ')
+                    .map_or_else(String::new, |(_, after)| after.to_owned()),
+                None => args,
+            }
         })
         .unwrap_or_default()
     }

@@ -748,7 +748,10 @@ impl Groups {
 /// Computes `view` over `sel`, sorted by its default column.
 pub fn compute(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Table {
     let d = def(view);
-    let sort = (d.sort != usize::MAX).then(|| (d.sort, d.columns[d.sort].kind != Text));
+    // Numbers sort largest first, text and the event list's order
+    // (number, time) first to last.
+    let sort = (d.sort != usize::MAX)
+        .then(|| (d.sort, view != ViewId::Events && d.columns[d.sort].kind != Text));
     let rows = match view {
         ViewId::Events => {
             let mut events = Vec::new();
