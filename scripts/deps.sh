@@ -8,7 +8,7 @@ set -euo pipefail
 want=(clang libelf-dev zlib1g-dev pkg-config make gcc)
 case "${1:-build}" in
   build) ;;
-  test) want+=(util-linux) ;;
+  test) want+=(util-linux tmux) ;;
   bench) want+=(bpftrace strace) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

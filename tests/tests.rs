@@ -19,3 +19,5 @@ mod record;
 mod samples;
 // `scry read`: formats, JSON, time windows and exit codes over real captures.
 mod read;
+// `scry view`: the terminal UI, driven in tmux.
+mod view;

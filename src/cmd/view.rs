@@ -6,8 +6,8 @@ use std::io::{self, IsTerminal};
 use std::sync::Arc;
 
 use anyhow::Context;
-use scry_tui::Source as _;
 use scry_format::ReadOptions;
+use scry_tui::Source as _;
 use scry_tui::Traces;
 
 use crate::cli::ViewArgs;

@@ -447,7 +447,9 @@ impl App {
 
     /// The current level.
     pub fn level(&self) -> &Level {
-        self.stack.last().unwrap_or_else(|| unreachable!("the stack is never empty"))
+        self.stack
+            .last()
+            .unwrap_or_else(|| unreachable!("the stack is never empty"))
     }
 
     fn level_mut(&mut self) -> &mut Level {
@@ -458,7 +460,11 @@ impl App {
     /// The overview figures for the current filter and range.
     pub fn overview(&mut self) -> Option<&Overview> {
         let index = self.index.clone()?;
-        if self.overview.as_ref().is_none_or(|(g, _)| *g != self.generation) {
+        if self
+            .overview
+            .as_ref()
+            .is_none_or(|(g, _)| *g != self.generation)
+        {
             let sel = Selection::new(&index, self.mask.as_deref(), self.range, &[]);
             let span = self.range.or(index.time_range()).unwrap_or((0, 0));
             self.overview = Some((self.generation, Overview::compute(&index, &sel, span)));
@@ -833,7 +839,8 @@ impl App {
         let (first, last) = self.index.as_ref()?.time_range()?;
         let (from, to) = self.range?;
         let span = (last - first).max(1) as f64;
-        let at = |ts: u64| ((ts.saturating_sub(first)) as f64 / span * f64::from(TIMELINE_STEPS)) as u16;
+        let at =
+            |ts: u64| ((ts.saturating_sub(first)) as f64 / span * f64::from(TIMELINE_STEPS)) as u16;
         Some((at(from), at(to)))
     }
 
@@ -845,7 +852,11 @@ impl App {
         let (a, b) = (a.min(b), a.max(b).min(TIMELINE_STEPS));
         let span = (last - first) as f64;
         let at = |p: u16| first + (span * f64::from(p) / f64::from(TIMELINE_STEPS)) as u64;
-        let to = if b >= TIMELINE_STEPS { last } else { at(b + 1).max(at(a)) };
+        let to = if b >= TIMELINE_STEPS {
+            last
+        } else {
+            at(b + 1).max(at(a))
+        };
         self.range = Some((at(a), to));
         self.generation += 1;
         self.clamp_selection();
@@ -1004,14 +1015,12 @@ impl App {
                     }
                     return;
                 }
-                if let Some(&(_, column)) = self.hits.headers.iter().find(|(r, _)| r.contains(at))
-                {
+                if let Some(&(_, column)) = self.hits.headers.iter().find(|(r, _)| r.contains(at)) {
                     let descending = match self.table().and_then(|t| t.sort) {
                         Some((c, d)) if c == column => !d,
-                        _ => self
-                            .level()
-                            .view
-                            .is_some_and(|v| views::def(v).columns[column].kind != views::ColKind::Text),
+                        _ => self.level().view.is_some_and(|v| {
+                            views::def(v).columns[column].kind != views::ColKind::Text
+                        }),
                     };
                     self.sort_by(column, descending);
                     return;
@@ -1029,13 +1038,15 @@ impl App {
             }
             MouseEventKind::Drag(MouseButton::Left) => {
                 if self.drag.is_some() {
-                    let here = timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
+                    let here =
+                        timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
                     self.mode = Mode::Timeline(here, self.drag);
                 }
             }
             MouseEventKind::Up(MouseButton::Left) => {
                 if let Some(first) = self.drag.take() {
-                    let here = timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
+                    let here =
+                        timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
                     if here.abs_diff(first) > 2 {
                         self.set_range(first, here);
                     }

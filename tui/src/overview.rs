@@ -211,10 +211,7 @@ impl Overview {
                     format!("{} events in containers", thousands(contained))
                 },
             ),
-            tile(
-                thousands(users.len() as u64),
-                user_names.join(", "),
-            ),
+            tile(thousands(users.len() as u64), user_names.join(", ")),
             tile(
                 thousands(drops_total),
                 if drops_total == 0 {
@@ -266,7 +263,8 @@ impl Timeline {
         };
         let last = chunks.iter().map(|c| c.1).max().unwrap_or(first);
         let width = u128::from(last - first) + 1;
-        let at = |ts: u64| ((u128::from(ts - first) * steps as u128 / width) as usize).min(steps - 1);
+        let at =
+            |ts: u64| ((u128::from(ts - first) * steps as u128 / width) as usize).min(steps - 1);
         let mut counts = vec![0; steps];
         for &(from, to, events) in chunks {
             let (a, b) = (at(from), at(to));
@@ -289,7 +287,9 @@ pub fn resample(series: &[u64], width: usize) -> Vec<u64> {
     }
     if width >= series.len() {
         // Wider than the data: each bucket spreads over several cells.
-        return (0..width).map(|x| series[x * series.len() / width]).collect();
+        return (0..width)
+            .map(|x| series[x * series.len() / width])
+            .collect();
     }
     let mut out = vec![0; width];
     for (at, &value) in series.iter().enumerate() {

@@ -360,9 +360,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
         progress: &Progress,
     ) -> Result<Mask, FilterError> {
         let filters = self.compile(filter)?;
-        progress
-            .total
-            .store(index.len() as u64, Ordering::Relaxed);
+        progress.total.store(index.len() as u64, Ordering::Relaxed);
         let mut mask = Mask::new(index.len());
         for (part, (file, filter)) in self.files.iter().zip(&filters).enumerate() {
             let Some(filter) = filter else {
@@ -384,9 +382,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
                     if let Some(ordinal) = index.ordinal_of(part, num) {
                         mask.set(ordinal);
                     }
-                    progress
-                        .done
-                        .store(start as u64 + num, Ordering::Relaxed);
+                    progress.done.store(start as u64 + num, Ordering::Relaxed);
                     if progress.cancel.load(Ordering::Relaxed) {
                         return ControlFlow::Break(());
                     }
@@ -394,9 +390,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
                 },
             );
         }
-        progress
-            .done
-            .store(index.len() as u64, Ordering::Relaxed);
+        progress.done.store(index.len() as u64, Ordering::Relaxed);
         Ok(mask)
     }
 

@@ -80,15 +80,16 @@ fn draw_title(buf: &mut Buffer, area: Rect, app: &App) {
         .index
         .as_ref()
         .map_or(app.preview.events, |i| i.len() as u64);
-    let mut text = format!(
-        " scry view  {names}  {} events",
-        thousands(events)
-    );
+    let mut text = format!(" scry view  {names}  {} events", thousands(events));
     if app.preview.truncated {
         text.push_str("  TRUNCATED");
     }
     if let Some((from, to)) = app.range {
-        text.push_str(&format!("  time {}–{}", views::clock(from), views::clock(to)));
+        text.push_str(&format!(
+            "  time {}–{}",
+            views::clock(from),
+            views::clock(to)
+        ));
     }
     if !app.filter.is_empty() {
         text.push_str(&format!("  filter: {}", app.filter));
@@ -98,7 +99,9 @@ fn draw_title(buf: &mut Buffer, area: Rect, app: &App) {
 
 fn draw_crumbs(buf: &mut Buffer, area: Rect, app: &mut App) {
     let crumbs = app.breadcrumbs().join(" › ");
-    let rows = app.table().map(|t| format!(" {} rows ", thousands(t.len() as u64)));
+    let rows = app
+        .table()
+        .map(|t| format!(" {} rows ", thousands(t.len() as u64)));
     let right = rows.unwrap_or_default();
     let room = usize::from(area.width).saturating_sub(right.chars().count());
     // The end of a long trail matters most: cut from the left.
@@ -131,7 +134,13 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
             };
             buf.set_stringn(area.x, area.y, prompt, usize::from(area.width), BAR);
             let x = area.x + prompt.len() as u16;
-            buf.set_stringn(x, area.y, &input.text, usize::from(area.width), Style::new());
+            buf.set_stringn(
+                x,
+                area.y,
+                &input.text,
+                usize::from(area.width),
+                Style::new(),
+            );
             let cursor = x + input.text.chars().take(input.cursor).count() as u16;
             frame.set_cursor_position((cursor.min(area.right().saturating_sub(1)), area.y));
             return;
@@ -139,12 +148,12 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
         _ => {}
     }
     let keys = match app.mode {
-        Mode::Timeline(..) => {
-            "←/→ move (shift: fine)  Enter mark both ends  c clear  Esc done"
-        }
+        Mode::Timeline(..) => "←/→ move (shift: fine)  Enter mark both ends  c clear  Esc done",
         Mode::Echo => "a ascii  p printable  x hex  ↑/↓ scroll  Esc back",
         Mode::Detail(..) => "↑/↓ scroll  e echo  Esc back",
-        _ => "F1 help  F2 views  F4 filter  / search  Enter drill  Esc back  e echo  t time  q quit",
+        _ => {
+            "F1 help  F2 views  F4 filter  / search  Enter drill  Esc back  e echo  t time  q quit"
+        }
     };
     buf.set_style(area, BAR);
     buf.set_stringn(area.x, area.y, keys, usize::from(area.width), BAR);
@@ -194,7 +203,10 @@ fn draw_loading(frame: &mut Frame<'_>, area: Rect, app: &App) {
     frame.render_widget(
         Sparkline::default()
             .block(Block::bordered().title(" events over time (from the chunk index) "))
-            .data(resample(&timeline.counts, usize::from(chart.width.saturating_sub(2)))),
+            .data(resample(
+                &timeline.counts,
+                usize::from(chart.width.saturating_sub(2)),
+            )),
         chart,
     );
 }
@@ -222,9 +234,10 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
             } else {
                 Style::new()
             };
-            let block = Block::bordered()
-                .border_style(style)
-                .title(format!(" {} {} ", at + 1, tile.title));
+            let block =
+                Block::bordered()
+                    .border_style(style)
+                    .title(format!(" {} {} ", at + 1, tile.title));
             let inner = block.inner(*cell);
             frame.render_widget(block, *cell);
             let [value, detail, spark, label] = Layout::vertical([
@@ -235,7 +248,8 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
             ])
             .areas(inner);
             frame.render_widget(
-                Paragraph::new(stat.value.as_str()).style(Style::new().add_modifier(Modifier::BOLD)),
+                Paragraph::new(stat.value.as_str())
+                    .style(Style::new().add_modifier(Modifier::BOLD)),
                 value,
             );
             frame.render_widget(Paragraph::new(stat.detail.as_str()).style(DIM), detail);
@@ -307,7 +321,11 @@ fn draw_timeline(buf: &mut Buffer, area: Rect, app: &mut App) {
                 (Some(a), Some(c)) => x >= a.min(c) && x <= a.max(c),
                 _ => false,
             };
-        let mut style = if in_range { RANGE } else { Style::new().fg(Color::Cyan) };
+        let mut style = if in_range {
+            RANGE
+        } else {
+            Style::new().fg(Color::Cyan)
+        };
         if cursor == Some(x) {
             style = style.add_modifier(Modifier::REVERSED);
         }
@@ -332,7 +350,12 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
         return;
     }
     let gutter = 1;
-    let body = Rect::new(area.x + gutter, area.y, area.width.saturating_sub(gutter), area.height);
+    let body = Rect::new(
+        area.x + gutter,
+        area.y,
+        area.width.saturating_sub(gutter),
+        area.height,
+    );
     let constraints: Vec<Constraint> = def
         .columns
         .iter()
@@ -378,7 +401,13 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
         } else {
             "the trace has nothing for this view"
         };
-        buf.set_stringn(rows_area.x + 2, rows_area.y + 1, text, usize::from(rows_area.width), DIM);
+        buf.set_stringn(
+            rows_area.x + 2,
+            rows_area.y + 1,
+            text,
+            usize::from(rows_area.width),
+            DIM,
+        );
         return;
     }
     for line in 0..page.min(table.len() - offset.min(table.len())) {
@@ -393,13 +422,23 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
                 cells
             }
         };
-        let style = if row == selected { SELECTED } else { Style::new() };
+        let style = if row == selected {
+            SELECTED
+        } else {
+            Style::new()
+        };
         if row == selected {
             buf.set_style(Rect::new(area.x, y, area.width, 1), SELECTED);
             buf.set_string(area.x, y, ">", SELECTED);
         }
         for ((rect, c), value) in cells.iter().zip(def.columns).zip(&values) {
-            put(buf, Rect::new(rect.x, y, rect.width, 1), &value.render(), c.kind, style);
+            put(
+                buf,
+                Rect::new(rect.x, y, rect.width, 1),
+                &value.render(),
+                c.kind,
+                style,
+            );
         }
     }
 }
@@ -430,11 +469,19 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &mut App, ordinal: usize,
             ("thread.tid", index.tid[ordinal].to_string()),
             (
                 "user.name",
-                index.users.get(p.user as usize).cloned().unwrap_or_default(),
+                index
+                    .users
+                    .get(p.user as usize)
+                    .cloned()
+                    .unwrap_or_default(),
             ),
             (
                 "container.id",
-                index.containers.get(p.container as usize).cloned().unwrap_or_default(),
+                index
+                    .containers
+                    .get(p.container as usize)
+                    .cloned()
+                    .unwrap_or_default(),
             ),
         ];
         if let Some(o) = index.objects.get(obj as usize) {
@@ -499,7 +546,11 @@ fn draw_echo(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     for chunk in &echo.chunks {
         let p = &index.procs[index.proc[chunk.ordinal] as usize];
         let direction = if chunk.write { "write" } else { "read" };
-        let color = if chunk.write { Color::Green } else { Color::Magenta };
+        let color = if chunk.write {
+            Color::Green
+        } else {
+            Color::Magenta
+        };
         lines.push(Line::styled(
             format!(
                 "── {} {} ({}) {direction} {} bytes{}",
@@ -520,7 +571,10 @@ fn draw_echo(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
             EchoFormat::Printable => vec![scry_analyze::printable(&chunk.data)],
             EchoFormat::Hex => hex_lines(&chunk.data),
         };
-        lines.extend(text.into_iter().map(|t| Line::styled(t, Style::new().fg(color))));
+        lines.extend(
+            text.into_iter()
+                .map(|t| Line::styled(t, Style::new().fg(color))),
+        );
     }
     if echo.chunks.is_empty() {
         lines.push(Line::styled("no I/O bytes here", DIM));
@@ -565,8 +619,14 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 const HELP: &[(&str, &str)] = &[
-    ("Enter", "open the tile or drill into the selected row (events: detail)"),
-    ("Esc, Backspace", "back to the previous level, same row and scroll"),
+    (
+        "Enter",
+        "open the tile or drill into the selected row (events: detail)",
+    ),
+    (
+        "Esc, Backspace",
+        "back to the previous level, same row and scroll",
+    ),
     ("↑ ↓ PgUp PgDn g G", "move"),
     ("F2, :", "switch view, keeping the drill-down"),
     ("f, F4", "filter with the full filter language"),
@@ -574,7 +634,10 @@ const HELP: &[(&str, &str)] = &[
     ("> <  i, F9", "sort by the next / previous column, invert"),
     ("e", "echo: the I/O bytes of the selection"),
     ("t", "time-line: choose a time range (c clears)"),
-    ("mouse", "click a row, again to drill; headers sort; drag the time-line"),
+    (
+        "mouse",
+        "click a row, again to drill; headers sort; drag the time-line",
+    ),
     ("q, Ctrl-C", "quit"),
 ];
 
@@ -589,7 +652,10 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled("views:", Style::new().add_modifier(Modifier::BOLD)));
+    lines.push(Line::styled(
+        "views:",
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
     for v in VIEWS {
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<18}", v.name), Style::new().fg(Color::Cyan)),

@@ -750,8 +750,12 @@ pub fn compute(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Table {
     let d = def(view);
     // Numbers sort largest first, text and the event list's order
     // (number, time) first to last.
-    let sort = (d.sort != usize::MAX)
-        .then(|| (d.sort, view != ViewId::Events && d.columns[d.sort].kind != Text));
+    let sort = (d.sort != usize::MAX).then(|| {
+        (
+            d.sort,
+            view != ViewId::Events && d.columns[d.sort].kind != Text,
+        )
+    });
     let rows = match view {
         ViewId::Events => {
             let mut events = Vec::new();
@@ -976,7 +980,13 @@ fn spy_rows(index: &EventIndex, sel: &Selection<'_>) -> Vec<Row> {
             key: Pred::Pid(p.pid),
             cells: vec![
                 Cell::Time(index.ts[i]),
-                Cell::Text(index.users.get(p.user as usize).cloned().unwrap_or_default()),
+                Cell::Text(
+                    index
+                        .users
+                        .get(p.user as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
                 Cell::Num(u64::from(p.pid)),
                 Cell::Num(u64::from(p.ppid)),
                 Cell::Text(p.cmdline.clone()),

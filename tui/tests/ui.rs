@@ -100,12 +100,14 @@ fn every_view() {
         let mut app = workload();
         key(&mut app, KeyCode::F(2));
         for _ in 0..scry_tui::views::VIEWS.len() {
-            if app.mode == Mode::Switch(
-                scry_tui::views::VIEWS
-                    .iter()
-                    .position(|v| v.id == def.id)
-                    .expect("listed"),
-            ) {
+            if app.mode
+                == Mode::Switch(
+                    scry_tui::views::VIEWS
+                        .iter()
+                        .position(|v| v.id == def.id)
+                        .expect("listed"),
+                )
+            {
                 break;
             }
             key(&mut app, KeyCode::Down);
@@ -405,23 +407,51 @@ fn mouse_selects_rows_and_drills_on_a_second_click() {
         row: y,
         modifiers: KeyModifiers::NONE,
     };
-    app.on_mouse(at(tile.x + 2, tile.y + 2, MouseEventKind::Down(MouseButton::Left)));
+    app.on_mouse(at(
+        tile.x + 2,
+        tile.y + 2,
+        MouseEventKind::Down(MouseButton::Left),
+    ));
     assert_eq!(app.level().selected, 2);
-    app.on_mouse(at(tile.x + 2, tile.y + 2, MouseEventKind::Down(MouseButton::Left)));
+    app.on_mouse(at(
+        tile.x + 2,
+        tile.y + 2,
+        MouseEventKind::Down(MouseButton::Left),
+    ));
     assert_eq!(app.level().view, Some(ViewId::Files));
     let _ = screen(&mut app, 120, 40);
     let rows = app.hits.rows;
-    app.on_mouse(at(rows.x + 5, rows.y + 3, MouseEventKind::Down(MouseButton::Left)));
+    app.on_mouse(at(
+        rows.x + 5,
+        rows.y + 3,
+        MouseEventKind::Down(MouseButton::Left),
+    ));
     assert_eq!(app.level().selected, 3);
-    app.on_mouse(at(rows.x + 5, rows.y + 3, MouseEventKind::Down(MouseButton::Left)));
+    app.on_mouse(at(
+        rows.x + 5,
+        rows.y + 3,
+        MouseEventKind::Down(MouseButton::Left),
+    ));
     assert_eq!(app.level().view, Some(ViewId::Procs));
     app.on_mouse(at(rows.x, rows.y, MouseEventKind::ScrollDown));
     // Dragging on the time-line selects a range.
     let _ = screen(&mut app, 120, 40);
     let line = app.hits.timeline;
-    app.on_mouse(at(line.x + 2, line.y, MouseEventKind::Down(MouseButton::Left)));
-    app.on_mouse(at(line.x + 40, line.y, MouseEventKind::Drag(MouseButton::Left)));
-    app.on_mouse(at(line.x + 40, line.y, MouseEventKind::Up(MouseButton::Left)));
+    app.on_mouse(at(
+        line.x + 2,
+        line.y,
+        MouseEventKind::Down(MouseButton::Left),
+    ));
+    app.on_mouse(at(
+        line.x + 40,
+        line.y,
+        MouseEventKind::Drag(MouseButton::Left),
+    ));
+    app.on_mouse(at(
+        line.x + 40,
+        line.y,
+        MouseEventKind::Up(MouseButton::Left),
+    ));
     assert!(app.range.is_some());
 }
 
@@ -444,7 +474,10 @@ fn loading_screen_before_the_index() {
     let mut app = App::new(Arc::new(source), "", true);
     let text = screen(&mut app, 100, 20);
     app.wait();
-    assert!(text.contains("scry view  workload.scry  2,298 events"), "{text}");
+    assert!(
+        text.contains("scry view  workload.scry  2,298 events"),
+        "{text}"
+    );
     assert!(
         text.contains("indexing") || text.contains("Events"),
         "either still indexing or already done:\n{text}"
