@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod extract;
 mod read;
+mod tui;
 mod workload;
 
 use std::env;
@@ -28,6 +29,7 @@ fn main() {
         Some("gen") => generate_file(&args[1..]),
         Some("storm") => capture::storm(&args[1..]),
         Some("extract") => extract::extract(&args[1..]),
+        Some("phase-tui") => tui::phase(&args[1..]),
         _ => run_all(&args),
     };
     if let Err(message) = result {
@@ -138,7 +140,7 @@ fn decompress_only(data: &[u8], trace: &TraceFile<&[u8]>, buffers: bool) -> u64 
     total
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
@@ -155,7 +157,7 @@ fn time_runs(runs: usize, mut f: impl FnMut()) -> Duration {
     )
 }
 
-fn peak_kib() -> u64 {
+pub(crate) fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -239,7 +241,9 @@ fn generate_file(args: &[String]) -> Result<(), String> {
     std::fs::write(path, data).map_err(|e| e.to_string())
 }
 
-fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
+/// Runs a phase of this harness in a child process (so its peak memory is
+/// its own) and returns what it printed.
+pub(crate) fn child_output(args: &[&str]) -> Result<String, String> {
     let exe = env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
         .args(args)
@@ -248,7 +252,11 @@ fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
+    let text = child_output(args)?;
     let values: Vec<u64> = text
         .split_whitespace()
         .filter_map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()))
@@ -281,7 +289,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     if only.is_none() || only == Some("format") {
         format_bench(count, runs)?;
     }
-    if only.is_none() || only == Some("analyze") || only == Some("read") {
+    if only.is_none() || matches!(only, Some("analyze" | "read" | "tui")) {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("out")
             .join("format-bench.scry");
@@ -295,10 +303,13 @@ fn run_all(args: &[String]) -> Result<(), String> {
                 &trace.to_string_lossy(),
             ])?;
         }
-        if only != Some("read") {
+        if only.is_none() || only == Some("analyze") {
             analyze::run_table(&trace, runs)?;
         }
-        if only != Some("analyze") {
+        if only.is_none() || only == Some("tui") {
+            tui::run_table(&trace, runs)?;
+        }
+        if only.is_none() || only == Some("read") {
             let data = std::fs::read(&trace).map_err(|e| format!("{}: {e}", trace.display()))?;
             let events = TraceFile::open(&data[..])
                 .map_err(|e| e.to_string())?
