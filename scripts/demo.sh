@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: records a short capture of a scripted workload, shows what it
+# `make demo`: records a short capture of a scripted incident, shows what it
 # holds, checks it, and shows how a capture cut off by a crash still reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,24 +13,29 @@ bold=$'\e[1m'; plain=$'\e[0m'
 [[ -t 1 ]] || { bold=""; plain=""; }
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 
-step "sudo scry record -w demo.scry   (while scripts/workload.sh runs)"
-$sudo "$scry" record -w "$work/demo.scry" &
-scry_pid=$!
-while [[ ! -s "$work/demo.scry" ]]; do sleep 0.05; done
-bash scripts/workload.sh
-sleep 0.5
-$sudo kill -INT "$scry_pid"
-wait "$scry_pid"
+step "sudo scry record -w demo.scry -- bash scripts/incident.sh   (the script and everything it starts)"
+$sudo "$scry" record -w "$work/demo.scry" -- bash scripts/incident.sh
 
 step "scry info demo.scry"
 $scry info "$work/demo.scry"
 
-step "what the workload did: scry read demo.scry -p FORMAT 'programs run, files renamed or chmod-ed, /etc/passwd opened'"
-$scry read "$work/demo.scry" -p '%evt.time %proc.name (%proc.pid, parent %proc.pname) %evt.type %fs.path.name %evt.res' \
-  'proc.name in (cat, cp, mv, chmod, id) and evt.type in (renameat2, fchmodat, execve) or (evt.type=openat and fd.name in (/etc/passwd))' || true
+step "who spawned what: scry tree demo.scry"
+$scry tree "$work/demo.scry"
 
-step "the refused connection: scry read demo.scry 'evt.type=connect and evt.failed=true and fd.sockfamily=ip'"
-$scry read "$work/demo.scry" 'evt.type=connect and evt.failed=true and fd.sockfamily=ip' || true
+step "where the bytes went: scry top files demo.scry -n 5"
+$scry top files "$work/demo.scry" -n 5 --human
+
+step "what was typed on a terminal: scry spy users demo.scry"
+$scry spy users "$work/demo.scry" || true
+
+step "the reverse shell's conversation: scry echo demo.scry 'fd.type in (ipv4, ipv6) and proc.name in (sh, id)'"
+$scry echo "$work/demo.scry" 'fd.type in (ipv4, ipv6) and proc.name in (sh, id)' || true
+
+step "everything that touched /tmp/.x: scry spy file /tmp/.x demo.scry"
+$scry spy file /tmp/.x "$work/demo.scry" || true
+
+step "what failed: scry top errors demo.scry -n 5"
+$scry top errors "$work/demo.scry" -n 5
 
 step "scry verify demo.scry"
 $scry verify "$work/demo.scry"

@@ -76,6 +76,50 @@ row drills into it, Esc goes back; F2 or : switches view, f or F4 filters,
 key. The trace is indexed once, in the background, with a progress bar.
 Exits 2 for a bad filter or without a terminal, 3 for an unreadable trace.")]
     View(ViewArgs),
+    /// Summarise traces: the top processes, files, connections, ports,
+    /// syscalls, errors, containers or users, by any filter.
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
+
+    /// Follow people and files: every command interactive users ran, or
+    /// everything that touched a file.
+    #[command(subcommand)]
+    Spy(SpyCommand),
+
+    /// Print the bytes read and written on matching fds, in order, as
+    /// sysdig's echo_fds does.
+    #[command(after_help = "\
+Examples:
+  scry echo incident.scry 'fd.type in (ipv4, ipv6) and proc.name=sh'
+  scry echo incident.scry fd.name=/etc/passwd -X
+  scry echo incident.scry 'fd.sport=4444' -j
+
+Each block is headed by its direction, size, process and fd. Exits 1 when no
+I/O matched.")]
+    Echo(EchoArgs),
+
+    /// Print the process tree of a capture: who spawned what, when, and how
+    /// it ended.
+    #[command(after_help = "\
+Examples:
+  scry tree incident.scry
+  scry tree incident.scry 'proc.name=sh'      the shells and their ancestors
+  scry tree incident.scry -j | jq 'select(.exit_code != 0)'
+
+With a filter, the tree holds the processes that had a matching event and
+their ancestors.")]
+    Tree(TreeArgs),
+
+    /// List syscalls (or file I/O) slower than a threshold, slowest first.
+    #[command(after_help = "\
+Examples:
+  scry slow incident.scry                      syscalls over 10 ms
+  scry slow incident.scry --threshold 1ms --files
+  scry slow incident.scry 'proc.name=postgres' -n 50 -j
+
+Durations are recorded by scry record for every syscall (evt.latency).
+Calls that wait by design (evt.is_wait) are left out unless --waits.")]
+    Slow(SlowArgs),
 
     /// Show what a trace holds: machine, capture settings, time range,
     /// events per type, drops, chunks, and whether it is complete.
@@ -212,6 +256,228 @@ pub struct ReadArgs {
     /// Decoding threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Stop with exit code 3 at the first damaged chunk instead of
+    /// skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+const TOP_HELP: &str = "\
+Views:
+  procs        processes by syscalls, with time in syscalls, bytes read and
+               written, errors
+  threads      threads by syscalls
+  files        files by bytes read and written, with opens
+  dirs         directories by bytes read and written in their files
+  conns        network connections by bytes
+  ports        server ports by connections and bytes
+  syscalls     syscalls by count, with total and longest time, errors
+  errors       failed syscalls by error, call and process
+  containers   containers by syscalls, processes and bytes
+  users        users by syscalls, processes and programs run
+  procs-files  file I/O per process and file
+  procs-net    network I/O per process
+
+Examples:
+  scry top files incident.scry
+  scry top procs incident.scry 'container.id!=host' -n 5
+  scry top conns incident.scry -j | jq -r '.\"fd.name\"'
+  scry top errors segments/ --since +10m
+  scry top incident.scry --by proc.name --sum evt.rawres 'evt.is_io_write=true'
+  scry top files incident.scry --by proc.name,fd.name --sort write
+
+Tables show sizes and durations in units that fit on a terminal and exact
+numbers otherwise (--human forces units). --by and --sum turn any view, or
+no view, into sysdig's fdbytes_by/fdcount_by: rows keyed by any fields,
+summing any numeric field (negative values, the errors of failed calls, are
+left out). Exits 1 when no event reached a row.";
+
+/// The time window and decoding threads of an analysis command.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Only events at or after this time: RFC 3339 (2026-11-25T05:00:00Z),
+    /// an offset from the first event (+5s), or a duration back from the
+    /// last one (15m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only events at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Decoding threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Stop with exit code 3 at the first damaged chunk instead of
+    /// skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The view (see below; optional with --by), the traces or directories
+    /// of segments, then the filter.
+    #[arg(value_name = "VIEW FILE… [FILTER]", required = true)]
+    pub inputs: Vec<String>,
+
+    /// Rows shown, largest first (0 for all).
+    #[arg(short = 'n', long = "rows", value_name = "N", default_value_t = 20)]
+    pub rows: usize,
+
+    /// Key the rows by these fields instead of the view's (comma-separated
+    /// or repeated).
+    #[arg(long, value_name = "FIELD", value_delimiter = ',')]
+    pub by: Vec<String>,
+
+    /// Measure the sum of these numeric fields instead of the view's
+    /// measures (comma-separated or repeated).
+    #[arg(long, value_name = "FIELD", value_delimiter = ',')]
+    pub sum: Vec<String>,
+
+    /// Sort by this column (a measure's header, any case).
+    #[arg(long, value_name = "COLUMN")]
+    pub sort: Option<String>,
+
+    /// JSON Lines: one object per row, keys named by their fields.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    /// Sizes and durations in units that fit, even off a terminal.
+    #[arg(long)]
+    pub human: bool,
+
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpyCommand {
+    /// Every command run by interactive users (on a terminal), indented
+    /// under their login shell, as sysdig's spy_users.
+    #[command(after_help = "\
+Examples:
+  scry spy users incident.scry
+  scry spy users incident.scry 'user.name=alice' -j")]
+    Users(SpyUsersArgs),
+
+    /// Everything that touched a file: opens, reads and writes with their
+    /// data, renames, deletions, permission changes.
+    #[command(after_help = "\
+Examples:
+  scry spy file /etc/shadow incident.scry
+  scry spy file 'fd.directory=/etc/ssh' incident.scry -A
+  scry spy file /tmp/.x incident.scry -j
+
+A target starting with / is a path (matched as the fd's name and as the
+path argument of calls such as unlink, rename or chmod); anything else is a
+filter.")]
+    File(SpyFileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpyUsersArgs {
+    /// Traces or directories of segments, then a filter.
+    #[arg(value_name = "FILE… [FILTER]", required = true)]
+    pub inputs: Vec<String>,
+
+    /// JSON Lines: one object per command.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct SpyFileArgs {
+    /// The file's path, or a filter.
+    #[arg(value_name = "PATH|FILTER")]
+    pub target: String,
+
+    /// Traces or directories of segments.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// Print data under each read and write as ASCII.
+    #[arg(short = 'A', long = "print-ascii", conflicts_with = "hex")]
+    pub ascii: bool,
+
+    /// Print data under each read and write as a hex dump.
+    #[arg(short = 'X', long = "print-hex-ascii")]
+    pub hex: bool,
+
+    /// JSON Lines: one object per event.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct EchoArgs {
+    /// Traces or directories of segments, then the filter choosing fds.
+    #[arg(value_name = "FILE… [FILTER]", required = true)]
+    pub inputs: Vec<String>,
+
+    /// Data as a hex dump with an ASCII column (default: printable text).
+    #[arg(short = 'X', long = "print-hex-ascii")]
+    pub hex: bool,
+
+    /// JSON Lines: one object per read or write, data as text.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Traces or directories of segments, then a filter.
+    #[arg(value_name = "FILE… [FILTER]", required = true)]
+    pub inputs: Vec<String>,
+
+    /// JSON Lines: one object per process, with its parent's pid.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct SlowArgs {
+    /// Traces or directories of segments, then a filter.
+    #[arg(value_name = "FILE… [FILTER]", required = true)]
+    pub inputs: Vec<String>,
+
+    /// Calls at least this long: a duration with a unit (10ms, 500us, 2s).
+    #[arg(short = 't', long, value_name = "DURATION", default_value = "10ms")]
+    pub threshold: String,
+
+    /// Only file I/O (reads and writes on files), as sysdig's fileslower.
+    #[arg(long)]
+    pub files: bool,
+
+    /// Include calls that wait by design (sleeps, polls, wait4, futex
+    /// waits), left out by default.
+    #[arg(long)]
+    pub waits: bool,
+
+    /// Calls shown, slowest first (0 for all).
+    #[arg(short = 'n', long = "rows", value_name = "N", default_value_t = 20)]
+    pub rows: usize,
+
+    /// JSON Lines: one object per call.
+    #[arg(short = 'j', long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub selection: Selection,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod cmd;
 mod exit;
 mod open;
 mod output;
+mod traces;
 
 use std::process::ExitCode;
 

@@ -1,36 +1,7 @@
-//! Small helpers for human-readable output: thousands separators, byte
-//! sizes, durations and timestamps.
+//! Small helpers for human-readable output: timestamps and JSON strings;
+//! counts, sizes and durations come from the analysis crate.
 
-/// `1234567` as `1,234,567`.
-pub fn count(value: u64) -> String {
-    scry_format::thousands(value)
-}
-
-/// A byte count in binary units (`8.0 MiB`).
-pub fn bytes(value: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut size = value as f64;
-    let mut unit = 0;
-    while size >= 1024.0 && unit + 1 < UNITS.len() {
-        size /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value} B")
-    } else {
-        format!("{size:.1} {}", UNITS[unit])
-    }
-}
-
-/// A duration in nanoseconds, with a unit that fits (`1.234 s`, `15 ms`).
-pub fn duration(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns} ns"),
-        1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} ms", ns as f64 / 1e6),
-        _ => format!("{:.3} s", ns as f64 / 1e9),
-    }
-}
+pub use scry_analyze::human::{bytes, count, duration};
 
 /// A timestamp as RFC 3339 UTC, or `-` when unknown.
 pub fn time(ns: u64) -> String {
@@ -58,17 +29,4 @@ pub fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_counts_sizes_and_durations() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(8 << 20), "8.0 MiB");
-        assert_eq!(duration(1_500), "1.5 µs");
-        assert_eq!(duration(2_500_000_000), "2.500 s");
-    }
 }

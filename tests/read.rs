@@ -1,5 +1,4 @@
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::util::*;
@@ -380,31 +379,6 @@ fn standard_input_reads_like_a_file() {
 /// and an error.
 const GOLDEN_FILTER: &str =
     "(proc.name=cat and fd.name=/etc/passwd) or (evt.type=connect and evt.res=ECONNREFUSED)";
-
-/// Compares `actual` with the file `tests/golden/NAME`. With `SCRY_BLESS=1`
-/// in the environment the file is rewritten instead: run
-/// `SCRY_BLESS=1 cargo test --test integration golden`, then read the diff
-/// of tests/golden/ before committing it, as the goldens are the reference.
-fn golden(name: &str, actual: &str) -> Result<(), String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("SCRY_BLESS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return Ok(());
-    }
-    let expected = std::fs::read_to_string(&path)
-        .map_err(|error| format!("{}: {error} (SCRY_BLESS=1 writes it)", path.display()))?;
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name} differs from {}:\n--- expected\n{expected}--- actual\n{actual}",
-            path.display()
-        ))
-    }
-}
 
 #[test]
 fn every_output_format_matches_its_golden_file() {

@@ -21,3 +21,7 @@ mod samples;
 mod read;
 // `scry view`: the terminal UI, driven in tmux.
 mod view;
+// `scry top`: views, --by/--sum, exact figures over a known workload.
+mod top;
+// `scry spy`, `echo`, `tree`, `slow` over the incident sample.
+mod reports;

@@ -150,3 +150,28 @@ macro_rules! assert_contains {
         );
     }};
 }
+
+/// Compares `actual` with the file `tests/golden/NAME`. With `SCRY_BLESS=1`
+/// in the environment the file is rewritten instead: run
+/// `SCRY_BLESS=1 cargo test --test integration golden`, then read the diff
+/// of tests/golden/ before committing it, as the goldens are the reference.
+pub fn golden(name: &str, actual: &str) -> Result<(), String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("SCRY_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(&path)
+        .map_err(|error| format!("{}: {error} (SCRY_BLESS=1 writes it)", path.display()))?;
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} differs from {}:\n--- expected\n{expected}--- actual\n{actual}",
+            path.display()
+        ))
+    }
+}

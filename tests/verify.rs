@@ -51,3 +51,47 @@ fn every_flipped_byte_of_a_chunk_is_caught() {
         assert_eq!(run.code, 3, "flip at byte {at} went unnoticed");
     }
 }
+
+#[test]
+fn verify_refuses_files_that_are_not_readable_traces() {
+    for (name, message) in [
+        ("zero-length.scry", "the file is empty"),
+        ("future-version.scry", "unsupported format version 2.0"),
+        ("bad-header-checksum.scry", "checksum mismatch"),
+        ("bad-magic.scry", "bad magic bytes"),
+    ] {
+        let path = samples().join("corrupt").join(name);
+        let run = scry(&["verify", path.to_str().unwrap()]);
+        assert_eq!(run.code, 3, "{name}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains(message) || run.stderr.contains(message),
+            "{name}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn strict_reading_stops_at_damage_instead_of_skipping_it() {
+    let flipped = samples().join("corrupt").join("flipped-chunk.scry");
+    let flipped = flipped.to_str().unwrap();
+    let lenient = scry(&["read", flipped, "--count"]);
+    assert_eq!((lenient.code, lenient.stdout.trim()), (0, "1100"));
+    assert_contains!(lenient.stderr, "skipped a damaged chunk");
+    let strict = scry(&["read", flipped, "--count", "--strict"]);
+    assert_eq!(strict.code, 3);
+    assert_contains!(strict.stderr, "corrupt chunk at byte offset");
+    assert_eq!(scry(&["top", "syscalls", flipped, "--strict"]).code, 3);
+    let truncated = samples().join("corrupt").join("truncated-mid-chunk.scry");
+    let truncated = truncated.to_str().unwrap();
+    assert_eq!(scry(&["read", truncated, "--count"]).code, 0);
+    let strict = scry(&["read", truncated, "--count", "--strict"]);
+    assert_eq!(strict.code, 3);
+    assert_contains!(strict.stderr, "is truncated at byte");
+    let streamed = scry_with_stdin(
+        &["read", "-", "--count", "--strict"],
+        &std::fs::read(truncated).unwrap(),
+    );
+    assert_eq!(streamed.code, 3, "{}", streamed.stderr);
+}

@@ -122,6 +122,18 @@ pub struct Catalog<'a> {
     pub types: &'a TypeTable,
 }
 
+impl Catalog<'_> {
+    /// Resolves a field written as in a filter (`proc.aname[2]`,
+    /// `evt.arg.fd`).
+    ///
+    /// # Errors
+    /// A message for an unknown field or a bad argument.
+    pub fn field(&self, text: &str) -> Result<crate::fields::Field, String> {
+        let (name, arg) = crate::fields::split_field(text.trim());
+        crate::fields::resolve(name, arg, self.types, self.table)
+    }
+}
+
 impl Filter {
     /// Parses and compiles `source`.
     ///

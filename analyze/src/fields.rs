@@ -1799,7 +1799,7 @@ fn cmdline(p: &Process) -> Option<Value<'_>> {
     Some(Value::Str(Cow::Owned(join_args(&p.comm, &p.args))))
 }
 
-fn is_shell(comm: &[u8]) -> bool {
+pub(crate) fn is_shell(comm: &[u8]) -> bool {
     matches!(
         comm,
         b"bash" | b"sh" | b"dash" | b"zsh" | b"ksh" | b"fish" | b"tcsh" | b"csh" | b"ash"

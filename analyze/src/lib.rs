@@ -10,6 +10,10 @@
 //! * [`scan`] runs a filter over a trace, using the chunk index to skip
 //!   what cannot match; [`scan_stream`] does the same over a stream.
 //! * [`output`] prints matching events: sysdig's line, `-p` formats, JSON.
+//! * [`reports`] are the responder's other reports: user commands, fd
+//!   echo, the process tree, the slowest calls.
+//! * [`summary`] groups events into the rows of a view (`scry top`, the
+//!   terminal UI's tables).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,10 +21,13 @@ mod compile;
 mod errno;
 pub mod fields;
 pub mod filter;
+pub mod human;
 pub mod output;
 mod query;
 mod render;
+pub mod reports;
 pub mod state;
+pub mod summary;
 pub mod timespec;
 mod types;
 mod value;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use crate::compile::{Catalog, FilterError};
-use crate::fields::{self, Ctx, Field};
+use crate::fields::{Ctx, Field};
 use crate::filter::Span;
 use crate::value::{Value, printable};
 
@@ -346,10 +346,7 @@ impl Printer {
     /// # Errors
     /// An unknown field or a bad argument, with the span to underline.
     pub fn resolve(&self, catalog: Catalog<'_>) -> Result<Binding, FilterError> {
-        let resolve = |name: &str| {
-            let (name, arg) = fields::split_field(name);
-            fields::resolve(name, arg, catalog.types, catalog.table)
-        };
+        let resolve = |name: &str| catalog.field(name);
         let bound = self
             .format
             .columns()
@@ -619,7 +616,7 @@ const JSON_ESCAPE: [bool; 256] = {
 };
 
 /// `text` as a JSON string literal.
-fn push_json_str(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
@@ -671,8 +668,8 @@ fn ascii_dump(bytes: &[u8], out: &mut Vec<u8>) {
 }
 
 /// `-X`: sysdig's hex dump, 16 bytes a line in groups of two, with an ASCII
-/// column.
-fn hex_dump(bytes: &[u8], out: &mut Vec<u8>) {
+/// column; each line starts with a tab.
+pub fn hex_dump(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (line, row) in bytes.chunks(16).enumerate() {
         let _ = write!(out, "\t0x{:04x}:", line * 16);

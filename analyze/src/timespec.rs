@@ -37,6 +37,17 @@ impl TimeSpec {
         duration(text).map(TimeSpec::BeforeEnd).ok_or_else(bad)
     }
 
+    /// Parses a duration alone (`10ms`, `1.5s`, `500us`; a bare number is
+    /// seconds) into nanoseconds.
+    ///
+    /// # Errors
+    /// A message naming the accepted forms.
+    pub fn parse_duration(text: &str) -> Result<u64, String> {
+        duration(text.trim()).ok_or_else(|| {
+            format!("'{text}' is not a duration: use a number with a unit (500us, 10ms, 2s, 1m)")
+        })
+    }
+
     /// The instant this names in a trace spanning `first..=last`.
     pub fn resolve(self, first: u64, last: u64) -> u64 {
         match self {

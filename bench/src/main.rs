@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod extract;
 mod read;
+mod top;
 mod tui;
 mod workload;
 
@@ -289,7 +290,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     if only.is_none() || only == Some("format") {
         format_bench(count, runs)?;
     }
-    if only.is_none() || matches!(only, Some("analyze" | "read" | "tui")) {
+    if only.is_none() || matches!(only, Some("analyze" | "read" | "top" | "tui")) {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("out")
             .join("format-bench.scry");
@@ -309,13 +310,18 @@ fn run_all(args: &[String]) -> Result<(), String> {
         if only.is_none() || only == Some("tui") {
             tui::run_table(&trace, runs)?;
         }
-        if only.is_none() || only == Some("read") {
+        if only.is_none() || matches!(only, Some("read" | "top")) {
             let data = std::fs::read(&trace).map_err(|e| format!("{}: {e}", trace.display()))?;
             let events = TraceFile::open(&data[..])
                 .map_err(|e| e.to_string())?
                 .event_count();
             drop(data);
-            read::run_table(&trace, events, runs)?;
+            if only != Some("top") {
+                read::run_table(&trace, events, runs)?;
+            }
+            if only != Some("read") {
+                top::run_table(&trace, events, runs)?;
+            }
         }
     }
     if only.is_none() || only == Some("capture") {
@@ -379,13 +385,16 @@ fn format_bench(count: usize, runs: usize) -> Result<(), String> {
     println!("| measurement | scry | reference (same run) | ratio |");
     println!("|---|---|---|---|");
     println!(
-        "| write: encode + zstd-3, 1 thread | {} events/s, {:.0} MB/s raw | - | - |",
+        "| write: encode + zstd-3, 1 thread | {} events/s, {:.0} MB/s raw, {:.0} MB/s on disk | - | - |",
         millions(rate(n, write_time)),
-        raw_bytes as f64 / write_time.as_secs_f64() / 1e6
+        raw_bytes as f64 / write_time.as_secs_f64() / 1e6,
+        data.len() as f64 / write_time.as_secs_f64() / 1e6
     );
     println!(
-        "| read: decompress + decode event headers, 1 thread | {} events/s | zstd decompress of the same frame alone: {} events/s | {:.2} |",
+        "| read: decompress + decode event headers, 1 thread | {} events/s, {:.0} MB/s on disk, {:.0} MB/s raw (target ≥ 20 M events/s per core) | zstd decompress of the same frame alone: {} events/s | {:.2} |",
         millions(rate(n, decode_1)),
+        data.len() as f64 / decode_1.as_secs_f64() / 1e6,
+        raw_bytes as f64 / decode_1.as_secs_f64() / 1e6,
         millions(rate(n, zstd_only)),
         zstd_only.as_secs_f64() / decode_1.as_secs_f64()
     );

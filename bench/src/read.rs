@@ -46,7 +46,7 @@ const ROWS: [Row; 4] = [
 ];
 
 /// The release `scry` next to this benchmark's binary.
-fn scry_binary() -> Result<PathBuf, String> {
+pub(crate) fn scry_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let scry = exe.with_file_name("scry");
     if scry.exists() {
@@ -66,12 +66,17 @@ fn vm_hwm(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs `scry read TRACE ARGS` with its output going to /dev/null; the
+/// Runs `scry COMMAND… TRACE ARGS` with its output going to /dev/null; the
 /// wall time and the highest `VmHWM` seen.
-fn run_once(scry: &Path, trace: &Path, args: &[&str]) -> Result<(Duration, u64), String> {
+pub(crate) fn run_once(
+    scry: &Path,
+    command: &[&str],
+    trace: &Path,
+    args: &[&str],
+) -> Result<(Duration, u64), String> {
     let start = Instant::now();
     let mut child = Command::new(scry)
-        .arg("read")
+        .args(command)
         .arg(trace)
         .args(args)
         .stdout(Stdio::null())
@@ -94,7 +99,9 @@ fn run_once(scry: &Path, trace: &Path, args: &[&str]) -> Result<(Duration, u64),
         if let Some(mut pipe) = child.stderr.take() {
             let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
         }
-        return Err(format!("scry read {args:?} failed: {status} {stderr}"));
+        return Err(format!(
+            "scry {command:?} {args:?} failed: {status} {stderr}"
+        ));
     }
     Ok((elapsed, peak))
 }
@@ -115,7 +122,7 @@ pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
         eprintln!("read: {} ×{runs}", row.label);
         let mut samples = Vec::with_capacity(runs);
         for _ in 0..runs {
-            samples.push(run_once(&scry, path, row.args)?);
+            samples.push(run_once(&scry, &["read"], path, row.args)?);
         }
         samples.sort();
         let (time, _) = samples[samples.len() / 2];

@@ -5,6 +5,8 @@ mod info;
 mod read;
 #[cfg(feature = "capture")]
 mod record;
+mod reports;
+mod top;
 mod verify;
 mod view;
 
@@ -12,8 +14,25 @@ use std::io::{self, Write};
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Selection};
 use crate::exit::Code;
+use crate::traces::{Query, Traces};
+
+/// Opens the traces of an analysis command with its filter and window.
+fn open(
+    paths: Vec<std::path::PathBuf>,
+    filter: &str,
+    selection: &Selection,
+) -> anyhow::Result<Traces> {
+    Traces::open(&Query {
+        paths,
+        filter,
+        since: selection.since.as_deref(),
+        until: selection.until.as_deref(),
+        threads: selection.threads,
+        strict: selection.strict,
+    })
+}
 
 /// Runs the command and returns the exit code it ends with.
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
@@ -24,6 +43,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::ExecWhenReady { fifo, argv } => record::exec_when_ready(&fifo, &argv),
         Command::Read(args) => read::run(&args),
         Command::View(args) => view::run(&args),
+        Command::Top(args) => top::run(&args),
+        Command::Spy(command) => reports::spy(&command),
+        Command::Echo(args) => reports::echo(&args),
+        Command::Tree(args) => reports::tree(&args),
+        Command::Slow(args) => reports::slow(&args),
         Command::Info(args) => info::run(&args),
         Command::Fields { json } => fields::run(json),
         Command::Verify(args) => verify::run(&args),

@@ -11,12 +11,12 @@ use scry_tui::Source as _;
 use scry_tui::Traces;
 
 use crate::cli::ViewArgs;
-use crate::cmd::read::split_inputs;
 use crate::exit::{Code, UsageError};
 use crate::open::{Trace, open_trace};
+use crate::traces::split_inputs;
 
 pub fn run(args: &ViewArgs) -> anyhow::Result<Code> {
-    let (paths, filter) = split_inputs(&args.read, &args.inputs, "view")?;
+    let (paths, filter) = split_inputs(&args.inputs, &args.read, "scry view FILE… [FILTER]")?;
     let mut traces = Vec::with_capacity(paths.len());
     for path in &paths {
         match open_trace(path, ReadOptions::default())? {

@@ -1036,22 +1036,17 @@ impl App {
                     }
                 }
             }
-            MouseEventKind::Drag(MouseButton::Left) => {
-                if self.drag.is_some() {
-                    let here =
-                        timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
-                    self.mode = Mode::Timeline(here, self.drag);
-                }
+            MouseEventKind::Drag(MouseButton::Left) if self.drag.is_some() => {
+                let here = timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
+                self.mode = Mode::Timeline(here, self.drag);
             }
-            MouseEventKind::Up(MouseButton::Left) => {
-                if let Some(first) = self.drag.take() {
-                    let here =
-                        timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
-                    if here.abs_diff(first) > 2 {
-                        self.set_range(first, here);
-                    }
-                    self.mode = Mode::Normal;
+            MouseEventKind::Up(MouseButton::Left) if self.drag.is_some() => {
+                let first = self.drag.take().unwrap_or_default();
+                let here = timeline_at(at.x.clamp(timeline.x, timeline.right().saturating_sub(1)));
+                if here.abs_diff(first) > 2 {
+                    self.set_range(first, here);
                 }
+                self.mode = Mode::Normal;
             }
             _ => {}
         }

@@ -328,7 +328,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
                 }
                 ordinal += 1;
                 done += 1;
-                if done % PROGRESS_STEP == 0 {
+                if done.is_multiple_of(PROGRESS_STEP) {
                     progress.done.store(done, Ordering::Relaxed);
                     if progress.cancel.load(Ordering::Relaxed) {
                         return ControlFlow::Break(());
@@ -419,14 +419,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
                     fields.push((format!("evt.arg.{name}"), value.to_string()));
                 }
             }
-            let data = ctx
-                .info
-                .data_param
-                .and_then(|p| ctx.event.param(p))
-                .and_then(|v| match v {
-                    scry_format::ValueRef::Bytes(bytes) => Some(bytes.to_vec()),
-                    _ => None,
-                });
+            let data = scry_analyze::reports::echo::block(ctx).map(|block| block.data.to_vec());
             Detail { fields, data }
         })
     }
@@ -450,11 +443,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
 
     fn data(&self, index: &EventIndex, ordinal: usize) -> Option<Vec<u8>> {
         self.with_event(index, ordinal, |_, ctx| {
-            let param = ctx.info.data_param?;
-            match ctx.event.param(param)? {
-                scry_format::ValueRef::Bytes(bytes) => Some(bytes.to_vec()),
-                _ => None,
-            }
+            scry_analyze::reports::echo::block(ctx).map(|block| block.data.to_vec())
         })
         .flatten()
     }

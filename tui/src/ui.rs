@@ -54,20 +54,18 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     match app.mode.clone() {
         Mode::Help => draw_help(frame, main),
         Mode::Switch(at) => draw_switch(frame, main, at),
-        Mode::Filter(input, error) => {
-            if let Some(error) = error {
-                let text = error.render(&input.text);
-                let lines = text.lines().count() as u16;
-                let height = (lines + 2).min(main.height);
-                let popup = Rect::new(main.x, main.bottom() - height, main.width, height);
-                frame.render_widget(Clear, popup);
-                frame.render_widget(
-                    Paragraph::new(text)
-                        .style(Style::new().fg(Color::Red))
-                        .block(Block::bordered().title(" filter error ")),
-                    popup,
-                );
-            }
+        Mode::Filter(input, Some(error)) => {
+            let text = error.render(&input.text);
+            let lines = text.lines().count() as u16;
+            let height = (lines + 2).min(main.height);
+            let popup = Rect::new(main.x, main.bottom() - height, main.width, height);
+            frame.render_widget(Clear, popup);
+            frame.render_widget(
+                Paragraph::new(text)
+                    .style(Style::new().fg(Color::Red))
+                    .block(Block::bordered().title(" filter error ")),
+                popup,
+            );
         }
         _ => {}
     }
@@ -520,18 +518,13 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &mut App, ordinal: usize,
     );
 }
 
+/// sysdig's hex dump (`-X`), one string a line.
 fn hex_lines(data: &[u8]) -> Vec<String> {
-    data.chunks(16)
-        .enumerate()
-        .map(|(row, chunk)| {
-            let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-            format!(
-                "{:04x}  {:<47}  {}",
-                row * 16,
-                hex.join(" "),
-                scry_analyze::printable(chunk)
-            )
-        })
+    let mut out = Vec::new();
+    scry_analyze::output::hex_dump(data, &mut out);
+    String::from_utf8_lossy(&out)
+        .lines()
+        .map(|line| line.trim_start_matches('\t').to_owned())
         .collect()
 }
 

@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use scry_analyze::filter::quote_value;
+
 use crate::index::{EventIndex, Mask, NO_OBJECT, class};
 
 /// Every view.
@@ -104,9 +106,9 @@ pub static VIEWS: &[ViewDef] = &[
             col("USER", 10, Text),
             col("EVENTS", 9, Num),
             col("ERRORS", 7, Num),
-            col("READ", 9, Bytes),
-            col("WRITE", 9, Bytes),
-            col("NET", 9, Bytes),
+            col("READ", 10, Bytes),
+            col("WRITE", 10, Bytes),
+            col("NET", 10, Bytes),
             col("OPENS", 6, Num),
             col("CONTAINER", 12, Text),
             col("COMMAND", 0, Text),
@@ -125,8 +127,8 @@ pub static VIEWS: &[ViewDef] = &[
             col("NAME", 16, Text),
             col("EVENTS", 9, Num),
             col("ERRORS", 7, Num),
-            col("READ", 9, Bytes),
-            col("WRITE", 9, Bytes),
+            col("READ", 10, Bytes),
+            col("WRITE", 10, Bytes),
             col("COMMAND", 0, Text),
         ],
         sort: 3,
@@ -139,8 +141,8 @@ pub static VIEWS: &[ViewDef] = &[
         title: "Files",
         columns: &[
             col("OPENS", 6, Num),
-            col("READ", 9, Bytes),
-            col("WRITE", 9, Bytes),
+            col("READ", 10, Bytes),
+            col("WRITE", 10, Bytes),
             col("EVENTS", 8, Num),
             col("ERRORS", 7, Num),
             col("PROCS", 6, Num),
@@ -156,8 +158,8 @@ pub static VIEWS: &[ViewDef] = &[
         title: "Directories",
         columns: &[
             col("OPENS", 6, Num),
-            col("READ", 9, Bytes),
-            col("WRITE", 9, Bytes),
+            col("READ", 10, Bytes),
+            col("WRITE", 10, Bytes),
             col("EVENTS", 8, Num),
             col("ERRORS", 7, Num),
             col("FILES", 6, Num),
@@ -173,8 +175,8 @@ pub static VIEWS: &[ViewDef] = &[
         title: "Connections",
         columns: &[
             col("PROTO", 5, Text),
-            col("IN", 9, Bytes),
-            col("OUT", 9, Bytes),
+            col("IN", 10, Bytes),
+            col("OUT", 10, Bytes),
             col("EVENTS", 8, Num),
             col("ERRORS", 7, Num),
             col("PROCS", 6, Num),
@@ -191,8 +193,8 @@ pub static VIEWS: &[ViewDef] = &[
         columns: &[
             col("PORT", 7, Num),
             col("CONNS", 6, Num),
-            col("IN", 9, Bytes),
-            col("OUT", 9, Bytes),
+            col("IN", 10, Bytes),
+            col("OUT", 10, Bytes),
             col("EVENTS", 8, Num),
             col("ERRORS", 7, Num),
             col("PROCS", 6, Num),
@@ -209,9 +211,9 @@ pub static VIEWS: &[ViewDef] = &[
             col("PROCS", 6, Num),
             col("EVENTS", 9, Num),
             col("ERRORS", 7, Num),
-            col("READ", 9, Bytes),
-            col("WRITE", 9, Bytes),
-            col("NET", 9, Bytes),
+            col("READ", 10, Bytes),
+            col("WRITE", 10, Bytes),
+            col("NET", 10, Bytes),
             col("CONTAINER", 0, Text),
         ],
         sort: 1,
@@ -225,7 +227,7 @@ pub static VIEWS: &[ViewDef] = &[
         columns: &[
             col("CALLS", 9, Num),
             col("ERRORS", 7, Num),
-            col("BYTES", 9, Bytes),
+            col("BYTES", 10, Bytes),
             col("PROCS", 6, Num),
             col("SYSCALL", 0, Text),
         ],
@@ -357,32 +359,20 @@ pub enum Pred {
     Error(u16, i64),
 }
 
-fn quoted(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-:>[]".contains(&b))
-    {
-        text.to_owned()
-    } else {
-        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
 impl Pred {
     /// The step as filter text (`proc.pid=42`), for breadcrumbs.
     pub fn filter_text(&self, index: &EventIndex) -> String {
         let name = |table: &[String], at: u32| {
             table
                 .get(at as usize)
-                .map(|s| quoted(s))
+                .map(|s| quote_value(s))
                 .unwrap_or_default()
         };
         match *self {
             Pred::Pid(pid) => format!("proc.pid={pid}"),
             Pred::Tid(tid) => format!("thread.tid={tid}"),
             Pred::Object(id) => match index.objects.get(id as usize) {
-                Some(o) => format!("fd.name={}", quoted(&o.name)),
+                Some(o) => format!("fd.name={}", quote_value(&o.name)),
                 None => "fd.name=?".to_owned(),
             },
             Pred::Dir(id) => format!("fd.directory={}", name(&index.dirs, id)),
@@ -593,20 +583,9 @@ impl Cell {
     }
 }
 
-/// A byte count with a binary unit (`1.5K`).
+/// A byte count with a binary unit (`1.5 KiB`).
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["", "K", "M", "G", "T"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n}")
-    } else {
-        format!("{value:.1}{}", UNITS[unit])
-    }
+    scry_analyze::human::bytes(n)
 }
 
 /// A timestamp as UTC clock time with microseconds.

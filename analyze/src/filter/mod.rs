@@ -22,6 +22,7 @@ mod print;
 
 pub use ast::*;
 pub use error::ParseError;
+pub use print::quote_value;
 
 /// Parses a filter expression. The whole input must be consumed; an empty
 /// or blank-only input is an error.

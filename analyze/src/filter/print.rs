@@ -152,6 +152,22 @@ fn is_plain_field_arg_char(c: char) -> bool {
     is_field_arg_char(c) && !c.is_control()
 }
 
+/// `text` as a value in filter text: bare when it reads back as one bare
+/// value, otherwise quoted and escaped (`"/tmp/a b"`).
+pub fn quote_value(text: &str) -> String {
+    struct Quoted<'a>(&'a str);
+    impl Display for Quoted<'_> {
+        fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+            write_quoted(f, self.0)
+        }
+    }
+    if lexes_as_bare(text) {
+        text.to_owned()
+    } else {
+        Quoted(text).to_string()
+    }
+}
+
 /// Writes `text` as a double-quoted string using only escapes the parser
 /// accepts.
 fn write_quoted(f: &mut Formatter<'_>, text: &str) -> fmt::Result {

@@ -1,0 +1,605 @@
+//! Summaries: events grouped by the values of key fields, with counts, sums,
+//! maxima and distinct counts per group. This is what `scry top` prints and
+//! what the terminal UI's tables show.
+//!
+//! A view is data ([`ViewSpec`]): which events it looks at, what identifies
+//! a row, what describes it, what it measures and how rows are sorted, so
+//! the built-in views ([`views`]) and the ones built from `--by`/`--sum`
+//! run the same code. A spec is bound to each trace it reads ([`Bound`]:
+//! field names resolve differently per event table), and one [`Summary`]
+//! accumulates over every trace of a query.
+//!
+//! The hot path allocates only when a new row appears: the key values of an
+//! event are encoded into a reused buffer and looked up by those bytes.
+
+mod print;
+mod views;
+
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+
+use crate::compile::{Catalog, Filter, FilterError};
+use crate::fields::{Ctx, Field};
+use crate::filter::Span;
+use crate::value::{FieldType, Value};
+
+pub use print::{TableStyle, write_json, write_table};
+pub use views::{VIEWS, view, view_names};
+
+/// How a measure's values are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A plain number.
+    Count,
+    /// Bytes (KiB, MiB… for people).
+    Bytes,
+    /// Nanoseconds (µs, ms, s… for people).
+    Nanos,
+}
+
+/// How a measure combines the events of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Number of events.
+    Count,
+    /// Sum of a numeric field. Negative values are left out: they are the
+    /// errors of failed calls (`evt.rawres`), not sizes or times.
+    Sum,
+    /// Largest value of a numeric field.
+    Max,
+    /// Number of distinct values of a field.
+    Distinct,
+}
+
+/// A column that identifies or describes a row: a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Its header.
+    pub header: String,
+    /// The field, as written in a filter (`fd.name`, `proc.aname[1]`).
+    pub field: String,
+}
+
+impl Column {
+    /// A column of `field` headed `header`.
+    pub fn new(header: &str, field: &str) -> Column {
+        Column {
+            header: header.to_owned(),
+            field: field.to_owned(),
+        }
+    }
+}
+
+/// A column that measures the events of a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measure {
+    /// Its header.
+    pub header: String,
+    /// How events are combined.
+    pub aggregate: Aggregate,
+    /// The field combined; none for [`Aggregate::Count`].
+    pub field: Option<String>,
+    /// Only events matching this filter count towards it.
+    pub when: Option<String>,
+    /// How its values are shown.
+    pub unit: Unit,
+}
+
+/// A view: what a summary groups by and measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewSpec {
+    /// Its name (`files`).
+    pub name: String,
+    /// What it shows, in a few words.
+    pub title: String,
+    /// The columns whose values identify a row. An event lacking one of
+    /// them is left out of the view.
+    pub keys: Vec<Column>,
+    /// Columns describing a row (a process' name for a row keyed by pid):
+    /// the values of the row's latest event that has them.
+    pub labels: Vec<Column>,
+    /// The measured columns.
+    pub measures: Vec<Measure>,
+    /// Only events matching this filter are looked at.
+    pub restrict: Option<String>,
+    /// The measure rows are sorted by, largest first.
+    pub sort: usize,
+}
+
+impl ViewSpec {
+    /// Every column header in table order: keys, labels, measures.
+    pub fn headers(&self) -> impl Iterator<Item = &str> {
+        let keys = self.keys.iter().chain(&self.labels).map(|c| &c.header[..]);
+        keys.chain(self.measures.iter().map(|m| &m.header[..]))
+    }
+
+    /// The index (among the measures) of the measure headed `header`,
+    /// compared without case.
+    pub fn measure_index(&self, header: &str) -> Option<usize> {
+        self.measures
+            .iter()
+            .position(|m| m.header.eq_ignore_ascii_case(header))
+    }
+
+    /// Resolves the spec's fields and filters against one trace.
+    ///
+    /// # Errors
+    /// A field or filter of the spec that does not compile, with the text
+    /// it came from.
+    pub fn bind(&self, catalog: Catalog<'_>) -> Result<Bound, SpecError> {
+        let keys = self.columns(&self.keys, catalog)?;
+        let labels = self.columns(&self.labels, catalog)?;
+        let mut measures = Vec::with_capacity(self.measures.len());
+        for measure in &self.measures {
+            let field = match &measure.field {
+                Some(text) => {
+                    let field = resolve_field(text, catalog)?;
+                    if measure.aggregate != Aggregate::Distinct && field.def().ty != FieldType::Num
+                    {
+                        return Err(SpecError::new(
+                            text,
+                            FilterError {
+                                span: whole(text),
+                                message: format!(
+                                    "'{text}' is a {}, not a number: it cannot be added up",
+                                    field.def().ty.as_str()
+                                ),
+                            },
+                        ));
+                    }
+                    Some(field)
+                }
+                None => None,
+            };
+            let when = compile(measure.when.as_deref(), catalog)?;
+            measures.push(BoundMeasure {
+                aggregate: measure.aggregate,
+                field,
+                when,
+            });
+        }
+        let restrict = compile(self.restrict.as_deref(), catalog)?;
+        let needs_state = keys.iter().chain(&labels).any(Field::needs_state)
+            || measures.iter().any(|m| {
+                m.field.as_ref().is_some_and(Field::needs_state)
+                    || m.when.as_ref().is_some_and(Filter::needs_state)
+            })
+            || restrict.as_ref().is_some_and(Filter::needs_state);
+        Ok(Bound {
+            keys,
+            labels,
+            measures,
+            restrict,
+            needs_state,
+        })
+    }
+
+    fn columns(&self, columns: &[Column], catalog: Catalog<'_>) -> Result<Vec<Field>, SpecError> {
+        columns
+            .iter()
+            .map(|column| resolve_field(&column.field, catalog))
+            .collect()
+    }
+}
+
+/// A field or filter of a view that does not compile.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct SpecError {
+    /// The text of the field or filter.
+    pub text: String,
+    /// What is wrong with it.
+    pub error: FilterError,
+}
+
+impl SpecError {
+    fn new(text: &str, error: FilterError) -> SpecError {
+        SpecError {
+            text: text.to_owned(),
+            error,
+        }
+    }
+
+    /// The text with a caret under the offending part and the message.
+    pub fn render(&self) -> String {
+        self.error.render(&self.text)
+    }
+}
+
+fn whole(text: &str) -> Span {
+    Span {
+        start: 0,
+        end: text.len(),
+    }
+}
+
+/// Resolves a field written as in a filter (`proc.aname[2]`, `evt.arg.fd`).
+fn resolve_field(text: &str, catalog: Catalog<'_>) -> Result<Field, SpecError> {
+    catalog.field(text).map_err(|message| {
+        SpecError::new(
+            text,
+            FilterError {
+                span: whole(text),
+                message,
+            },
+        )
+    })
+}
+
+fn compile(text: Option<&str>, catalog: Catalog<'_>) -> Result<Option<Filter>, SpecError> {
+    text.map(|text| Filter::new(text, catalog).map_err(|error| SpecError::new(text, error)))
+        .transpose()
+}
+
+/// A view's fields and filters resolved against one trace.
+#[derive(Debug)]
+pub struct Bound {
+    keys: Vec<Field>,
+    labels: Vec<Field>,
+    measures: Vec<BoundMeasure>,
+    restrict: Option<Filter>,
+    needs_state: bool,
+}
+
+impl Bound {
+    /// Whether the summary reads the reconstructed state.
+    pub fn needs_state(&self) -> bool {
+        self.needs_state
+    }
+}
+
+#[derive(Debug)]
+struct BoundMeasure {
+    aggregate: Aggregate,
+    field: Option<Field>,
+    when: Option<Filter>,
+}
+
+/// One row being accumulated.
+#[derive(Debug)]
+struct Group {
+    keys: Vec<Value<'static>>,
+    labels: Vec<Option<Value<'static>>>,
+    values: Vec<i64>,
+    /// Per measure, the hashes of the values seen (distinct counts only).
+    seen: Vec<FxHashSet<u64>>,
+}
+
+/// Accumulates events into the rows of a view.
+#[derive(Debug)]
+pub struct Summary {
+    spec: ViewSpec,
+    rows: FxHashMap<Box<[u8]>, u32>,
+    groups: Vec<Group>,
+    key: Vec<u8>,
+    events: u64,
+}
+
+impl Summary {
+    /// An empty summary of `spec`.
+    pub fn new(spec: &ViewSpec) -> Summary {
+        Summary {
+            spec: spec.clone(),
+            rows: FxHashMap::default(),
+            groups: Vec::new(),
+            key: Vec::with_capacity(256),
+            events: 0,
+        }
+    }
+
+    /// The view it accumulates.
+    pub fn spec(&self) -> &ViewSpec {
+        &self.spec
+    }
+
+    /// Adds one event, read through `bound` (the spec bound to the event's
+    /// trace).
+    pub fn add(&mut self, bound: &Bound, ctx: &Ctx<'_>) {
+        if bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
+            return;
+        }
+        self.key.clear();
+        for field in &bound.keys {
+            match field.extract(ctx) {
+                // An empty name (a socket before bind or connect) says
+                // nothing: such events are left out like those without one.
+                Some(Value::Str(text)) if text.is_empty() => return,
+                Some(value) => encode(&value, &mut self.key),
+                None => return,
+            }
+        }
+        self.events += 1;
+        let index = match self.rows.get(&self.key[..]) {
+            Some(&index) => {
+                let index = index as usize;
+                refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                index
+            }
+            None => self.insert(bound, ctx),
+        };
+        let group = &mut self.groups[index];
+        for (i, measure) in bound.measures.iter().enumerate() {
+            if measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
+                continue;
+            }
+            let value = match &measure.field {
+                Some(field) => match field.extract(ctx) {
+                    Some(value) => value,
+                    None => continue,
+                },
+                None => Value::Num(1),
+            };
+            let slot = &mut group.values[i];
+            match measure.aggregate {
+                Aggregate::Count => *slot += 1,
+                Aggregate::Sum => {
+                    if let Some(n) = value.as_num().filter(|&n| n > 0) {
+                        *slot = slot.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
+                    }
+                }
+                Aggregate::Max => {
+                    if let Some(n) = value.as_num() {
+                        *slot = (*slot).max(i64::try_from(n).unwrap_or(i64::MAX));
+                    }
+                }
+                Aggregate::Distinct => {
+                    let mut hasher = FxHasher::default();
+                    self.key.clear();
+                    encode(&value, &mut self.key);
+                    self.key.hash(&mut hasher);
+                    let seen = &mut group.seen[i];
+                    seen.insert(hasher.finish());
+                    *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> usize {
+        let keys = bound
+            .keys
+            .iter()
+            .filter_map(|field| field.extract(ctx).map(|v| owned(&v)))
+            .collect();
+        let measures = bound.measures.len();
+        let distinct = bound
+            .measures
+            .iter()
+            .any(|m| m.aggregate == Aggregate::Distinct);
+        self.groups.push(Group {
+            keys,
+            labels: labels(bound, ctx),
+            values: vec![0; measures],
+            seen: if distinct {
+                vec![FxHashSet::default(); measures]
+            } else {
+                Vec::new()
+            },
+        });
+        let index = self.groups.len() - 1;
+        self.rows
+            .insert(self.key.clone().into_boxed_slice(), index as u32);
+        index
+    }
+
+    /// Number of events that reached a row.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The rows, sorted by the spec's sort measure, largest first; ties in
+    /// key order, so the same trace always gives the same table.
+    pub fn finish(self) -> Table {
+        let rows = self
+            .groups
+            .into_iter()
+            .map(|g| Row {
+                keys: g.keys,
+                labels: g.labels,
+                values: g.values,
+            })
+            .collect();
+        let mut table = Table {
+            spec: self.spec,
+            rows,
+            events: self.events,
+        };
+        let sort = table.spec.sort;
+        table.sort_by_measure(sort);
+        table
+    }
+}
+
+/// Keeps the labels of a row current (a process that executes another
+/// program changes name), copying a value only when it changed.
+fn refresh_labels(bound: &Bound, ctx: &Ctx<'_>, labels: &mut [Option<Value<'static>>]) {
+    for (field, label) in bound.labels.iter().zip(labels) {
+        if let Some(value) = field.extract(ctx)
+            && label.as_ref() != Some(&value)
+        {
+            *label = Some(owned(&value));
+        }
+    }
+}
+
+fn labels(bound: &Bound, ctx: &Ctx<'_>) -> Vec<Option<Value<'static>>> {
+    bound
+        .labels
+        .iter()
+        .map(|field| field.extract(ctx).map(|v| owned(&v)))
+        .collect()
+}
+
+/// Appends a self-delimiting encoding of `value`: equal values, and only
+/// they, give equal bytes.
+fn encode(value: &Value<'_>, out: &mut Vec<u8>) {
+    match value {
+        Value::Num(n) => {
+            out.push(0);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        Value::Str(bytes) => encode_bytes(1, bytes, out),
+        Value::Bytes(bytes) => encode_bytes(1, bytes, out),
+        Value::Bool(b) => out.extend_from_slice(&[2, u8::from(*b)]),
+        Value::Ip(ip) => {
+            out.push(3);
+            match ip {
+                std::net::IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
+                std::net::IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
+            }
+        }
+    }
+}
+
+fn encode_bytes(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// A value that outlives the event it came from.
+fn owned(value: &Value<'_>) -> Value<'static> {
+    match value {
+        Value::Num(n) => Value::Num(*n),
+        Value::Str(s) => Value::Str(Cow::Owned(s.to_vec())),
+        Value::Bytes(b) => Value::Str(Cow::Owned(b.to_vec())),
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Ip(ip) => Value::Ip(*ip),
+    }
+}
+
+/// A finished summary.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The view it shows.
+    pub spec: ViewSpec,
+    /// Its rows, sorted.
+    pub rows: Vec<Row>,
+    /// Number of events that reached a row.
+    pub events: u64,
+}
+
+/// One row of a [`Table`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Values of the key columns.
+    pub keys: Vec<Value<'static>>,
+    /// Values of the label columns, where the events had them.
+    pub labels: Vec<Option<Value<'static>>>,
+    /// Values of the measures.
+    pub values: Vec<i64>,
+}
+
+impl Table {
+    /// Sorts rows by a measure, largest first, ties in key order.
+    pub fn sort_by_measure(&mut self, measure: usize) {
+        self.rows.sort_by(|a, b| {
+            let (x, y) = (a.values.get(measure), b.values.get(measure));
+            y.cmp(&x).then_with(|| compare_keys(&a.keys, &b.keys))
+        });
+    }
+
+    /// Sorts rows by their keys, smallest first.
+    pub fn sort_by_keys(&mut self) {
+        self.rows.sort_by(|a, b| compare_keys(&a.keys, &b.keys));
+    }
+
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        self.rows.truncate(n);
+    }
+}
+
+fn compare_keys(a: &[Value<'_>], b: &[Value<'_>]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| compare_values(x, y))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+fn compare_values(a: &Value<'_>, b: &Value<'_>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => x.cmp(y),
+        (Value::Ip(x), Value::Ip(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => a.as_bytes().cmp(&b.as_bytes()),
+    }
+}
+
+impl Row {
+    /// The filter that selects this row's events within its view: each key
+    /// field compared to the row's value, joined by `and` (what a drill
+    /// down pushes).
+    pub fn filter(&self, spec: &ViewSpec) -> String {
+        let mut out = String::new();
+        for (column, value) in spec.keys.iter().zip(&self.keys) {
+            if !out.is_empty() {
+                out.push_str(" and ");
+            }
+            out.push_str(&column.field);
+            out.push('=');
+            out.push_str(&crate::filter::quote_value(&value.to_string()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_are_equal_only_for_equal_values() {
+        let values = [
+            Value::Num(1),
+            Value::Num(256),
+            Value::Str(Cow::Borrowed(b"ab")),
+            Value::Str(Cow::Borrowed(b"a")),
+            Value::Bool(true),
+            Value::Ip("127.0.0.1".parse().expect("an address")),
+        ];
+        let encoded: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| {
+                let mut out = Vec::new();
+                encode(v, &mut out);
+                out
+            })
+            .collect();
+        for (i, a) in encoded.iter().enumerate() {
+            for (j, b) in encoded.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{:?} vs {:?}", values[i], values[j]);
+            }
+        }
+        // Two keys of two strings: "a"+"bc" differs from "ab"+"c".
+        let pair = |x: &'static [u8], y: &'static [u8]| {
+            let mut out = Vec::new();
+            encode(&Value::Str(Cow::Borrowed(x)), &mut out);
+            encode(&Value::Str(Cow::Borrowed(y)), &mut out);
+            out
+        };
+        assert_ne!(pair(b"a", b"bc"), pair(b"ab", b"c"));
+    }
+
+    #[test]
+    fn rows_sort_by_measure_then_key() {
+        let spec = view("syscalls").expect("a built-in view");
+        let row = |name: &'static [u8], calls| Row {
+            keys: vec![Value::Str(Cow::Borrowed(name))],
+            labels: vec![],
+            values: vec![calls, 0, 0, 0],
+        };
+        let mut table = Table {
+            spec: spec.clone(),
+            rows: vec![row(b"read", 5), row(b"close", 9), row(b"write", 9)],
+            events: 23,
+        };
+        table.sort_by_measure(0);
+        let names: Vec<String> = table.rows.iter().map(|r| r.keys[0].to_string()).collect();
+        assert_eq!(names, ["close", "write", "read"]);
+        assert_eq!(table.rows[0].filter(&table.spec), "evt.type=close");
+    }
+}

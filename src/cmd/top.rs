@@ -1,0 +1,169 @@
+//! `scry top`: a built-in view or one made of `--by`/`--sum`, summed over
+//! the traces and printed as a table or JSON Lines.
+
+use std::convert::Infallible;
+use std::io::{self, IsTerminal, Write};
+use std::ops::ControlFlow;
+
+use anyhow::Context;
+use scry_analyze::Ctx;
+use scry_analyze::summary::{
+    self, Aggregate, Bound, Column, Measure, Summary, TableStyle, Unit, ViewSpec,
+};
+
+use crate::cli::TopArgs;
+use crate::exit::{Code, UsageError};
+use crate::traces::{Visitor, split_inputs};
+
+/// Accumulates one summary over every trace.
+struct Top {
+    summary: Summary,
+    bounds: Vec<Bound>,
+    current: usize,
+}
+
+impl Visitor for Top {
+    type Stop = Infallible;
+
+    fn needs_state(&self) -> bool {
+        self.bounds.iter().any(Bound::needs_state)
+    }
+
+    fn enter(&mut self, trace: usize) {
+        self.current = trace;
+    }
+
+    fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Infallible> {
+        self.summary.add(&self.bounds[self.current], ctx);
+        ControlFlow::Continue(())
+    }
+}
+
+/// The view the flags ask for, and the remaining arguments (traces and
+/// filter).
+fn spec_of(args: &TopArgs) -> anyhow::Result<(ViewSpec, &[String])> {
+    let first = args.inputs.first().map_or("", String::as_str);
+    let (base, rest) = match summary::view(first) {
+        Some(view) => (Some(view.clone()), &args.inputs[1..]),
+        None if !args.by.is_empty() => (None, &args.inputs[..]),
+        None => {
+            let names: Vec<&str> = summary::view_names().collect();
+            return Err(UsageError(format!(
+                "unknown view '{first}': one of {} (or --by FIELD)",
+                names.join(", ")
+            ))
+            .into());
+        }
+    };
+    let mut spec = base.unwrap_or_else(|| ViewSpec {
+        name: "custom".to_owned(),
+        title: "events by the chosen fields".to_owned(),
+        keys: Vec::new(),
+        labels: Vec::new(),
+        measures: vec![Measure {
+            header: "EVENTS".to_owned(),
+            aggregate: Aggregate::Count,
+            field: None,
+            when: None,
+            unit: Unit::Count,
+        }],
+        restrict: None,
+        sort: 0,
+    });
+    if !args.by.is_empty() {
+        spec.keys = args
+            .by
+            .iter()
+            .map(|field| Column::new(&field.to_ascii_uppercase(), field))
+            .collect();
+        spec.labels.clear();
+    }
+    if !args.sum.is_empty() {
+        spec.measures = args
+            .sum
+            .iter()
+            .map(|field| Measure {
+                header: field.to_ascii_uppercase(),
+                aggregate: Aggregate::Sum,
+                field: Some(field.clone()),
+                when: None,
+                unit: unit_of(field),
+            })
+            .chain(std::iter::once(Measure {
+                header: "EVENTS".to_owned(),
+                aggregate: Aggregate::Count,
+                field: None,
+                when: None,
+                unit: Unit::Count,
+            }))
+            .collect();
+        spec.sort = 0;
+    }
+    if let Some(column) = &args.sort {
+        spec.sort = spec.measure_index(column).ok_or_else(|| {
+            let headers: Vec<String> = spec
+                .measures
+                .iter()
+                .map(|m| m.header.to_ascii_lowercase())
+                .collect();
+            UsageError(format!(
+                "--sort {column}: the {} view measures {}",
+                spec.name,
+                headers.join(", ")
+            ))
+        })?;
+    }
+    Ok((spec, rest))
+}
+
+/// Sizes and times show in their units; other fields as plain numbers.
+fn unit_of(field: &str) -> Unit {
+    match field {
+        "evt.rawres" | "evt.buflen" | "evt.res" => Unit::Bytes,
+        "evt.latency" | "proc.duration" => Unit::Nanos,
+        _ => Unit::Count,
+    }
+}
+
+pub fn run(args: &TopArgs) -> anyhow::Result<Code> {
+    let (spec, rest) = spec_of(args)?;
+    let (paths, filter) = split_inputs(rest, &[], "scry top VIEW FILE… [FILTER]")?;
+    let mut traces = super::open(paths, &filter, &args.selection)?;
+    let bounds = traces
+        .catalogs()
+        .map(|catalog| {
+            spec.bind(catalog)
+                .map_err(|error| UsageError(format!("bad view field\n{}", error.render())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut top = Top {
+        summary: Summary::new(&spec),
+        bounds,
+        current: 0,
+    };
+    // Nothing stops a summary early: it sees every selected event.
+    let _ = traces.scan(&mut top)?;
+    let mut table = top.summary.finish();
+    if args.rows > 0 {
+        table.truncate(args.rows);
+    }
+    let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if args.json {
+        summary::write_json(&table, &mut out)
+    } else {
+        let style = TableStyle {
+            human: args.human || terminal,
+            color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        summary::write_table(&table, style, &mut out)
+    }
+    .and_then(|()| out.flush())
+    .context("writing the output")?;
+    Ok(if table.rows.is_empty() {
+        Code::NothingMatched
+    } else {
+        Code::Ok
+    })
+}

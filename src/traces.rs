@@ -1,0 +1,511 @@
+//! The traces of one analysis command, read as one time-ordered stream:
+//! which arguments are traces and which the filter, directories of rotated
+//! segments, `--since`/`--until`, one compiled filter per trace, and the
+//! scan that hands every selected event to a [`Visitor`] (traces whose time
+//! ranges overlap are merged event by event). `read`, `top` and the
+//! summaries share it.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use anyhow::Context;
+use memmap2::Mmap;
+use scry_analyze::state::State;
+use scry_analyze::{Catalog, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream};
+use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile};
+
+use crate::exit::UsageError;
+use crate::open::{Trace, open_trace};
+
+/// What a command does with the events a scan selects.
+pub trait Visitor {
+    /// Why a scan stops early.
+    type Stop;
+
+    /// Whether the visitor reads state fields (process names, fds), so
+    /// state must be replayed even if the filter does not need it.
+    fn needs_state(&self) -> bool;
+
+    /// The events that follow come from trace number `trace` (in the
+    /// order of [`Traces::catalogs`]).
+    fn enter(&mut self, trace: usize);
+
+    /// One selected event.
+    fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Self::Stop>;
+}
+
+/// The traces of a command, in the order of their first event, with what
+/// each needs to be queried.
+pub struct Traces {
+    traces: Vec<(PathBuf, Trace)>,
+    prepared: Vec<Prepared>,
+    filters: Vec<Option<Filter>>,
+    window: Window,
+    threads: usize,
+    strict: bool,
+}
+
+/// What a command asks of its traces.
+pub struct Query<'a> {
+    /// Trace files or directories of segments (`-` for standard input).
+    pub paths: Vec<PathBuf>,
+    /// The filter text; empty for none.
+    pub filter: &'a str,
+    /// `--since`, `--until`.
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    /// Decoding threads; `None` for one per core.
+    pub threads: Option<usize>,
+    /// Fail at the first damaged chunk instead of skipping it.
+    pub strict: bool,
+}
+
+impl Traces {
+    /// Opens every trace of `query` and compiles its filter against each,
+    /// so that a bad filter is reported before anything is printed.
+    pub fn open(query: &Query<'_>) -> anyhow::Result<Traces> {
+        let since = parse_time(query.since, "--since")?;
+        let until = parse_time(query.until, "--until")?;
+        let mut traces = Vec::with_capacity(query.paths.len());
+        for path in &query.paths {
+            let options = ReadOptions {
+                strict: query.strict,
+            };
+            let trace = open_trace(path, options)?;
+            if let Trace::Mapped(file) = &trace
+                && query.strict
+                && let Some(cut) = file.truncation()
+            {
+                anyhow::bail!(
+                    "{} is truncated at byte {} (--strict reads only whole traces)",
+                    path.display(),
+                    cut.offset
+                );
+            }
+            traces.push((path.clone(), trace));
+        }
+        // Segments and files are read in the order of their first event, so
+        // that rotated segments make one stream whatever their names.
+        traces.sort_by_key(|(_, trace)| match trace {
+            Trace::Mapped(trace) => trace.time_range().map_or(u64::MAX, |(first, _)| first),
+            Trace::Stream(_) => u64::MAX,
+        });
+        let window = window(&traces, since, until)?;
+        let mut prepared = Vec::with_capacity(traces.len());
+        let mut filters = Vec::with_capacity(traces.len());
+        for (_, trace) in &traces {
+            let table = table_of(trace);
+            let ready = Prepared::from_table(table);
+            filters.push(compile_filter(query.filter, ready.catalog_of(table))?);
+            prepared.push(ready);
+        }
+        Ok(Traces {
+            traces,
+            prepared,
+            filters,
+            window,
+            threads: query.threads.unwrap_or_else(scry_format::default_threads),
+            strict: query.strict,
+        })
+    }
+
+    /// The catalog of each trace, to bind output formats and views to.
+    pub fn catalogs(&self) -> impl Iterator<Item = Catalog<'_>> {
+        self.traces
+            .iter()
+            .zip(&self.prepared)
+            .map(|((_, trace), prepared)| prepared.catalog_of(table_of(trace)))
+    }
+
+    /// Hands every selected event of every trace to `visitor`, in time
+    /// order; `Some` when the visitor stopped the scan.
+    pub fn scan<V: Visitor>(&mut self, visitor: &mut V) -> anyhow::Result<Option<V::Stop>> {
+        let mut next = 0;
+        while next < self.traces.len() {
+            let group = overlapping(&self.traces[next..]);
+            let range = next..next + group;
+            next += group;
+            let stop = if group == 1 {
+                visitor.enter(range.start);
+                self.scan_one(range.start, visitor)?
+            } else {
+                self.merge(range, visitor)
+            };
+            if stop.is_some() {
+                return Ok(stop);
+            }
+        }
+        Ok(None)
+    }
+
+    fn scan_one<V: Visitor>(
+        &mut self,
+        index: usize,
+        visitor: &mut V,
+    ) -> anyhow::Result<Option<V::Stop>> {
+        let options = Scan {
+            filter: self.filters[index].as_ref(),
+            window: self.window,
+            caller_needs_state: visitor.needs_state(),
+            threads: self.threads,
+        };
+        let prepared = &self.prepared[index];
+        let (path, trace) = &mut self.traces[index];
+        let name = path.display().to_string();
+        let on_damage = |error: FormatError| {
+            eprintln!("scry: warning: {name}: skipped a damaged chunk: {error}");
+        };
+        let flow = match trace {
+            Trace::Mapped(trace) => {
+                warn_truncated(&name, trace);
+                scan(trace, prepared, &options, on_damage, |ctx| {
+                    visitor.visit(ctx)
+                })
+            }
+            Trace::Stream(stream) => {
+                let flow = scan_stream(stream, prepared, &options, on_damage, |ctx| {
+                    visitor.visit(ctx)
+                });
+                if let Some(cut) = stream.truncation() {
+                    if self.strict {
+                        anyhow::bail!(
+                            "{name} is truncated at byte {} (--strict reads only whole traces)",
+                            cut.offset
+                        );
+                    }
+                    eprintln!(
+                        "scry: warning: {name} is truncated at byte {}: read its complete chunks",
+                        cut.offset
+                    );
+                }
+                flow
+            }
+        }
+        .with_context(|| format!("cannot read {name}"))?;
+        Ok(match flow {
+            ControlFlow::Break(stop) => Some(stop),
+            ControlFlow::Continue(()) => None,
+        })
+    }
+
+    /// Reads traces whose time ranges overlap as one stream: the matching
+    /// event with the earliest time goes first, ties going to the trace
+    /// named first (in time order of first events) and then to file order.
+    /// Each trace keeps its own state, replayed in its own order, and its
+    /// chunks are decoded ahead on a thread of its own.
+    fn merge<V: Visitor>(&self, range: std::ops::Range<usize>, visitor: &mut V) -> Option<V::Stop> {
+        let window = self.window;
+        let caller_needs_state = visitor.needs_state();
+        let names: Vec<String> = self.traces[range.clone()]
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        std::thread::scope(|scope| {
+            let mut cursors = Vec::with_capacity(range.len());
+            for index in range.clone() {
+                let (path, trace) = &self.traces[index];
+                let Trace::Mapped(trace) = trace else {
+                    unreachable!("only trace files are merged");
+                };
+                warn_truncated(&path.display().to_string(), trace);
+                let trace: &TraceFile<Mmap> = trace;
+                let filter = self.filters[index].as_ref();
+                let with_state = caller_needs_state || filter.is_some_and(Filter::needs_state);
+                let relevant = move |entry: &IndexEntry| {
+                    entry.summary.overlaps(window.since, window.until)
+                        && filter.is_none_or(|filter| filter.chunk_may_match(&entry.summary))
+                };
+                // A few chunks decoded ahead keep each trace's thread busy
+                // while memory stays bounded.
+                let (send, chunks) = sync_channel(4);
+                scope.spawn(move || {
+                    for entry in trace.chunks() {
+                        let wanted = relevant(entry);
+                        if !(with_state || wanted) {
+                            continue;
+                        }
+                        if send.send((trace.decode_chunk(entry), wanted)).is_err() {
+                            return;
+                        }
+                    }
+                });
+                cursors.push(Cursor {
+                    trace,
+                    prepared: &self.prepared[index],
+                    filter,
+                    window,
+                    with_state,
+                    first_ts: trace.time_range().map_or(0, |(first, _)| first),
+                    state: State::new(trace.snapshot(), &trace.header().event_table),
+                    chunks,
+                    chunk: DecodedChunk::default(),
+                    wanted: false,
+                    next: 0,
+                });
+            }
+            let on_damage = |i: usize| {
+                let name = &names[i];
+                move |error: FormatError| {
+                    eprintln!("scry: warning: {name}: skipped a damaged chunk: {error}");
+                }
+            };
+            let mut heads = BinaryHeap::with_capacity(cursors.len());
+            for (i, cursor) in cursors.iter_mut().enumerate() {
+                if let Some(ts) = cursor.advance(&mut on_damage(i)) {
+                    heads.push(Reverse((ts, i)));
+                }
+            }
+            let mut entered = None;
+            while let Some(Reverse((_, i))) = heads.pop() {
+                if entered != Some(i) {
+                    visitor.enter(range.start + i);
+                    entered = Some(i);
+                }
+                let cursor = &cursors[i];
+                if let Some(ctx) = cursor.ctx(cursor.next - 1)
+                    && let ControlFlow::Break(stop) = visitor.visit(&ctx)
+                {
+                    return Some(stop);
+                }
+                if let Some(ts) = cursors[i].advance(&mut on_damage(i)) {
+                    heads.push(Reverse((ts, i)));
+                }
+            }
+            None
+        })
+    }
+}
+
+fn warn_truncated(name: &str, trace: &TraceFile<Mmap>) {
+    if let Some(cut) = trace.truncation() {
+        eprintln!(
+            "scry: warning: {name} is truncated at byte {}: reading its complete chunks",
+            cut.offset
+        );
+    }
+}
+
+fn table_of(trace: &Trace) -> &EventTable {
+    match trace {
+        Trace::Mapped(trace) => &trace.header().event_table,
+        Trace::Stream(reader) => &reader.header().event_table,
+    }
+}
+
+/// Compiles a command's filter against one trace; `None` when empty.
+pub fn compile_filter(text: &str, catalog: Catalog<'_>) -> anyhow::Result<Option<Filter>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    Filter::new(text, catalog)
+        .map(Some)
+        .map_err(|error| UsageError(format!("bad filter\n{}", error.render(text))).into())
+}
+
+/// Which arguments are traces and which make up the filter: with traces
+/// named by `-r`, every positional argument is filter; otherwise the first
+/// is a trace, and so is each one after it that names an existing file,
+/// `-`, or looks like a trace name, up to the first that does not.
+/// Directories stand for the segments they hold.
+pub fn split_inputs(
+    inputs: &[String],
+    named: &[PathBuf],
+    usage: &str,
+) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    let mut named: Vec<PathBuf> = named.to_vec();
+    let mut rest = inputs.iter().peekable();
+    if named.is_empty() {
+        if let Some(first) = rest.next() {
+            named.push(PathBuf::from(first));
+        }
+        while let Some(arg) = rest.next_if(|arg| is_trace_arg(arg)) {
+            named.push(PathBuf::from(arg));
+        }
+    }
+    let filter = rest.map(String::as_str).collect::<Vec<_>>().join(" ");
+    if named.is_empty() {
+        return Err(UsageError(format!("no trace given: {usage}")).into());
+    }
+    let mut paths = Vec::with_capacity(named.len());
+    for path in named {
+        if path.is_dir() {
+            let segments = segments(&path)?;
+            if segments.is_empty() {
+                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
+            }
+            paths.extend(segments);
+        } else {
+            paths.push(path);
+        }
+    }
+    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(UsageError("standard input (-) can be read only once".to_owned()).into());
+    }
+    Ok((paths, filter))
+}
+
+fn is_trace_arg(arg: &str) -> bool {
+    arg == "-"
+        || Path::new(arg).exists()
+        || [".scry", ".scap", ".scap.gz"]
+            .iter()
+            .any(|ext| arg.ends_with(ext))
+}
+
+/// The trace files of a directory of segments, by name (they are ordered
+/// by time once opened).
+fn segments(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_trace = [".scry", ".scap", ".gz"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+            || name.contains(".scry");
+        if !name.starts_with('.') && is_trace && entry.path().is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn parse_time(text: Option<&str>, flag: &str) -> anyhow::Result<Option<TimeSpec>> {
+    text.map(|text| {
+        TimeSpec::parse(text).map_err(|message| UsageError(format!("{flag}: {message}")))
+    })
+    .transpose()
+    .map_err(Into::into)
+}
+
+/// The window `--since`/`--until` name; offsets and durations are placed in
+/// the time range of all the traces together.
+fn window(
+    traces: &[(PathBuf, Trace)],
+    since: Option<TimeSpec>,
+    until: Option<TimeSpec>,
+) -> anyhow::Result<Window> {
+    let relative = [since, until]
+        .iter()
+        .flatten()
+        .any(|spec| !matches!(spec, TimeSpec::At(_)));
+    if relative && traces.iter().any(|(_, t)| matches!(t, Trace::Stream(_))) {
+        return Err(UsageError(
+            "offsets and durations in --since/--until need trace files, not a stream: \
+             use RFC 3339 times"
+                .to_owned(),
+        )
+        .into());
+    }
+    let range = traces
+        .iter()
+        .filter_map(|(_, trace)| match trace {
+            Trace::Mapped(trace) => trace.time_range(),
+            Trace::Stream(_) => None,
+        })
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+        .unwrap_or((0, 0));
+    Ok(Window {
+        since: since.map_or(0, |spec| spec.resolve(range.0, range.1)),
+        until: until.map_or(u64::MAX, |spec| spec.resolve(range.0, range.1)),
+    })
+}
+
+/// How many traces from the start of `traces` (sorted by first event) must
+/// be merged event by event because their time ranges overlap; 1 when the
+/// first one can be read alone, as rotated segments are.
+fn overlapping(traces: &[(PathBuf, Trace)]) -> usize {
+    let range = |trace: &Trace| match trace {
+        Trace::Mapped(trace) => trace.time_range(),
+        Trace::Stream(_) => None,
+    };
+    let Some((_, mut last)) = traces.first().and_then(|(_, t)| range(t)) else {
+        return 1;
+    };
+    let mut count = 1;
+    for (_, trace) in &traces[1..] {
+        match range(trace) {
+            Some((first, end)) if first <= last => {
+                last = last.max(end);
+                count += 1;
+            }
+            _ => break,
+        }
+    }
+    count
+}
+
+/// One trace of a merge: its chunks arrive decoded, in file order, from a
+/// thread of their own; `state` has replayed every event up to the current
+/// one.
+struct Cursor<'t> {
+    trace: &'t TraceFile<Mmap>,
+    prepared: &'t Prepared,
+    filter: Option<&'t Filter>,
+    window: Window,
+    with_state: bool,
+    first_ts: u64,
+    state: State,
+    chunks: Receiver<(Result<DecodedChunk, FormatError>, bool)>,
+    chunk: DecodedChunk,
+    /// Whether the current chunk's events may match (the chunk index says
+    /// so); the others only feed state.
+    wanted: bool,
+    /// The event after the current one in `chunk`.
+    next: usize,
+}
+
+impl Cursor<'_> {
+    fn ctx(&self, index: usize) -> Option<Ctx<'_>> {
+        let event = self.chunk.get(index)?;
+        let table = &self.trace.header().event_table;
+        let names = table
+            .get(event.event_type())
+            .map_or(&[][..], |e| &e.params[..]);
+        let info = self.prepared.types.get(event.event_type());
+        let hostname = self.trace.header().machine.hostname.as_str();
+        Some(Ctx::new(
+            event,
+            info,
+            &self.state,
+            self.first_ts,
+            hostname,
+            names,
+        ))
+    }
+
+    /// Moves to the next event that matches and returns its time; the
+    /// current event is then `next - 1`.
+    fn advance(&mut self, on_damage: &mut impl FnMut(FormatError)) -> Option<u64> {
+        loop {
+            if self.next >= self.chunk.len() {
+                let (chunk, wanted) = self.chunks.recv().ok()?;
+                match chunk {
+                    Ok(chunk) => (self.chunk, self.wanted) = (chunk, wanted),
+                    Err(error) => on_damage(error),
+                }
+                self.next = 0;
+                continue;
+            }
+            let index = self.next;
+            self.next += 1;
+            let event = self.chunk.get(index)?;
+            if self.with_state {
+                self.state.apply(&event);
+            }
+            let ts = event.ts();
+            if !self.wanted || ts < self.window.since || ts > self.window.until {
+                continue;
+            }
+            let ctx = self.ctx(index)?;
+            if self.filter.is_none_or(|filter| filter.matches(&ctx)) {
+                return Some(ts);
+            }
+        }
+    }
+}
