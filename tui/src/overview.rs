@@ -3,7 +3,7 @@
 //! sparkline over time, each a door into its view; and the capture-wide
 //! time-line the range is chosen on.
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use scry_format::thousands;
 
 use crate::app::TIMELINE_STEPS;
@@ -97,68 +97,34 @@ impl Overview {
             ((u128::from(ts.saturating_sub(from)) * BUCKETS as u128 / width) as usize)
                 .min(BUCKETS - 1)
         };
-        let mut series = vec![vec![0u64; BUCKETS]; TILES.len()];
-        let (mut events, mut spawns, mut execs, mut opens, mut conns, mut errors) =
-            (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
-        let (mut file_read, mut file_write, mut net_in, mut net_out, mut contained) =
-            (0u64, 0u64, 0u64, 0u64, 0u64);
-        let mut pids = FxHashSet::default();
-        let mut containers = FxHashSet::default();
-        let mut users = FxHashSet::default();
-        let mut error_kinds: rustc_hash::FxHashMap<i64, u64> = Default::default();
-        let mut last_proc = u32::MAX;
         let host = index.containers.iter().position(|c| c == "host");
-        sel.for_each(|i| {
-            let b = bucket(index.ts[i]);
-            let bits = index.class[i];
-            events += 1;
-            series[0][b] += 1;
-            let proc_id = index.proc[i];
-            let proc = &index.procs[proc_id as usize];
-            if proc_id != last_proc {
-                last_proc = proc_id;
-                pids.insert(proc.pid);
-                containers.insert(proc.container);
-                users.insert(proc.user);
-            }
-            if bits & class::SPAWN != 0 {
-                spawns += 1;
-                series[1][b] += 1;
-            }
-            if bits & class::EXEC != 0 {
-                execs += 1;
-                series[6][b] += 1;
-            }
-            if bits & class::OPEN != 0 {
-                opens += 1;
-                series[2][b] += 1;
-            }
-            let moved = index.io_bytes(i);
-            if bits & class::NET != 0 {
-                if bits & class::READ != 0 {
-                    net_in += moved;
-                } else {
-                    net_out += moved;
-                }
-                series[3][b] += moved;
-            } else if bits & class::READ != 0 {
-                file_read += moved;
-            } else if bits & class::WRITE != 0 {
-                file_write += moved;
-            }
-            if bits & class::CONNECT != 0 {
-                conns += 1;
-            }
-            if bits & class::ERROR != 0 {
-                errors += 1;
-                series[4][b] += 1;
-                *error_kinds.entry(index.ret[i]).or_default() += 1;
-            }
-            if host.is_none_or(|h| proc.container as usize != h) {
-                contained += 1;
-                series[5][b] += 1;
-            }
+        let parts = sel.fold(Tally::new, |t: &mut Tally, i| {
+            t.add(index, i, bucket(index.ts[i]), host);
         });
+        let mut parts = parts.into_iter();
+        let mut tally = parts.next().unwrap_or_else(Tally::new);
+        for part in parts {
+            tally.merge(part);
+        }
+        let Tally {
+            mut series,
+            events,
+            spawns,
+            execs,
+            opens,
+            conns,
+            errors,
+            file_read,
+            file_write,
+            net_in,
+            net_out,
+            contained,
+            pids,
+            containers,
+            users,
+            error_kinds,
+            ..
+        } = tally;
         let mut drops_total = 0;
         let mut previous = None;
         for &(ts, cumulative) in &index.drops {
@@ -223,6 +189,130 @@ impl Overview {
             ),
         ];
         Overview { tiles, span }
+    }
+}
+
+/// The overview's counts over part of the events.
+#[derive(Debug)]
+struct Tally {
+    series: Vec<Vec<u64>>,
+    events: u64,
+    spawns: u64,
+    execs: u64,
+    opens: u64,
+    conns: u64,
+    errors: u64,
+    file_read: u64,
+    file_write: u64,
+    net_in: u64,
+    net_out: u64,
+    contained: u64,
+    pids: FxHashSet<u32>,
+    containers: FxHashSet<u32>,
+    users: FxHashSet<u32>,
+    error_kinds: FxHashMap<i64, u64>,
+    last_proc: u32,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            series: vec![vec![0; BUCKETS]; TILES.len()],
+            events: 0,
+            spawns: 0,
+            execs: 0,
+            opens: 0,
+            conns: 0,
+            errors: 0,
+            file_read: 0,
+            file_write: 0,
+            net_in: 0,
+            net_out: 0,
+            contained: 0,
+            pids: FxHashSet::default(),
+            containers: FxHashSet::default(),
+            users: FxHashSet::default(),
+            error_kinds: FxHashMap::default(),
+            last_proc: u32::MAX,
+        }
+    }
+
+    /// Counts event `i`, in sparkline bucket `b`.
+    fn add(&mut self, index: &EventIndex, i: usize, b: usize, host: Option<usize>) {
+        let bits = index.class[i];
+        self.events += 1;
+        self.series[0][b] += 1;
+        let proc_id = index.proc[i];
+        let proc = &index.procs[proc_id as usize];
+        if proc_id != self.last_proc {
+            self.last_proc = proc_id;
+            self.pids.insert(proc.pid);
+            self.containers.insert(proc.container);
+            self.users.insert(proc.user);
+        }
+        if bits & class::SPAWN != 0 {
+            self.spawns += 1;
+            self.series[1][b] += 1;
+        }
+        if bits & class::EXEC != 0 {
+            self.execs += 1;
+            self.series[6][b] += 1;
+        }
+        if bits & class::OPEN != 0 {
+            self.opens += 1;
+            self.series[2][b] += 1;
+        }
+        let moved = index.io_bytes(i);
+        if bits & class::NET != 0 {
+            if bits & class::READ != 0 {
+                self.net_in += moved;
+            } else {
+                self.net_out += moved;
+            }
+            self.series[3][b] += moved;
+        } else if bits & class::READ != 0 {
+            self.file_read += moved;
+        } else if bits & class::WRITE != 0 {
+            self.file_write += moved;
+        }
+        if bits & class::CONNECT != 0 {
+            self.conns += 1;
+        }
+        if bits & class::ERROR != 0 {
+            self.errors += 1;
+            self.series[4][b] += 1;
+            *self.error_kinds.entry(index.ret[i]).or_default() += 1;
+        }
+        if host.is_none_or(|h| proc.container as usize != h) {
+            self.contained += 1;
+            self.series[5][b] += 1;
+        }
+    }
+
+    /// Adds what another thread counted.
+    fn merge(&mut self, other: Tally) {
+        for (mine, theirs) in self.series.iter_mut().zip(&other.series) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+        self.events += other.events;
+        self.spawns += other.spawns;
+        self.execs += other.execs;
+        self.opens += other.opens;
+        self.conns += other.conns;
+        self.errors += other.errors;
+        self.file_read += other.file_read;
+        self.file_write += other.file_write;
+        self.net_in += other.net_in;
+        self.net_out += other.net_out;
+        self.contained += other.contained;
+        self.pids.extend(other.pids);
+        self.containers.extend(other.containers);
+        self.users.extend(other.users);
+        for (ret, n) in other.error_kinds {
+            *self.error_kinds.entry(ret).or_default() += n;
+        }
     }
 }
 

@@ -419,6 +419,9 @@ pub fn error_name(ret: i64) -> String {
     scry_analyze::fields::errno_name(ret).map_or_else(|| ret.to_string(), str::to_owned)
 }
 
+/// Below this many events per thread a pass is not split.
+const PARALLEL_MIN: usize = 512 * 1024;
+
 /// Which events a table is computed from.
 #[derive(Debug)]
 pub struct Selection<'a> {
@@ -529,6 +532,49 @@ impl<'a> Selection<'a> {
             return false;
         }
         true
+    }
+
+    /// Runs `visit` over every selected event, on several threads for a
+    /// big index: each thread takes a contiguous part of the events, in
+    /// order, with its own state from `make`. The states come back in the
+    /// order of their parts, for the caller to merge.
+    pub fn fold<T: Send>(
+        &self,
+        make: impl Fn() -> T + Sync,
+        visit: impl Fn(&mut T, usize) + Sync,
+    ) -> Vec<T> {
+        let len = if self.none { 0 } else { self.index.len() };
+        let run = |range: std::ops::Range<usize>| {
+            let mut state = make();
+            for i in range {
+                if self.matches(i) {
+                    visit(&mut state, i);
+                }
+            }
+            state
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let parts = threads.min(len / PARALLEL_MIN).max(1);
+        if parts == 1 {
+            return vec![run(0..len)];
+        }
+        let step = len.div_ceil(parts);
+        std::thread::scope(|scope| {
+            let run = &run;
+            let handles: Vec<_> = (0..parts)
+                .map(|part| {
+                    let range = part * step..((part + 1) * step).min(len);
+                    scope.spawn(move || run(range))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
     }
 
     /// Calls `visit` with every selected event, in order.
@@ -661,6 +707,17 @@ struct Acc {
 }
 
 impl Acc {
+    /// Adds the counts of `other` (distinct counts are not merged).
+    fn merge(&mut self, other: &Acc) {
+        self.events += other.events;
+        self.errors += other.errors;
+        self.read += other.read;
+        self.write += other.write;
+        self.net += other.net;
+        self.opens += other.opens;
+        self.execs += other.execs;
+    }
+
     fn add(&mut self, index: &EventIndex, i: usize) {
         let bits = index.class[i];
         self.events += 1;
@@ -687,40 +744,98 @@ impl Acc {
 }
 
 /// Groups selected events by a key, counting distinct processes and
-/// objects per group.
+/// objects per group when the view shows them. Keys that are indexes into
+/// the index's tables are counted in a vector, the others in a map.
 struct Groups {
-    acc: FxHashMap<u64, Acc>,
+    dense: Vec<Acc>,
+    sparse: FxHashMap<u64, Acc>,
+    is_dense: bool,
+    distinct_procs: bool,
+    distinct_objects: bool,
     seen_procs: FxHashSet<(u64, u32)>,
     seen_objects: FxHashSet<(u64, u32)>,
-    last: Option<(u64, u32, u32)>,
+    last_proc: Option<(u64, u32)>,
+    last_object: Option<(u64, u32)>,
 }
 
 impl Groups {
-    fn new() -> Self {
+    /// Groups for keys below `dense` (a vector), or any keys (`None`).
+    fn new(dense: Option<usize>, distinct_procs: bool, distinct_objects: bool) -> Self {
         Groups {
-            acc: FxHashMap::default(),
+            dense: vec![Acc::default(); dense.unwrap_or(0)],
+            sparse: FxHashMap::default(),
+            is_dense: dense.is_some(),
+            distinct_procs,
+            distinct_objects,
             seen_procs: FxHashSet::default(),
             seen_objects: FxHashSet::default(),
-            last: None,
+            last_proc: None,
+            last_object: None,
         }
     }
 
+    #[inline]
     fn add(&mut self, index: &EventIndex, i: usize, key: u64) {
-        let acc = self.acc.entry(key).or_default();
+        let acc = if self.is_dense {
+            match self.dense.get_mut(key as usize) {
+                Some(acc) => acc,
+                None => return,
+            }
+        } else {
+            self.sparse.entry(key).or_default()
+        };
         acc.add(index, i);
-        let pid = index.procs[index.proc[i] as usize].pid;
-        let obj = index.obj[i];
         // Runs of events of one process on one object are the common case:
         // the sets are only asked when something changed.
-        if self.last != Some((key, pid, obj)) {
-            if self.seen_procs.insert((key, pid)) {
+        if self.distinct_procs {
+            let pid = index.procs[index.proc[i] as usize].pid;
+            if self.last_proc != Some((key, pid)) {
+                self.last_proc = Some((key, pid));
+                self.seen_procs.insert((key, pid));
+            }
+        }
+        let obj = index.obj[i];
+        if self.distinct_objects && obj != NO_OBJECT && self.last_object != Some((key, obj)) {
+            self.last_object = Some((key, obj));
+            self.seen_objects.insert((key, obj));
+        }
+    }
+
+    /// Adds the groups another thread counted.
+    fn merge(&mut self, other: Groups) {
+        for (acc, more) in self.dense.iter_mut().zip(&other.dense) {
+            acc.merge(more);
+        }
+        for (key, more) in &other.sparse {
+            self.sparse.entry(*key).or_default().merge(more);
+        }
+        self.seen_procs.extend(other.seen_procs);
+        self.seen_objects.extend(other.seen_objects);
+    }
+
+    /// Every group that counted an event, with its distinct counts.
+    fn finish(self) -> FxHashMap<u64, Acc> {
+        let mut totals: FxHashMap<u64, Acc> = if self.is_dense {
+            self.dense
+                .into_iter()
+                .enumerate()
+                .filter(|(_, acc)| acc.events > 0)
+                .map(|(key, acc)| (key as u64, acc))
+                .collect()
+        } else {
+            self.sparse
+        };
+        for (key, _) in &self.seen_procs {
+            if let Some(acc) = totals.get_mut(key) {
                 acc.procs += 1;
             }
-            if obj != NO_OBJECT && self.seen_objects.insert((key, obj)) {
+        }
+        for (key, _) in &self.seen_objects {
+            if let Some(acc) = totals.get_mut(key) {
                 acc.objects += 1;
             }
-            self.last = Some((key, pid, obj));
         }
+        totals
     }
 }
 
@@ -737,9 +852,8 @@ pub fn compute(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Table {
     });
     let rows = match view {
         ViewId::Events => {
-            let mut events = Vec::new();
-            sel.for_each(|i| events.push(i as u32));
-            Rows::Events(events)
+            let parts = sel.fold(Vec::new, |events: &mut Vec<u32>, i| events.push(i as u32));
+            Rows::Events(parts.concat())
         }
         ViewId::Spy => Rows::Groups(spy_rows(index, sel)),
         ViewId::Tree => Rows::Groups(tree_rows(index, sel)),
@@ -759,32 +873,55 @@ pub fn compute(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Table {
 }
 
 fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row> {
-    let mut groups = Groups::new();
-    sel.for_each(|i| {
-        let proc = &index.procs[index.proc[i] as usize];
-        let obj = index.obj[i];
-        let object = (obj != NO_OBJECT).then(|| &index.objects[obj as usize]);
-        let key = match view {
-            ViewId::Procs => Some(u64::from(proc.pid)),
-            ViewId::Threads => Some(u64::from(index.tid[i])),
-            ViewId::Files => object.filter(|o| o.is_file()).map(|_| u64::from(obj)),
-            ViewId::Dirs => object.filter(|o| o.is_file()).map(|o| u64::from(o.dir)),
-            ViewId::Conns => object.filter(|o| o.is_net()).map(|_| u64::from(obj)),
-            ViewId::Ports => object
-                .filter(|o| o.is_net() && o.port != 0)
-                .map(|o| u64::from(o.port)),
-            ViewId::Containers => Some(u64::from(proc.container)),
-            ViewId::Syscalls => Some(u64::from(index.etype[i])),
-            ViewId::Errors => (index.class[i] & class::ERROR != 0).then(|| {
-                (u64::from(index.etype[i]) << 32) | (index.ret[i].unsigned_abs() & 0xffff_ffff)
-            }),
-            ViewId::Users => Some(u64::from(proc.user)),
-            ViewId::Spy | ViewId::Tree | ViewId::Events => None,
-        };
-        if let Some(key) = key {
-            groups.add(index, i, key);
-        }
-    });
+    let dense = match view {
+        // Processes are counted per entry, then per pid.
+        ViewId::Procs => Some(index.procs.len()),
+        ViewId::Files | ViewId::Conns => Some(index.objects.len()),
+        ViewId::Dirs => Some(index.dirs.len()),
+        ViewId::Containers => Some(index.containers.len()),
+        ViewId::Syscalls => Some(index.types.len()),
+        ViewId::Users => Some(index.users.len()),
+        _ => None,
+    };
+    let columns = def(view).columns;
+    let shows = |title: &str| columns.iter().any(|c| c.title == title);
+    let (distinct_procs, distinct_objects) = (shows("PROCS"), shows("FILES") || shows("CONNS"));
+    let parts = sel.fold(
+        || Groups::new(dense, distinct_procs, distinct_objects),
+        |groups, i| {
+            let proc_id = index.proc[i];
+            let proc = &index.procs[proc_id as usize];
+            let obj = index.obj[i];
+            let object = (obj != NO_OBJECT).then(|| &index.objects[obj as usize]);
+            let key = match view {
+                ViewId::Procs => Some(u64::from(proc_id)),
+                ViewId::Threads => Some(u64::from(index.tid[i])),
+                ViewId::Files => object.filter(|o| o.is_file()).map(|_| u64::from(obj)),
+                ViewId::Dirs => object.filter(|o| o.is_file()).map(|o| u64::from(o.dir)),
+                ViewId::Conns => object.filter(|o| o.is_net()).map(|_| u64::from(obj)),
+                ViewId::Ports => object
+                    .filter(|o| o.is_net() && o.port != 0)
+                    .map(|o| u64::from(o.port)),
+                ViewId::Containers => Some(u64::from(proc.container)),
+                ViewId::Syscalls => Some(u64::from(index.etype[i])),
+                ViewId::Errors => (index.class[i] & class::ERROR != 0).then(|| {
+                    (u64::from(index.etype[i]) << 32) | (index.ret[i].unsigned_abs() & 0xffff_ffff)
+                }),
+                ViewId::Users => Some(u64::from(proc.user)),
+                ViewId::Spy | ViewId::Tree | ViewId::Events => None,
+            };
+            if let Some(key) = key {
+                groups.add(index, i, key);
+            }
+        },
+    );
+    let mut parts = parts.into_iter();
+    let mut groups = parts
+        .next()
+        .unwrap_or_else(|| Groups::new(dense, distinct_procs, distinct_objects));
+    for part in parts {
+        groups.merge(part);
+    }
     // The latest process entry of each pid names its row.
     let mut latest: FxHashMap<u32, usize> = FxHashMap::default();
     if matches!(view, ViewId::Procs | ViewId::Threads) {
@@ -800,9 +937,17 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
                 .or_insert(index.procs[index.proc[i] as usize].pid);
         });
     }
+    let mut totals = groups.finish();
+    if view == ViewId::Procs {
+        let mut by_pid: FxHashMap<u64, Acc> = FxHashMap::default();
+        for (proc_id, acc) in totals {
+            let pid = index.procs[proc_id as usize].pid;
+            by_pid.entry(u64::from(pid)).or_default().merge(&acc);
+        }
+        totals = by_pid;
+    }
     let text = |table: &[String], at: u64| table.get(at as usize).cloned().unwrap_or_default();
-    groups
-        .acc
+    totals
         .into_iter()
         .map(|(key, a)| {
             let k32 = key as u32;
