@@ -274,6 +274,9 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// A search looks at most at this many rows per key.
+const SEARCH_ROWS: usize = 200_000;
+
 /// Echo shows at most this many I/O events.
 const ECHO_EVENTS: usize = 2000;
 
@@ -820,7 +823,10 @@ impl App {
             return;
         }
         let start = self.level().selected;
-        for k in 0..rows {
+        // A search never holds the screen for long: past this many rows it
+        // stops, and `n` goes on from where it stopped.
+        let limit = rows.min(SEARCH_ROWS);
+        for k in 0..limit {
             let step = if here { k } else { k + 1 };
             let row = if forward {
                 (start + step) % rows
@@ -832,7 +838,21 @@ impl App {
                 return;
             }
         }
-        self.message = Some(format!("not found: {}", self.search));
+        if limit < rows {
+            let last = if forward {
+                (start + limit) % rows
+            } else {
+                (start + rows - limit % rows) % rows
+            };
+            self.level_mut().selected = last;
+            self.message = Some(format!(
+                "{} not in the {} rows searched; n searches on",
+                self.search,
+                scry_format::thousands(limit as u64)
+            ));
+        } else {
+            self.message = Some(format!("not found: {}", self.search));
+        }
     }
 
     fn range_permille(&self) -> Option<(u16, u16)> {

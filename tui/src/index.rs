@@ -272,6 +272,19 @@ impl IndexBuilder {
         }
     }
 
+    /// Makes room for `events` more events, so the columns grow once.
+    pub fn reserve(&mut self, events: usize) {
+        let index = &mut self.index;
+        index.ts.reserve_exact(events);
+        index.num.reserve_exact(events);
+        index.tid.reserve_exact(events);
+        index.proc.reserve_exact(events);
+        index.etype.reserve_exact(events);
+        index.ret.reserve_exact(events);
+        index.obj.reserve_exact(events);
+        index.class.reserve_exact(events);
+    }
+
     /// Records drop counters of the current file.
     pub fn add_drops(&mut self, ts: u64, dropped: u64) {
         self.index.drops.push((ts, dropped));

@@ -295,6 +295,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
         let total: u64 = self.files.iter().map(|f| f.trace.event_count()).sum();
         progress.total.store(total, Ordering::Relaxed);
         let mut builder = IndexBuilder::default();
+        builder.reserve(usize::try_from(total).unwrap_or(0));
         let mut matched: Vec<usize> = Vec::new();
         let mut ordinal = 0usize;
         let mut done = 0u64;

@@ -13,7 +13,7 @@ use scry_format::thousands;
 
 use crate::app::{App, EchoFormat, Hits, Mode, TIMELINE_STEPS};
 use crate::overview::{TILES, Timeline, resample};
-use crate::views::{self, Cell, ColKind, Rows, VIEWS};
+use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS};
 
 const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
 const HEADER: Style = Style::new().fg(Color::Black).bg(Color::Green);
@@ -383,7 +383,7 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
     app.hits.rows = rows_area;
     let page = usize::from(rows_area.height);
     app.page = page;
-    let Some(table) = app.table().cloned() else {
+    let Some(rows) = app.table().map(Table::len) else {
         return;
     };
     let level = app.stack.last_mut().unwrap_or_else(|| unreachable!());
@@ -393,7 +393,7 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
         level.offset = level.selected + 1 - page;
     }
     let (selected, offset) = (level.selected, level.offset);
-    if table.is_empty() {
+    if rows == 0 {
         let text = if app.mask.is_some() || app.range.is_some() || !level.preds.is_empty() {
             "nothing here matches the filter, time range and selection"
         } else {
@@ -408,13 +408,29 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
         );
         return;
     }
-    for line in 0..page.min(table.len() - offset.min(table.len())) {
+    // Only the rows on screen are read: the event list may hold millions.
+    let shown = offset..(offset + page).min(rows);
+    enum Shown {
+        Cells(Vec<Cell>),
+        Event(usize),
+    }
+    let visible: Vec<Shown> = match app.table().map(|t| &t.rows) {
+        Some(Rows::Groups(all)) => all[shown]
+            .iter()
+            .map(|r| Shown::Cells(r.cells.clone()))
+            .collect(),
+        Some(Rows::Events(events)) => events[shown]
+            .iter()
+            .map(|&e| Shown::Event(e as usize))
+            .collect(),
+        None => Vec::new(),
+    };
+    for (line, value) in visible.into_iter().enumerate() {
         let row = offset + line;
         let y = rows_area.y + line as u16;
-        let values: Vec<Cell> = match &table.rows {
-            Rows::Groups(rows) => rows[row].cells.clone(),
-            Rows::Events(events) => {
-                let ordinal = events[row] as usize;
+        let values: Vec<Cell> = match value {
+            Shown::Cells(cells) => cells,
+            Shown::Event(ordinal) => {
                 let mut cells = views::event_cells(&index, ordinal);
                 cells.push(Cell::Text(app.args(ordinal)));
                 cells
