@@ -505,3 +505,45 @@ fn every_event_of_the_trace_is_indexed() {
         index.procs[index.proc[i] as usize].pid == cat.pid && index.obj[i] as usize == passwd
     }));
 }
+
+#[test]
+fn several_files_make_one_index() {
+    let bytes = std::fs::read(samples().join("workload.scry")).expect("the sample");
+    let other = std::fs::read(samples().join("workload-snaplen0.scry")).expect("the sample");
+    let traces = vec![
+        (
+            "a.scry".to_owned(),
+            TraceFile::open(bytes).expect("a trace"),
+        ),
+        (
+            "b.scry".to_owned(),
+            TraceFile::open(other).expect("a trace"),
+        ),
+    ];
+    let mut app = App::new(Arc::new(Traces::new(traces, 2)), "evt.type=read", true);
+    app.wait();
+    let index = app.index.clone().expect("indexed");
+    assert_eq!(index.parts.len(), 2);
+    let second = index.parts[1];
+    assert!(second > 0 && second < index.len());
+    // An event of the second file is found again in its own file.
+    let last = index.len() - 1;
+    assert_eq!(index.part_of(last), 1);
+    assert_eq!(index.ordinal_of(1, index.num[last]), Some(last));
+    // The filter was compiled and run against each file.
+    let mask = app.mask.clone().expect("a filter");
+    let reads = (0..index.len())
+        .filter(|&i| index.types[usize::from(index.etype[i])] == "read")
+        .count();
+    assert_eq!(mask.count(), reads);
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Enter);
+    let detail = app.detail.clone().expect("the last event in full");
+    assert!(
+        detail
+            .fields
+            .iter()
+            .any(|(name, value)| name == "evt.type" && value == "read")
+    );
+}
