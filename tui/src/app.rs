@@ -248,6 +248,9 @@ pub struct App {
     pub echo: Option<Echo>,
     /// The detail pane's data.
     pub detail: Option<Detail>,
+    /// The detail pane shows the state as replayed up to its event (not
+    /// only what the event and the index tell).
+    pub detail_exact: bool,
     /// Mouse reporting is on.
     pub mouse: bool,
     /// The user asked to quit.
@@ -257,6 +260,9 @@ pub struct App {
     /// Layout of the last draw.
     pub hits: Hits,
     job: Option<Job>,
+    /// The exact detail of an event, being read: its ordinal, progress and
+    /// result.
+    detail_job: Option<(usize, Arc<Progress>, Receiver<Option<Detail>>)>,
     generation: u64,
     overview: Option<(u64, Overview)>,
     timeline: Option<Timeline>,
@@ -298,11 +304,13 @@ impl App {
             message: None,
             echo: None,
             detail: None,
+            detail_exact: false,
             mouse,
             quit: false,
             page: 20,
             hits: Hits::default(),
             job: None,
+            detail_job: None,
             generation: 0,
             overview: None,
             timeline: None,
@@ -338,8 +346,34 @@ impl App {
         self.job.as_ref().map(|j| (j.what, j.progress.percent()))
     }
 
+    /// Whether the exact event detail is still being read.
+    pub fn detail_pending(&self) -> bool {
+        self.detail_job.is_some()
+    }
+
+    fn take_detail(&mut self, ordinal: usize, detail: Option<Detail>) {
+        if matches!(self.mode, Mode::Detail(shown, _) if shown == ordinal)
+            && let Some(detail) = detail
+        {
+            self.detail = Some(detail);
+            self.detail_exact = true;
+        }
+    }
+
     /// Takes the results of finished background jobs; `true` if any.
     pub fn poll(&mut self) -> bool {
+        if let Some((ordinal, _, rx)) = &self.detail_job {
+            let ordinal = *ordinal;
+            match rx.try_recv() {
+                Ok(detail) => {
+                    self.detail_job = None;
+                    self.take_detail(ordinal, detail);
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => self.detail_job = None,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
         let Some(job) = &self.job else {
             return false;
         };
@@ -359,8 +393,13 @@ impl App {
         }
     }
 
-    /// Waits for the running job, if any, and takes its result.
+    /// Waits for the running jobs, if any, and takes their results.
     pub fn wait(&mut self) {
+        if let Some((ordinal, _, rx)) = self.detail_job.take()
+            && let Ok(detail) = rx.recv()
+        {
+            self.take_detail(ordinal, detail);
+        }
         if let Some(job) = self.job.take() {
             let damaged = job.progress.damaged.load(Ordering::Relaxed);
             match job.rx.recv() {
@@ -686,10 +725,22 @@ impl App {
                 let Some(ordinal) = self.selected_event() else {
                     return;
                 };
-                if let Some(index) = &self.index {
-                    self.detail = self.source.detail(index, ordinal);
-                }
+                let Some(index) = self.index.clone() else {
+                    return;
+                };
+                // What the event and the index tell at once; every field
+                // with the state replayed up to the event when it is read.
+                self.detail = self.source.detail(&index, ordinal);
+                self.detail_exact = false;
                 self.mode = Mode::Detail(ordinal, 0);
+                let progress = Progress::new(0);
+                let (tx, rx) = channel();
+                let source = self.source.clone();
+                let shared = progress.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(source.exact_detail(&index, ordinal, &shared));
+                });
+                self.detail_job = Some((ordinal, progress, rx));
             }
             Some(view) => self.drill(view),
         }

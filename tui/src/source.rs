@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use scry_analyze::fields::{ArgKind, Field, resolve};
 use scry_analyze::state::State;
-use scry_analyze::{Ctx, FIELDS, Filter, FilterError, Prepared, Scan, scan};
+use scry_analyze::{Ctx, FIELDS, Filter, FilterError, Prepared, Scan, Window, scan};
 use scry_format::{DecodedChunk, Snapshot, TraceFile};
 
 use crate::index::{EventIndex, IndexBuilder, IndexFields, Mask};
@@ -104,6 +104,14 @@ pub trait Source: Send + Sync {
     /// Every field of one event that can be told without replaying the
     /// trace, and its buffer.
     fn detail(&self, index: &EventIndex, ordinal: usize) -> Option<Detail>;
+    /// Every field of one event, with the state replayed up to it: a pass
+    /// over the trace up to the event, for a background thread.
+    fn exact_detail(
+        &self,
+        index: &EventIndex,
+        ordinal: usize,
+        progress: &Progress,
+    ) -> Option<Detail>;
     /// The event's arguments as sysdig prints them (`evt.args`).
     fn args(&self, index: &EventIndex, ordinal: usize) -> String;
     /// The I/O buffer an event carried.
@@ -236,6 +244,39 @@ impl<D: AsRef<[u8]> + Send + Sync> Traces<D> {
         )
         .ok()
     }
+}
+
+/// Every field of the catalog that applies to the event of `ctx`, then
+/// its parameters and buffer. With `with_state` false, only the `evt.*`
+/// fields that need no state (the state of `ctx` is blank).
+fn fields_of<D: AsRef<[u8]>>(file: &File<D>, ctx: &Ctx<'_>, with_state: bool) -> Detail {
+    let resolve_field = |name: &str| {
+        resolve(
+            name,
+            None,
+            &file.prepared.types,
+            &file.trace.header().event_table,
+        )
+        .ok()
+        .filter(|field| with_state || !field.needs_state())
+    };
+    let mut fields = Vec::new();
+    for def in FIELDS {
+        if def.arg != ArgKind::None || !(with_state || def.name.starts_with("evt.")) {
+            continue;
+        }
+        if let Some(value) = resolve_field(def.name).and_then(|f| f.extract(ctx)) {
+            fields.push((def.name.to_owned(), value.to_string()));
+        }
+    }
+    for name in ctx.names {
+        let name = format!("evt.arg.{name}");
+        if let Some(value) = resolve_field(&name).and_then(|f| f.extract(ctx)) {
+            fields.push((name, value.to_string()));
+        }
+    }
+    let data = scry_analyze::reports::echo::block(ctx).map(|block| block.data.to_vec());
+    Detail { fields, data }
 }
 
 fn index_fields<D: AsRef<[u8]>>(file: &File<D>) -> Option<IndexFields> {
@@ -396,33 +437,48 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
     }
 
     fn detail(&self, index: &EventIndex, ordinal: usize) -> Option<Detail> {
-        self.with_event(index, ordinal, |file, ctx| {
-            let mut fields = Vec::new();
-            for def in FIELDS {
-                if def.arg != ArgKind::None || !def.name.starts_with("evt.") {
-                    continue;
-                }
-                let Some(field) = Self::field(file, def.name) else {
-                    continue;
-                };
-                if field.needs_state() {
-                    continue;
-                }
-                if let Some(value) = field.extract(ctx) {
-                    fields.push((def.name.to_owned(), value.to_string()));
-                }
-            }
-            for name in ctx.names {
-                let value = Self::field(file, &format!("evt.arg.{name}"))
-                    .filter(|field| !field.needs_state())
-                    .and_then(|field| field.extract(ctx));
-                if let Some(value) = value {
-                    fields.push((format!("evt.arg.{name}"), value.to_string()));
-                }
-            }
-            let data = scry_analyze::reports::echo::block(ctx).map(|block| block.data.to_vec());
-            Detail { fields, data }
-        })
+        self.with_event(index, ordinal, |file, ctx| fields_of(file, ctx, false))
+    }
+
+    fn exact_detail(
+        &self,
+        index: &EventIndex,
+        ordinal: usize,
+        progress: &Progress,
+    ) -> Option<Detail> {
+        let part = index.part_of(ordinal);
+        let file = self.files.get(part)?;
+        let num = *index.num.get(ordinal)?;
+        let ts = *index.ts.get(ordinal)?;
+        // evt.num counts from 1.
+        let filter = Filter::new(
+            &format!("evt.num={}", num + 1),
+            file.prepared.catalog(&file.trace),
+        )
+        .ok()?;
+        progress.total.store(num + 1, Ordering::Relaxed);
+        let options = Scan {
+            filter: Some(&filter),
+            window: Window {
+                since: ts,
+                until: ts,
+            },
+            caller_needs_state: true,
+            threads: self.threads,
+        };
+        let mut found = None;
+        let _ = scan(
+            &file.trace,
+            &file.prepared,
+            &options,
+            |_| {},
+            |ctx| {
+                found = Some(fields_of(file, ctx, true));
+                ControlFlow::Break(())
+            },
+        );
+        progress.done.store(num + 1, Ordering::Relaxed);
+        found
     }
 
     fn args(&self, index: &EventIndex, ordinal: usize) -> String {

@@ -502,6 +502,10 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &mut App, ordinal: usize,
             known.push(("fd.typechar", char::from(o.kind).to_string()));
             known.push(("fd.name", o.name.clone()));
         }
+        if app.detail_exact {
+            // The exact fields include these, as the state had them.
+            known.clear();
+        }
         let detail = app.detail.clone().unwrap_or_default();
         let fields = detail
             .fields
@@ -510,7 +514,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &mut App, ordinal: usize,
             .chain(known);
         for (name, value) in fields {
             lines.push(Line::from(vec![
-                Span::styled(format!("{name:<22}"), Style::new().fg(Color::Cyan)),
+                Span::styled(format!("{name:<25} "), Style::new().fg(Color::Cyan)),
                 Span::raw(value),
             ]));
         }
@@ -523,7 +527,14 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &mut App, ordinal: usize,
             lines.extend(hex_lines(data).into_iter().map(Line::raw));
         }
     }
-    let block = Block::bordered().title(" event detail (Esc: back) ");
+    let title = if app.detail_exact {
+        " event detail, state replayed up to it (Esc: back) "
+    } else if app.detail_pending() {
+        " event detail (Esc: back), replaying the state up to it… "
+    } else {
+        " event detail (Esc: back) "
+    };
+    let block = Block::bordered().title(title);
     app.page = usize::from(area.height.saturating_sub(2));
     let scroll = scroll.min(lines.len().saturating_sub(1));
     frame.render_widget(

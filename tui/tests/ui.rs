@@ -141,7 +141,27 @@ fn three_level_drill_down_and_back() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     assert!(matches!(app.mode, Mode::Detail(..)));
+    // First what the event and the index tell, then every field with the
+    // state replayed up to the event.
+    app.wait();
+    assert!(app.detail_exact);
+    let detail = app.detail.clone().expect("a detail");
+    let field = |name: &str| {
+        detail
+            .fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(field("proc.name").as_deref(), Some("id"));
+    assert_eq!(field("proc.pname").as_deref(), Some("sh"));
+    assert_eq!(
+        field("fd.name").as_deref(),
+        Some("/lib/x86_64-linux-gnu/libc.so.6")
+    );
     snapshot("drill-3-event-detail", &screen(&mut app, 120, 40));
+    key(&mut app, KeyCode::PageDown);
+    snapshot("drill-3-event-detail-more", &screen(&mut app, 120, 40));
     // Back, level by level, to the same rows and screens.
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Normal);
