@@ -1,5 +1,5 @@
 //! The event index: what every view needs from a trace, built in one pass
-//! and kept compact (about 40 bytes per event) so that views, drill-downs
+//! and kept compact (about 50 bytes per event) so that views, drill-downs
 //! and the overview are computed from memory without decoding the trace
 //! again.
 //!
@@ -94,6 +94,8 @@ pub struct EventIndex {
     pub etype: Vec<u16>,
     /// Return value.
     pub ret: Vec<i64>,
+    /// Time spent in the call, ns.
+    pub latency: Vec<u64>,
     /// Index into `objects`, or [`NO_OBJECT`].
     pub obj: Vec<u32>,
     /// [`class`] bits.
@@ -159,6 +161,7 @@ impl EventIndex {
             + self.proc.capacity() * 4
             + self.etype.capacity() * 2
             + self.ret.capacity() * 8
+            + self.latency.capacity() * 8
             + self.obj.capacity() * 4
             + self.class.capacity();
         let strings = |v: &[String]| v.iter().map(|s| s.capacity() + 24).sum::<usize>();
@@ -281,6 +284,7 @@ impl IndexBuilder {
         index.proc.reserve_exact(events);
         index.etype.reserve_exact(events);
         index.ret.reserve_exact(events);
+        index.latency.reserve_exact(events);
         index.obj.reserve_exact(events);
         index.class.reserve_exact(events);
     }
@@ -333,6 +337,7 @@ impl IndexBuilder {
         index.proc.push(proc);
         index.etype.push(etype);
         index.ret.push(ret);
+        index.latency.push(event.latency());
         index.obj.push(obj);
         index.class.push(bits);
     }
@@ -451,6 +456,7 @@ impl IndexBuilder {
         index.proc.shrink_to_fit();
         index.etype.shrink_to_fit();
         index.ret.shrink_to_fit();
+        index.latency.shrink_to_fit();
         index.obj.shrink_to_fit();
         index.class.shrink_to_fit();
         index.range = index

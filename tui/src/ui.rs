@@ -461,7 +461,7 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
 fn put(buf: &mut Buffer, rect: Rect, text: &str, kind: ColKind, style: Style) {
     let width = usize::from(rect.width);
     let len = text.chars().count();
-    let right = matches!(kind, ColKind::Num | ColKind::Bytes);
+    let right = matches!(kind, ColKind::Num | ColKind::Bytes | ColKind::Nanos);
     let x = if right && len < width {
         rect.x + (width - len) as u16
     } else {

@@ -55,6 +55,8 @@ pub enum ColKind {
     Bytes,
     /// A timestamp (ns since the epoch), shown as clock time.
     Time,
+    /// A duration in ns, right aligned with a unit.
+    Nanos,
 }
 
 /// One column of a view.
@@ -72,7 +74,7 @@ const fn col(title: &'static str, width: u16, kind: ColKind) -> Column {
     Column { title, width, kind }
 }
 
-use ColKind::{Bytes, Num, Text, Time};
+use ColKind::{Bytes, Nanos, Num, Text, Time};
 
 /// A view's definition.
 #[derive(Debug)]
@@ -101,16 +103,17 @@ pub static VIEWS: &[ViewDef] = &[
         name: "procs",
         title: "Processes",
         columns: &[
-            col("PID", 8, Num),
-            col("NAME", 16, Text),
-            col("USER", 10, Text),
-            col("EVENTS", 9, Num),
-            col("ERRORS", 7, Num),
-            col("READ", 10, Bytes),
-            col("WRITE", 10, Bytes),
-            col("NET", 10, Bytes),
-            col("OPENS", 6, Num),
-            col("CONTAINER", 12, Text),
+            col("PID", 7, Num),
+            col("NAME", 15, Text),
+            col("USER", 8, Text),
+            col("EVENTS", 8, Num),
+            col("TIME", 9, Nanos),
+            col("ERRORS", 6, Num),
+            col("READ", 9, Bytes),
+            col("WRITE", 9, Bytes),
+            col("NET", 9, Bytes),
+            col("OPENS", 5, Num),
+            col("CONTAINER", 10, Text),
             col("COMMAND", 0, Text),
         ],
         sort: 3,
@@ -126,6 +129,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("PID", 8, Num),
             col("NAME", 16, Text),
             col("EVENTS", 9, Num),
+            col("TIME", 10, Nanos),
             col("ERRORS", 7, Num),
             col("READ", 10, Bytes),
             col("WRITE", 10, Bytes),
@@ -144,6 +148,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("READ", 10, Bytes),
             col("WRITE", 10, Bytes),
             col("EVENTS", 8, Num),
+            col("TIME", 10, Nanos),
             col("ERRORS", 7, Num),
             col("PROCS", 6, Num),
             col("NAME", 0, Text),
@@ -226,6 +231,7 @@ pub static VIEWS: &[ViewDef] = &[
         title: "System calls",
         columns: &[
             col("CALLS", 9, Num),
+            col("TIME", 10, Nanos),
             col("ERRORS", 7, Num),
             col("BYTES", 10, Bytes),
             col("PROCS", 6, Num),
@@ -601,6 +607,8 @@ pub enum Cell {
     Bytes(u64),
     /// A timestamp.
     Time(u64),
+    /// A duration, ns.
+    Nanos(u64),
 }
 
 impl Cell {
@@ -613,7 +621,7 @@ impl Cell {
 
     fn number(&self) -> u64 {
         match self {
-            Cell::Num(n) | Cell::Bytes(n) | Cell::Time(n) => *n,
+            Cell::Num(n) | Cell::Bytes(n) | Cell::Time(n) | Cell::Nanos(n) => *n,
             Cell::Text(_) => 0,
         }
     }
@@ -625,6 +633,7 @@ impl Cell {
             Cell::Num(n) => n.to_string(),
             Cell::Bytes(n) => bytes(*n),
             Cell::Time(ns) => clock(*ns),
+            Cell::Nanos(ns) => scry_analyze::human::duration(*ns),
         }
     }
 }
@@ -696,6 +705,7 @@ impl Table {
 #[derive(Debug, Clone, Copy, Default)]
 struct Acc {
     events: u64,
+    time: u64,
     errors: u64,
     read: u64,
     write: u64,
@@ -710,6 +720,7 @@ impl Acc {
     /// Adds the counts of `other` (distinct counts are not merged).
     fn merge(&mut self, other: &Acc) {
         self.events += other.events;
+        self.time += other.time;
         self.errors += other.errors;
         self.read += other.read;
         self.write += other.write;
@@ -721,6 +732,7 @@ impl Acc {
     fn add(&mut self, index: &EventIndex, i: usize) {
         let bits = index.class[i];
         self.events += 1;
+        self.time += index.latency[i];
         if bits & class::ERROR != 0 {
             self.errors += 1;
         }
@@ -962,6 +974,7 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
                             Cell::Text(p.name),
                             Cell::Text(text(&index.users, u64::from(p.user))),
                             Cell::Num(a.events),
+                            Cell::Nanos(a.time),
                             Cell::Num(a.errors),
                             Cell::Bytes(a.read),
                             Cell::Bytes(a.write),
@@ -983,6 +996,7 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
                             Cell::Num(u64::from(pid)),
                             Cell::Text(p.name),
                             Cell::Num(a.events),
+                            Cell::Nanos(a.time),
                             Cell::Num(a.errors),
                             Cell::Bytes(a.read),
                             Cell::Bytes(a.write),
@@ -997,6 +1011,7 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
                         Cell::Bytes(a.read),
                         Cell::Bytes(a.write),
                         Cell::Num(a.events),
+                        Cell::Nanos(a.time),
                         Cell::Num(a.errors),
                         Cell::Num(a.procs),
                         Cell::Text(index.objects[k32 as usize].name.clone()),
@@ -1058,6 +1073,7 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
                     Pred::Type(key as u16),
                     vec![
                         Cell::Num(a.events),
+                        Cell::Nanos(a.time),
                         Cell::Num(a.errors),
                         Cell::Bytes(a.read + a.write),
                         Cell::Num(a.procs),

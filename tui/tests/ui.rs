@@ -567,3 +567,37 @@ fn several_files_make_one_index() {
             .any(|(name, value)| name == "evt.type" && value == "read")
     );
 }
+
+#[test]
+fn every_row_has_a_cell_per_column() {
+    let mut app = workload();
+    for def in scry_tui::views::VIEWS {
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::F(2));
+        while app.mode
+            != Mode::Switch(
+                scry_tui::views::VIEWS
+                    .iter()
+                    .position(|v| v.id == def.id)
+                    .expect("listed"),
+            )
+        {
+            key(&mut app, KeyCode::Down);
+        }
+        key(&mut app, KeyCode::Enter);
+        let index = app.index.clone().expect("indexed");
+        match &app.table().expect("a table").rows {
+            Rows::Groups(rows) => {
+                assert!(!rows.is_empty(), "{} has rows", def.name);
+                for row in rows {
+                    assert_eq!(row.cells.len(), def.columns.len(), "{}", def.name);
+                }
+            }
+            Rows::Events(events) => {
+                let cells = scry_tui::views::event_cells(&index, events[0] as usize);
+                // The arguments are the last column, read when shown.
+                assert_eq!(cells.len() + 1, def.columns.len());
+            }
+        }
+    }
+}
