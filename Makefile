@@ -15,6 +15,7 @@ build: deps
 	$(CARGO) build --release
 
 demo: build
+	@scripts/deps.sh demo
 	@scripts/demo.sh
 
 test:

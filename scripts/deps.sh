@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages scry needs, and only those that are missing.
 #   scripts/deps.sh build   what building needs (clang and libelf for the probe)
+#   scripts/deps.sh demo    build + what the demo's scripted incident runs
 #   scripts/deps.sh test    build + what the test suite needs
 #   scripts/deps.sh bench   build + the reference tools the benchmarks compare with
 set -euo pipefail
@@ -8,9 +9,10 @@ set -euo pipefail
 want=(clang libelf-dev zlib1g-dev pkg-config make gcc)
 case "${1:-build}" in
   build) ;;
+  demo) want+=(python3 bsdutils) ;;
   test) want+=(util-linux tmux) ;;
-  bench) want+=(bpftrace strace) ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  bench) want+=(bpftrace strace sysdig) ;;
+  *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -37,6 +37,8 @@ Examples:
   sudo scry record -w build.scry -- make -j8      one command and its descendants
   sudo scry record -w db.scry -p 1234            a process and its descendants
   sudo scry record -w web.scry --container 3f2a  one container
+  sudo scry record -w ssh.scry 'proc.name!=sshd'  a capture filter
+  sudo scry record -w net.scry --syscalls connect,accept,accept4
 
 Ctrl-C (SIGINT) or SIGTERM stops the capture cleanly: the kernel buffers are
 drained and the file is closed with its statistics and index. Events the
@@ -108,7 +110,7 @@ Examples:
 
 With a filter, the tree holds the processes that had a matching event and
 their ancestors.")]
-    Tree(TreeArgs),
+    Tree(ReportArgs),
 
     /// List syscalls (or file I/O) slower than a threshold, slowest first.
     #[command(after_help = "\
@@ -142,6 +144,19 @@ Examples:
 Exits 0 when every trace is whole, 3 when any is damaged, cut off or
 unreadable.")]
     Verify(VerifyArgs),
+
+    /// Write a sysdig or Falco capture (.scap, plain or gzip) as a scry
+    /// trace.
+    #[command(after_help = "\
+Examples:
+  scry convert capture.scap -w capture.scry
+  scry convert falco-event.scap.gz -w - | scry info -
+
+Every command reads .scap files directly; converting makes later reads
+faster and the file smaller. Exits 3 when the capture is unreadable; a
+capture cut off or damaged part way is converted up to the damage, with a
+warning.")]
+    Convert(ConvertArgs),
 
     /// List every field a filter or an output format can use, with its type
     /// and meaning.
@@ -361,7 +376,7 @@ pub enum SpyCommand {
 Examples:
   scry spy users incident.scry
   scry spy users incident.scry 'user.name=alice' -j")]
-    Users(SpyUsersArgs),
+    Users(ReportArgs),
 
     /// Everything that touched a file: opens, reads and writes with their
     /// data, renames, deletions, permission changes.
@@ -377,13 +392,14 @@ filter.")]
     File(SpyFileArgs),
 }
 
+/// The arguments of a report: traces, a filter, JSON or not, a window.
 #[derive(Debug, Args)]
-pub struct SpyUsersArgs {
+pub struct ReportArgs {
     /// Traces or directories of segments, then a filter.
     #[arg(value_name = "FILE… [FILTER]", required = true)]
     pub inputs: Vec<String>,
 
-    /// JSON Lines: one object per command.
+    /// JSON Lines: one object per line of the report.
     #[arg(short = 'j', long)]
     pub json: bool,
 
@@ -428,20 +444,6 @@ pub struct EchoArgs {
     pub hex: bool,
 
     /// JSON Lines: one object per read or write, data as text.
-    #[arg(short = 'j', long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub selection: Selection,
-}
-
-#[derive(Debug, Args)]
-pub struct TreeArgs {
-    /// Traces or directories of segments, then a filter.
-    #[arg(value_name = "FILE… [FILTER]", required = true)]
-    pub inputs: Vec<String>,
-
-    /// JSON Lines: one object per process, with its parent's pid.
     #[arg(short = 'j', long)]
     pub json: bool,
 
@@ -504,7 +506,9 @@ pub struct ViewArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// Trace files to describe (`-` reads one from standard input).
+    /// Trace files to describe, or directories of rotated segments (`-`
+    /// reads one from standard input). With several, a last line sums them
+    /// up.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -512,6 +516,22 @@ pub struct InfoArgs {
     /// core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The capture to convert (`-` reads it from standard input).
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// The trace to write (`-` for standard output); created readable by
+    /// its owner only.
+    #[arg(short = 'w', long = "write", value_name = "FILE", required = true)]
+    pub output: PathBuf,
+
+    /// Print nothing but warnings and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -537,9 +557,28 @@ pub struct RecordArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Keep only events matching FILTER, in the language of `scry read`.
+    /// The kernel delivers only the event types the filter can keep; the
+    /// rest is decided before writing, and the events left out are counted
+    /// in the file.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+
     /// Bytes of I/O buffer data kept per event (0 keeps none).
     #[arg(short = 's', long, value_name = "BYTES", default_value_t = 80)]
     pub snaplen: u32,
+
+    /// Keep no I/O buffer data at all (the same as -s 0): for captures
+    /// that must not hold file or network contents.
+    #[arg(long, conflicts_with = "snaplen")]
+    pub no_buffers: bool,
+
+    /// Record only these syscalls (comma-separated names, as `scry fields`
+    /// and `evt.type` name them). The process lifecycle calls (clone, fork,
+    /// vfork, execve, execveat, exit, exit_group) and process exits are
+    /// always recorded, so that every event keeps its process.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub syscalls: Vec<String>,
 
     /// Stop after this long: seconds, or with a unit (90s, 15m, 2h).
     #[arg(short = 'M', long = "duration", value_name = "SECS", value_parser = parse_duration)]

@@ -1,5 +1,11 @@
-//! Small helpers for human-readable output: timestamps and JSON strings;
-//! counts, sizes and durations come from the analysis crate.
+//! Small helpers for human-readable output: timestamps and JSON strings
+//! (counts, sizes and durations come from the analysis crate); and
+//! creating trace files.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 pub use scry_analyze::human::{bytes, count, duration};
 
@@ -29,4 +35,18 @@ pub fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Creates (or truncates) `path` readable and writable by its owner only:
+/// traces hold secrets (buffers, command lines).
+pub fn create_private(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open: tighten it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }

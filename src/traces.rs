@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::Context;
-use memmap2::Mmap;
 use scry_analyze::state::State;
 use scry_analyze::{Catalog, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream};
 use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile};
 
 use crate::exit::UsageError;
-use crate::open::{Trace, open_trace};
+use crate::open::{Trace, TraceData, open_scap_stream, open_trace};
 
 /// What a command does with the events a scan selects.
 pub trait Visitor {
@@ -35,6 +34,12 @@ pub trait Visitor {
 
     /// One selected event.
     fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Self::Stop>;
+
+    /// A chunk of a trace read as a stream has been visited: more events
+    /// may take a while to come (a live capture on a pipe).
+    fn chunk_done(&mut self) -> ControlFlow<Self::Stop> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// The traces of a command, in the order of their first event, with what
@@ -70,7 +75,19 @@ impl Traces {
         let since = parse_time(query.since, "--since")?;
         let until = parse_time(query.until, "--until")?;
         let mut traces = Vec::with_capacity(query.paths.len());
-        for path in &query.paths {
+        // One capture read alone, not placed in time by offsets, is
+        // converted while it is read rather than first.
+        let relative = [&since, &until]
+            .iter()
+            .any(|spec| spec.as_ref().is_some_and(|s| !matches!(s, TimeSpec::At(_))));
+        if let [path] = &query.paths[..]
+            && !relative
+            && !query.strict
+            && let Some(trace) = open_scap_stream(path, ReadOptions::default())?
+        {
+            traces.push((path.clone(), trace));
+        }
+        for path in &query.paths[traces.len()..] {
             let options = ReadOptions {
                 strict: query.strict,
             };
@@ -166,9 +183,16 @@ impl Traces {
                 })
             }
             Trace::Stream(stream) => {
-                let flow = scan_stream(stream, prepared, &options, on_damage, |ctx| {
-                    visitor.visit(ctx)
-                });
+                // Both callbacks reach the visitor, one after the other.
+                let visitor = std::cell::RefCell::new(&mut *visitor);
+                let flow = scan_stream(
+                    stream,
+                    prepared,
+                    &options,
+                    on_damage,
+                    |ctx| visitor.borrow_mut().visit(ctx),
+                    || visitor.borrow_mut().chunk_done(),
+                );
                 if let Some(cut) = stream.truncation() {
                     if self.strict {
                         anyhow::bail!(
@@ -211,7 +235,7 @@ impl Traces {
                     unreachable!("only trace files are merged");
                 };
                 warn_truncated(&path.display().to_string(), trace);
-                let trace: &TraceFile<Mmap> = trace;
+                let trace: &TraceFile<TraceData> = trace;
                 let filter = self.filters[index].as_ref();
                 let with_state = caller_needs_state || filter.is_some_and(Filter::needs_state);
                 let relevant = move |entry: &IndexEntry| {
@@ -222,7 +246,9 @@ impl Traces {
                 // while memory stays bounded.
                 let (send, chunks) = sync_channel(4);
                 scope.spawn(move || {
-                    for entry in trace.chunks() {
+                    // Chunks that all start after --until are never read.
+                    let chunks = trace.chunks();
+                    for entry in &chunks[..window.chunks_to_read(chunks)] {
                         let wanted = relevant(entry);
                         if !(with_state || wanted) {
                             continue;
@@ -279,7 +305,7 @@ impl Traces {
     }
 }
 
-fn warn_truncated(name: &str, trace: &TraceFile<Mmap>) {
+fn warn_truncated(name: &str, trace: &TraceFile<TraceData>) {
     if let Some(cut) = trace.truncation() {
         eprintln!(
             "scry: warning: {name} is truncated at byte {}: reading its complete chunks",
@@ -329,22 +355,28 @@ pub fn split_inputs(
     if named.is_empty() {
         return Err(UsageError(format!("no trace given: {usage}")).into());
     }
-    let mut paths = Vec::with_capacity(named.len());
-    for path in named {
-        if path.is_dir() {
-            let segments = segments(&path)?;
-            if segments.is_empty() {
-                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
-            }
-            paths.extend(segments);
-        } else {
-            paths.push(path);
-        }
-    }
+    let paths = expand_directories(&named)?;
     if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(UsageError("standard input (-) can be read only once".to_owned()).into());
     }
     Ok((paths, filter))
+}
+
+/// `paths` with each directory replaced by the trace segments it holds.
+pub fn expand_directories(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut expanded = Vec::with_capacity(paths.len());
+    for path in paths {
+        if path.is_dir() {
+            let segments = segments(path)?;
+            if segments.is_empty() {
+                return Err(UsageError(format!("{} holds no trace files", path.display())).into());
+            }
+            expanded.extend(segments);
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    Ok(expanded)
 }
 
 fn is_trace_arg(arg: &str) -> bool {
@@ -444,7 +476,7 @@ fn overlapping(traces: &[(PathBuf, Trace)]) -> usize {
 /// thread of their own; `state` has replayed every event up to the current
 /// one.
 struct Cursor<'t> {
-    trace: &'t TraceFile<Mmap>,
+    trace: &'t TraceFile<TraceData>,
     prepared: &'t Prepared,
     filter: Option<&'t Filter>,
     window: Window,

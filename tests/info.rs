@@ -118,3 +118,48 @@ fn info_names_the_host_busiest_processes_and_containers() {
     let tail = |text: &str| text.split("events by type:").nth(1).unwrap().to_owned();
     assert_eq!(tail(&streamed.stdout), tail(&run.stdout));
 }
+
+#[test]
+fn info_reads_a_directory_of_segments_and_sums_several_traces_up() {
+    let dir = TempDir::new("info-segments");
+    std::fs::create_dir_all(dir.path("segments")).unwrap();
+    std::fs::write(dir.path("segments/t-000.scry"), small_trace(300)).unwrap();
+    std::fs::write(dir.path("segments/t-001.scry"), small_trace(130)).unwrap();
+    std::fs::write(dir.path("segments/notes.txt"), "not a trace").unwrap();
+    let run = scry(&["info", &dir.path("segments")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.matches("\nfile ").count() + 1,
+        2,
+        "{}",
+        run.stdout
+    );
+    assert_contains!(run.stdout, "t-000.scry\n");
+    assert_contains!(run.stdout, "events     300 in 6 chunks");
+    assert_contains!(run.stdout, "events     130 in 3 chunks");
+    let last = run.stdout.lines().last().unwrap();
+    assert_eq!(
+        last,
+        "all        2 traces, 430 events in 9 chunks, \
+         2025-11-25T05:00:00.000000000Z .. 2025-11-25T05:00:00.000299000Z (299.0 µs), host unknown"
+    );
+    // Files named one by one are summed up too; one alone is not.
+    let files = scry(&[
+        "info",
+        &dir.path("segments/t-000.scry"),
+        samples().join("workload.scry").to_str().unwrap(),
+    ]);
+    assert_eq!(files.code, 0, "{}", files.stderr);
+    let last = files.stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("all        2 traces, 2,598 events in "),
+        "{last}"
+    );
+    assert!(last.ends_with(", hosts unknown, vm"), "{last}");
+    let one = scry(&["info", &dir.path("segments/t-000.scry")]);
+    assert!(!one.stdout.contains("\nall "), "{}", one.stdout);
+    std::fs::create_dir_all(dir.path("empty")).unwrap();
+    let empty = scry(&["info", &dir.path("empty")]);
+    assert_eq!(empty.code, 2, "{}", empty.stderr);
+    assert_contains!(empty.stderr, "holds no trace files");
+}

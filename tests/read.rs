@@ -1,4 +1,4 @@
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use crate::util::*;
@@ -505,4 +505,91 @@ fn overlapping_traces_are_merged_by_time() {
     ]);
     let relative: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(relative[..3], ["0.000000000", "0.000000500", "0.000002000"]);
+}
+
+#[test]
+fn until_stops_the_scan_before_the_chunks_after_it() {
+    // Chunks of up to 64 events; the last one damaged. Reading it would
+    // warn, so a read that stops at --until must not.
+    let intact = small_trace(640);
+    let trace = scry_format::TraceFile::open(intact.clone()).expect("opens");
+    let chunks = trace.chunks();
+    let last = chunks.last().expect("chunks");
+    let until = chunks[chunks.len() - 2].summary.max_ts;
+    assert!(last.summary.min_ts > until);
+    let mut damaged = intact.clone();
+    damaged[(last.offset + last.block_len / 2) as usize] ^= 0x40;
+    let dir = TempDir::new("until-stops");
+    std::fs::write(dir.path("damaged.scry"), &damaged).expect("writes");
+    std::fs::write(dir.path("intact.scry"), &intact).expect("writes");
+    let until = scry_format::format_rfc3339(until);
+    let before_last: usize = chunks[..chunks.len() - 1]
+        .iter()
+        .map(|c| c.summary.events as usize)
+        .sum();
+    // Alone, and merged with a trace over the same time.
+    for paths in [
+        vec![dir.path("damaged.scry")],
+        vec![dir.path("damaged.scry"), dir.path("intact.scry")],
+    ] {
+        let mut args = vec!["read"];
+        args.extend(paths.iter().map(String::as_str));
+        // A filter on state: every chunk up to the end feeds it.
+        args.extend(["--count", "fd.num=3"]);
+        let full = scry(&args);
+        assert_contains!(full.stderr, "damaged chunk");
+        args.extend(["--until", until.as_str()]);
+        let run = scry(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.is_empty(), "{paths:?}: {}", run.stderr);
+        assert_eq!(run.stdout.trim(), (before_last * paths.len()).to_string());
+    }
+}
+
+#[test]
+fn a_quiet_stream_still_shows_what_it_has_read() {
+    // `scry record -w - | scry read -`: the capture writes a chunk, then
+    // nothing for a while. The lines of that chunk must come out while
+    // standard input is still open, not when a block fills or input ends.
+    let bytes = small_trace(640);
+    let trace = scry_format::TraceFile::open(bytes.clone()).expect("opens");
+    let first = &trace.chunks()[0];
+    let first_events = first.summary.events as usize;
+    let prefix = (first.offset + first.block_len) as usize;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scry"))
+        .args(["read", "-", "-p", "%evt.num %evt.type"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scry runs");
+    let mut input = child.stdin.take().expect("stdin");
+    let output = child.stdout.take().expect("stdout");
+    let (line_tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(output).lines() {
+            if line_tx.send(line.expect("utf-8")).is_err() {
+                break;
+            }
+        }
+    });
+    input.write_all(&bytes[..prefix]).expect("writes");
+    input.flush().expect("flushes");
+    // A generous bound: only a stalled reader takes this long.
+    let patience = std::time::Duration::from_secs(60);
+    let early: Vec<String> = (0..first_events)
+        .map(|_| {
+            lines
+                .recv_timeout(patience)
+                .expect("a line while input is open")
+        })
+        .collect();
+    assert_eq!(early[0], "1 openat");
+    assert_eq!(early[first_events - 1], format!("{first_events} read"));
+    input.write_all(&bytes[prefix..]).expect("writes");
+    drop(input);
+    assert!(child.wait().expect("exits").success());
+    reader.join().expect("reads");
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert_eq!(first_events + rest.len(), 640);
 }

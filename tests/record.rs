@@ -80,6 +80,19 @@ fn workload_entry() {
             std::io::stdin().read_line(&mut line).unwrap();
             file.write_all(KNOWN_BYTES).unwrap();
         }
+        "vectored" => {
+            use std::io::{IoSlice, IoSliceMut};
+            let path = Path::new(&dir).join("vectored-file");
+            let mut file = std::fs::File::create(&path).unwrap();
+            let parts = [&b"scry-"[..], b"", b"gathered-", b"across-iovecs"];
+            let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+            assert_eq!(file.write_vectored(&slices).unwrap(), 27);
+            drop(file);
+            let mut file = std::fs::File::open(&path).unwrap();
+            let (mut head, mut tail) = ([0u8; 3], [0u8; 100]);
+            let mut slices = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
+            assert_eq!(file.read_vectored(&mut slices).unwrap(), 27);
+        }
         other => panic!("unknown workload {other}"),
     }
 }
@@ -928,17 +941,7 @@ fn a_command_with_a_pid_target_is_a_usage_error() {
 fn a_container_target_records_only_that_containers_processes() {
     let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-container");
-    // A cgroup v2 group named as docker's systemd driver names a container.
-    let id = format!("5c7a{:060x}", u128::from(std::process::id()));
-    let group = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-        .iter()
-        .map(|root| Path::new(root).join(format!("docker-{id}.scope")))
-        .find(|group| {
-            group.parent().unwrap().join("cgroup.procs").exists()
-                && std::fs::create_dir(group).is_ok()
-        });
-    let Some(group) = group else {
-        eprintln!("note: skipped, no writable cgroup v2 hierarchy");
+    let Some((id, group)) = container_cgroup(0x5c7a) else {
         return;
     };
     let mut workload = Command::new("sh")
@@ -990,4 +993,373 @@ fn a_container_nobody_runs_in_fails_with_exit_code_4() {
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_contains!(run.stderr, "no running process");
     assert!(!Path::new(&path).exists(), "no file is left behind");
+}
+
+/// Checks that a closed single-file capture accounts for every event the
+/// kernel delivered: each statistics record counts exactly the events
+/// written before it, and at the end what was delivered is what was
+/// written, left out by the filter, or undecodable.
+fn check_accounting(trace: &TraceFile<&[u8]>) -> scry_format::CaptureStats {
+    let stats = trace
+        .final_stats()
+        .expect("statistics are recorded")
+        .clone();
+    assert!(stats.is_final, "the last statistics mark a clean stop");
+    assert_eq!(stats.events_written, trace.event_count());
+    for entry in trace.stats() {
+        let before: u64 = trace
+            .chunks()
+            .iter()
+            .filter(|c| c.offset < entry.offset)
+            .map(|c| u64::from(c.summary.events))
+            .sum();
+        assert_eq!(
+            entry.stats.events_written, before,
+            "statistics at offset {} count the events before them",
+            entry.offset
+        );
+    }
+    assert_eq!(
+        stats.delivered(),
+        stats.events_written + stats.events_filtered + stats.undecodable,
+        "every delivered event is written, filtered or counted as undecodable: {stats:?}"
+    );
+    stats
+}
+
+#[test]
+fn sigterm_mid_capture_loses_nothing_the_kernel_delivered() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-sigterm");
+    let recording = start_recording(&dir, &[]);
+    // Let a few statistics records be written while the workloads run.
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let mut pids = Vec::new();
+    while Instant::now() < deadline {
+        pids.push(run_workload("files", &dir));
+    }
+    let (run, data) = stop_recording(recording, "-TERM");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    let stats = check_accounting(&trace);
+    assert_eq!(stats.events_filtered, 0);
+    assert!(trace.stats().len() >= 2, "periodic statistics are written");
+    assert_contains!(run.stderr, "no events lost");
+    let (events, table) = events_of(&data, |e| pids.contains(&e.tgid));
+    for pid in &pids {
+        assert!(
+            events
+                .iter()
+                .any(|e| e.tgid == *pid && name(&table, e) == "procexit"),
+            "workload {pid} is recorded to its end"
+        );
+    }
+}
+
+#[test]
+fn a_capture_filter_keeps_only_matching_events_and_counts_the_rest() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-filter");
+    let recording = start_recording(&dir, &["proc.name=cat", "and", "evt.type!=mmap"]);
+    while_busy(|| {
+        for _ in 0..3 {
+            let status = Command::new("cat")
+                .arg("/etc/hostname")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        run_workload("files", &dir);
+    });
+    let (run, data) = stop_recording(recording, "-INT");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains!(run.stderr, "left out by the capture filter");
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert_eq!(
+        trace.header().capture.filter,
+        "proc.name=cat and evt.type!=mmap"
+    );
+    let stats = check_accounting(&trace);
+    assert!(stats.events_filtered > 0, "{stats:?}");
+    // Read back with the same language: every event is cat's, none is
+    // an mmap, and cat's open of the file is there.
+    let path = dir.path("capture.scry");
+    let names = scry(&["read", &path, "-p", "%proc.name %evt.type %fd.name"]);
+    assert_eq!(names.code, 0, "{}", names.stderr);
+    let lines: Vec<&str> = names.stdout.lines().collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("cat ") && !l.contains(" mmap ")),
+        "{:?}",
+        lines
+            .iter()
+            .find(|l| !l.starts_with("cat ") || l.contains(" mmap "))
+    );
+    assert!(lines.contains(&"cat openat /etc/hostname"), "{lines:?}");
+    let info = scry(&["info", &path]);
+    assert_contains!(info.stdout, "left out by the capture filter");
+    // A bad filter is a usage error with a caret, and no file is made.
+    let bad = dir.path("bad.scry");
+    let run = scry(&["record", "-w", &bad, "proc.nam=cat"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "^");
+    assert!(!Path::new(&bad).exists());
+}
+
+#[test]
+fn a_syscall_set_is_left_to_the_kernel_and_recorded_in_the_header() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-syscalls");
+    let recording = start_recording(&dir, &["--syscalls", "openat,write", "--no-buffers"]);
+    let pid = run_workload("files", &dir);
+    let (run, data) = stop_recording(recording, "-INT");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    let capture = &trace.header().capture;
+    assert_eq!(capture.snaplen, 0);
+    for expected in ["openat", "write", "execve", "clone", "procexit"] {
+        assert!(
+            capture.event_types.iter().any(|t| t == expected),
+            "{expected} in {:?}",
+            capture.event_types
+        );
+    }
+    assert!(!capture.event_types.iter().any(|t| t == "read"));
+    let stats = check_accounting(&trace);
+    assert_eq!(stats.events_filtered, 0, "the kernel did the choosing");
+    let allowed: Vec<&str> = capture.event_types.iter().map(String::as_str).collect();
+    let (events, table) = events_of(&data, |_| true);
+    let strays: Vec<&str> = events
+        .iter()
+        .map(|e| name(&table, e))
+        .filter(|n| !allowed.contains(n))
+        .collect();
+    assert!(strays.is_empty(), "events outside the set: {strays:?}");
+    let known = format!("{}/known-file", dir.0.display());
+    assert!(
+        events.iter().any(|e| e.tgid == pid
+            && name(&table, e) == "openat"
+            && param(&table, e, "name") == &Value::Str(known.clone().into_bytes())),
+        "the workload's open is recorded"
+    );
+    let write = events
+        .iter()
+        .find(|e| e.tgid == pid && name(&table, e) == "write" && e.ret == KNOWN_BYTES.len() as i64)
+        .expect("the workload's write is recorded");
+    assert_eq!(
+        param(&table, write, "data"),
+        &Value::Bytes(Vec::new()),
+        "no buffers kept"
+    );
+    let run = scry(&[
+        "record",
+        "-w",
+        &dir.path("x.scry"),
+        "--syscalls",
+        "openat,nosuchcall",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "nosuchcall");
+}
+
+/// A cgroup v2 group named as docker's systemd driver names a container
+/// scope, with its id; `None` (the test is skipped) without a writable
+/// cgroup v2 hierarchy. Remove the directory when done.
+fn container_cgroup(tag: u16) -> Option<(String, std::path::PathBuf)> {
+    let id = format!("{tag:04x}{:060x}", u128::from(std::process::id()));
+    let group = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(|root| Path::new(root).join(format!("docker-{id}.scope")))
+        .find(|group| {
+            group.parent().unwrap().join("cgroup.procs").exists()
+                && std::fs::create_dir(group).is_ok()
+        });
+    if group.is_none() {
+        eprintln!("note: skipped, no writable cgroup v2 hierarchy");
+    }
+    Some((id, group?))
+}
+
+#[test]
+fn a_container_scoped_workload_carries_its_container_id() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-container-id");
+    let Some((id, group)) = container_cgroup(0xc0de) else {
+        return;
+    };
+    // One process in the container before the capture (for the snapshot),
+    // quiet while it runs.
+    let mut resident = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(group.join("cgroup.procs"), resident.id().to_string()).unwrap();
+    let recording = start_recording(&dir, &[]);
+    // And a workload that joins the container during the capture: only its
+    // events (its exec's cgroup) tell that it is in there.
+    let mut workload = Command::new("sh")
+        .args(["-c", "read line; exec sh -c 'cat /etc/hostname; true'"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = workload.id();
+    std::fs::write(group.join("cgroup.procs"), pid.to_string()).unwrap();
+    while_busy(|| {
+        workload.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        assert!(workload.wait().unwrap().success());
+    });
+    let (run, data) = stop_recording(recording, "-INT");
+    let _ = resident.kill();
+    let _ = resident.wait();
+    let _ = std::fs::remove_dir(&group);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    let snapshot = trace.snapshot();
+    let process = snapshot
+        .processes
+        .iter()
+        .find(|p| p.pid == resident.id())
+        .expect("the resident process is in the snapshot");
+    assert_eq!(process.container_id, id);
+    let container = snapshot
+        .containers
+        .iter()
+        .find(|c| c.id == id)
+        .expect("the container is in the snapshot's table");
+    assert_eq!(container.runtime, "docker");
+    assert!(
+        container.start_ts > 0 && container.start_ts <= snapshot.ts,
+        "started at its oldest process: {container:?}"
+    );
+    // The workload's events after it joined carry the id; before, the host.
+    let path = dir.path("capture.scry");
+    let filter = format!("container.id={id} and evt.type=openat and fd.name=/etc/hostname");
+    let opens = scry(&[
+        "read",
+        &path,
+        &filter,
+        "-p",
+        "%proc.name %proc.pid %container.id",
+    ]);
+    assert_eq!(opens.code, 0, "{}", opens.stderr);
+    let lines: Vec<&str> = opens.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the cat, and only it: {lines:?}");
+    assert!(
+        lines[0].starts_with("cat ") && lines[0].ends_with(&id),
+        "{lines:?}"
+    );
+    // The writer followed the workload into the container: a chunk summary
+    // names it (nothing in the snapshot could have), so readers can skip
+    // chunks by container.
+    let (events, _) = events_of(&data, |e| e.tgid == resident.id());
+    assert!(events.is_empty(), "the resident process stayed quiet");
+    assert!(
+        trace
+            .chunks()
+            .iter()
+            .any(|c| c.summary.containers.contains(&id)),
+        "a chunk summary names the container"
+    );
+}
+
+/// A small filesystem that fills up, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &TempDir, size: &str) -> Option<SmallDisk> {
+        let point = std::path::PathBuf::from(dir.path("small"));
+        std::fs::create_dir_all(&point).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "scry-test"])
+            .arg(&point)
+            .status()
+            .ok()?;
+        if !status.success() {
+            eprintln!("note: skipped, cannot mount a tmpfs");
+            return None;
+        }
+        Some(SmallDisk(point))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_capture_cleanly_with_a_readable_file() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-full-disk");
+    let Some(disk) = SmallDisk::mount(&dir, "512k") else {
+        return;
+    };
+    let path = disk.0.join("capture.scry");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scry"))
+        .args(["record", "-s", "256", "-w"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Fill it: the capture must stop by itself.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the capture did not stop on a full disk"
+        );
+        run_workload("files", &dir);
+    }
+    let run: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_contains!(run.stderr, "disk is full");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let data = std::fs::read(&path).unwrap();
+    let trace = TraceFile::open(&data[..]).expect("what was written is readable");
+    assert!(trace.event_count() > 0, "the events before the disk filled");
+    assert!(trace.damage().is_empty());
+    let info = scry(&["info", path.to_str().unwrap()]);
+    assert_ne!(info.code, 3, "{}", info.stderr);
+    let verify = scry(&["verify", path.to_str().unwrap()]);
+    assert_contains!(verify.stdout, "truncated");
+}
+
+#[test]
+fn vectored_io_gathers_data_across_iovecs() {
+    let Some(_turn) = capture_turn() else { return };
+    for (snaplen, expected) in [
+        ("80", &b"scry-gathered-across-iovecs"[..]),
+        ("12", &b"scry-gathere"[..]),
+    ] {
+        let dir = TempDir::new("record-vectored");
+        let recording = start_recording(&dir, &["-s", snaplen]);
+        let pid = run_workload("vectored", &dir);
+        let (run, data) = stop_recording(recording, "-INT");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (events, table) = events_of(&data, |e| e.tgid == pid);
+        let io: Vec<&Event> = events
+            .iter()
+            .filter(|e| matches!(name(&table, e), "writev" | "readv"))
+            .collect();
+        let kinds: Vec<&str> = io.iter().map(|e| name(&table, e)).collect();
+        assert_eq!(kinds, ["writev", "readv"], "snaplen {snaplen}");
+        for event in io {
+            let Value::Bytes(bytes) = param(&table, event, "data") else {
+                panic!("no data in {}", name(&table, event));
+            };
+            assert_eq!(bytes.as_slice(), expected, "snaplen {snaplen}");
+            assert_eq!(event.ret, 27);
+        }
+        // The size is the whole request: 27 bytes written, 103 offered to read.
+        let sizes: Vec<&Value> = events
+            .iter()
+            .filter(|e| matches!(name(&table, e), "writev" | "readv"))
+            .map(|e| param(&table, e, "size"))
+            .collect();
+        assert_eq!(sizes, [&Value::Uint(27), &Value::Uint(103)]);
+    }
 }

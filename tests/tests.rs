@@ -25,3 +25,5 @@ mod view;
 mod top;
 // `scry spy`, `echo`, `tree`, `slow` over the incident sample.
 mod reports;
+// sysdig and Falco captures (.scap).
+mod scap;

@@ -168,6 +168,13 @@ impl Filter {
         eval(&self.root, ctx)
     }
 
+    /// The event types a matching event can have, by type id, or `None`
+    /// when the filter does not restrict the type (as far as can be told
+    /// without evaluating it): what a capture can leave to the kernel.
+    pub fn event_types(&self) -> Option<Vec<bool>> {
+        possible_types(&self.root)
+    }
+
     /// Whether a chunk may hold a matching event, from its summary alone.
     pub fn chunk_may_match(&self, summary: &ChunkSummary) -> bool {
         may_match(&self.root, summary)
@@ -874,6 +881,28 @@ fn cheapest_first(node: &mut Node) {
     }
 }
 
+/// A superset of the event types `node` can match, `None` for any.
+fn possible_types(node: &Node) -> Option<Vec<bool>> {
+    match node {
+        Node::TypeIn(bitmap) => Some(bitmap.clone()),
+        Node::Not(inner) => match inner.as_ref() {
+            Node::TypeIn(bitmap) => Some(bitmap.iter().map(|&t| !t).collect()),
+            _ => None,
+        },
+        Node::And(items) => items
+            .iter()
+            .filter_map(possible_types)
+            .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x && y).collect()),
+        Node::Or(items) => items
+            .iter()
+            .map(possible_types)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x || y).collect()),
+        Node::Check(_) => None,
+    }
+}
+
 fn may_match(node: &Node, summary: &ChunkSummary) -> bool {
     match node {
         Node::And(items) => items.iter().all(|n| may_match(n, summary)),
@@ -900,7 +929,62 @@ fn may_match(node: &Node, summary: &ChunkSummary) -> bool {
                     std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))
                 })
             }
+            (Side::Field(f), op, rhs) => {
+                let (from, to) = (summary.min_ts, summary.max_ts);
+                match (f.time_value(from, from, to), f.time_value(to, from, to)) {
+                    (Some(first), Some(last)) => time_range_may_match(&first, &last, op, rhs),
+                    _ => true,
+                }
+            }
             _ => true,
         },
+    }
+}
+
+/// Whether a time field whose values in a chunk run from `first` to `last`
+/// (in order) may satisfy `op rhs` for one of them.
+fn time_range_may_match(first: &Value<'_>, last: &Value<'_>, op: Op, rhs: &Prepared) -> bool {
+    use std::cmp::Ordering::{self, *};
+    // Where a value lies against one of the chunk's ends.
+    let against = |end: &Value<'_>, num: Option<i128>, text: Option<&[u8]>| -> Option<Ordering> {
+        match (end, num, text) {
+            (Value::Num(v), Some(n), _) => Some(v.cmp(&n)),
+            (Value::Str(v), _, Some(t)) => Some(v.as_ref().cmp(t)),
+            _ => None,
+        }
+    };
+    // A value `rhs` may equal one in the chunk when first <= rhs <= last.
+    let inside = |num: Option<i128>, text: Option<&[u8]>| match (
+        against(first, num, text),
+        against(last, num, text),
+    ) {
+        (Some(low), Some(high)) => low != Greater && high != Less,
+        _ => true,
+    };
+    let (num, text): (Option<i128>, Option<&[u8]>) = match rhs {
+        Prepared::Num(n) => (Some(*n), None),
+        Prepared::Bytes(t) => (None, Some(t)),
+        Prepared::NumSet(set) if op == Op::In => return set.iter().any(|&n| inside(Some(n), None)),
+        Prepared::BytesSet(set) if op == Op::In => {
+            return set.iter().any(|t| inside(None, Some(t)));
+        }
+        _ => return true,
+    };
+    match op {
+        Op::Eq | Op::In => inside(num, text),
+        // The later values are the larger ones.
+        Op::Gt => against(last, num, text).is_none_or(|o| o == Greater),
+        Op::Ge => against(last, num, text).is_none_or(|o| o != Less),
+        Op::Lt => against(first, num, text).is_none_or(|o| o == Less),
+        Op::Le => against(first, num, text).is_none_or(|o| o != Greater),
+        // Values with a prefix form one run in text order: the chunk can
+        // hold one unless it ends before the prefix or starts past the run.
+        Op::StartsWith => match (first, last, text) {
+            (Value::Str(low), Value::Str(high), Some(prefix)) => {
+                high.as_ref() >= prefix && (low.as_ref() <= prefix || low.starts_with(prefix))
+            }
+            _ => true,
+        },
+        _ => true,
     }
 }

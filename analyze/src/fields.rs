@@ -292,14 +292,14 @@ pub static FIELDS: &[FieldDef] = &[
         T::Str,
         A::Param,
         Which::EvtArg,
-        "One parameter rendered as text, by name (evt.arg.fd) or position (evt.arg[0]); fds show their name: 3(<f>/etc/hosts).",
+        "One parameter rendered as text, by name (evt.arg.fd) or position (evt.arg[0]): fds show their name (3(<f>/etc/hosts)), flags and enums their names (O_WRONLY|O_CREAT|O_TRUNC, AF_INET, PTRACE_ATTACH), modes octal (0644). Falco's names work where scry records another (a symlink's target and linkpath).",
     ),
     def(
         "evt.rawarg",
         T::Str,
         A::Param,
         Which::EvtRawarg,
-        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers.",
+        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers (flags are the Linux values).",
     ),
     def(
         "evt.res",
@@ -1195,7 +1195,15 @@ pub fn resolve(
         let index = match position {
             Some(p) if p < entry.params.len() => Some(p),
             Some(_) => None,
-            None => entry.params.iter().position(|p| p == spec),
+            None => entry.params.iter().position(|p| p == spec).or_else(|| {
+                // Falco's name for a parameter recorded under another one
+                // (a symlink's `target`): traces keep their recorded names.
+                let recorded = crate::flags::ALIASES
+                    .iter()
+                    .find(|&&(ty, alias, _)| ty == entry.name && alias == spec)?
+                    .2;
+                entry.params.iter().position(|p| p == recorded)
+            }),
         };
         if let Some(index) = index {
             indexes[usize::from(entry.id)] = u8::try_from(index).ok();
@@ -1447,7 +1455,7 @@ impl Field {
             Which::EvtArg => {
                 let index = self.param_index(e.event_type())?;
                 let value = e.param(index)?;
-                owned(crate::render::value(ctx, value))
+                owned(crate::render::param(ctx, index, value))
             }
             Which::EvtRawarg => {
                 let index = self.param_index(e.event_type())?;
@@ -1780,6 +1788,21 @@ impl Field {
     /// Whether this field is `proc.pid`.
     pub fn is_pid(&self) -> bool {
         self.def.id == Which::ProcPid
+    }
+
+    /// The value a time field (`evt.rawtime`, `evt.time`, `evt.datetime`)
+    /// has for an event at `ts`, when it orders like time over `[from, to]`:
+    /// the chunk planner then tests a chunk by its first and last times.
+    /// `evt.time` is the clock time alone, so it orders like time only
+    /// within one day.
+    pub(crate) fn time_value(&self, ts: u64, from: u64, to: u64) -> Option<Value<'static>> {
+        const DAY_NS: u64 = 86_400_000_000_000;
+        match self.def.id {
+            Which::EvtRawtime => num(ts),
+            Which::EvtDatetime => owned(crate::render::date_time(ts)),
+            Which::EvtTime if from / DAY_NS == to / DAY_NS => owned(crate::render::clock_time(ts)),
+            _ => None,
+        }
     }
 
     /// Whether this field is `container.id`.

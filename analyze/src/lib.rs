@@ -21,6 +21,7 @@ mod compile;
 mod errno;
 pub mod fields;
 pub mod filter;
+mod flags;
 pub mod human;
 pub mod output;
 mod query;

@@ -90,6 +90,18 @@ pub enum BufferMode {
     Hex,
 }
 
+impl BufferMode {
+    /// The mode sysdig's `-A` (ASCII) and `-X` (hex) flags ask for; hex
+    /// wins when both are given.
+    pub fn from_flags(ascii: bool, hex: bool) -> BufferMode {
+        match (ascii, hex) {
+            (_, true) => BufferMode::Hex,
+            (true, false) => BufferMode::Ascii,
+            (false, false) => BufferMode::Inline,
+        }
+    }
+}
+
 /// Everything that decides how an event is printed.
 #[derive(Debug, Clone, Default)]
 pub struct OutputOptions {

@@ -5,7 +5,8 @@
 //! The chunk index is used to skip work without breaking state: a chunk
 //! that cannot match (by event types, processes, containers or time) is not
 //! evaluated, and when neither the filter nor the caller needs state it is
-//! not even decompressed.
+//! not even decompressed. Chunks that all start after `--until` are not
+//! read at all: the scan ends before them.
 
 use std::ops::ControlFlow;
 
@@ -25,6 +26,27 @@ pub struct Window {
     pub since: u64,
     /// Latest event time.
     pub until: u64,
+}
+
+impl Window {
+    /// How many chunks, from the start of `chunks` (in file order), a scan
+    /// of this window reads: past that point every chunk starts after
+    /// `until`, so neither its events nor the state they build can matter.
+    /// The capture writes events in time order, but an event that reached
+    /// it late may sit after later ones, so the cut is where the first
+    /// events of all the remaining chunks are past `until`, not merely of
+    /// the next one.
+    pub fn chunks_to_read(&self, chunks: &[IndexEntry]) -> usize {
+        let mut end = chunks.len();
+        while end > 0 {
+            let summary = &chunks[end - 1].summary;
+            if summary.events > 0 && summary.min_ts <= self.until {
+                break;
+            }
+            end -= 1;
+        }
+        end
+    }
 }
 
 impl Default for Window {
@@ -117,7 +139,12 @@ pub fn scan<D: AsRef<[u8]>, B>(
     let chunks = trace.chunks();
     let evaluate: Vec<bool> = chunks.iter().map(relevant).collect();
     let mut state = State::new(trace.snapshot(), table);
-    let select = |entry: &IndexEntry| with_state || relevant(entry);
+    // Chunks from `end` on start after the window: the scan stops there.
+    let end = chunks
+        .get(window.chunks_to_read(chunks))
+        .map_or(u64::MAX, |entry| entry.summary.first_num);
+    let select =
+        |entry: &IndexEntry| entry.summary.first_num < end && (with_state || relevant(entry));
     trace.for_each_chunk(scan.threads.max(1), select, |chunk| {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -185,15 +212,19 @@ impl Events<'_> {
 /// `scan` selects, as [`scan`] does for a file. Without an index up front no
 /// chunk is skipped, and `evt.reltime` counts from the first event read.
 /// Damaged chunks are skipped and reported through `on_damage`.
+/// `chunk_done` is called after the events of each chunk: the input may
+/// now be quiet for a while (a live capture), so what the visits produced
+/// is worth handing on.
 ///
 /// # Errors
 /// I/O errors; with a strict reader, the first damaged chunk.
-pub fn scan_stream<R: Read, B>(
+pub fn scan_stream<R: Read + Send, B>(
     reader: &mut StreamReader<R>,
     prepared: &Prepared,
     scan: &Scan<'_>,
     mut on_damage: impl FnMut(FormatError),
     mut visit: impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
+    mut chunk_done: impl FnMut() -> ControlFlow<B>,
 ) -> Result<ControlFlow<B>, FormatError> {
     // The reader is borrowed mutably while it streams: keep what the
     // visits need apart from it.
@@ -218,6 +249,7 @@ pub fn scan_stream<R: Read, B>(
             hostname: &hostname,
             first_ts: first,
         };
-        events.visit(chunk, true, with_state, &mut state, &mut visit)
+        events.visit(chunk, true, with_state, &mut state, &mut visit)?;
+        chunk_done()
     })
 }

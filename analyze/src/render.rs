@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use scry_format::{FdKind, SockAddrRef, ValueRef};
 
 use crate::fields::{Ctx, errno_name, typechar};
+use crate::flags::ArgFormat;
 use crate::value::printable;
 
 /// `HH:MM:SS.nnnnnnnnn` of a timestamp (UTC).
@@ -29,12 +30,73 @@ fn sockaddr(addr: SockAddrRef<'_>) -> String {
     }
 }
 
-/// One parameter as text; fds show their kind and name when known
-/// (`3(<f>/etc/hosts)`).
-pub fn value(ctx: &Ctx<'_>, value: ValueRef<'_>) -> String {
+/// Parameter `index` as `evt.arg.X` shows it: fds with their kind and name
+/// when known (`3(<f>/etc/hosts)`), flags and enums by name alone
+/// (`O_RDONLY|O_CLOEXEC`, `AF_INET`) as sysdig resolves them, modes in
+/// octal.
+pub fn param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>) -> String {
     let mut out = Vec::new();
-    write_value(ctx, value, &mut out);
+    write_param(ctx, index, value, Style::Alone, &mut out);
     into_string(out)
+}
+
+/// How a flag or enum parameter is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// In `evt.args`: the number, then its names (`flags=524288(O_RDONLY|O_CLOEXEC)`).
+    InArgs,
+    /// In `evt.arg.X`: the names only, the number when none applies.
+    Alone,
+}
+
+/// Parameter `index` of the event, formatted by its type's table.
+fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, out: &mut Vec<u8>) {
+    let number = match value {
+        ValueRef::Uint(n) => Some(n),
+        ValueRef::Int(n) => u64::try_from(n).ok(),
+        _ => None,
+    };
+    let Some(number) = number else {
+        return write_value(ctx, value, out);
+    };
+    match ctx.info.param_spec(index).format {
+        ArgFormat::Plain => write_value(ctx, value, out),
+        ArgFormat::Octal => {
+            // `%#o`, as sysdig prints modes: 0 alone, otherwise a leading 0.
+            let mut digits = [0u8; 23];
+            let mut at = digits.len();
+            let mut rest = number;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (rest & 7) as u8;
+                rest >>= 3;
+                if rest == 0 {
+                    break;
+                }
+            }
+            if number != 0 {
+                out.push(b'0');
+            }
+            out.extend_from_slice(&digits[at..]);
+        }
+        ArgFormat::Names(table) => match style {
+            Style::Alone => {
+                if !table.write(number, out) {
+                    push_u64(out, number);
+                }
+            }
+            Style::InArgs => {
+                push_u64(out, number);
+                let open = out.len();
+                out.push(b'(');
+                if table.write(number, out) {
+                    out.push(b')');
+                } else {
+                    out.truncate(open);
+                }
+            }
+        },
+    }
 }
 
 /// Every parameter as `name=value`, the result first: what sysdig prints
@@ -155,10 +217,14 @@ pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         if out.len() > start {
             out.push(b' ');
         }
-        let name = names.get(index).map_or("?", String::as_str);
+        let spec = ctx.info.param_spec(index);
+        let name = spec
+            .label
+            .or_else(|| names.get(index).map(String::as_str))
+            .unwrap_or("?");
         out.extend_from_slice(name.as_bytes());
         out.push(b'=');
-        write_value(ctx, param, out);
+        write_param(ctx, index, param, Style::InArgs, out);
     }
 }
 

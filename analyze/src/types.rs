@@ -5,6 +5,8 @@
 
 use scry_format::{EventTable, EventType};
 
+use crate::flags::{ArgFormat, arg_format, display_name};
+
 /// Facts about one event type.
 #[derive(Debug, Clone, Default)]
 pub struct TypeInfo {
@@ -33,6 +35,25 @@ pub struct TypeInfo {
     pub path_param: Option<usize>,
     /// Index of the target path of rename/link calls, if any.
     pub target_param: Option<usize>,
+    /// How each parameter is shown, in record order.
+    pub(crate) params: Vec<ParamSpec>,
+}
+
+impl TypeInfo {
+    /// How parameter `index` of this type is shown.
+    #[inline]
+    pub(crate) fn param_spec(&self, index: usize) -> ParamSpec {
+        self.params.get(index).copied().unwrap_or_default()
+    }
+}
+
+/// How one parameter of an event type is shown in `evt.args`/`evt.arg.X`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ParamSpec {
+    /// Names for its values, or octal for a mode.
+    pub format: ArgFormat,
+    /// The name shown instead of the recorded one (Falco's name).
+    pub label: Option<&'static str>,
 }
 
 /// [`TypeInfo`] for every event type of a file, indexed by type id.
@@ -128,6 +149,14 @@ impl TypeTable {
                     "name", "path", "filename", "pathname", "oldpath", "target", "dir",
                 ]),
                 target_param: param(&["newpath", "linkpath"]),
+                params: entry
+                    .params
+                    .iter()
+                    .map(|p| ParamSpec {
+                        format: arg_format(name, p),
+                        label: display_name(name, p),
+                    })
+                    .collect(),
             };
         }
         TypeTable {

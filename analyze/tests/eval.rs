@@ -11,7 +11,18 @@ use scry_analyze::{Filter, FilterError, Prepared, Scan, scan};
 use scry_format::TraceFile;
 
 fn sample() -> TraceFile<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/workload.scry");
+    open_sample("workload.scry")
+}
+
+/// `samples/incident.scry`: a reverse shell over loopback, among others.
+fn incident() -> TraceFile<Vec<u8>> {
+    open_sample("incident.scry")
+}
+
+fn open_sample(name: &str) -> TraceFile<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples")
+        .join(name);
     TraceFile::open(std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -165,53 +176,99 @@ fn parameters_render_and_compare_by_name_and_position() {
 #[test]
 fn operators_behave_like_sysdig() {
     let trace = sample();
+    // Each pair below must agree, and each is anchored to what the
+    // workload did, so that two empty results cannot pass for agreement.
     let opens = count(&trace, "evt.type=openat");
-    assert!(opens > 100);
+    assert_eq!(opens, 391);
     assert_eq!(
         count(&trace, "evt.type=openat and fd.name exists")
             + count(&trace, "evt.type=openat and not fd.name exists"),
         opens
     );
+    let closes = count(&trace, "evt.type=close");
+    assert_eq!(closes, 280);
+    assert_eq!(count(&trace, "evt.type in (openat, close)"), opens + closes);
+    // /etc/passwd: opened and read by cat, by ls -l and by id.
+    let passwd = count(&trace, "fd.name=/etc/passwd");
+    assert_eq!(passwd, 10);
+    assert_eq!(count(&trace, "fd.name glob '/etc/pas*'"), passwd);
+    assert_eq!(count(&trace, "fd.name startswith /etc/pas"), passwd);
+    assert_eq!(count(&trace, "fd.name iglob '/ETC/PAS*'"), passwd);
     assert_eq!(
-        count(&trace, "evt.type in (openat, close)"),
-        opens + count(&trace, "evt.type=close")
+        count(&trace, "fd.name glob '/ETC/PAS*'"),
+        0,
+        "glob is exact"
     );
+    assert_eq!(count(&trace, "fd.name regex '/etc/pass.*'"), passwd);
+    assert_eq!(count(&trace, "basename(fd.name)=passwd"), passwd);
+    let below_etc = count(&trace, "fd.name startswith /etc/");
+    assert_eq!(below_etc, 67);
+    assert_eq!(count(&trace, "fd.name pmatch (/etc)"), below_etc);
+    let cat = count(&trace, "proc.name=cat");
+    assert_eq!(cat, 240);
+    assert_eq!(count(&trace, "proc.name icontains CA"), cat);
+    assert_eq!(count(&trace, "proc.name contains ca"), cat);
     assert_eq!(
-        count(&trace, "fd.name glob '/etc/pas*'"),
-        count(&trace, "fd.name startswith /etc/pas")
+        count(&trace, "proc.name contains CA"),
+        0,
+        "contains is exact"
     );
+    assert_eq!(count(&trace, "tolower(proc.name)=cat"), cat);
+    assert_eq!(count(&trace, "toupper(proc.name)=CAT"), cat);
+    let cat_or_ls = count(&trace, "proc.name in (cat, ls)");
+    assert_eq!(cat_or_ls, 448);
+    assert_eq!(count(&trace, "proc.name intersects (cat, ls)"), cat_or_ls);
+    assert_eq!(count(&trace, "proc.name intersects (nosuch)"), 0);
+    // The first 80 bytes of /etc/passwd, read by cat, ls and id.
+    let root = count(&trace, "evt.buffer contains root");
+    assert_eq!(root, 9);
+    assert_eq!(count(&trace, "evt.buffer bcontains 726f6f74"), root);
+    let starts_root = count(&trace, "evt.buffer startswith root");
+    assert_eq!(starts_root, 7);
     assert_eq!(
-        count(&trace, "fd.name pmatch (/etc)"),
-        count(&trace, "fd.name startswith /etc/")
+        count(&trace, "evt.buffer bstartswith 726f6f74"),
+        starts_root
     );
-    assert_eq!(
-        count(&trace, "fd.name regex '/etc/pass.*'"),
-        count(&trace, "fd.name=/etc/passwd")
-    );
-    assert_eq!(
-        count(&trace, "proc.name icontains CA"),
-        count(&trace, "proc.name contains ca")
-    );
-    assert_eq!(
-        count(&trace, "tolower(proc.name)=cat"),
-        count(&trace, "proc.name=cat")
-    );
-    assert_eq!(
-        count(&trace, "evt.buffer bcontains 726f6f74"),
-        count(&trace, "evt.buffer contains root")
-    );
+    assert_eq!(count(&trace, "evt.buffer bstartswith 6f6f74"), 0);
     // A missing field makes a comparison false, even with !=.
     let with_fd = count(&trace, "fd.name exists");
+    assert_eq!(with_fd, 903);
     assert_eq!(count(&trace, "fd.name != /nonexistent"), with_fd);
     assert!(count(&trace, "not fd.name = /nonexistent") > with_fd);
+    let failed = count(&trace, "evt.failed=true");
+    assert_eq!(failed, 337);
     assert_eq!(
-        count(&trace, "evt.failed=true"),
-        count(&trace, "evt.rawres < 0 and evt.rawres > -4096")
+        count(&trace, "evt.rawres < 0 and evt.rawres > -4096"),
+        failed
     );
+    let same_name = count(&trace, "proc.name=val(proc.pname)");
+    assert_eq!(same_name, 174);
     assert_eq!(
-        count(&trace, "proc.name=val(proc.pname)"),
-        count(&trace, "proc.name=val(proc.pname) and proc.pname exists")
+        count(&trace, "proc.name=val(proc.pname) and proc.pname exists"),
+        same_name
     );
+}
+
+#[test]
+fn networks_match_by_cidr() {
+    // The incident's reverse shell: bash connects to a listener on
+    // 127.0.0.1, which accepts.
+    let trace = incident();
+    let on_loopback = count(&trace, "fd.net in (127.0.0.0/8)");
+    assert_eq!(on_loopback, 32);
+    assert_eq!(
+        count(&trace, "fd.net in (10.0.0.0/8, 127.0.0.0/8)"),
+        on_loopback
+    );
+    assert_eq!(count(&trace, "fd.net=127.0.0.0/8"), on_loopback);
+    assert_eq!(count(&trace, "fd.net in (10.0.0.0/8)"), 0);
+    assert_eq!(count(&trace, "fd.net in (::1/128)"), 0);
+    assert_eq!(count(&trace, "fd.net != 127.0.0.0/8"), 0);
+    assert_eq!(count(&trace, "fd.cnet in (127.0.0.0/8)"), 32);
+    assert_eq!(count(&trace, "fd.cnet in (127.0.0.1/32)"), 32);
+    assert_eq!(count(&trace, "fd.snet in (127.0.0.0/8)"), 29);
+    assert_eq!(count(&trace, "fd.snet in (127.0.0.2/31)"), 0);
+    assert_eq!(count(&trace, "fd.snet in (0.0.0.0/0)"), 29);
 }
 
 #[test]
@@ -237,6 +294,33 @@ fn compile_errors_point_at_the_offending_token() {
     assert!(e.message.contains("not a valid number"));
     let e = error(&trace, "fd.sip=1.2.3");
     assert!(e.message.contains("not an IP address"));
+    let e = error(&trace, "evt.type=openat and evt.failed=yes");
+    assert_eq!(e.span.start, 31);
+    assert!(
+        e.message.contains("'yes' is not a boolean"),
+        "{}",
+        e.message
+    );
+    let e = error(&trace, "evt.is_io in (true, maybe)");
+    assert_eq!(e.span.start, 20);
+    assert!(e.message.contains("not a boolean"), "{}", e.message);
+    let e = error(&trace, "fd.net in (10.0.0.0/8, 10.0.0.0/33)");
+    assert_eq!(e.span.start, 23);
+    assert!(
+        e.message
+            .contains("'10.0.0.0/33' is not an IP address or network"),
+        "{}",
+        e.message
+    );
+    let e = error(&trace, "fd.snet=300.0.0.0/8");
+    assert_eq!(e.span.start, 8);
+    assert!(e.message.contains("not an IP address"), "{}", e.message);
+    let e = error(&trace, "fd.net contains 10.0");
+    assert!(
+        e.message.contains("not supported for ip fields"),
+        "{}",
+        e.message
+    );
     assert!(
         error(&trace, "evt.type=openat and")
             .render("evt.type=openat and")
@@ -268,4 +352,441 @@ fn chunks_that_cannot_match_are_skipped_without_losing_state() {
         count(&trace, "not not evt.type=read and fd.name=/etc/passwd")
     );
     assert!(count(&trace, reads) >= 3);
+}
+
+#[test]
+fn flags_and_enums_read_by_name_as_falco_rules_test_them() {
+    let trace = sample();
+    // Falco's "clear log activities" style test: a shell's `>` opens with
+    // O_WRONLY|O_CREAT|O_TRUNC (577); the workload does it six times.
+    let truncating =
+        "evt.type=openat and evt.is_open_write=true and evt.arg.flags contains O_TRUNC";
+    assert_eq!(count(&trace, truncating), 6);
+    assert_eq!(count(&trace, "evt.type=openat and evt.rawarg.flags=577"), 6);
+    let rows = query(
+        &trace,
+        truncating,
+        &[
+            "evt.arg.flags",
+            "evt.rawarg.flags",
+            "evt.arg.mode",
+            "evt.args",
+        ],
+    );
+    assert_eq!(rows[0][0], "O_TRUNC|O_CREAT|O_WRONLY");
+    assert_eq!(rows[0][1], "577", "rawarg stays numeric");
+    assert_eq!(rows[0][2], "0666");
+    assert!(
+        rows[0][3].contains("flags=577(O_TRUNC|O_CREAT|O_WRONLY) mode=0666"),
+        "{}",
+        rows[0][3]
+    );
+    // Names alone, as sysdig resolves them, so equality works too.
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=openat and evt.arg.flags='O_RDONLY|O_CLOEXEC'"
+        ),
+        count(&trace, "evt.type=openat and evt.rawarg.flags=524288")
+    );
+    assert_eq!(
+        count(&trace, "evt.type=openat and evt.rawarg.flags=524288"),
+        348
+    );
+    // ls talks to nscd over unix sockets; the refused connect is AF_INET.
+    assert_eq!(
+        count(&trace, "evt.type=socket and evt.arg.domain=AF_LOCAL"),
+        8
+    );
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=socket and evt.arg.domain contains AF_INET"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=socket and evt.arg.type contains SOCK_STREAM"
+        ),
+        9
+    );
+    assert_eq!(
+        count(&trace, "evt.type=mmap and evt.arg.prot contains PROT_EXEC"),
+        25
+    );
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=clone and evt.arg.flags contains CLONE_CHILD_SETTID"
+        ),
+        21
+    );
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=renameat2 and evt.arg.flags=RENAME_NOREPLACE"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&trace, "evt.type=fcntl and evt.arg.cmd=F_SETFD"),
+        count(&trace, "evt.type=fcntl and evt.rawarg.cmd=2")
+    );
+    // access is recorded raw; its mode is still named, as `mode`.
+    assert_eq!(count(&trace, "evt.type=access and evt.arg.mode=R_OK"), 22);
+    assert_eq!(count(&trace, "evt.type=access and evt.rawarg.a1=4"), 22);
+}
+
+/// Builds events for a trace written with scry's own writer.
+mod synthetic {
+    use scry_format::{
+        Event, EventTable, FileHeader, ProcessInfo, Snapshot, TraceFile, TraceWriter, Value,
+        WriterOptions,
+    };
+
+    pub const PID: u32 = 4242;
+
+    pub fn trace(events: &[(&str, i64, Vec<Value>)]) -> TraceFile<Vec<u8>> {
+        let table = EventTable::builtin_x86_64();
+        let header = FileHeader {
+            event_table: table.clone(),
+            ..FileHeader::default()
+        };
+        let snapshot = Snapshot {
+            processes: vec![ProcessInfo {
+                pid: PID,
+                comm: b"implant".to_vec(),
+                ..ProcessInfo::default()
+            }],
+            ..Snapshot::default()
+        };
+        let mut writer =
+            TraceWriter::new(Vec::new(), &header, &snapshot, WriterOptions::default()).unwrap();
+        for (i, (name, ret, params)) in events.iter().enumerate() {
+            let event = Event {
+                ts: 1_700_000_000_000_000_000 + i as u64,
+                tid: PID,
+                tgid: PID,
+                event_type: table.id_of(name).unwrap(),
+                ret: *ret,
+                params: params.clone(),
+                ..Event::default()
+            };
+            writer.push(&event).unwrap();
+        }
+        TraceFile::open(writer.finish().unwrap()).unwrap()
+    }
+
+    pub fn u(n: u64) -> Value {
+        Value::Uint(n)
+    }
+
+    pub fn i(n: i64) -> Value {
+        Value::Int(n)
+    }
+
+    pub fn s(text: &str) -> Value {
+        Value::Str(text.as_bytes().to_vec())
+    }
+}
+
+#[test]
+fn falco_socket_and_ptrace_conditions_match_by_name() {
+    use synthetic::{i, s, u};
+    const AF_PACKET: u64 = 17;
+    const SOCK_RAW: u64 = 3;
+    const ETH_P_ALL_BE: u64 = 0x0300;
+    let trace = synthetic::trace(&[
+        (
+            "socket",
+            3,
+            vec![u(AF_PACKET), u(SOCK_RAW), u(ETH_P_ALL_BE)],
+        ),
+        ("socket", 4, vec![u(2), u(1), u(0)]),
+        ("ptrace", 0, vec![u(16), i(1), u(0), u(0)]),
+        ("ptrace", 0, vec![u(4), i(1), u(0x1000), u(0x90)]),
+        ("ptrace", 0, vec![u(0x4206), i(1), u(0), u(0)]),
+        ("ptrace", 0, vec![u(17), i(1), u(0), u(0)]),
+        ("symlink", 0, vec![s("/etc/shadow"), s("/tmp/.s")]),
+    ]);
+    // Falco's "Packet socket created in container", minus the container.
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=socket and evt.arg.domain contains AF_PACKET"
+        ),
+        1
+    );
+    let rows = query(&trace, "evt.type=socket", &["evt.args", "evt.arg.domain"]);
+    assert_eq!(
+        rows[0][0],
+        "res=3(<o>) domain=17(AF_PACKET) type=3(SOCK_RAW) proto=768"
+    );
+    assert_eq!(rows[1][1], "AF_INET");
+    // Falco's ptrace_attach_or_injection macro.
+    let injection = "evt.type=ptrace and (evt.arg.request contains PTRACE_POKETEXT \
+        or evt.arg.request contains PTRACE_POKEDATA or evt.arg.request contains PTRACE_ATTACH \
+        or evt.arg.request contains PTRACE_SEIZE or evt.arg.request contains PTRACE_SETREGS)";
+    assert_eq!(count(&trace, injection), 3);
+    assert_eq!(count(&trace, "evt.arg.request=PTRACE_DETACH"), 1);
+    assert_eq!(count(&trace, "evt.rawarg.request=16"), 1);
+    assert_eq!(
+        count(&trace, "evt.arg.request=16"),
+        0,
+        "resolved to its name"
+    );
+}
+
+#[test]
+fn symlink_answers_to_falcos_parameter_names() {
+    use synthetic::s;
+    let trace = synthetic::trace(&[
+        ("symlink", 0, vec![s("/etc/shadow"), s("/tmp/.s")]),
+        (
+            "symlinkat",
+            0,
+            vec![s("/etc/passwd"), synthetic::i(-100), s("/tmp/.p")],
+        ),
+    ]);
+    assert_eq!(
+        count(
+            &trace,
+            "evt.type=symlink and evt.arg.target=/etc/shadow and evt.arg.linkpath=/tmp/.s"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &trace,
+            "evt.arg.target startswith /etc/ and evt.arg.linkpath startswith /tmp/"
+        ),
+        2,
+        "symlink and symlinkat alike"
+    );
+    // The recorded names still resolve.
+    assert_eq!(count(&trace, "evt.arg.oldpath=/etc/shadow"), 1);
+    let rows = query(
+        &trace,
+        "evt.type=symlink",
+        &["evt.args", "fs.path.source", "fs.path.target"],
+    );
+    assert_eq!(
+        rows[0],
+        [
+            "res=0 target=/etc/shadow linkpath=/tmp/.s",
+            "/etc/shadow",
+            "/tmp/.s"
+        ]
+    );
+}
+
+#[test]
+fn b64_decodes_before_comparing() {
+    use synthetic::{s, u};
+    // `echo cm9vdDp4 | base64 -d`-style data in a write.
+    let trace = synthetic::trace(&[
+        (
+            "write",
+            8,
+            vec![
+                scry_format::Value::Fd(1),
+                u(8),
+                scry_format::Value::Bytes(b"cm9vdA==".to_vec()),
+                scry_format::Value::Absent,
+            ],
+        ),
+        (
+            "write",
+            4,
+            vec![
+                scry_format::Value::Fd(1),
+                u(4),
+                scry_format::Value::Bytes(b"!!!!".to_vec()),
+                scry_format::Value::Absent,
+            ],
+        ),
+        ("unlink", 0, vec![s("L3RtcC94")]),
+    ]);
+    assert_eq!(count(&trace, "b64(evt.buffer)=root"), 1);
+    assert_eq!(count(&trace, "b64(evt.buffer) contains oo"), 1);
+    assert_eq!(count(&trace, "evt.buffer='cm9vdA=='"), 1);
+    assert_eq!(count(&trace, "b64(evt.arg.path)=/tmp/x"), 1);
+    // Not base64: the transformer yields nothing, so nothing compares.
+    assert_eq!(count(&trace, "b64(evt.buffer) exists"), 1);
+}
+
+#[test]
+fn chunks_outside_a_time_comparison_are_skipped() {
+    let trace = sample();
+    let chunks = trace.chunks();
+    assert!(chunks.len() >= 4, "{} chunks", chunks.len());
+    let at = chunks[chunks.len() / 2].summary.min_ts;
+    // `2025-11-30T06:48:18.623873894Z` as evt.datetime and evt.time show it.
+    let rfc3339 = scry_format::format_rfc3339(at);
+    let datetime = format!("{} {}", &rfc3339[..10], &rfc3339[11..rfc3339.len() - 1]);
+    let clock = &datetime[11..];
+    let prepared = Prepared::new(&trace);
+    let filters = [
+        format!("evt.rawtime >= {at}"),
+        format!("evt.rawtime < {at}"),
+        format!("evt.rawtime = {at}"),
+        format!("evt.rawtime in ({at}, 1)"),
+        format!("evt.rawtime > {at} and evt.rawtime <= {}", at + 1_000_000),
+        // Text times take equality, lists and prefixes (ordering operators
+        // compare numbers only).
+        format!("evt.datetime = '{datetime}'"),
+        format!("evt.time in ('{clock}', '00:00:00.000000000')"),
+        format!(
+            "evt.datetime startswith '{}'",
+            &datetime[..datetime.len() - 4]
+        ),
+        format!("evt.time startswith '{}'", &clock[..clock.len() - 5]),
+    ];
+    for filter in &filters {
+        let compiled = Filter::new(filter, prepared.catalog(&trace)).unwrap();
+        let skipped = chunks
+            .iter()
+            .filter(|c| !compiled.chunk_may_match(&c.summary))
+            .count();
+        assert!(skipped > 0, "{filter}: no chunk skipped");
+        let matches = count(&trace, filter);
+        assert!(matches > 0, "{filter}");
+        // `not not` hides the comparison from the planner.
+        assert_eq!(
+            matches,
+            count(&trace, &format!("not not ({filter})")),
+            "{filter}"
+        );
+    }
+    // Past the end of the trace, nothing is read.
+    let last = chunks.iter().map(|c| c.summary.max_ts).max().unwrap();
+    let after = Filter::new(&format!("evt.rawtime > {last}"), prepared.catalog(&trace)).unwrap();
+    assert!(chunks.iter().all(|c| !after.chunk_may_match(&c.summary)));
+    // `!=` cannot be planned: nothing skipped.
+    let ne = Filter::new(&format!("evt.rawtime != {at}"), prepared.catalog(&trace)).unwrap();
+    assert!(chunks.iter().all(|c| ne.chunk_may_match(&c.summary)));
+    // A chunk across midnight holds clock times out of order: evt.time
+    // cannot rule it out, evt.datetime can.
+    let midnight = 1_764_028_800_000_000_000; // 2025-11-25T00:00:00Z
+    let across = scry_format::ChunkSummary {
+        events: 2,
+        min_ts: midnight - 1_000_000_000,
+        max_ts: midnight + 1_000_000_000,
+        ..scry_format::ChunkSummary::default()
+    };
+    let plan = |filter: &str| {
+        Filter::new(filter, prepared.catalog(&trace))
+            .unwrap()
+            .chunk_may_match(&across)
+    };
+    assert!(plan("evt.time = '12:00:00.000000000'"));
+    assert!(!plan("evt.datetime = '2025-11-25 12:00:00.000000000'"));
+    assert!(plan("evt.datetime = '2025-11-25 00:00:00.500000000'"));
+    assert!(!plan(&format!(
+        "evt.rawtime > {}",
+        midnight + 1_000_000_000
+    )));
+}
+
+#[test]
+fn a_scan_stops_at_the_first_chunk_past_until() {
+    // The last chunk is damaged: a scan that reads it reports the damage.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/workload.scry");
+    let mut bytes = std::fs::read(path).unwrap();
+    let intact = TraceFile::open(bytes.clone()).unwrap();
+    let chunks = intact.chunks();
+    let last = chunks.last().unwrap();
+    let before = &chunks[chunks.len() - 2].summary;
+    assert!(last.summary.min_ts > before.max_ts);
+    let middle = usize::try_from(last.offset + last.block_len / 2).unwrap();
+    bytes[middle] ^= 0x40;
+    let damaged = TraceFile::open(bytes).unwrap();
+    let prepared = Prepared::new(&damaged);
+    let damage_seen = |until: u64| {
+        let mut damage = 0;
+        let mut events = 0;
+        let options = Scan {
+            window: scry_analyze::Window { since: 0, until },
+            caller_needs_state: true,
+            threads: 2,
+            ..Scan::default()
+        };
+        let flow = scan(
+            &damaged,
+            &prepared,
+            &options,
+            |_| damage += 1,
+            |_| {
+                events += 1;
+                ControlFlow::<()>::Continue(())
+            },
+        );
+        assert!(flow.unwrap().is_continue());
+        (damage, events)
+    };
+    let all_but_last: usize = chunks[..chunks.len() - 1]
+        .iter()
+        .map(|c| c.summary.events as usize)
+        .sum();
+    assert_eq!(damage_seen(before.max_ts), (0, all_but_last));
+    assert_eq!(
+        damage_seen(u64::MAX),
+        (1, all_but_last),
+        "the damage is there"
+    );
+    assert_eq!(
+        scry_analyze::Window {
+            since: 0,
+            until: before.max_ts
+        }
+        .chunks_to_read(chunks),
+        chunks.len() - 1
+    );
+    assert_eq!(
+        scry_analyze::Window { since: 0, until: 0 }.chunks_to_read(chunks),
+        0
+    );
+}
+
+#[test]
+fn the_event_types_a_filter_allows_are_a_superset_of_its_matches() {
+    let trace = sample();
+    let prepared = Prepared::new(&trace);
+    let table = &trace.header().event_table;
+    let types = |filter: &str| -> Option<Vec<&str>> {
+        let compiled = Filter::new(filter, prepared.catalog(&trace)).unwrap();
+        compiled.event_types().map(|bitmap| {
+            bitmap
+                .iter()
+                .enumerate()
+                .filter(|(_, allowed)| **allowed)
+                .filter_map(|(id, _)| table.name(u16::try_from(id).unwrap()))
+                .collect()
+        })
+    };
+    assert_eq!(types("proc.name=cat"), None);
+    assert_eq!(
+        types("evt.type in (openat, connect) and proc.name=cat"),
+        Some(vec!["connect", "openat"])
+    );
+    assert_eq!(
+        types("evt.type=openat or evt.type=read"),
+        Some(vec!["read", "openat"])
+    );
+    assert_eq!(types("evt.type=openat or proc.name=cat"), None);
+    assert_eq!(
+        types("not proc.name=cat and evt.type=close"),
+        Some(vec!["close"])
+    );
+    let all_but_read = types("evt.type!=read").unwrap();
+    assert!(!all_but_read.contains(&"read") && all_but_read.contains(&"write"));
+    assert_eq!(types("evt.type=read and evt.type=write"), Some(vec![]));
+    // What the bitmap allows matches at least every event that matches.
+    let filter = "evt.type in (openat, read) and fd.name contains /etc";
+    let allowed = types(filter).unwrap();
+    let names = query(&trace, filter, &["evt.type"]);
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|row| allowed.contains(&row[0].as_str())));
 }

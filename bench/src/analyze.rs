@@ -1,6 +1,8 @@
 //! Filter evaluation: the cost a filter adds per event on top of decoding
 //! and state replay, for a selective, a broad and a field-heavy filter, on
-//! the synthetic trace of the format benchmark.
+//! the synthetic trace of the format benchmark, and the peak memory of each
+//! scan, measured in a child process (`phase-filter`) so that the timing
+//! runs do not inflate it.
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -50,6 +52,50 @@ fn median(mut runs: Vec<(Duration, u64)>) -> (Duration, u64) {
     runs[runs.len() / 2]
 }
 
+/// `phase-filter PATH --filter N`: scans the trace at `path` with filter
+/// number N (-1 for none) on every core, then prints the peak memory and
+/// the size of the file, which is read into memory first.
+pub fn phase(args: &[String]) -> Result<(), String> {
+    let path = args.first().ok_or("phase-filter needs a path")?;
+    let which = args
+        .iter()
+        .position(|a| a == "--filter")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or("phase-filter needs --filter N")?;
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
+    let prepared = Prepared::new(&trace);
+    let filter = match usize::try_from(which).ok().and_then(|i| FILTERS.get(i)) {
+        Some((_, source)) => {
+            Some(Filter::new(source, prepared.catalog(&trace)).map_err(|e| e.render(source))?)
+        }
+        None => None,
+    };
+    run(&trace, &prepared, filter.as_ref(), default_threads());
+    println!(
+        "peak_kib={} file_kib={}",
+        crate::peak_kib(),
+        data.len() / 1024
+    );
+    Ok(())
+}
+
+/// The peak memory of a `phase-filter` child for filter `which`, as text.
+fn peak_of(path: &Path, which: i64) -> Result<String, String> {
+    let (peak, file) = crate::child_peak(&[
+        "phase-filter",
+        &path.to_string_lossy(),
+        "--filter",
+        &which.to_string(),
+    ])?;
+    Ok(format!(
+        "{:.1} MiB (the file read into memory: {:.1} MiB)",
+        peak as f64 / 1024.0,
+        file as f64 / 1024.0
+    ))
+}
+
 /// Prints the filter table for the trace at `path`.
 pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -65,13 +111,14 @@ pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
         crate::count(trace.event_count())
     );
     println!();
-    println!("| measurement | scry | reference (same run) | ratio |");
-    println!("|---|---|---|---|");
+    println!("| measurement | scry | peak memory | reference (same run) | ratio |");
+    println!("|---|---|---|---|---|");
     println!(
-        "| decode + state replay, no filter | {:.1} M events/s | - | - |",
-        n / base.as_secs_f64() / 1e6
+        "| decode + state replay, no filter | {:.1} M events/s | {} | - | - |",
+        n / base.as_secs_f64() / 1e6,
+        peak_of(path, -1)?
     );
-    for (label, source) in FILTERS {
+    for (which, (label, source)) in FILTERS.into_iter().enumerate() {
         let filter = Filter::new(source, prepared.catalog(&trace)).map_err(|e| e.render(source))?;
         eprintln!("analyze: {label} filter ×{runs}");
         let (time, matched) = median(
@@ -86,10 +133,11 @@ pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
         );
         let added = (time.as_secs_f64() - base.as_secs_f64()) * 1e9 / n;
         println!(
-            "| {label} `{source}` ({} matches) | {:.1} M events/s, {threads} threads: {:.1} M | no filter: {:.1} M events/s | {:+.1} ns/event (target < 30) |",
+            "| {label} `{source}` ({} matches) | {:.1} M events/s, {threads} threads: {:.1} M | {} | no filter: {:.1} M events/s | {:+.1} ns/event (target < 30) |",
             crate::count(matched),
             n / time.as_secs_f64() / 1e6,
             n / parallel.as_secs_f64() / 1e6,
+            peak_of(path, which as i64)?,
             n / base.as_secs_f64() / 1e6,
             added
         );

@@ -102,13 +102,44 @@ fn stop(child: &mut Child) -> Result<(), String> {
     Ok(())
 }
 
-/// CPU seconds (user + system) and peak resident memory of a running process.
-fn usage(pid: u32) -> (f64, u64) {
+/// Stops a capture and measures it whole, final drain and file close
+/// included: peak memory is sampled until the process is a zombie (which
+/// keeps its CPU times, not its memory), and the CPU time is read from the
+/// zombie before it is reaped.
+fn stop_measured(child: &mut Child) -> Result<(f64, u64), String> {
+    let pid = child.id();
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("could not stop scry record".to_owned());
+    }
+    let mut peak_kib = 0;
+    let mut cpu_seconds = 0.0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (cpu, peak, zombie) = usage(pid);
+        peak_kib = peak_kib.max(peak);
+        cpu_seconds = f64::max(cpu_seconds, cpu);
+        if zombie || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.wait().map_err(|e| e.to_string())?;
+    Ok((cpu_seconds, peak_kib))
+}
+
+/// CPU seconds (user + system) and peak resident memory of a process, and
+/// whether it has exited (a zombie, not yet reaped).
+fn usage(pid: u32) -> (f64, u64, bool) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
+    let zombie = fields.first() == Some(&"Z");
     let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
         + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -118,7 +149,7 @@ fn usage(pid: u32) -> (f64, u64) {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
     // USER_HZ is 100 on Linux.
-    (ticks as f64 / 100.0, peak_kib)
+    (ticks as f64 / 100.0, peak_kib, zombie)
 }
 
 fn wait_for(mut ready: impl FnMut() -> bool, what: &str) -> Result<(), String> {
@@ -191,9 +222,9 @@ fn scry_run(scry: &Path, out: &Path, iterations: usize) -> Result<ScryRun, Strin
         "scry record",
     )?;
     let storm = run_storm(&[], iterations)?;
-    let (cpu_seconds, peak_kib) = usage(child.id());
+    let (cpu_seconds, peak_kib) = stop_measured(&mut child)?;
+    // Up to its exit: the CPU time covers as much.
     let wall = started.elapsed();
-    stop(&mut child)?;
     let data = std::fs::read(out).map_err(|e| e.to_string())?;
     let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
     // The storm's own syscalls, and those of the children it forked.
@@ -309,6 +340,11 @@ pub fn run(iterations: usize, runs: usize) -> Result<(), String> {
         (strace_per_syscall - per(base)) / added(scry.elapsed).max(1.0)
     );
     println!(
+        "| workload slowdown, strace -f | {:.1}x | scry: {:.2}x | - |",
+        strace_per_syscall / per(base),
+        ns(scry.elapsed) / ns(base),
+    );
+    println!(
         "| events captured during the storm | {:.2} M events/s, {} dropped | the storm's own rate: {:.2} M syscalls/s | - |",
         scry.events as f64 / scry.wall.as_secs_f64() / 1e6,
         crate::count(scry.dropped),
@@ -319,7 +355,7 @@ pub fn run(iterations: usize, runs: usize) -> Result<(), String> {
         scry.file_bytes as f64 / scry.events.max(1) as f64
     );
     println!(
-        "| scry record CPU | {:.2} s for {:.2} s of capture ({:.0} % of one core) | - | - |",
+        "| scry record CPU, final drain included | {:.2} s for {:.2} s of capture ({:.0} % of one core) | - | - |",
         scry.cpu_seconds,
         scry.wall.as_secs_f64(),
         100.0 * scry.cpu_seconds / scry.wall.as_secs_f64()

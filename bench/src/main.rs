@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod extract;
 mod read;
+mod scap;
 mod top;
 mod tui;
 mod workload;
@@ -18,19 +19,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use scry_format::{FileHeader, Snapshot, TraceFile, TraceWriter, WriterOptions, default_threads};
+use scry_format::{FileHeader, TraceFile, TraceWriter, WriterOptions, default_threads};
 
 const START_NS: u64 = 1_764_046_800_000_000_000;
+
+/// The synthetic trace shared by the analysis phases, in `bench/out/`. The
+/// name changes with the workload, so that a trace kept from an older
+/// workload is not measured by mistake.
+const TRACE_NAME: &str = "synthetic-bursty.scry";
+/// The same workload written four times over.
+const LONG_TRACE_NAME: &str = "synthetic-bursty-4x.scry";
 
 fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("phase-write") => phase_write(&args[1..]),
         Some("phase-read") => phase_read(&args[1..]),
+        Some("phase-filter") => analyze::phase(&args[1..]),
         Some("gen") => generate_file(&args[1..]),
         Some("storm") => capture::storm(&args[1..]),
         Some("extract") => extract::extract(&args[1..]),
         Some("phase-tui") => tui::phase(&args[1..]),
+        Some("scap-gen") => scap_gen(&args[1..]),
         _ => run_all(&args),
     };
     if let Err(message) = result {
@@ -67,7 +77,7 @@ fn write_trace(events: &[scry_format::Event], out: Vec<u8>) -> Vec<u8> {
     let mut writer = TraceWriter::new(
         out,
         &header(),
-        &Snapshot::default(),
+        &workload::snapshot(START_NS),
         WriterOptions::default(),
     )
     .expect("writing to memory");
@@ -172,19 +182,28 @@ pub(crate) fn peak_kib() -> u64 {
 
 fn phase_write(args: &[String]) -> Result<(), String> {
     let count = flag(args, "--events", 2_000_000)?;
+    // `--repeat K` writes the workload K times back to back: a trace K times
+    // as long from the events of one.
+    let repeat = flag(args, "--repeat", 1)?.max(1);
     let path = PathBuf::from(args.last().ok_or("phase-write needs a path")?);
-    let events = workload::generate(count, START_NS);
+    let mut events = workload::generate(count, START_NS);
     let before = peak_kib();
     let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
     let mut writer = TraceWriter::new(
         std::io::BufWriter::new(file),
         &header(),
-        &Snapshot::default(),
+        &workload::snapshot(START_NS),
         WriterOptions::default(),
     )
     .map_err(|e| e.to_string())?;
-    for event in &events {
-        writer.push(event).map_err(|e| e.to_string())?;
+    let span = events.last().map_or(0, |e| e.ts - START_NS) + 1_000;
+    for round in 0..repeat {
+        if round > 0 {
+            events.iter_mut().for_each(|e| e.ts += span);
+        }
+        for event in &events {
+            writer.push(event).map_err(|e| e.to_string())?;
+        }
     }
     writer.finish().map_err(|e| e.to_string())?;
     println!("peak_kib={} events_kib={before}", peak_kib());
@@ -220,8 +239,13 @@ fn generate_file(args: &[String]) -> Result<(), String> {
         chunk_events: chunk_events as u32,
         ..WriterOptions::default()
     };
-    let mut writer = TraceWriter::new(Vec::new(), &header(), &Snapshot::default(), options)
-        .map_err(|e| e.to_string())?;
+    let mut writer = TraceWriter::new(
+        Vec::new(),
+        &header(),
+        &workload::snapshot(START_NS),
+        options,
+    )
+    .map_err(|e| e.to_string())?;
     for (i, event) in workload::generate(count, START_NS).iter().enumerate() {
         writer.push(event).map_err(|e| e.to_string())?;
         if (i + 1) % 500 == 0 {
@@ -293,7 +317,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     if only.is_none() || matches!(only, Some("analyze" | "read" | "top" | "tui")) {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("out")
-            .join("format-bench.scry");
+            .join(TRACE_NAME);
         if !trace.exists() {
             std::fs::create_dir_all(trace.parent().unwrap_or(Path::new(".")))
                 .map_err(|e| e.to_string())?;
@@ -318,11 +342,28 @@ fn run_all(args: &[String]) -> Result<(), String> {
             drop(data);
             if only != Some("top") {
                 read::run_table(&trace, events, runs)?;
+                let long = trace.with_file_name(LONG_TRACE_NAME);
+                if !long.exists() {
+                    eprintln!("writing the workload four times over…");
+                    child_peak(&[
+                        "phase-write",
+                        "--events",
+                        &count.to_string(),
+                        "--repeat",
+                        "4",
+                        &long.to_string_lossy(),
+                    ])?;
+                }
+                read::memory_rows(&trace, &long)?;
             }
             if only != Some("read") {
                 top::run_table(&trace, events, runs)?;
             }
         }
+    }
+    if only.is_none() || only == Some("scap") {
+        let events = flag(args, "--scap-events", 20_000_000)?;
+        scap::run_table(events as u64, runs)?;
     }
     if only.is_none() || only == Some("capture") {
         if rustix::process::geteuid().is_root() {
@@ -331,6 +372,19 @@ fn run_all(args: &[String]) -> Result<(), String> {
             println!("\ncapture rows skipped: capturing needs root");
         }
     }
+    Ok(())
+}
+
+/// `scry-bench scap-gen --events N OUT`: a large capture made of a real
+/// one's events, repeated.
+fn scap_gen(args: &[String]) -> Result<(), String> {
+    let events = flag(args, "--events", 20_000_000)?;
+    let out = args.last().ok_or("scap-gen: OUT is missing")?;
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("samples/scap/curl_google.scap");
+    let written = scap::generate(&source, events as u64, Path::new(out))?;
+    eprintln!("{out}: {written} events");
     Ok(())
 }
 
@@ -373,7 +427,7 @@ fn format_bench(count: usize, runs: usize) -> Result<(), String> {
     });
 
     eprintln!("format: peak memory");
-    let file = out_dir.join("format-bench.scry");
+    let file = out_dir.join(TRACE_NAME);
     let file_arg = file.to_string_lossy().into_owned();
     let count_arg = count.to_string();
     let (write_peak, events_kib) = child_peak(&["phase-write", "--events", &count_arg, &file_arg])?;

@@ -12,21 +12,6 @@ use crate::read::{run_once, scry_binary};
 /// replays state for every event as the views do.
 const REFERENCE: &[&str] = &["--count", "proc.name!=nosuchprocess"];
 
-const VIEWS: [&str; 12] = [
-    "procs",
-    "threads",
-    "files",
-    "dirs",
-    "conns",
-    "ports",
-    "syscalls",
-    "errors",
-    "containers",
-    "users",
-    "procs-files",
-    "procs-net",
-];
-
 /// The median wall time and the highest peak memory of `runs` runs.
 fn measure(
     scry: &Path,
@@ -65,7 +50,7 @@ pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
         crate::millions(reference_rate),
         peak as f64 / 1024.0
     );
-    for view in VIEWS {
+    for view in scry_analyze::summary::view_names() {
         eprintln!("top: {view} ×{runs}");
         let (time, peak) = measure(&scry, &["top", view], path, &["-n", "20"], runs)?;
         let rate = crate::rate(events, time);

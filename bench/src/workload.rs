@@ -1,9 +1,14 @@
 //! A deterministic synthetic event stream shaped like a responder's capture
 //! of a busy host: mostly reads and writes on a few hot fds, file opens from
-//! a pool of realistic paths, cheap generic syscalls, some network traffic,
-//! and the occasional fork and exec.
+//! a pool of realistic paths, cheap generic syscalls and some network
+//! traffic from long-running services; and, as on a real host, forks and
+//! execs that come in bursts (a cron job, a deploy, a health check run by a
+//! script): a short-lived `curl` process appears for a few thousand events
+//! every [`BURST_PERIOD`] events, and only there are `clone` and `execve`.
+//! A filter on such a rare process or event type can therefore skip most
+//! chunks by their index, as it can on a real capture.
 
-use scry_format::{Event, SockAddr, Value};
+use scry_format::{Event, ProcessInfo, Snapshot, SockAddr, ThreadInfo, UserInfo, Value};
 
 /// xorshift64*: small, fast, and the same sequence on every machine.
 #[derive(Debug)]
@@ -78,23 +83,105 @@ mod nr {
     pub const OPENAT: u16 = 257;
 }
 
+/// A burst of process activity starts every this many events…
+pub const BURST_PERIOD: usize = 400_000;
+/// …and lasts this many.
+const BURST_LEN: usize = 4_000;
+/// The pid of the process of burst `n` (the first is 30000).
+const BURST_PID: u32 = 30_000;
+
+/// The long-running services: name and executable; service `p` has pid
+/// `1000 + 37 p`.
+const SERVICES: [(&str, &str); 8] = [
+    ("nginx", "/usr/sbin/nginx"),
+    ("postgres", "/usr/lib/postgresql/16/bin/postgres"),
+    ("sshd", "/usr/sbin/sshd"),
+    ("app", "/srv/app/bin/app"),
+    ("redis-server", "/usr/bin/redis-server"),
+    ("systemd-journal", "/usr/lib/systemd/systemd-journald"),
+    ("cron", "/usr/sbin/cron"),
+    ("bash", "/usr/bin/bash"),
+];
+
+/// The pid of service `p` and its thread ids.
+fn service_threads(p: u32) -> impl Iterator<Item = (u32, u32)> {
+    let tgid = 1000 + p * 37;
+    (0..=(p % 4)).map(move |t| (tgid + t, tgid))
+}
+
+/// The state the workload starts from: its services, their threads, and
+/// the users they run as, so that process and user fields have values.
+pub fn snapshot(start_ns: u64) -> Snapshot {
+    let processes = SERVICES
+        .iter()
+        .zip(0u32..)
+        .map(|(&(name, exe), p)| ProcessInfo {
+            pid: 1000 + p * 37,
+            ppid: 1,
+            comm: name.as_bytes().to_vec(),
+            exe: exe.as_bytes().to_vec(),
+            args: vec![exe.as_bytes().to_vec()],
+            cwd: b"/".to_vec(),
+            uid: if p == 7 { 1000 } else { 0 },
+            euid: if p == 7 { 1000 } else { 0 },
+            loginuid: u32::MAX,
+            start_ts: start_ns - 3_600_000_000_000,
+            ..ProcessInfo::default()
+        })
+        .collect();
+    let threads = (0..8u32)
+        .flat_map(service_threads)
+        .map(|(tid, tgid)| ThreadInfo {
+            tid,
+            tgid,
+            comm: SERVICES[((tgid - 1000) / 37) as usize]
+                .0
+                .as_bytes()
+                .to_vec(),
+        })
+        .collect();
+    let user = |uid: u32, name: &str, home: &str| UserInfo {
+        uid,
+        gid: uid,
+        name: name.to_owned(),
+        home: home.to_owned(),
+        shell: "/bin/bash".to_owned(),
+    };
+    Snapshot {
+        ts: start_ns,
+        processes,
+        threads,
+        users: vec![user(0, "root", "/root"), user(1000, "alice", "/home/alice")],
+        ..Snapshot::default()
+    }
+}
+
 /// Generates `count` events starting at `start_ns`.
 pub fn generate(count: usize, start_ns: u64) -> Vec<Event> {
     let mut rng = Rng::new(0x5c7e_5eed);
     let mut ts = start_ns;
-    // Eight processes with one to four threads each.
-    let threads: Vec<(u32, u32)> = (0..8u32)
-        .flat_map(|p| {
-            let tgid = 1000 + p * 37;
-            (0..=(p % 4)).map(move |t| (tgid + t, tgid))
-        })
-        .collect();
+    // Eight services with one to four threads each.
+    let threads: Vec<(u32, u32)> = (0..8u32).flat_map(service_threads).collect();
     let mut events = Vec::with_capacity(count);
-    for _ in 0..count {
+    for i in 0..count {
         ts += 200 + rng.below(4_000);
-        let (tid, tgid) = threads[rng.below(threads.len() as u64) as usize];
+        let burst = (i % BURST_PERIOD < BURST_LEN).then_some((i / BURST_PERIOD) as u32);
+        let roll = match (burst, rng.below(1000)) {
+            // The burst opens with the exec of its process.
+            (Some(_), _) if i % BURST_PERIOD == 0 => 999,
+            // Inside a burst, one event in ten forks or execs…
+            (Some(_), roll) if roll >= 900 => 985 + roll % 15,
+            // …outside, none does: those rolls become generic syscalls.
+            (None, roll) if roll >= 985 => 710 + roll % 250,
+            (_, roll) => roll,
+        };
+        let (tid, tgid) = match burst {
+            // Half the events of a burst are its process's, and all its
+            // forks and execs: the services never exec.
+            Some(n) if roll >= 985 || rng.below(2) == 0 => (BURST_PID + n, BURST_PID + n),
+            _ => threads[rng.below(threads.len() as u64) as usize],
+        };
         let fd = 3 + rng.below(12) as i64;
-        let roll = rng.below(1000);
         let (event_type, ret, params) = match roll {
             0..300 => {
                 let data = PAYLOADS[rng.below(PAYLOADS.len() as u64) as usize];

@@ -6,13 +6,20 @@
 //! its duration or event limit is reached, then drains every buffer and
 //! closes the file with its final statistics, so nothing already delivered
 //! by the kernel is lost.
+//!
+//! What to record is decided as cheaply as possible: the kernel leaves out
+//! other processes ([`Target`]) and other syscalls
+//! ([`RecordOptions::syscalls`]); an [`EventSelector`] decides the rest in
+//! user space, on the writer thread, before anything is written.
 #![deny(unsafe_code)]
 
+mod containers;
 mod decode;
 mod error;
 mod machine;
 mod probe;
 mod reorder;
+mod runtime;
 mod sink;
 mod snapshot;
 mod target;
@@ -21,7 +28,9 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use scry_format::{CaptureSettings, EventTable, FileHeader, WriterOptions};
+use scry_format::{
+    CaptureSettings, Event, EventTable, EventType, FileHeader, PROCEXIT, Snapshot, WriterOptions,
+};
 
 pub use error::{CaptureError, Result};
 pub use machine::{boot_time_ns, machine_info};
@@ -52,6 +61,48 @@ pub struct RecordOptions {
     pub target: Target,
     /// Start a new file now and then (`None`: one file).
     pub rotation: Option<Rotation>,
+    /// Record only these syscalls (ids of [`event_table`]), plus the
+    /// process lifecycle ones ([`LIFECYCLE_SYSCALLS`]) that the state of
+    /// every process depends on; `None` records all.
+    pub syscalls: Option<Vec<EventType>>,
+    /// The capture filter's text, recorded in the file header; the
+    /// [`EventSelector`] given to [`record`] applies it.
+    pub filter: String,
+}
+
+/// Syscalls recorded whatever [`RecordOptions::syscalls`] says: without
+/// them a trace could not tell which process did what (fork, exec, exit).
+/// Process exits (`procexit`) are always recorded too.
+pub const LIFECYCLE_SYSCALLS: &[&str] = &[
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+];
+
+/// The event table of the traces this version writes: what filters and
+/// syscall names are resolved against.
+pub fn event_table() -> EventTable {
+    EventTable::builtin_x86_64()
+}
+
+/// The user-space half of a capture filter: decides which events are
+/// written. It runs on the writer thread, so deciding never delays the
+/// draining of kernel buffers, and it sees every event the kernel
+/// delivered, in time order, including those it leaves out (which state
+/// such as process names depends on). Events left out are counted in the
+/// file's statistics.
+pub trait EventSelector: Send {
+    /// Called once, before any event, with the first file's header and
+    /// state snapshot.
+    fn begin(&mut self, header: &FileHeader, snapshot: &Snapshot);
+    /// Pushes onto `keep` (empty on entry) one verdict per event of
+    /// `events`: `true` to write it. Missing verdicts mean `true`.
+    fn select(&mut self, events: &[Event], keep: &mut Vec<bool>);
 }
 
 /// When a capture starts its next file ("segment"). Every segment is
@@ -74,6 +125,8 @@ impl Default for RecordOptions {
             command_line: Vec::new(),
             target: Target::Host,
             rotation: None,
+            syscalls: None,
+            filter: String::new(),
         }
     }
 }
@@ -81,11 +134,19 @@ impl Default for RecordOptions {
 /// Counters shown while a capture runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
-    /// Events handed to the writer.
+    /// Events written so far.
     pub events: u64,
+    /// Events left out by the capture filter so far.
+    pub filtered: u64,
     /// Events lost so far (not delivered by the kernel side, or not
     /// decodable).
     pub dropped: u64,
+    /// Bytes written so far, over every segment.
+    pub bytes: u64,
+    /// The segment being written, from 0 (always 0 without rotation).
+    pub segment: u32,
+    /// Time since the capture started.
+    pub elapsed: Duration,
 }
 
 /// The outcome of a capture.
@@ -93,6 +154,8 @@ pub struct Progress {
 pub struct RecordSummary {
     /// Events written.
     pub events: u64,
+    /// Events left out by the capture filter.
+    pub filtered: u64,
     /// Bytes written.
     pub bytes: u64,
     /// Events the kernel side could not deliver.
@@ -115,6 +178,7 @@ pub struct RecordSummary {
 /// reached. The output is opened by `open_output(0)` only once the probe is
 /// attached, so a capture that cannot start leaves no empty file behind;
 /// with [`RecordOptions::rotation`], `open_output(n)` opens segment `n`.
+/// `selector`, when given, decides which delivered events are written.
 ///
 /// # Errors
 /// [`CaptureError::NotPermitted`] without the privileges to load BPF,
@@ -124,10 +188,17 @@ pub struct RecordSummary {
 pub fn record<W: Write + Send + 'static>(
     mut open_output: impl FnMut(u32) -> std::io::Result<W> + Send + 'static,
     options: &RecordOptions,
+    selector: Option<Box<dyn EventSelector>>,
     stop: &AtomicBool,
     mut progress: impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
     check_kernel()?;
+    let table = event_table();
+    let syscalls = options
+        .syscalls
+        .as_deref()
+        .map(|chosen| syscall_set(chosen, &table))
+        .transpose()?;
     // A command is started (waiting in its shim) before the probe loads, so
     // that its pid can be a target before attaching.
     let mut launch = match &options.target {
@@ -144,6 +215,7 @@ pub fn record<W: Write + Send + 'static>(
         ring_bytes: options.buffer_bytes,
         self_tgid: std::process::id(),
         targets,
+        syscalls: syscalls.clone(),
     };
     let boot_time = boot_time_ns();
     probe::with_probe(&config, boot_time, |probe| {
@@ -153,13 +225,16 @@ pub fn record<W: Write + Send + 'static>(
             machine: machine_info(),
             capture: CaptureSettings {
                 snaplen: options.snaplen.min(probe::SNAPLEN_MAX),
-                event_types: Vec::new(),
-                filter: String::new(),
+                event_types: syscalls
+                    .as_deref()
+                    .map(|set| recorded_names(set, &table))
+                    .unwrap_or_default(),
+                filter: options.filter.clone(),
                 target: options.target.describe(),
                 buffer_bytes: probe.ring_bytes(),
                 command_line: options.command_line.clone(),
             },
-            event_table: EventTable::builtin_x86_64(),
+            event_table: table,
         };
         let snapshot = snapshot::take_snapshot(machine::realtime_ns(), boot_time);
         let out = open_output(0).map_err(|e| CaptureError::io("opening the output", e))?;
@@ -169,7 +244,18 @@ pub fn record<W: Write + Send + 'static>(
             header: header.clone(),
             policy,
         });
-        let sink = sink::Sink::spawn(out, &header, &snapshot, WriterOptions::default(), segments)?;
+        let plan = sink::Plan {
+            selector,
+            max_events: options.max_events,
+        };
+        let sink = sink::Sink::spawn(
+            out,
+            &header,
+            &snapshot,
+            WriterOptions::default(),
+            segments,
+            plan,
+        )?;
         // Forks between the first scan and the attach were not followed.
         probe.add_targets(&target::resolve(&options.target).unwrap_or_default())?;
         let command = match launch.as_mut() {
@@ -204,10 +290,9 @@ fn capture_loop(
 ) -> Result<RecordSummary> {
     let started = Instant::now();
     let mut reorder = reorder::Reorder::default();
-    let mut written = 0u64;
+    let mut delivered = 0u64;
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
-    let limit = options.max_events.unwrap_or(u64::MAX);
     let mut command_status = None;
     loop {
         // The command's exit (and so every event of it) was delivered
@@ -218,10 +303,21 @@ fn capture_loop(
                 .map_err(|e| CaptureError::io("waiting for the command", e))?;
         }
         // Decide before draining, so that the last drain sees every record
-        // the kernel delivered before the stop.
+        // the kernel delivered before the stop. The event limit is the
+        // writer's to enforce (it knows what the filter kept); what is
+        // drained after it is reached is not written.
         let finishing = stop.load(Ordering::Relaxed)
             || command_status.is_some()
-            || options.max_duration.is_some_and(|d| started.elapsed() >= d);
+            || options.max_duration.is_some_and(|d| started.elapsed() >= d)
+            || sink.counters().limit_reached.load(Ordering::Relaxed);
+        if finishing {
+            // Stop the kernel side first, and give programs still running
+            // on other CPUs a moment to finish: the last drain then reads
+            // every record the kernel ever delivered, and the final
+            // statistics can be checked against the file exactly.
+            probe.detach();
+            std::thread::sleep(DRAIN_INTERVAL);
+        }
         // Read the clock before draining: an event older than this instant
         // minus the window was in its ring before any ring was read.
         let drain_started = machine::boottime_ns().saturating_add(boot_time);
@@ -238,35 +334,38 @@ fn capture_loop(
         for event in events {
             reorder.push(event);
         }
-        let mut ready = if finishing {
+        let ready = if finishing {
             reorder.release_all()
         } else {
             reorder.release(drain_started)
         };
-        let limit_reached = written + ready.len() as u64 >= limit;
-        if limit_reached {
-            ready.truncate((limit - written) as usize);
-        }
-        written += ready.len() as u64;
+        delivered += ready.len() as u64;
         if !ready.is_empty() {
             sink.send(sink::Message::Events(ready))?;
         }
-        if finishing || limit_reached {
+        if finishing {
             break;
         }
         if last_stats.elapsed() >= STATS_INTERVAL {
-            let mut stats = probe.stats(written, machine::realtime_ns())?;
+            // The writer fills in what it wrote and left out when the
+            // record reaches it.
+            let mut stats = probe.stats(delivered, machine::realtime_ns())?;
             stats.undecodable = malformed;
+            let counters = sink.counters();
             progress(&Progress {
-                events: written,
+                events: counters.events.load(Ordering::Relaxed),
+                filtered: counters.filtered.load(Ordering::Relaxed),
                 dropped: stats.dropped(),
+                bytes: counters.bytes.load(Ordering::Relaxed),
+                segment: counters.segment.load(Ordering::Relaxed),
+                elapsed: started.elapsed(),
             });
             sink.send(sink::Message::Stats(stats))?;
             last_stats = Instant::now();
         }
         std::thread::sleep(DRAIN_INTERVAL);
     }
-    let mut final_stats = probe.stats(written, machine::realtime_ns())?;
+    let mut final_stats = probe.stats(delivered, machine::realtime_ns())?;
     final_stats.undecodable = malformed;
     let dropped_per_cpu = final_stats
         .cpus
@@ -278,6 +377,7 @@ fn capture_loop(
     let report = sink.finish(final_stats)?;
     Ok(RecordSummary {
         events: report.events,
+        filtered: report.filtered,
         bytes: report.bytes,
         dropped,
         dropped_per_cpu,
@@ -288,9 +388,72 @@ fn capture_loop(
     })
 }
 
+/// The kernel's syscall switchboard for a chosen set: the chosen syscalls
+/// and the lifecycle ones, indexed by syscall number.
+fn syscall_set(chosen: &[EventType], table: &EventTable) -> Result<Vec<bool>> {
+    let mut set = vec![false; scry_probe::abi::NR_MAX];
+    let lifecycle = LIFECYCLE_SYSCALLS
+        .iter()
+        .filter_map(|name| table.id_of(name));
+    for id in chosen.iter().copied().chain(lifecycle) {
+        // Process exits are not syscalls: always recorded.
+        if id == PROCEXIT {
+            continue;
+        }
+        let slot = set.get_mut(usize::from(id)).ok_or_else(|| {
+            CaptureError::Target(format!(
+                "event type {} is not a syscall the probe can select",
+                table.name(id).unwrap_or("?")
+            ))
+        })?;
+        *slot = true;
+    }
+    Ok(set)
+}
+
+/// The header's list of recorded event types for a syscall set.
+fn recorded_names(set: &[bool], table: &EventTable) -> Vec<String> {
+    set.iter()
+        .enumerate()
+        .filter(|(_, on)| **on)
+        .filter_map(|(nr, _)| table.name(u16::try_from(nr).ok()?))
+        .chain(table.name(PROCEXIT))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The oldest kernel with everything the probe uses: BTF-enabled raw
+/// tracepoints (5.5) and the BPF ring buffer (5.8).
+const OLDEST_KERNEL: (u32, u32) = (5, 8);
+
+/// `major.minor` of a kernel release string (`6.1.0-18-amd64`).
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Refuses kernels older than [`OLDEST_KERNEL`] with a message saying
+/// why, rather than a verifier or loader error later.
+fn check_release(release: &str) -> Result<()> {
+    match kernel_version(release) {
+        Some(version) if version < OLDEST_KERNEL => Err(CaptureError::Unsupported(format!(
+            "Linux {release} is too old: the probe needs {}.{} or later (BPF ring buffer, \
+             BTF-enabled tracepoints)",
+            OLDEST_KERNEL.0, OLDEST_KERNEL.1
+        ))),
+        // An unparsable release is left to the loader to judge.
+        _ => Ok(()),
+    }
+}
+
 /// Refuses early, with a precise message, what would otherwise fail deep in
 /// libbpf with a generic one.
 fn check_kernel() -> Result<()> {
+    if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        check_release(&release)?;
+    }
     if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
         return Err(CaptureError::Unsupported(
             "no BTF type information (/sys/kernel/btf/vmlinux is missing): a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed".to_owned(),
@@ -312,4 +475,22 @@ fn check_kernel() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn kernels_older_than_5_8_are_refused_with_the_reason() {
+        assert_eq!(kernel_version("6.18.44-fc-v769"), Some((6, 18)));
+        assert_eq!(kernel_version("5.10.0-28-amd64\n"), Some((5, 10)));
+        assert!(check_release("6.1.0-18-amd64").is_ok());
+        assert!(check_release("5.8.0").is_ok());
+        let error = check_release("5.4.0-150-generic").unwrap_err().to_string();
+        assert!(error.contains("5.4.0-150-generic is too old"), "{error}");
+        assert!(error.contains("5.8 or later"), "{error}");
+        assert!(check_release("4.19.0").is_err());
+        assert!(check_release("weird").is_ok());
+    }
 }

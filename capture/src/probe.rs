@@ -27,6 +27,8 @@ pub(crate) struct ProbeConfig {
     pub(crate) self_tgid: u32,
     /// Record only these processes and what they start (`None`: all).
     pub(crate) targets: Option<Vec<u32>>,
+    /// Record only the syscalls whose number is set (`None`: all).
+    pub(crate) syscalls: Option<Vec<bool>>,
 }
 
 /// Decoded events waiting to be collected, filled by the ring callbacks.
@@ -79,6 +81,13 @@ pub(crate) fn with_probe<T>(
     rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
     rodata.targ_self_tgid = config.self_tgid;
     rodata.targ_targets = u32::from(config.targets.is_some());
+    if let Some(syscalls) = &config.syscalls {
+        for (slot, &on) in rodata.targ_syscalls.iter_mut().zip(syscalls) {
+            *slot = u8::from(on);
+        }
+        // A chosen set names syscalls: numbers nobody could choose are out.
+        rodata.targ_unknown_syscalls = 0;
+    }
     open_skel
         .maps
         .events
@@ -145,6 +154,13 @@ impl Session<'_> {
         let mut inbox = self.inbox.borrow_mut();
         let malformed = std::mem::take(&mut inbox.malformed);
         Ok((std::mem::take(&mut inbox.events), malformed))
+    }
+
+    /// Detaches every program: from now on the kernel delivers nothing
+    /// more, so once the rings are drained, what the counters say was
+    /// delivered is exactly what was read.
+    pub(crate) fn detach(&mut self) {
+        self.skel.links = scry_probe::skel::ScryLinks::default();
     }
 
     /// Adds processes to the targets of an attached probe (those found

@@ -5,16 +5,24 @@
 //! writer falls behind, the drain loop blocks, the kernel buffers fill, and
 //! the kernel side counts what it cannot deliver: data is never dropped
 //! without being counted.
+//!
+//! The writer thread is also where the user-space half of a capture filter
+//! runs (it sees every event, in time order, and the events it leaves out
+//! are counted), where the event limit is enforced (it is a limit on events
+//! written), and where the container of new processes is followed.
 
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use scry_format::{CaptureStats, Event, FileHeader, Snapshot, TraceWriter, WriterOptions};
 
-use crate::Rotation;
+use crate::containers::ContainerTracker;
 use crate::error::{CaptureError, Result};
+use crate::{EventSelector, Rotation};
 
 /// How often pending events are sealed into a chunk even if it is not full:
 /// the most a crash of the capture can lose.
@@ -36,11 +44,38 @@ pub struct SinkReport {
     pub bytes: u64,
     /// Files written: 1 unless the capture rotates.
     pub segments: u32,
+    /// Events left out by the capture filter.
+    pub filtered: u64,
+}
+
+/// What the writer has done so far, readable from the drain loop while it
+/// runs.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Events written, over every segment.
+    pub(crate) events: AtomicU64,
+    /// Events left out by the capture filter.
+    pub(crate) filtered: AtomicU64,
+    /// Bytes written, over every segment.
+    pub(crate) bytes: AtomicU64,
+    /// The segment being written, from 0.
+    pub(crate) segment: AtomicU32,
+    /// The event limit was reached: later events are not written.
+    pub(crate) limit_reached: AtomicBool,
+}
+
+/// What the writer does besides writing.
+pub(crate) struct Plan {
+    /// The user-space half of the capture filter.
+    pub(crate) selector: Option<Box<dyn EventSelector>>,
+    /// Write at most this many events.
+    pub(crate) max_events: Option<u64>,
 }
 
 pub(crate) struct Sink {
     tx: Option<SyncSender<Message>>,
     thread: Option<JoinHandle<Result<SinkReport>>>,
+    counters: Arc<Counters>,
 }
 
 /// How a rotated capture opens its next segment, and when.
@@ -72,6 +107,13 @@ struct WriterState<W: Write> {
     last_stats: Option<CaptureStats>,
     events_before: u64,
     bytes_before: u64,
+    tracker: ContainerTracker,
+    selector: Option<Box<dyn EventSelector>>,
+    /// The selector's verdicts on the current batch.
+    keep: Vec<bool>,
+    limit: u64,
+    filtered: u64,
+    counters: Arc<Counters>,
 }
 
 impl<W: Write> WriterState<W> {
@@ -84,17 +126,76 @@ impl<W: Write> WriterState<W> {
         })
     }
 
-    fn push(&mut self, event: &Event) -> Result<()> {
-        self.current()?.push(event)?;
-        // The byte count grows only when a chunk is sealed, so a size
-        // rotation happens right after one: between chunks, at chunk size
-        // granularity even inside a large batch.
-        self.rotate_if_due(true)
+    /// Events written so far, over every segment.
+    fn events_total(&self) -> u64 {
+        self.events_before + self.writer.as_ref().map_or(0, TraceWriter::events_written)
     }
 
+    /// Writes the events of one batch that the capture filter keeps, up to
+    /// the event limit; follows the containers of all of them.
+    fn push_batch(&mut self, events: &[Event]) -> Result<()> {
+        self.keep.clear();
+        if let Some(selector) = self.selector.as_mut() {
+            selector.select(events, &mut self.keep);
+        }
+        for (index, event) in events.iter().enumerate() {
+            // Past the limit the capture is over: nothing more is written
+            // or counted as filtered.
+            if self.events_total() >= self.limit {
+                break;
+            }
+            let kept = self.keep.get(index).copied().unwrap_or(true);
+            let tracker = &self.tracker;
+            let writer = self.writer.as_mut().ok_or_else(|| {
+                CaptureError::io(
+                    "writing the trace",
+                    std::io::Error::other("no segment is open"),
+                )
+            })?;
+            let after = tracker.before(writer, event);
+            if kept {
+                self.current()?.push(event)?;
+            } else {
+                self.filtered += 1;
+            }
+            after.apply(self.current()?);
+            if kept {
+                // The byte count grows only when a chunk is sealed, so a
+                // size rotation happens right after one: between chunks,
+                // at chunk size granularity even inside a large batch.
+                self.rotate_if_due(true)?;
+            }
+        }
+        if self.events_total() >= self.limit {
+            self.counters.limit_reached.store(true, Ordering::Relaxed);
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Makes the counters visible to the drain loop.
+    fn publish(&self) {
+        let bytes = self.bytes_before + self.writer.as_ref().map_or(0, TraceWriter::bytes_written);
+        let counters = &self.counters;
+        counters
+            .events
+            .store(self.events_total(), Ordering::Relaxed);
+        counters.filtered.store(self.filtered, Ordering::Relaxed);
+        counters.bytes.store(bytes, Ordering::Relaxed);
+        counters.segment.store(self.segment, Ordering::Relaxed);
+    }
+
+    /// Writes statistics with the writer's own counts of what it wrote and
+    /// left out, exact at this point of the file.
     fn write_stats(&mut self, stats: CaptureStats) -> Result<()> {
+        let stats = CaptureStats {
+            events_written: self.events_total(),
+            events_filtered: self.filtered,
+            ..stats
+        };
         self.current()?.write_stats(&stats)?;
         self.last_stats = Some(stats);
+        self.publish();
         Ok(())
     }
 
@@ -136,6 +237,7 @@ impl<W: Write> WriterState<W> {
         let closing = CaptureStats {
             ts: crate::machine::realtime_ns(),
             events_written: self.events_before + writer.events_written(),
+            events_filtered: self.filtered,
             is_final: true,
             ..self.last_stats.clone().unwrap_or_default()
         };
@@ -152,6 +254,7 @@ impl<W: Write> WriterState<W> {
         self.segment_start_bytes = writer.bytes_written();
         self.writer = Some(writer);
         self.segment_started = Instant::now();
+        self.publish();
         Ok(())
     }
 
@@ -169,6 +272,7 @@ impl<W: Write> WriterState<W> {
             events,
             bytes,
             segments: self.segment + 1,
+            filtered: self.filtered,
         })
     }
 }
@@ -177,16 +281,21 @@ impl Sink {
     /// Starts the writer thread; the header and snapshot are written before
     /// this returns, so an unwritable output fails the capture at once. With
     /// `segments`, it starts a new self-contained file whenever the rotation
-    /// policy says so.
+    /// policy says so. The plan's selector starts from `snapshot`.
     pub(crate) fn spawn<W: Write + Send + 'static>(
         out: W,
         header: &FileHeader,
         snapshot: &Snapshot,
         options: WriterOptions,
         segments: Option<Segments<W>>,
+        mut plan: Plan,
     ) -> Result<Sink> {
         let writer = TraceWriter::new(out, header, snapshot, options.clone())?;
         let segment_start_bytes = writer.bytes_written();
+        if let Some(selector) = plan.selector.as_mut() {
+            selector.begin(header, snapshot);
+        }
+        let counters = Arc::new(Counters::default());
         let mut state = WriterState {
             writer: Some(writer),
             options,
@@ -197,7 +306,14 @@ impl Sink {
             last_stats: None,
             events_before: 0,
             bytes_before: 0,
+            tracker: ContainerTracker::new(&header.event_table),
+            selector: plan.selector,
+            keep: Vec::new(),
+            limit: plan.max_events.unwrap_or(u64::MAX),
+            filtered: 0,
+            counters: Arc::clone(&counters),
         };
+        state.publish();
         let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("scry-writer".into())
@@ -206,11 +322,7 @@ impl Sink {
                 loop {
                     let timeout = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
                     match rx.recv_timeout(timeout) {
-                        Ok(Message::Events(events)) => {
-                            for event in &events {
-                                state.push(event)?;
-                            }
-                        }
+                        Ok(Message::Events(events)) => state.push_batch(&events)?,
                         Ok(Message::Stats(stats)) => {
                             let is_final = stats.is_final;
                             state.write_stats(stats)?;
@@ -225,6 +337,7 @@ impl Sink {
                     }
                     if last_flush.elapsed() >= FLUSH_INTERVAL {
                         state.current()?.flush_chunk()?;
+                        state.publish();
                         last_flush = Instant::now();
                     }
                     state.rotate_if_due(false)?;
@@ -235,7 +348,13 @@ impl Sink {
         Ok(Sink {
             tx: Some(tx),
             thread: Some(thread),
+            counters,
         })
+    }
+
+    /// What the writer has done so far.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Hands a message to the writer; blocks while it is behind.
@@ -307,6 +426,10 @@ mod tests {
                 ..WriterOptions::default()
             },
             None,
+            Plan {
+                selector: None,
+                max_events: None,
+            },
         )
         .unwrap();
         let events: Vec<Event> = (0..10)
@@ -325,5 +448,92 @@ mod tests {
             })
             .unwrap();
         assert_eq!(report.events, 10);
+    }
+
+    /// A file in memory that the test can read after the writer thread
+    /// is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Keeps the events of even threads, and checks that it sees every
+    /// event, in order, from the snapshot on.
+    struct EvenThreads {
+        began: bool,
+        seen: u64,
+    }
+
+    impl EventSelector for EvenThreads {
+        fn begin(&mut self, _: &FileHeader, _: &Snapshot) {
+            self.began = true;
+        }
+        fn select(&mut self, events: &[Event], keep: &mut Vec<bool>) {
+            assert!(self.began);
+            for event in events {
+                assert_eq!(event.ts, self.seen, "every event, in order");
+                self.seen += 1;
+                keep.push(event.tid % 2 == 0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_selector_decides_what_is_written_and_the_rest_is_counted() {
+        let file = Shared::default();
+        let mut sink = Sink::spawn(
+            file.clone(),
+            &FileHeader::default(),
+            &Snapshot::default(),
+            WriterOptions::default(),
+            None,
+            Plan {
+                selector: Some(Box::new(EvenThreads {
+                    began: false,
+                    seen: 0,
+                })),
+                max_events: Some(30),
+            },
+        )
+        .unwrap();
+        for batch in 0..10u64 {
+            let events: Vec<Event> = (batch * 10..batch * 10 + 10)
+                .map(|i| Event {
+                    ts: i,
+                    tid: i as u32,
+                    tgid: i as u32,
+                    ..Event::default()
+                })
+                .collect();
+            sink.send(Message::Events(events)).unwrap();
+        }
+        let report = sink.finish(CaptureStats::default()).unwrap();
+        // 30 kept (tids 0, 2, … 58) and the 29 odd ones between them left
+        // out; what comes after the limit is neither.
+        assert_eq!(report.events, 30);
+        assert_eq!(report.filtered, 29);
+        let data = file.0.lock().unwrap().clone();
+        let trace = scry_format::TraceFile::open(data).unwrap();
+        let stats = trace.final_stats().unwrap();
+        assert_eq!(stats.events_written, 30);
+        assert_eq!(stats.events_filtered, 29);
+        let mut tids = Vec::new();
+        let _ = trace.for_each_chunk(
+            1,
+            |_| true,
+            |chunk| {
+                tids.extend(chunk.unwrap().iter().map(|e| e.tid()));
+                std::ops::ControlFlow::<()>::Continue(())
+            },
+        );
+        assert_eq!(tids, (0..30).map(|i| i * 2).collect::<Vec<u32>>());
     }
 }

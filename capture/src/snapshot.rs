@@ -68,9 +68,19 @@ pub fn take_snapshot(now_ns: u64, boot_time_ns: u64) -> Snapshot {
         snapshot.fds.extend(part.fds);
         containers.extend(part.containers);
     }
+    let mut runtimes = crate::runtime::Runtimes::at("/");
     snapshot.containers = containers
         .into_iter()
-        .map(|(id, runtime)| container_info(id, runtime))
+        .map(|(id, runtime)| {
+            let mut info = ContainerInfo {
+                start_ts: started(&snapshot.processes, &id),
+                runtime: runtime.to_owned(),
+                id,
+                ..ContainerInfo::default()
+            };
+            runtimes.describe(&mut info);
+            info
+        })
         .collect();
     snapshot.users = read_users(Path::new("/etc/passwd"));
     snapshot.groups = read_groups(Path::new("/etc/group"));
@@ -353,50 +363,14 @@ fn is_id(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Name, image and privilege of a container, from the runtime's state
-/// directory where it is readable; only the id and runtime otherwise.
-fn container_info(id: String, runtime: &'static str) -> ContainerInfo {
-    let mut info = ContainerInfo {
-        runtime: runtime.to_owned(),
-        ..ContainerInfo::default()
-    };
-    if runtime == "docker" {
-        let dir = format!("/var/lib/docker/containers/{id}");
-        if let Ok(config) = std::fs::read_to_string(format!("{dir}/config.v2.json")) {
-            // Container names start with `/`; volume mounts also have a
-            // "Name" key, but theirs do not.
-            info.name = json_string_after(&config, "\"Name\":\"/").unwrap_or_default();
-            // The top-level "Image" is the image's digest; the reference
-            // the user ran is the one inside "Config".
-            info.image = config
-                .find("\"Config\":{")
-                .and_then(|at| json_string_after(&config[at..], "\"Image\":\""))
-                .unwrap_or_default();
-        }
-        if let Ok(host) = std::fs::read_to_string(format!("{dir}/hostconfig.json")) {
-            info.privileged = host.contains("\"Privileged\":true");
-        }
-    }
-    info.id = id;
-    info
-}
-
-/// The rest of the JSON string whose beginning is `key` (which includes
-/// the opening quote), with `\"`, `\\` and `\/` unescaped. Enough for names and
-/// image references, which need no other escapes; a full JSON parser is
-/// not worth a dependency here.
-fn json_string_after(text: &str, key: &str) -> Option<String> {
-    let start = text.find(key)? + key.len();
-    let mut out = String::new();
-    let mut chars = text[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => out.push(chars.next()?),
-            c => out.push(c),
-        }
-    }
-    None
+/// When a container started: when its oldest process (its init) did.
+fn started(processes: &[ProcessInfo], container: &str) -> u64 {
+    processes
+        .iter()
+        .filter(|p| p.container_id == container && p.start_ts > 0)
+        .map(|p| p.start_ts)
+        .min()
+        .unwrap_or(0)
 }
 
 fn read_threads(reader: &mut Reader, pid: u32, threads: &mut Vec<ThreadInfo>) {
@@ -913,19 +887,5 @@ mod tests {
         assert_eq!(anon_kind(b"anon_inode:bpf-map"), FdKind::Other);
         assert_eq!(bracketed(b"pipe:[123]", b"pipe:"), Some(123));
         assert_eq!(bracketed(b"socket:[9]", b"pipe:"), None);
-    }
-
-    #[test]
-    fn docker_metadata_yields_name_and_image() {
-        let config = r#"{"ID":"x","Config":{"Hostname":"h","Image":"nginx:1.27","Labels":{}},"Image":"sha256:abc","MountPoints":{"/d":{"Name":"vol"}},"Name":"/web"}"#;
-        assert_eq!(
-            json_string_after(config, "\"Name\":\"/").as_deref(),
-            Some("web")
-        );
-        let at = config.find("\"Config\":{").unwrap();
-        assert_eq!(
-            json_string_after(&config[at..], "\"Image\":\"").as_deref(),
-            Some("nginx:1.27")
-        );
     }
 }

@@ -63,6 +63,8 @@ pub struct ChunkBuilder {
     prev_ts: u64,
     prev_tid: u32,
     summary: SummaryBuilder,
+    /// Reused by [`ParamEncoder::str_list`].
+    scratch: Vec<u8>,
 }
 
 impl ChunkBuilder {
@@ -95,78 +97,60 @@ impl ChunkBuilder {
     /// Adds one event; `container` is the container id of its process, for
     /// the chunk summary, `None` when unknown.
     pub fn push(&mut self, event: &Event, container: Option<&str>) {
-        self.summary.add(event.ts, event.event_type, event.tgid);
+        self.push_encoded(&EventHead::of(event), container, |params| {
+            for value in &event.params {
+                params.value(value);
+            }
+        });
+    }
+
+    /// Adds one event whose parameters `encode` writes one by one, in
+    /// order, straight into the chunk: the way to convert events from
+    /// another format without building an owned [`Event`] for each.
+    pub fn push_encoded(
+        &mut self,
+        head: &EventHead,
+        container: Option<&str>,
+        encode: impl FnOnce(&mut ParamEncoder<'_>),
+    ) {
+        self.summary.add(head.ts, head.event_type, head.tgid);
         match container {
             Some(id) => self.summary.add_container(id),
             None => self.summary.containers_unknown(),
         }
-        let ts_delta = event.ts.wrapping_sub(self.prev_ts) as i64;
-        let tid_delta = i64::from(event.tid) - i64::from(self.prev_tid);
-        self.prev_ts = event.ts;
-        self.prev_tid = event.tid;
+        let ts_delta = head.ts.wrapping_sub(self.prev_ts) as i64;
+        let tid_delta = i64::from(head.tid) - i64::from(self.prev_tid);
+        self.prev_ts = head.ts;
+        self.prev_tid = head.tid;
         let c = &mut self.columns;
         put_ivarint(&mut c[column::TS], ts_delta);
         put_ivarint(&mut c[column::TID], tid_delta);
         put_ivarint(
             &mut c[column::TGID],
-            i64::from(event.tgid) - i64::from(event.tid),
+            i64::from(head.tgid) - i64::from(head.tid),
         );
-        put_uvarint(&mut c[column::CPU], event.cpu.into());
-        put_uvarint(&mut c[column::TYPE], event.event_type.into());
-        put_ivarint(&mut c[column::RET], event.ret);
-        put_uvarint(&mut c[column::LATENCY], event.latency);
-        put_uvarint(&mut c[column::PARAM_COUNT], event.params.len() as u64);
+        put_uvarint(&mut c[column::CPU], head.cpu.into());
+        put_uvarint(&mut c[column::TYPE], head.event_type.into());
+        put_ivarint(&mut c[column::RET], head.ret);
+        put_uvarint(&mut c[column::LATENCY], head.latency);
         let mut params = std::mem::take(&mut self.params);
         let before = params.len();
         let blob_before = self.blob.len();
-        for value in &event.params {
-            self.push_value(&mut params, value);
-        }
+        let mut encoder = ParamEncoder {
+            builder: self,
+            out: &mut params,
+            count: 0,
+        };
+        encode(&mut encoder);
+        let count = encoder.count;
         let c = &mut self.columns;
+        put_uvarint(&mut c[column::PARAM_COUNT], count);
         put_uvarint(&mut c[column::PARAM_LEN], (params.len() - before) as u64);
         put_uvarint(
             &mut c[column::BLOB_LEN],
             (self.blob.len() - blob_before) as u64,
         );
         self.params = params;
-    }
-
-    fn push_value(&mut self, out: &mut Vec<u8>, value: &Value) {
-        match value {
-            Value::Absent => out.push(tag::ABSENT),
-            Value::Int(v) => {
-                out.push(tag::INT);
-                put_ivarint(out, *v);
-            }
-            Value::Uint(v) => {
-                out.push(tag::UINT);
-                put_uvarint(out, *v);
-            }
-            Value::Fd(v) => {
-                out.push(tag::FD);
-                put_ivarint(out, *v);
-            }
-            Value::Str(text) => {
-                out.push(tag::STR);
-                put_uvarint(out, self.intern(text).into());
-            }
-            Value::Bytes(bytes) => {
-                out.push(tag::BYTES);
-                put_uvarint(out, bytes.len() as u64);
-                self.blob.extend_from_slice(bytes);
-            }
-            Value::SockAddr(addr) => {
-                out.push(tag::SOCKADDR);
-                put_sockaddr(out, addr);
-            }
-            Value::StrList(items) => {
-                out.push(tag::STR_LIST);
-                put_uvarint(out, items.len() as u64);
-                for item in items {
-                    put_uvarint(out, self.intern(item).into());
-                }
-            }
-        }
     }
 
     /// Finishes the chunk: its summary, its uncompressed payload, and the
@@ -187,6 +171,132 @@ impl ChunkBuilder {
             payload,
             self.blob,
         )
+    }
+}
+
+/// The header fields of one event, for [`ChunkBuilder::push_encoded`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventHead {
+    /// Wall-clock time, ns since the epoch.
+    pub ts: u64,
+    /// Thread id.
+    pub tid: u32,
+    /// Process id.
+    pub tgid: u32,
+    /// CPU.
+    pub cpu: u16,
+    /// Event type.
+    pub event_type: EventType,
+    /// Return value.
+    pub ret: i64,
+    /// Syscall duration in ns, 0 when not measured.
+    pub latency: u64,
+}
+
+impl EventHead {
+    /// The header of an owned event.
+    pub fn of(event: &Event) -> Self {
+        EventHead {
+            ts: event.ts,
+            tid: event.tid,
+            tgid: event.tgid,
+            cpu: event.cpu,
+            event_type: event.event_type,
+            ret: event.ret,
+            latency: event.latency,
+        }
+    }
+}
+
+/// Writes one event's parameters into a chunk, in order; each call adds
+/// one parameter.
+#[derive(Debug)]
+pub struct ParamEncoder<'b> {
+    builder: &'b mut ChunkBuilder,
+    out: &'b mut Vec<u8>,
+    count: u64,
+}
+
+impl ParamEncoder<'_> {
+    /// A parameter that was not captured.
+    pub fn absent(&mut self) {
+        self.count += 1;
+        self.out.push(tag::ABSENT);
+    }
+
+    /// A signed integer.
+    pub fn int(&mut self, value: i64) {
+        self.count += 1;
+        self.out.push(tag::INT);
+        put_ivarint(self.out, value);
+    }
+
+    /// An unsigned integer.
+    pub fn uint(&mut self, value: u64) {
+        self.count += 1;
+        self.out.push(tag::UINT);
+        put_uvarint(self.out, value);
+    }
+
+    /// A file descriptor.
+    pub fn fd(&mut self, value: i64) {
+        self.count += 1;
+        self.out.push(tag::FD);
+        put_ivarint(self.out, value);
+    }
+
+    /// Text, interned in the chunk's string table.
+    pub fn str(&mut self, text: &[u8]) {
+        self.count += 1;
+        self.out.push(tag::STR);
+        let id = self.builder.intern(text);
+        put_uvarint(self.out, id.into());
+    }
+
+    /// Buffer contents.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.count += 1;
+        self.out.push(tag::BYTES);
+        put_uvarint(self.out, bytes.len() as u64);
+        self.builder.blob.extend_from_slice(bytes);
+    }
+
+    /// A socket address.
+    pub fn sockaddr(&mut self, addr: &SockAddr) {
+        self.count += 1;
+        self.out.push(tag::SOCKADDR);
+        put_sockaddr(self.out, addr);
+    }
+
+    /// A list of strings.
+    pub fn str_list<'t>(&mut self, items: impl IntoIterator<Item = &'t [u8]>) {
+        self.count += 1;
+        self.out.push(tag::STR_LIST);
+        let mut ids = std::mem::take(&mut self.builder.scratch);
+        ids.clear();
+        let mut len = 0u64;
+        for item in items {
+            let id = self.builder.intern(item);
+            put_uvarint(&mut ids, id.into());
+            len += 1;
+        }
+        put_uvarint(self.out, len);
+        self.out.extend_from_slice(&ids);
+        self.builder.scratch = ids;
+    }
+
+    /// An owned value of the model.
+    pub fn value(&mut self, value: &Value) {
+        match value {
+            Value::Absent => self.absent(),
+            Value::Int(v) => self.int(*v),
+            Value::Uint(v) => self.uint(*v),
+            Value::Fd(v) => self.fd(*v),
+            Value::Str(text) => self.str(text),
+            Value::Bytes(bytes) => self.bytes(bytes),
+            Value::SockAddr(addr) => self.sockaddr(addr),
+            Value::StrList(items) => self.str_list(items.iter().map(Vec::as_slice)),
+        }
     }
 }
 
@@ -243,6 +353,31 @@ pub struct DecodedChunk {
 }
 
 impl DecodedChunk {
+    /// Events held in memory as a decoded chunk, numbered from `first_num`:
+    /// what lets code written for the views of a file (filters, state
+    /// replay) look at events that were never written, such as those a
+    /// capture is about to write.
+    ///
+    /// # Errors
+    /// Only if the encoding were inconsistent (a bug): reported, not
+    /// panicked on.
+    pub fn from_events(events: &[Event], first_num: u64) -> crate::Result<DecodedChunk> {
+        let mut builder = ChunkBuilder::new();
+        for event in events {
+            builder.push(event, None);
+        }
+        let (_, payload, blob) = builder.finish(first_num);
+        let mut chunk = DecodedChunk {
+            payload,
+            ..DecodedChunk::default()
+        };
+        chunk.set_blob(&blob, blob.len(), false);
+        chunk
+            .decode_payload(first_num, 0)
+            .map_err(|e| crate::FormatError::corrupt("events in memory", 0, e.0))?;
+        Ok(chunk)
+    }
+
     /// Decodes a payload and blob produced by [`ChunkBuilder::finish`].
     #[cfg(test)]
     pub(crate) fn decode(
@@ -819,6 +954,10 @@ mod tests {
         let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
         assert_eq!(decoded, vec![event, second]);
         assert_eq!(chunk.get(1).unwrap().num(), 101);
+        let in_memory = DecodedChunk::from_events(&decoded, 7).unwrap();
+        let again: Vec<Event> = in_memory.iter().map(|e| e.to_event()).collect();
+        assert_eq!(again, decoded);
+        assert_eq!(in_memory.get(0).unwrap().num(), 7);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub enum FormatError {
         /// The major version this reader supports.
         supported: u16,
     },
+    /// A file this reader recognises but cannot read (a foreign capture
+    /// in a variant it does not support).
+    #[error("{0}")]
+    Unsupported(String),
     /// The file ends before its header is complete.
     #[error("the file is cut off inside its header (needs {needed} bytes, has {actual})")]
     TruncatedHeader {

@@ -27,6 +27,7 @@ mod pipeline;
 mod reader;
 #[cfg(test)]
 mod robustness;
+pub mod scap;
 mod stream;
 mod syscalls_x86_64;
 mod text;
@@ -34,7 +35,10 @@ mod wire;
 mod writer;
 
 pub use block::{MAGIC, VERSION_MAJOR, VERSION_MINOR};
-pub use chunk::{ChunkBuilder, DecodedChunk, EventView, Params, SockAddrRef, StrListRef, ValueRef};
+pub use chunk::{
+    ChunkBuilder, DecodedChunk, EventHead, EventView, ParamEncoder, Params, SockAddrRef,
+    StrListRef, ValueRef,
+};
 pub use error::{FormatError, Result};
 pub use event_table::{
     EventTable, EventTypeInfo, FIRST_SPECIAL_TYPE, IA32_SYSCALL, PROCEXIT, UNKNOWN_SYSCALL,
@@ -45,4 +49,4 @@ pub use pipeline::default_threads;
 pub use reader::{Damage, ReadOptions, TraceFile, Truncation, VerifyReport};
 pub use stream::{RawChunk, StreamItem, StreamReader};
 pub use text::{format_rfc3339, thousands};
-pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions};
+pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions, container_id_of_cgroup};

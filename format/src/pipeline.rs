@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread;
 
@@ -110,6 +111,116 @@ impl<T> Drop for CloseOnDrop<T> {
     }
 }
 
+/// What a fed walk's workers and feeder report to the visiting thread.
+enum Report<R> {
+    /// The result of item number `seq`.
+    Done(u64, thread::Result<R>),
+    /// The feeder has sent every item: there were this many.
+    End(u64),
+}
+
+/// As [`ordered_map`], for items that can be slow to come (chunks read
+/// from a pipe): a thread of their own waits for them, so each result is
+/// visited as soon as it and those before it are ready, never held back
+/// while the next item is awaited. At most `threads * 4` items are between
+/// the feeder and the visitor at once.
+///
+/// When `visit` stops early, the walk returns once the feeder is done with
+/// the item it is waiting for (at once at the end of the input).
+pub(crate) fn ordered_map_fed<T, R, B>(
+    items: impl Iterator<Item = T> + Send,
+    threads: usize,
+    work: impl Fn(T) -> R + Sync,
+    mut visit: impl FnMut(R) -> ControlFlow<B>,
+) -> ControlFlow<B>
+where
+    T: Send,
+    R: Send,
+{
+    if threads <= 1 {
+        for item in items {
+            visit(work(item))?;
+        }
+        return ControlFlow::Continue(());
+    }
+    let window = threads * 4;
+    // Tokens bound the items in flight to `window`, so sending a job never
+    // blocks: the feeder only ever waits for a token or for its input.
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, T)>(window);
+    let job_rx = Mutex::new(job_rx);
+    let stopped = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let (report_tx, reports) = mpsc::channel::<Report<R>>();
+        // One token per item in flight: the feeder takes one before each
+        // item, the visitor gives it back once the item is visited.
+        let (tokens, token_rx) = mpsc::sync_channel::<()>(window);
+        for _ in 0..window {
+            let _ = tokens.send(());
+        }
+        let (job_rx, work, stopped) = (&job_rx, &work, &stopped);
+        for _ in 0..threads {
+            let report_tx = report_tx.clone();
+            scope.spawn(move || {
+                // Runs until the feeder is gone and the queue is empty.
+                loop {
+                    let job = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let Ok((seq, item)) = job else { break };
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| work(item)));
+                    let _ = report_tx.send(Report::Done(seq, result));
+                }
+            });
+        }
+        scope.spawn(move || {
+            let mut sent = 0u64;
+            for item in items {
+                let go_on = token_rx.recv().is_ok() && !stopped.load(Ordering::Relaxed);
+                if !go_on || job_tx.send((sent, item)).is_err() {
+                    return;
+                }
+                sent += 1;
+            }
+            let _ = report_tx.send(Report::End(sent));
+        });
+        // Set on every way out, unwinding included, with `tokens` dropped
+        // alongside: the feeder stops at its next item.
+        let _stop = SetOnDrop(stopped);
+        let mut next = 0u64;
+        let mut total = None;
+        let mut pending = BTreeMap::new();
+        loop {
+            if total == Some(next) {
+                return ControlFlow::Continue(());
+            }
+            match reports.recv() {
+                Ok(Report::Done(seq, result)) => {
+                    pending.insert(seq, result);
+                }
+                Ok(Report::End(count)) => total = Some(count),
+                // Every sender is gone: the feeder stopped without an end
+                // (its input failed) and every result has been reported.
+                Err(_) => return ControlFlow::Continue(()),
+            }
+            while let Some(result) = pending.remove(&next) {
+                next += 1;
+                let _ = tokens.try_send(());
+                match result {
+                    Ok(result) => visit(result)?,
+                    Err(payload) => panic::resume_unwind(payload),
+                }
+            }
+        }
+    })
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Decodes chunks on `threads` threads and visits them in order, recycling
 /// each chunk's buffers once it has been visited, so a long walk allocates
 /// only a window's worth of chunks. With `strict`, the first chunk that fails
@@ -119,31 +230,57 @@ pub(crate) fn decode_ordered<T: Send, B>(
     threads: usize,
     strict: bool,
     decode: impl Fn(T, &mut DecodedChunk) -> Result<()> + Sync,
+    visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>> {
+    decode_with(strict, decode, visit, |work, visit| {
+        ordered_map(items, threads, work, visit)
+    })
+}
+
+/// As [`decode_ordered`], for chunks read from a stream: see
+/// [`ordered_map_fed`].
+pub(crate) fn decode_ordered_fed<T: Send, B>(
+    items: impl Iterator<Item = T> + Send,
+    threads: usize,
+    strict: bool,
+    decode: impl Fn(T, &mut DecodedChunk) -> Result<()> + Sync,
+    visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>> {
+    decode_with(strict, decode, visit, |work, visit| {
+        ordered_map_fed(items, threads, work, visit)
+    })
+}
+
+/// A decoding walk, with `walk` deciding how items reach the workers.
+fn decode_with<T, B>(
+    strict: bool,
+    decode: impl Fn(T, &mut DecodedChunk) -> Result<()> + Sync,
     mut visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    walk: impl FnOnce(
+        &(dyn Fn(T) -> Result<DecodedChunk> + Sync),
+        &mut dyn FnMut(Result<DecodedChunk>) -> ControlFlow<Option<B>>,
+    ) -> ControlFlow<Option<B>>,
 ) -> Result<ControlFlow<B>> {
     let pool: Mutex<Vec<DecodedChunk>> = Mutex::new(Vec::new());
     let lock = || pool.lock().unwrap_or_else(PoisonError::into_inner);
     let mut failure = None;
-    let flow = ordered_map(
-        items,
-        threads,
-        |item| {
-            let mut chunk = lock().pop().unwrap_or_default();
-            decode(item, &mut chunk).map(|()| chunk)
-        },
-        |result| match result {
-            Ok(chunk) => {
-                let flow = visit(Ok(&chunk));
-                lock().push(chunk);
-                flow.map_break(Some)
-            }
-            Err(error) if strict => {
-                failure = Some(error);
-                ControlFlow::Break(None)
-            }
-            Err(error) => visit(Err(error)).map_break(Some),
-        },
-    );
+    let work = |item| {
+        let mut chunk = lock().pop().unwrap_or_default();
+        decode(item, &mut chunk).map(|()| chunk)
+    };
+    let mut each = |result: Result<DecodedChunk>| match result {
+        Ok(chunk) => {
+            let flow = visit(Ok(&chunk));
+            lock().push(chunk);
+            flow.map_break(Some)
+        }
+        Err(error) if strict => {
+            failure = Some(error);
+            ControlFlow::Break(None)
+        }
+        Err(error) => visit(Err(error)).map_break(Some),
+    };
+    let flow = walk(&work, &mut each);
     if let Some(error) = failure {
         return Err(error);
     }
@@ -223,5 +360,96 @@ mod tests {
         );
         assert_eq!(flow, ControlFlow::Break(10));
         assert_eq!(seen, 11);
+    }
+
+    #[test]
+    fn fed_results_come_back_in_order_and_can_stop() {
+        let mut seen = Vec::new();
+        let flow: ControlFlow<()> = ordered_map_fed(
+            0..1000u64,
+            3,
+            |x| x * 2,
+            |r| {
+                seen.push(r);
+                ControlFlow::Continue(())
+            },
+        );
+        assert!(flow.is_continue());
+        assert_eq!(seen, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+        let flow = ordered_map_fed(
+            0..1000u64,
+            2,
+            |x| x,
+            |r| {
+                if r == 10 {
+                    ControlFlow::Break(r)
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        assert_eq!(flow, ControlFlow::Break(10));
+    }
+
+    #[test]
+    fn fed_panics_reach_the_caller() {
+        let worker = std::panic::catch_unwind(|| {
+            ordered_map_fed(
+                0..100u64,
+                2,
+                |x| if x == 37 { panic!("bad chunk") } else { x },
+                |_| ControlFlow::<()>::Continue(()),
+            )
+        });
+        assert!(worker.is_err());
+        let visitor = std::panic::catch_unwind(|| {
+            ordered_map_fed(
+                0..100u64,
+                2,
+                |x| x,
+                |x| {
+                    if x == 5 {
+                        panic!("visitor")
+                    } else {
+                        ControlFlow::<()>::Continue(())
+                    }
+                },
+            )
+        });
+        assert!(visitor.is_err());
+    }
+
+    #[test]
+    fn a_fed_item_is_visited_before_the_next_one_comes() {
+        // Items come one at a time, each only once the one before it has
+        // been visited: a walk that waits for more items before visiting
+        // would never end.
+        let (item_tx, item_rx) = mpsc::channel::<u64>();
+        let (seen_tx, seen_rx) = mpsc::channel::<u64>();
+        item_tx.send(0).unwrap();
+        let producer = thread::spawn(move || {
+            for next in 1..20 {
+                // A generous bound: only a stalled walk takes this long.
+                match seen_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+                    Ok(_) => item_tx.send(next).unwrap(),
+                    Err(_) => return false,
+                }
+            }
+            true
+        });
+        let mut visited = Vec::new();
+        let flow = ordered_map_fed(
+            item_rx.into_iter(),
+            2,
+            |x| x,
+            |x| {
+                visited.push(x);
+                let _ = seen_tx.send(x);
+                ControlFlow::<()>::Continue(())
+            },
+        );
+        assert!(flow.is_continue());
+        assert!(producer.join().unwrap(), "the walk stalled");
+        assert_eq!(visited, (0..20).collect::<Vec<_>>());
     }
 }

@@ -270,6 +270,9 @@ impl<R: Read> StreamReader<R> {
     /// Decodes the remaining chunks on `threads` threads and visits them in
     /// order; damaged chunks reach `visit` as errors (or stop the walk when
     /// `strict`). Statistics records are collected into [`Self::stats`].
+    /// The input is read on a thread of its own, so each chunk is visited
+    /// as soon as it is decoded, even while the next one is slow to come (a
+    /// live capture on a pipe).
     ///
     /// # Errors
     /// I/O errors, and damage when `strict`.
@@ -277,7 +280,10 @@ impl<R: Read> StreamReader<R> {
         &mut self,
         threads: usize,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
-    ) -> Result<ControlFlow<B>> {
+    ) -> Result<ControlFlow<B>>
+    where
+        R: Send,
+    {
         let strict = self.options.strict;
         let mut failure = None;
         let items = std::iter::from_fn(|| {
@@ -294,7 +300,7 @@ impl<R: Read> StreamReader<R> {
             }
         });
         let decode = |raw: RawChunk, chunk: &mut DecodedChunk| raw.decode_into(chunk);
-        let flow = crate::pipeline::decode_ordered(items, threads, strict, decode, visit)?;
+        let flow = crate::pipeline::decode_ordered_fed(items, threads, strict, decode, visit)?;
         match failure {
             Some(error) => Err(error),
             None => Ok(flow),

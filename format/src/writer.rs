@@ -10,7 +10,7 @@ use std::io::Write;
 use rustc_hash::FxHashMap;
 
 use crate::block::{self, FLAG_ZSTD, kind};
-use crate::chunk::ChunkBuilder;
+use crate::chunk::{ChunkBuilder, EventHead, ParamEncoder};
 use crate::error::{FormatError, Result};
 use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
 use crate::model::{CaptureStats, Event, FileHeader, Snapshot};
@@ -24,6 +24,9 @@ pub struct WriterOptions {
     pub chunk_bytes: usize,
     /// zstd compression level.
     pub level: i32,
+    /// Compress blocks with zstd. Off only for traces built in memory to be
+    /// read at once, where compression would cost time for nothing.
+    pub compress: bool,
 }
 
 impl Default for WriterOptions {
@@ -32,12 +35,34 @@ impl Default for WriterOptions {
             chunk_events: 32 * 1024,
             chunk_bytes: 2 << 20,
             level: 3,
+            compress: true,
         }
     }
 }
 
 /// Container id given to processes the writer was told nothing about.
 pub const HOST_CONTAINER: &str = "host";
+
+/// The container id a cgroup name carries: its first run of exactly 64 hex
+/// digits (`docker-<id>.scope`, `cri-containerd-<id>.scope`,
+/// `crio-<id>.scope`, `libpod-<id>.scope`, or the bare id of the cgroupfs
+/// driver). `None` for host cgroups (`session-3.scope`,
+/// `user@1000.service`). The one rule shared by the capture (for chunk
+/// summaries) and the analyser (for `container.id`), so that a summary never
+/// disagrees with what a reader computes.
+pub fn container_id_of_cgroup(cgroup: &[u8]) -> Option<&str> {
+    let mut run_start = 0;
+    for (index, byte) in cgroup.iter().chain(std::iter::once(&b'/')).enumerate() {
+        if byte.is_ascii_hexdigit() {
+            continue;
+        }
+        if index - run_start == 64 {
+            return std::str::from_utf8(&cgroup[run_start..index]).ok();
+        }
+        run_start = index + 1;
+    }
+    None
+}
 
 /// Writes a `.scry` file to any [`Write`].
 pub struct TraceWriter<W: Write> {
@@ -100,7 +125,8 @@ impl<W: Write> TraceWriter<W> {
         writer.write_raw(&header_bytes)?;
         let snapshot_bytes = crate::codec::encode_snapshot(snapshot);
         let body = writer.compress(&snapshot_bytes, "snapshot")?;
-        writer.write_block(kind::SNAPSHOT, FLAG_ZSTD, &[], &body)?;
+        let flags = writer.block_flags();
+        writer.write_block(kind::SNAPSHOT, flags, &[], &body)?;
         writer.out.flush()?;
         Ok(writer)
     }
@@ -115,6 +141,19 @@ impl<W: Write> TraceWriter<W> {
         self.containers.insert(tgid, id.to_owned());
     }
 
+    /// Forgets the container of process `tgid`: its next events make their
+    /// chunk's container list incomplete, until [`TraceWriter::set_container`]
+    /// names it again. For an event whose container a reader could see
+    /// either way (the exec that moves a process into a container).
+    pub fn forget_container(&mut self, tgid: u32) {
+        self.containers.remove(&tgid);
+    }
+
+    /// The container the writer attributes process `tgid` to, if it knows.
+    pub fn container_of(&self, tgid: u32) -> Option<&str> {
+        self.containers.get(&tgid).map(String::as_str)
+    }
+
     /// Appends one event. Events should come in time order; small
     /// inversions (from merging per-CPU buffers) are allowed.
     ///
@@ -123,6 +162,26 @@ impl<W: Write> TraceWriter<W> {
     pub fn push(&mut self, event: &Event) -> Result<()> {
         let container = self.containers.get(&event.tgid).map(String::as_str);
         self.builder.push(event, container);
+        if self.builder.events() >= self.options.chunk_events
+            || self.builder.raw_len() >= self.options.chunk_bytes
+        {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Appends one event whose parameters `encode` writes in order (see
+    /// [`ChunkBuilder::push_encoded`]).
+    ///
+    /// # Errors
+    /// I/O errors when a full chunk is written out.
+    pub fn push_encoded(
+        &mut self,
+        head: &EventHead,
+        encode: impl FnOnce(&mut ParamEncoder<'_>),
+    ) -> Result<()> {
+        let container = self.containers.get(&head.tgid).map(String::as_str);
+        self.builder.push_encoded(head, container, encode);
         if self.builder.events() >= self.options.chunk_events
             || self.builder.raw_len() >= self.options.chunk_bytes
         {
@@ -156,7 +215,8 @@ impl<W: Write> TraceWriter<W> {
     fn write_chunk(&mut self, summary: ChunkSummary, body: &[u8]) -> Result<()> {
         let meta = crate::codec::encode_summary(&summary);
         let offset = self.written;
-        let block_len = self.write_block(kind::CHUNK, FLAG_ZSTD, meta.as_bytes(), body)?;
+        let flags = self.block_flags();
+        let block_len = self.write_block(kind::CHUNK, flags, meta.as_bytes(), body)?;
         self.next_num += u64::from(summary.events);
         self.index.push(IndexEntry {
             offset,
@@ -210,12 +270,19 @@ impl<W: Write> TraceWriter<W> {
         Ok(self.out)
     }
 
+    fn block_flags(&self) -> u8 {
+        if self.options.compress { FLAG_ZSTD } else { 0 }
+    }
+
     fn compress(&mut self, data: &[u8], what: &'static str) -> Result<Vec<u8>> {
         if data.len() > block::MAX_BLOCK_LEN {
             return Err(FormatError::Encode {
                 what,
                 reason: format!("{} bytes is too large", data.len()),
             });
+        }
+        if !self.options.compress {
+            return Ok(data.to_vec());
         }
         Ok(self.compressor.compress(data)?)
     }

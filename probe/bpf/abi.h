@@ -37,9 +37,11 @@
  *   read, write, readv, writev, recvfrom, sendto, recvmsg, sendmsg
  *                        fd FD, size UINT, data BYTES, addr SOCKADDR|ABSENT
  *                        (read side: min(snaplen, ret) bytes; write side:
- *                        min(snaplen, size); *v and *msg: first iovec only,
- *                        size = first iovec length; addr from sendto/recvfrom
- *                        arguments or msghdr.msg_name, else ABSENT)
+ *                        min(snaplen, size); *v and *msg: size is the total
+ *                        length of the first SCRY_IOV_MAX iovecs and data is
+ *                        gathered across them in order; addr from
+ *                        sendto/recvfrom arguments or msghdr.msg_name, else
+ *                        ABSENT)
  *   pread64, pwrite64, preadv, pwritev, preadv2, pwritev2
  *                        fd FD, size UINT, pos UINT, data BYTES
  *   close                fd FD
@@ -87,7 +89,9 @@
  *   fchownat             dirfd FD, pathname STR, uid UINT, gid UINT, flags UINT
  *   mount                dev STR, dir STR, type STR, flags UINT
  *   umount2              name STR, flags UINT
- *   setuid / setgid      uid / gid UINT
+ *   setuid / setgid, setfsuid / setfsgid
+ *                        uid / gid UINT
+ *   setgroups            size UINT
  *   setreuid / setregid  ruid, euid / rgid, egid UINT
  *   setresuid / setresgid ruid, euid, suid / rgid, egid, sgid UINT
  *   capset               cap_effective, cap_permitted, cap_inheritable UINT
@@ -124,6 +128,9 @@ enum scry_limits {
 	SCRY_ARGV_ARGS = 16,
 	/* Upper bound of targ_snaplen. */
 	SCRY_SNAPLEN_MAX = 4096,
+	/* Most iovecs of a readv/writev/recvmsg/sendmsg read for its size and
+	 * data. */
+	SCRY_IOV_MAX = 16,
 	/* Default targ_snaplen. */
 	SCRY_SNAPLEN_DEFAULT = 80,
 	/* Size of targ_syscalls; syscall numbers at or above it are always

@@ -32,6 +32,8 @@ const volatile __u32 targ_tgid = 0;
 const volatile __u32 targ_targets = 0;
 /* 1 = record this syscall number. */
 const volatile __u8 targ_syscalls[SCRY_NR_MAX] = { [0 ... SCRY_NR_MAX - 1] = 1 };
+/* 1 = record syscall numbers outside targ_syscalls (unknown_syscall). */
+const volatile __u32 targ_unknown_syscalls = 1;
 
 /*
  * Force the ABI types into BTF so the skeleton generates them
@@ -190,7 +192,7 @@ static __always_inline int skip_tgid(__u32 tgid)
 static __always_inline int want_nr(long id)
 {
 	if ((__u64)id >= SCRY_NR_MAX)
-		return 1;
+		return targ_unknown_syscalls;
 	return targ_syscalls[id & (SCRY_NR_MAX - 1)];
 }
 
@@ -359,6 +361,72 @@ static __always_inline __u32 put_data(__u8 *buf, __u32 off, __u64 uptr, __s64 av
 	if (n > SCRY_SNAPLEN_MAX)
 		n = SCRY_SNAPLEN_MAX;
 	return put_user_bytes(buf, off, SCRY_PARAM_BYTES, flags, uptr, n);
+}
+
+/* The summed length of the first SCRY_IOV_MAX iovecs of an array. */
+static __always_inline __u64 iov_total(__u64 iov_uptr, __u64 iovcnt)
+{
+	const struct iovec *iovs = (const struct iovec *)iov_uptr;
+	__u64 total = 0;
+
+	for (int i = 0; i < SCRY_IOV_MAX; i++) {
+		struct iovec iov = {};
+
+		if (i >= iovcnt || bpf_probe_read_user(&iov, sizeof(iov), &iovs[i]))
+			break;
+		total += iov.iov_len;
+	}
+	return total;
+}
+
+/*
+ * Buffer bytes gathered across an iovec array, in order: the first
+ * min(snaplen, avail) bytes of the first SCRY_IOV_MAX iovecs, as one BYTES
+ * parameter, TRUNCATED when the call moved more.
+ */
+static __always_inline __u32 put_iov_data(__u8 *buf, __u32 off, __u64 iov_uptr, __u64 iovcnt,
+					  __s64 avail)
+{
+	const struct iovec *iovs = (const struct iovec *)iov_uptr;
+	struct scry_param *h = param_at(buf, off);
+	__u64 want = snaplen();
+	__u64 copied = 0;
+	__u8 flags = 0;
+
+	if (!iov_uptr || avail <= 0)
+		return put_absent(buf, off);
+	if ((__u64)avail > want)
+		flags = SCRY_PARAM_F_TRUNCATED;
+	else
+		want = avail;
+	for (int i = 0; i < SCRY_IOV_MAX; i++) {
+		struct iovec iov = {};
+		__u64 n;
+
+		if (i >= iovcnt || copied >= want || copied >= SCRY_SNAPLEN_MAX)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), &iovs[i]))
+			break;
+		n = want - copied;
+		if (iov.iov_len < n)
+			n = iov.iov_len;
+		/* The verifier must see both bounds on the registers it checks:
+		 * copied < SCRY_SNAPLEN_MAX and n <= SCRY_SNAPLEN_MAX keep the
+		 * copy inside the scratch buffer. */
+		barrier_var(n);
+		if (n > SCRY_SNAPLEN_MAX)
+			n = SCRY_SNAPLEN_MAX;
+		barrier_var(n);
+		barrier_var(copied);
+		copied &= SCRY_SNAPLEN_MAX - 1;
+		if (n && bpf_probe_read_user((__u8 *)(h + 1) + copied, n, iov.iov_base))
+			break;
+		copied += n;
+	}
+	if (copied < want)
+		flags = SCRY_PARAM_F_TRUNCATED;
+	set_param(h, SCRY_PARAM_BYTES, flags, (__u16)copied);
+	return off + sizeof(*h) + (__u32)copied;
 }
 
 /* A struct sockaddr of addrlen bytes in user memory. */
@@ -931,16 +999,11 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case SYS_readv:
 	case SYS_writev: {
-		struct iovec iov = {};
+		__u64 total = iov_total(a[1], a[2]);
 
-		bpf_probe_read_user(&iov, sizeof(iov), (const void *)a[1]);
 		off = put_fd(buf, off, a[0]);
-		off = put_uint(buf, off, iov.iov_len);
-		if (id == SYS_readv)
-			off = put_data(buf, off, (__u64)iov.iov_base,
-				       ret < (__s64)iov.iov_len ? ret : (__s64)iov.iov_len);
-		else
-			off = put_data(buf, off, (__u64)iov.iov_base, iov.iov_len);
+		off = put_uint(buf, off, total);
+		off = put_iov_data(buf, off, a[1], a[2], id == SYS_readv ? ret : (__s64)total);
 		off = put_absent(buf, off);
 		np = 4;
 		break;
@@ -948,18 +1011,14 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	case SYS_recvmsg:
 	case SYS_sendmsg: {
 		struct user_msghdr msg = {};
-		struct iovec iov = {};
+		__u64 total;
 
 		bpf_probe_read_user(&msg, sizeof(msg), (const void *)a[1]);
-		if (msg.msg_iov && msg.msg_iovlen)
-			bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
+		total = iov_total((__u64)msg.msg_iov, msg.msg_iovlen);
 		off = put_fd(buf, off, a[0]);
-		off = put_uint(buf, off, iov.iov_len);
-		if (id == SYS_recvmsg)
-			off = put_data(buf, off, (__u64)iov.iov_base,
-				       ret < (__s64)iov.iov_len ? ret : (__s64)iov.iov_len);
-		else
-			off = put_data(buf, off, (__u64)iov.iov_base, iov.iov_len);
+		off = put_uint(buf, off, total);
+		off = put_iov_data(buf, off, (__u64)msg.msg_iov, msg.msg_iovlen,
+				   id == SYS_recvmsg ? ret : (__s64)total);
 		if (id == SYS_recvmsg && ret < 0)
 			off = put_absent(buf, off);
 		else
@@ -979,16 +1038,13 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	case SYS_pwritev:
 	case SYS_preadv2:
 	case SYS_pwritev2: {
-		struct iovec iov = {};
 		int is_read = id == SYS_preadv || id == SYS_preadv2;
+		__u64 total = iov_total(a[1], a[2]);
 
-		bpf_probe_read_user(&iov, sizeof(iov), (const void *)a[1]);
 		off = put_fd(buf, off, a[0]);
-		off = put_uint(buf, off, iov.iov_len);
+		off = put_uint(buf, off, total);
 		off = put_uint(buf, off, a[3]);
-		off = put_data(buf, off, (__u64)iov.iov_base,
-			       is_read ? (ret < (__s64)iov.iov_len ? ret : (__s64)iov.iov_len)
-				       : (__s64)iov.iov_len);
+		off = put_iov_data(buf, off, a[1], a[2], is_read ? ret : (__s64)total);
 		np = 4;
 		break;
 	}
@@ -1226,6 +1282,9 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case SYS_setuid:
 	case SYS_setgid:
+	case SYS_setfsuid:
+	case SYS_setfsgid:
+	case SYS_setgroups:
 	case SYS_unshare:
 		off = put_uint(buf, off, (__u32)a[0]);
 		np = 1;

@@ -58,8 +58,11 @@
 #define SYS_setgid		106
 #define SYS_setreuid		113
 #define SYS_setregid		114
+#define SYS_setgroups		116
 #define SYS_setresuid		117
 #define SYS_setresgid		119
+#define SYS_setfsuid		122
+#define SYS_setfsgid		123
 #define SYS_capset		126
 #define SYS_mount		165
 #define SYS_umount2		166

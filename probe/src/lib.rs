@@ -14,6 +14,8 @@
 //!               ro.targ_targets (u32, 1 = only the tgids in the `targets`
 //!               map, which follows forks and exits in the kernel),
 //!               ro.targ_syscalls[nr] (u8, 1 = record; all 1 by default)
+//!               ro.targ_unknown_syscalls (u32, 1 = record numbers outside
+//!               targ_syscalls; default 1)
 //!   size:       open_skel.maps.events.set_max_entries(num_possible_cpus)
 //!               open_skel.maps.inflight / inflight_ext .set_max_entries(..)
 //!               (threads inside a syscall at once; 65536 / 4096 by default)

@@ -13,6 +13,7 @@ use anyhow::Context;
 use scry_analyze::fields::{self, Field};
 use scry_analyze::state::State;
 use scry_analyze::{Ctx, Prepared};
+use scry_format::scap::ScapReport;
 use scry_format::{
     CaptureStats, ChunkSummary, Damage, DecodedChunk, EventTable, FileHeader, ReadOptions,
     Snapshot, StreamItem, Truncation,
@@ -20,8 +21,9 @@ use scry_format::{
 
 use crate::cli::InfoArgs;
 use crate::exit::Code;
-use crate::open::{Trace, open_trace};
+use crate::open::{Trace, open_with_origin};
 use crate::output;
+use crate::traces::expand_directories;
 
 /// Everything `info` prints, gathered from either kind of reader.
 struct Overview {
@@ -34,6 +36,8 @@ struct Overview {
     truncation: Option<Truncation>,
     file_bytes: Option<u64>,
     tally: Tally,
+    /// Set for a sysdig/Falco capture: how it was read.
+    scap: Option<ScapReport>,
 }
 
 /// How many processes `info` lists.
@@ -130,7 +134,8 @@ impl Tally {
 }
 
 fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
-    let overview = match open_trace(path, ReadOptions::default())? {
+    let (trace, scap) = open_with_origin(path, ReadOptions::default())?;
+    let overview = match trace {
         Trace::Mapped(trace) => {
             let mut tally = Tally::new(trace.snapshot(), &trace.header().event_table);
             // Damaged chunks are reported under `status`; the tally skips
@@ -162,6 +167,7 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
                 truncation: trace.truncation().cloned(),
                 file_bytes: std::fs::metadata(path).ok().map(|m| m.len()),
                 tally,
+                scap,
             }
         }
         Trace::Stream(mut reader) => {
@@ -189,6 +195,7 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
                 truncation: reader.truncation().cloned(),
                 file_bytes: None,
                 tally,
+                scap: None,
             }
         }
     };
@@ -196,17 +203,97 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
 }
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<Code> {
+    // A directory stands for its rotated segments, as for `read`.
+    let paths = expand_directories(&args.files)?;
+    let threads = args.threads.unwrap_or_else(scry_format::default_threads);
     let mut out = io::stdout().lock();
-    for (i, path) in args.files.iter().enumerate() {
-        let threads = args.threads.unwrap_or_else(scry_format::default_threads);
+    let mut totals = Totals::default();
+    for (i, path) in paths.iter().enumerate() {
         let overview = gather(path, threads)?;
         if i > 0 {
             writeln!(out)?;
         }
         print(&mut out, path, &overview)?;
+        totals.add(&overview);
+    }
+    if paths.len() > 1 {
+        writeln!(out)?;
+        totals.print(&mut out)?;
     }
     out.flush()?;
     Ok(Code::Ok)
+}
+
+/// What several traces hold together.
+#[derive(Default)]
+struct Totals {
+    traces: usize,
+    events: u64,
+    chunks: usize,
+    range: Option<(u64, u64)>,
+    hosts: Vec<String>,
+}
+
+impl Totals {
+    fn add(&mut self, o: &Overview) {
+        self.traces += 1;
+        self.events += o
+            .chunks
+            .iter()
+            .map(|(_, c)| u64::from(c.events))
+            .sum::<u64>();
+        self.chunks += o.chunks.len();
+        if let Some((first, last)) = time_range(o) {
+            self.range = Some(
+                self.range
+                    .map_or((first, last), |(lo, hi)| (lo.min(first), hi.max(last))),
+            );
+        }
+        let host = match o.header.machine.hostname.as_str() {
+            "" => "unknown",
+            name => name,
+        };
+        if !self.hosts.iter().any(|h| h == host) {
+            self.hosts.push(host.to_owned());
+        }
+    }
+
+    /// One line: `all        3 traces, 1,200 events in 24 chunks, … .. …
+    /// (1.5s), host web1`.
+    fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        let time = match self.range {
+            Some((first, last)) => format!(
+                "{} .. {} ({})",
+                output::time(first),
+                output::time(last),
+                output::duration(last - first)
+            ),
+            None => "no events".to_owned(),
+        };
+        writeln!(
+            out,
+            "all        {} traces, {} events in {} chunks, {time}, {} {}",
+            self.traces,
+            output::count(self.events),
+            self.chunks,
+            if self.hosts.len() == 1 {
+                "host"
+            } else {
+                "hosts"
+            },
+            self.hosts.join(", ")
+        )
+    }
+}
+
+/// The first and last event times of a trace, from its chunk summaries.
+fn time_range(o: &Overview) -> Option<(u64, u64)> {
+    let live = o.chunks.iter().map(|(_, c)| c).filter(|c| c.events > 0);
+    live.fold(None, |acc: Option<(u64, u64)>, c| {
+        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| {
+            (lo.min(c.min_ts), hi.max(c.max_ts))
+        }))
+    })
 }
 
 fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
@@ -223,6 +310,9 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
             &h.machine.hostname
         }
     )?;
+    if let Some(scap) = &o.scap {
+        return print_scap(out, o, scap);
+    }
     writeln!(
         out,
         "format     scry {}.{}, written by {} at {}",
@@ -274,13 +364,7 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     )?;
 
     let events: u64 = o.chunks.iter().map(|(_, c)| u64::from(c.events)).sum();
-    let live = o.chunks.iter().map(|(_, c)| c).filter(|c| c.events > 0);
-    let range = live.fold(None, |acc: Option<(u64, u64)>, c| {
-        Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| {
-            (lo.min(c.min_ts), hi.max(c.max_ts))
-        }))
-    });
-    match range {
+    match time_range(o) {
         Some((first, last)) => writeln!(
             out,
             "time       {} .. {} ({})",
@@ -379,6 +463,12 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         }
     }
 
+    print_tables(out, o)
+}
+
+/// Events by type, by process and by container.
+fn print_tables(out: &mut impl Write, o: &Overview) -> io::Result<()> {
+    let h = &o.header;
     let mut by_type: BTreeMap<u16, u64> = BTreeMap::new();
     for (_, chunk) in &o.chunks {
         for &(event_type, n) in &chunk.types {
@@ -422,6 +512,110 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The rest of `info` for a sysdig/Falco capture: what the capture holds
+/// and how it was read, then the same tables as for a trace.
+fn print_scap(out: &mut impl Write, o: &Overview, scap: &ScapReport) -> io::Result<()> {
+    let m = &o.header.machine;
+    writeln!(
+        out,
+        "format     sysdig/Falco capture, scap {}.{}{}, {} once decompressed",
+        scap.version.0,
+        scap.version.1,
+        if scap.gzip { ", gzip" } else { "" },
+        output::bytes(scap.bytes)
+    )?;
+    writeln!(out, "machine    {}", describe_machine(m))?;
+    writeln!(out, "booted     {}", output::time(m.boot_time_ns))?;
+    let s = &o.snapshot;
+    writeln!(
+        out,
+        "snapshot   {} processes, {} threads, {} fds, {} users, {} groups",
+        s.processes.len(),
+        s.threads.len(),
+        s.fds.len(),
+        s.users.len(),
+        s.groups.len(),
+    )?;
+    let range = o
+        .chunks
+        .iter()
+        .map(|(_, c)| c)
+        .filter(|c| c.events > 0)
+        .fold(None, |acc: Option<(u64, u64)>, c| {
+            Some(acc.map_or((c.min_ts, c.max_ts), |(lo, hi)| {
+                (lo.min(c.min_ts), hi.max(c.max_ts))
+            }))
+        });
+    match range {
+        Some((first, last)) => writeln!(
+            out,
+            "time       {} .. {} ({})",
+            output::time(first),
+            output::time(last),
+            output::duration(last - first)
+        )?,
+        None => writeln!(out, "time       no events")?,
+    }
+    let e = &scap.events;
+    writeln!(
+        out,
+        "events     {} records from {} capture events ({} enter events joined to their exit){}",
+        output::count(e.records),
+        output::count(e.scap_events),
+        output::count(e.paired),
+        o.file_bytes
+            .map(|b| format!(", file {}", output::bytes(b)))
+            .unwrap_or_default()
+    )?;
+    if e.unpaired_enters > 0 {
+        writeln!(
+            out,
+            "           {} enter events without their exit in the capture, not kept",
+            output::count(e.unpaired_enters)
+        )?;
+    }
+    if e.unknown_events + e.undecodable_events > 0 {
+        writeln!(
+            out,
+            "           {} events of unknown types and {} undecodable events skipped",
+            output::count(e.unknown_events),
+            output::count(e.undecodable_events)
+        )?;
+    }
+    if scap.skipped_blocks > 0 {
+        writeln!(
+            out,
+            "           {} blocks of other kinds skipped (interface lists, newer metadata)",
+            output::count(scap.skipped_blocks)
+        )?;
+    }
+    writeln!(out, "drops      unknown: captures record no statistics")?;
+    if scap.is_whole() {
+        writeln!(out, "status     complete")?;
+    }
+    if let Some(t) = &scap.truncation {
+        writeln!(
+            out,
+            "status     TRUNCATED at byte {} of the capture{}: every complete event before it was read ({} trailing bytes unusable)",
+            t.offset,
+            scap.gzip_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" ({e})")),
+            t.partial_bytes
+        )?;
+    }
+    if let Some((offset, reason)) = &scap.damage {
+        writeln!(
+            out,
+            "status     DAMAGED at byte {offset}: {reason}; the events before it were read"
+        )?;
+    }
+    for damage in &scap.damaged_metadata {
+        writeln!(out, "status     DAMAGED metadata, skipped: {damage}")?;
+    }
+    print_tables(out, o)
 }
 
 /// `host (x86_64, 2 CPUs, 23.4 GiB RAM), Linux 6.1.0, Debian 12`, leaving

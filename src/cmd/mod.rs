@@ -1,5 +1,6 @@
 //! Dispatch from a parsed command line to the command that runs it.
 
+mod convert;
 mod fields;
 mod info;
 mod read;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Info(args) => info::run(&args),
         Command::Fields { json } => fields::run(json),
         Command::Verify(args) => verify::run(&args),
+        Command::Convert(args) => convert::run(&args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "scry", &mut io::stdout().lock());

@@ -115,6 +115,18 @@ impl Visitor for Reader {
         }
         ControlFlow::Continue(())
     }
+
+    /// A stream may go quiet after a chunk (`scry record -w - | scry read -`):
+    /// what was printed goes out now rather than when the block fills.
+    fn chunk_done(&mut self) -> ControlFlow<Stop> {
+        if self.sink.buf.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        match self.sink.flush() {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(Stop::Io(error)),
+        }
+    }
 }
 
 pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
@@ -134,13 +146,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
         }),
         json: args.json,
         time: TimeMode::from_letter(&args.time).unwrap_or_default(),
-        buffers: if args.hex {
-            BufferMode::Hex
-        } else if args.ascii {
-            BufferMode::Ascii
-        } else {
-            BufferMode::Inline
-        },
+        buffers: BufferMode::from_flags(args.ascii, args.hex),
         buffer_len: args.snaplen,
     };
     let printer = Printer::new(&options).map_err(|error| {

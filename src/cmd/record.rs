@@ -1,15 +1,21 @@
 //! `scry record`: turns flags into a capture configuration, handles the
-//! signals that stop a capture, and reports the outcome.
+//! signals that stop a capture, shows live statistics, and reports the
+//! outcome. It also joins the two halves of a capture filter: the analyser
+//! compiles it, the kernel gets the event types it allows, and the rest is
+//! evaluated on every event before it is written ([`FilterSelector`]).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
-use scry_capture::{Progress, RecordOptions, RecordSummary};
+use scry_analyze::state::State;
+use scry_analyze::{Ctx, Filter, Prepared};
+use scry_capture::{EventSelector, Progress, RecordOptions, RecordSummary};
+use scry_format::{DecodedChunk, Event, EventTable, EventType, FileHeader, Snapshot};
 
 use crate::cli::RecordArgs;
 use crate::exit::Code;
@@ -21,14 +27,18 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("installing the signal handlers")?;
     }
+    let table = scry_capture::event_table();
+    let filter = CaptureFilter::compile(&args.filter.join(" "), &table)?;
     let options = RecordOptions {
-        snaplen: args.snaplen,
+        snaplen: if args.no_buffers { 0 } else { args.snaplen },
         buffer_bytes: args.buffer_size,
         max_duration: args.duration,
         max_events: args.count,
         command_line: std::env::args().collect(),
         rotation: rotation(args)?,
         target: target(args)?,
+        syscalls: syscalls(&args.syscalls, filter.as_ref(), &table)?,
+        filter: filter.as_ref().map(|f| f.text.clone()).unwrap_or_default(),
     };
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     if to_stdout && io::stdout().is_terminal() {
@@ -56,54 +66,67 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
         (None, None) => default_name(),
     };
     let show_progress = io::stderr().is_terminal();
+    // The file being written, for the live line: segments are named as
+    // they are opened.
+    let current: Arc<Mutex<Option<PathBuf>>> = Arc::new(Mutex::new(match options.rotation {
+        Some(_) => None,
+        None if to_stdout => None,
+        None => Some(path.clone()),
+    }));
+    let mut live = LiveLine::default();
+    let shown_file = Arc::clone(&current);
     let mut progress = |p: &Progress| {
         if show_progress {
-            let written = if to_stdout {
-                None
-            } else {
-                std::fs::metadata(&path).ok().map(|m| m.len())
-            };
-            eprint!(
-                "\r\x1b[2Krecording {}: {} events, {} lost{}",
-                if to_stdout {
-                    "to standard output".to_owned()
-                } else {
-                    path.display().to_string()
-                },
-                output::count(p.events),
-                output::count(p.dropped),
-                written
-                    .map(|b| format!(", {} written", output::bytes(b)))
-                    .unwrap_or_default()
-            );
+            let file = shown_file.lock().ok().and_then(|f| f.clone());
+            live.show(p, file.as_deref());
         }
     };
-    let summary = if to_stdout {
+    let selector = filter.map(|f| Box::new(f.selector) as Box<dyn EventSelector>);
+    let recorded = if to_stdout {
         scry_capture::record(
             |_| Ok(io::BufWriter::with_capacity(1 << 20, io::stdout())),
             &options,
+            selector,
             &stop,
             &mut progress,
-        )?
+        )
     } else {
         let open: Box<dyn FnMut(u32) -> io::Result<io::BufWriter<File>> + Send> =
             if options.rotation.is_some() {
                 let mut segments = SegmentFiles::new(&path, args.max_files);
-                Box::new(move |n| segments.open(n))
+                let current = Arc::clone(&current);
+                Box::new(move |n| {
+                    let (file, opened) = segments.open(n)?;
+                    if let Ok(mut shown) = current.lock() {
+                        *shown = Some(opened);
+                    }
+                    Ok(file)
+                })
             } else {
                 let path = path.clone();
                 Box::new(move |_| {
-                    create_private(&path).map(|file| io::BufWriter::with_capacity(1 << 20, file))
+                    output::create_private(&path)
+                        .map(|file| io::BufWriter::with_capacity(1 << 20, file))
                 })
             };
-        scry_capture::record(open, &options, &stop, &mut progress)
+        scry_capture::record(open, &options, selector, &stop, &mut progress)
+    };
+    // The live line ends before anything else is said, errors included.
+    if live.shown {
+        eprintln!();
+    }
+    let summary = if to_stdout {
+        recorded?
+    } else {
+        recorded
             .map_err(disk_full)
             .with_context(|| format!("recording to {}", path.display()))?
     };
-    if show_progress {
-        eprintln!();
-    }
-    report(&summary, if to_stdout { None } else { Some(&path) });
+    report(
+        &summary,
+        if to_stdout { None } else { Some(&path) },
+        options.rotation.is_some(),
+    );
     if let Some(status) = summary.command_status {
         // Like a shell: the command's own status, or 128 + its signal.
         use std::os::unix::process::ExitStatusExt;
@@ -177,20 +200,6 @@ pub fn exec_when_ready(fifo: &Path, argv: &[std::ffi::OsString]) -> anyhow::Resu
     });
 }
 
-/// Creates (or truncates) `path` readable and writable by its owner only:
-/// traces hold secrets (buffers, command lines).
-fn create_private(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file keeps its mode on open: tighten it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
 /// The rotation policy of `-C` / `-G`; `-W` alone is a mistake.
 fn rotation(args: &RecordArgs) -> anyhow::Result<Option<scry_capture::Rotation>> {
     if args.file_size.is_none() && args.rotate_every.is_none() {
@@ -251,13 +260,14 @@ impl SegmentFiles {
         }
     }
 
-    fn open(&mut self, segment: u32) -> io::Result<io::BufWriter<File>> {
+    /// Opens segment `segment`; returns it with its name.
+    fn open(&mut self, segment: u32) -> io::Result<(io::BufWriter<File>, PathBuf)> {
         use std::os::unix::ffi::OsStringExt;
         let mut name = self.base.clone();
         name.extend_from_slice(format!("-{}-{:04}.scry", utc_stamp(), segment + 1).as_bytes());
         let path = PathBuf::from(std::ffi::OsString::from_vec(name));
-        let file = create_private(&path)?;
-        self.written.push_back(path);
+        let file = output::create_private(&path)?;
+        self.written.push_back(path.clone());
         while self
             .keep
             .is_some_and(|keep| self.written.len() > keep as usize)
@@ -268,7 +278,7 @@ impl SegmentFiles {
                 eprintln!("scry: warning: cannot delete {}: {error}", oldest.display());
             }
         }
-        Ok(io::BufWriter::with_capacity(1 << 20, file))
+        Ok((io::BufWriter::with_capacity(1 << 20, file), path))
     }
 }
 
@@ -289,9 +299,22 @@ fn default_name() -> PathBuf {
     PathBuf::from(format!("scry-{}.scry", utc_stamp()))
 }
 
-fn report(summary: &RecordSummary, path: Option<&Path>) {
+fn report(summary: &RecordSummary, path: Option<&Path>, rotating: bool) {
     let mut err = io::stderr().lock();
-    let target = path.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    let target = match path {
+        None => "standard output".to_owned(),
+        Some(p) if rotating => {
+            let base = p.display().to_string();
+            let base = base.strip_suffix(".scry").unwrap_or(&base).to_owned();
+            let files = if summary.segments == 1 {
+                "file"
+            } else {
+                "files"
+            };
+            format!("{} {files} {base}-*.scry", summary.segments)
+        }
+        Some(p) => p.display().to_string(),
+    };
     let _ = writeln!(
         err,
         "scry: recorded {} events in {} to {target} ({}, {:.1} bytes/event)",
@@ -304,6 +327,13 @@ fn report(summary: &RecordSummary, path: Option<&Path>) {
             0.0
         },
     );
+    if summary.filtered > 0 {
+        let _ = writeln!(
+            err,
+            "scry: {} events left out by the capture filter",
+            output::count(summary.filtered)
+        );
+    }
     if summary.targets_missed > 0 {
         let _ = writeln!(
             err,
@@ -327,5 +357,203 @@ fn report(summary: &RecordSummary, path: Option<&Path>) {
         );
     } else {
         let _ = writeln!(err, "scry: no events lost");
+    }
+}
+
+/// A capture filter, compiled against the event table of the traces this
+/// version writes.
+struct CaptureFilter {
+    /// As given, for the file header.
+    text: String,
+    /// The event types the kernel must deliver for the filter to be decided
+    /// right (`None`: all of them).
+    kernel_types: Option<Vec<bool>>,
+    /// Decides the rest, event by event.
+    selector: FilterSelector,
+}
+
+impl CaptureFilter {
+    /// `None` for an empty filter; a usage error (exit 2, with a caret under
+    /// the bad token) for a bad one.
+    fn compile(text: &str, table: &EventTable) -> anyhow::Result<Option<CaptureFilter>> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let prepared = Prepared::from_table(table);
+        let filter = Filter::new(text, prepared.catalog_of(table)).map_err(|error| {
+            crate::exit::UsageError(format!("bad capture filter\n{}", error.render(text)))
+        })?;
+        let needs_state = filter.needs_state();
+        let kernel_types = filter
+            .event_types()
+            // The kernel selects 64-bit syscalls by number: a filter that
+            // may keep 32-bit or unnumbered ones is decided in user space
+            // alone.
+            .filter(|allowed| {
+                !is_allowed(allowed, scry_format::IA32_SYSCALL)
+                    && !is_allowed(allowed, scry_format::UNKNOWN_SYSCALL)
+            })
+            .map(|mut allowed| {
+                // The state a filter reads (process names, fds) is rebuilt
+                // from the events that change it: those must come too.
+                if needs_state {
+                    let changing = State::changing_types(table);
+                    for (slot, changes) in allowed.iter_mut().zip(changing) {
+                        *slot |= changes;
+                    }
+                }
+                allowed
+            });
+        Ok(Some(CaptureFilter {
+            text: text.trim().to_owned(),
+            kernel_types,
+            selector: FilterSelector {
+                filter,
+                prepared,
+                table: table.clone(),
+                state: None,
+                needs_state,
+                hostname: String::new(),
+                first_ts: None,
+                next_num: 0,
+            },
+        }))
+    }
+}
+
+fn is_allowed(types: &[bool], id: EventType) -> bool {
+    types.get(usize::from(id)).copied().unwrap_or(false)
+}
+
+/// The user-space half of a capture filter: replays the state from the
+/// capture's snapshot and every delivered event (kept or not), and
+/// evaluates the filter on each event exactly as `scry read` would.
+struct FilterSelector {
+    filter: Filter,
+    prepared: Prepared,
+    table: EventTable,
+    state: Option<State>,
+    needs_state: bool,
+    hostname: String,
+    first_ts: Option<u64>,
+    next_num: u64,
+}
+
+impl EventSelector for FilterSelector {
+    fn begin(&mut self, header: &FileHeader, snapshot: &Snapshot) {
+        self.table = header.event_table.clone();
+        self.prepared = Prepared::from_table(&self.table);
+        self.state = Some(State::new(snapshot, &self.table));
+        self.hostname.clone_from(&header.machine.hostname);
+    }
+
+    fn select(&mut self, events: &[Event], keep: &mut Vec<bool>) {
+        // Filters evaluate views of decoded chunks: the batch becomes one.
+        // Encoding our own events cannot fail; if it did, everything is
+        // kept (missing verdicts), which loses nothing.
+        let Ok(chunk) = DecodedChunk::from_events(events, self.next_num) else {
+            return;
+        };
+        self.next_num += events.len() as u64;
+        let table = &self.table;
+        let state = self
+            .state
+            .get_or_insert_with(|| State::new(&Snapshot::default(), table));
+        let first_ts = *self
+            .first_ts
+            .get_or_insert_with(|| events.first().map_or(0, |e| e.ts));
+        for event in chunk.iter() {
+            if self.needs_state {
+                state.apply(&event);
+            }
+            let event_type = event.event_type();
+            let names = table.get(event_type).map_or(&[][..], |e| &e.params[..]);
+            let info = self.prepared.types.get(event_type);
+            let ctx = Ctx::new(event, info, state, first_ts, &self.hostname, names);
+            keep.push(self.filter.matches(&ctx));
+        }
+    }
+}
+
+/// The syscalls the kernel delivers: those of `--syscalls`, narrowed to
+/// what the capture filter can keep; `None` for all.
+fn syscalls(
+    listed: &[String],
+    filter: Option<&CaptureFilter>,
+    table: &EventTable,
+) -> anyhow::Result<Option<Vec<EventType>>> {
+    let mut chosen: Option<Vec<bool>> = None;
+    if !listed.is_empty() {
+        let mut set = vec![false; table.id_bound()];
+        for name in listed.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let id = table.id_of(name).ok_or_else(|| {
+                crate::exit::UsageError(format!(
+                    "--syscalls: no syscall is called '{name}' (names as evt.type gives them, e.g. openat, connect)"
+                ))
+            })?;
+            if id >= scry_format::FIRST_SPECIAL_TYPE {
+                return Err(crate::exit::UsageError(format!(
+                    "--syscalls: '{name}' is not a syscall (process exits are always recorded)"
+                ))
+                .into());
+            }
+            set[usize::from(id)] = true;
+        }
+        chosen = Some(set);
+    }
+    if let Some(allowed) = filter.and_then(|f| f.kernel_types.as_ref()) {
+        chosen = Some(match chosen {
+            Some(listed) => listed
+                .iter()
+                .enumerate()
+                .map(|(id, &on)| on && allowed.get(id).copied().unwrap_or(false))
+                .collect(),
+            None => allowed.clone(),
+        });
+    }
+    Ok(chosen.map(|set| {
+        set.iter()
+            .enumerate()
+            .filter(|(_, on)| **on)
+            .filter_map(|(id, _)| EventType::try_from(id).ok())
+            .filter(|&id| id < scry_format::FIRST_SPECIAL_TYPE)
+            .collect()
+    }))
+}
+
+/// The statistics line shown on a terminal while a capture runs, redrawn
+/// in place each second.
+#[derive(Debug, Default)]
+struct LiveLine {
+    /// Whether a line is on screen (and so needs ending).
+    shown: bool,
+    /// When the previous line was drawn, and the events written by then.
+    previous: Option<(Duration, u64)>,
+}
+
+impl LiveLine {
+    fn show(&mut self, progress: &Progress, file: Option<&Path>) {
+        let (since, before) = self.previous.unwrap_or((Duration::ZERO, 0));
+        let seconds = progress.elapsed.saturating_sub(since).as_secs_f64();
+        let rate = if seconds > 0.0 {
+            progress.events.saturating_sub(before) as f64 / seconds
+        } else {
+            0.0
+        };
+        self.previous = Some((progress.elapsed, progress.events));
+        let target = file.map_or_else(|| "standard output".to_owned(), |f| f.display().to_string());
+        let filtered = if progress.filtered > 0 {
+            format!(", {} filtered", output::count(progress.filtered))
+        } else {
+            String::new()
+        };
+        eprint!(
+            "\r\x1b[2Krecording to {target}: {} events/s, {} events{filtered}, {} lost, {} written",
+            output::count(rate.round() as u64),
+            output::count(progress.events),
+            output::count(progress.dropped),
+            output::bytes(progress.bytes),
+        );
+        self.shown = true;
     }
 }

@@ -14,59 +14,82 @@ use scry_analyze::reports::users::UserCommands;
 use scry_analyze::{BufferMode, Ctx, Filter, OutputOptions, Printer, TimeMode, human};
 
 use super::read::Sink;
-use crate::cli::{EchoArgs, SlowArgs, SpyCommand, SpyFileArgs, SpyUsersArgs, TreeArgs};
+use crate::cli::{EchoArgs, ReportArgs, SlowArgs, SpyCommand, SpyFileArgs};
 use crate::exit::{Code, UsageError};
-use crate::traces::{Visitor, compile_filter, split_inputs};
+use crate::traces::{Traces, Visitor, compile_filter, split_inputs};
 
 /// Why a streaming report stopped early: its output went away.
 struct Closed(io::Error);
 
-/// Prints each event a report finds, as it finds it; per trace, what the
-/// report needs to know of the trace's event types.
-struct Streaming<T, F> {
+/// Hands every event to `each`, with what the report keeps for the
+/// event's trace (its event types, a bound printer…).
+struct Each<T, F> {
     per_trace: Vec<T>,
     current: usize,
-    sink: Sink,
-    printed: u64,
-    needs_state: bool,
-    write: F,
+    each: F,
 }
 
-impl<T, F: FnMut(&T, &Ctx<'_>, &mut Vec<u8>) -> bool> Visitor for Streaming<T, F> {
-    type Stop = Closed;
+impl<T, S, F: FnMut(&mut T, &Ctx<'_>) -> ControlFlow<S>> Visitor for Each<T, F> {
+    type Stop = S;
 
     fn needs_state(&self) -> bool {
-        self.needs_state
+        true
     }
 
     fn enter(&mut self, trace: usize) {
         self.current = trace;
     }
 
-    fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Closed> {
-        if (self.write)(&self.per_trace[self.current], ctx, &mut self.sink.buf) {
-            self.printed += 1;
-            if let Err(error) = self.sink.commit() {
-                return ControlFlow::Break(Closed(error));
-            }
-        }
-        ControlFlow::Continue(())
+    fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<S> {
+        (self.each)(&mut self.per_trace[self.current], ctx)
     }
 }
 
-impl<T, F: FnMut(&T, &Ctx<'_>, &mut Vec<u8>) -> bool> Streaming<T, F> {
-    /// Runs the report over `traces` and says whether it printed anything.
-    fn run(mut self, traces: &mut crate::traces::Traces) -> anyhow::Result<Code> {
-        if let Some(Closed(error)) = traces.scan(&mut self)? {
-            return Err(error).context("writing the output");
-        }
-        self.sink.flush().context("writing the output")?;
-        Ok(if self.printed > 0 {
-            Code::Ok
-        } else {
-            Code::NothingMatched
-        })
+/// Runs a report that prints as it goes: `write` appends what an event
+/// shows and says whether it printed anything. Exits 1 when nothing was.
+fn stream<T>(
+    traces: &mut Traces,
+    per_trace: Vec<T>,
+    mut write: impl FnMut(&mut T, &Ctx<'_>, &mut Vec<u8>) -> bool,
+) -> anyhow::Result<Code> {
+    let mut sink = Sink::stdout(true);
+    let mut printed = 0u64;
+    let stop = traces.scan(&mut Each {
+        per_trace,
+        current: 0,
+        each: |item: &mut T, ctx: &Ctx<'_>| {
+            if write(item, ctx, &mut sink.buf) {
+                printed += 1;
+                if let Err(error) = sink.commit() {
+                    return ControlFlow::Break(Closed(error));
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    })?;
+    if let Some(Closed(error)) = stop {
+        return Err(error).context("writing the output");
     }
+    sink.flush().context("writing the output")?;
+    Ok(if printed > 0 {
+        Code::Ok
+    } else {
+        Code::NothingMatched
+    })
+}
+
+/// Writes a report built at the end of the scan; exits 1 when it is empty.
+fn write_all(out: &[u8], empty: bool) -> anyhow::Result<Code> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(out)
+        .and_then(|()| stdout.flush())
+        .context("writing the output")?;
+    Ok(if empty {
+        Code::NothingMatched
+    } else {
+        Code::Ok
+    })
 }
 
 pub fn spy(command: &SpyCommand) -> anyhow::Result<Code> {
@@ -76,7 +99,7 @@ pub fn spy(command: &SpyCommand) -> anyhow::Result<Code> {
     }
 }
 
-fn spy_users(args: &SpyUsersArgs) -> anyhow::Result<Code> {
+fn spy_users(args: &ReportArgs) -> anyhow::Result<Code> {
     let (paths, filter) = split_inputs(&args.inputs, &[], "scry spy users FILE… [FILTER]")?;
     let mut traces = super::open(paths, &filter, &args.selection)?;
     let per_trace = traces
@@ -84,13 +107,10 @@ fn spy_users(args: &SpyUsersArgs) -> anyhow::Result<Code> {
         .map(|c| UserCommands::new(c.table))
         .collect();
     let json = args.json;
-    Streaming {
+    stream(
+        &mut traces,
         per_trace,
-        current: 0,
-        sink: Sink::stdout(true),
-        printed: 0,
-        needs_state: true,
-        write: |users: &UserCommands, ctx: &Ctx<'_>, out: &mut Vec<u8>| {
+        |users: &mut UserCommands, ctx, out| {
             let Some(command) = users.command(ctx) else {
                 return false;
             };
@@ -101,8 +121,7 @@ fn spy_users(args: &SpyUsersArgs) -> anyhow::Result<Code> {
             }
             true
         },
-    }
-    .run(&mut traces)
+    )
 }
 
 /// What `spy file` prints of each event: when, who, what, and the call's
@@ -120,35 +139,18 @@ fn spy_file(args: &SpyFileArgs) -> anyhow::Result<Code> {
         format: (!args.json).then(|| SPY_FILE_FORMAT.to_owned()),
         json: args.json,
         time: TimeMode::default(),
-        buffers: if args.hex {
-            BufferMode::Hex
-        } else if args.ascii {
-            BufferMode::Ascii
-        } else {
-            BufferMode::Inline
-        },
+        buffers: BufferMode::from_flags(args.ascii, args.hex),
         buffer_len: None,
     };
     let mut traces = super::open(args.files.clone(), &filter, &args.selection)?;
     let printers = printers(&traces, &options)?;
-    Streaming {
-        per_trace: printers,
-        current: 0,
-        sink: Sink::stdout(true),
-        printed: 0,
-        needs_state: true,
-        write: |printer: &std::cell::RefCell<Printer>, ctx: &Ctx<'_>, out: &mut Vec<u8>| {
-            printer.borrow_mut().print(ctx, out)
-        },
-    }
-    .run(&mut traces)
+    stream(&mut traces, printers, |printer: &mut Printer, ctx, out| {
+        printer.print(ctx, out)
+    })
 }
 
 /// One printer per trace, bound to its event table.
-fn printers(
-    traces: &crate::traces::Traces,
-    options: &OutputOptions,
-) -> anyhow::Result<Vec<std::cell::RefCell<Printer>>> {
+fn printers(traces: &Traces, options: &OutputOptions) -> anyhow::Result<Vec<Printer>> {
     traces
         .catalogs()
         .map(|catalog| {
@@ -157,7 +159,7 @@ fn printers(
             printer.bind(catalog).map_err(|e| {
                 UsageError(format!("bad output format\n{}", e.render(printer.source())))
             })?;
-            Ok(std::cell::RefCell::new(printer))
+            Ok(printer)
         })
         .collect()
 }
@@ -178,44 +180,12 @@ pub fn echo(args: &EchoArgs) -> anyhow::Result<Code> {
         EchoStyle::Text
     };
     let per_trace = traces.catalogs().map(|_| ()).collect();
-    Streaming {
-        per_trace,
-        current: 0,
-        sink: Sink::stdout(true),
-        printed: 0,
-        needs_state: true,
-        write: |(): &(), ctx: &Ctx<'_>, out: &mut Vec<u8>| echo::write(ctx, style, out),
-    }
-    .run(&mut traces)
+    stream(&mut traces, per_trace, |(), ctx, out| {
+        echo::write(ctx, style, out)
+    })
 }
 
-/// Builds the process tree from every event; the filter only marks.
-struct Tree {
-    builder: TreeBuilder,
-    per_trace: Vec<(TreeTypes, Option<Filter>)>,
-    current: usize,
-}
-
-impl Visitor for Tree {
-    type Stop = Infallible;
-
-    fn needs_state(&self) -> bool {
-        true
-    }
-
-    fn enter(&mut self, trace: usize) {
-        self.current = trace;
-    }
-
-    fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Infallible> {
-        let (types, filter) = &self.per_trace[self.current];
-        let matched = filter.as_ref().is_none_or(|f| f.matches(ctx));
-        self.builder.add(types, ctx, matched);
-        ControlFlow::Continue(())
-    }
-}
-
-pub fn tree(args: &TreeArgs) -> anyhow::Result<Code> {
+pub fn tree(args: &ReportArgs) -> anyhow::Result<Code> {
     let (paths, filter) = split_inputs(&args.inputs, &[], "scry tree FILE… [FILTER]")?;
     let mut traces = super::open(paths, "", &args.selection)?;
     let per_trace = traces
@@ -227,30 +197,25 @@ pub fn tree(args: &TreeArgs) -> anyhow::Result<Code> {
             ))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let filtered = !filter.trim().is_empty();
-    let mut visitor = Tree {
-        builder: TreeBuilder::default(),
+    // The tree is built from every event; the filter only marks.
+    let mut builder = TreeBuilder::default();
+    let _ = traces.scan(&mut Each {
         per_trace,
         current: 0,
-    };
-    let _ = traces.scan(&mut visitor)?;
-    let nodes = visitor.builder.finish(filtered);
+        each: |(types, filter): &mut (TreeTypes, Option<Filter>), ctx: &Ctx<'_>| {
+            let matched = filter.as_ref().is_none_or(|f| f.matches(ctx));
+            builder.add(types, ctx, matched);
+            ControlFlow::<Infallible>::Continue(())
+        },
+    })?;
+    let nodes = builder.finish(!filter.trim().is_empty());
     let mut out = Vec::new();
     if args.json {
         tree::write_json(&nodes, &mut out);
     } else {
         tree::write_text(&nodes, &mut out);
     }
-    let mut stdout = io::stdout().lock();
-    stdout
-        .write_all(&out)
-        .and_then(|()| stdout.flush())
-        .context("writing the output")?;
-    Ok(if nodes.is_empty() {
-        Code::NothingMatched
-    } else {
-        Code::Ok
-    })
+    write_all(&out, nodes.is_empty())
 }
 
 /// What `slow` prints after the duration: the call and its arguments.
@@ -259,43 +224,6 @@ const SLOW_FORMAT: &str = "*%evt.num %evt.datetime %proc.name (%proc.pid) %evt.t
 /// The fields of each call in `slow -j`.
 const SLOW_JSON: &str =
     "*%evt.num %evt.rawtime %evt.latency %proc.name %proc.pid %thread.tid %evt.type %evt.info";
-
-/// Keeps the slowest calls, each as its printed line.
-struct Slow {
-    slowest: Slowest,
-    printers: Vec<std::cell::RefCell<Printer>>,
-    current: usize,
-    json: bool,
-}
-
-impl Visitor for Slow {
-    type Stop = Infallible;
-
-    fn needs_state(&self) -> bool {
-        true
-    }
-
-    fn enter(&mut self, trace: usize) {
-        self.current = trace;
-    }
-
-    fn visit(&mut self, ctx: &Ctx<'_>) -> ControlFlow<Infallible> {
-        let latency = ctx.event.latency();
-        if self.slowest.wants(latency) {
-            let mut line = Vec::new();
-            if !self.json {
-                let _ = write!(line, "{:>10}  ", human::duration(latency));
-            }
-            if self.printers[self.current]
-                .borrow_mut()
-                .print(ctx, &mut line)
-            {
-                self.slowest.offer(latency, ctx.event.num(), line);
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
 
 pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
     let threshold = scry_analyze::TimeSpec::parse_duration(&args.threshold)
@@ -319,22 +247,30 @@ pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
         buffers: BufferMode::Inline,
         buffer_len: None,
     };
-    let mut visitor = Slow {
-        slowest: Slowest::new(args.rows),
-        printers: printers(&traces, &options)?,
+    // Calls are printed when kept, and only the slowest are kept.
+    let mut slowest = Slowest::new(args.rows);
+    let json = args.json;
+    let _ = traces.scan(&mut Each {
+        per_trace: printers(&traces, &options)?,
         current: 0,
-        json: args.json,
-    };
-    let _ = traces.scan(&mut visitor)?;
-    let calls = visitor.slowest.finish();
-    let mut stdout = io::BufWriter::new(io::stdout().lock());
-    for (_, line) in &calls {
-        stdout.write_all(line).context("writing the output")?;
-    }
-    stdout.flush().context("writing the output")?;
-    Ok(if calls.is_empty() {
-        Code::NothingMatched
-    } else {
-        Code::Ok
-    })
+        each: |printer: &mut Printer, ctx: &Ctx<'_>| {
+            let latency = ctx.event.latency();
+            if slowest.wants(latency) {
+                let mut line = Vec::new();
+                if !json {
+                    let _ = write!(line, "{:>10}  ", human::duration(latency));
+                }
+                if printer.print(ctx, &mut line) {
+                    slowest.offer(latency, ctx.event.num(), line);
+                }
+            }
+            ControlFlow::<Infallible>::Continue(())
+        },
+    })?;
+    let calls = slowest.finish();
+    let out: Vec<u8> = calls
+        .iter()
+        .flat_map(|(_, line)| line.iter().copied())
+        .collect();
+    write_all(&out, calls.is_empty())
 }

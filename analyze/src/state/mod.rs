@@ -291,6 +291,16 @@ impl State {
         state
     }
 
+    /// The event types of `table` that change the state (by id): what a
+    /// capture that keeps only some event types must still record for the
+    /// state of the rest to be right.
+    pub fn changing_types(table: &EventTable) -> Vec<bool> {
+        let dispatch = Dispatch::new(table);
+        (0..table.id_bound())
+            .map(|id| u16::try_from(id).is_ok_and(|id| dispatch.slot(id).is_some()))
+            .collect()
+    }
+
     /// Updates the state with one event, in file order. See the module
     /// documentation for what is visible after it.
     pub fn apply(&mut self, event: &EventView<'_>) {

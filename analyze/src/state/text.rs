@@ -165,22 +165,10 @@ pub(super) fn socket_name(
     out
 }
 
-/// The container id in a cgroup name: the first run of exactly 64 hex
-/// digits (`docker-<id>.scope`, `cri-containerd-<id>.scope`,
-/// `crio-<id>.scope`, `libpod-<id>.scope`, or the bare id of the cgroupfs
-/// driver). `None` for host cgroups (`session-3.scope`, `user@1000.service`).
+/// The container id in a cgroup name (see
+/// [`scry_format::container_id_of_cgroup`]).
 pub(super) fn container_of_cgroup(cgroup: &[u8]) -> Option<&str> {
-    let mut run_start = 0;
-    for (index, byte) in cgroup.iter().chain(std::iter::once(&b'/')).enumerate() {
-        if byte.is_ascii_hexdigit() {
-            continue;
-        }
-        if index - run_start == 64 {
-            return std::str::from_utf8(&cgroup[run_start..index]).ok();
-        }
-        run_start = index + 1;
-    }
-    None
+    scry_format::container_id_of_cgroup(cgroup)
 }
 
 #[cfg(test)]

@@ -1,0 +1,561 @@
+//! sysdig and Falco captures (`.scap`): reading them into the model.
+//!
+//! A scap file (libscap's savefile, written by `sysdig -w` and by Falco's
+//! capture feature, plain or gzip-compressed) is a pcapng-style sequence
+//! of blocks: a section header, metadata (machine, interfaces, users, the
+//! process list, one fd list per thread), then events. [`import`] reads
+//! one front to back and writes it as a scry trace through a
+//! [`TraceWriter`]: its metadata becomes the file header and the state
+//! snapshot, its events become records (see [`events`] for how enter and
+//! exit events become one record per syscall). The same trace read from
+//! the `.scap` or from the `.scry` that `scry convert` writes gives the
+//! same answers.
+//!
+//! What cannot be read is reported, not guessed: a byte-swapped or newer
+//! major version is refused; a file cut off is read up to its last whole
+//! block, and a damaged block ends the reading there; both are described
+//! in the [`ScapReport`]. Blocks of unknown types are skipped by their
+//! length, and pcapng options (in the section header or after an event)
+//! are ignored.
+//!
+//! The format is described in falcosecurity/libs (`scap_savefile.h`,
+//! `engine/savefile/`, `driver/event_table.c`).
+
+mod events;
+mod input;
+mod meta;
+#[rustfmt::skip]
+mod schema;
+
+use std::io::Write;
+
+use crate::error::{FormatError, Result};
+use crate::model::{CaptureSettings, FileHeader, Snapshot};
+use crate::reader::Truncation;
+use crate::writer::{TraceWriter, WriterOptions};
+
+pub use events::ConversionStats;
+use events::{Converter, Mapping, Outcome};
+use input::{Blocks, Next};
+use meta::kind;
+
+/// The first bytes of every scap file (the section header's block type).
+const SECTION_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
+/// The newest major version this reader knows.
+const MAJOR: u16 = 1;
+
+/// What kind of file a byte prefix starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    /// A plain scap capture.
+    Scap,
+    /// A gzip stream holding a scap capture.
+    GzipScap,
+    /// A gzip stream holding something else.
+    OtherGzip,
+    /// Not a scap capture.
+    Other,
+}
+
+/// Tells a scap capture (plain or gzip'd) from other files by their first
+/// bytes; a gzip stream is decompressed just enough to look inside.
+pub fn sniff(bytes: &[u8]) -> Sniffed {
+    if bytes.starts_with(&SECTION_MAGIC) {
+        return Sniffed::Scap;
+    }
+    if !input::is_gzip(bytes) {
+        return Sniffed::Other;
+    }
+    let mut blocks = Blocks::new(bytes);
+    if blocks.peek(4) == SECTION_MAGIC {
+        Sniffed::GzipScap
+    } else {
+        Sniffed::OtherGzip
+    }
+}
+
+/// What reading a capture found, beyond its events.
+#[derive(Debug, Clone, Default)]
+pub struct ScapReport {
+    /// Section header version, `(major, minor)`.
+    pub version: (u16, u16),
+    /// Whether the file was gzip-compressed.
+    pub gzip: bool,
+    /// Size of the capture once decompressed, as far as it was read.
+    pub bytes: u64,
+    /// Blocks of types this reader does not know, skipped.
+    pub skipped_blocks: u64,
+    /// Metadata blocks that did not decode (their content is missing from
+    /// the snapshot), with why.
+    pub damaged_metadata: Vec<String>,
+    /// How the events were converted.
+    pub events: ConversionStats,
+    /// Set when the capture ends inside a block.
+    pub truncation: Option<Truncation>,
+    /// Why the gzip stream ended early, when it did.
+    pub gzip_error: Option<String>,
+    /// Set when a block could not be delimited: nothing after `offset` was
+    /// read.
+    pub damage: Option<(u64, String)>,
+}
+
+impl ScapReport {
+    /// Whether the whole capture was read without damage.
+    pub fn is_whole(&self) -> bool {
+        self.truncation.is_none() && self.damage.is_none() && self.damaged_metadata.is_empty()
+    }
+}
+
+/// The metadata collected before the first event.
+#[derive(Default)]
+struct Metadata {
+    header: FileHeader,
+    threads: Vec<meta::ThreadEntry>,
+    fds: Vec<(u64, meta::FdEntry)>,
+    users: Vec<crate::model::UserInfo>,
+    groups: Vec<crate::model::GroupInfo>,
+}
+
+/// Reads the capture in `bytes` (plain or gzip) and writes it as a scry
+/// trace to `out` with `options`. Returns the writer's output and what was
+/// found.
+///
+/// # Errors
+/// Not a scap file, a byte-swapped file, an unsupported major version, a
+/// file cut off inside its section header, or I/O errors of `out`.
+/// Damage further in ends the reading and is reported, not returned.
+pub fn import<W: Write>(bytes: &[u8], out: W, options: WriterOptions) -> Result<(W, ScapReport)> {
+    let mut report = ScapReport {
+        gzip: input::is_gzip(bytes),
+        ..ScapReport::default()
+    };
+    let mut blocks = Blocks::new(bytes);
+    report.version = section_header(&mut blocks)?;
+    let mut metadata = Metadata::default();
+    metadata.header.writer = format!(
+        "sysdig/Falco capture (scap {}.{}{})",
+        report.version.0,
+        report.version.1,
+        if report.gzip { ", gzip" } else { "" }
+    );
+    metadata.header.capture = CaptureSettings {
+        target: "imported from a .scap capture".to_owned(),
+        ..CaptureSettings::default()
+    };
+    // Captures do not say; libscap's event table is the x86_64 one.
+    metadata.header.machine.arch = "x86_64".to_owned();
+
+    let mut out = Some(out);
+    let mut located = events::Located::default();
+    let mut sink: Option<(TraceWriter<W>, Converter)> = None;
+    loop {
+        let offset = blocks.offset();
+        let (block_kind, body) = match blocks.next_block() {
+            Next::Block { kind, body } => (kind, body),
+            Next::End => break,
+            Next::Truncated { partial } => {
+                report.truncation = Some(Truncation {
+                    offset,
+                    partial_bytes: partial,
+                });
+                break;
+            }
+            Next::Damaged(reason) => {
+                report.damage = Some((offset, reason));
+                break;
+            }
+        };
+        let Some((v1, flags, large)) = event_block(block_kind) else {
+            if sink.is_none() {
+                if let Err(reason) = metadata_block(&mut metadata, block_kind, body, &mut report) {
+                    report.damaged_metadata.push(format!(
+                        "block of type {block_kind:#x} at byte {offset}: {reason}"
+                    ));
+                }
+            } else if block_kind != kind::SECTION {
+                // Metadata repeated mid-capture (a rotated file's header)
+                // says nothing the events have not.
+                report.skipped_blocks += 1;
+            }
+            continue;
+        };
+        let parsed = events::parse(body, v1, flags, large, &mut located);
+        if sink.is_none() {
+            let first_ts = parsed.as_ref().map_or(0, |raw| raw.ts);
+            let Some(out) = out.take() else { break };
+            sink = Some(start(&mut metadata, first_ts, out, &options)?);
+        }
+        let Some((writer, converter)) = sink.as_mut() else {
+            break;
+        };
+        match parsed {
+            Ok(raw) => {
+                if let Outcome::Record(head, emit) = converter.take(raw) {
+                    writer.push_encoded(&head, |params| emit.encode(params, &head))?;
+                }
+            }
+            Err(_) => converter.undecodable(),
+        }
+    }
+    if let Some(error) = blocks.stream_error() {
+        // The gzip stream itself is cut off or damaged: what decompressed
+        // was read.
+        report.gzip_error = Some(error.to_string());
+        if report.truncation.is_none() && report.damage.is_none() {
+            report.truncation = Some(Truncation {
+                offset: blocks.offset(),
+                partial_bytes: 0,
+            });
+        }
+    }
+    report.bytes = blocks.offset();
+    let (writer, mut converter) = match sink {
+        Some(sink) => sink,
+        None => {
+            let Some(out) = out.take() else {
+                return Err(FormatError::Unsupported("capture has no output".to_owned()));
+            };
+            start(&mut metadata, 0, out, &options)?
+        }
+    };
+    report.events = converter.finish();
+    let out = writer.finish()?;
+    Ok((out, report))
+}
+
+/// For an event block type: whether it is V1 (no parameter count), has
+/// flags, and has 32-bit parameter lengths.
+fn event_block(block_kind: u32) -> Option<(bool, bool, bool)> {
+    Some(match block_kind {
+        kind::EVENT_V1 | kind::EVENT_V1_OLD => (true, false, false),
+        kind::EVENT_V2 => (false, false, false),
+        kind::EVENT_V2_LARGE => (false, false, true),
+        kind::EVENT_FLAGS_V1 => (true, true, false),
+        kind::EVENT_FLAGS_V2 => (false, true, false),
+        kind::EVENT_FLAGS_V2_LARGE => (false, true, true),
+        _ => return None,
+    })
+}
+
+/// Decodes one metadata block into `metadata`.
+fn metadata_block(
+    metadata: &mut Metadata,
+    block_kind: u32,
+    body: &[u8],
+    report: &mut ScapReport,
+) -> Result<(), String> {
+    let short = |e: meta::Short| format!("cut off inside a {}", e.0);
+    match block_kind {
+        kind::MACHINE | kind::MACHINE_OLD => {
+            let machine = meta::machine(body).map_err(short)?;
+            let arch = std::mem::take(&mut metadata.header.machine.arch);
+            metadata.header.machine = machine;
+            metadata.header.machine.arch = arch;
+        }
+        kind::USERS_V1 | kind::USERS_V1_OLD | kind::USERS_V2 => {
+            let v2 = block_kind == kind::USERS_V2;
+            meta::users(body, v2, &mut metadata.users, &mut metadata.groups).map_err(short)?;
+        }
+        kind::FDS_V1 | kind::FDS_V1_OLD | kind::FDS_V2 => {
+            let mut fds = Vec::new();
+            let result = meta::fds(body, block_kind == kind::FDS_V2, &mut fds);
+            // Entries before the damage are kept.
+            let tid = result.as_ref().copied().unwrap_or(0);
+            metadata.fds.extend(fds.into_iter().map(|fd| (tid, fd)));
+            result.map_err(short)?;
+        }
+        kind::SECTION => {}
+        other => match meta::procs_version(other) {
+            Some(version) => meta::procs(body, version, &mut metadata.threads).map_err(short)?,
+            // Interface lists and blocks of newer writers.
+            None => report.skipped_blocks += 1,
+        },
+    }
+    Ok(())
+}
+
+/// Builds the snapshot from the metadata and starts the trace.
+fn start<W: Write>(
+    metadata: &mut Metadata,
+    first_ts: u64,
+    out: W,
+    options: &WriterOptions,
+) -> Result<(TraceWriter<W>, Converter)> {
+    let threads = std::mem::take(&mut metadata.threads);
+    let tgids: Vec<(u64, u32)> = threads.iter().map(|t| (t.tid, t.pid as u32)).collect();
+    let tgid_of = |tid: u64| {
+        tgids
+            .iter()
+            .find(|(t, _)| *t == tid)
+            .map_or(tid as u32, |&(_, pid)| pid)
+    };
+    let mut fds: Vec<meta::FdEntry> = Vec::with_capacity(metadata.fds.len());
+    for (tid, mut entry) in std::mem::take(&mut metadata.fds) {
+        entry.info.pid = tgid_of(tid);
+        // Threads share their process' table; it may be listed for each.
+        if !fds
+            .iter()
+            .any(|f| f.info.pid == entry.info.pid && f.info.fd == entry.info.fd)
+        {
+            fds.push(entry);
+        }
+    }
+    meta::resolve_sockets(&mut fds);
+    let (processes, thread_infos) = meta::processes(threads);
+    let snapshot = Snapshot {
+        ts: first_ts,
+        processes,
+        threads: thread_infos,
+        fds: fds.into_iter().map(|f| f.info).collect(),
+        users: std::mem::take(&mut metadata.users),
+        groups: std::mem::take(&mut metadata.groups),
+        containers: Vec::new(),
+    };
+    let mapping = Mapping::new();
+    metadata.header.event_table = mapping.table.clone();
+    metadata.header.created_ns = first_ts;
+    let writer = TraceWriter::new(out, &metadata.header, &snapshot, options.clone())?;
+    Ok((writer, Converter::new(mapping, tgids)))
+}
+
+/// Reads and checks the section header block.
+fn section_header(blocks: &mut Blocks<'_>) -> Result<(u16, u16)> {
+    let head = blocks.peek(28).to_vec();
+    if head.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    if head.len() < 4 || head[..4] != SECTION_MAGIC {
+        return Err(FormatError::Unsupported(
+            "not a sysdig/Falco capture: no section header block at offset 0".to_owned(),
+        ));
+    }
+    if head.len() < 16 {
+        return Err(FormatError::TruncatedHeader {
+            needed: 28,
+            actual: head.len() as u64,
+        });
+    }
+    let magic = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if magic == meta::BYTE_ORDER_MAGIC.swap_bytes() {
+        return Err(FormatError::Unsupported(
+            "the capture was written by a big-endian machine (byte-swapped section header); \
+             only little-endian captures are supported"
+                .to_owned(),
+        ));
+    }
+    if magic != meta::BYTE_ORDER_MAGIC {
+        return Err(FormatError::corrupt(
+            "scap section header",
+            0,
+            format!("bad byte-order magic {magic:#010x}"),
+        ));
+    }
+    let major = u16::from_le_bytes([head[12], head[13]]);
+    let minor = u16::from_le_bytes([head[14], head[15]]);
+    if major != MAJOR {
+        return Err(FormatError::UnsupportedVersion {
+            found_major: major,
+            found_minor: minor,
+            supported: MAJOR,
+        });
+    }
+    match blocks.next_block() {
+        Next::Block { .. } => Ok((major, minor)),
+        Next::Damaged(reason) => Err(FormatError::corrupt("scap section header", 0, reason)),
+        Next::End | Next::Truncated { .. } => Err(FormatError::TruncatedHeader {
+            needed: 28,
+            actual: head.len() as u64,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::TraceFile;
+
+    /// A block: type, length, body padded to 4 bytes, length.
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().div_ceil(4) * 4;
+        let total = (padded + 12) as u32;
+        let mut out = Vec::new();
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(8 + padded, 0);
+        out.extend_from_slice(&total.to_le_bytes());
+        out
+    }
+
+    fn str16(out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        out.extend_from_slice(text);
+    }
+
+    /// A V2 event: header with nparams, 16-bit lengths, values.
+    fn event(ts: u64, tid: u64, code: u16, params: &[&[u8]]) -> Vec<u8> {
+        let len = 26 + 2 * params.len() + params.iter().map(|p| p.len()).sum::<usize>();
+        let mut out = Vec::new();
+        out.extend_from_slice(&ts.to_le_bytes());
+        out.extend_from_slice(&tid.to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&code.to_le_bytes());
+        out.extend_from_slice(&(params.len() as u32).to_le_bytes());
+        for p in params {
+            out.extend_from_slice(&(p.len() as u16).to_le_bytes());
+        }
+        for p in params {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    fn capture() -> Vec<u8> {
+        let mut file = Vec::new();
+        // Section header with a pcapng comment option.
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&meta::BYTE_ORDER_MAGIC.to_le_bytes());
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&2u16.to_le_bytes());
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        shb.extend_from_slice(&[1, 0, 4, 0, b'n', b'o', b't', b'e', 0, 0, 0, 0]);
+        file.extend(block(kind::SECTION, &shb));
+        // A block type this reader does not know.
+        file.extend(block(0x999, &[1, 2, 3, 4]));
+        // One process, PL V9.
+        let mut entry = Vec::new();
+        for v in [42u64, 42, 1, 42, 42] {
+            entry.extend_from_slice(&v.to_le_bytes());
+        }
+        str16(&mut entry, b"demo");
+        str16(&mut entry, b"demo");
+        str16(&mut entry, b"/usr/bin/demo");
+        str16(&mut entry, b"--flag\0");
+        str16(&mut entry, b"/tmp");
+        entry.extend_from_slice(&1024u64.to_le_bytes());
+        entry.extend_from_slice(&0u32.to_le_bytes());
+        entry.extend_from_slice(&1000u32.to_le_bytes());
+        entry.extend_from_slice(&1000u32.to_le_bytes());
+        entry.extend_from_slice(&[0; 28]);
+        str16(&mut entry, b"");
+        entry.extend_from_slice(&42u64.to_le_bytes());
+        entry.extend_from_slice(&42u64.to_le_bytes());
+        str16(&mut entry, b"cpu=/\0");
+        str16(&mut entry, b"/");
+        entry.extend_from_slice(&1000u32.to_le_bytes()); // loginuid
+        let mut procs = ((entry.len() + 4) as u32).to_le_bytes().to_vec();
+        procs.extend(entry);
+        file.extend(block(meta::kind::PROCS_V9, &procs));
+        // Its fd 3, FDL V2, a file opened read-write (libscap flags).
+        let mut fd = Vec::new();
+        fd.extend_from_slice(&3u64.to_le_bytes());
+        fd.extend_from_slice(&7u64.to_le_bytes());
+        fd.push(16);
+        fd.extend_from_slice(&3u32.to_le_bytes());
+        str16(&mut fd, b"/var/log/demo.log");
+        let mut fds = 42u64.to_le_bytes().to_vec();
+        fds.extend_from_slice(&((fd.len() + 4) as u32).to_le_bytes());
+        fds.extend(fd);
+        file.extend(block(meta::kind::FDS_V2, &fds));
+        // read enter and exit (V2 blocks), the exit with an option after
+        // the event.
+        let mut read_enter = 0u16.to_le_bytes().to_vec();
+        read_enter.extend(event(
+            1_000,
+            42,
+            6,
+            &[&3i64.to_le_bytes(), &64u32.to_le_bytes()],
+        ));
+        file.extend(block(kind::EVENT_V2, &read_enter));
+        let mut read_exit = 0u16.to_le_bytes().to_vec();
+        read_exit.extend(event(1_500, 42, 7, &[&5i64.to_le_bytes(), b"hello"]));
+        read_exit.extend_from_slice(&[0, 0, 1, 0, 4, 0, b'x', b'y', b'z', b'w']);
+        file.extend(block(kind::EVENT_V2, &read_exit));
+        // openat exit alone, in an event-with-flags block: libscap's
+        // O_RDONLY|O_CLOEXEC.
+        let mut openat = 1u16.to_le_bytes().to_vec();
+        openat.extend_from_slice(&0u32.to_le_bytes());
+        openat.extend(event(
+            2_000,
+            42,
+            307,
+            &[
+                &4i64.to_le_bytes(),
+                &(-100i64).to_le_bytes(),
+                b"/etc/hosts\0",
+                &4097u32.to_le_bytes(),
+                &0u32.to_le_bytes(),
+            ],
+        ));
+        file.extend(block(kind::EVENT_FLAGS_V2, &openat));
+        // An enter whose exit never comes.
+        let mut dangling = 0u16.to_le_bytes().to_vec();
+        dangling.extend(event(
+            3_000,
+            42,
+            6,
+            &[&3i64.to_le_bytes(), &64u32.to_le_bytes()],
+        ));
+        file.extend(block(kind::EVENT_V2, &dangling));
+        file
+    }
+
+    #[test]
+    fn a_built_capture_reads_back() {
+        let (bytes, report) = import(&capture(), Vec::new(), WriterOptions::default()).unwrap();
+        assert!(report.is_whole(), "{report:?}");
+        assert_eq!(report.version, (1, 2));
+        assert_eq!(report.skipped_blocks, 1);
+        let e = &report.events;
+        assert_eq!(
+            (e.scap_events, e.records, e.paired, e.unpaired_enters),
+            (4, 2, 1, 1)
+        );
+        let trace = TraceFile::open(bytes).unwrap();
+        let snapshot = trace.snapshot();
+        assert_eq!(snapshot.processes.len(), 1);
+        let process = &snapshot.processes[0];
+        assert_eq!(process.exe, b"/usr/bin/demo");
+        assert_eq!(process.args, [b"demo".to_vec(), b"--flag".to_vec()]);
+        assert_eq!((process.uid, process.loginuid), (1000, 1000));
+        assert_eq!(snapshot.fds[0].name, b"/var/log/demo.log");
+        assert_eq!(snapshot.fds[0].flags, 0o2, "O_RDWR");
+        let table = &trace.header().event_table;
+        let chunk = trace.decode_chunk(&trace.chunks()[0]).unwrap();
+        let events: Vec<_> = chunk.iter().map(|e| e.to_event()).collect();
+        assert_eq!(events.len(), 2);
+        let read = &events[0];
+        assert_eq!(table.name(read.event_type), Some("read"));
+        assert_eq!((read.ret, read.latency, read.tgid), (5, 500, 42));
+        let names = &table.get(read.event_type).unwrap().params;
+        let param = |name: &str| &read.params[names.iter().position(|n| n == name).unwrap()];
+        assert_eq!(param("fd"), &crate::Value::Fd(3), "from the enter event");
+        assert_eq!(param("data"), &crate::Value::Bytes(b"hello".to_vec()));
+        let open = &events[1];
+        assert_eq!(table.name(open.event_type), Some("openat"));
+        assert_eq!(open.cpu, 1);
+        assert_eq!(
+            open.params,
+            [
+                crate::Value::Fd(-100),
+                crate::Value::Str(b"/etc/hosts".to_vec()),
+                crate::Value::Uint(0o2000000),
+                crate::Value::Uint(0),
+                crate::Value::Fd(4),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cut_capture_reads_what_is_whole() {
+        let whole = capture();
+        let cut = &whole[..whole.len() - 10];
+        let (_, report) = import(cut, Vec::new(), WriterOptions::default()).unwrap();
+        assert!(report.truncation.is_some());
+        assert_eq!(report.events.records, 2);
+        // Every prefix either fails cleanly or reads.
+        for len in 0..whole.len() {
+            let _ = import(&whole[..len], Vec::new(), WriterOptions::default());
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `scry convert`: writes a sysdig/Falco capture (`.scap`, plain or gzip)
+//! as a native trace, so that later reads are fast and the file is small.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use scry_format::WriterOptions;
+use scry_format::scap::{self, Sniffed};
+
+use crate::cli::ConvertArgs;
+use crate::exit::{Code, UsageError};
+use crate::open::{read_whole, warn_scap};
+use crate::output;
+
+pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
+    let input = &args.input;
+    let data = read_whole(input)?;
+    let name = input.display();
+    match scap::sniff(data.as_ref()) {
+        Sniffed::Scap | Sniffed::GzipScap => {}
+        _ => {
+            return Err(scry_format::FormatError::Unsupported(
+                "not a sysdig/Falco capture (.scap): nothing to convert".to_owned(),
+            ))
+            .with_context(|| format!("cannot convert {name}"));
+        }
+    }
+    if args.output.as_os_str() != "-"
+        && args.output.canonicalize().ok() == input.canonicalize().ok()
+    {
+        return Err(UsageError("the output would overwrite the capture".to_owned()).into());
+    }
+    let written = if args.output.as_os_str() == "-" {
+        let out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+        convert(data.as_ref(), out, input)?.1
+    } else {
+        let file = output::create_private(&args.output)
+            .with_context(|| format!("cannot create {}", args.output.display()))?;
+        let out = io::BufWriter::with_capacity(1 << 20, file);
+        let (out, written) = convert(data.as_ref(), out, input)?;
+        out.into_inner()
+            .map_err(io::IntoInnerError::into_error)
+            .and_then(|file| file.sync_all())
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        written
+    };
+    if !args.quiet {
+        eprintln!(
+            "scry: {name}: {} events written as {} records ({}) to {}",
+            output::count(written.0),
+            output::count(written.1),
+            output::bytes(written.2),
+            args.output.display()
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// Converts `bytes` into `out`; the counts of capture events and records
+/// and the bytes written.
+fn convert<W: Write>(bytes: &[u8], out: W, path: &Path) -> anyhow::Result<(W, (u64, u64, u64))> {
+    let counter = Counted {
+        inner: out,
+        bytes: 0,
+    };
+    let (mut counter, report) = scap::import(bytes, counter, WriterOptions::default())
+        .with_context(|| format!("cannot convert {}", path.display()))?;
+    counter.flush().context("writing the trace")?;
+    warn_scap(path, &report);
+    let events = &report.events;
+    Ok((
+        counter.inner,
+        (events.scap_events, events.records, counter.bytes),
+    ))
+}
+
+/// Counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
