@@ -1,5 +1,5 @@
 //! The event index: what every view needs from a trace, built in one pass
-//! and kept compact (about 50 bytes per event) so that views, drill-downs
+//! and kept compact (about 55 bytes per event) so that views, drill-downs
 //! and the overview are computed from memory without decoding the trace
 //! again.
 //!
@@ -118,8 +118,63 @@ pub struct EventIndex {
     /// Events lost by the capture, with when they were counted:
     /// (timestamp, cumulative drops).
     pub drops: Vec<(u64, u64)>,
+    /// The events of each process entry, in order.
+    pub by_proc: Postings,
+    /// The events on each object, in order.
+    pub by_object: Postings,
     /// Earliest and latest timestamps, once finished.
     range: Option<(u64, u64)>,
+}
+
+/// For each key (a process entry, an object), the ordinals of its events
+/// in order: a drill-down step into one process or file reads its events
+/// only, however big the trace.
+#[derive(Debug, Default)]
+pub struct Postings {
+    /// Where each key's ordinals start in `ordinals`; one more entry than
+    /// keys.
+    offsets: Vec<u32>,
+    ordinals: Vec<u32>,
+}
+
+impl Postings {
+    /// Groups ordinals by `keys[ordinal]`, for keys below `bound` (others,
+    /// such as [`NO_OBJECT`], are left out).
+    pub fn build(keys: &[u32], bound: usize) -> Self {
+        let mut offsets = vec![0u32; bound + 1];
+        for &key in keys {
+            if let Some(count) = offsets.get_mut(key as usize + 1)
+                && (key as usize) < bound
+            {
+                *count += 1;
+            }
+        }
+        for at in 1..offsets.len() {
+            offsets[at] += offsets[at - 1];
+        }
+        let mut next = offsets.clone();
+        let mut ordinals = vec![0u32; offsets[bound] as usize];
+        for (ordinal, &key) in keys.iter().enumerate() {
+            if (key as usize) < bound {
+                let slot = &mut next[key as usize];
+                ordinals[*slot as usize] = ordinal as u32;
+                *slot += 1;
+            }
+        }
+        Postings { offsets, ordinals }
+    }
+
+    /// The ordinals of `key`'s events, in order.
+    pub fn get(&self, key: usize) -> &[u32] {
+        match (self.offsets.get(key), self.offsets.get(key + 1)) {
+            (Some(&from), Some(&to)) => &self.ordinals[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.offsets.capacity() + self.ordinals.capacity()) * 4
+    }
 }
 
 impl EventIndex {
@@ -163,7 +218,9 @@ impl EventIndex {
             + self.ret.capacity() * 8
             + self.latency.capacity() * 8
             + self.obj.capacity() * 4
-            + self.class.capacity();
+            + self.class.capacity()
+            + self.by_proc.heap_bytes()
+            + self.by_object.heap_bytes();
         let strings = |v: &[String]| v.iter().map(|s| s.capacity() + 24).sum::<usize>();
         columns
             + self
@@ -459,6 +516,8 @@ impl IndexBuilder {
         index.latency.shrink_to_fit();
         index.obj.shrink_to_fit();
         index.class.shrink_to_fit();
+        index.by_proc = Postings::build(&index.proc, index.procs.len());
+        index.by_object = Postings::build(&index.obj, index.objects.len());
         index.range = index
             .ts
             .iter()
@@ -537,6 +596,16 @@ mod tests {
         assert_eq!(server_port("[::1]:5000->[::1]:80"), 80);
         assert_eq!(server_port("0.0.0.0:22"), 22);
         assert_eq!(server_port("nonsense"), 0);
+    }
+
+    #[test]
+    fn postings_list_each_keys_events_in_order() {
+        let keys = [2, 0, 2, NO_OBJECT, 1, 2];
+        let postings = Postings::build(&keys, 3);
+        assert_eq!(postings.get(0), &[1]);
+        assert_eq!(postings.get(1), &[4]);
+        assert_eq!(postings.get(2), &[0, 2, 5]);
+        assert!(postings.get(3).is_empty());
     }
 
     #[test]

@@ -425,6 +425,54 @@ pub fn error_name(ret: i64) -> String {
     scry_analyze::fields::errno_name(ret).map_or_else(|| ret.to_string(), str::to_owned)
 }
 
+/// The events of the allowed processes or objects, whichever are fewer,
+/// when they are a small part of the trace.
+fn candidates(
+    index: &EventIndex,
+    procs: Option<&[bool]>,
+    objects: Option<&[bool]>,
+) -> Option<Vec<u32>> {
+    let lists = |allowed: Option<&[bool]>, postings: &'_ crate::index::Postings| {
+        allowed.map(|allowed| {
+            let lists: Vec<usize> = allowed
+                .iter()
+                .enumerate()
+                .filter(|(_, ok)| **ok)
+                .map(|(key, _)| key)
+                .collect();
+            let total: usize = lists.iter().map(|&key| postings.get(key).len()).sum();
+            (lists, total)
+        })
+    };
+    let by_proc = lists(procs, &index.by_proc).map(|(l, n)| (l, n, &index.by_proc));
+    let by_object = lists(objects, &index.by_object).map(|(l, n)| (l, n, &index.by_object));
+    let (keys, total, postings) = match (by_proc, by_object) {
+        (Some(a), Some(b)) => {
+            if a.1 <= b.1 {
+                a
+            } else {
+                b
+            }
+        }
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return None,
+    };
+    // Past a quarter of the events a plain scan is as quick.
+    if total > index.len() / 4 {
+        return None;
+    }
+    let mut events = Vec::with_capacity(total);
+    for &key in &keys {
+        events.extend_from_slice(postings.get(key));
+    }
+    // Each event has one process and one object, so the lists are
+    // disjoint: sorting restores file order.
+    if keys.len() > 1 {
+        events.sort_unstable();
+    }
+    Some(events)
+}
+
 /// Below this many events per thread a pass is not split.
 const PARALLEL_MIN: usize = 512 * 1024;
 
@@ -441,6 +489,11 @@ pub struct Selection<'a> {
     ret: Option<i64>,
     /// No event can match (contradicting steps).
     none: bool,
+    /// The only events that can match, in order, when the steps name few
+    /// processes or objects: read from the postings instead of scanning.
+    candidates: Option<Vec<u32>>,
+    /// Nothing narrows: every event is selected.
+    everything: bool,
 }
 
 fn narrow(slot: &mut Option<Vec<bool>>, len: usize, keep: impl Fn(usize) -> bool) {
@@ -469,6 +522,8 @@ impl<'a> Selection<'a> {
             tid: None,
             ret: None,
             none: false,
+            candidates: None,
+            everything: false,
         };
         let (procs, objects) = (index.procs.len(), index.objects.len());
         for pred in preds {
@@ -499,6 +554,9 @@ impl<'a> Selection<'a> {
                 }
             }
         }
+        sel.candidates = candidates(index, sel.procs.as_deref(), sel.objects.as_deref());
+        sel.everything =
+            mask.is_none() && range.is_none() && preds.is_empty() && sel.candidates.is_none();
         sel
     }
 
@@ -549,12 +607,34 @@ impl<'a> Selection<'a> {
         make: impl Fn() -> T + Sync,
         visit: impl Fn(&mut T, usize) + Sync,
     ) -> Vec<T> {
-        let len = if self.none { 0 } else { self.index.len() };
+        let len = match (&self.candidates, self.none) {
+            (_, true) => 0,
+            (Some(events), _) => events.len(),
+            (None, _) => self.index.len(),
+        };
+        // `range` is a range of positions: in the candidates if any, else
+        // of events.
         let run = |range: std::ops::Range<usize>| {
             let mut state = make();
-            for i in range {
-                if self.matches(i) {
-                    visit(&mut state, i);
+            match &self.candidates {
+                Some(events) => {
+                    for &i in &events[range] {
+                        if self.matches(i as usize) {
+                            visit(&mut state, i as usize);
+                        }
+                    }
+                }
+                None if self.everything => {
+                    for i in range {
+                        visit(&mut state, i);
+                    }
+                }
+                None => {
+                    for i in range {
+                        if self.matches(i) {
+                            visit(&mut state, i);
+                        }
+                    }
                 }
             }
             state
@@ -588,9 +668,20 @@ impl<'a> Selection<'a> {
         if self.none {
             return;
         }
-        for i in 0..self.index.len() {
-            if self.matches(i) {
-                visit(i);
+        match &self.candidates {
+            Some(events) => {
+                for &i in events {
+                    if self.matches(i as usize) {
+                        visit(i as usize);
+                    }
+                }
+            }
+            None => {
+                for i in 0..self.index.len() {
+                    if self.everything || self.matches(i) {
+                        visit(i);
+                    }
+                }
             }
         }
     }
@@ -901,25 +992,25 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
     let parts = sel.fold(
         || Groups::new(dense, distinct_procs, distinct_objects),
         |groups, i| {
-            let proc_id = index.proc[i];
-            let proc = &index.procs[proc_id as usize];
+            // Looked up only by the views that need them.
+            let proc = || &index.procs[index.proc[i] as usize];
             let obj = index.obj[i];
-            let object = (obj != NO_OBJECT).then(|| &index.objects[obj as usize]);
+            let object = || (obj != NO_OBJECT).then(|| &index.objects[obj as usize]);
             let key = match view {
-                ViewId::Procs => Some(u64::from(proc_id)),
+                ViewId::Procs => Some(u64::from(index.proc[i])),
                 ViewId::Threads => Some(u64::from(index.tid[i])),
-                ViewId::Files => object.filter(|o| o.is_file()).map(|_| u64::from(obj)),
-                ViewId::Dirs => object.filter(|o| o.is_file()).map(|o| u64::from(o.dir)),
-                ViewId::Conns => object.filter(|o| o.is_net()).map(|_| u64::from(obj)),
-                ViewId::Ports => object
+                ViewId::Files => object().filter(|o| o.is_file()).map(|_| u64::from(obj)),
+                ViewId::Dirs => object().filter(|o| o.is_file()).map(|o| u64::from(o.dir)),
+                ViewId::Conns => object().filter(|o| o.is_net()).map(|_| u64::from(obj)),
+                ViewId::Ports => object()
                     .filter(|o| o.is_net() && o.port != 0)
                     .map(|o| u64::from(o.port)),
-                ViewId::Containers => Some(u64::from(proc.container)),
+                ViewId::Containers => Some(u64::from(proc().container)),
                 ViewId::Syscalls => Some(u64::from(index.etype[i])),
                 ViewId::Errors => (index.class[i] & class::ERROR != 0).then(|| {
                     (u64::from(index.etype[i]) << 32) | (index.ret[i].unsigned_abs() & 0xffff_ffff)
                 }),
-                ViewId::Users => Some(u64::from(proc.user)),
+                ViewId::Users => Some(u64::from(proc().user)),
                 ViewId::Spy | ViewId::Tree | ViewId::Events => None,
             };
             if let Some(key) = key {
@@ -1284,4 +1375,52 @@ pub fn event_cells(index: &EventIndex, ordinal: usize) -> Vec<Cell> {
             index.objects[obj as usize].name.clone()
         }),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::source::{Progress, Source, Traces};
+
+    fn workload() -> EventIndex {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/workload.scry");
+        let trace = scry_format::TraceFile::open(std::fs::read(path).unwrap()).unwrap();
+        let source = Traces::new(vec![("workload.scry".to_owned(), trace)], 1);
+        source.index("", &Progress::new(0)).unwrap().0
+    }
+
+    fn selected(sel: &Selection<'_>) -> Vec<usize> {
+        let mut events = Vec::new();
+        sel.for_each(|i| events.push(i));
+        events
+    }
+
+    #[test]
+    fn postings_select_what_a_scan_selects() {
+        let index = workload();
+        let mut steps: Vec<Vec<Pred>> =
+            index.procs.iter().map(|p| vec![Pred::Pid(p.pid)]).collect();
+        steps.extend((0..index.objects.len() as u32).map(|o| vec![Pred::Object(o)]));
+        steps.push(vec![
+            Pred::Pid(index.procs[0].pid),
+            Pred::Type(index.etype[0]),
+        ]);
+        let mut used = 0;
+        for preds in steps {
+            let sel = Selection::new(&index, None, None, &preds);
+            used += usize::from(sel.candidates.is_some());
+            let via_postings = selected(&sel);
+            let scan = Selection {
+                candidates: None,
+                ..Selection::new(&index, None, None, &preds)
+            };
+            assert_eq!(via_postings, selected(&scan), "{preds:?}");
+            let parts = sel.fold(Vec::new, |v: &mut Vec<usize>, i| v.push(i));
+            assert_eq!(parts.concat(), via_postings);
+        }
+        assert!(used > 0, "small selections read the postings");
+    }
 }
