@@ -808,7 +808,7 @@ impl App {
             .and_then(|t| t.sort)
             .map_or(-1, |(c, _)| c as isize);
         let next = (current + step).rem_euclid(count) as usize;
-        self.sort_by(next, def.columns[next].kind != views::ColKind::Text);
+        self.sort_by(next, def.columns[next].kind.largest_first());
     }
 
     fn invert_sort(&mut self) {
@@ -1089,9 +1089,10 @@ impl App {
                 if let Some(&(_, column)) = self.hits.headers.iter().find(|(r, _)| r.contains(at)) {
                     let descending = match self.table().and_then(|t| t.sort) {
                         Some((c, d)) if c == column => !d,
-                        _ => self.level().view.is_some_and(|v| {
-                            views::def(v).columns[column].kind != views::ColKind::Text
-                        }),
+                        _ => self
+                            .level()
+                            .view
+                            .is_some_and(|v| views::def(v).columns[column].kind.largest_first()),
                     };
                     self.sort_by(column, descending);
                     return;

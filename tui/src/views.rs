@@ -59,6 +59,14 @@ pub enum ColKind {
     Nanos,
 }
 
+impl ColKind {
+    /// Whether a sort on it starts with the largest values (amounts);
+    /// text and times start with the first.
+    pub fn largest_first(self) -> bool {
+        matches!(self, ColKind::Num | ColKind::Bytes | ColKind::Nanos)
+    }
+}
+
 /// One column of a view.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
@@ -950,7 +958,7 @@ pub fn compute(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Table {
     let sort = (d.sort != usize::MAX).then(|| {
         (
             d.sort,
-            view != ViewId::Events && d.columns[d.sort].kind != Text,
+            view != ViewId::Events && d.columns[d.sort].kind.largest_first(),
         )
     });
     let rows = match view {
