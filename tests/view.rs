@@ -168,3 +168,63 @@ fn drill_twice_go_back_and_quit_in_a_real_terminal() {
     assert_eq!(code.trim(), "0");
     assert!(Path::new(&status).exists());
 }
+
+#[test]
+fn sigterm_quits_and_gives_the_terminal_back() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed (scripts/deps.sh test installs it); skipped");
+        return;
+    }
+    let dir = TempDir::new("view-sigterm");
+    let (pid, status, stty) = (dir.path("pid"), dir.path("status"), dir.path("stty"));
+    let sample = samples().join("workload.scry");
+    // The inner shell records its pid and becomes scry view; the outer one
+    // then looks at the terminal scry left behind.
+    let command = format!(
+        "sh -c 'echo $$ > {pid}; exec {} view {}'; echo $? > {status}; stty -a > {stty}; sleep 10",
+        env!("CARGO_BIN_EXE_scry"),
+        sample.display(),
+    );
+    let tmux = Tmux {
+        socket: format!("scry-test-term-{}", std::process::id()),
+    };
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "view",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the overview", |s| s.contains("8 Drops"));
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    while std::fs::read_to_string(&stty).map_or(true, |s| s.is_empty()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "scry view did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
+    // Raw mode is off again: line editing and echo are back.
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    assert!(words.contains(&"icanon"), "{modes}");
+    assert!(words.contains(&"echo"), "{modes}");
+    // And the alternate screen is left: the screen is the shell's again.
+    let screen = tmux.screen();
+    assert!(!screen.contains("8 Drops"), "{screen}");
+}

@@ -1,10 +1,11 @@
 //! The real terminal: raw mode, the alternate screen and mouse reporting
-//! on the way in, all undone on the way out, on error and on panic; and
-//! the event loop that feeds keys and mouse actions to the application
-//! while background passes run.
+//! on the way in, all undone on the way out: on quitting, on error, on
+//! panic, and on SIGTERM, SIGHUP or SIGINT; and the event loop that feeds
+//! keys and mouse actions to the application while background passes run.
 
 use std::io::{self, Stdout, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ratatui::Terminal;
@@ -15,6 +16,8 @@ use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::app::App;
 use crate::source::Source;
@@ -64,20 +67,34 @@ fn setup(mouse: bool) -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)>
     Ok((guard, terminal))
 }
 
+/// Whether an event is ready within `timeout`; a signal arriving while
+/// waiting is no error (the loop looks at the stop flag next).
+fn poll(timeout: Duration) -> io::Result<bool> {
+    match event::poll(timeout) {
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(false),
+        other => other,
+    }
+}
+
 /// Runs the UI over `source` until the user quits.
 ///
 /// # Errors
 /// Terminal I/O errors.
 pub fn run(source: Arc<dyn Source>, filter: &str, mouse: bool) -> io::Result<()> {
+    // A signal ends the loop like `q`, so the guard restores the terminal.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGHUP, SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
     let mut app = App::new(source, filter, mouse);
     let (_guard, mut terminal) = setup(mouse)?;
     terminal.clear()?;
     loop {
         terminal.draw(|frame| ui::draw(frame, &mut app))?;
-        if app.quit {
+        if app.quit || stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if event::poll(TICK)? {
+        if poll(TICK)? {
             // Handle everything pending before the next frame, so key
             // repeat never queues up redraws.
             loop {
@@ -86,7 +103,7 @@ pub fn run(source: Arc<dyn Source>, filter: &str, mouse: bool) -> io::Result<()>
                     Event::Mouse(action) if mouse => app.on_mouse(action),
                     _ => {}
                 }
-                if app.quit || !event::poll(Duration::ZERO)? {
+                if app.quit || stop.load(Ordering::Relaxed) || !poll(Duration::ZERO)? {
                     break;
                 }
             }
