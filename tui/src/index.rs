@@ -449,6 +449,11 @@ impl IndexBuilder {
     }
 
     fn object_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields) -> u32 {
+        let info = ctx.info;
+        // Most calls of some types touch nothing: no process or fd lookup.
+        if info.fd_param.is_none() && !info.returns_fd && info.path_param.is_none() {
+            return NO_OBJECT;
+        }
         let (kind, name) = match fields.fd_name.extract(ctx) {
             Some(name) => {
                 let kind = fields

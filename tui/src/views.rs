@@ -828,6 +828,7 @@ impl Acc {
         self.execs += other.execs;
     }
 
+    #[inline(always)]
     fn add(&mut self, index: &EventIndex, i: usize) {
         let bits = index.class[i];
         self.events += 1;
@@ -885,7 +886,8 @@ impl Groups {
         }
     }
 
-    #[inline]
+    // Called for every event of a table: inlined into each view's loop.
+    #[inline(always)]
     fn add(&mut self, index: &EventIndex, i: usize, key: u64) {
         let acc = if self.is_dense {
             match self.dense.get_mut(key as usize) {
@@ -905,10 +907,12 @@ impl Groups {
                 self.seen_procs.insert((key, pid));
             }
         }
-        let obj = index.obj[i];
-        if self.distinct_objects && obj != NO_OBJECT && self.last_object != Some((key, obj)) {
-            self.last_object = Some((key, obj));
-            self.seen_objects.insert((key, obj));
+        if self.distinct_objects {
+            let obj = index.obj[i];
+            if obj != NO_OBJECT && self.last_object != Some((key, obj)) {
+                self.last_object = Some((key, obj));
+                self.seen_objects.insert((key, obj));
+            }
         }
     }
 
@@ -948,6 +952,27 @@ impl Groups {
         }
         totals
     }
+}
+
+/// Counts the events of `sel` in the groups `key` puts them in (none for
+/// `None`), on every core, and merges the parts.
+fn group_by(
+    sel: &Selection<'_>,
+    index: &EventIndex,
+    new: impl Fn() -> Groups + Sync,
+    key: impl Fn(usize) -> Option<u64> + Sync,
+) -> Groups {
+    let parts = sel.fold(&new, |groups: &mut Groups, i| {
+        if let Some(key) = key(i) {
+            groups.add(index, i, key);
+        }
+    });
+    let mut parts = parts.into_iter();
+    let mut groups = parts.next().unwrap_or_else(new);
+    for part in parts {
+        groups.merge(part);
+    }
+    groups
 }
 
 /// Computes `view` over `sel`, sorted by its default column.
@@ -997,42 +1022,46 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
     let columns = def(view).columns;
     let shows = |title: &str| columns.iter().any(|c| c.title == title);
     let (distinct_procs, distinct_objects) = (shows("PROCS"), shows("FILES") || shows("CONNS"));
-    let parts = sel.fold(
-        || Groups::new(dense, distinct_procs, distinct_objects),
-        |groups, i| {
-            // Looked up only by the views that need them.
-            let proc = || &index.procs[index.proc[i] as usize];
-            let obj = index.obj[i];
-            let object = || (obj != NO_OBJECT).then(|| &index.objects[obj as usize]);
-            let key = match view {
-                ViewId::Procs => Some(u64::from(index.proc[i])),
-                ViewId::Threads => Some(u64::from(index.tid[i])),
-                ViewId::Files => object().filter(|o| o.is_file()).map(|_| u64::from(obj)),
-                ViewId::Dirs => object().filter(|o| o.is_file()).map(|o| u64::from(o.dir)),
-                ViewId::Conns => object().filter(|o| o.is_net()).map(|_| u64::from(obj)),
-                ViewId::Ports => object()
-                    .filter(|o| o.is_net() && o.port != 0)
-                    .map(|o| u64::from(o.port)),
-                ViewId::Containers => Some(u64::from(proc().container)),
-                ViewId::Syscalls => Some(u64::from(index.etype[i])),
-                ViewId::Errors => (index.class[i] & class::ERROR != 0).then(|| {
-                    (u64::from(index.etype[i]) << 32) | (index.ret[i].unsigned_abs() & 0xffff_ffff)
-                }),
-                ViewId::Users => Some(u64::from(proc().user)),
-                ViewId::Spy | ViewId::Tree | ViewId::Events => None,
-            };
-            if let Some(key) = key {
-                groups.add(index, i, key);
-            }
-        },
-    );
-    let mut parts = parts.into_iter();
-    let mut groups = parts
-        .next()
-        .unwrap_or_else(|| Groups::new(dense, distinct_procs, distinct_objects));
-    for part in parts {
-        groups.merge(part);
-    }
+    let new = || Groups::new(dense, distinct_procs, distinct_objects);
+    let object = |i: usize| {
+        let obj = index.obj[i];
+        (obj != NO_OBJECT).then(|| (obj, &index.objects[obj as usize]))
+    };
+    let proc = |i: usize| &index.procs[index.proc[i] as usize];
+    // One loop per view, each with its key inlined.
+    let groups = match view {
+        ViewId::Procs => group_by(sel, index, new, |i| Some(u64::from(index.proc[i]))),
+        ViewId::Threads => group_by(sel, index, new, |i| Some(u64::from(index.tid[i]))),
+        ViewId::Files => group_by(sel, index, new, |i| {
+            object(i)
+                .filter(|(_, o)| o.is_file())
+                .map(|(obj, _)| u64::from(obj))
+        }),
+        ViewId::Dirs => group_by(sel, index, new, |i| {
+            object(i)
+                .filter(|(_, o)| o.is_file())
+                .map(|(_, o)| u64::from(o.dir))
+        }),
+        ViewId::Conns => group_by(sel, index, new, |i| {
+            object(i)
+                .filter(|(_, o)| o.is_net())
+                .map(|(obj, _)| u64::from(obj))
+        }),
+        ViewId::Ports => group_by(sel, index, new, |i| {
+            object(i)
+                .filter(|(_, o)| o.is_net() && o.port != 0)
+                .map(|(_, o)| u64::from(o.port))
+        }),
+        ViewId::Containers => group_by(sel, index, new, |i| Some(u64::from(proc(i).container))),
+        ViewId::Syscalls => group_by(sel, index, new, |i| Some(u64::from(index.etype[i]))),
+        ViewId::Errors => group_by(sel, index, new, |i| {
+            (index.class[i] & class::ERROR != 0).then(|| {
+                (u64::from(index.etype[i]) << 32) | (index.ret[i].unsigned_abs() & 0xffff_ffff)
+            })
+        }),
+        ViewId::Users => group_by(sel, index, new, |i| Some(u64::from(proc(i).user))),
+        ViewId::Spy | ViewId::Tree | ViewId::Events => new(),
+    };
     // The latest process entry of each pid names its row.
     let mut latest: FxHashMap<u32, usize> = FxHashMap::default();
     if matches!(view, ViewId::Procs | ViewId::Threads) {
