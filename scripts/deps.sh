@@ -10,7 +10,7 @@ want=(clang libelf-dev zlib1g-dev pkg-config make gcc)
 case "${1:-build}" in
   build) ;;
   demo) want+=(python3 bsdutils) ;;
-  test) want+=(util-linux) ;;
+  test) want+=(util-linux tmux) ;;
   bench) want+=(bpftrace strace sysdig) ;;
   *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
 esac

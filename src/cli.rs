@@ -63,6 +63,21 @@ when nothing matched, 2 for a bad filter or format, 3 for an unreadable
 trace.")]
     Read(ReadArgs),
 
+    /// Explore traces in a terminal UI: an overview of the capture, then
+    /// processes, files, connections… down to the bytes read and written.
+    #[command(after_help = "\
+Examples:
+  scry view incident.scry
+  scry view incident.scry 'not proc.name in (sshd, systemd)'
+  scry view segments/ --no-mouse
+
+Starts on an overview of the whole capture: tiles with totals and activity
+over time, each opening its view (Enter, or the tile's number). Enter on a
+row drills into it, Esc goes back; F2 or : switches view, f or F4 filters,
+/ searches, t selects a time range, e shows the I/O bytes, ? lists every
+key. The trace is indexed once, in the background, with a progress bar.
+Exits 2 for a bad filter or without a terminal, 3 for an unreadable trace.")]
+    View(ViewArgs),
     /// Summarise traces: the top processes, files, connections, ports,
     /// syscalls, errors, containers or users, by any filter.
     #[command(after_help = TOP_HELP)]
@@ -465,6 +480,28 @@ pub struct SlowArgs {
 
     #[command(flatten)]
     pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Trace files or directories of segments, then the filter that
+    /// starts applied (it can be changed in the UI).
+    #[arg(value_name = "FILE… [FILTER]")]
+    pub inputs: Vec<String>,
+
+    /// A trace to view (repeatable); every positional argument is then
+    /// part of the filter.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Leave the mouse to the terminal (text selection) instead of using
+    /// it for rows, headers, tiles and the time-line.
+    #[arg(long)]
+    pub no_mouse: bool,
+
+    /// Decoding threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,8 @@ mod record;
 mod samples;
 // `scry read`: formats, JSON, time windows and exit codes over real captures.
 mod read;
+// `scry view`: the terminal UI, driven in tmux.
+mod view;
 // `scry top`: views, --by/--sum, exact figures over a known workload.
 mod top;
 // `scry spy`, `echo`, `tree`, `slow` over the incident sample.

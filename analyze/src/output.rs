@@ -738,8 +738,8 @@ fn ascii_dump(bytes: &[u8], out: &mut Vec<u8>) {
 }
 
 /// `-X`: sysdig's hex dump, 16 bytes a line in groups of two, with an ASCII
-/// column.
-pub(crate) fn hex_dump(bytes: &[u8], out: &mut Vec<u8>) {
+/// column; each line starts with a tab.
+pub fn hex_dump(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (line, row) in bytes.chunks(16).enumerate() {
         let _ = write!(out, "\t0x{:04x}:", line * 16);

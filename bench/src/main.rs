@@ -10,6 +10,7 @@ mod extract;
 mod read;
 mod scap;
 mod top;
+mod tui;
 mod workload;
 
 use std::env;
@@ -38,6 +39,7 @@ fn main() {
         Some("gen") => generate_file(&args[1..]),
         Some("storm") => capture::storm(&args[1..]),
         Some("extract") => extract::extract(&args[1..]),
+        Some("phase-tui") => tui::phase(&args[1..]),
         Some("scap-gen") => scap_gen(&args[1..]),
         _ => run_all(&args),
     };
@@ -149,7 +151,7 @@ fn decompress_only(data: &[u8], trace: &TraceFile<&[u8]>, buffers: bool) -> u64 
     total
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
@@ -166,7 +168,7 @@ fn time_runs(runs: usize, mut f: impl FnMut()) -> Duration {
     )
 }
 
-fn peak_kib() -> u64 {
+pub(crate) fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -264,7 +266,9 @@ fn generate_file(args: &[String]) -> Result<(), String> {
     std::fs::write(path, data).map_err(|e| e.to_string())
 }
 
-fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
+/// Runs a phase of this harness in a child process (so its peak memory is
+/// its own) and returns what it printed.
+pub(crate) fn child_output(args: &[&str]) -> Result<String, String> {
     let exe = env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
         .args(args)
@@ -273,7 +277,11 @@ fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn child_peak(args: &[&str]) -> Result<(u64, u64), String> {
+    let text = child_output(args)?;
     let values: Vec<u64> = text
         .split_whitespace()
         .filter_map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()))
@@ -306,7 +314,7 @@ fn run_all(args: &[String]) -> Result<(), String> {
     if only.is_none() || only == Some("format") {
         format_bench(count, runs)?;
     }
-    if only.is_none() || matches!(only, Some("analyze" | "read" | "top")) {
+    if only.is_none() || matches!(only, Some("analyze" | "read" | "top" | "tui")) {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("out")
             .join(TRACE_NAME);
@@ -323,7 +331,10 @@ fn run_all(args: &[String]) -> Result<(), String> {
         if only.is_none() || only == Some("analyze") {
             analyze::run_table(&trace, runs)?;
         }
-        if only != Some("analyze") {
+        if only.is_none() || only == Some("tui") {
+            tui::run_table(&trace, runs)?;
+        }
+        if only.is_none() || matches!(only, Some("read" | "top")) {
             let data = std::fs::read(&trace).map_err(|e| format!("{}: {e}", trace.display()))?;
             let events = TraceFile::open(&data[..])
                 .map_err(|e| e.to_string())?

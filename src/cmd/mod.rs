@@ -9,6 +9,7 @@ mod record;
 mod reports;
 mod top;
 mod verify;
+mod view;
 
 use std::io::{self, Write};
 
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         #[cfg(feature = "capture")]
         Command::ExecWhenReady { fifo, argv } => record::exec_when_ready(&fifo, &argv),
         Command::Read(args) => read::run(&args),
+        Command::View(args) => view::run(&args),
         Command::Top(args) => top::run(&args),
         Command::Spy(command) => reports::spy(&command),
         Command::Echo(args) => reports::echo(&args),

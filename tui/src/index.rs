@@ -1,0 +1,625 @@
+//! The event index: what every view needs from a trace, built in one pass
+//! and kept compact (about 55 bytes per event) so that views, drill-downs
+//! and the overview are computed from memory without decoding the trace
+//! again.
+//!
+//! Each event becomes one row of parallel columns (time, event number,
+//! thread, process, type, return value, the object it touched, a few class
+//! bits). Processes, objects (files, sockets…), event types, users and
+//! containers are interned once into small tables the columns point into.
+
+use rustc_hash::FxHashMap;
+
+use scry_analyze::fields::{Ctx, Field};
+
+/// Event class bits, set at indexing time from the event type and result.
+pub mod class {
+    /// A process or thread was created (clone family, in the parent), or a
+    /// program was executed.
+    pub const SPAWN: u8 = 1;
+    /// A successful `execve`/`execveat`.
+    pub const EXEC: u8 = 1 << 1;
+    /// A successful open-family call.
+    pub const OPEN: u8 = 1 << 2;
+    /// Data read (the return value is the byte count).
+    pub const READ: u8 = 1 << 3;
+    /// Data written (the return value is the byte count).
+    pub const WRITE: u8 = 1 << 4;
+    /// The object is a network socket (IPv4 or IPv6).
+    pub const NET: u8 = 1 << 5;
+    /// A successful `connect` or `accept`.
+    pub const CONNECT: u8 = 1 << 6;
+    /// A syscall that failed (negative return value).
+    pub const ERROR: u8 = 1 << 7;
+}
+
+/// No object (the event touched no fd or path).
+pub const NO_OBJECT: u32 = u32::MAX;
+
+/// One process as the trace showed it: a new entry per program executed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proc {
+    /// Process id.
+    pub pid: u32,
+    /// Parent process id, 0 when unknown.
+    pub ppid: u32,
+    /// Name (`comm`).
+    pub name: String,
+    /// Command line.
+    pub cmdline: String,
+    /// Index into [`EventIndex::users`].
+    pub user: u32,
+    /// Index into [`EventIndex::containers`].
+    pub container: u32,
+}
+
+/// Something an event touched: a file, a directory, a socket, a pipe…
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Object {
+    /// sysdig's fd type letter: `f` file, `d` directory, `4`/`6` IP
+    /// socket, `u` unix socket, `p` pipe…
+    pub kind: u8,
+    /// Path, connection tuple (`client->server`) or pseudo name.
+    pub name: String,
+    /// For IP sockets, the server port; 0 otherwise.
+    pub port: u16,
+    /// For files, index into [`EventIndex::dirs`]; `u32::MAX` otherwise.
+    pub dir: u32,
+}
+
+impl Object {
+    /// Whether this is a file or a directory.
+    pub fn is_file(&self) -> bool {
+        matches!(self.kind, b'f' | b'd')
+    }
+
+    /// Whether this is an IP socket.
+    pub fn is_net(&self) -> bool {
+        matches!(self.kind, b'4' | b'6')
+    }
+}
+
+/// The compact per-event columns and the tables they point into.
+#[derive(Debug, Default)]
+pub struct EventIndex {
+    /// Timestamp, ns since the epoch.
+    pub ts: Vec<u64>,
+    /// Event number within its file (0-based).
+    pub num: Vec<u64>,
+    /// Thread id.
+    pub tid: Vec<u32>,
+    /// Index into `procs`.
+    pub proc: Vec<u32>,
+    /// Index into `types`.
+    pub etype: Vec<u16>,
+    /// Return value.
+    pub ret: Vec<i64>,
+    /// Time spent in the call, ns.
+    pub latency: Vec<u64>,
+    /// Index into `objects`, or [`NO_OBJECT`].
+    pub obj: Vec<u32>,
+    /// [`class`] bits.
+    pub class: Vec<u8>,
+    /// Where each file's events start (ordinal), in the order files were
+    /// indexed.
+    pub parts: Vec<usize>,
+    /// Processes.
+    pub procs: Vec<Proc>,
+    /// Objects.
+    pub objects: Vec<Object>,
+    /// Event type names.
+    pub types: Vec<String>,
+    /// User names (or numeric ids).
+    pub users: Vec<String>,
+    /// Container ids (`host` outside containers).
+    pub containers: Vec<String>,
+    /// Directories of file objects.
+    pub dirs: Vec<String>,
+    /// Events lost by the capture, with when they were counted:
+    /// (timestamp, cumulative drops).
+    pub drops: Vec<(u64, u64)>,
+    /// The events of each process entry, in order.
+    pub by_proc: Postings,
+    /// The events on each object, in order.
+    pub by_object: Postings,
+    /// Earliest and latest timestamps, once finished.
+    range: Option<(u64, u64)>,
+}
+
+/// For each key (a process entry, an object), the ordinals of its events
+/// in order: a drill-down step into one process or file reads its events
+/// only, however big the trace.
+#[derive(Debug, Default)]
+pub struct Postings {
+    /// Where each key's ordinals start in `ordinals`; one more entry than
+    /// keys.
+    offsets: Vec<u32>,
+    ordinals: Vec<u32>,
+}
+
+impl Postings {
+    /// Groups ordinals by `keys[ordinal]`, for keys below `bound` (others,
+    /// such as [`NO_OBJECT`], are left out).
+    pub fn build(keys: &[u32], bound: usize) -> Self {
+        let mut offsets = vec![0u32; bound + 1];
+        for &key in keys {
+            if let Some(count) = offsets.get_mut(key as usize + 1)
+                && (key as usize) < bound
+            {
+                *count += 1;
+            }
+        }
+        for at in 1..offsets.len() {
+            offsets[at] += offsets[at - 1];
+        }
+        let mut next = offsets.clone();
+        let mut ordinals = vec![0u32; offsets[bound] as usize];
+        for (ordinal, &key) in keys.iter().enumerate() {
+            if (key as usize) < bound {
+                let slot = &mut next[key as usize];
+                ordinals[*slot as usize] = ordinal as u32;
+                *slot += 1;
+            }
+        }
+        Postings { offsets, ordinals }
+    }
+
+    /// The ordinals of `key`'s events, in order.
+    pub fn get(&self, key: usize) -> &[u32] {
+        match (self.offsets.get(key), self.offsets.get(key + 1)) {
+            (Some(&from), Some(&to)) => &self.ordinals[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.offsets.capacity() + self.ordinals.capacity()) * 4
+    }
+}
+
+impl EventIndex {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Earliest and latest timestamps.
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        self.range
+    }
+
+    /// Which file an event comes from.
+    pub fn part_of(&self, ordinal: usize) -> usize {
+        self.parts
+            .partition_point(|&start| start <= ordinal)
+            .saturating_sub(1)
+    }
+
+    /// The ordinal of event `num` of file `part`, if indexed.
+    pub fn ordinal_of(&self, part: usize, num: u64) -> Option<usize> {
+        let start = *self.parts.get(part)?;
+        let end = self.parts.get(part + 1).copied().unwrap_or(self.len());
+        let nums = &self.num[start..end];
+        nums.binary_search(&num).ok().map(|i| start + i)
+    }
+
+    /// Bytes of memory held by the index, approximately.
+    pub fn heap_bytes(&self) -> usize {
+        let columns = self.ts.capacity() * 8
+            + self.num.capacity() * 8
+            + self.tid.capacity() * 4
+            + self.proc.capacity() * 4
+            + self.etype.capacity() * 2
+            + self.ret.capacity() * 8
+            + self.latency.capacity() * 8
+            + self.obj.capacity() * 4
+            + self.class.capacity()
+            + self.by_proc.heap_bytes()
+            + self.by_object.heap_bytes();
+        let strings = |v: &[String]| v.iter().map(|s| s.capacity() + 24).sum::<usize>();
+        columns
+            + self
+                .procs
+                .iter()
+                .map(|p| p.name.capacity() + p.cmdline.capacity() + 72)
+                .sum::<usize>()
+            + self
+                .objects
+                .iter()
+                .map(|o| o.name.capacity() + 40)
+                .sum::<usize>()
+            + strings(&self.types)
+            + strings(&self.users)
+            + strings(&self.containers)
+            + strings(&self.dirs)
+    }
+
+    /// The bytes an I/O event moved (0 for others).
+    pub fn io_bytes(&self, ordinal: usize) -> u64 {
+        if self.class[ordinal] & (class::READ | class::WRITE) != 0 {
+            u64::try_from(self.ret[ordinal]).unwrap_or(0)
+        } else {
+            0
+        }
+    }
+}
+
+/// The fields the indexer reads, resolved once per file.
+#[derive(Debug)]
+pub struct IndexFields {
+    pub(crate) proc_name: Field,
+    pub(crate) cmdline: Field,
+    pub(crate) ppid: Field,
+    pub(crate) user: Field,
+    pub(crate) container: Field,
+    pub(crate) fd_name: Field,
+    pub(crate) fd_kind: Field,
+    pub(crate) path: Field,
+}
+
+/// Builds an [`EventIndex`] one event at a time, file after file.
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    index: EventIndex,
+    /// The current process entry of each tgid.
+    by_tgid: FxHashMap<u32, u32>,
+    procs_by_key: FxHashMap<(u32, String, String), u32>,
+    /// Objects by kind letter followed by name.
+    objects_by_key: FxHashMap<Vec<u8>, u32>,
+    types_by_name: FxHashMap<String, u16>,
+    users_by_name: FxHashMap<String, u32>,
+    containers_by_id: FxHashMap<String, u32>,
+    dirs_by_name: FxHashMap<String, u32>,
+    /// Global type index of each type id of the current file.
+    type_map: Vec<u16>,
+    /// Per type id of the current file: exec, spawn, connect.
+    type_class: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+fn intern<K: std::hash::Hash + Eq + Clone>(
+    map: &mut FxHashMap<K, u32>,
+    table: &mut Vec<String>,
+    key: &K,
+    text: impl FnOnce() -> String,
+) -> u32 {
+    if let Some(&id) = map.get(key) {
+        return id;
+    }
+    let id = u32::try_from(table.len()).unwrap_or(u32::MAX);
+    table.push(text());
+    map.insert(key.clone(), id);
+    id
+}
+
+fn text_of(field: &Field, ctx: &Ctx<'_>) -> Option<String> {
+    field.extract(ctx).map(|value| value.to_string())
+}
+
+impl IndexBuilder {
+    /// Starts a new file whose event types are `type_names` (by type id).
+    /// Processes are looked up afresh: pids of another file are another
+    /// machine's or another time's.
+    pub fn start_file(&mut self, type_names: &[Option<&str>]) {
+        self.index.parts.push(self.index.len());
+        self.by_tgid.clear();
+        self.type_map.clear();
+        self.type_class.clear();
+        for name in type_names {
+            let name = name.unwrap_or("unknown");
+            let id = match self.types_by_name.get(name) {
+                Some(&id) => id,
+                None => {
+                    let id = u16::try_from(self.index.types.len()).unwrap_or(u16::MAX);
+                    self.index.types.push(name.to_owned());
+                    self.types_by_name.insert(name.to_owned(), id);
+                    id
+                }
+            };
+            self.type_map.push(id);
+            let bits = match name {
+                "execve" | "execveat" => class::EXEC | class::SPAWN,
+                "clone" | "clone3" | "fork" | "vfork" => class::SPAWN,
+                "connect" | "accept" | "accept4" => class::CONNECT,
+                _ => 0,
+            };
+            self.type_class.push(bits);
+        }
+    }
+
+    /// Makes room for `events` more events, so the columns grow once.
+    pub fn reserve(&mut self, events: usize) {
+        let index = &mut self.index;
+        index.ts.reserve_exact(events);
+        index.num.reserve_exact(events);
+        index.tid.reserve_exact(events);
+        index.proc.reserve_exact(events);
+        index.etype.reserve_exact(events);
+        index.ret.reserve_exact(events);
+        index.latency.reserve_exact(events);
+        index.obj.reserve_exact(events);
+        index.class.reserve_exact(events);
+    }
+
+    /// Records drop counters of the current file.
+    pub fn add_drops(&mut self, ts: u64, dropped: u64) {
+        self.index.drops.push((ts, dropped));
+    }
+
+    /// Adds one event.
+    pub fn add(&mut self, ctx: &Ctx<'_>, fields: &IndexFields) {
+        let event = &ctx.event;
+        let local_type = usize::from(event.event_type());
+        let etype = self.type_map.get(local_type).copied().unwrap_or(0);
+        let type_bits = self.type_class.get(local_type).copied().unwrap_or(0);
+        let ret = event.ret();
+        let mut bits = 0;
+        if type_bits & class::EXEC != 0 {
+            if ret == 0 {
+                bits |= class::EXEC | class::SPAWN;
+            }
+        } else if type_bits & class::SPAWN != 0 {
+            if ret > 0 {
+                bits |= class::SPAWN;
+            }
+        } else if type_bits & class::CONNECT != 0 && ret >= 0 {
+            bits |= class::CONNECT;
+        }
+        if ctx.info.is_open && ret >= 0 {
+            bits |= class::OPEN;
+        }
+        if ret > 0 && ctx.info.is_io_read {
+            bits |= class::READ;
+        }
+        if ret > 0 && ctx.info.is_io_write {
+            bits |= class::WRITE;
+        }
+        if ret < 0 && ctx.info.is_syscall {
+            bits |= class::ERROR;
+        }
+        let proc = self.proc_of(ctx, fields, bits & class::EXEC != 0);
+        let obj = self.object_of(ctx, fields);
+        if obj != NO_OBJECT && self.index.objects[obj as usize].is_net() {
+            bits |= class::NET;
+        }
+        let index = &mut self.index;
+        index.ts.push(event.ts());
+        index.num.push(event.num());
+        index.tid.push(event.tid());
+        index.proc.push(proc);
+        index.etype.push(etype);
+        index.ret.push(ret);
+        index.latency.push(event.latency());
+        index.obj.push(obj);
+        index.class.push(bits);
+    }
+
+    fn proc_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields, refresh: bool) -> u32 {
+        let tgid = ctx.event.tgid();
+        if !refresh && let Some(&id) = self.by_tgid.get(&tgid) {
+            return id;
+        }
+        let name = text_of(&fields.proc_name, ctx).unwrap_or_default();
+        let cmdline = text_of(&fields.cmdline, ctx).unwrap_or_default();
+        let key = (tgid, name, cmdline);
+        let id = match self.procs_by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                let user = text_of(&fields.user, ctx).unwrap_or_else(|| "<NA>".to_owned());
+                let user = intern(
+                    &mut self.users_by_name,
+                    &mut self.index.users,
+                    &user,
+                    || user.clone(),
+                );
+                let container =
+                    text_of(&fields.container, ctx).unwrap_or_else(|| "host".to_owned());
+                let container = intern(
+                    &mut self.containers_by_id,
+                    &mut self.index.containers,
+                    &container,
+                    || container.clone(),
+                );
+                let ppid = fields
+                    .ppid
+                    .extract(ctx)
+                    .and_then(|v| v.as_num())
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(0);
+                let id = u32::try_from(self.index.procs.len()).unwrap_or(u32::MAX);
+                self.index.procs.push(Proc {
+                    pid: tgid,
+                    ppid,
+                    name: key.1.clone(),
+                    cmdline: key.2.clone(),
+                    user,
+                    container,
+                });
+                self.procs_by_key.insert(key, id);
+                id
+            }
+        };
+        self.by_tgid.insert(tgid, id);
+        id
+    }
+
+    fn object_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields) -> u32 {
+        let info = ctx.info;
+        // Most calls of some types touch nothing: no process or fd lookup.
+        if info.fd_param.is_none() && !info.returns_fd && info.path_param.is_none() {
+            return NO_OBJECT;
+        }
+        let (kind, name) = match fields.fd_name.extract(ctx) {
+            Some(name) => {
+                let kind = fields
+                    .fd_kind
+                    .extract(ctx)
+                    .and_then(|k| k.as_bytes().and_then(|b| b.first().copied()))
+                    .unwrap_or(b'o');
+                (kind, name)
+            }
+            None => match fields.path.extract(ctx) {
+                Some(path) => (b'f', path),
+                None => return NO_OBJECT,
+            },
+        };
+        let Some(name) = name.as_bytes() else {
+            return NO_OBJECT;
+        };
+        if name.is_empty() {
+            return NO_OBJECT;
+        }
+        self.scratch.clear();
+        self.scratch.push(kind);
+        self.scratch.extend_from_slice(name);
+        if let Some(&id) = self.objects_by_key.get(&self.scratch) {
+            return id;
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        let dir = if matches!(kind, b'f' | b'd') {
+            let dir = match name.rfind('/') {
+                Some(0) => "/".to_owned(),
+                Some(at) => name[..at].to_owned(),
+                None => ".".to_owned(),
+            };
+            intern(&mut self.dirs_by_name, &mut self.index.dirs, &dir, || {
+                dir.clone()
+            })
+        } else {
+            u32::MAX
+        };
+        let port = if matches!(kind, b'4' | b'6') {
+            server_port(&name)
+        } else {
+            0
+        };
+        let id = u32::try_from(self.index.objects.len()).unwrap_or(u32::MAX);
+        self.index.objects.push(Object {
+            kind,
+            name,
+            port,
+            dir,
+        });
+        self.objects_by_key.insert(self.scratch.clone(), id);
+        id
+    }
+
+    /// The finished index.
+    pub fn finish(mut self) -> EventIndex {
+        let index = &mut self.index;
+        index.ts.shrink_to_fit();
+        index.num.shrink_to_fit();
+        index.tid.shrink_to_fit();
+        index.proc.shrink_to_fit();
+        index.etype.shrink_to_fit();
+        index.ret.shrink_to_fit();
+        index.latency.shrink_to_fit();
+        index.obj.shrink_to_fit();
+        index.class.shrink_to_fit();
+        index.by_proc = Postings::build(&index.proc, index.procs.len());
+        index.by_object = Postings::build(&index.obj, index.objects.len());
+        index.range = index
+            .ts
+            .iter()
+            .min()
+            .zip(index.ts.iter().max())
+            .map(|(&first, &last)| (first, last));
+        self.index
+    }
+}
+
+/// The server port of a `client->server` tuple (`1.2.3.4:5->6.7.8.9:80`,
+/// `[::1]:5->[::1]:80`), or of a lone `address:port`.
+pub fn server_port(tuple: &str) -> u16 {
+    let server = tuple.rsplit("->").next().unwrap_or(tuple);
+    server
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A set of event ordinals, one bit each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mask {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Mask {
+    /// No event of `len`.
+    pub fn new(len: usize) -> Self {
+        Mask {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    /// Adds `ordinal`.
+    pub fn set(&mut self, ordinal: usize) {
+        if let Some(word) = self.words.get_mut(ordinal / 64) {
+            *word |= 1 << (ordinal % 64);
+        }
+    }
+
+    /// Whether `ordinal` is in the set.
+    #[inline]
+    pub fn get(&self, ordinal: usize) -> bool {
+        self.words
+            .get(ordinal / 64)
+            .is_some_and(|word| word & (1 << (ordinal % 64)) != 0)
+    }
+
+    /// How many events are in the set.
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The size of the universe.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the universe is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_ports() {
+        assert_eq!(server_port("10.0.0.5:43210->93.184.216.34:443"), 443);
+        assert_eq!(server_port("[::1]:5000->[::1]:80"), 80);
+        assert_eq!(server_port("0.0.0.0:22"), 22);
+        assert_eq!(server_port("nonsense"), 0);
+    }
+
+    #[test]
+    fn postings_list_each_keys_events_in_order() {
+        let keys = [2, 0, 2, NO_OBJECT, 1, 2];
+        let postings = Postings::build(&keys, 3);
+        assert_eq!(postings.get(0), &[1]);
+        assert_eq!(postings.get(1), &[4]);
+        assert_eq!(postings.get(2), &[0, 2, 5]);
+        assert!(postings.get(3).is_empty());
+    }
+
+    #[test]
+    fn mask_bits() {
+        let mut mask = Mask::new(130);
+        mask.set(0);
+        mask.set(129);
+        mask.set(500);
+        assert!(mask.get(0) && mask.get(129) && !mask.get(1) && !mask.get(500));
+        assert_eq!(mask.count(), 2);
+    }
+}

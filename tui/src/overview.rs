@@ -1,0 +1,404 @@
+//! The overview: one screen that sums up the capture (or the selected
+//! time range and filter) in tiles, each with a total, a detail line and a
+//! sparkline over time, each a door into its view; and the capture-wide
+//! time-line the range is chosen on.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use scry_format::thousands;
+
+use crate::app::TIMELINE_STEPS;
+use crate::index::{EventIndex, class};
+use crate::views::{Selection, ViewId, bytes, error_name};
+
+/// A tile of the overview.
+#[derive(Debug)]
+pub struct Tile {
+    /// Its title.
+    pub title: &'static str,
+    /// The view Enter opens.
+    pub view: ViewId,
+    /// What its sparkline counts.
+    pub series: &'static str,
+}
+
+/// The tiles, in reading order (two rows of four).
+pub static TILES: &[Tile] = &[
+    Tile {
+        title: "Events",
+        view: ViewId::Events,
+        series: "events",
+    },
+    Tile {
+        title: "Processes",
+        view: ViewId::Procs,
+        series: "spawns",
+    },
+    Tile {
+        title: "Files",
+        view: ViewId::Files,
+        series: "opens",
+    },
+    Tile {
+        title: "Network",
+        view: ViewId::Conns,
+        series: "bytes",
+    },
+    Tile {
+        title: "Errors",
+        view: ViewId::Errors,
+        series: "errors",
+    },
+    Tile {
+        title: "Containers",
+        view: ViewId::Containers,
+        series: "container events",
+    },
+    Tile {
+        title: "Users",
+        view: ViewId::Spy,
+        series: "commands run",
+    },
+    Tile {
+        title: "Drops",
+        view: ViewId::Syscalls,
+        series: "events lost",
+    },
+];
+
+/// Buckets of the overview's sparklines; drawn resampled to their width.
+const BUCKETS: usize = 240;
+
+/// One tile's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TileStat {
+    /// The main figure.
+    pub value: String,
+    /// A line of detail.
+    pub detail: String,
+    /// Counts over time.
+    pub series: Vec<u64>,
+}
+
+/// The overview's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overview {
+    /// One per tile of [`TILES`].
+    pub tiles: Vec<TileStat>,
+    /// The time span summarised.
+    pub span: (u64, u64),
+}
+
+impl Overview {
+    /// Sums up the events of `sel` over `span`.
+    pub fn compute(index: &EventIndex, sel: &Selection<'_>, span: (u64, u64)) -> Overview {
+        let (from, to) = span;
+        let width = (to.saturating_sub(from) as u128 + 1).max(1);
+        let bucket = |ts: u64| {
+            ((u128::from(ts.saturating_sub(from)) * BUCKETS as u128 / width) as usize)
+                .min(BUCKETS - 1)
+        };
+        let host = index.containers.iter().position(|c| c == "host");
+        let parts = sel.fold(Tally::new, |t: &mut Tally, i| {
+            t.add(index, i, bucket(index.ts[i]), host);
+        });
+        let mut parts = parts.into_iter();
+        let mut tally = parts.next().unwrap_or_else(Tally::new);
+        for part in parts {
+            tally.merge(part);
+        }
+        let Tally {
+            mut series,
+            events,
+            spawns,
+            execs,
+            opens,
+            conns,
+            errors,
+            file_read,
+            file_write,
+            net_in,
+            net_out,
+            contained,
+            pids,
+            containers,
+            users,
+            error_kinds,
+            ..
+        } = tally;
+        let mut drops_total = 0;
+        let mut previous = None;
+        for &(ts, cumulative) in &index.drops {
+            let lost = previous.map_or(cumulative, |p| cumulative.saturating_sub(p));
+            previous = Some(cumulative);
+            if ts >= from && ts <= to {
+                drops_total += lost;
+                series[7][bucket(ts)] += lost;
+            }
+        }
+        let seconds = (to.saturating_sub(from)) as f64 / 1e9;
+        let top_error = error_kinds
+            .iter()
+            .max_by_key(|&(ret, n)| (*n, std::cmp::Reverse(*ret)))
+            .map(|(&ret, &n)| format!("most: {} ×{}", error_name(ret), thousands(n)));
+        let mut user_names: Vec<&str> = users
+            .iter()
+            .filter_map(|&u| index.users.get(u as usize).map(String::as_str))
+            .collect();
+        user_names.sort_unstable();
+        let mut series = series.into_iter();
+        let mut tile = |value: String, detail: String| TileStat {
+            value,
+            detail,
+            series: series.next().unwrap_or_default(),
+        };
+        let tiles = vec![
+            tile(thousands(events), format!("over {seconds:.2} s")),
+            tile(
+                format!("{} pids", thousands(pids.len() as u64)),
+                format!("{} spawned, {} exec", thousands(spawns), thousands(execs)),
+            ),
+            tile(
+                format!("{} opened", thousands(opens)),
+                format!("{} read, {} written", bytes(file_read), bytes(file_write)),
+            ),
+            tile(
+                format!("{} conns", thousands(conns)),
+                format!("{} in, {} out", bytes(net_in), bytes(net_out)),
+            ),
+            tile(
+                thousands(errors),
+                top_error.unwrap_or_else(|| "no failed calls".to_owned()),
+            ),
+            tile(
+                thousands(containers.len() as u64),
+                if contained == 0 {
+                    "host only".to_owned()
+                } else {
+                    format!("{} events in containers", thousands(contained))
+                },
+            ),
+            tile(thousands(users.len() as u64), user_names.join(", ")),
+            tile(
+                thousands(drops_total),
+                if drops_total == 0 {
+                    "nothing lost".to_owned()
+                } else {
+                    let share = drops_total as f64 * 100.0 / (drops_total + events).max(1) as f64;
+                    format!("{share:.2}% of events lost")
+                },
+            ),
+        ];
+        Overview { tiles, span }
+    }
+}
+
+/// The overview's counts over part of the events.
+#[derive(Debug)]
+struct Tally {
+    series: Vec<Vec<u64>>,
+    events: u64,
+    spawns: u64,
+    execs: u64,
+    opens: u64,
+    conns: u64,
+    errors: u64,
+    file_read: u64,
+    file_write: u64,
+    net_in: u64,
+    net_out: u64,
+    contained: u64,
+    pids: FxHashSet<u32>,
+    containers: FxHashSet<u32>,
+    users: FxHashSet<u32>,
+    error_kinds: FxHashMap<i64, u64>,
+    last_proc: u32,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            series: vec![vec![0; BUCKETS]; TILES.len()],
+            events: 0,
+            spawns: 0,
+            execs: 0,
+            opens: 0,
+            conns: 0,
+            errors: 0,
+            file_read: 0,
+            file_write: 0,
+            net_in: 0,
+            net_out: 0,
+            contained: 0,
+            pids: FxHashSet::default(),
+            containers: FxHashSet::default(),
+            users: FxHashSet::default(),
+            error_kinds: FxHashMap::default(),
+            last_proc: u32::MAX,
+        }
+    }
+
+    /// Counts event `i`, in sparkline bucket `b`.
+    fn add(&mut self, index: &EventIndex, i: usize, b: usize, host: Option<usize>) {
+        let bits = index.class[i];
+        self.events += 1;
+        self.series[0][b] += 1;
+        let proc_id = index.proc[i];
+        let proc = &index.procs[proc_id as usize];
+        if proc_id != self.last_proc {
+            self.last_proc = proc_id;
+            self.pids.insert(proc.pid);
+            self.containers.insert(proc.container);
+            self.users.insert(proc.user);
+        }
+        if bits & class::SPAWN != 0 {
+            self.spawns += 1;
+            self.series[1][b] += 1;
+        }
+        if bits & class::EXEC != 0 {
+            self.execs += 1;
+            self.series[6][b] += 1;
+        }
+        if bits & class::OPEN != 0 {
+            self.opens += 1;
+            self.series[2][b] += 1;
+        }
+        let moved = index.io_bytes(i);
+        if bits & class::NET != 0 {
+            if bits & class::READ != 0 {
+                self.net_in += moved;
+            } else {
+                self.net_out += moved;
+            }
+            self.series[3][b] += moved;
+        } else if bits & class::READ != 0 {
+            self.file_read += moved;
+        } else if bits & class::WRITE != 0 {
+            self.file_write += moved;
+        }
+        if bits & class::CONNECT != 0 {
+            self.conns += 1;
+        }
+        if bits & class::ERROR != 0 {
+            self.errors += 1;
+            self.series[4][b] += 1;
+            *self.error_kinds.entry(index.ret[i]).or_default() += 1;
+        }
+        if host.is_none_or(|h| proc.container as usize != h) {
+            self.contained += 1;
+            self.series[5][b] += 1;
+        }
+    }
+
+    /// Adds what another thread counted.
+    fn merge(&mut self, other: Tally) {
+        for (mine, theirs) in self.series.iter_mut().zip(&other.series) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+        self.events += other.events;
+        self.spawns += other.spawns;
+        self.execs += other.execs;
+        self.opens += other.opens;
+        self.conns += other.conns;
+        self.errors += other.errors;
+        self.file_read += other.file_read;
+        self.file_write += other.file_write;
+        self.net_in += other.net_in;
+        self.net_out += other.net_out;
+        self.contained += other.contained;
+        self.pids.extend(other.pids);
+        self.containers.extend(other.containers);
+        self.users.extend(other.users);
+        for (ret, n) in other.error_kinds {
+            *self.error_kinds.entry(ret).or_default() += n;
+        }
+    }
+}
+
+/// Events over the whole capture, in [`TIMELINE_STEPS`] buckets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// Counts per bucket.
+    pub counts: Vec<u64>,
+    /// First and last timestamps.
+    pub span: (u64, u64),
+}
+
+impl Timeline {
+    /// Counts the events of `index` over its time range.
+    pub fn new(index: &EventIndex) -> Self {
+        let steps = usize::from(TIMELINE_STEPS);
+        let mut counts = vec![0; steps];
+        let Some((first, last)) = index.time_range() else {
+            return Timeline::default();
+        };
+        let width = u128::from(last - first) + 1;
+        for &ts in &index.ts {
+            let at = (u128::from(ts - first) * steps as u128 / width) as usize;
+            counts[at.min(steps - 1)] += 1;
+        }
+        Timeline {
+            counts,
+            span: (first, last),
+        }
+    }
+
+    /// From the chunk index alone, before indexing: each chunk's events
+    /// spread over its time range.
+    pub fn from_chunks(chunks: &[(u64, u64, u32)]) -> Self {
+        let steps = usize::from(TIMELINE_STEPS);
+        let Some(first) = chunks.iter().map(|c| c.0).min() else {
+            return Timeline::default();
+        };
+        let last = chunks.iter().map(|c| c.1).max().unwrap_or(first);
+        let width = u128::from(last - first) + 1;
+        let at =
+            |ts: u64| ((u128::from(ts - first) * steps as u128 / width) as usize).min(steps - 1);
+        let mut counts = vec![0; steps];
+        for &(from, to, events) in chunks {
+            let (a, b) = (at(from), at(to));
+            let share = u64::from(events) / (b - a + 1) as u64;
+            for count in &mut counts[a..=b] {
+                *count += share.max(1);
+            }
+        }
+        Timeline {
+            counts,
+            span: (first, last),
+        }
+    }
+}
+
+/// `series` summed into `width` buckets.
+pub fn resample(series: &[u64], width: usize) -> Vec<u64> {
+    if width == 0 || series.is_empty() {
+        return Vec::new();
+    }
+    if width >= series.len() {
+        // Wider than the data: each bucket spreads over several cells.
+        return (0..width)
+            .map(|x| series[x * series.len() / width])
+            .collect();
+    }
+    let mut out = vec![0; width];
+    for (at, &value) in series.iter().enumerate() {
+        out[at * width / series.len()] += value;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resampling_keeps_totals() {
+        let series: Vec<u64> = (0..240).collect();
+        for width in [1, 7, 60, 239] {
+            let out = resample(&series, width);
+            assert_eq!(out.len(), width);
+            assert_eq!(out.iter().sum::<u64>(), series.iter().sum::<u64>());
+        }
+    }
+}

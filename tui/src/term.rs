@@ -1,0 +1,113 @@
+//! The real terminal: raw mode, the alternate screen and mouse reporting
+//! on the way in, all undone on the way out: on quitting, on error, on
+//! panic, and on SIGTERM, SIGHUP or SIGINT; and the event loop that feeds
+//! keys and mouse actions to the application while background passes run.
+
+use std::io::{self, Stdout, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::cursor::Show;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::app::App;
+use crate::source::Source;
+use crate::ui;
+
+/// How often the screen is redrawn while nothing happens (progress).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Puts the terminal back as it was. Safe to call more than once.
+fn restore(mouse: bool) {
+    let mut out = io::stdout();
+    if mouse {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+    let _ = execute!(out, LeaveAlternateScreen, Show);
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Restores the terminal when dropped, however the loop ends.
+struct Guard {
+    mouse: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore(self.mouse);
+    }
+}
+
+fn setup(mouse: bool) -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)> {
+    // A panic must leave a usable terminal behind, with its message
+    // readable: restore first, then let the usual hook print.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore(mouse);
+        previous(info);
+    }));
+    enable_raw_mode()?;
+    let guard = Guard { mouse };
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    let terminal = Terminal::new(CrosstermBackend::new(out))?;
+    Ok((guard, terminal))
+}
+
+/// Whether an event is ready within `timeout`; a signal arriving while
+/// waiting is no error (the loop looks at the stop flag next).
+fn poll(timeout: Duration) -> io::Result<bool> {
+    match event::poll(timeout) {
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(false),
+        other => other,
+    }
+}
+
+/// Runs the UI over `source` until the user quits.
+///
+/// # Errors
+/// Terminal I/O errors.
+pub fn run(source: Arc<dyn Source>, filter: &str, mouse: bool) -> io::Result<()> {
+    // A signal ends the loop like `q`, so the guard restores the terminal.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGHUP, SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let mut app = App::new(source, filter, mouse);
+    let (_guard, mut terminal) = setup(mouse)?;
+    terminal.clear()?;
+    loop {
+        terminal.draw(|frame| ui::draw(frame, &mut app))?;
+        if app.quit || stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if poll(TICK)? {
+            // Handle everything pending before the next frame, so key
+            // repeat never queues up redraws.
+            loop {
+                match event::read()? {
+                    Event::Key(key) => app.on_key(key),
+                    Event::Mouse(action) if mouse => app.on_mouse(action),
+                    _ => {}
+                }
+                if app.quit || stop.load(Ordering::Relaxed) || !poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        app.poll();
+    }
+}
