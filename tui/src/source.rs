@@ -465,6 +465,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
             },
             caller_needs_state: true,
             threads: self.threads,
+            ..Scan::default()
         };
         let mut found = None;
         let _ = scan(
