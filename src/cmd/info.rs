@@ -351,17 +351,7 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     if !c.command_line.is_empty() {
         writeln!(out, "command    {}", c.command_line.join(" "))?;
     }
-    let s = &o.snapshot;
-    writeln!(
-        out,
-        "snapshot   {} processes, {} threads, {} fds, {} users, {} groups, {} containers",
-        s.processes.len(),
-        s.threads.len(),
-        s.fds.len(),
-        s.users.len(),
-        s.groups.len(),
-        s.containers.len()
-    )?;
+    write_snapshot(out, &o.snapshot, true)?;
 
     let events: u64 = o.chunks.iter().map(|(_, c)| u64::from(c.events)).sum();
     match time_range(o) {
@@ -528,16 +518,8 @@ fn print_scap(out: &mut impl Write, o: &Overview, scap: &ScapReport) -> io::Resu
     )?;
     writeln!(out, "machine    {}", describe_machine(m))?;
     writeln!(out, "booted     {}", output::time(m.boot_time_ns))?;
-    let s = &o.snapshot;
-    writeln!(
-        out,
-        "snapshot   {} processes, {} threads, {} fds, {} users, {} groups",
-        s.processes.len(),
-        s.threads.len(),
-        s.fds.len(),
-        s.users.len(),
-        s.groups.len(),
-    )?;
+    // A capture's container events are kept as records, not as a table.
+    write_snapshot(out, &o.snapshot, false)?;
     let range = o
         .chunks
         .iter()
@@ -620,6 +602,23 @@ fn print_scap(out: &mut impl Write, o: &Overview, scap: &ScapReport) -> io::Resu
 
 /// `host (x86_64, 2 CPUs, 23.4 GiB RAM), Linux 6.1.0, Debian 12`, leaving
 /// out what the file does not say.
+/// The snapshot line: what the trace knew of the host when it started.
+fn write_snapshot(out: &mut impl Write, s: &Snapshot, containers: bool) -> io::Result<()> {
+    write!(
+        out,
+        "snapshot   {} processes, {} threads, {} fds, {} users, {} groups",
+        s.processes.len(),
+        s.threads.len(),
+        s.fds.len(),
+        s.users.len(),
+        s.groups.len(),
+    )?;
+    if containers {
+        write!(out, ", {} containers", s.containers.len())?;
+    }
+    writeln!(out)
+}
+
 fn describe_machine(m: &scry_format::MachineInfo) -> String {
     let mut traits = Vec::new();
     if !m.arch.is_empty() {

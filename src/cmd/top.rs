@@ -119,7 +119,7 @@ fn spec_of(args: &TopArgs) -> anyhow::Result<(ViewSpec, &[String])> {
 /// Sizes and times show in their units; other fields as plain numbers.
 fn unit_of(field: &str) -> Unit {
     match field {
-        "evt.rawres" | "evt.buflen" | "evt.res" => Unit::Bytes,
+        "evt.rawres" | "evt.buflen" => Unit::Bytes,
         "evt.latency" | "proc.duration" => Unit::Nanos,
         _ => Unit::Count,
     }

@@ -240,18 +240,29 @@ fn shortened(cmdline: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// For each node of a depth-first tree, whether it is its parent's last
+/// child: no node of the same depth follows it before a shallower one. One
+/// pass from the end, remembering which depths have a later sibling.
+fn last_children(tree: &[(usize, Node)]) -> Vec<bool> {
+    let mut last = vec![false; tree.len()];
+    let mut sibling_below: Vec<bool> = Vec::new();
+    for (i, (depth, _)) in tree.iter().enumerate().rev() {
+        sibling_below.resize(depth + 1, false);
+        last[i] = !sibling_below[*depth];
+        sibling_below[*depth] = true;
+    }
+    last
+}
+
 /// Writes the tree with box-drawing guides, one process per line:
 /// `├─ 1234 cmdline  [20:05:32.336 · 1.3 ms · exit 0]`.
 pub fn write_text(tree: &[(usize, Node)], out: &mut Vec<u8>) {
     // Whether the ancestor at each depth still has siblings below: its
     // guide line continues.
+    let last = last_children(tree);
     let mut open: Vec<bool> = Vec::new();
-    for (i, (depth, node)) in tree.iter().enumerate() {
+    for (&last, (depth, node)) in last.iter().zip(tree) {
         let depth = *depth;
-        let last = !tree[i + 1..]
-            .iter()
-            .take_while(|(d, _)| *d >= depth)
-            .any(|(d, _)| *d == depth);
         open.truncate(depth);
         for &continues in open.iter().take(depth).skip(1) {
             out.extend_from_slice(if continues { "│  " } else { "   " }.as_bytes());

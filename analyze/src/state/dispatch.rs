@@ -140,6 +140,32 @@ pub(super) mod exec {
 
 const O_CLOEXEC: u64 = 0o2_000_000;
 
+/// The parameters an exec applies, in execveat's order.
+const EXECVEAT_PARAMS: [&str; 15] = [
+    "dirfd",
+    "filename",
+    "args",
+    "exe",
+    "cwd",
+    "uid",
+    "gid",
+    "euid",
+    "egid",
+    "loginuid",
+    "tty",
+    "cap_effective",
+    "cap_permitted",
+    "cap_inheritable",
+    "cgroup",
+];
+
+/// execve's: the same, but its `dirfd` is never read.
+const EXECVE_PARAMS: [&str; 15] = {
+    let mut params = EXECVEAT_PARAMS;
+    params[0] = "";
+    params
+};
+
 /// The action of a syscall and the names of the parameters it reads, in
 /// the order its handler expects them.
 fn action_of(name: &str) -> Option<(Action, &'static [&'static str])> {
@@ -174,46 +200,8 @@ fn action_of(name: &str) -> Option<(Action, &'static [&'static str])> {
         // record's `dirfd` says (the capture writes AT_FDCWD): only
         // execveat reads an fd, which keeps execve's effect on a process
         // independent of its fd table.
-        "execve" => (
-            Action::Exec,
-            &[
-                "",
-                "filename",
-                "args",
-                "exe",
-                "cwd",
-                "uid",
-                "gid",
-                "euid",
-                "egid",
-                "loginuid",
-                "tty",
-                "cap_effective",
-                "cap_permitted",
-                "cap_inheritable",
-                "cgroup",
-            ],
-        ),
-        "execveat" => (
-            Action::Exec,
-            &[
-                "dirfd",
-                "filename",
-                "args",
-                "exe",
-                "cwd",
-                "uid",
-                "gid",
-                "euid",
-                "egid",
-                "loginuid",
-                "tty",
-                "cap_effective",
-                "cap_permitted",
-                "cap_inheritable",
-                "cgroup",
-            ],
-        ),
+        "execve" => (Action::Exec, &EXECVE_PARAMS),
+        "execveat" => (Action::Exec, &EXECVEAT_PARAMS),
         "clone" | "clone3" | "fork" | "vfork" => (Action::Clone, &["flags"]),
         "exit" => (Action::Exit, &[]),
         "exit_group" => (Action::ExitGroup, &[]),
