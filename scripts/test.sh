@@ -5,8 +5,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --all-targets 2>&1 | tee "$log"
+# A hung test must fail the run with its name, not stall it: the suite
+# (build included) normally takes minutes.
+timeout --kill-after=30 "${SCRY_TEST_TIMEOUT:-2400}" \
+    cargo test --workspace --all-targets 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if (( status == 124 || status == 137 )); then
+    echo "make test: the suite did not finish within ${SCRY_TEST_TIMEOUT:-2400} s" >&2
+fi
 cargo test --workspace --doc 2>&1 | tee -a "$log"
 doc_status=${PIPESTATUS[0]}
 (( status == 0 )) && status=$doc_status

@@ -1,9 +1,10 @@
 //! Helpers for driving the `scry` binary: a command builder, captured
 //! output, and traces written on the fly.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use scry_format::{
     CaptureStats, CpuStats, Event, FileHeader, Snapshot, TraceWriter, Value, WriterOptions,
@@ -44,7 +45,59 @@ pub fn scry_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
     // A command may exit before reading all of its input.
     let _ = input.write_all(stdin);
     drop(input);
-    child.wait_with_output().expect("scry finishes").into()
+    finish(child).into()
+}
+
+/// Runs `command` to completion like `Command::output`, within the
+/// deadline of `finish`.
+pub fn bounded_output(command: &mut Command) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    finish(child)
+}
+
+/// How long any one child of a test may run before it counts as hung.
+const CHILD_DEADLINE: Duration = Duration::from_secs(240);
+
+/// Waits for `child` like `wait_with_output`, but kills it and fails the
+/// test once it has run for `CHILD_DEADLINE`, so that a hang is reported as
+/// a failure with the child's stderr instead of stalling the whole suite.
+pub fn finish(mut child: Child) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + CHILD_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
+            panic!(
+                "child still running after {CHILD_DEADLINE:?}, killed; its stderr:\n{}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 /// The repository's `samples/` directory.
