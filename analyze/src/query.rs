@@ -10,9 +10,7 @@
 
 use std::ops::ControlFlow;
 
-use std::io::Read;
-
-use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, StreamReader, TraceFile};
+use scry_format::{ChunkSource, DecodedChunk, EventTable, FormatError, IndexEntry, TraceFile};
 
 use crate::compile::{Catalog, Filter};
 use crate::fields::Ctx;
@@ -75,6 +73,11 @@ pub struct Scan<'f> {
     /// The caller reads the I/O buffers of most events it is handed
     /// (`evt.info`): they are decompressed by the decoding threads.
     pub caller_reads_buffers: bool,
+    /// The caller reads no event parameters (it counts events): a source
+    /// that converts events as it reads them ([`ChunkSource`]) may leave
+    /// them out of the records that neither the filter nor the state
+    /// looks into.
+    pub caller_reads_no_params: bool,
     /// Replay every chunk when state is needed, even those that leave the
     /// processes as they were (to check that leaving them out changes
     /// nothing).
@@ -331,6 +334,31 @@ impl Events<'_> {
     }
 }
 
+/// The event types whose records a scan of a stream looks into, by type id
+/// (`None`: all): those the filter may match, those that change the state
+/// when it is replayed, and all of them when the caller reads parameters.
+fn params_read(table: &EventTable, scan: &Scan<'_>, with_state: bool) -> Option<Vec<bool>> {
+    if !scan.caller_reads_no_params {
+        return None;
+    }
+    let bound = table.id_bound();
+    let mut read = match scan.filter {
+        // A type the filter's bitmap does not reach is taken as read.
+        Some(filter) => {
+            let mut types = filter.event_types()?;
+            types.resize(bound.max(types.len()), true);
+            types
+        }
+        None => vec![false; bound],
+    };
+    if with_state {
+        for (read, changes) in read.iter_mut().zip(State::changing_types(table)) {
+            *read |= changes;
+        }
+    }
+    Some(read)
+}
+
 /// Visits, in file order, every event of a trace read as a stream that
 /// `scan` selects, as [`scan`] does for a file. Without an index up front no
 /// chunk is skipped, and `evt.reltime` counts from the first event read.
@@ -341,8 +369,8 @@ impl Events<'_> {
 ///
 /// # Errors
 /// I/O errors; with a strict reader, the first damaged chunk.
-pub fn scan_stream<R: Read + Send, B>(
-    reader: &mut StreamReader<R>,
+pub fn scan_stream<S: ChunkSource, B>(
+    reader: &mut S,
     prepared: &Prepared,
     scan: &Scan<'_>,
     mut on_damage: impl FnMut(FormatError),
@@ -356,7 +384,8 @@ pub fn scan_stream<R: Read + Send, B>(
     let mut state = State::new(reader.snapshot(), &table);
     let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
     let mut first_ts = None;
-    reader.for_each_chunk(scan.threads.max(1), |chunk| {
+    let params_of = params_read(&table, scan, with_state);
+    reader.stream_chunks(scan.threads.max(1), params_of.as_deref(), |chunk| {
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(error) => {

@@ -243,7 +243,9 @@ impl ChunkBuilder {
             self.cpu.iter().for_each(|&v| put_uvarint(c, v.into()));
         });
         put_column(&mut payload, &|c| {
-            self.event_type.iter().for_each(|&v| put_uvarint(c, v.into()));
+            self.event_type
+                .iter()
+                .for_each(|&v| put_uvarint(c, v.into()));
         });
         put_column(&mut payload, &|c| {
             self.ret.iter().for_each(|&v| put_ivarint(c, v));
@@ -252,7 +254,9 @@ impl ChunkBuilder {
             self.latency.iter().for_each(|&v| put_uvarint(c, v));
         });
         put_column(&mut payload, &|c| {
-            self.param_count.iter().for_each(|&v| put_uvarint(c, v.into()));
+            self.param_count
+                .iter()
+                .for_each(|&v| put_uvarint(c, v.into()));
         });
         put_column(&mut payload, &|c| {
             let mut prev = 0u32;
