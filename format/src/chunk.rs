@@ -461,10 +461,10 @@ fn decode_column<T: Copy + Default>(
     mut convert: impl FnMut(u64) -> Option<T>,
 ) -> WireResult<()> {
     out.clear();
-    out.resize(count, T::default());
+    out.reserve(count);
     let mut cursor = Cursor::new(bytes);
-    for slot in out.iter_mut() {
-        *slot = convert(cursor.uvarint()?).ok_or(Malformed("column value out of range"))?;
+    for _ in 0..count {
+        out.push(convert(cursor.uvarint()?).ok_or(Malformed("column value out of range"))?);
     }
     if !cursor.is_empty() {
         return Err(Malformed("column longer than its events"));
