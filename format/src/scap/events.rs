@@ -112,16 +112,34 @@ impl Raw<'_> {
     }
 }
 
-/// The parameter count last found for each V1 event code (`u8::MAX`:
-/// none yet). V1 events do not say how many parameters they have; a
-/// capture's events of one code all have the same number, so the count
-/// that fitted the last one is tried first.
+/// What parsing needs to know of each event code, in one small table: the
+/// width of its parameter lengths, how many parameters the schema gives it,
+/// and the count last found for its V1 events (`u8::MAX`: none yet). V1
+/// events do not say how many parameters they have; a capture's events of
+/// one code all have the same number, so the count that fitted the last
+/// one is tried first.
 #[derive(Debug, Clone)]
-pub(super) struct V1Counts(Vec<u8>);
+pub(super) struct Codes(Vec<CodeFacts>);
 
-impl Default for V1Counts {
+#[derive(Debug, Clone, Copy)]
+struct CodeFacts {
+    large: bool,
+    expected: u8,
+    v1_count: u8,
+}
+
+impl Default for Codes {
     fn default() -> Self {
-        V1Counts(vec![u8::MAX; EVENT_MAX])
+        Codes(
+            EVENTS
+                .iter()
+                .map(|schema| CodeFacts {
+                    large: schema.large,
+                    expected: schema.params.len().min(MAX_PARAMS) as u8,
+                    v1_count: u8::MAX,
+                })
+                .collect(),
+        )
     }
 }
 
@@ -155,7 +173,7 @@ pub(super) fn parse<'b>(
     v1: bool,
     flags: bool,
     large: bool,
-    counts: &mut V1Counts,
+    codes: &mut Codes,
 ) -> Result<Raw<'b>, String> {
     let start = if flags { 6 } else { 2 };
     let header = if v1 { 22 } else { 26 };
@@ -176,8 +194,8 @@ pub(super) fn parse<'b>(
         ));
     }
     let bytes = &body[start..start + len];
-    let schema = EVENTS.get(usize::from(code));
-    let large = large || schema.is_some_and(|s| s.large);
+    let facts = codes.0.get_mut(usize::from(code));
+    let large = large || facts.as_ref().is_some_and(|f| f.large);
     let lens = &bytes[header..];
     // The bytes `n` parameters take, table included, if their table fits.
     let size = |n: usize| params_size(lens, n, large);
@@ -186,11 +204,12 @@ pub(super) fn parse<'b>(
         // size: the last count of this code, else the table's count and
         // fewer, then more.
         let exact = |n: usize| size(n) == Some(lens.len());
-        let cached = counts.0.get(usize::from(code)).copied();
-        match cached {
-            Some(n) if n != u8::MAX && exact(usize::from(n)) => usize::from(n),
-            _ => {
-                let expected = schema.map_or(0, |s| s.params.len());
+        match facts {
+            Some(facts) if facts.v1_count != u8::MAX && exact(usize::from(facts.v1_count)) => {
+                usize::from(facts.v1_count)
+            }
+            facts => {
+                let expected = facts.as_ref().map_or(0, |f| usize::from(f.expected));
                 let found = (0..=expected)
                     .rev()
                     .chain(expected + 1..=MAX_PARAMS)
@@ -198,8 +217,8 @@ pub(super) fn parse<'b>(
                     .ok_or_else(|| {
                         format!("event of type {code}: parameter lengths do not add up")
                     })?;
-                if let Some(slot) = counts.0.get_mut(usize::from(code)) {
-                    *slot = found as u8;
+                if let Some(facts) = facts {
+                    facts.v1_count = found as u8;
                 }
                 found
             }

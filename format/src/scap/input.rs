@@ -11,6 +11,7 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::Scope;
 
@@ -25,6 +26,8 @@ const MAX_BLOCK: usize = 256 << 20;
 const READ_SIZE: usize = 1 << 20;
 /// How much an inflating thread decompresses into each buffer it hands on.
 const INFLATED_SIZE: usize = 4 << 20;
+/// The smallest page size of the machines a capture is mapped on.
+const PAGE: usize = 4096;
 /// Buffers an inflating thread may fill ahead of the reader.
 const INFLATED_AHEAD: usize = 2;
 
@@ -166,6 +169,14 @@ pub(super) struct Blocks<D> {
     source: Source<D>,
     /// Offset of the next block in the (decompressed) capture.
     offset: u64,
+    /// Tells a thread touching the pages ahead that nothing more is read.
+    stop: Arc<AtomicBool>,
+}
+
+impl<D> Drop for Blocks<D> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl<D> std::fmt::Debug for Blocks<D> {
@@ -191,7 +202,11 @@ impl<D: AsRef<[u8]> + Send + Sync> Blocks<D> {
         } else {
             Source::Slice { data, pos: 0 }
         };
-        Blocks { source, offset: 0 }
+        Blocks {
+            source,
+            offset: 0,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Hands decompression to a thread of `scope`, if the capture is
@@ -203,15 +218,20 @@ impl<D: AsRef<[u8]> + Send + Sync> Blocks<D> {
         D: 'scope,
     {
         if let Source::Slice { data, pos } = &self.source {
+            // Mapping the file's pages as they are first touched costs the
+            // converting thread more than reading them: a thread of its own
+            // touches one byte of each page ahead of it.
             let data = Arc::clone(data);
             let from = *pos;
-            super::spawn_named(scope, "scap-fault", move || {
+            let stop = Arc::clone(&self.stop);
+            super::spawn_named(scope, "scap-prefault", move || {
                 let bytes = D::as_ref(&data);
                 let mut sum = 0u8;
-                let mut at = from;
-                while at < bytes.len() {
+                for at in (from..bytes.len()).step_by(PAGE) {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     sum = sum.wrapping_add(bytes[at]);
-                    at += 4096;
                 }
                 std::hint::black_box(sum);
             });
@@ -230,24 +250,20 @@ impl<D: AsRef<[u8]> + Send + Sync> Blocks<D> {
         else {
             return;
         };
-        let (send, buffers) = sync_channel(INFLATED_AHEAD);
-        let (recycle, recycled) = sync_channel::<Vec<u8>>(INFLATED_AHEAD + 2);
-        super::spawn_named(scope, "scap-inflate", move || {
-            inflate(decoder, &send, &recycled);
-        });
-        self.source = Source::Inflated(Box::new(Inflated {
-            cur: buf,
-            pos: start,
-            next: None,
-            buffers,
-            recycle,
-            eof: false,
+        self.source = Source::Inflated(Box::new(spawn_reader(
+            scope,
+            "scap-inflate",
+            decoder,
+            INFLATED_SIZE,
+            buf,
+            start,
             error,
-        }));
+        )));
     }
 
     /// Lets an inflating thread go: nothing more is read.
     pub(super) fn stop_inflating(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         if let Source::Inflated(inflated) = &mut self.source {
             let error = inflated.error.take();
             self.source = Source::Done { error };
@@ -270,7 +286,21 @@ impl<D: AsRef<[u8]> + Send + Sync> Blocks<D> {
 
     /// Makes at least `want` bytes available and returns what is there
     /// (fewer only at the end of the input).
+    #[inline]
     fn available(&mut self, want: usize) -> &[u8] {
+        match &self.source {
+            Source::Slice { .. } => {}
+            _ => return self.fill_available(want),
+        }
+        match &self.source {
+            Source::Slice { data, pos } => &D::as_ref(data)[*pos..],
+            _ => &[],
+        }
+    }
+
+    /// [`Blocks::available`] of the sources that are read into buffers.
+    #[inline(never)]
+    fn fill_available(&mut self, want: usize) -> &[u8] {
         match &mut self.source {
             Source::Slice { data, pos } => &D::as_ref(data)[*pos..],
             Source::Gzip {
@@ -384,6 +414,41 @@ impl<D: AsRef<[u8]> + Send + Sync> Blocks<D> {
     /// The next block.
     #[inline]
     pub(super) fn next_block(&mut self) -> Next<'_> {
+        // A whole, well-formed block of a mapped capture (nearly every
+        // one) is delimited here without going through `frame`.
+        let whole = match &self.source {
+            Source::Slice { data, pos } => {
+                let rest = &D::as_ref(data)[*pos..];
+                if rest.len() >= 8 {
+                    let kind = u32_at(rest, 0);
+                    let total = u32_at(rest, 4) as usize;
+                    let fits = (FRAMING..=MAX_BLOCK).contains(&total)
+                        && total.is_multiple_of(4)
+                        && rest.len() >= total
+                        && u32_at(rest, total - 4) as usize == total;
+                    fits.then_some((kind, *pos, total))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        if let Some((kind, start, total)) = whole {
+            self.consume(total);
+            return match &self.source {
+                Source::Slice { data, .. } => Next::Block {
+                    kind,
+                    body: &D::as_ref(data)[start + 8..start + total - 4],
+                },
+                _ => Next::End,
+            };
+        }
+        self.next_framed()
+    }
+
+    /// [`Blocks::next_block`] through `frame`.
+    #[inline(never)]
+    fn next_framed(&mut self) -> Next<'_> {
         let (kind, total) = match self.frame() {
             Ok(framed) => framed,
             Err(next) => return next,
@@ -402,17 +467,45 @@ impl<D: AsRef<[u8]> + Send + Sync> Blocks<D> {
     }
 }
 
-/// The inflating thread: fills buffers and sends them until the stream
-/// ends, fails, or nobody reads any more.
-fn inflate<D: AsRef<[u8]>>(
-    mut decoder: Decoder<D>,
+/// Starts a thread of `scope` that reads `input` ahead into buffers of
+/// `size` bytes; the reading end starts with `buf[start..]`.
+fn spawn_reader<'scope, R: Read + Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    name: &str,
+    input: R,
+    size: usize,
+    buf: Vec<u8>,
+    start: usize,
+    error: Option<io::Error>,
+) -> Inflated {
+    let (send, buffers) = sync_channel(INFLATED_AHEAD);
+    let (recycle, recycled) = sync_channel::<Vec<u8>>(INFLATED_AHEAD + 2);
+    super::spawn_named(scope, name, move || {
+        read_ahead(input, size, &send, &recycled);
+    });
+    Inflated {
+        cur: buf,
+        pos: start,
+        next: None,
+        buffers,
+        recycle,
+        eof: false,
+        error,
+    }
+}
+
+/// The reading thread: fills buffers and sends them until the input ends,
+/// fails, or nobody reads any more.
+fn read_ahead<R: Read>(
+    mut decoder: R,
+    size: usize,
     send: &SyncSender<io::Result<Vec<u8>>>,
     recycled: &Receiver<Vec<u8>>,
 ) {
     loop {
         let mut buf = recycled.try_recv().unwrap_or_default();
         buf.clear();
-        buf.resize(INFLATED_SIZE, 0);
+        buf.resize(size, 0);
         let mut filled = 0;
         let mut end = None;
         while filled < buf.len() {

@@ -46,7 +46,7 @@ use crate::reader::Truncation;
 use crate::writer::{HOST_CONTAINER, TraceWriter, WriterOptions};
 
 pub use events::ConversionStats;
-use events::{Converter, Mapping, V1Counts};
+use events::{Codes, Converter, Mapping};
 use input::{Blocks, Next};
 use meta::kind;
 
@@ -179,7 +179,7 @@ impl<D: AsRef<[u8]> + Send + Sync> ScapStream<D> {
         };
         // Captures do not say; libscap's event table is the x86_64 one.
         metadata.header.machine.arch = "x86_64".to_owned();
-        let mut counts = V1Counts::default();
+        let mut counts = Codes::default();
         let mut first_ts = 0;
         // Metadata blocks up to the first event, which is left for the
         // pump (as are the end of the input and damage: it meets them
@@ -359,7 +359,7 @@ impl<D: AsRef<[u8]> + Send + Sync> ScapStream<D> {
 struct Pump<D> {
     blocks: Blocks<D>,
     converter: Converter,
-    counts: V1Counts,
+    counts: Codes,
     /// The chunks are written to a file, with summaries.
     summaries: bool,
     /// The container of each process, for chunk summaries.
