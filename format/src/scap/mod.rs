@@ -842,4 +842,123 @@ mod tests {
             let _ = import(whole[..len].to_vec(), Vec::new(), WriterOptions::default());
         }
     }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// A capture long enough for several chunks and inflated buffers: the
+    /// built one's events repeated.
+    fn long_capture() -> Vec<u8> {
+        let mut file = capture();
+        let first_event = 300;
+        let events = file[first_event..].to_vec();
+        for _ in 0..20_000 {
+            file.extend_from_slice(&events);
+        }
+        file
+    }
+
+    /// Every record of `data` read as a stream, with `threads` and
+    /// `params_of`, and the report.
+    fn streamed(
+        data: Vec<u8>,
+        threads: usize,
+        params_of: Option<&[bool]>,
+    ) -> (Vec<(u64, crate::Event)>, ScapReport) {
+        let mut stream = ScapStream::open(data).unwrap();
+        let mut records = Vec::new();
+        let flow = stream
+            .for_each_chunk(threads, params_of, |chunk| {
+                for event in chunk.unwrap().iter() {
+                    records.push((event.num(), event.to_event()));
+                }
+                ControlFlow::<()>::Continue(())
+            })
+            .unwrap();
+        assert!(flow.is_continue());
+        (records, stream.report().clone())
+    }
+
+    #[test]
+    fn streams_read_alike_on_any_threads_plain_or_gzip() {
+        let plain = long_capture();
+        let (one, report) = streamed(plain.clone(), 1, None);
+        assert!(report.is_whole(), "{report:?}");
+        assert_eq!(one.len(), 2 + 20_000 * 2);
+        assert!(one.iter().enumerate().all(|(i, (num, _))| *num == i as u64));
+        let (two, _) = streamed(plain.clone(), 2, None);
+        assert_eq!(one, two);
+        let (gz, report) = streamed(gzip(&plain), 2, None);
+        assert!(report.gzip && report.is_whole(), "{report:?}");
+        assert_eq!(one, gz);
+        // The same records as the trace `import` writes.
+        let (bytes, _) = import(plain, Vec::new(), WriterOptions::default()).unwrap();
+        let trace = TraceFile::open(bytes).unwrap();
+        let mut written = Vec::new();
+        for entry in trace.chunks() {
+            let chunk = trace.decode_chunk(entry).unwrap();
+            written.extend(chunk.iter().map(|e| (e.num(), e.to_event())));
+        }
+        assert_eq!(one, written);
+    }
+
+    #[test]
+    fn a_cut_gzip_stream_reads_what_was_inflated() {
+        let plain = long_capture();
+        let gz = gzip(&plain);
+        let (whole, _) = streamed(plain, 1, None);
+        for threads in [1, 2] {
+            let (cut, report) = streamed(gz[..gz.len() * 2 / 3].to_vec(), threads, None);
+            assert!(report.gzip_error.is_some() && report.truncation.is_some());
+            assert!(!cut.is_empty() && cut.len() < whole.len());
+            assert_eq!(cut[..], whole[..cut.len()]);
+        }
+    }
+
+    #[test]
+    fn records_of_types_nobody_reads_come_without_parameters() {
+        let plain = long_capture();
+        let (all, _) = streamed(plain.clone(), 2, None);
+        let table = Mapping::new().table;
+        let read = table.id_of("read").unwrap();
+        let mut params_of = vec![true; table.id_bound()];
+        params_of[usize::from(read)] = false;
+        let (lazy, _) = streamed(plain, 2, Some(&params_of));
+        assert_eq!(all.len(), lazy.len());
+        let mut reads = 0;
+        for ((num, full), (lazy_num, lazy)) in all.iter().zip(&lazy) {
+            assert_eq!(num, lazy_num);
+            if full.event_type == read {
+                reads += 1;
+                assert!(lazy.params.is_empty() && !full.params.is_empty());
+                assert_eq!(
+                    (lazy.ts, lazy.tid, lazy.tgid),
+                    (full.ts, full.tid, full.tgid)
+                );
+                assert_eq!((lazy.ret, lazy.latency), (full.ret, full.latency));
+            } else {
+                assert_eq!(full, lazy);
+            }
+        }
+        assert_eq!(reads, 20_001);
+    }
+
+    #[test]
+    fn a_reader_that_stops_early_lets_the_converter_go() {
+        let gz = gzip(&long_capture());
+        let mut stream = ScapStream::open(gz).unwrap();
+        let mut chunks = 0;
+        let flow = stream
+            .for_each_chunk(2, None, |_| {
+                chunks += 1;
+                ControlFlow::Break(())
+            })
+            .unwrap();
+        assert!(flow.is_break());
+        assert_eq!(chunks, 1);
+    }
 }
