@@ -144,7 +144,14 @@ fn encode_header_body(header: &FileHeader) -> Vec<u8> {
         c.repeated_bytes(6, arg.as_bytes());
     }
     msg.message(4, &c);
-    for entry in header.event_table.entries() {
+    let (base, entries) = match header.event_table.against_base() {
+        Some((base, entries)) => (Some(base), entries),
+        None => (None, header.event_table.entries().iter().collect()),
+    };
+    if let Some(base) = base {
+        msg.str(7, base);
+    }
+    for entry in entries {
         let mut e = MessageWriter::new();
         e.uint(1, u64::from(entry.id)).str(2, &entry.name);
         if entry.params == GENERIC_PARAMS {
@@ -166,8 +173,14 @@ fn encode_header_body(header: &FileHeader) -> Vec<u8> {
 pub(crate) fn decode_header(bytes: &[u8]) -> WireResult<FileHeader> {
     let mut header = FileHeader::default();
     let mut entries = Vec::new();
-    header_fields(bytes, &mut header, &mut entries, true)?;
-    header.event_table = EventTable::new(entries);
+    let mut base = None;
+    header_fields(bytes, &mut header, &mut entries, &mut base, true)?;
+    header.event_table = match base {
+        Some(name) => EventTable::from_base(&name, entries).ok_or(Malformed(
+            "the event table names a base this version does not know",
+        ))?,
+        None => EventTable::new(entries),
+    };
     Ok(header)
 }
 
@@ -177,6 +190,7 @@ fn header_fields(
     bytes: &[u8],
     h: &mut FileHeader,
     entries: &mut Vec<EventTypeInfo>,
+    base: &mut Option<String>,
     top: bool,
 ) -> WireResult<()> {
     for field in MessageReader::new(bytes) {
@@ -236,8 +250,9 @@ fn header_fields(
             }
             6 if top => {
                 let packed = unpack_header(v.bytes()?)?;
-                header_fields(&packed, h, entries, false)?;
+                header_fields(&packed, h, entries, base, false)?;
             }
+            7 => *base = Some(v.string()?),
             _ => {}
         }
     }
@@ -618,8 +633,29 @@ mod tests {
         };
         header.machine.hostname = "box".to_owned();
         header.capture.filter = "evt.type=open".to_owned();
-        header.event_table = EventTable::builtin_x86_64();
+        // Not written against a base table: every entry is in the file.
+        let mut entries = EventTable::builtin_x86_64().entries().to_vec();
+        entries.reverse();
+        header.event_table = EventTable::new(entries);
         header
+    }
+
+    #[test]
+    fn a_table_written_against_a_base_lists_only_its_changes() {
+        let mut header = header();
+        header.event_table = EventTable::builtin_x86_64();
+        let bytes = encode_header(&header);
+        assert!(bytes.len() < 100, "{} bytes", bytes.len());
+        assert_eq!(decode_header(&bytes).unwrap(), header);
+        let imported = crate::scap::import_table();
+        header.event_table = imported.clone();
+        let bytes = encode_header(&header);
+        assert!(bytes.len() < 100, "{} bytes", bytes.len());
+        assert_eq!(decode_header(&bytes).unwrap().event_table, imported);
+        // A base this version does not know is damage.
+        let mut msg = MessageWriter::new();
+        msg.str(1, "w").str(7, "sparc/9");
+        assert!(decode_header(&msg.finish()).is_err());
     }
 
     #[test]

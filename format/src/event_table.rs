@@ -137,6 +137,64 @@ impl EventTable {
     }
 }
 
+/// The standard tables a file's event table can be written against
+/// (`FORMAT.md`, header field 7): the file lists only the entries that
+/// differ from its base or come after it. A base never changes once
+/// released: a table that differs gets a new name.
+pub(crate) const BASES: [&str; 2] = [X86_64_BASE, SCAP_BASE];
+/// The table a capture of this version writes: [`EventTable::builtin_x86_64`].
+pub(crate) const X86_64_BASE: &str = "x86_64/1";
+/// The table a `.scap` capture is imported with.
+pub(crate) const SCAP_BASE: &str = "scap-x86_64/1";
+
+/// The standard table called `name`.
+pub(crate) fn base(name: &str) -> Option<&'static EventTable> {
+    static X86_64: std::sync::OnceLock<EventTable> = std::sync::OnceLock::new();
+    static SCAP: std::sync::OnceLock<EventTable> = std::sync::OnceLock::new();
+    match name {
+        X86_64_BASE => Some(X86_64.get_or_init(EventTable::builtin_x86_64)),
+        SCAP_BASE => Some(SCAP.get_or_init(crate::scap::import_table)),
+        _ => None,
+    }
+}
+
+impl EventTable {
+    /// How the table is written against a standard one: the base's name
+    /// and the entries that differ from it (at the same position, same id)
+    /// or follow it, fewest first; `None` when the table does not start
+    /// with the ids of any base, in their order.
+    pub(crate) fn against_base(&self) -> Option<(&'static str, Vec<&EventTypeInfo>)> {
+        BASES
+            .iter()
+            .filter_map(|&name| {
+                let base = base(name)?;
+                let prefix = self.entries.get(..base.entries.len())?;
+                if !prefix.iter().zip(&base.entries).all(|(a, b)| a.id == b.id) {
+                    return None;
+                }
+                let changed = prefix.iter().zip(&base.entries).filter(|(a, b)| a != b);
+                let listed: Vec<&EventTypeInfo> = changed
+                    .map(|(a, _)| a)
+                    .chain(&self.entries[base.entries.len()..])
+                    .collect();
+                Some((name, listed))
+            })
+            .min_by_key(|(_, listed)| listed.len())
+    }
+
+    /// The base table called `name` with `entries` applied over it.
+    pub(crate) fn from_base(
+        name: &str,
+        entries: impl IntoIterator<Item = EventTypeInfo>,
+    ) -> Option<Self> {
+        let mut table = base(name)?.clone();
+        for entry in entries {
+            table.insert(entry);
+        }
+        Some(table)
+    }
+}
+
 /// Parameter names of syscalls recorded raw.
 pub(crate) const GENERIC_PARAMS: [&str; 6] = ["a0", "a1", "a2", "a3", "a4", "a5"];
 
@@ -243,6 +301,65 @@ mod tests {
             "getpid is generic"
         );
         assert_eq!(table.name(999), None);
+    }
+
+    /// A digest of every id, name and parameter name of a table.
+    fn digest(table: &EventTable) -> u32 {
+        let mut hasher = crc32fast::Hasher::new();
+        for entry in table.entries() {
+            hasher.update(&entry.id.to_le_bytes());
+            hasher.update(entry.name.as_bytes());
+            for param in &entry.params {
+                hasher.update(b"\0");
+                hasher.update(param.as_bytes());
+            }
+            hasher.update(b"\n");
+        }
+        hasher.finalize()
+    }
+
+    /// Files written against a base table mean what that table says: a
+    /// released base must never change. If this fails, the table a capture
+    /// or an import writes has changed: keep the old one under its name
+    /// and give the new one a new name (`x86_64/2`) in `BASES`.
+    #[test]
+    fn base_tables_never_change() {
+        let digests: Vec<(&str, u32)> = BASES
+            .iter()
+            .map(|&name| (name, digest(base(name).unwrap())))
+            .collect();
+        assert_eq!(
+            digests,
+            [(X86_64_BASE, 1_984_792_965), (SCAP_BASE, 3_006_565_284)]
+        );
+    }
+
+    #[test]
+    fn a_table_is_written_against_the_closest_base() {
+        let builtin = EventTable::builtin_x86_64();
+        let (name, listed) = builtin.against_base().unwrap();
+        assert_eq!((name, listed.len()), (X86_64_BASE, 0));
+        let mut entries = builtin.entries().to_vec();
+        entries[3].params = vec!["x".to_owned()];
+        entries.push(EventTypeInfo {
+            id: 3000,
+            name: "extra".to_owned(),
+            params: vec![],
+        });
+        let changed = EventTable::new(entries);
+        let (name, listed) = changed.against_base().unwrap();
+        assert_eq!(name, X86_64_BASE);
+        let listed: Vec<EventTypeInfo> = listed.into_iter().cloned().collect();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(EventTable::from_base(name, listed), Some(changed));
+        let (name, listed) = base(SCAP_BASE).unwrap().against_base().unwrap();
+        assert_eq!((name, listed.len()), (SCAP_BASE, 0));
+        let unrelated = EventTable::new([EventTypeInfo {
+            id: 5,
+            name: "five".to_owned(),
+            params: vec![],
+        }]);
+        assert!(unrelated.against_base().is_none());
     }
 
     #[test]

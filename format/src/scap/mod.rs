@@ -519,6 +519,11 @@ fn spawn_named<'scope, T: Send + 'scope>(
     }
 }
 
+/// The event table of imported captures (the `scap-x86_64/1` base).
+pub(crate) fn import_table() -> crate::EventTable {
+    Mapping::new().table
+}
+
 /// For an event block type: whether it is V1 (no parameter count), has
 /// flags, and has 32-bit parameter lengths.
 fn event_block(block_kind: u32) -> Option<(bool, bool, bool)> {
