@@ -8,7 +8,7 @@
 //! with a description that says so and are never extractable.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::Cell;
 use std::net::IpAddr;
 
 use scry_format::{EventTable, EventView, FdKind, SockAddr, SockAddrRef, ValueRef};
@@ -1160,8 +1160,14 @@ fn misshapen<T>(def: &FieldDef) -> Option<T> {
     None
 }
 
-fn nonzero(id: impl Into<i128>) -> Option<i128> {
-    Some(id.into()).filter(|&n| n != 0)
+fn nonzero(id: u64) -> Option<i64> {
+    wide(id).filter(|&n| n != 0)
+}
+
+/// An unsigned count or time as a signed 64-bit number: beyond 2^63 it
+/// cannot come from a real trace.
+fn wide(n: u64) -> Option<i64> {
+    i64::try_from(n).ok()
 }
 
 /// `evt.dir` of an event type: `<` for syscalls, which scry records once,
@@ -1349,8 +1355,10 @@ pub struct Ctx<'a> {
     pub hostname: &'a str,
     /// Parameter names of the event's type.
     pub names: &'a [String],
-    process: OnceCell<Option<ProcessRef<'a>>>,
-    fd: OnceCell<Option<&'a FdEntry>>,
+    /// The event's process and fd once looked up (a plain cell: cheaper
+    /// than a `OnceCell` for values that are `Copy`).
+    process: Cell<Option<Option<ProcessRef<'a>>>>,
+    fd: Cell<Option<Option<&'a FdEntry>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1370,15 +1378,19 @@ impl<'a> Ctx<'a> {
             first_ts,
             hostname,
             names,
-            process: OnceCell::new(),
-            fd: OnceCell::new(),
+            process: Cell::new(None),
+            fd: Cell::new(None),
         }
     }
 
+    #[inline]
     fn process_ref(&self) -> Option<ProcessRef<'a>> {
-        *self
-            .process
-            .get_or_init(|| self.state.process_ref(self.event.tgid()))
+        if let Some(known) = self.process.get() {
+            return known;
+        }
+        let found = self.state.process_ref(self.event.tgid());
+        self.process.set(Some(found));
+        found
     }
 
     fn process(&self) -> Option<&'a Process> {
@@ -1393,10 +1405,14 @@ impl<'a> Ctx<'a> {
         self.event.param_int(self.info.fd_param?)
     }
 
+    #[inline]
     fn fd(&self) -> Option<&'a FdEntry> {
-        *self
-            .fd
-            .get_or_init(|| self.process_ref()?.fd(self.fd_num()?))
+        if let Some(known) = self.fd.get() {
+            return known;
+        }
+        let found = self.fd_num().and_then(|fd| self.process_ref()?.fd(fd));
+        self.fd.set(Some(found));
+        found
     }
 }
 
@@ -1544,7 +1560,7 @@ impl Field {
     /// apply (which makes every comparison on it false).
     pub fn extract<'a>(&self, ctx: &Ctx<'a>) -> Option<Value<'a>> {
         match self.shape {
-            Shape::Num => self.num(ctx).map(Value::Num),
+            Shape::Num => self.num(ctx).map(|n| Value::Num(n.into())),
             Shape::Flag => self.flag(ctx).map(Value::Bool),
             Shape::Text => self.text(ctx).map(|t| Value::Str(Cow::Borrowed(t))),
             Shape::Other => self.extract_other(ctx),
@@ -1558,37 +1574,39 @@ impl Field {
         self.shape
     }
 
-    /// The value of a numeric field ([`Shape::Num`]).
+    /// The value of a numeric field ([`Shape::Num`]). Every number a
+    /// trace holds fits in 64 signed bits (times in ns until 2262), which
+    /// are returned in registers.
     #[inline(never)]
-    pub(crate) fn num(&self, ctx: &Ctx<'_>) -> Option<i128> {
+    pub(crate) fn num(&self, ctx: &Ctx<'_>) -> Option<i64> {
         let e = &ctx.event;
-        let n: i128 = match self.def.id {
-            Which::EvtNum => (e.num() + 1).into(),
-            Which::EvtRawtime => e.ts().into(),
-            Which::EvtReltime => e.ts().saturating_sub(ctx.first_ts).into(),
-            Which::EvtLatency => e.latency().into(),
+        let n: i64 = match self.def.id {
+            Which::EvtNum => wide(e.num() + 1)?,
+            Which::EvtRawtime => wide(e.ts())?,
+            Which::EvtReltime => wide(e.ts().saturating_sub(ctx.first_ts))?,
+            Which::EvtLatency => wide(e.latency())?,
             Which::EvtTypeIs => match &self.arg {
-                Arg::Types(ids) => i128::from(ids.contains(&e.event_type())),
+                Arg::Types(ids) => i64::from(ids.contains(&e.event_type())),
                 _ => return None,
             },
             Which::EvtCpu => e.cpu().into(),
-            Which::EvtRawres => e.ret().into(),
+            Which::EvtRawres => e.ret(),
             Which::EvtBuflen => {
                 let ret = e.ret();
                 if !(ctx.info.is_io_read || ctx.info.is_io_write) || ret < 0 {
                     return None;
                 }
-                ret.into()
+                ret
             }
             Which::EvtCount => 1,
             Which::ProcPid => e.tgid().into(),
             Which::ProcPpid => ctx.process()?.ppid.into(),
-            Which::ProcVpid => nonzero(ctx.process()?.vpid)?,
+            Which::ProcVpid => nonzero(ctx.process()?.vpid.into())?,
             Which::ProcApid => self.ancestor(ctx)?.pid.into(),
-            Which::ProcCmdnargs => (ctx.process()?.args.len() as u64).into(),
+            Which::ProcCmdnargs => wide(ctx.process()?.args.len() as u64)?,
             Which::ProcTty => ctx.process()?.tty.into(),
-            Which::ProcSid => nonzero(ctx.process()?.sid)?,
-            Which::ProcPgid | Which::ProcVpgid => nonzero(ctx.process()?.pgid)?,
+            Which::ProcSid => nonzero(ctx.process()?.sid.into())?,
+            Which::ProcPgid | Which::ProcVpgid => nonzero(ctx.process()?.pgid.into())?,
             Which::ProcLoginshellid => {
                 let mut shell = None;
                 for level in 0..64 {
@@ -1606,7 +1624,7 @@ impl Field {
                 if start == 0 {
                     return None;
                 }
-                e.ts().saturating_sub(start).into()
+                wide(e.ts().saturating_sub(start))?
             }
             Which::ProcPidTs => nonzero(ctx.process()?.start_ts)?,
             Which::ProcPpidDuration => {
@@ -1614,13 +1632,13 @@ impl Field {
                 if start == 0 {
                     return None;
                 }
-                e.ts().saturating_sub(start).into()
+                wide(e.ts().saturating_sub(start))?
             }
             Which::ThreadTid | Which::ThreadVtid => e.tid().into(),
-            Which::ThreadCapEffective => ctx.process()?.cap_effective.into(),
-            Which::ThreadCapPermitted => ctx.process()?.cap_permitted.into(),
-            Which::ThreadCapInheritable => ctx.process()?.cap_inheritable.into(),
-            Which::FdNum => ctx.fd_num()?.into(),
+            Which::ThreadCapEffective => wide(ctx.process()?.cap_effective)?,
+            Which::ThreadCapPermitted => wide(ctx.process()?.cap_permitted)?,
+            Which::ThreadCapInheritable => wide(ctx.process()?.cap_inheritable)?,
+            Which::FdNum => ctx.fd_num()?,
             Which::FdPort => {
                 let fd = ctx.fd()?;
                 port_of(&fd.remote).or_else(|| port_of(&fd.local))?.into()
@@ -1635,7 +1653,7 @@ impl Field {
                 if uid == u32::MAX { -1 } else { uid.into() }
             }
             Which::GroupGid => ctx.process()?.egid.into(),
-            Which::ContainerStartTs => ctx.state.container(container_id(ctx))?.start_ts.into(),
+            Which::ContainerStartTs => wide(ctx.state.container(container_id(ctx))?.start_ts)?,
             _ => return misshapen(self.def),
         };
         Some(n)
