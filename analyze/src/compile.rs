@@ -42,17 +42,47 @@ impl FilterError {
     /// The source with a caret line under the offending part, then the
     /// message, for a terminal.
     pub fn render(&self, source: &str) -> String {
-        let start = self.span.start.min(source.len());
-        let end = self.span.end.clamp(start, source.len());
-        let lead = source[..start].chars().count();
-        let width = source[start..end].chars().count().max(1);
-        format!(
-            "{source}\n{}^{}\n{}",
-            " ".repeat(lead),
-            "~".repeat(width - 1),
-            self.message
-        )
+        underline(source, self.span, &self.message)
     }
+}
+
+/// Something in a filter that compiles but most likely does not do what
+/// its author meant (a sysdig habit that means something else here, a
+/// filter that can never match), with the span to underline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterWarning {
+    /// The part of the source it is about.
+    pub span: Span,
+    /// What to know.
+    pub message: String,
+}
+
+impl FilterWarning {
+    /// The source with a caret line under the part concerned, then the
+    /// message, for a terminal.
+    pub fn render(&self, source: &str) -> String {
+        underline(source, self.span, &self.message)
+    }
+}
+
+fn underline(source: &str, span: Span, message: &str) -> String {
+    let start = floor_char_boundary(source, span.start);
+    let end = floor_char_boundary(source, span.end.max(start));
+    let lead = source[..start].chars().count();
+    let width = source[start..end].chars().count().max(1);
+    format!(
+        "{source}\n{}^{}\n{message}",
+        " ".repeat(lead),
+        "~".repeat(width - 1)
+    )
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 impl From<filter::ParseError> for FilterError {
@@ -64,6 +94,9 @@ impl From<filter::ParseError> for FilterError {
     }
 }
 
+/// What a filter that selects `evt.dir=>` is told.
+const ENTER_WARNING: &str = "scry records each syscall once, at its exit, with the arguments of its entry: every syscall event has evt.dir '<'; '>' selects procexit events only";
+
 /// A compiled filter.
 #[derive(Debug)]
 pub struct Filter {
@@ -73,6 +106,7 @@ pub struct Filter {
     /// checked before anything else, so that most events of a filter on
     /// fds or I/O are turned down by one bitmap lookup.
     types: Option<Vec<bool>>,
+    warnings: Vec<FilterWarning>,
 }
 
 /// What of the reconstructed state the fields of a filter read.
@@ -198,15 +232,30 @@ impl Filter {
             catalog,
             needs: StateNeeds::default(),
             fast,
+            warnings: Vec::new(),
         };
         let mut root = compile_expr(expr, &mut cx)?;
         cheapest_first(&mut root);
         let types = possible_types(&root, catalog.types);
+        if types.as_ref().is_some_and(|t| !t.contains(&true)) {
+            cx.warnings.push(FilterWarning {
+                span: expr_span(expr),
+                message: "this filter can never match: no event type has everything it asks for"
+                    .to_owned(),
+            });
+        }
         Ok(Filter {
             root,
             needs: cx.needs,
             types,
+            warnings: cx.warnings,
         })
+    }
+
+    /// What is worth knowing about the filter although it compiled: see
+    /// [`FilterWarning`].
+    pub fn warnings(&self) -> &[FilterWarning] {
+        &self.warnings
     }
 
     /// Whether evaluation looks at reconstructed state (processes, fds…):
@@ -261,6 +310,21 @@ struct Compiler<'c> {
     needs: StateNeeds,
     /// Whether comparisons may take the fast path.
     fast: bool,
+    warnings: Vec<FilterWarning>,
+}
+
+/// The part of the source an expression covers.
+fn expr_span(expr: &Expr) -> Span {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => items
+            .iter()
+            .map(expr_span)
+            .reduce(|a, b| Span::new(a.start.min(b.start), a.end.max(b.end)))
+            .unwrap_or_default(),
+        Expr::Not(inner) => expr_span(inner),
+        Expr::Compare(compare) => compare.span,
+        Expr::Macro { span, .. } => *span,
+    }
 }
 
 fn compile_expr(expr: &Expr, cx: &mut Compiler<'_>) -> Result<Node, FilterError> {
@@ -574,6 +638,54 @@ fn compile_compare(compare: &Compare, cx: &mut Compiler<'_>) -> Result<Node, Fil
                     bitmap[usize::from(id)] = true;
                 }
             }
+            let node = Node::TypeIn(bitmap);
+            return Ok(if op == Op::Ne {
+                Node::Not(Box::new(node))
+            } else {
+                node
+            });
+        }
+    }
+    // evt.dir against '<' or '>': the types of that direction, so that
+    // `evt.dir=<` costs nothing and `evt.type=open and evt.dir=>` is known
+    // to match nothing.
+    if let Side::Field(field) = &left
+        && field.is_event_dir()
+        && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects)
+    {
+        let values: Vec<&Literal> = match &compare.right {
+            Rhs::Value(lit) => vec![lit],
+            Rhs::List { items, .. } => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        if !values.is_empty() || matches!(compare.right, Rhs::List { .. }) {
+            let mut wanted = (false, false);
+            for lit in values {
+                match lit.text.as_str() {
+                    "<" => wanted.0 = true,
+                    ">" => {
+                        wanted.1 = true;
+                        if op != Op::Ne {
+                            cx.warnings.push(FilterWarning {
+                                span: lit.span,
+                                message: ENTER_WARNING.to_owned(),
+                            });
+                        }
+                    }
+                    other => {
+                        return Err(FilterError::at(
+                            lit.span,
+                            format!(
+                                "'{other}' is not a direction: evt.dir is '<' (syscalls, recorded at exit) or '>' (procexit)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let bitmap = catalog.types.bitmap(|info| {
+                let exit = fields::direction(info) == b"<";
+                if exit { wanted.0 } else { wanted.1 }
+            });
             let node = Node::TypeIn(bitmap);
             return Ok(if op == Op::Ne {
                 Node::Not(Box::new(node))

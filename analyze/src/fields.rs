@@ -236,7 +236,7 @@ pub static FIELDS: &[FieldDef] = &[
         T::Str,
         A::None,
         Which::EvtDir,
-        "Event direction: always '<' (scry records one event per syscall, at exit).",
+        "Event direction, as sysdig shows it: '<' (exit) for every syscall, which scry records once, at its exit, with the arguments of its entry, so filters written with evt.dir=< keep working; '>' for procexit, which sysdig also reports as an entry event. evt.dir=> therefore selects procexit events only (scry warns when a filter asks for it); values other than < and > are an error.",
     ),
     def(
         "evt.type",
@@ -292,14 +292,14 @@ pub static FIELDS: &[FieldDef] = &[
         T::Str,
         A::Param,
         Which::EvtArg,
-        "One parameter rendered as text, by name (evt.arg.fd) or position (evt.arg[0]): fds show their name (3(<f>/etc/hosts)), flags and enums their names (O_WRONLY|O_CREAT|O_TRUNC, AF_INET, PTRACE_ATTACH), modes octal (0644). Falco's names work where scry records another (a symlink's target and linkpath).",
+        "One parameter as text, by name (evt.arg.fd) or position (evt.arg[0]), resolved as sysdig resolves it: an fd as its kind and name (<f>/etc/hosts, <4t>10.0.0.5:43210->93.184.216.34:443), AT_FDCWD, or the errno name of a failed one (EBADF), its number when scry does not know it; flags and enums by name (O_WRONLY|O_CREAT|O_TRUNC, AF_INET, PTRACE_ATTACH, RDONLY|BIND); modes in octal (0644). evt.arg.res is the result: the errno name of a failure, the fd a call returned, else the number. evt.args shows number and name together (fd=3(<f>/etc/hosts)); evt.rawarg has the raw value. Falco's names work where scry records another (a symlink's target and linkpath).",
     ),
     def(
         "evt.rawarg",
         T::Str,
         A::Param,
         Which::EvtRawarg,
-        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers (flags are the Linux values).",
+        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers (fds are their numbers, flags the Linux values), in lists too; evt.rawarg.res is the return value.",
     ),
     def(
         "evt.res",
@@ -1182,6 +1182,8 @@ enum Arg {
     None,
     /// Parameter index per event type id (None where the type lacks it).
     Param(Vec<Option<u8>>),
+    /// `res`: the return value, which scry keeps in the event header.
+    Res,
     Level(Option<usize>),
     Types(Vec<u16>),
 }
@@ -1333,7 +1335,10 @@ pub fn resolve(
             found = true;
         }
     }
-    if !found && position.is_none() && spec != "res" {
+    if !found && spec == "res" {
+        return Ok(Field::new(def, Arg::Res));
+    }
+    if !found && position.is_none() {
         return Err(format!("no event type has a parameter named '{spec}'"));
     }
     Ok(Field::new(def, Arg::Param(indexes)))
@@ -1855,6 +1860,12 @@ impl Field {
             Which::EvtTime => owned(crate::render::clock_time(e.ts())),
             Which::EvtDatetime => owned(crate::render::date_time(e.ts())),
             Which::EvtArgs | Which::EvtInfo => owned(crate::render::args(ctx)),
+            Which::EvtArg if matches!(self.arg, Arg::Res) => {
+                (!ctx.info.is_process_exit).then(|| owned(crate::render::result(ctx)))?
+            }
+            Which::EvtRawarg if matches!(self.arg, Arg::Res) => {
+                (!ctx.info.is_process_exit).then(|| num(e.ret()))?
+            }
             Which::EvtArg => {
                 let index = self.param_index(e.event_type())?;
                 let value = e.param(index)?;
@@ -1977,6 +1988,7 @@ impl Field {
             FsPathSource => types.bitmap(|t| t.path_param.is_some() && t.target_param.is_some()),
             FsPathTarget => types.bitmap(|t| t.target_param.is_some()),
             EvtArg | EvtRawarg => match &self.arg {
+                Arg::Res => types.bitmap(|t| !t.is_process_exit),
                 Arg::Param(indexes) => {
                     let mut present = types.bitmap(|_| true);
                     for (id, slot) in present.iter_mut().enumerate() {
@@ -2006,6 +2018,11 @@ impl Field {
     /// Whether this field is `evt.type`.
     pub fn is_event_type(&self) -> bool {
         self.def.id == Which::EvtType
+    }
+
+    /// Whether this field is `evt.dir`.
+    pub fn is_event_dir(&self) -> bool {
+        self.def.id == Which::EvtDir
     }
 
     /// Whether this field is `proc.pid`.
