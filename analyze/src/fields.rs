@@ -1582,7 +1582,7 @@ impl Field {
     /// The value of a numeric field ([`Shape::Num`]). Every number a
     /// trace holds fits in 64 signed bits (times in ns until 2262), which
     /// are returned in registers.
-    #[inline(never)]
+    #[inline]
     pub(crate) fn num(&self, ctx: &Ctx<'_>) -> Option<i64> {
         let e = &ctx.event;
         let n: i64 = match self.def.id {
@@ -1605,6 +1605,18 @@ impl Field {
             }
             Which::EvtCount => 1,
             Which::ProcPid => e.tgid().into(),
+            Which::ThreadTid | Which::ThreadVtid => e.tid().into(),
+            _ => return self.num_of_state(ctx),
+        };
+        Some(n)
+    }
+
+    /// [`Field::num`] for the fields read from the state, apart so that
+    /// those read from the event alone cost no call.
+    #[inline(never)]
+    fn num_of_state(&self, ctx: &Ctx<'_>) -> Option<i64> {
+        let e = &ctx.event;
+        let n: i64 = match self.def.id {
             Which::ProcPpid => ctx.process()?.ppid.into(),
             Which::ProcVpid => nonzero(ctx.process()?.vpid.into())?,
             Which::ProcApid => self.ancestor(ctx)?.pid.into(),
@@ -1639,7 +1651,6 @@ impl Field {
                 }
                 wide(e.ts().saturating_sub(start))?
             }
-            Which::ThreadTid | Which::ThreadVtid => e.tid().into(),
             Which::ThreadCapEffective => wide(ctx.process()?.cap_effective)?,
             Which::ThreadCapPermitted => wide(ctx.process()?.cap_permitted)?,
             Which::ThreadCapInheritable => wide(ctx.process()?.cap_inheritable)?,
@@ -1665,7 +1676,7 @@ impl Field {
     }
 
     /// The value of a boolean field ([`Shape::Flag`]).
-    #[inline(never)]
+    #[inline]
     pub(crate) fn flag(&self, ctx: &Ctx<'_>) -> Option<bool> {
         let e = &ctx.event;
         let info = ctx.info;
@@ -1675,6 +1686,16 @@ impl Field {
             Which::EvtIsIoRead => info.is_io_read,
             Which::EvtIsIoWrite => info.is_io_write,
             Which::EvtIsWait => info.is_wait,
+            Which::ThreadIsmain => e.tid() == e.tgid(),
+            _ => return self.flag_of_state(ctx),
+        })
+    }
+
+    /// [`Field::flag`] for the fields read from open flags or the state.
+    #[inline(never)]
+    fn flag_of_state(&self, ctx: &Ctx<'_>) -> Option<bool> {
+        let info = ctx.info;
+        Some(match self.def.id {
             Which::EvtIsOpenRead => open_flags(ctx)? & 3 != 1,
             Which::EvtIsOpenWrite => open_flags(ctx)? & 3 != 0,
             Which::EvtIsOpenExec => {
@@ -1700,7 +1721,6 @@ impl Field {
                 }
                 p.sid == p.pid
             }
-            Which::ThreadIsmain => e.tid() == e.tgid(),
             Which::FdIsServer => ctx.fd()?.is_server,
             Which::FdConnected => {
                 let fd = ctx.fd()?;
