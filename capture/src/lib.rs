@@ -216,6 +216,7 @@ pub fn record<W: Write + Send + 'static>(
         self_tgid: std::process::id(),
         targets,
         syscalls: syscalls.clone(),
+        kernel: running_kernel().unwrap_or((0, 0)),
     };
     let boot_time = boot_time_ns();
     probe::with_probe(&config, boot_time, |probe| {
@@ -331,9 +332,7 @@ fn capture_loop(
             }
         };
         malformed += bad;
-        for event in events {
-            reorder.push(event);
-        }
+        reorder.push_batch(events);
         let ready = if finishing {
             reorder.release_all()
         } else {
@@ -446,6 +445,11 @@ fn check_release(release: &str) -> Result<()> {
         // An unparsable release is left to the loader to judge.
         _ => Ok(()),
     }
+}
+
+/// The running kernel's `major.minor`.
+fn running_kernel() -> Option<(u32, u32)> {
+    kernel_version(&std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?)
 }
 
 /// Refuses early, with a precise message, what would otherwise fail deep in

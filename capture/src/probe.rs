@@ -9,7 +9,9 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, RingBufferBuilder};
 use scry_format::{CaptureStats, CpuStats, Event};
 use scry_probe::skel::ScrySkelBuilder;
-use scry_probe::{abi, add_target, install_rings, read_counters};
+use scry_probe::{
+    abi, add_target, choose_stash, install_rings, read_counters, task_storage_usable,
+};
 
 use crate::decode;
 use crate::error::{CaptureError, Result};
@@ -29,6 +31,9 @@ pub(crate) struct ProbeConfig {
     pub(crate) targets: Option<Vec<u32>>,
     /// Record only the syscalls whose number is set (`None`: all).
     pub(crate) syscalls: Option<Vec<bool>>,
+    /// The running kernel's `major.minor` (`(0, 0)` if unknown: the most
+    /// portable probe variant is used).
+    pub(crate) kernel: (u32, u32),
 }
 
 /// Decoded events waiting to be collected, filled by the ring callbacks.
@@ -93,6 +98,7 @@ pub(crate) fn with_probe<T>(
         .events
         .set_max_entries(u32::try_from(ncpus).unwrap_or(u32::MAX))
         .map_err(load_error)?;
+    choose_stash(&mut open_skel, task_storage_usable(config.kernel)).map_err(load_error)?;
     let mut skel = open_skel.load().map_err(load_error)?;
     // Before attaching: the kernel follows forks only from then on, and a
     // target must be recorded from its first event.

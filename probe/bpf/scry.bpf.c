@@ -34,6 +34,10 @@ const volatile __u32 targ_targets = 0;
 const volatile __u8 targ_syscalls[SCRY_NR_MAX] = { [0 ... SCRY_NR_MAX - 1] = 1 };
 /* 1 = record syscall numbers outside targ_syscalls (unknown_syscall). */
 const volatile __u32 targ_unknown_syscalls = 1;
+/* 1 = the stash lives in task local storage (kernels >= 5.12, where tracing
+ * programs may use it): the *_task programs run and `inflight` is unused.
+ * 0 = the stash is kept in the `inflight` hash and the *_hash programs run. */
+const volatile __u32 targ_task_storage = 0;
 
 /*
  * Force the ABI types into BTF so the skeleton generates them
@@ -119,6 +123,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stash);
 } inflight SEC(".maps");
+
+/*
+ * The same stash in task local storage: a lookup is a few loads from the
+ * task, where the hash costs an update at entry and a lookup and a delete
+ * at exit, most of the probe's cost on a cheap syscall. An exit marks the
+ * stash consumed (ts = 0) instead of deleting it; the storage goes with the
+ * task, also through an exec that changes its tid.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash);
+} inflight_task SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -213,26 +231,28 @@ static __always_inline void count_stash_failed(void)
 
 static __always_inline int is_compat(struct task_struct *task)
 {
-	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+	/* A trusted BTF pointer: a plain (relocated) load, no helper call. */
+	return task->thread_info.status & TS_COMPAT;
 }
 
 static __always_inline void read_args(struct pt_regs *regs, int compat, __u64 *args)
 {
+	/* regs is the tracepoint's trusted BTF argument: plain loads. */
 	if (compat) {
-		args[0] = (__u32)BPF_CORE_READ(regs, bx);
-		args[1] = (__u32)BPF_CORE_READ(regs, cx);
-		args[2] = (__u32)BPF_CORE_READ(regs, dx);
-		args[3] = (__u32)BPF_CORE_READ(regs, si);
-		args[4] = (__u32)BPF_CORE_READ(regs, di);
-		args[5] = (__u32)BPF_CORE_READ(regs, bp);
+		args[0] = (__u32)regs->bx;
+		args[1] = (__u32)regs->cx;
+		args[2] = (__u32)regs->dx;
+		args[3] = (__u32)regs->si;
+		args[4] = (__u32)regs->di;
+		args[5] = (__u32)regs->bp;
 		return;
 	}
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 }
 
 /* ---- record building -------------------------------------------------- */
@@ -826,13 +846,13 @@ static __always_inline void emit_at_entry(__u64 pid_tgid, long id, __u64 status,
 	finish(buf, off, 1);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle__sys_enter, struct pt_regs *regs, long id)
+/* `in_task` is a constant in each caller: the task storage or the hash. */
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int in_task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *task;
-	struct stash st = {};
+	struct stash local = {}, *st = &local;
 	int compat;
 
 	if (skip_tgid(pid_tgid >> 32) || !want_nr(id))
@@ -841,21 +861,41 @@ int BPF_PROG(handle__sys_enter, struct pt_regs *regs, long id)
 	compat = is_compat(task);
 
 	if (!compat && (id == SYS_exit || id == SYS_exit_group)) {
-		emit_at_entry(pid_tgid, id, BPF_CORE_READ(regs, di), 0);
+		emit_at_entry(pid_tgid, id, regs->di, 0);
 		return 0;
 	}
 
-	st.ts = bpf_ktime_get_boot_ns();
-	st.nr = id;
-	st.flags = compat ? SCRY_HDR_COMPAT : 0;
-	read_args(regs, compat, st.args);
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY)) {
+	if (in_task) {
+		st = bpf_task_storage_get(&inflight_task, task, 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!st) {
+			count_stash_failed();
+			return 0;
+		}
+	}
+	st->ts = bpf_ktime_get_boot_ns();
+	st->nr = id;
+	st->flags = compat ? SCRY_HDR_COMPAT : 0;
+	read_args(regs, compat, st->args);
+	if (!in_task && bpf_map_update_elem(&inflight, &tid, st, BPF_ANY)) {
 		count_stash_failed();
 		return 0;
 	}
 	if (!compat && needs_ext(id))
-		stash_ext(tid, id, st.args);
+		stash_ext(tid, id, st->args);
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle__sys_enter_task, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id, 1);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle__sys_enter_hash, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id, 0);
 }
 
 /* ---- sys_exit ----------------------------------------------------------- */
@@ -886,8 +926,7 @@ static __always_inline __u32 put_creds(__u8 *buf, __u32 off, struct task_struct 
 	return put_caps(buf, off, cred);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int in_task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -904,7 +943,14 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	if (skip_tgid(pid_tgid >> 32))
 		return 0;
 	task = bpf_get_current_task_btf();
-	st = bpf_map_lookup_elem(&inflight, &tid);
+	if (in_task) {
+		st = bpf_task_storage_get(&inflight_task, task, 0, 0);
+		/* ts = 0: consumed by an earlier exit, or never stashed. */
+		if (st && !st->ts)
+			st = NULL;
+	} else {
+		st = bpf_map_lookup_elem(&inflight, &tid);
+	}
 	if (st) {
 		id = st->nr;
 		flags = st->flags;
@@ -918,7 +964,7 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	} else {
 		int compat = is_compat(task);
 
-		id = BPF_CORE_READ(regs, orig_ax);
+		id = regs->orig_ax;
 		flags = SCRY_HDR_NO_ENTER | (compat ? SCRY_HDR_COMPAT : 0);
 		read_args(regs, compat, a);
 	}
@@ -1366,11 +1412,26 @@ generic:
 	finish(buf, off, 6);
 out:
 	if (st) {
-		bpf_map_delete_elem(&inflight, &tid);
+		if (in_task)
+			st->ts = 0;
+		else
+			bpf_map_delete_elem(&inflight, &tid);
 		if (needs_ext(id))
 			bpf_map_delete_elem(&inflight_ext, &tid);
 	}
 	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle__sys_exit_task, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret, 1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle__sys_exit_hash, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret, 0);
 }
 
 /* ---- process lifecycle ------------------------------------------------ */
@@ -1389,7 +1450,8 @@ int BPF_PROG(handle__sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (old_tid == tid)
 		return 0;
-	st = bpf_map_lookup_elem(&inflight, &old_tid);
+	/* Task storage follows the task; only the hash is keyed by tid. */
+	st = targ_task_storage ? NULL : bpf_map_lookup_elem(&inflight, &old_tid);
 	if (st) {
 		bpf_map_update_elem(&inflight, &tid, st, BPF_ANY);
 		bpf_map_delete_elem(&inflight, &old_tid);
@@ -1416,7 +1478,8 @@ int BPF_PROG(handle__sched_process_exit, struct task_struct *p)
 	int code;
 	__u8 *buf;
 
-	bpf_map_delete_elem(&inflight, &tid);
+	if (!targ_task_storage)
+		bpf_map_delete_elem(&inflight, &tid);
 	bpf_map_delete_elem(&inflight_ext, &tid);
 	if (BPF_CORE_READ(p, signal, live.counter) != 0 || skip_tgid(tgid))
 		return 0;
