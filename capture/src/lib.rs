@@ -290,6 +290,7 @@ fn capture_loop(
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
     let started = Instant::now();
+    machine::prioritize_this_thread();
     let mut reorder = reorder::Reorder::default();
     let mut delivered = 0u64;
     let mut malformed = 0u64;

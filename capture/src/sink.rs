@@ -318,6 +318,8 @@ impl Sink {
         let thread = std::thread::Builder::new()
             .name("scry-writer".into())
             .spawn(move || -> Result<SinkReport> {
+                // A writer that falls behind blocks the drain loop.
+                crate::machine::prioritize_this_thread();
                 let mut last_flush = Instant::now();
                 loop {
                     let timeout = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());

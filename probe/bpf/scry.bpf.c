@@ -718,6 +718,50 @@ static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s6
 	hdr->flags = flags;
 }
 
+/* A generic record: the header and the six raw arguments. */
+#define GENERIC_LEN (sizeof(struct scry_event_header) + 6 * (sizeof(struct scry_param) + 8))
+
+/*
+ * Most syscalls of a busy host are generic records of a fixed size: they
+ * are built in place in the ring, without the scratch buffer and the copy
+ * out of it that variable-sized records need.
+ */
+static __always_inline void emit_generic(__u64 ts, __u64 latency, __s64 ret, __u64 pid_tgid,
+					 __u16 nr, __u32 flags, const __u64 *a)
+{
+	struct scry_counters *c = get_counters();
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scry_event_header *hdr;
+	__u32 off = sizeof(struct scry_event_header);
+	__u8 *rec;
+	void *rb;
+
+	if (!c)
+		return;
+	rb = bpf_map_lookup_elem(&events, &cpu);
+	if (!rb) {
+		c->dropped_no_ring++;
+		return;
+	}
+	rec = bpf_ringbuf_reserve(rb, GENERIC_LEN, 0);
+	if (!rec) {
+		c->dropped++;
+		return;
+	}
+	fill_header(rec, ts, latency, ret, pid_tgid, nr, flags);
+	off = put_uint(rec, off, a[0]);
+	off = put_uint(rec, off, a[1]);
+	off = put_uint(rec, off, a[2]);
+	off = put_uint(rec, off, a[3]);
+	off = put_uint(rec, off, a[4]);
+	off = put_uint(rec, off, a[5]);
+	hdr = (void *)rec;
+	hdr->nparams = 6;
+	hdr->len = off;
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	c->delivered++;
+}
+
 /* ---- sys_enter ---------------------------------------------------------- */
 
 static __always_inline int needs_ext(long id)
@@ -970,13 +1014,13 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 	}
 	if (!want_nr(id))
 		goto out;
+	nr = (__u64)id < SCRY_NR_MAX ? id : SCRY_NR_UNKNOWN;
+	if (flags & SCRY_HDR_COMPAT)
+		goto generic;
 	buf = get_scratch();
 	if (!buf)
 		goto out;
-	nr = (__u64)id < SCRY_NR_MAX ? id : SCRY_NR_UNKNOWN;
 	fill_header(buf, now, latency, ret, pid_tgid, nr, flags);
-	if (flags & SCRY_HDR_COMPAT)
-		goto generic;
 	if (st && needs_ext(id))
 		ext = bpf_map_lookup_elem(&inflight_ext, &tid);
 
@@ -1403,13 +1447,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 	goto out;
 
 generic:
-	off = put_uint(buf, off, a[0]);
-	off = put_uint(buf, off, a[1]);
-	off = put_uint(buf, off, a[2]);
-	off = put_uint(buf, off, a[3]);
-	off = put_uint(buf, off, a[4]);
-	off = put_uint(buf, off, a[5]);
-	finish(buf, off, 6);
+	emit_generic(now, latency, ret, pid_tgid, nr, flags, a);
 out:
 	if (st) {
 		if (in_task)
