@@ -74,6 +74,18 @@ pub fn machine_info() -> MachineInfo {
     }
 }
 
+/// Nice value of the threads that move events out of the kernel: ahead of
+/// ordinary work, so that a busy host does not starve them while the ring
+/// buffers fill, but not real-time.
+const RECORDER_NICE: i32 = -10;
+
+/// Raises the calling thread's scheduling priority to [`RECORDER_NICE`].
+/// Best effort: without CAP_SYS_NICE the thread keeps its priority.
+pub(crate) fn prioritize_this_thread() {
+    let tid = rustix::thread::gettid();
+    let _ = rustix::process::setpriority_process(Some(tid), RECORDER_NICE);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,16 +108,4 @@ mod tests {
         assert!(info.cpus >= 1);
         assert!(info.memory_bytes > 0);
     }
-}
-
-/// Nice value of the threads that move events out of the kernel: ahead of
-/// ordinary work, so that a busy host does not starve them while the ring
-/// buffers fill, but not real-time.
-const RECORDER_NICE: i32 = -10;
-
-/// Raises the calling thread's scheduling priority to [`RECORDER_NICE`].
-/// Best effort: without CAP_SYS_NICE the thread keeps its priority.
-pub(crate) fn prioritize_this_thread() {
-    let tid = rustix::thread::gettid();
-    let _ = rustix::process::setpriority_process(Some(tid), RECORDER_NICE);
 }
