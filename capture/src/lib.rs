@@ -292,6 +292,7 @@ fn capture_loop(
     let started = Instant::now();
     machine::prioritize_this_thread();
     let mut reorder = reorder::Reorder::default();
+    let mut drained = Vec::new();
     let mut delivered = 0u64;
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
@@ -323,22 +324,25 @@ fn capture_loop(
         // Read the clock before draining: an event older than this instant
         // minus the window was in its ring before any ring was read.
         let drain_started = machine::boottime_ns().saturating_add(boot_time);
-        let (events, bad) = match probe.drain() {
-            Ok(drained) => drained,
+        let bad = match probe.drain(&mut drained) {
+            Ok(bad) => bad,
             Err(error) => {
                 // Keep what was already delivered: the file still closes
                 // properly when the sink is dropped.
-                let _ = sink.send(sink::Message::Events(reorder.release_all()));
+                let mut rest = Vec::new();
+                reorder.release_all(&mut rest);
+                let _ = sink.send(sink::Message::Events(rest));
                 return Err(error);
             }
         };
         malformed += bad;
-        reorder.push_batch(events);
-        let ready = if finishing {
-            reorder.release_all()
+        reorder.push_batch(&mut drained);
+        let mut ready = sink.empty_batch();
+        if finishing {
+            reorder.release_all(&mut ready);
         } else {
-            reorder.release(drain_started)
-        };
+            reorder.release(drain_started, &mut ready);
+        }
         delivered += ready.len() as u64;
         if !ready.is_empty() {
             sink.send(sink::Message::Events(ready))?;

@@ -151,15 +151,17 @@ impl Session<'_> {
         self.ring_bytes
     }
 
-    /// Reads every record waiting in the rings; returns the decoded events
-    /// and the number of records that could not be decoded.
-    pub(crate) fn drain(&mut self) -> Result<(Vec<Event>, u64)> {
+    /// Reads every record waiting in the rings into `events` (which must
+    /// be empty: its memory is kept for the next drain); returns the number
+    /// of records that could not be decoded.
+    pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<u64> {
         self.rings
             .consume()
             .map_err(|e| CaptureError::Load(format!("reading the ring buffers: {e:#}")))?;
         let mut inbox = self.inbox.borrow_mut();
-        let malformed = std::mem::take(&mut inbox.malformed);
-        Ok((std::mem::take(&mut inbox.events), malformed))
+        debug_assert!(events.is_empty());
+        std::mem::swap(&mut inbox.events, events);
+        Ok(std::mem::take(&mut inbox.malformed))
     }
 
     /// Detaches every program: from now on the kernel delivers nothing

@@ -23,13 +23,13 @@ pub(crate) struct Reorder {
 }
 
 impl Reorder {
-    /// Adds one drain's events, in any order.
-    pub(crate) fn push_batch(&mut self, batch: Vec<Event>) {
+    /// Moves one drain's events, in any order, out of `batch`.
+    pub(crate) fn push_batch(&mut self, batch: &mut Vec<Event>) {
         let Some(oldest_new) = batch.iter().map(|event| event.ts).min() else {
             return;
         };
         let sorted_len = self.pending.len();
-        self.pending.extend(batch);
+        self.pending.extend(batch.drain(..));
         let pending = self.pending.make_contiguous();
         // Pending events at or before the batch's oldest stay where they
         // are; the ones after it and the batch are sorted together. Stable:
@@ -43,19 +43,20 @@ impl Reorder {
         self.pending.len()
     }
 
-    /// Releases, in time order, every event older than `now - WINDOW_NS`.
-    pub(crate) fn release(&mut self, now_ns: u64) -> Vec<Event> {
-        self.release_before(now_ns.saturating_sub(WINDOW_NS))
+    /// Appends to `out`, in time order, every event older than
+    /// `now - WINDOW_NS`.
+    pub(crate) fn release(&mut self, now_ns: u64, out: &mut Vec<Event>) {
+        self.release_before(now_ns.saturating_sub(WINDOW_NS), out);
     }
 
-    /// Releases everything, in time order.
-    pub(crate) fn release_all(&mut self) -> Vec<Event> {
-        self.release_before(u64::MAX)
+    /// Appends everything to `out`, in time order.
+    pub(crate) fn release_all(&mut self, out: &mut Vec<Event>) {
+        self.release_before(u64::MAX, out);
     }
 
-    fn release_before(&mut self, watermark: u64) -> Vec<Event> {
+    fn release_before(&mut self, watermark: u64, out: &mut Vec<Event>) {
         let ready = self.pending.partition_point(|event| event.ts <= watermark);
-        self.pending.drain(..ready).collect()
+        out.extend(self.pending.drain(..ready));
     }
 }
 
@@ -74,21 +75,25 @@ mod tests {
     #[test]
     fn releases_only_what_is_older_than_the_window_in_order() {
         let mut reorder = Reorder::default();
-        reorder.push_batch(vec![at(300, 1), at(100, 2), at(200_000_000, 3)]);
-        reorder.push_batch(vec![at(150, 4), at(300, 5), at(120, 6)]);
-        let ready = reorder.release(150_000_000);
+        reorder.push_batch(&mut vec![at(300, 1), at(100, 2), at(200_000_000, 3)]);
+        reorder.push_batch(&mut vec![at(150, 4), at(300, 5), at(120, 6)]);
+        let mut ready = Vec::new();
+        reorder.release(150_000_000, &mut ready);
         assert_eq!(
             ready.iter().map(|e| e.tid).collect::<Vec<_>>(),
             vec![2, 6, 4, 1, 5]
         );
         assert_eq!(reorder.len(), 1);
-        reorder.push_batch(vec![at(250_000_000, 7), at(199_000_000, 8)]);
+        reorder.push_batch(&mut vec![at(250_000_000, 7), at(199_000_000, 8)]);
         assert_eq!(
-            reorder
-                .release_all()
-                .iter()
-                .map(|e| e.tid)
-                .collect::<Vec<_>>(),
+            {
+                let mut rest = Vec::new();
+                reorder.release_all(&mut rest);
+                rest
+            }
+            .iter()
+            .map(|e| e.tid)
+            .collect::<Vec<_>>(),
             vec![8, 3, 7]
         );
     }
