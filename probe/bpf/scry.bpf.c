@@ -62,6 +62,9 @@ struct stash {
 
 /* Entry copies of racy pointer arguments, for the few calls that need it. */
 struct stash_ext {
+	/* The entry time of the syscall that wrote it (= stash.ts): a copy
+	 * left by an earlier syscall is never taken for this one's. */
+	__u64 ts;
 	/* Bytes in str (path without NUL, or sockaddr); < 0: copy failed. */
 	__s32 str_len;
 	/* Bytes in argv. */
@@ -144,6 +147,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stash_ext);
 } inflight_ext SEC(".maps");
+
+/* The same in task local storage, written in place (no copy of the 1.3 KB
+ * value through the hash), alongside inflight_task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash_ext);
+} inflight_ext_task SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -819,15 +831,25 @@ static __always_inline void copy_argv(struct stash_ext *ext, __u64 uargv)
 	ext->argv_len = aoff;
 }
 
-static __always_inline void stash_ext(__u32 tid, long id, const __u64 *args)
+static __always_inline void stash_ext(struct task_struct *task, __u32 tid, long id,
+				      const struct stash *st, const int in_task)
 {
+	const __u64 *args = st->args;
 	__u32 zero = 0;
-	struct stash_ext *ext = bpf_map_lookup_elem(&scratch_ext, &zero);
+	struct stash_ext *ext;
 	__u64 str = 0;
 	long n;
 
-	if (!ext)
+	if (in_task)
+		ext = bpf_task_storage_get(&inflight_ext_task, task, 0,
+					   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	else
+		ext = bpf_map_lookup_elem(&scratch_ext, &zero);
+	if (!ext) {
+		count_stash_failed();
 		return;
+	}
+	ext->ts = st->ts;
 	ext->str_len = -1;
 	ext->str_flags = 0;
 	ext->argv_len = 0;
@@ -873,7 +895,7 @@ static __always_inline void stash_ext(__u32 tid, long id, const __u64 *args)
 				ext->str_flags = SCRY_PARAM_F_TRUNCATED;
 		}
 	}
-	if (bpf_map_update_elem(&inflight_ext, &tid, ext, BPF_ANY))
+	if (!in_task && bpf_map_update_elem(&inflight_ext, &tid, ext, BPF_ANY))
 		count_stash_failed();
 }
 
@@ -926,7 +948,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int
 		return 0;
 	}
 	if (!compat && needs_ext(id))
-		stash_ext(tid, id, st->args);
+		stash_ext(task, tid, id, st, in_task);
 	return 0;
 }
 
@@ -1021,8 +1043,14 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 	if (!buf)
 		goto out;
 	fill_header(buf, now, latency, ret, pid_tgid, nr, flags);
-	if (st && needs_ext(id))
-		ext = bpf_map_lookup_elem(&inflight_ext, &tid);
+	if (st && needs_ext(id)) {
+		if (in_task)
+			ext = bpf_task_storage_get(&inflight_ext_task, task, 0, 0);
+		else
+			ext = bpf_map_lookup_elem(&inflight_ext, &tid);
+		if (ext && ext->ts != st->ts)
+			ext = NULL;
+	}
 
 	switch (id) {
 	case SYS_open:
@@ -1454,7 +1482,7 @@ out:
 			st->ts = 0;
 		else
 			bpf_map_delete_elem(&inflight, &tid);
-		if (needs_ext(id))
+		if (!in_task && needs_ext(id))
 			bpf_map_delete_elem(&inflight_ext, &tid);
 	}
 	return 0;
@@ -1494,7 +1522,7 @@ int BPF_PROG(handle__sched_process_exec, struct task_struct *p, pid_t old_pid,
 		bpf_map_update_elem(&inflight, &tid, st, BPF_ANY);
 		bpf_map_delete_elem(&inflight, &old_tid);
 	}
-	ext = bpf_map_lookup_elem(&inflight_ext, &old_tid);
+	ext = targ_task_storage ? NULL : bpf_map_lookup_elem(&inflight_ext, &old_tid);
 	if (ext) {
 		bpf_map_update_elem(&inflight_ext, &tid, ext, BPF_ANY);
 		bpf_map_delete_elem(&inflight_ext, &old_tid);
@@ -1518,7 +1546,8 @@ int BPF_PROG(handle__sched_process_exit, struct task_struct *p)
 
 	if (!targ_task_storage)
 		bpf_map_delete_elem(&inflight, &tid);
-	bpf_map_delete_elem(&inflight_ext, &tid);
+	if (!targ_task_storage)
+		bpf_map_delete_elem(&inflight_ext, &tid);
 	if (BPF_CORE_READ(p, signal, live.counter) != 0 || skip_tgid(tgid))
 		return 0;
 	buf = get_scratch();

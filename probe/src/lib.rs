@@ -180,7 +180,8 @@ pub fn task_storage_usable(version: (u32, u32)) -> bool {
 /// task local storage (`handle__sys_*_task`) or the `inflight` hash
 /// (`handle__sys_*_hash`). Exactly one pair must load, or every syscall
 /// would be recorded twice; the unused map is not created (task storage
-/// does not exist before 5.11) or is shrunk to one entry.
+/// does not exist before 5.11) or is shrunk to one entry; the same for
+/// the entry copies of paths and argv (`inflight_ext_task`, `inflight_ext`).
 pub fn choose_stash(
     open_skel: &mut skel::OpenScrySkel<'_>,
     task_storage: bool,
@@ -194,9 +195,11 @@ pub fn choose_stash(
     progs.handle__sys_enter_hash.set_autoload(!task_storage);
     progs.handle__sys_exit_hash.set_autoload(!task_storage);
     if task_storage {
-        open_skel.maps.inflight.set_max_entries(1)
+        open_skel.maps.inflight.set_max_entries(1)?;
+        open_skel.maps.inflight_ext.set_max_entries(1)
     } else {
-        open_skel.maps.inflight_task.set_autocreate(false)
+        open_skel.maps.inflight_task.set_autocreate(false)?;
+        open_skel.maps.inflight_ext_task.set_autocreate(false)
     }
 }
 
