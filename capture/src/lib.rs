@@ -337,7 +337,13 @@ fn capture_loop(
         };
         malformed += bad;
         reorder.push_batch(&mut drained);
-        let mut ready = sink.empty_batch();
+        let mut ready = Vec::new();
+        while let Some(mut written) = sink.written_batch() {
+            probe.recycle(&mut written);
+            if ready.capacity() == 0 {
+                ready = written;
+            }
+        }
         if finishing {
             reorder.release_all(&mut ready);
         } else {

@@ -41,7 +41,13 @@ pub(crate) struct ProbeConfig {
 struct Inbox {
     events: Vec<Event>,
     malformed: u64,
+    /// Written events handed back for reuse: records are decoded into
+    /// them, so a steady capture allocates almost nothing.
+    recycled: Vec<Event>,
 }
+
+/// Most events kept for reuse (about a second of a busy host's events).
+const RECYCLED_MAX: usize = 1 << 20;
 
 /// A loaded, attached probe.
 pub(crate) struct Session<'a> {
@@ -116,9 +122,13 @@ pub(crate) fn with_probe<T>(
         builder
             .add(ring, |record: &[u8]| {
                 let mut inbox = inbox.borrow_mut();
-                match decode::decode(record, boot_time_ns) {
-                    Ok(event) => inbox.events.push(event),
-                    Err(_) => inbox.malformed += 1,
+                let mut event = inbox.recycled.pop().unwrap_or_default();
+                match decode::decode_into(record, boot_time_ns, &mut event) {
+                    Ok(()) => inbox.events.push(event),
+                    Err(_) => {
+                        inbox.malformed += 1;
+                        inbox.recycled.push(event);
+                    }
                 }
                 0
             })
@@ -162,6 +172,16 @@ impl Session<'_> {
         debug_assert!(events.is_empty());
         std::mem::swap(&mut inbox.events, events);
         Ok(std::mem::take(&mut inbox.malformed))
+    }
+
+    /// Takes written events back for reuse, leaving `events` empty.
+    pub(crate) fn recycle(&mut self, events: &mut Vec<Event>) {
+        let mut inbox = self.inbox.borrow_mut();
+        let room = RECYCLED_MAX.saturating_sub(inbox.recycled.len());
+        if events.len() > room {
+            events.truncate(room);
+        }
+        inbox.recycled.append(events);
     }
 
     /// Detaches every program: from now on the kernel delivers nothing
