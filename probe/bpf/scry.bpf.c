@@ -674,19 +674,29 @@ static __always_inline __u32 tty_dev(struct task_struct *task)
 
 /* ---- output ----------------------------------------------------------- */
 
-static __always_inline void submit(__u8 *buf, __u32 len)
+/* This CPU's ring and counters; NULL (and counted) if the CPU has no ring. */
+static __always_inline void *cpu_ring(struct scry_counters **counters)
 {
 	struct scry_counters *c = get_counters();
 	__u32 cpu = bpf_get_smp_processor_id();
 	void *rb;
 
+	*counters = c;
 	if (!c)
-		return;
+		return NULL;
 	rb = bpf_map_lookup_elem(&events, &cpu);
-	if (!rb) {
+	if (!rb)
 		c->dropped_no_ring++;
+	return rb;
+}
+
+static __always_inline void submit(__u8 *buf, __u32 len)
+{
+	struct scry_counters *c;
+	void *rb = cpu_ring(&c);
+
+	if (!rb || !c)
 		return;
-	}
 	barrier_var(len);
 	len &= 2 * SCRY_RECORD_MAX - 1;
 	if (bpf_ringbuf_output(rb, buf, len, BPF_RB_NO_WAKEUP))
@@ -741,20 +751,14 @@ static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s6
 static __always_inline void emit_generic(__u64 ts, __u64 latency, __s64 ret, __u64 pid_tgid,
 					 __u16 nr, __u32 flags, const __u64 *a)
 {
-	struct scry_counters *c = get_counters();
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct scry_event_header *hdr;
 	__u32 off = sizeof(struct scry_event_header);
+	struct scry_event_header *hdr;
+	struct scry_counters *c;
+	void *rb = cpu_ring(&c);
 	__u8 *rec;
-	void *rb;
 
-	if (!c)
+	if (!rb || !c)
 		return;
-	rb = bpf_map_lookup_elem(&events, &cpu);
-	if (!rb) {
-		c->dropped_no_ring++;
-		return;
-	}
 	rec = bpf_ringbuf_reserve(rb, GENERIC_LEN, 0);
 	if (!rec) {
 		c->dropped++;
@@ -952,17 +956,23 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle__sys_enter_task, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(regs, id, 1);
-}
+/*
+ * Each syscall hook comes in two programs: `_task` keeps the stash in task
+ * local storage, `_hash` in the inflight hash. User space loads one pair.
+ */
+#define STASH_VARIANTS(hook, handler, arg)					\
+	SEC("tp_btf/" #hook)							\
+	int BPF_PROG(handle__##hook##_task, struct pt_regs *regs, long arg)	\
+	{									\
+		return handler(regs, arg, 1);					\
+	}									\
+	SEC("tp_btf/" #hook)							\
+	int BPF_PROG(handle__##hook##_hash, struct pt_regs *regs, long arg)	\
+	{									\
+		return handler(regs, arg, 0);					\
+	}
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle__sys_enter_hash, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(regs, id, 0);
-}
+STASH_VARIANTS(sys_enter, on_sys_enter, id)
 
 /* ---- sys_exit ----------------------------------------------------------- */
 
@@ -1488,17 +1498,7 @@ out:
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle__sys_exit_task, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs, ret, 1);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle__sys_exit_hash, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs, ret, 0);
-}
+STASH_VARIANTS(sys_exit, on_sys_exit, ret)
 
 /* ---- process lifecycle ------------------------------------------------ */
 
