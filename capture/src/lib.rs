@@ -324,19 +324,25 @@ fn capture_loop(
         // Read the clock before draining: an event older than this instant
         // minus the window was in its ring before any ring was read.
         let drain_started = machine::boottime_ns().saturating_add(boot_time);
-        let bad = match probe.drain(&mut drained) {
-            Ok(bad) => bad,
-            Err(error) => {
-                // Keep what was already delivered: the file still closes
-                // properly when the sink is dropped.
-                let mut rest = Vec::new();
-                reorder.release_all(&mut rest);
-                let _ = sink.send(sink::Message::Events(rest));
-                return Err(error);
+        // At the end, read until every ring is empty.
+        let behind = loop {
+            let outcome = match probe.drain(&mut drained) {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    // Keep what was already delivered: the file still closes
+                    // properly when the sink is dropped.
+                    let mut rest = Vec::new();
+                    reorder.release_all(&mut rest);
+                    let _ = sink.send(sink::Message::Events(rest));
+                    return Err(error);
+                }
+            };
+            malformed += outcome.malformed;
+            reorder.push_batch(&mut drained);
+            if !finishing || outcome.behind.is_none() {
+                break outcome.behind;
             }
         };
-        malformed += bad;
-        reorder.push_batch(&mut drained);
         let mut ready = Vec::new();
         while let Some(mut written) = sink.written_batch() {
             probe.recycle(&mut written);
@@ -347,7 +353,10 @@ fn capture_loop(
         if finishing {
             reorder.release_all(&mut ready);
         } else {
-            reorder.release(drain_started, &mut ready);
+            // A ring read only in part still holds events after the last
+            // one read from it.
+            let horizon = behind.map_or(drain_started, |ts| ts.min(drain_started));
+            reorder.release(horizon, &mut ready);
         }
         delivered += ready.len() as u64;
         if !ready.is_empty() {
@@ -373,7 +382,10 @@ fn capture_loop(
             sink.send(sink::Message::Stats(stats))?;
             last_stats = Instant::now();
         }
-        std::thread::sleep(DRAIN_INTERVAL);
+        // A ring with a backlog is read again at once.
+        if behind.is_none() {
+            std::thread::sleep(DRAIN_INTERVAL);
+        }
     }
     let mut final_stats = probe.stats(delivered, machine::realtime_ns())?;
     final_stats.undecodable = malformed;

@@ -44,15 +44,34 @@ struct Inbox {
     /// Written events handed back for reuse: records are decoded into
     /// them, so a steady capture allocates almost nothing.
     recycled: Vec<Event>,
+    /// Per ring, the time of the last event read from it.
+    last_ts: Vec<u64>,
 }
 
-/// Most events kept for reuse (about a second of a busy host's events).
-const RECYCLED_MAX: usize = 1 << 20;
+/// Most records read from one ring in one drain. A ring whose producer is
+/// faster than the reader would otherwise keep one read going forever,
+/// while the other rings fill and nothing reaches the writer.
+const RECORDS_PER_DRAIN: usize = 1 << 15;
+
+/// What one drain read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drained {
+    /// Records that could not be decoded.
+    pub(crate) malformed: u64,
+    /// Set when a ring had more than one drain's worth: the time of the
+    /// last event read from the most behind of those rings. Events after it
+    /// are still in that ring, so nothing later may be released yet.
+    pub(crate) behind: Option<u64>,
+}
+
+/// Most events kept for reuse: a few drains' worth of a busy host.
+const RECYCLED_MAX: usize = 1 << 16;
 
 /// A loaded, attached probe.
 pub(crate) struct Session<'a> {
     skel: scry_probe::skel::ScrySkel<'a>,
-    rings: libbpf_rs::RingBuffer<'a>,
+    /// One reader per CPU ring, so that each is read with its own budget.
+    rings: Vec<libbpf_rs::RingBuffer<'a>>,
     inbox: &'a RefCell<Inbox>,
     ring_bytes: u64,
 }
@@ -116,26 +135,34 @@ pub(crate) fn with_probe<T>(
     let ring_bytes = ring_size(config.ring_bytes);
     let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
         .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
-    let inbox = RefCell::new(Inbox::default());
-    let mut builder = RingBufferBuilder::new();
-    for ring in &rings {
-        builder
-            .add(ring, |record: &[u8]| {
+    let inbox = RefCell::new(Inbox {
+        last_ts: vec![0; rings.len()],
+        ..Inbox::default()
+    });
+    let readers = rings
+        .iter()
+        .enumerate()
+        .map(|(index, ring)| {
+            let inbox = &inbox;
+            let mut builder = RingBufferBuilder::new();
+            builder.add(ring, move |record: &[u8]| {
                 let mut inbox = inbox.borrow_mut();
                 let mut event = inbox.recycled.pop().unwrap_or_default();
                 match decode::decode_into(record, boot_time_ns, &mut event) {
-                    Ok(()) => inbox.events.push(event),
+                    Ok(()) => {
+                        inbox.last_ts[index] = event.ts;
+                        inbox.events.push(event);
+                    }
                     Err(_) => {
                         inbox.malformed += 1;
                         inbox.recycled.push(event);
                     }
                 }
                 0
-            })
-            .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
-    }
-    let ring_buffer = builder
-        .build()
+            })?;
+            builder.build()
+        })
+        .collect::<libbpf_rs::Result<Vec<_>>>()
         .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
     skel.attach().map_err(|e| match e.kind() {
         ErrorKind::PermissionDenied => CaptureError::NotPermitted {
@@ -148,7 +175,7 @@ pub(crate) fn with_probe<T>(
     })?;
     let mut session = Session {
         skel,
-        rings: ring_buffer,
+        rings: readers,
         inbox: &inbox,
         ring_bytes,
     };
@@ -161,17 +188,31 @@ impl Session<'_> {
         self.ring_bytes
     }
 
-    /// Reads every record waiting in the rings into `events` (which must
-    /// be empty: its memory is kept for the next drain); returns the number
-    /// of records that could not be decoded.
-    pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<u64> {
-        self.rings
-            .consume()
-            .map_err(|e| CaptureError::Load(format!("reading the ring buffers: {e:#}")))?;
+    /// Reads the records waiting in the rings, at most
+    /// [`RECORDS_PER_DRAIN`] per ring, into `events` (which must be empty:
+    /// its memory is kept for the next drain).
+    pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<Drained> {
+        let mut behind: Option<u64> = None;
+        for (index, ring) in self.rings.iter().enumerate() {
+            let read = ring.consume_raw_n(RECORDS_PER_DRAIN);
+            if read < 0 {
+                return Err(CaptureError::Load(format!(
+                    "reading the ring buffers: {}",
+                    std::io::Error::from_raw_os_error(-read)
+                )));
+            }
+            if read as usize >= RECORDS_PER_DRAIN {
+                let last = self.inbox.borrow().last_ts[index];
+                behind = Some(behind.map_or(last, |b| b.min(last)));
+            }
+        }
         let mut inbox = self.inbox.borrow_mut();
         debug_assert!(events.is_empty());
         std::mem::swap(&mut inbox.events, events);
-        Ok(std::mem::take(&mut inbox.malformed))
+        Ok(Drained {
+            malformed: std::mem::take(&mut inbox.malformed),
+            behind,
+        })
     }
 
     /// Takes written events back for reuse, leaving `events` empty.

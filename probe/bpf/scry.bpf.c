@@ -60,6 +60,22 @@ struct stash {
 	__u32 flags;
 };
 
+/*
+ * The stash of the syscall in progress on this CPU, and whose it is. Entry
+ * and exit of a syscall that does not block run on the same CPU with no
+ * other task in between, so the stash goes here, where reaching it is one
+ * inlined array lookup; when the task is switched out mid-syscall,
+ * sched_switch moves the stash into the task's local storage, where the
+ * exit (on whichever CPU) finds it. Programs on the syscall tracepoints run
+ * with preemption disabled, so no other task can touch the slot meanwhile.
+ */
+struct cpu_stash {
+	/* The task_struct the stash belongs to (it survives an exec changing
+	 * the tid); 0 = empty. */
+	__u64 task;
+	struct stash st;
+};
+
 /* Entry copies of racy pointer arguments, for the few calls that need it. */
 struct stash_ext {
 	/* The entry time of the syscall that wrote it (= stash.ts): a copy
@@ -147,6 +163,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stash_ext);
 } inflight_ext SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_stash);
+} cpu_stash SEC(".maps");
 
 /* The same in task local storage, written in place (no copy of the 1.3 KB
  * value through the hash), alongside inflight_task. */
@@ -936,12 +959,15 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int
 	}
 
 	if (in_task) {
-		st = bpf_task_storage_get(&inflight_task, task, 0,
-					  BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (!st) {
+		__u32 zero = 0;
+		struct cpu_stash *slot = bpf_map_lookup_elem(&cpu_stash, &zero);
+
+		if (!slot) {
 			count_stash_failed();
 			return 0;
 		}
+		slot->task = (__u64)task;
+		st = &slot->st;
 	}
 	st->ts = bpf_ktime_get_boot_ns();
 	st->nr = id;
@@ -1008,6 +1034,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 	__u32 tid = (__u32)pid_tgid;
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct task_struct *task;
+	struct cpu_stash *slot = NULL;
 	struct stash *st;
 	struct stash_ext *ext = NULL;
 	__u64 a[6], latency = 0;
@@ -1020,10 +1047,18 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 		return 0;
 	task = bpf_get_current_task_btf();
 	if (in_task) {
-		st = bpf_task_storage_get(&inflight_task, task, 0, 0);
-		/* ts = 0: consumed by an earlier exit, or never stashed. */
-		if (st && !st->ts)
-			st = NULL;
+		__u32 zero = 0;
+
+		slot = bpf_map_lookup_elem(&cpu_stash, &zero);
+		if (slot && slot->task == (__u64)task) {
+			st = &slot->st;
+		} else {
+			slot = NULL;
+			st = bpf_task_storage_get(&inflight_task, task, 0, 0);
+			/* ts = 0: consumed by an earlier exit, or never stashed. */
+			if (st && !st->ts)
+				st = NULL;
+		}
 	} else {
 		st = bpf_map_lookup_elem(&inflight, &tid);
 	}
@@ -1488,7 +1523,9 @@ generic:
 	emit_generic(now, latency, ret, pid_tgid, nr, flags, a);
 out:
 	if (st) {
-		if (in_task)
+		if (slot)
+			slot->task = 0;
+		else if (in_task)
 			st->ts = 0;
 		else
 			bpf_map_delete_elem(&inflight, &tid);
@@ -1501,6 +1538,31 @@ out:
 STASH_VARIANTS(sys_exit, on_sys_exit, ret)
 
 /* ---- process lifecycle ------------------------------------------------ */
+
+/*
+ * A task leaves the CPU in the middle of a syscall (it blocks, or is
+ * preempted): its stash moves from the CPU's slot to its task storage, so
+ * the next task's entry can take the slot. Loaded with the _task programs.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle__sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	__u32 zero = 0;
+	struct cpu_stash *slot = bpf_map_lookup_elem(&cpu_stash, &zero);
+	struct stash *st;
+
+	if (!slot || slot->task != (__u64)prev)
+		return 0;
+	slot->task = 0;
+	st = bpf_task_storage_get(&inflight_task, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count_stash_failed();
+		return 0;
+	}
+	*st = slot->st;
+	return 0;
+}
 
 /*
  * A non-leader thread that calls execve takes over the leader's pid before

@@ -192,6 +192,7 @@ pub fn choose_stash(
     let progs = &mut open_skel.progs;
     progs.handle__sys_enter_task.set_autoload(task_storage);
     progs.handle__sys_exit_task.set_autoload(task_storage);
+    progs.handle__sched_switch.set_autoload(task_storage);
     progs.handle__sys_enter_hash.set_autoload(!task_storage);
     progs.handle__sys_exit_hash.set_autoload(!task_storage);
     if task_storage {
