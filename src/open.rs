@@ -8,11 +8,10 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::Context;
 use memmap2::Mmap;
-use scry_format::scap::{self, ScapReport, Sniffed};
+use scry_format::scap::{self, ScapReport, ScapStream, Sniffed};
 use scry_format::{FormatError, ReadOptions, StreamReader, TraceFile, WriterOptions};
 
 /// The bytes of a trace read whole: a mapped `.scry`, or a trace built in
@@ -36,6 +35,8 @@ impl AsRef<[u8]> for TraceData {
 pub enum Trace {
     Mapped(Box<TraceFile<TraceData>>),
     Stream(Box<StreamReader<Box<dyn Read + Send>>>),
+    /// A capture converted as it is read ([`open_scap_stream`]).
+    Scap(Box<ScapStream<TraceData>>),
 }
 
 /// Maps `file` read-only.
@@ -91,7 +92,9 @@ pub fn open_with_origin(
         unsafe { map_file(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
     let name = path.display().to_string();
     match scap::sniff(&map) {
-        Sniffed::Scap | Sniffed::GzipScap => return import(&map, options, &name),
+        Sniffed::Scap | Sniffed::GzipScap => {
+            return import(TraceData::Mapped(map), options, &name);
+        }
         Sniffed::OtherGzip => {
             return Err(FormatError::Unsupported(
                 "gzip-compressed, but not a sysdig/Falco capture: decompress it first \
@@ -156,7 +159,7 @@ fn open_stream(
             .read_to_end(&mut bytes)
             .with_context(|| format!("cannot read {name}"))?;
         if matches!(scap::sniff(&bytes), Sniffed::Scap | Sniffed::GzipScap) {
-            return import(&bytes, options, name);
+            return import(TraceData::Owned(bytes), options, name);
         }
         input = Box::new(io::Cursor::new(bytes));
     } else {
@@ -170,7 +173,7 @@ fn open_stream(
 /// Converts a capture into a trace held in memory, uncompressed: it is
 /// read once, now.
 fn import(
-    bytes: &[u8],
+    bytes: TraceData,
     options: ReadOptions,
     name: &str,
 ) -> anyhow::Result<(Trace, Option<ScapReport>)> {
@@ -178,7 +181,8 @@ fn import(
         compress: false,
         ..WriterOptions::default()
     };
-    let (data, report) = scap::import(bytes, Vec::with_capacity(bytes.len() / 2), writer)
+    let capacity = bytes.as_ref().len() / 2;
+    let (data, report) = scap::import(bytes, Vec::with_capacity(capacity), writer)
         .with_context(|| format!("cannot read {name}"))?;
     if options.strict && !report.is_whole() {
         anyhow::bail!("{name} is cut off or damaged (--strict reads only whole traces)");
@@ -188,10 +192,11 @@ fn import(
     Ok((Trace::Mapped(Box::new(trace)), Some(report)))
 }
 
-/// Opens a `.scap` capture to be read once, front to back: it is converted
-/// on a thread of its own while the caller reads the records, with memory
-/// bounded by a few chunks. `None` when `path` is not a capture file.
-pub fn open_scap_stream(path: &Path, options: ReadOptions) -> anyhow::Result<Option<Trace>> {
+/// Opens a `.scap` capture to be read once, front to back: its events are
+/// converted on a thread of their own while the caller reads the records,
+/// with memory bounded by a few chunks. `None` when `path` is not a
+/// capture file.
+pub fn open_scap_stream(path: &Path) -> anyhow::Result<Option<Trace>> {
     if path == Path::new("-") || !path.is_file() {
         return Ok(None);
     }
@@ -202,109 +207,9 @@ pub fn open_scap_stream(path: &Path, options: ReadOptions) -> anyhow::Result<Opt
     ) {
         return Ok(None);
     }
-    let (blocks, received) = sync_channel::<Result<Vec<u8>, String>>(4);
-    let (recycle, recycled) = sync_channel::<Vec<u8>>(8);
-    let owned = path.to_path_buf();
-    std::thread::spawn(move || {
-        let writer = ChannelWriter {
-            blocks: blocks.clone(),
-            recycled,
-            buf: Vec::new(),
-        };
-        let options = WriterOptions {
-            compress: false,
-            // Smaller chunks than on disk: each is handed over sooner and
-            // fewer bytes are in flight.
-            chunk_events: 8192,
-            ..WriterOptions::default()
-        };
-        match scap::import(data.as_ref(), writer, options) {
-            Ok((mut writer, report)) => {
-                if writer.send().is_ok() {
-                    warn_scap(&owned, &report);
-                }
-            }
-            // A reader that stopped early (a limit, a closed pipe) is not
-            // an error.
-            Err(FormatError::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => {}
-            Err(error) => {
-                let _ = blocks.send(Err(error.to_string()));
-            }
-        }
-    });
-    let input: Box<dyn Read + Send> = Box::new(ChannelReader {
-        blocks: received,
-        recycle,
-        current: Vec::new(),
-        pos: 0,
-    });
-    let reader = StreamReader::open(input, options)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Some(Trace::Stream(Box::new(reader))))
-}
-
-/// The producing end of a converted capture: whole blocks go to the reader
-/// on each flush.
-struct ChannelWriter {
-    blocks: SyncSender<Result<Vec<u8>, String>>,
-    recycled: Receiver<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let next = self.recycled.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.buf, next);
-        self.buf.clear();
-        self.blocks
-            .send(Ok(full))
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
-    }
-}
-
-impl io::Write for ChannelWriter {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
-/// The reading end: the blocks in order, then the end of the stream (or
-/// the error that stopped the conversion).
-struct ChannelReader {
-    blocks: Receiver<Result<Vec<u8>, String>>,
-    recycle: SyncSender<Vec<u8>>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            let next = match self.blocks.recv() {
-                Ok(Ok(next)) => next,
-                Ok(Err(message)) => {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, message));
-                }
-                Err(_) => return Ok(0),
-            };
-            let done = std::mem::replace(&mut self.current, next);
-            self.pos = 0;
-            // Buffers go back to the writer to be filled again.
-            let _ = self.recycle.try_send(done);
-        }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+    let stream =
+        ScapStream::open(data).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Some(Trace::Scap(Box::new(stream))))
 }
 
 /// Says on standard error what a capture lacked.

@@ -17,10 +17,12 @@ use scry_analyze::state::State;
 use scry_analyze::{
     Catalog, ChunkPlan, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream,
 };
-use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile};
+use scry_format::{
+    ChunkSource, DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile,
+};
 
 use crate::exit::UsageError;
-use crate::open::{Trace, TraceData, open_scap_stream, open_trace};
+use crate::open::{Trace, TraceData, open_scap_stream, open_trace, warn_scap};
 
 /// What a command does with the events a scan selects.
 pub trait Visitor {
@@ -40,6 +42,13 @@ pub trait Visitor {
 
     /// Whether the visitor reads the I/O buffers of most events.
     fn reads_buffers(&self) -> bool {
+        false
+    }
+
+    /// Whether the visitor reads no event parameters at all (it counts
+    /// events), which spares a capture converted as it is read from
+    /// decoding those no filter or state needs.
+    fn reads_no_params(&self) -> bool {
         false
     }
 
@@ -98,7 +107,7 @@ impl Traces {
         if let [path] = &query.paths[..]
             && !relative
             && !query.strict
-            && let Some(trace) = open_scap_stream(path, ReadOptions::default())?
+            && let Some(trace) = open_scap_stream(path)?
         {
             traces.push((path.clone(), trace));
         }
@@ -123,7 +132,7 @@ impl Traces {
         // that rotated segments make one stream whatever their names.
         traces.sort_by_key(|(_, trace)| match trace {
             Trace::Mapped(trace) => trace.time_range().map_or(u64::MAX, |(first, _)| first),
-            Trace::Stream(_) => u64::MAX,
+            Trace::Stream(_) | Trace::Scap(_) => u64::MAX,
         });
         let window = window(&traces, since, until)?;
         let mut prepared = Vec::with_capacity(traces.len());
@@ -184,6 +193,7 @@ impl Traces {
             caller_needs_state: visitor.needs_state(),
             caller_reads_no_fds: visitor.reads_no_fds(),
             caller_reads_buffers: visitor.reads_buffers(),
+            caller_reads_no_params: visitor.reads_no_params(),
             threads: self.threads,
             ..Scan::default()
         };
@@ -200,17 +210,13 @@ impl Traces {
                     visitor.visit(ctx)
                 })
             }
+            Trace::Scap(stream) => {
+                let flow = scan_source(&mut **stream, prepared, &options, on_damage, visitor);
+                warn_scap(path, stream.report());
+                flow
+            }
             Trace::Stream(stream) => {
-                // Both callbacks reach the visitor, one after the other.
-                let visitor = std::cell::RefCell::new(&mut *visitor);
-                let flow = scan_stream(
-                    stream,
-                    prepared,
-                    &options,
-                    on_damage,
-                    |ctx| visitor.borrow_mut().visit(ctx),
-                    || visitor.borrow_mut().chunk_done(),
-                );
+                let flow = scan_source(&mut **stream, prepared, &options, on_damage, visitor);
                 if let Some(cut) = stream.truncation() {
                     if self.strict {
                         anyhow::bail!(
@@ -351,7 +357,28 @@ fn table_of(trace: &Trace) -> &EventTable {
     match trace {
         Trace::Mapped(trace) => &trace.header().event_table,
         Trace::Stream(reader) => &reader.header().event_table,
+        Trace::Scap(stream) => &stream.header().event_table,
     }
+}
+
+/// Scans a trace read front to back; both callbacks reach the visitor,
+/// one after the other.
+fn scan_source<S: ChunkSource, V: Visitor>(
+    source: &mut S,
+    prepared: &Prepared,
+    options: &Scan<'_>,
+    on_damage: impl FnMut(FormatError),
+    visitor: &mut V,
+) -> Result<ControlFlow<V::Stop>, FormatError> {
+    let visitor = std::cell::RefCell::new(visitor);
+    scan_stream(
+        source,
+        prepared,
+        options,
+        on_damage,
+        |ctx| visitor.borrow_mut().visit(ctx),
+        || visitor.borrow_mut().chunk_done(),
+    )
 }
 
 /// Compiles a command's filter against one trace; `None` when empty. What
@@ -473,7 +500,11 @@ fn window(
         .iter()
         .flatten()
         .any(|spec| !matches!(spec, TimeSpec::At(_)));
-    if relative && traces.iter().any(|(_, t)| matches!(t, Trace::Stream(_))) {
+    if relative
+        && traces
+            .iter()
+            .any(|(_, t)| matches!(t, Trace::Stream(_) | Trace::Scap(_)))
+    {
         return Err(UsageError(
             "offsets and durations in --since/--until need trace files, not a stream: \
              use RFC 3339 times"
@@ -485,7 +516,7 @@ fn window(
         .iter()
         .filter_map(|(_, trace)| match trace {
             Trace::Mapped(trace) => trace.time_range(),
-            Trace::Stream(_) => None,
+            Trace::Stream(_) | Trace::Scap(_) => None,
         })
         .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
         .unwrap_or((0, 0));
@@ -501,7 +532,7 @@ fn window(
 fn overlapping(traces: &[(PathBuf, Trace)]) -> usize {
     let range = |trace: &Trace| match trace {
         Trace::Mapped(trace) => trace.time_range(),
-        Trace::Stream(_) => None,
+        Trace::Stream(_) | Trace::Scap(_) => None,
     };
     let Some((_, mut last)) = traces.first().and_then(|(_, t)| range(t)) else {
         return 1;

@@ -10,9 +10,7 @@
 
 use std::ops::ControlFlow;
 
-use std::io::Read;
-
-use scry_format::{DecodedChunk, EventTable, FormatError, IndexEntry, StreamReader, TraceFile};
+use scry_format::{ChunkSource, DecodedChunk, EventTable, FormatError, IndexEntry, TraceFile};
 
 use crate::compile::{Catalog, Filter};
 use crate::fields::Ctx;
@@ -75,6 +73,11 @@ pub struct Scan<'f> {
     /// The caller reads the I/O buffers of most events it is handed
     /// (`evt.info`): they are decompressed by the decoding threads.
     pub caller_reads_buffers: bool,
+    /// The caller reads no event parameters (it counts events): a source
+    /// that converts events as it reads them ([`ChunkSource`]) may leave
+    /// them out of the records that neither the filter nor the state
+    /// looks into.
+    pub caller_reads_no_params: bool,
     /// Replay every chunk when state is needed, even those that leave the
     /// processes as they were (to check that leaving them out changes
     /// nothing).
@@ -143,6 +146,9 @@ pub struct ChunkPlan {
     /// Chunks from this position on are not read.
     end: usize,
     with_state: bool,
+    /// Chunks from this position on are replayed without their fd
+    /// changes: nothing after them reads fds.
+    fds_until: usize,
 }
 
 impl ChunkPlan {
@@ -162,6 +168,7 @@ impl ChunkPlan {
         let needs_fds = (scan.caller_needs_state && !scan.caller_reads_no_fds)
             || filter.is_some_and(Filter::needs_fds);
         let mut skippable = vec![false; chunks.len()];
+        let mut fds_until = chunks.len();
         if with_state && !needs_fds && !scan.replay_every_chunk {
             let effects = &prepared.processes;
             let effect_in = |entry: &IndexEntry, wanted: &dyn Fn(ProcessEffect) -> bool| {
@@ -178,6 +185,7 @@ impl ChunkPlan {
                 .iter()
                 .rposition(|entry| effect_in(entry, &|e| e == ProcessEffect::ChangesFromFds))
                 .map_or(0, |last| last + 1);
+            fds_until = first;
             for at in first..end {
                 let entry = &chunks[at];
                 skippable[at] = !evaluate[at]
@@ -190,6 +198,7 @@ impl ChunkPlan {
             skippable,
             end,
             with_state,
+            fds_until,
         }
     }
 
@@ -207,6 +216,12 @@ impl ChunkPlan {
     /// says otherwise when the scan reaches it.
     pub fn skippable(&self, at: usize) -> bool {
         self.skippable.get(at).copied().unwrap_or(false)
+    }
+
+    /// Whether the fd changes of chunk `at` are replayed: the scan needs
+    /// fds, or some later event rebuilds a process from them.
+    pub fn replays_fds(&self, at: usize) -> bool {
+        at < self.fds_until
     }
 
     /// Whether chunk `at` is decoded ahead of the scan: it is read and
@@ -244,12 +259,14 @@ pub fn scan<D: AsRef<[u8]>, B>(
     let mut state = State::new(trace.snapshot(), table);
     let position_of = |first_num: u64| chunks.partition_point(|c| c.summary.first_num < first_num);
     let select = |entry: &IndexEntry| plan.decode(position_of(entry.summary.first_num));
+    let types = scan.filter.and_then(Filter::event_types);
     let events = Events {
         prepared,
         scan,
         table,
         hostname,
         first_ts,
+        types: types.as_deref(),
     };
     // The first chunk the scan has not accounted for yet: the skippable
     // ones before the next decoded chunk are checked against the state
@@ -267,7 +284,13 @@ pub fn scan<D: AsRef<[u8]>, B>(
         for (at, entry) in chunks.iter().enumerate().take(position).skip(unseen) {
             if plan.skippable(at) && ChunkPlan::must_replay(entry, &state) {
                 match trace.decode_chunk(entry) {
-                    Ok(skipped) => events.visit(&skipped, false, true, &mut state, &mut visit)?,
+                    Ok(skipped) => events.visit(
+                        &skipped,
+                        false,
+                        Replay::of(true, plan.replays_fds(at)),
+                        &mut state,
+                        &mut visit,
+                    )?,
                     Err(error) => on_damage(error),
                 }
             }
@@ -276,7 +299,7 @@ pub fn scan<D: AsRef<[u8]>, B>(
         events.visit(
             chunk,
             plan.evaluate(position),
-            with_state,
+            Replay::of(with_state, plan.replays_fds(position)),
             &mut state,
             &mut visit,
         )
@@ -289,6 +312,26 @@ pub fn scan<D: AsRef<[u8]>, B>(
     }
 }
 
+/// What of a chunk's events is replayed into the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    Nothing,
+    /// Every change.
+    Everything,
+    /// The changes to processes and threads, not to fds.
+    Processes,
+}
+
+impl Replay {
+    fn of(with_state: bool, fds: bool) -> Self {
+        match (with_state, fds) {
+            (false, _) => Replay::Nothing,
+            (true, true) => Replay::Everything,
+            (true, false) => Replay::Processes,
+        }
+    }
+}
+
 /// What visiting the events of one decoded chunk needs.
 struct Events<'a> {
     prepared: &'a Prepared,
@@ -296,6 +339,9 @@ struct Events<'a> {
     table: &'a EventTable,
     hostname: &'a str,
     first_ts: u64,
+    /// The event types the filter can match, by type id (`None`: any):
+    /// events of other types are not evaluated.
+    types: Option<&'a [bool]>,
 }
 
 impl Events<'_> {
@@ -305,16 +351,26 @@ impl Events<'_> {
         &self,
         chunk: &DecodedChunk,
         wanted: bool,
-        with_state: bool,
+        replay: Replay,
         state: &mut State,
         visit: &mut impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         let window = self.scan.window;
         for event in chunk.iter() {
-            if with_state {
-                state.apply(&event);
+            match replay {
+                Replay::Nothing => {}
+                Replay::Everything => state.apply(&event),
+                Replay::Processes => state.apply_to_processes(&event),
             }
             if !wanted || event.ts() < window.since || event.ts() > window.until {
+                continue;
+            }
+            if let Some(types) = self.types
+                && !types
+                    .get(usize::from(event.event_type()))
+                    .copied()
+                    .unwrap_or(true)
+            {
                 continue;
             }
             let names = self
@@ -331,6 +387,31 @@ impl Events<'_> {
     }
 }
 
+/// The event types whose records a scan of a stream looks into, by type id
+/// (`None`: all): those the filter may match, those that change the state
+/// when it is replayed, and all of them when the caller reads parameters.
+fn params_read(table: &EventTable, scan: &Scan<'_>, with_state: bool) -> Option<Vec<bool>> {
+    if !scan.caller_reads_no_params {
+        return None;
+    }
+    let bound = table.id_bound();
+    let mut read = match scan.filter {
+        // A type the filter's bitmap does not reach is taken as read.
+        Some(filter) => {
+            let mut types = filter.event_types()?;
+            types.resize(bound.max(types.len()), true);
+            types
+        }
+        None => vec![false; bound],
+    };
+    if with_state {
+        for (read, changes) in read.iter_mut().zip(State::changing_types(table)) {
+            *read |= changes;
+        }
+    }
+    Some(read)
+}
+
 /// Visits, in file order, every event of a trace read as a stream that
 /// `scan` selects, as [`scan`] does for a file. Without an index up front no
 /// chunk is skipped, and `evt.reltime` counts from the first event read.
@@ -341,8 +422,8 @@ impl Events<'_> {
 ///
 /// # Errors
 /// I/O errors; with a strict reader, the first damaged chunk.
-pub fn scan_stream<R: Read + Send, B>(
-    reader: &mut StreamReader<R>,
+pub fn scan_stream<S: ChunkSource, B>(
+    reader: &mut S,
     prepared: &Prepared,
     scan: &Scan<'_>,
     mut on_damage: impl FnMut(FormatError),
@@ -356,7 +437,9 @@ pub fn scan_stream<R: Read + Send, B>(
     let mut state = State::new(reader.snapshot(), &table);
     let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
     let mut first_ts = None;
-    reader.for_each_chunk(scan.threads.max(1), |chunk| {
+    let params_of = params_read(&table, scan, with_state);
+    let types = scan.filter.and_then(Filter::event_types);
+    reader.stream_chunks(scan.threads.max(1), params_of.as_deref(), |chunk| {
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(error) => {
@@ -371,8 +454,15 @@ pub fn scan_stream<R: Read + Send, B>(
             table: &table,
             hostname: &hostname,
             first_ts: first,
+            types: types.as_deref(),
         };
-        events.visit(chunk, true, with_state, &mut state, &mut visit)?;
+        events.visit(
+            chunk,
+            true,
+            Replay::of(with_state, true),
+            &mut state,
+            &mut visit,
+        )?;
         chunk_done()
     })
 }

@@ -14,6 +14,7 @@
 //! per event.
 
 use std::cell::OnceCell;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use rustc_hash::FxHashMap;
@@ -51,18 +52,37 @@ mod column {
 }
 
 /// Encodes events into a chunk payload.
+///
+/// The header fields are kept as plain columns of values while events come
+/// in, and varint-encoded only by [`ChunkBuilder::finish`]: a chunk built
+/// to be read at once ([`ChunkBuilder::into_decoded`]) never pays for an
+/// encoding it would decode again.
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
     strings: FxHashMap<Vec<u8>, u32>,
+    /// The string table as the payload holds it (varint length, bytes).
     string_table: Vec<u8>,
-    columns: [Vec<u8>; COLUMNS],
+    /// Where each string's bytes are in `string_table`.
+    string_spans: Vec<(u32, u32)>,
+    ts: Vec<u64>,
+    tid: Vec<u32>,
+    tgid: Vec<u32>,
+    cpu: Vec<u16>,
+    event_type: Vec<EventType>,
+    ret: Vec<i64>,
+    latency: Vec<u64>,
+    param_count: Vec<u16>,
+    /// End of each event's parameters in `params`.
+    param_ends: Vec<u32>,
+    /// End of each event's buffer bytes in `blob`.
+    blob_ends: Vec<u32>,
     params: Vec<u8>,
     /// Buffer contents, kept apart from the rest so that a scan that does
     /// not look at them does not pay for decompressing them.
     blob: Vec<u8>,
-    prev_ts: u64,
-    prev_tid: u32,
-    summary: SummaryBuilder,
+    /// Containers of the events' processes, for the summary.
+    containers: BTreeSet<String>,
+    containers_incomplete: bool,
     /// Reused by [`ParamEncoder::str_list`].
     scratch: Vec<u8>,
 }
@@ -75,21 +95,24 @@ impl ChunkBuilder {
 
     /// Number of events added so far.
     pub fn events(&self) -> u32 {
-        self.summary.events()
+        self.ts.len() as u32
     }
 
     /// Approximate payload size so far, in bytes.
     pub fn raw_len(&self) -> usize {
-        let columns: usize = self.columns.iter().map(Vec::len).sum();
-        self.string_table.len() + columns + self.params.len() + self.blob.len() + 10 + 5 * COLUMNS
+        // About two bytes per header field once encoded.
+        self.string_table.len() + 20 * self.ts.len() + self.params.len() + self.blob.len()
     }
 
     fn intern(&mut self, text: &[u8]) -> u32 {
         if let Some(&id) = self.strings.get(text) {
             return id;
         }
-        let id = self.strings.len() as u32;
-        put_bytes(&mut self.string_table, text);
+        let id = self.string_spans.len() as u32;
+        put_uvarint(&mut self.string_table, text.len() as u64);
+        let start = self.string_table.len() as u32;
+        self.string_table.extend_from_slice(text);
+        self.string_spans.push((start, text.len() as u32));
         self.strings.insert(text.to_vec(), id);
         id
     }
@@ -107,35 +130,29 @@ impl ChunkBuilder {
     /// Adds one event whose parameters `encode` writes one by one, in
     /// order, straight into the chunk: the way to convert events from
     /// another format without building an owned [`Event`] for each.
+    #[inline]
     pub fn push_encoded(
         &mut self,
         head: &EventHead,
         container: Option<&str>,
         encode: impl FnOnce(&mut ParamEncoder<'_>),
     ) {
-        self.summary.add(head.ts, head.event_type, head.tgid);
         match container {
-            Some(id) => self.summary.add_container(id),
-            None => self.summary.containers_unknown(),
+            Some(id) => {
+                if !self.containers.contains(id) {
+                    self.containers.insert(id.to_owned());
+                }
+            }
+            None => self.containers_incomplete = true,
         }
-        let ts_delta = head.ts.wrapping_sub(self.prev_ts) as i64;
-        let tid_delta = i64::from(head.tid) - i64::from(self.prev_tid);
-        self.prev_ts = head.ts;
-        self.prev_tid = head.tid;
-        let c = &mut self.columns;
-        put_ivarint(&mut c[column::TS], ts_delta);
-        put_ivarint(&mut c[column::TID], tid_delta);
-        put_ivarint(
-            &mut c[column::TGID],
-            i64::from(head.tgid) - i64::from(head.tid),
-        );
-        put_uvarint(&mut c[column::CPU], head.cpu.into());
-        put_uvarint(&mut c[column::TYPE], head.event_type.into());
-        put_ivarint(&mut c[column::RET], head.ret);
-        put_uvarint(&mut c[column::LATENCY], head.latency);
+        self.ts.push(head.ts);
+        self.tid.push(head.tid);
+        self.tgid.push(head.tgid);
+        self.cpu.push(head.cpu);
+        self.event_type.push(head.event_type);
+        self.ret.push(head.ret);
+        self.latency.push(head.latency);
         let mut params = std::mem::take(&mut self.params);
-        let before = params.len();
-        let blob_before = self.blob.len();
         let mut encoder = ParamEncoder {
             builder: self,
             out: &mut params,
@@ -143,34 +160,168 @@ impl ChunkBuilder {
         };
         encode(&mut encoder);
         let count = encoder.count;
-        let c = &mut self.columns;
-        put_uvarint(&mut c[column::PARAM_COUNT], count);
-        put_uvarint(&mut c[column::PARAM_LEN], (params.len() - before) as u64);
-        put_uvarint(
-            &mut c[column::BLOB_LEN],
-            (self.blob.len() - blob_before) as u64,
-        );
+        self.param_count
+            .push(u16::try_from(count).unwrap_or(u16::MAX));
+        self.param_ends
+            .push(u32::try_from(params.len()).unwrap_or(u32::MAX));
+        self.blob_ends
+            .push(u32::try_from(self.blob.len()).unwrap_or(u32::MAX));
         self.params = params;
+    }
+
+    /// Forgets every event, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.strings.clear();
+        self.string_table.clear();
+        self.string_spans.clear();
+        self.ts.clear();
+        self.tid.clear();
+        self.tgid.clear();
+        self.cpu.clear();
+        self.event_type.clear();
+        self.ret.clear();
+        self.latency.clear();
+        self.param_count.clear();
+        self.param_ends.clear();
+        self.blob_ends.clear();
+        self.params.clear();
+        self.blob.clear();
+        self.containers.clear();
+        self.containers_incomplete = false;
+    }
+
+    /// The summary of the events added so far, numbered from `first_num`.
+    fn summary(&self, first_num: u64, raw_len: u32) -> ChunkSummary {
+        let mut summary = SummaryBuilder::default();
+        for at in 0..self.ts.len() {
+            summary.add(self.ts[at], self.event_type[at], self.tgid[at]);
+        }
+        for id in &self.containers {
+            summary.add_container(id);
+        }
+        if self.containers_incomplete {
+            summary.containers_unknown();
+        }
+        let blob_len = u32::try_from(self.blob.len()).unwrap_or(u32::MAX);
+        summary.finish(first_num, raw_len, blob_len)
     }
 
     /// Finishes the chunk: its summary, its uncompressed payload, and the
     /// buffer contents its events point into.
     pub fn finish(self, first_num: u64) -> (ChunkSummary, Vec<u8>, Vec<u8>) {
-        let mut payload = Vec::with_capacity(self.raw_len());
-        put_uvarint(&mut payload, self.strings.len() as u64);
+        let n = self.ts.len();
+        let mut payload = Vec::with_capacity(self.raw_len() + 64);
+        put_uvarint(&mut payload, self.string_spans.len() as u64);
         payload.extend_from_slice(&self.string_table);
-        put_uvarint(&mut payload, self.summary.events().into());
-        for column in &self.columns {
-            put_bytes(&mut payload, column);
-        }
+        put_uvarint(&mut payload, n as u64);
+        let mut column = Vec::with_capacity(n * 2);
+        let mut put_column = |payload: &mut Vec<u8>, fill: &dyn Fn(&mut Vec<u8>)| {
+            column.clear();
+            fill(&mut column);
+            put_bytes(payload, &column);
+        };
+        put_column(&mut payload, &|c| {
+            let mut prev = 0u64;
+            for &ts in &self.ts {
+                put_ivarint(c, ts.wrapping_sub(prev) as i64);
+                prev = ts;
+            }
+        });
+        put_column(&mut payload, &|c| {
+            let mut prev = 0u32;
+            for &tid in &self.tid {
+                put_ivarint(c, i64::from(tid) - i64::from(prev));
+                prev = tid;
+            }
+        });
+        put_column(&mut payload, &|c| {
+            for (&tgid, &tid) in self.tgid.iter().zip(&self.tid) {
+                put_ivarint(c, i64::from(tgid) - i64::from(tid));
+            }
+        });
+        put_column(&mut payload, &|c| {
+            self.cpu.iter().for_each(|&v| put_uvarint(c, v.into()));
+        });
+        put_column(&mut payload, &|c| {
+            self.event_type
+                .iter()
+                .for_each(|&v| put_uvarint(c, v.into()));
+        });
+        put_column(&mut payload, &|c| {
+            self.ret.iter().for_each(|&v| put_ivarint(c, v));
+        });
+        put_column(&mut payload, &|c| {
+            self.latency.iter().for_each(|&v| put_uvarint(c, v));
+        });
+        put_column(&mut payload, &|c| {
+            self.param_count
+                .iter()
+                .for_each(|&v| put_uvarint(c, v.into()));
+        });
+        put_column(&mut payload, &|c| {
+            let mut prev = 0u32;
+            for &end in &self.param_ends {
+                put_uvarint(c, u64::from(end - prev));
+                prev = end;
+            }
+        });
+        put_column(&mut payload, &|c| {
+            let mut prev = 0u32;
+            for &end in &self.blob_ends {
+                put_uvarint(c, u64::from(end - prev));
+                prev = end;
+            }
+        });
         payload.extend_from_slice(&self.params);
         let raw_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        let blob_len = u32::try_from(self.blob.len()).unwrap_or(u32::MAX);
-        (
-            self.summary.finish(first_num, raw_len, blob_len),
-            payload,
-            self.blob,
-        )
+        let summary = self.summary(first_num, raw_len);
+        (summary, payload, self.blob)
+    }
+
+    /// The events as a decoded chunk numbered from `first_num`, without
+    /// encoding them: for events converted to be read at once.
+    pub fn into_decoded(mut self, first_num: u64) -> DecodedChunk {
+        let mut chunk = DecodedChunk::default();
+        self.decode_into(first_num, &mut chunk);
+        chunk
+    }
+
+    /// As [`ChunkBuilder::into_decoded`], into `chunk` (whose allocations
+    /// come back to this builder): a converter that hands chunks to a
+    /// reader and gets them back allocates nothing once it runs.
+    pub fn decode_into(&mut self, first_num: u64, chunk: &mut DecodedChunk) {
+        let table_len = self.string_table.len() as u32;
+        let mut payload = std::mem::take(&mut chunk.payload);
+        payload.clear();
+        payload.extend_from_slice(&self.string_table);
+        payload.extend_from_slice(&self.params);
+        chunk.payload = payload;
+        std::mem::swap(&mut chunk.strings, &mut self.string_spans);
+        std::mem::swap(&mut chunk.ts, &mut self.ts);
+        std::mem::swap(&mut chunk.tid, &mut self.tid);
+        std::mem::swap(&mut chunk.tgid, &mut self.tgid);
+        std::mem::swap(&mut chunk.cpu, &mut self.cpu);
+        std::mem::swap(&mut chunk.event_type, &mut self.event_type);
+        std::mem::swap(&mut chunk.ret, &mut self.ret);
+        std::mem::swap(&mut chunk.latency, &mut self.latency);
+        std::mem::swap(&mut chunk.param_count, &mut self.param_count);
+        chunk.param_bounds.clear();
+        chunk.param_bounds.push(table_len);
+        chunk
+            .param_bounds
+            .extend(self.param_ends.iter().map(|&end| end + table_len));
+        chunk.blob_bounds.clear();
+        chunk.blob_bounds.push(0);
+        chunk.blob_bounds.extend_from_slice(&self.blob_ends);
+        chunk.first_num = first_num;
+        chunk.offset = 0;
+        chunk.blob_source.clear();
+        chunk.blob_compressed = false;
+        chunk.blob_len = self.blob.len();
+        let mut blob = chunk.blob.take().unwrap_or_default();
+        std::mem::swap(&mut blob, &mut self.blob);
+        let _ = chunk.blob.set(blob);
+        self.clear();
     }
 }
 
@@ -310,10 +461,10 @@ fn decode_column<T: Copy + Default>(
     mut convert: impl FnMut(u64) -> Option<T>,
 ) -> WireResult<()> {
     out.clear();
-    out.resize(count, T::default());
+    out.reserve(count);
     let mut cursor = Cursor::new(bytes);
-    for slot in out.iter_mut() {
-        *slot = convert(cursor.uvarint()?).ok_or(Malformed("column value out of range"))?;
+    for _ in 0..count {
+        out.push(convert(cursor.uvarint()?).ok_or(Malformed("column value out of range"))?);
     }
     if !cursor.is_empty() {
         return Err(Malformed("column longer than its events"));
@@ -369,16 +520,7 @@ impl DecodedChunk {
         for event in events {
             builder.push(event, None);
         }
-        let (_, payload, blob) = builder.finish(first_num);
-        let mut chunk = DecodedChunk {
-            payload,
-            ..DecodedChunk::default()
-        };
-        chunk.set_blob(&blob, blob.len(), false);
-        chunk
-            .decode_payload(first_num, 0)
-            .map_err(|e| crate::FormatError::corrupt("events in memory", 0, e.0))?;
-        Ok(chunk)
+        Ok(builder.into_decoded(first_num))
     }
 
     /// Decodes a payload and blob produced by [`ChunkBuilder::finish`].
@@ -571,7 +713,9 @@ impl DecodedChunk {
     }
 
     fn validate_params(&self) -> WireResult<()> {
-        self.load_blob().map_err(Malformed)?;
+        if self.blob.get().is_none() {
+            self.load_blob().map_err(Malformed)?;
+        }
         for index in 0..self.len() {
             let mut cursor = Cursor::new(self.param_bytes(index));
             let mut blob = self.blob_span(index);

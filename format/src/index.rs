@@ -127,10 +127,6 @@ impl SummaryBuilder {
         self.containers_incomplete = true;
     }
 
-    pub(crate) fn events(&self) -> u32 {
-        self.events
-    }
-
     pub(crate) fn finish(self, first_num: u64, raw_len: u32, blob_len: u32) -> ChunkSummary {
         let mut types: Vec<_> = self.types.into_iter().collect();
         types.sort_unstable();

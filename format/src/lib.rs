@@ -47,6 +47,6 @@ pub use index::{ChunkSummary, IndexEntry, MAX_SUMMARY_TGIDS, StatsEntry};
 pub use model::*;
 pub use pipeline::default_threads;
 pub use reader::{Damage, ReadOptions, TraceFile, Truncation, VerifyReport};
-pub use stream::{RawChunk, StreamItem, StreamReader};
+pub use stream::{ChunkSource, RawChunk, StreamItem, StreamReader};
 pub use text::{format_rfc3339, thousands};
 pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions, container_id_of_cgroup};

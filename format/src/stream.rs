@@ -63,6 +63,71 @@ impl RawChunk {
     }
 }
 
+/// A trace read front to back, chunk by chunk: a `.scry` file read as a
+/// stream ([`StreamReader`]), or a capture in another format converted as
+/// it is read ([`crate::scap::ScapStream`]).
+pub trait ChunkSource {
+    /// The file header.
+    fn header(&self) -> &FileHeader;
+
+    /// The state snapshot the events start from.
+    fn snapshot(&self) -> &Snapshot;
+
+    /// Hands every chunk to `visit`, in order, decoding on `threads`
+    /// threads. Records of the event types `params_of` marks `false` (by
+    /// type id) may come without their parameters: a reader that never
+    /// looks into them says so, and a source that would have to convert
+    /// them leaves them out. `None` asks for every parameter.
+    ///
+    /// # Errors
+    /// As the implementations say.
+    fn stream_chunks<B>(
+        &mut self,
+        threads: usize,
+        params_of: Option<&[bool]>,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>>;
+}
+
+impl<R: Read + Send> ChunkSource for StreamReader<R> {
+    fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Every parameter is stored already: `params_of` changes nothing.
+    fn stream_chunks<B>(
+        &mut self,
+        threads: usize,
+        _params_of: Option<&[bool]>,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        self.for_each_chunk(threads, visit)
+    }
+}
+
+impl<D: AsRef<[u8]> + Send + Sync> ChunkSource for crate::scap::ScapStream<D> {
+    fn header(&self) -> &FileHeader {
+        self.header()
+    }
+
+    fn snapshot(&self) -> &Snapshot {
+        self.snapshot()
+    }
+
+    fn stream_chunks<B>(
+        &mut self,
+        threads: usize,
+        params_of: Option<&[bool]>,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        self.for_each_chunk(threads, params_of, visit)
+    }
+}
+
 /// Reads a trace from any [`Read`], front to back.
 #[derive(Debug)]
 pub struct StreamReader<R: Read> {

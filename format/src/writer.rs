@@ -213,6 +213,25 @@ impl<W: Write> TraceWriter<W> {
             return Ok(());
         }
         let builder = std::mem::take(&mut self.builder);
+        self.write_built(builder)
+    }
+
+    /// Writes the events of `chunk`, built apart from this writer (on
+    /// another thread, with the containers this writer knows), as the next
+    /// chunk; events pushed before are written first. An empty builder
+    /// writes nothing.
+    ///
+    /// # Errors
+    /// I/O errors of the underlying writer.
+    pub fn push_chunk(&mut self, chunk: ChunkBuilder) -> Result<()> {
+        self.flush_chunk()?;
+        if chunk.events() == 0 {
+            return Ok(());
+        }
+        self.write_built(chunk)
+    }
+
+    fn write_built(&mut self, builder: ChunkBuilder) -> Result<()> {
         let (summary, payload, blob) = builder.finish(self.next_num);
         let main = self.compress(&payload, "chunk")?;
         let mut body = Vec::with_capacity(4 + main.len() + blob.len() / 2);

@@ -198,6 +198,8 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
                 scap: None,
             }
         }
+        // `open_with_origin` reads a capture whole, into a trace in memory.
+        Trace::Scap(_) => anyhow::bail!("{}: a capture must be read whole", path.display()),
     };
     Ok(overview)
 }

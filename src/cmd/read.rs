@@ -95,6 +95,10 @@ impl Visitor for Reader {
         self.mode == Mode::Print && self.printer.reads_buffers()
     }
 
+    fn reads_no_params(&self) -> bool {
+        self.mode != Mode::Print
+    }
+
     fn enter(&mut self, trace: usize) {
         if self.bound != Some(trace) {
             if let Some(previous) = self.bound {

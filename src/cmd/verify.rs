@@ -46,6 +46,12 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
                 report.damage.sort_by_key(|d| d.offset);
                 report
             }
+            // `open_trace` reads a capture whole, into a trace in memory.
+            Ok(Trace::Scap(_)) => {
+                writeln!(out, "{}: UNREADABLE: not read whole", path.display())?;
+                worst = Code::BadTrace;
+                continue;
+            }
             Err(error) => {
                 writeln!(out, "{}: UNREADABLE: {error:#}", path.display())?;
                 worst = Code::BadTrace;

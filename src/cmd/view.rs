@@ -21,7 +21,7 @@ pub fn run(args: &ViewArgs) -> anyhow::Result<Code> {
     for path in &paths {
         match open_trace(path, ReadOptions::default())? {
             Trace::Mapped(trace) => traces.push((path.display().to_string(), *trace)),
-            Trace::Stream(_) => {
+            Trace::Stream(_) | Trace::Scap(_) => {
                 return Err(UsageError(format!(
                     "{} is a stream: scry view needs a trace file it can map (save it first)",
                     path.display()

@@ -362,6 +362,25 @@ impl State {
         }
     }
 
+    /// As [`State::apply`], but an event that changes no process
+    /// ([`ProcessEffect::None`]) only makes its thread known: the fds it
+    /// opens or closes are left as they were. For a scan that reads no fds,
+    /// from the point after which no event rebuilds a process from its fds
+    /// ([`ProcessEffect::ChangesFromFds`]): processes and threads end up as
+    /// [`State::apply`] leaves them.
+    pub fn apply_to_processes(&mut self, event: &EventView<'_>) {
+        if !self.deferred.is_empty() {
+            self.run_deferred();
+        }
+        let event_type = event.event_type();
+        match self.dispatch.slot(event_type) {
+            Some(&slot) if self.dispatch.process_effect(event_type) != ProcessEffect::None => {
+                self.handle(&slot, event);
+            }
+            _ => self.ensure_thread(event.tid(), event.tgid()),
+        }
+    }
+
     /// Whether process `tgid` is known and has not begun to exit. Replaying
     /// an event of a live process whose type changes no process
     /// ([`ProcessEffect::None`]) leaves every process as it was: the event

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use super::meta::{Le, cgroup_path, split_nul, trim_nul};
 use super::schema::{EVENT_MAX, EVENTS, EventSchema, SYSCALL_NAMES};
-use crate::chunk::{EventHead, ParamEncoder};
+use crate::chunk::{ChunkBuilder, EventHead, ParamEncoder};
 use crate::event_table::{EventTable, EventTypeInfo, PROCEXIT, UNKNOWN_SYSCALL};
 use crate::model::{EventType, SockAddr};
 
@@ -60,7 +60,8 @@ mod pt {
     pub(super) const PID32: u8 = 48;
 }
 
-/// One event as found in an event block, its parameters located.
+/// One event as found in an event block. Its parameters are located when
+/// asked for: most events are converted without looking at more than one.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Raw<'b> {
     pub(super) cpu: u16,
@@ -69,60 +70,123 @@ pub(super) struct Raw<'b> {
     pub(super) code: u16,
     /// The whole event, header included.
     bytes: &'b [u8],
-    params: &'b Located,
+    layout: Layout,
 }
 
-/// Where each parameter of an event is: start and length in its bytes.
-/// Kept apart from [`Raw`] (and reused from event to event) so that
-/// passing an event around copies a few words, not this table.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Located {
-    count: u8,
-    at: [(u32, u32); MAX_PARAMS],
-}
-
-impl Default for Located {
-    fn default() -> Self {
-        Located {
-            count: 0,
-            at: [(0, 0); MAX_PARAMS],
-        }
-    }
+/// Where an event's parameters are: its length table's offset, the width
+/// of each length, and how many there are (checked to fit the event).
+#[derive(Debug, Clone, Copy, Default)]
+struct Layout {
+    table: u8,
+    large: bool,
+    count: u16,
 }
 
 impl Raw<'_> {
+    #[inline]
     fn param(&self, index: usize) -> Option<&[u8]> {
-        if index >= usize::from(self.params.count) {
+        let Layout {
+            table,
+            large,
+            count,
+        } = self.layout;
+        if index >= usize::from(count).min(MAX_PARAMS) {
             return None;
         }
-        let (start, len) = self.params.at[index];
-        self.bytes.get(start as usize..(start + len) as usize)
+        let lens = &self.bytes[usize::from(table)..];
+        let length_at = |i: usize| -> usize {
+            if large {
+                let at = i * 4;
+                u32::from_le_bytes([lens[at], lens[at + 1], lens[at + 2], lens[at + 3]]) as usize
+            } else {
+                let at = i * 2;
+                usize::from(u16::from_le_bytes([lens[at], lens[at + 1]]))
+            }
+        };
+        let width = if large { 4 } else { 2 };
+        let mut at = usize::from(table) + usize::from(count) * width;
+        for i in 0..index {
+            at += length_at(i);
+        }
+        self.bytes.get(at..at + length_at(index))
     }
+}
+
+/// What parsing needs to know of each event code, in one small table: the
+/// width of its parameter lengths, how many parameters the schema gives it,
+/// and the count last found for its V1 events (`u8::MAX`: none yet). V1
+/// events do not say how many parameters they have; a capture's events of
+/// one code all have the same number, so the count that fitted the last
+/// one is tried first.
+#[derive(Debug, Clone)]
+pub(super) struct Codes(Vec<CodeFacts>);
+
+#[derive(Debug, Clone, Copy)]
+struct CodeFacts {
+    large: bool,
+    expected: u8,
+    v1_count: u8,
+}
+
+impl Default for Codes {
+    fn default() -> Self {
+        Codes(
+            EVENTS
+                .iter()
+                .map(|schema| CodeFacts {
+                    large: schema.large,
+                    expected: schema.params.len().min(MAX_PARAMS) as u8,
+                    v1_count: u8::MAX,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The bytes `n` parameters take in `lens` (their length table, then
+/// their values), table included, if the table fits.
+#[inline]
+fn params_size(lens: &[u8], n: usize, large: bool) -> Option<usize> {
+    let table = n * if large { 4 } else { 2 };
+    let lengths = lens.get(..table)?;
+    // At most 1024 lengths of 32 bits: the sum cannot overflow.
+    let values: usize = if large {
+        lengths
+            .chunks_exact(4)
+            .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+            .sum()
+    } else {
+        lengths
+            .chunks_exact(2)
+            .map(|l| usize::from(u16::from_le_bytes([l[0], l[1]])))
+            .sum()
+    };
+    Some(table + values)
 }
 
 /// Parses the event of an event block body. `large` blocks have 32-bit
 /// parameter lengths; `flags` blocks carry a u32 of flags after the cpu;
 /// `v1` events have no parameter count in their header.
+#[inline]
 pub(super) fn parse<'b>(
     body: &'b [u8],
     v1: bool,
     flags: bool,
     large: bool,
-    params: &'b mut Located,
+    codes: &mut Codes,
 ) -> Result<Raw<'b>, String> {
-    let mut le = Le::new(body);
-    let short = |_| "event block shorter than its event".to_owned();
-    let cpu = le.u16("cpu").map_err(short)?;
-    if flags {
-        le.u32("flags").map_err(short)?;
-    }
-    let start = le.position();
+    let start = if flags { 6 } else { 2 };
     let header = if v1 { 22 } else { 26 };
-    let mut head = le;
-    let ts = head.u64("ts").map_err(short)?;
-    let tid = head.u64("tid").map_err(short)?;
-    let len = head.u32("len").map_err(short)? as usize;
-    let code = head.u16("type").map_err(short)?;
+    if body.len() < start + 22 {
+        return Err("event block shorter than its event".to_owned());
+    }
+    let cpu = u16::from_le_bytes([body[0], body[1]]);
+    let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
+    let ts = word(start);
+    let tid = word(start + 8);
+    let len =
+        u32::from_le_bytes(body[start + 16..start + 20].try_into().unwrap_or([0; 4])) as usize;
+    let code = u16::from_le_bytes([body[start + 20], body[start + 21]]);
     if len < header || start + len > body.len() {
         return Err(format!(
             "event of type {code} declares {len} bytes, its block holds {}",
@@ -130,64 +194,55 @@ pub(super) fn parse<'b>(
         ));
     }
     let bytes = &body[start..start + len];
-    let schema = EVENTS.get(usize::from(code));
-    let large = large || schema.is_some_and(|s| s.large);
-    let width = if large { 4 } else { 2 };
-    let lens = &bytes[header.min(len)..];
-    let length_at = |i: usize| -> usize {
-        let at = i * width;
-        if large {
-            u32::from_le_bytes([lens[at], lens[at + 1], lens[at + 2], lens[at + 3]]) as usize
-        } else {
-            usize::from(u16::from_le_bytes([lens[at], lens[at + 1]]))
-        }
-    };
-    let fits = |n: usize| -> bool {
-        let table = n * width;
-        table <= lens.len()
-            && (0..n)
-                .try_fold(table, |sum, i| sum.checked_add(length_at(i)))
-                .is_some_and(|sum| sum <= lens.len())
-    };
+    let facts = codes.0.get_mut(usize::from(code));
+    let large = large || facts.as_ref().is_some_and(|f| f.large);
+    let lens = &bytes[header..];
+    // The bytes `n` parameters take, table included, if their table fits.
+    let size = |n: usize| params_size(lens, n, large);
     let count = if v1 {
         // The count is whatever makes the lengths add up to the event's
-        // size: first the table's count and fewer, then more.
-        let expected = schema.map_or(0, |s| s.params.len());
-        let exact = |n: usize| {
-            let table = n * width;
-            table <= lens.len()
-                && (0..n)
-                    .try_fold(table, |sum, i| sum.checked_add(length_at(i)))
-                    .is_some_and(|sum| sum == lens.len())
-        };
-        (0..=expected)
-            .rev()
-            .chain(expected + 1..=MAX_PARAMS)
-            .find(|&n| exact(n))
-            .ok_or_else(|| format!("event of type {code}: parameter lengths do not add up"))?
+        // size: the last count of this code, else the table's count and
+        // fewer, then more.
+        let exact = |n: usize| size(n) == Some(lens.len());
+        match facts {
+            Some(facts) if facts.v1_count != u8::MAX && exact(usize::from(facts.v1_count)) => {
+                usize::from(facts.v1_count)
+            }
+            facts => {
+                let expected = facts.as_ref().map_or(0, |f| usize::from(f.expected));
+                let found = (0..=expected)
+                    .rev()
+                    .chain(expected + 1..=MAX_PARAMS)
+                    .find(|&n| exact(n))
+                    .ok_or_else(|| {
+                        format!("event of type {code}: parameter lengths do not add up")
+                    })?;
+                if let Some(facts) = facts {
+                    facts.v1_count = found as u8;
+                }
+                found
+            }
+        }
     } else {
         let n = u32::from_le_bytes([bytes[22], bytes[23], bytes[24], bytes[25]]) as usize;
-        if n > 1024 || !fits(n) {
+        if n > 1024 || size(n).is_none_or(|sum| sum > lens.len()) {
             return Err(format!(
                 "event of type {code}: {n} parameters do not fit in {len} bytes"
             ));
         }
         n
     };
-    params.count = count.min(MAX_PARAMS) as u8;
-    let mut at = header + count * width;
-    for (i, slot) in params.at.iter_mut().enumerate().take(count.min(MAX_PARAMS)) {
-        let param_len = length_at(i);
-        *slot = (at as u32, param_len as u32);
-        at += param_len;
-    }
     Ok(Raw {
         cpu,
         ts,
         tid,
         code,
         bytes,
-        params,
+        layout: Layout {
+            table: header as u8,
+            large,
+            count: count as u16,
+        },
     })
 }
 
@@ -305,6 +360,9 @@ fn aliases(syscall: &str, param: &str) -> Option<&'static [&'static str]> {
 pub(super) struct Mapping {
     pub(super) table: EventTable,
     thread_exit: EventType,
+    /// What each event code is, so that an event is classified by one
+    /// lookup.
+    kinds: Vec<CodeKind>,
     plans: Vec<Option<Plan>>,
     /// The model's type of each libscap syscall code, for generic events.
     generic: Vec<Option<EventType>>,
@@ -315,6 +373,32 @@ impl std::fmt::Debug for Mapping {
         f.debug_struct("Mapping")
             .field("types", &self.table.entries().len())
             .finish_non_exhaustive()
+    }
+}
+
+/// What an event code is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeKind {
+    /// Not in the schema (a newer writer's).
+    Unknown,
+    /// The enter event of a syscall; `generic` for the generic syscall
+    /// event, whose enter may be all there is (`exit`, `exit_group`).
+    Enter { generic: bool },
+    /// The exit event of a syscall.
+    Exit,
+    /// An event that is not half of a syscall (`procexit`, `switch`…).
+    Single,
+}
+
+fn code_kind(code: usize) -> CodeKind {
+    match EVENTS.get(code) {
+        None => CodeKind::Unknown,
+        Some(schema) if schema.name.is_empty() => CodeKind::Unknown,
+        Some(schema) if !schema.syscall => CodeKind::Single,
+        Some(schema) if code.is_multiple_of(2) => CodeKind::Enter {
+            generic: schema.name == "syscall",
+        },
+        Some(_) => CodeKind::Exit,
     }
 }
 
@@ -420,6 +504,7 @@ impl Mapping {
         Mapping {
             table,
             thread_exit,
+            kinds: (0..EVENT_MAX).map(code_kind).collect(),
             plans,
             generic,
         }
@@ -546,10 +631,66 @@ fn plan(table: &EventTable, own: &FxHashMap<&str, EventType>, code: usize) -> Op
 struct Stash {
     code: u16,
     ts: u64,
-    bytes: Vec<u8>,
-    params: Located,
+    /// The event, when its exit's record is to carry parameters.
+    bytes: Option<Vec<u8>>,
+    layout: Layout,
     /// Waiting for its exit.
     live: bool,
+}
+
+/// The enter event of each thread, kept until its exit comes. Threads
+/// are never forgotten (their slots are reused), and the last one looked
+/// up is found without hashing: an exit mostly follows its enter.
+#[derive(Debug)]
+struct Pending {
+    stashes: Vec<Stash>,
+    slots: FxHashMap<u64, u32>,
+    /// The tid and slot of the last lookup (`u64::MAX`: none).
+    last: (u64, u32),
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            stashes: Vec::new(),
+            slots: FxHashMap::default(),
+            last: (u64::MAX, 0),
+        }
+    }
+}
+
+impl Pending {
+    /// The slot of `tid`, made if it has none.
+    #[inline]
+    fn slot(&mut self, tid: u64) -> &mut Stash {
+        if self.last.0 != tid {
+            let next = self.stashes.len() as u32;
+            let slot = *self.slots.entry(tid).or_insert(next);
+            if slot == next {
+                self.stashes.push(Stash::default());
+            }
+            self.last = (tid, slot);
+        }
+        &mut self.stashes[self.last.1 as usize]
+    }
+
+    /// The slot of `tid`, if it has one.
+    #[inline]
+    fn get(&mut self, tid: u64) -> Option<&mut Stash> {
+        if self.last.0 != tid {
+            let slot = *self.slots.get(&tid)?;
+            self.last = (tid, slot);
+        }
+        self.stashes.get_mut(self.last.1 as usize)
+    }
+
+    fn live(&self) -> usize {
+        self.stashes.iter().filter(|stash| stash.live).count()
+    }
+
+    fn clear(&mut self) {
+        *self = Pending::default();
+    }
 }
 
 /// Counters of what the conversion did.
@@ -575,10 +716,12 @@ pub struct ConversionStats {
 pub(super) struct Converter {
     mapping: Mapping,
     state: ConvState,
+    /// Per event type: its records carry their parameters (`None`: all).
+    params_of: Option<Vec<bool>>,
 }
 
 struct ConvState {
-    pending: FxHashMap<u64, Stash>,
+    pending: Pending,
     tgids: FxHashMap<u64, u32>,
     last: (u64, u32),
     stats: ConversionStats,
@@ -592,20 +735,36 @@ impl std::fmt::Debug for Converter {
     }
 }
 
-/// What one event turned into.
-pub(super) enum Outcome<'r> {
-    /// A record to write: its header and how to encode its parameters.
-    Record(EventHead, Emit<'r>),
-    /// Nothing to write (an enter kept aside, or a skipped event).
-    Nothing,
+/// Where records go: a chunk, and the container of each process when the
+/// chunk is to be written with a summary (`None`: no summary).
+pub(super) struct Sink<'s> {
+    pub(super) chunk: &'s mut ChunkBuilder,
+    pub(super) containers: Option<&'s FxHashMap<u32, String>>,
+}
+
+impl Sink<'_> {
+    #[inline]
+    fn push(&mut self, head: &EventHead, emit: &Emit<'_>) {
+        let container = match self.containers {
+            Some(containers) => containers.get(&head.tgid).map(String::as_str),
+            None => None,
+        };
+        self.chunk.push_encoded(head, container, |params| {
+            if emit.wanted {
+                emit.encode(params, head);
+            }
+        });
+    }
 }
 
 /// The parameters of a record, ready to encode.
-pub(super) struct Emit<'r> {
+struct Emit<'r> {
     plan: &'r Plan,
     exit: Raw<'r>,
     enter: Option<Raw<'r>>,
     special: Option<(Special, u64)>,
+    /// The record carries its parameters.
+    wanted: bool,
 }
 
 impl ConvState {
@@ -633,23 +792,25 @@ impl Converter {
         Converter {
             mapping,
             state: ConvState {
-                pending: FxHashMap::default(),
+                pending: Pending::default(),
                 tgids: threads.into_iter().collect(),
                 last: (u64::MAX, 0),
                 stats: ConversionStats::default(),
             },
+            params_of: None,
         }
+    }
+
+    /// Records of the event types `params_of` marks `false` (by type id)
+    /// are made without their parameters; `None` keeps them all.
+    pub(super) fn set_params_of(&mut self, params_of: Option<Vec<bool>>) {
+        self.params_of = params_of;
     }
 
     /// Ends the conversion: enters still waiting for their exit are
     /// counted as unpaired.
     pub(super) fn finish(&mut self) -> ConversionStats {
-        let waiting = self
-            .state
-            .pending
-            .values()
-            .filter(|stash| stash.live)
-            .count();
+        let waiting = self.state.pending.live();
         self.state.stats.unpaired_enters += waiting as u64;
         self.state.pending.clear();
         self.state.stats.clone()
@@ -662,40 +823,73 @@ impl Converter {
     }
 
     /// Takes one event; `Record` when it completes one.
-    pub(super) fn take<'r>(&'r mut self, raw: Raw<'r>) -> Outcome<'r> {
-        let Converter { mapping, state } = self;
+    #[inline]
+    pub(super) fn take(&mut self, raw: Raw<'_>, sink: &mut Sink<'_>) {
+        let Converter {
+            mapping,
+            state,
+            params_of,
+        } = self;
         state.stats.scap_events += 1;
         let code = usize::from(raw.code);
-        let Some(schema) = EVENTS.get(code).filter(|s| !s.name.is_empty()) else {
-            state.stats.unknown_events += 1;
-            return Outcome::Nothing;
-        };
-        if schema.syscall && code.is_multiple_of(2) {
-            let never_returns = schema.name == "syscall"
+        let kind = mapping
+            .kinds
+            .get(code)
+            .copied()
+            .unwrap_or(CodeKind::Unknown);
+        if let CodeKind::Enter { generic } = kind {
+            let never_returns = generic
                 && raw
                     .param(1)
                     .map(le_uint)
                     .is_some_and(|nr| nr == NR_EXIT || nr == NR_EXIT_GROUP);
             if !never_returns {
-                let stash = state.pending.entry(raw.tid).or_default();
+                // The enter's parameters matter only to an exit whose
+                // record carries parameters (a generic event's type is
+                // known only from its parameters).
+                let keep = generic
+                    || mapping
+                        .plans
+                        .get(code + 1)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|plan| wants(params_of.as_deref(), plan.event_type));
+                let stash = state.pending.slot(raw.tid);
                 if stash.live {
                     state.stats.unpaired_enters += 1;
                 }
                 stash.code = raw.code;
                 stash.ts = raw.ts;
-                stash.bytes.clear();
-                stash.bytes.extend_from_slice(raw.bytes);
-                stash.params = *raw.params;
+                if keep {
+                    let bytes = stash.bytes.get_or_insert_default();
+                    bytes.clear();
+                    bytes.extend_from_slice(raw.bytes);
+                } else if let Some(bytes) = &mut stash.bytes {
+                    // Keeps the allocation for a later enter.
+                    bytes.clear();
+                }
+                stash.layout = if keep { raw.layout } else { Layout::default() };
                 stash.live = true;
-                return Outcome::Nothing;
+                return;
             }
             // exit and exit_group have no exit event: the enter is the
             // record.
-            return record(mapping, state, raw, false, code + 1);
+            return record(
+                mapping,
+                state,
+                params_of.as_deref(),
+                raw,
+                false,
+                code + 1,
+                sink,
+            );
+        }
+        if kind == CodeKind::Unknown {
+            state.stats.unknown_events += 1;
+            return;
         }
         let mut paired = false;
-        if schema.syscall
-            && let Some(stash) = state.pending.get_mut(&raw.tid)
+        if kind == CodeKind::Exit
+            && let Some(stash) = state.pending.get(raw.tid)
             && stash.live
         {
             if usize::from(stash.code) + 1 == code {
@@ -706,23 +900,34 @@ impl Converter {
                 stash.live = false;
             }
         }
-        record(mapping, state, raw, paired, code)
+        record(
+            mapping,
+            state,
+            params_of.as_deref(),
+            raw,
+            paired,
+            code,
+            sink,
+        );
     }
 }
 
-fn record<'r>(
-    mapping: &'r Mapping,
-    state: &'r mut ConvState,
-    raw: Raw<'r>,
+#[inline]
+fn record(
+    mapping: &Mapping,
+    state: &mut ConvState,
+    params_of: Option<&[bool]>,
+    raw: Raw<'_>,
     paired: bool,
     code: usize,
-) -> Outcome<'r> {
+    sink: &mut Sink<'_>,
+) {
     let Some(plan) = mapping.plans.get(code).and_then(Option::as_ref) else {
         state.stats.unknown_events += 1;
-        if paired && let Some(stash) = state.pending.get_mut(&raw.tid) {
+        if paired && let Some(stash) = state.pending.get(raw.tid) {
             stash.live = false;
         }
-        return Outcome::Nothing;
+        return;
     };
     let param = |at: Option<u8>| at.and_then(|at| raw.param(usize::from(at)));
     let mut ret = param(plan.ret).map_or(0, le_int);
@@ -784,22 +989,26 @@ fn record<'r>(
         Special::None => {}
     }
     state.stats.records += 1;
+    let wanted = wants(params_of, event_type);
     let mut latency = 0;
     let enter = if paired {
-        state.pending.get_mut(&raw.tid).and_then(|stash| {
+        state.pending.get(raw.tid).and_then(|stash| {
             if !stash.live {
                 return None;
             }
             stash.live = false;
             latency = raw.ts.saturating_sub(stash.ts);
-            let stash: &'r Stash = stash;
+            if !wanted {
+                return None;
+            }
+            let stash: &Stash = stash;
             Some(Raw {
                 cpu: raw.cpu,
                 ts: stash.ts,
                 tid: raw.tid,
                 code: stash.code,
-                bytes: &stash.bytes,
-                params: &stash.params,
+                bytes: stash.bytes.as_deref().unwrap_or_default(),
+                layout: stash.layout,
             })
         })
     } else {
@@ -814,20 +1023,19 @@ fn record<'r>(
         ret,
         latency,
     };
-    Outcome::Record(
-        head,
-        Emit {
-            plan,
-            exit: raw,
-            enter,
-            special,
-        },
-    )
+    let emit = Emit {
+        plan,
+        exit: raw,
+        enter,
+        special,
+        wanted,
+    };
+    sink.push(&head, &emit);
 }
 
 impl Emit<'_> {
     /// Writes the record's parameters.
-    pub(super) fn encode(&self, out: &mut ParamEncoder<'_>, head: &EventHead) {
+    fn encode(&self, out: &mut ParamEncoder<'_>, head: &EventHead) {
         if let Some((Special::ProcExit, raw_status)) = self.special {
             // The model's exit status and signal; newer captures have
             // them as parameters, older ones only the raw wait status.
@@ -897,15 +1105,31 @@ impl Emit<'_> {
     }
 }
 
+/// Whether records of `event_type` carry their parameters, by `params_of`.
+#[inline]
+fn wants(params_of: Option<&[bool]>, event_type: EventType) -> bool {
+    params_of.is_none_or(|wanted| wanted.get(usize::from(event_type)).copied().unwrap_or(true))
+}
+
 /// A little-endian unsigned integer of 1 to 8 bytes.
+#[inline]
 fn le_uint(bytes: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = bytes.len().min(8);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    u64::from_le_bytes(buf)
+    match *bytes {
+        [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+        [a, b] => u64::from(u16::from_le_bytes([a, b])),
+        [a] => u64::from(a),
+        _ => {
+            let mut buf = [0u8; 8];
+            let n = bytes.len().min(8);
+            buf[..n].copy_from_slice(&bytes[..n]);
+            u64::from_le_bytes(buf)
+        }
+    }
 }
 
 /// A little-endian signed integer of 1 to 8 bytes, sign-extended.
+#[inline]
 fn le_int(bytes: &[u8]) -> i64 {
     let n = bytes.len().min(8);
     if n == 0 {

@@ -3,13 +3,19 @@
 //! A scap file (libscap's savefile, written by `sysdig -w` and by Falco's
 //! capture feature, plain or gzip-compressed) is a pcapng-style sequence
 //! of blocks: a section header, metadata (machine, interfaces, users, the
-//! process list, one fd list per thread), then events. [`import`] reads
-//! one front to back and writes it as a scry trace through a
-//! [`TraceWriter`]: its metadata becomes the file header and the state
-//! snapshot, its events become records (see [`events`] for how enter and
-//! exit events become one record per syscall). The same trace read from
-//! the `.scap` or from the `.scry` that `scry convert` writes gives the
-//! same answers.
+//! process list, one fd list per thread), then events. [`ScapStream`]
+//! opens one: its metadata becomes a file header and a state snapshot,
+//! and its events become records, converted chunk by chunk as they are
+//! read (see [`events`] for how enter and exit events become one record
+//! per syscall). [`import`] writes the same records as a scry trace
+//! through a [`TraceWriter`]. The same trace read from the `.scap` or from
+//! the `.scry` that `scry convert` writes gives the same answers.
+//!
+//! Events are converted on a thread of their own while the caller reads
+//! the chunks already converted (and a gzip'd capture is inflated on yet
+//! another), and a reader that says which event types it looks into gets
+//! the records of the others without their parameters, which are then
+//! never decoded.
 //!
 //! What cannot be read is reported, not guessed: a byte-swapped or newer
 //! major version is refused; a file cut off is read up to its last whole
@@ -28,14 +34,19 @@ mod meta;
 mod schema;
 
 use std::io::Write;
+use std::ops::ControlFlow;
+use std::sync::mpsc::sync_channel;
 
+use rustc_hash::FxHashMap;
+
+use crate::chunk::{ChunkBuilder, DecodedChunk};
 use crate::error::{FormatError, Result};
 use crate::model::{CaptureSettings, FileHeader, Snapshot};
 use crate::reader::Truncation;
-use crate::writer::{TraceWriter, WriterOptions};
+use crate::writer::{HOST_CONTAINER, TraceWriter, WriterOptions};
 
 pub use events::ConversionStats;
-use events::{Converter, Mapping, Outcome};
+use events::{Codes, Converter, Mapping};
 use input::{Blocks, Next};
 use meta::kind;
 
@@ -43,6 +54,13 @@ use meta::kind;
 const SECTION_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
 /// The newest major version this reader knows.
 const MAJOR: u16 = 1;
+/// Records per chunk handed to a reader: small enough to stay in cache
+/// and to keep the converting and the reading thread busy together.
+const READ_CHUNK_EVENTS: u32 = 8192;
+/// Payload bytes per chunk handed to a reader.
+const READ_CHUNK_BYTES: usize = 2 << 20;
+/// Converted chunks waiting for their reader.
+const CHUNKS_AHEAD: usize = 3;
 
 /// What kind of file a byte prefix starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +84,7 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
     if !input::is_gzip(bytes) {
         return Sniffed::Other;
     }
-    let mut blocks = Blocks::new(bytes);
-    if blocks.peek(4) == SECTION_MAGIC {
+    if input::gzip_prefix(bytes, 4) == SECTION_MAGIC {
         Sniffed::GzipScap
     } else {
         Sniffed::OtherGzip
@@ -116,111 +133,390 @@ struct Metadata {
     groups: Vec<crate::model::GroupInfo>,
 }
 
-/// Reads the capture in `bytes` (plain or gzip) and writes it as a scry
+/// A capture opened to be read front to back: its header and snapshot
+/// are known, its events are converted when [`ScapStream::for_each_chunk`]
+/// walks them (once).
+pub struct ScapStream<D> {
+    header: FileHeader,
+    snapshot: Snapshot,
+    report: ScapReport,
+    pump: Option<Pump<D>>,
+}
+
+impl<D> std::fmt::Debug for ScapStream<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScapStream")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: AsRef<[u8]> + Send + Sync> ScapStream<D> {
+    /// Opens the capture in `data` (plain or gzip): reads its metadata up
+    /// to the first event.
+    ///
+    /// # Errors
+    /// Not a scap file, a byte-swapped file, an unsupported major version,
+    /// or a file cut off inside its section header. Damage further in ends
+    /// the reading and is reported, not returned.
+    pub fn open(data: D) -> Result<Self> {
+        let mut report = ScapReport {
+            gzip: input::is_gzip(data.as_ref()),
+            ..ScapReport::default()
+        };
+        let mut blocks = Blocks::new(data);
+        report.version = section_header(&mut blocks)?;
+        let mut metadata = Metadata::default();
+        metadata.header.writer = format!(
+            "sysdig/Falco capture (scap {}.{}{})",
+            report.version.0,
+            report.version.1,
+            if report.gzip { ", gzip" } else { "" }
+        );
+        metadata.header.capture = CaptureSettings {
+            target: "imported from a .scap capture".to_owned(),
+            ..CaptureSettings::default()
+        };
+        // Captures do not say; libscap's event table is the x86_64 one.
+        metadata.header.machine.arch = "x86_64".to_owned();
+        let mut counts = Codes::default();
+        let mut first_ts = 0;
+        // Metadata blocks up to the first event, which is left for the
+        // pump (as are the end of the input and damage: it meets them
+        // again and reports them).
+        loop {
+            let offset = blocks.offset();
+            let (block_kind, body) = match blocks.peek_block() {
+                Next::Block { kind, body } => (kind, body),
+                Next::End | Next::Truncated { .. } | Next::Damaged(_) => break,
+            };
+            if let Some((v1, flags, large)) = event_block(block_kind) {
+                first_ts = events::parse(body, v1, flags, large, &mut counts).map_or(0, |r| r.ts);
+                break;
+            }
+            if let Err(reason) = metadata_block(&mut metadata, block_kind, body, &mut report) {
+                report.damaged_metadata.push(format!(
+                    "block of type {block_kind:#x} at byte {offset}: {reason}"
+                ));
+            }
+            blocks.skip_block();
+        }
+        let (header, snapshot, converter) = start(metadata, first_ts);
+        let containers = snapshot
+            .processes
+            .iter()
+            .map(|p| {
+                let id = if p.container_id.is_empty() {
+                    HOST_CONTAINER
+                } else {
+                    p.container_id.as_str()
+                };
+                (p.pid, id.to_owned())
+            })
+            .collect();
+        Ok(ScapStream {
+            header,
+            snapshot,
+            report,
+            pump: Some(Pump {
+                blocks,
+                converter,
+                counts,
+                summaries: false,
+                containers,
+                skipped_blocks: 0,
+                truncation: None,
+                damage: None,
+                next_num: 0,
+            }),
+        })
+    }
+
+    /// The file header the capture's metadata makes.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// The state snapshot the capture's process, fd and user lists make.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// What reading the capture found; complete once its events have been
+    /// walked.
+    pub fn report(&self) -> &ScapReport {
+        &self.report
+    }
+
+    /// Converts the events and hands each chunk of records to `visit`, in
+    /// order, until the capture ends or `visit` stops. With more than one
+    /// thread, events are converted on a thread of their own (and a gzip'd
+    /// capture inflated on another) while `visit` runs. Records of the
+    /// event types `params_of` marks `false` (by type id) come without
+    /// their parameters; `None` keeps every parameter. A capture is walked
+    /// once: later calls visit nothing.
+    ///
+    /// # Errors
+    /// None yet: damage ends the walk and is described by
+    /// [`ScapStream::report`].
+    pub fn for_each_chunk<B>(
+        &mut self,
+        threads: usize,
+        params_of: Option<&[bool]>,
+        mut visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        let Some(mut pump) = self.pump.take() else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        pump.converter
+            .set_params_of(params_of.map(<[bool]>::to_vec));
+        let limits = (READ_CHUNK_EVENTS, READ_CHUNK_BYTES);
+        if threads <= 1 {
+            let mut builder = ChunkBuilder::new();
+            let mut chunk = DecodedChunk::default();
+            loop {
+                let more = pump.fill(&mut builder, limits);
+                if builder.events() > 0 {
+                    let first_num = pump.take_numbers(builder.events());
+                    builder.decode_into(first_num, &mut chunk);
+                    if let ControlFlow::Break(stop) = visit(Ok(&chunk)) {
+                        self.finish(pump);
+                        return Ok(ControlFlow::Break(stop));
+                    }
+                }
+                if !more {
+                    self.finish(pump);
+                    return Ok(ControlFlow::Continue(()));
+                }
+            }
+        }
+        let (flow, pump) = std::thread::scope(|scope| {
+            let (send, chunks) = sync_channel::<DecodedChunk>(CHUNKS_AHEAD);
+            let (recycle, recycled) = sync_channel::<DecodedChunk>(CHUNKS_AHEAD + 2);
+            let converter = spawn_named(scope, "scap-convert", move || {
+                pump.blocks.inflate_on(scope);
+                let mut builder = ChunkBuilder::new();
+                loop {
+                    let more = pump.fill(&mut builder, limits);
+                    if builder.events() > 0 {
+                        let first_num = pump.take_numbers(builder.events());
+                        let mut chunk = recycled.try_recv().unwrap_or_default();
+                        builder.decode_into(first_num, &mut chunk);
+                        if send.send(chunk).is_err() {
+                            break;
+                        }
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                pump.blocks.stop_inflating();
+                pump
+            });
+            let mut flow = ControlFlow::Continue(());
+            for chunk in &chunks {
+                flow = visit(Ok(&chunk));
+                if flow.is_break() {
+                    break;
+                }
+                let _ = recycle.try_send(chunk);
+            }
+            // A reader that stopped early lets the converter go.
+            drop(chunks);
+            let pump = match converter.join() {
+                Ok(pump) => pump,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (flow, pump)
+        });
+        self.finish(pump);
+        Ok(flow)
+    }
+
+    /// Completes the report from a pump that is done.
+    fn finish(&mut self, mut pump: Pump<D>) {
+        let report = &mut self.report;
+        report.skipped_blocks += pump.skipped_blocks;
+        report.truncation = pump.truncation.take();
+        report.damage = pump.damage.take();
+        if let Some(error) = pump.blocks.stream_error() {
+            // The gzip stream itself is cut off or damaged: what
+            // decompressed was read.
+            report.gzip_error = Some(error.to_string());
+            if report.truncation.is_none() && report.damage.is_none() {
+                report.truncation = Some(Truncation {
+                    offset: pump.blocks.offset(),
+                    partial_bytes: 0,
+                });
+            }
+        }
+        report.bytes = pump.blocks.offset();
+        report.events = pump.converter.finish();
+    }
+}
+
+/// The conversion of a capture's events, from the first event on.
+struct Pump<D> {
+    blocks: Blocks<D>,
+    converter: Converter,
+    counts: Codes,
+    /// The chunks are written to a file, with summaries.
+    summaries: bool,
+    /// The container of each process, for chunk summaries.
+    containers: FxHashMap<u32, String>,
+    skipped_blocks: u64,
+    truncation: Option<Truncation>,
+    damage: Option<(u64, String)>,
+    /// Number of the next record.
+    next_num: u64,
+}
+
+impl<D: AsRef<[u8]> + Send + Sync> Pump<D> {
+    /// Numbers `events` records: the number of the first.
+    fn take_numbers(&mut self, events: u32) -> u64 {
+        let first = self.next_num;
+        self.next_num += u64::from(events);
+        first
+    }
+
+    /// Converts events into `builder` until it holds `limits` (records,
+    /// payload bytes) or the capture ends; false once it has ended.
+    fn fill(&mut self, builder: &mut ChunkBuilder, limits: (u32, usize)) -> bool {
+        let Pump {
+            blocks,
+            converter,
+            counts,
+            summaries,
+            containers,
+            skipped_blocks,
+            truncation,
+            damage,
+            ..
+        } = self;
+        loop {
+            if builder.events() >= limits.0 || builder.raw_len() >= limits.1 {
+                return true;
+            }
+            let offset = blocks.offset();
+            let (block_kind, body) = match blocks.next_block() {
+                Next::Block { kind, body } => (kind, body),
+                Next::End => return false,
+                Next::Truncated { partial } => {
+                    *truncation = Some(Truncation {
+                        offset,
+                        partial_bytes: partial,
+                    });
+                    return false;
+                }
+                Next::Damaged(reason) => {
+                    *damage = Some((offset, reason));
+                    return false;
+                }
+            };
+            let Some((v1, flags, large)) = event_block(block_kind) else {
+                // Metadata repeated mid-capture (a rotated file's header)
+                // says nothing the events have not.
+                if block_kind != kind::SECTION {
+                    *skipped_blocks += 1;
+                }
+                continue;
+            };
+            match events::parse(body, v1, flags, large, counts) {
+                Ok(raw) => {
+                    let mut sink = events::Sink {
+                        chunk: builder,
+                        containers: summaries.then_some(&*containers),
+                    };
+                    converter.take(raw, &mut sink);
+                }
+                Err(_) => converter.undecodable(),
+            }
+        }
+    }
+}
+
+/// Reads the capture in `data` (plain or gzip) and writes it as a scry
 /// trace to `out` with `options`. Returns the writer's output and what was
-/// found.
+/// found. Events are converted on a thread of their own while `out` is
+/// written.
 ///
 /// # Errors
 /// Not a scap file, a byte-swapped file, an unsupported major version, a
 /// file cut off inside its section header, or I/O errors of `out`.
 /// Damage further in ends the reading and is reported, not returned.
-pub fn import<W: Write>(bytes: &[u8], out: W, options: WriterOptions) -> Result<(W, ScapReport)> {
-    let mut report = ScapReport {
-        gzip: input::is_gzip(bytes),
-        ..ScapReport::default()
+pub fn import<D, W>(data: D, out: W, options: WriterOptions) -> Result<(W, ScapReport)>
+where
+    D: AsRef<[u8]> + Send + Sync,
+    W: Write,
+{
+    let mut stream = ScapStream::open(data)?;
+    let mut writer = TraceWriter::new(out, &stream.header, &stream.snapshot, options.clone())?;
+    let Some(mut pump) = stream.pump.take() else {
+        return Err(FormatError::Unsupported("capture read twice".to_owned()));
     };
-    let mut blocks = Blocks::new(bytes);
-    report.version = section_header(&mut blocks)?;
-    let mut metadata = Metadata::default();
-    metadata.header.writer = format!(
-        "sysdig/Falco capture (scap {}.{}{})",
-        report.version.0,
-        report.version.1,
-        if report.gzip { ", gzip" } else { "" }
-    );
-    metadata.header.capture = CaptureSettings {
-        target: "imported from a .scap capture".to_owned(),
-        ..CaptureSettings::default()
-    };
-    // Captures do not say; libscap's event table is the x86_64 one.
-    metadata.header.machine.arch = "x86_64".to_owned();
-
-    let mut out = Some(out);
-    let mut located = events::Located::default();
-    let mut sink: Option<(TraceWriter<W>, Converter)> = None;
-    loop {
-        let offset = blocks.offset();
-        let (block_kind, body) = match blocks.next_block() {
-            Next::Block { kind, body } => (kind, body),
-            Next::End => break,
-            Next::Truncated { partial } => {
-                report.truncation = Some(Truncation {
-                    offset,
-                    partial_bytes: partial,
-                });
-                break;
-            }
-            Next::Damaged(reason) => {
-                report.damage = Some((offset, reason));
-                break;
+    pump.summaries = true;
+    let limits = (options.chunk_events.max(1), options.chunk_bytes.max(1));
+    let threads = crate::pipeline::default_threads();
+    let (written, pump) = if threads <= 1 {
+        let written = loop {
+            let mut builder = ChunkBuilder::new();
+            let more = pump.fill(&mut builder, limits);
+            let written = writer.push_chunk(builder);
+            if written.is_err() || !more {
+                break written;
             }
         };
-        let Some((v1, flags, large)) = event_block(block_kind) else {
-            if sink.is_none() {
-                if let Err(reason) = metadata_block(&mut metadata, block_kind, body, &mut report) {
-                    report.damaged_metadata.push(format!(
-                        "block of type {block_kind:#x} at byte {offset}: {reason}"
-                    ));
+        (written, pump)
+    } else {
+        std::thread::scope(|scope| {
+            let (send, chunks) = sync_channel::<ChunkBuilder>(CHUNKS_AHEAD);
+            let converter = spawn_named(scope, "scap-convert", move || {
+                pump.blocks.inflate_on(scope);
+                loop {
+                    let mut builder = ChunkBuilder::new();
+                    let more = pump.fill(&mut builder, limits);
+                    if send.send(builder).is_err() || !more {
+                        break;
+                    }
                 }
-            } else if block_kind != kind::SECTION {
-                // Metadata repeated mid-capture (a rotated file's header)
-                // says nothing the events have not.
-                report.skipped_blocks += 1;
-            }
-            continue;
-        };
-        let parsed = events::parse(body, v1, flags, large, &mut located);
-        if sink.is_none() {
-            let first_ts = parsed.as_ref().map_or(0, |raw| raw.ts);
-            let Some(out) = out.take() else { break };
-            sink = Some(start(&mut metadata, first_ts, out, &options)?);
-        }
-        let Some((writer, converter)) = sink.as_mut() else {
-            break;
-        };
-        match parsed {
-            Ok(raw) => {
-                if let Outcome::Record(head, emit) = converter.take(raw) {
-                    writer.push_encoded(&head, |params| emit.encode(params, &head))?;
-                }
-            }
-            Err(_) => converter.undecodable(),
-        }
-    }
-    if let Some(error) = blocks.stream_error() {
-        // The gzip stream itself is cut off or damaged: what decompressed
-        // was read.
-        report.gzip_error = Some(error.to_string());
-        if report.truncation.is_none() && report.damage.is_none() {
-            report.truncation = Some(Truncation {
-                offset: blocks.offset(),
-                partial_bytes: 0,
+                pump.blocks.stop_inflating();
+                pump
             });
-        }
-    }
-    report.bytes = blocks.offset();
-    let (writer, mut converter) = match sink {
-        Some(sink) => sink,
-        None => {
-            let Some(out) = out.take() else {
-                return Err(FormatError::Unsupported("capture has no output".to_owned()));
-            };
-            start(&mut metadata, 0, out, &options)?
-        }
+            let mut written = Ok(());
+            for builder in &chunks {
+                written = writer.push_chunk(builder);
+                if written.is_err() {
+                    break;
+                }
+            }
+            drop(chunks);
+            match converter.join() {
+                Ok(pump) => (written, pump),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
     };
-    report.events = converter.finish();
+    stream.finish(pump);
+    written?;
     let out = writer.finish()?;
-    Ok((out, report))
+    Ok((out, stream.report))
+}
+
+/// Runs `work` on a named thread of `scope` (names show in profilers and
+/// `top -H`).
+fn spawn_named<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    match std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn_scoped(scope, work)
+    {
+        Ok(handle) => handle,
+        // Only when the system is out of threads, as `Scope::spawn` would.
+        Err(error) => panic!("cannot start a thread: {error}"),
+    }
 }
 
 /// For an event block type: whether it is V1 (no parameter count), has
@@ -274,29 +570,18 @@ fn metadata_block(
     Ok(())
 }
 
-/// Builds the snapshot from the metadata and starts the trace.
-fn start<W: Write>(
-    metadata: &mut Metadata,
-    first_ts: u64,
-    out: W,
-    options: &WriterOptions,
-) -> Result<(TraceWriter<W>, Converter)> {
+/// Builds the header and the snapshot from the metadata, and the converter
+/// that starts from them.
+fn start(mut metadata: Metadata, first_ts: u64) -> (FileHeader, Snapshot, Converter) {
     let threads = std::mem::take(&mut metadata.threads);
     let tgids: Vec<(u64, u32)> = threads.iter().map(|t| (t.tid, t.pid as u32)).collect();
-    let tgid_of = |tid: u64| {
-        tgids
-            .iter()
-            .find(|(t, _)| *t == tid)
-            .map_or(tid as u32, |&(_, pid)| pid)
-    };
+    let tgid_of: FxHashMap<u64, u32> = tgids.iter().copied().rev().collect();
     let mut fds: Vec<meta::FdEntry> = Vec::with_capacity(metadata.fds.len());
+    let mut seen = rustc_hash::FxHashSet::default();
     for (tid, mut entry) in std::mem::take(&mut metadata.fds) {
-        entry.info.pid = tgid_of(tid);
+        entry.info.pid = tgid_of.get(&tid).copied().unwrap_or(tid as u32);
         // Threads share their process' table; it may be listed for each.
-        if !fds
-            .iter()
-            .any(|f| f.info.pid == entry.info.pid && f.info.fd == entry.info.fd)
-        {
+        if seen.insert((entry.info.pid, entry.info.fd)) {
             fds.push(entry);
         }
     }
@@ -314,12 +599,11 @@ fn start<W: Write>(
     let mapping = Mapping::new();
     metadata.header.event_table = mapping.table.clone();
     metadata.header.created_ns = first_ts;
-    let writer = TraceWriter::new(out, &metadata.header, &snapshot, options.clone())?;
-    Ok((writer, Converter::new(mapping, tgids)))
+    (metadata.header, snapshot, Converter::new(mapping, tgids))
 }
 
 /// Reads and checks the section header block.
-fn section_header(blocks: &mut Blocks<'_>) -> Result<(u16, u16)> {
+fn section_header<D: AsRef<[u8]> + Send + Sync>(blocks: &mut Blocks<D>) -> Result<(u16, u16)> {
     let head = blocks.peek(28).to_vec();
     if head.is_empty() {
         return Err(FormatError::Empty);
@@ -502,7 +786,7 @@ mod tests {
 
     #[test]
     fn a_built_capture_reads_back() {
-        let (bytes, report) = import(&capture(), Vec::new(), WriterOptions::default()).unwrap();
+        let (bytes, report) = import(capture(), Vec::new(), WriterOptions::default()).unwrap();
         assert!(report.is_whole(), "{report:?}");
         assert_eq!(report.version, (1, 2));
         assert_eq!(report.skipped_blocks, 1);
@@ -550,12 +834,12 @@ mod tests {
     fn a_cut_capture_reads_what_is_whole() {
         let whole = capture();
         let cut = &whole[..whole.len() - 10];
-        let (_, report) = import(cut, Vec::new(), WriterOptions::default()).unwrap();
+        let (_, report) = import(cut.to_vec(), Vec::new(), WriterOptions::default()).unwrap();
         assert!(report.truncation.is_some());
         assert_eq!(report.events.records, 2);
         // Every prefix either fails cleanly or reads.
         for len in 0..whole.len() {
-            let _ = import(&whole[..len], Vec::new(), WriterOptions::default());
+            let _ = import(whole[..len].to_vec(), Vec::new(), WriterOptions::default());
         }
     }
 }
