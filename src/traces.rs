@@ -9,6 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::Context;
@@ -380,14 +381,28 @@ fn scan_source<S: ChunkSource, V: Visitor>(
     )
 }
 
-/// Compiles a command's filter against one trace; `None` when empty.
+/// Compiles a command's filter against one trace; `None` when empty. What
+/// the filter is warned about goes to stderr, once for all traces.
 pub fn compile_filter(text: &str, catalog: Catalog<'_>) -> anyhow::Result<Option<Filter>> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    Filter::new(text, catalog)
-        .map(Some)
-        .map_err(|error| UsageError(format!("bad filter\n{}", error.render(text))).into())
+    let filter = Filter::new(text, catalog)
+        .map_err(|error| UsageError(format!("bad filter\n{}", error.render(text))))?;
+    warn_about(text, &filter);
+    Ok(Some(filter))
+}
+
+/// Prints the warnings of a filter to stderr, the first time only: every
+/// trace of a command compiles the same text.
+pub fn warn_about(text: &str, filter: &Filter) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if filter.warnings().is_empty() || WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    for warning in filter.warnings() {
+        eprintln!("scry: warning: {}", warning.render(text));
+    }
 }
 
 /// Which arguments are traces and which make up the filter: with traces

@@ -117,6 +117,35 @@ fn a_bad_filter_exits_2_with_a_caret() {
 }
 
 #[test]
+fn asking_for_entry_events_is_answered_with_a_warning() {
+    // Every syscall is one exit record: `>` is procexit alone.
+    let run = scry(&["read", &workload(), "evt.type=openat and evt.dir=>"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert_contains!(
+        run.stderr,
+        "scry: warning: evt.type=openat and evt.dir=>\n                            ^\n"
+    );
+    assert_contains!(run.stderr, "'>' selects procexit events only");
+    assert_contains!(run.stderr, "this filter can never match");
+    let run = scry(&["read", &workload(), "evt.dir=>"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains!(run.stderr, "'>' selects procexit events only");
+    let exits: Vec<&str> = run.stdout.lines().collect();
+    assert!(!exits.is_empty());
+    assert!(
+        exits
+            .iter()
+            .all(|l| words(l)[5] == ">" && words(l)[6].starts_with("procexit"))
+    );
+    // `<` is what sysdig users write to get one line per call: no warning.
+    assert_eq!(
+        read(&["evt.type=openat and evt.dir=<"]).len(),
+        read(&["evt.type=openat"]).len()
+    );
+}
+
+#[test]
 fn an_unreadable_trace_exits_3() {
     let run = scry(&["read", "no-such-trace.scry", "proc.name=cat"]);
     assert_eq!(run.code, 3, "{}", run.stderr);

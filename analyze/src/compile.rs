@@ -11,11 +11,12 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use memchr::memmem;
 use regex::bytes::Regex;
 use rustc_hash::FxHashSet;
 use scry_format::{ChunkSummary, EventTable};
 
-use crate::fields::{self, Ctx, Field};
+use crate::fields::{self, Ctx, Field, Shape};
 use crate::filter::{self, Compare, Expr, Literal, Op, Operand, Rhs, Span, Transformer};
 use crate::types::TypeTable;
 use crate::value::{FieldType, Value};
@@ -41,17 +42,47 @@ impl FilterError {
     /// The source with a caret line under the offending part, then the
     /// message, for a terminal.
     pub fn render(&self, source: &str) -> String {
-        let start = self.span.start.min(source.len());
-        let end = self.span.end.clamp(start, source.len());
-        let lead = source[..start].chars().count();
-        let width = source[start..end].chars().count().max(1);
-        format!(
-            "{source}\n{}^{}\n{}",
-            " ".repeat(lead),
-            "~".repeat(width - 1),
-            self.message
-        )
+        underline(source, self.span, &self.message)
     }
+}
+
+/// Something in a filter that compiles but most likely does not do what
+/// its author meant (a sysdig habit that means something else here, a
+/// filter that can never match), with the span to underline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterWarning {
+    /// The part of the source it is about.
+    pub span: Span,
+    /// What to know.
+    pub message: String,
+}
+
+impl FilterWarning {
+    /// The source with a caret line under the part concerned, then the
+    /// message, for a terminal.
+    pub fn render(&self, source: &str) -> String {
+        underline(source, self.span, &self.message)
+    }
+}
+
+fn underline(source: &str, span: Span, message: &str) -> String {
+    let start = floor_char_boundary(source, span.start);
+    let end = floor_char_boundary(source, span.end.max(start));
+    let lead = source[..start].chars().count();
+    let width = source[start..end].chars().count().max(1);
+    format!(
+        "{source}\n{}^{}\n{message}",
+        " ".repeat(lead),
+        "~".repeat(width - 1)
+    )
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 impl From<filter::ParseError> for FilterError {
@@ -63,11 +94,19 @@ impl From<filter::ParseError> for FilterError {
     }
 }
 
+/// What a filter that selects `evt.dir=>` is told.
+const ENTER_WARNING: &str = "scry records each syscall once, at its exit, with the arguments of its entry: every syscall event has evt.dir '<'; '>' selects procexit events only";
+
 /// A compiled filter.
 #[derive(Debug)]
 pub struct Filter {
     root: Node,
     needs: StateNeeds,
+    /// The event types a matching event can have, by id (`None`: any):
+    /// checked before anything else, so that most events of a filter on
+    /// fds or I/O are turned down by one bitmap lookup.
+    types: Option<Vec<bool>>,
+    warnings: Vec<FilterWarning>,
 }
 
 /// What of the reconstructed state the fields of a filter read.
@@ -93,7 +132,17 @@ enum Node {
     Not(Box<Node>),
     /// `evt.type in (…)`: a bitmap indexed by event type id.
     TypeIn(Vec<bool>),
+    /// A comparison on a number, flag or borrowed text field, read and
+    /// compared without building a [`Value`].
+    Fast(Box<FastCheck>),
     Check(Box<Check>),
+}
+
+#[derive(Debug)]
+struct FastCheck {
+    field: Field,
+    op: Op,
+    rhs: Prepared,
 }
 
 #[derive(Debug)]
@@ -117,6 +166,9 @@ enum Prepared {
     Num(i128),
     NumSet(Vec<i128>),
     Bytes(Vec<u8>),
+    /// `contains` and `bcontains`: a substring search prepared once.
+    Contains(Box<memmem::Finder<'static>>),
+    /// `icontains`: the needle in lower case.
     Lower(Vec<u8>),
     BytesSet(FxHashSet<Vec<u8>>),
     Prefixes(Vec<Vec<u8>>),
@@ -127,6 +179,9 @@ enum Prepared {
     /// A value for a field whose type varies by event (`evt.rawarg.X`):
     /// compared as a number to numbers and as text to text.
     Dyn(Option<i128>, Vec<u8>),
+    /// A list for a field whose type varies by event: its numbers for
+    /// numeric values, its texts for the rest.
+    DynSet(Vec<i128>, FxHashSet<Vec<u8>>),
 }
 
 /// Everything compilation needs to know about the trace.
@@ -166,10 +221,41 @@ impl Filter {
     /// # Errors
     /// As [`Filter::new`], minus syntax errors.
     pub fn compile(expr: &Expr, catalog: Catalog<'_>) -> Result<Filter, FilterError> {
-        let mut needs = StateNeeds::default();
-        let mut root = compile_expr(expr, catalog, &mut needs)?;
+        Self::compile_with(expr, catalog, true)
+    }
+
+    /// [`Filter::compile`], with or without the fast path for comparisons
+    /// on numbers, flags and borrowed text (without it only to test that
+    /// both paths agree).
+    fn compile_with(expr: &Expr, catalog: Catalog<'_>, fast: bool) -> Result<Filter, FilterError> {
+        let mut cx = Compiler {
+            catalog,
+            needs: StateNeeds::default(),
+            fast,
+            warnings: Vec::new(),
+        };
+        let mut root = compile_expr(expr, &mut cx)?;
         cheapest_first(&mut root);
-        Ok(Filter { root, needs })
+        let types = possible_types(&root, catalog.types);
+        if types.as_ref().is_some_and(|t| !t.contains(&true)) {
+            cx.warnings.push(FilterWarning {
+                span: expr_span(expr),
+                message: "this filter can never match: no event type has everything it asks for"
+                    .to_owned(),
+            });
+        }
+        Ok(Filter {
+            root,
+            needs: cx.needs,
+            types,
+            warnings: cx.warnings,
+        })
+    }
+
+    /// What is worth knowing about the filter although it compiled: see
+    /// [`FilterWarning`].
+    pub fn warnings(&self) -> &[FilterWarning] {
+        &self.warnings
     }
 
     /// Whether evaluation looks at reconstructed state (processes, fds…):
@@ -188,58 +274,88 @@ impl Filter {
     /// Whether the event matches.
     #[inline]
     pub fn matches(&self, ctx: &Ctx<'_>) -> bool {
-        eval(&self.root, ctx)
+        // Types past the table cannot occur in a trace; should one, the
+        // tree decides.
+        let possible = |types: &Vec<bool>| {
+            types
+                .get(usize::from(ctx.event.event_type()))
+                .copied()
+                .unwrap_or(true)
+        };
+        self.types.as_ref().is_none_or(possible) && eval(&self.root, ctx)
     }
 
     /// The event types a matching event can have, by type id, or `None`
     /// when the filter does not restrict the type (as far as can be told
     /// without evaluating it): what a capture can leave to the kernel.
     pub fn event_types(&self) -> Option<Vec<bool>> {
-        possible_types(&self.root)
+        self.types.clone()
     }
 
     /// Whether a chunk may hold a matching event, from its summary alone.
     pub fn chunk_may_match(&self, summary: &ChunkSummary) -> bool {
-        may_match(&self.root, summary)
+        let type_may_match = |types: &Vec<bool>| {
+            summary
+                .types
+                .iter()
+                .any(|&(t, _)| types.get(usize::from(t)).copied().unwrap_or(true))
+        };
+        self.types.as_ref().is_none_or(type_may_match) && may_match(&self.root, summary)
     }
 }
 
-fn compile_expr(
-    expr: &Expr,
-    catalog: Catalog<'_>,
-    needs_state: &mut StateNeeds,
-) -> Result<Node, FilterError> {
-    let mut all = |items: &[Expr]| -> Result<Vec<Node>, FilterError> {
-        items
+/// What compiling one filter carries along.
+struct Compiler<'c> {
+    catalog: Catalog<'c>,
+    needs: StateNeeds,
+    /// Whether comparisons may take the fast path.
+    fast: bool,
+    warnings: Vec<FilterWarning>,
+}
+
+/// The part of the source an expression covers.
+fn expr_span(expr: &Expr) -> Span {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => items
             .iter()
-            .map(|e| compile_expr(e, catalog, needs_state))
-            .collect()
+            .map(expr_span)
+            .reduce(|a, b| Span::new(a.start.min(b.start), a.end.max(b.end)))
+            .unwrap_or_default(),
+        Expr::Not(inner) => expr_span(inner),
+        Expr::Compare(compare) => compare.span,
+        Expr::Macro { span, .. } => *span,
+    }
+}
+
+fn compile_expr(expr: &Expr, cx: &mut Compiler<'_>) -> Result<Node, FilterError> {
+    let mut all = |items: &[Expr]| -> Result<Vec<Node>, FilterError> {
+        items.iter().map(|e| compile_expr(e, cx)).collect()
     };
     Ok(match expr {
         Expr::And(items) => Node::And(all(items)?),
         Expr::Or(items) => Node::Or(all(items)?),
-        Expr::Not(inner) => Node::Not(Box::new(compile_expr(inner, catalog, needs_state)?)),
+        Expr::Not(inner) => Node::Not(Box::new(compile_expr(inner, cx)?)),
         Expr::Macro { name, span } => {
             return Err(FilterError::at(
                 *span,
                 format!("unknown identifier '{name}': expected a field such as proc.name"),
             ));
         }
-        Expr::Compare(compare) => compile_compare(compare, catalog, needs_state)?,
+        Expr::Compare(compare) => compile_compare(compare, cx)?,
     })
 }
 
 fn compile_side(
     operand: &Operand,
-    catalog: Catalog<'_>,
-    needs_state: &mut StateNeeds,
+    cx: &mut Compiler<'_>,
 ) -> Result<(Side, FieldType), FilterError> {
+    let catalog = cx.catalog;
     match operand {
         Operand::Field(field) => {
             let bracket = field.arg.as_ref().map(|a| a.text.as_str());
             let resolved = fields::resolve(&field.name, bracket, catalog.types, catalog.table)
                 .map_err(|message| FilterError::at(field.span, message))?;
-            needs_state.add(&resolved);
+            cx.needs.add(&resolved);
             let ty = resolved.def().ty;
             Ok((Side::Field(resolved), ty))
         }
@@ -254,7 +370,7 @@ fn compile_side(
                     format!("{}() takes one field", transformer.as_str()),
                 ));
             };
-            let (inner, ty) = compile_side(arg, catalog, needs_state)?;
+            let (inner, ty) = compile_side(arg, cx)?;
             let out = match (transformer, ty) {
                 (
                     Transformer::ToLower
@@ -483,12 +599,9 @@ fn glob_regex(pattern: &[u8], fold: bool) -> Option<Regex> {
     Regex::new(&re).ok()
 }
 
-fn compile_compare(
-    compare: &Compare,
-    catalog: Catalog<'_>,
-    needs_state: &mut StateNeeds,
-) -> Result<Node, FilterError> {
-    let (left, ty) = compile_side(&compare.left, catalog, needs_state)?;
+fn compile_compare(compare: &Compare, cx: &mut Compiler<'_>) -> Result<Node, FilterError> {
+    let catalog = cx.catalog;
+    let (left, ty) = compile_side(&compare.left, cx)?;
     let op = compare.op;
     if !op_allowed(op, ty) {
         return Err(FilterError::at(
@@ -525,6 +638,54 @@ fn compile_compare(
                     bitmap[usize::from(id)] = true;
                 }
             }
+            let node = Node::TypeIn(bitmap);
+            return Ok(if op == Op::Ne {
+                Node::Not(Box::new(node))
+            } else {
+                node
+            });
+        }
+    }
+    // evt.dir against '<' or '>': the types of that direction, so that
+    // `evt.dir=<` costs nothing and `evt.type=open and evt.dir=>` is known
+    // to match nothing.
+    if let Side::Field(field) = &left
+        && field.is_event_dir()
+        && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects)
+    {
+        let values: Vec<&Literal> = match &compare.right {
+            Rhs::Value(lit) => vec![lit],
+            Rhs::List { items, .. } => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        if !values.is_empty() || matches!(compare.right, Rhs::List { .. }) {
+            let mut wanted = (false, false);
+            for lit in values {
+                match lit.text.as_str() {
+                    "<" => wanted.0 = true,
+                    ">" => {
+                        wanted.1 = true;
+                        if op != Op::Ne {
+                            cx.warnings.push(FilterWarning {
+                                span: lit.span,
+                                message: ENTER_WARNING.to_owned(),
+                            });
+                        }
+                    }
+                    other => {
+                        return Err(FilterError::at(
+                            lit.span,
+                            format!(
+                                "'{other}' is not a direction: evt.dir is '<' (syscalls, recorded at exit) or '>' (procexit)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let bitmap = catalog.types.bitmap(|info| {
+                let exit = fields::direction(info) == b"<";
+                if exit { wanted.0 } else { wanted.1 }
+            });
             let node = Node::TypeIn(bitmap);
             return Ok(if op == Op::Ne {
                 Node::Not(Box::new(node))
@@ -576,8 +737,15 @@ fn compile_compare(
         (Rhs::Value(lit), Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) if dynamic => {
             Prepared::Dyn(parse_num(lit).ok(), lit.text.as_bytes().to_vec())
         }
+        (right, Op::In | Op::Intersects) if dynamic => {
+            let items = list(right)?;
+            Prepared::DynSet(
+                items.iter().filter_map(|l| parse_num(l).ok()).collect(),
+                items.iter().map(|l| l.text.as_bytes().to_vec()).collect(),
+            )
+        }
         (Rhs::Field(other), _) => {
-            let (side, other_ty) = compile_side(other, catalog, needs_state)?;
+            let (side, other_ty) = compile_side(other, cx)?;
             if other_ty != ty
                 && !(matches!(other_ty, FieldType::Str | FieldType::Bytes)
                     && matches!(ty, FieldType::Str | FieldType::Bytes))
@@ -625,7 +793,13 @@ fn compile_compare(
                 (FieldType::Num, _) => Prepared::Num(num(&lit)?),
                 (FieldType::Bool, _) => Prepared::Bool(boolean(&lit)?),
                 (FieldType::Ip, _) => Prepared::Nets(vec![parse_net(&lit)?]),
-                (_, Op::BContains | Op::BStartsWith) => Prepared::Bytes(hex(&lit)?),
+                (_, Op::BContains) => {
+                    Prepared::Contains(Box::new(memmem::Finder::new(&hex(&lit)?).into_owned()))
+                }
+                (_, Op::Contains) => Prepared::Contains(Box::new(
+                    memmem::Finder::new(lit.text.as_bytes()).into_owned(),
+                )),
+                (_, Op::BStartsWith) => Prepared::Bytes(hex(&lit)?),
                 (_, Op::IContains) => Prepared::Lower(lit.text.to_ascii_lowercase().into_bytes()),
                 (_, Op::Regex) => {
                     Prepared::Regex(Regex::new(&format!("^(?:{})$", lit.text)).map_err(|e| {
@@ -640,6 +814,21 @@ fn compile_compare(
                 _ => Prepared::Bytes(lit.text.into_bytes()),
             }
         }
+    };
+    // Numbers, flags and borrowed text compared with a constant skip the
+    // general path: no `Value` is built and nothing is allocated.
+    let constant = cx.fast
+        && !matches!(
+            rhs,
+            Prepared::Field(_) | Prepared::Dyn(..) | Prepared::DynSet(..)
+        );
+    let left = match left {
+        Side::Field(field)
+            if constant && field.shape() != Shape::Other && !field.is_any_ancestor() =>
+        {
+            return Ok(Node::Fast(Box::new(FastCheck { field, op, rhs })));
+        }
+        other => other,
     };
     Ok(Node::Check(Box::new(Check { left, op, rhs })))
 }
@@ -695,83 +884,128 @@ fn extract<'a>(side: &Side, ctx: &Ctx<'a>) -> Option<Value<'a>> {
     }
 }
 
+#[inline]
 fn eval(node: &Node, ctx: &Ctx<'_>) -> bool {
     match node {
-        Node::And(items) => items.iter().all(|n| eval(n, ctx)),
-        Node::Or(items) => items.iter().any(|n| eval(n, ctx)),
-        Node::Not(inner) => !eval(inner, ctx),
+        Node::Fast(check) => check.eval(ctx),
         Node::TypeIn(bitmap) => bitmap
             .get(usize::from(ctx.event.event_type()))
             .copied()
             .unwrap_or(false),
-        Node::Check(check) => {
-            if let Side::Field(field) = &check.left
-                && field.is_any_ancestor()
-            {
-                return field
-                    .extract_ancestors(ctx)
-                    .iter()
-                    .any(|value| compare(value, check, ctx));
-            }
-            match extract(&check.left, ctx) {
-                Some(value) => compare(&value, check, ctx),
-                None => false,
-            }
+        Node::Check(check) => check.eval(ctx),
+        Node::And(_) | Node::Or(_) | Node::Not(_) => eval_compound(node, ctx),
+    }
+}
+
+/// `and`, `or` and `not`, apart from the leaves so that reaching a leaf
+/// costs no more than a call.
+#[inline(never)]
+fn eval_compound(node: &Node, ctx: &Ctx<'_>) -> bool {
+    match node {
+        Node::And(items) => items.iter().all(|n| eval(n, ctx)),
+        Node::Or(items) => items.iter().any(|n| eval(n, ctx)),
+        Node::Not(inner) => !eval(inner, ctx),
+        leaf => eval(leaf, ctx),
+    }
+}
+
+impl FastCheck {
+    // Kept out of `eval`, which recurses: its frame stays small.
+    #[inline(never)]
+    fn eval(&self, ctx: &Ctx<'_>) -> bool {
+        let (field, op, rhs) = (&self.field, self.op, &self.rhs);
+        match field.shape() {
+            Shape::Num => field.num(ctx).is_some_and(|v| num_matches(v, op, rhs)),
+            Shape::Flag => field.flag(ctx).is_some_and(|v| flag_matches(v, op, rhs)),
+            Shape::Text => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
+            Shape::Other => false,
         }
+    }
+}
+
+impl Check {
+    #[inline(never)]
+    fn eval(&self, ctx: &Ctx<'_>) -> bool {
+        if let Side::Field(field) = &self.left
+            && field.is_any_ancestor()
+        {
+            return field
+                .extract_ancestors(ctx)
+                .iter()
+                .any(|value| compare(value, self, ctx));
+        }
+        match extract(&self.left, ctx) {
+            Some(value) => compare(&value, self, ctx),
+            None => false,
+        }
+    }
+}
+
+/// A number against a constant right-hand side.
+#[inline]
+fn num_matches(v: impl Into<i128>, op: Op, rhs: &Prepared) -> bool {
+    let v: i128 = v.into();
+    match rhs {
+        Prepared::None => true,
+        Prepared::Num(n) => ordered(op, v.cmp(n)),
+        Prepared::NumSet(set) => set.contains(&v),
+        _ => false,
+    }
+}
+
+/// A flag against a constant right-hand side.
+#[inline]
+fn flag_matches(v: bool, op: Op, rhs: &Prepared) -> bool {
+    match rhs {
+        Prepared::None => true,
+        Prepared::Bool(b) => (v == *b) != (op == Op::Ne),
+        Prepared::NumSet(set) => set.contains(&i128::from(v)),
+        _ => false,
+    }
+}
+
+/// Text or bytes against a constant right-hand side.
+#[inline]
+fn bytes_match(v: &[u8], op: Op, rhs: &Prepared) -> bool {
+    use Op::*;
+    match rhs {
+        Prepared::None => true,
+        Prepared::Bytes(text) => match op {
+            StartsWith | BStartsWith => has_prefix(v, text),
+            EndsWith => v.ends_with(text),
+            Contains | BContains => contains(v, text),
+            _ => ordered(op, v.cmp(text.as_slice())),
+        },
+        Prepared::Contains(finder) => finder.find(v).is_some(),
+        Prepared::Lower(needle) => contains_ignoring_case(v, needle),
+        Prepared::BytesSet(set) => set.contains(v),
+        Prepared::Prefixes(prefixes) => prefixes.iter().any(|p| {
+            v.starts_with(p) && (v.len() == p.len() || v[p.len()] == b'/' || p.is_empty())
+        }),
+        Prepared::Regex(re) => re.is_match(v),
+        _ => false,
     }
 }
 
 fn compare(value: &Value<'_>, check: &Check, ctx: &Ctx<'_>) -> bool {
     use Op::*;
     let op = check.op;
-    match &check.rhs {
-        Prepared::None => true,
-        Prepared::Num(n) => value.as_num().is_some_and(|v| ordered(op, v.cmp(n))),
-        Prepared::Bool(b) => match value {
-            Value::Bool(v) => {
-                if op == Ne {
-                    v != b
-                } else {
-                    v == b
-                }
-            }
-            _ => false,
-        },
-        Prepared::NumSet(set) => match value {
-            Value::Num(v) => set.contains(v),
-            Value::Bool(v) => set.contains(&i128::from(*v)),
-            _ => false,
-        },
-        Prepared::Nets(nets) => match value {
-            Value::Ip(ip) => {
-                let hit = nets.iter().any(|&(net, len)| in_net(*ip, net, len));
-                if op == Ne { !hit } else { hit }
-            }
-            _ => false,
-        },
-        Prepared::BytesSet(set) => value.as_bytes().is_some_and(|v| set.contains(v)),
-        Prepared::Prefixes(prefixes) => value.as_bytes().is_some_and(|v| {
-            prefixes.iter().any(|p| {
-                v.starts_with(p) && (v.len() == p.len() || v[p.len()] == b'/' || p.is_empty())
-            })
-        }),
-        Prepared::Regex(re) => value.as_bytes().is_some_and(|v| re.is_match(v)),
-        Prepared::Lower(needle) => value
-            .as_bytes()
-            .is_some_and(|v| contains(&v.to_ascii_lowercase(), needle)),
-        Prepared::Bytes(text) => value.as_bytes().is_some_and(|v| match op {
-            Contains | BContains => contains(v, text),
-            StartsWith | BStartsWith => v.starts_with(text),
-            EndsWith => v.ends_with(text),
-            _ => ordered(op, v.cmp(text.as_slice())),
-        }),
-        Prepared::Dyn(number, text) => match value {
+    match (&check.rhs, value) {
+        (Prepared::Nets(nets), Value::Ip(ip)) => {
+            let hit = nets.iter().any(|&(net, len)| in_net(*ip, net, len));
+            if op == Ne { !hit } else { hit }
+        }
+        (Prepared::Dyn(number, text), value) => match value {
             Value::Num(v) => number.is_some_and(|n| ordered(op, v.cmp(&n))),
             other => other
                 .as_bytes()
                 .is_some_and(|v| ordered(op, v.cmp(text.as_slice()))),
         },
-        Prepared::Field(other) => match extract(other, ctx) {
+        (Prepared::DynSet(numbers, texts), value) => match value {
+            Value::Num(v) => numbers.contains(v),
+            other => other.as_bytes().is_some_and(|v| texts.contains(v)),
+        },
+        (Prepared::Field(other), value) => match extract(other, ctx) {
             Some(other) => match (value, &other) {
                 (Value::Num(a), Value::Num(b)) => ordered(op, a.cmp(b)),
                 (Value::Ip(a), Value::Ip(b)) => {
@@ -791,7 +1025,7 @@ fn compare(value: &Value<'_>, check: &Check, ctx: &Ctx<'_>) -> bool {
                 _ => match (value.as_bytes(), other.as_bytes()) {
                     (Some(a), Some(b)) => match op {
                         Contains | BContains => contains(a, b),
-                        IContains => contains(&a.to_ascii_lowercase(), &b.to_ascii_lowercase()),
+                        IContains => contains_ignoring_case(a, &b.to_ascii_lowercase()),
                         StartsWith | BStartsWith => a.starts_with(b),
                         EndsWith => a.ends_with(b),
                         _ => ordered(op, a.cmp(b)),
@@ -801,6 +1035,11 @@ fn compare(value: &Value<'_>, check: &Check, ctx: &Ctx<'_>) -> bool {
             },
             None => false,
         },
+        (rhs, Value::Num(v)) => num_matches(*v, op, rhs),
+        (rhs, Value::Bool(v)) => flag_matches(*v, op, rhs),
+        (rhs, Value::Str(v)) => bytes_match(v, op, rhs),
+        (rhs, Value::Bytes(v)) => bytes_match(v, op, rhs),
+        (rhs, Value::Ip(_)) => matches!(rhs, Prepared::None),
     }
 }
 
@@ -816,8 +1055,23 @@ fn ordered(op: Op, ordering: std::cmp::Ordering) -> bool {
     }
 }
 
+/// `v.starts_with(prefix)`, byte by byte: prefixes in filters are short,
+/// shorter than the call to `memcmp` the library function makes.
+#[inline]
+fn has_prefix(v: &[u8], prefix: &[u8]) -> bool {
+    v.len() >= prefix.len() && v.iter().zip(prefix).all(|(a, b)| a == b)
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+    needle.is_empty() || memmem::find(haystack, needle).is_some()
+}
+
+/// Whether `haystack` contains `lower` (in ASCII lower case) in any case.
+fn contains_ignoring_case(haystack: &[u8], lower: &[u8]) -> bool {
+    lower.is_empty()
+        || haystack
+            .windows(lower.len())
+            .any(|window| window.eq_ignore_ascii_case(lower))
 }
 
 /// Rough cost of evaluating a node, in arbitrary units: the event header is
@@ -828,44 +1082,44 @@ fn cost(node: &Node) -> u32 {
         Node::TypeIn(_) => 1,
         Node::Not(inner) => cost(inner),
         Node::And(items) | Node::Or(items) => items.iter().map(cost).sum(),
-        Node::Check(check) => {
-            let field = side_cost(&check.left);
-            let compare = match &check.rhs {
-                Prepared::Regex(_) => 20,
-                Prepared::Lower(_) => 10,
-                Prepared::Field(other) => side_cost(other),
-                _ => 1,
-            };
-            field + compare
-        }
+        Node::Fast(check) => field_cost(&check.field) + rhs_cost(&check.rhs),
+        Node::Check(check) => side_cost(&check.left) + rhs_cost(&check.rhs),
+    }
+}
+
+fn rhs_cost(rhs: &Prepared) -> u32 {
+    match rhs {
+        Prepared::Regex(_) => 20,
+        Prepared::Lower(_) => 10,
+        Prepared::Field(other) => side_cost(other),
+        _ => 1,
     }
 }
 
 fn side_cost(side: &Side) -> u32 {
     match side {
         Side::Transform(_, inner) => side_cost(inner) + 5,
-        Side::Field(field) => {
-            let name = field.def().name;
-            if matches!(
-                name,
-                "evt.args" | "evt.info" | "evt.arg" | "evt.time" | "evt.datetime"
-            ) {
-                30
-            } else if name.starts_with("fd.") || name.starts_with("fs.") || name == "evt.category" {
-                8
-            } else if field.is_any_ancestor()
-                || name.starts_with("proc.a")
-                || name.starts_with("proc.p")
-            {
-                12
-            } else if field.needs_state() {
-                5
-            } else if name == "evt.buffer" || name == "evt.rawarg" {
-                4
-            } else {
-                2
-            }
-        }
+        Side::Field(field) => field_cost(field),
+    }
+}
+
+fn field_cost(field: &Field) -> u32 {
+    let name = field.def().name;
+    if matches!(
+        name,
+        "evt.args" | "evt.info" | "evt.arg" | "evt.time" | "evt.datetime"
+    ) {
+        30
+    } else if name.starts_with("fd.") || name.starts_with("fs.") || name == "evt.category" {
+        8
+    } else if field.is_any_ancestor() || name.starts_with("proc.a") || name.starts_with("proc.p") {
+        12
+    } else if field.needs_state() {
+        5
+    } else if name == "evt.buffer" || name == "evt.rawarg" {
+        4
+    } else {
+        2
     }
 }
 
@@ -877,11 +1131,16 @@ fn pass_percent(node: &Node) -> u32 {
         Node::Not(inner) => 100 - pass_percent(inner),
         Node::And(items) => items.iter().map(pass_percent).min().unwrap_or(100),
         Node::Or(items) => items.iter().map(pass_percent).max().unwrap_or(0),
-        Node::Check(check) => match check.op {
-            Op::Exists | Op::Ne => 90,
-            Op::Lt | Op::Le | Op::Gt | Op::Ge => 50,
-            _ => 10,
-        },
+        Node::Fast(check) => op_pass_percent(check.op),
+        Node::Check(check) => op_pass_percent(check.op),
+    }
+}
+
+fn op_pass_percent(op: Op) -> u32 {
+    match op {
+        Op::Exists | Op::Ne => 90,
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => 50,
+        _ => 10,
     }
 }
 
@@ -900,12 +1159,15 @@ fn cheapest_first(node: &mut Node) {
             items.sort_by_key(|n| cost(n) * 100 / pass_percent(n).max(1));
         }
         Node::Not(inner) => cheapest_first(inner),
-        Node::TypeIn(_) | Node::Check(_) => {}
+        Node::TypeIn(_) | Node::Fast(_) | Node::Check(_) => {}
     }
 }
 
-/// A superset of the event types `node` can match, `None` for any.
-fn possible_types(node: &Node) -> Option<Vec<bool>> {
+/// A superset of the event types `node` can match, `None` for any: from
+/// `evt.type` tests, and from the fields compared, which exist only for
+/// some types (`fd.name` for events with an fd, `evt.buflen` for I/O).
+fn possible_types(node: &Node, types: &TypeTable) -> Option<Vec<bool>> {
+    let both = |a: Vec<bool>, b: Vec<bool>| a.iter().zip(&b).map(|(&x, &y)| x && y).collect();
     match node {
         Node::TypeIn(bitmap) => Some(bitmap.clone()),
         Node::Not(inner) => match inner.as_ref() {
@@ -914,15 +1176,35 @@ fn possible_types(node: &Node) -> Option<Vec<bool>> {
         },
         Node::And(items) => items
             .iter()
-            .filter_map(possible_types)
-            .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x && y).collect()),
+            .filter_map(|n| possible_types(n, types))
+            .reduce(both),
         Node::Or(items) => items
             .iter()
-            .map(possible_types)
+            .map(|n| possible_types(n, types))
             .collect::<Option<Vec<_>>>()?
             .into_iter()
             .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x || y).collect()),
-        Node::Check(_) => None,
+        Node::Fast(check) => check.field.present_types(types),
+        Node::Check(check) => {
+            let left = side_types(&check.left, types);
+            let right = match &check.rhs {
+                Prepared::Field(other) => side_types(other, types),
+                _ => None,
+            };
+            match (left, right) {
+                (Some(a), Some(b)) => Some(both(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+    }
+}
+
+/// The event types for which a side of a comparison has a value.
+fn side_types(side: &Side, types: &TypeTable) -> Option<Vec<bool>> {
+    match side {
+        Side::Field(field) if field.is_any_ancestor() => None,
+        Side::Field(field) => field.present_types(types),
+        Side::Transform(_, inner) => side_types(inner, types),
     }
 }
 
@@ -935,32 +1217,39 @@ fn may_match(node: &Node, summary: &ChunkSummary) -> bool {
             .types
             .iter()
             .any(|&(t, _)| bitmap.get(usize::from(t)).copied().unwrap_or(false)),
-        Node::Check(check) => match (&check.left, check.op, &check.rhs) {
-            (Side::Field(f), Op::Eq, Prepared::Num(pid)) if f.is_pid() => {
-                u32::try_from(*pid).is_ok_and(|pid| summary.may_contain_tgid(pid))
-            }
-            (Side::Field(f), Op::In | Op::Intersects, Prepared::NumSet(pids)) if f.is_pid() => pids
-                .iter()
-                .any(|&pid| u32::try_from(pid).is_ok_and(|pid| summary.may_contain_tgid(pid))),
-            (Side::Field(f), Op::Eq, Prepared::Bytes(id)) if f.is_container_id() => {
-                std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))
-            }
-            (Side::Field(f), Op::In | Op::Intersects, Prepared::BytesSet(ids))
-                if f.is_container_id() =>
-            {
-                ids.iter().any(|id| {
-                    std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))
-                })
-            }
-            (Side::Field(f), op, rhs) => {
-                let (from, to) = (summary.min_ts, summary.max_ts);
-                match (f.time_value(from, from, to), f.time_value(to, from, to)) {
-                    (Some(first), Some(last)) => time_range_may_match(&first, &last, op, rhs),
-                    _ => true,
-                }
-            }
-            _ => true,
+        Node::Fast(check) => field_may_match(&check.field, check.op, &check.rhs, summary),
+        Node::Check(check) => match &check.left {
+            Side::Field(field) => field_may_match(field, check.op, &check.rhs, summary),
+            Side::Transform(..) => true,
         },
+    }
+}
+
+/// Whether a chunk may hold an event whose `field` satisfies `op rhs`.
+fn field_may_match(field: &Field, op: Op, rhs: &Prepared, summary: &ChunkSummary) -> bool {
+    match (op, rhs) {
+        (Op::Eq, Prepared::Num(pid)) if field.is_pid() => {
+            u32::try_from(*pid).is_ok_and(|pid| summary.may_contain_tgid(pid))
+        }
+        (Op::In | Op::Intersects, Prepared::NumSet(pids)) if field.is_pid() => pids
+            .iter()
+            .any(|&pid| u32::try_from(pid).is_ok_and(|pid| summary.may_contain_tgid(pid))),
+        (Op::Eq, Prepared::Bytes(id)) if field.is_container_id() => {
+            std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))
+        }
+        (Op::In | Op::Intersects, Prepared::BytesSet(ids)) if field.is_container_id() => ids
+            .iter()
+            .any(|id| std::str::from_utf8(id).is_ok_and(|id| summary.may_contain_container(id))),
+        (op, rhs) => {
+            let (from, to) = (summary.min_ts, summary.max_ts);
+            match (
+                field.time_value(from, from, to),
+                field.time_value(to, from, to),
+            ) {
+                (Some(first), Some(last)) => time_range_may_match(&first, &last, op, rhs),
+                _ => true,
+            }
+        }
     }
 }
 
@@ -1009,5 +1298,253 @@ fn time_range_may_match(first: &Value<'_>, last: &Value<'_>, op: Op, rhs: &Prepa
             _ => true,
         },
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::ops::ControlFlow;
+    use std::path::Path;
+
+    use scry_format::TraceFile;
+
+    use super::*;
+    use crate::fields::{ArgKind, FIELDS};
+    use crate::query::{Prepared as Tables, Scan, scan};
+
+    fn samples() -> Vec<TraceFile<Vec<u8>>> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+        ["workload.scry", "incident.scry"]
+            .iter()
+            .map(|name| TraceFile::open(std::fs::read(dir.join(name)).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Every field as a filter names it, with an argument where it needs one.
+    fn field_names() -> Vec<String> {
+        FIELDS
+            .iter()
+            .flat_map(|def| match def.arg {
+                ArgKind::None => vec![def.name.to_owned()],
+                ArgKind::Ancestor => vec![format!("{}[1]", def.name), format!("{}[2]", def.name)],
+                ArgKind::EventType => vec![format!("{}.openat", def.name)],
+                ArgKind::Param => vec![format!("{}.fd", def.name), format!("{}[1]", def.name)],
+            })
+            .collect()
+    }
+
+    /// Every event of `trace`, with the state, handed to `visit`.
+    fn each_event(trace: &TraceFile<Vec<u8>>, tables: &Tables, mut visit: impl FnMut(&Ctx<'_>)) {
+        let options = Scan {
+            caller_needs_state: true,
+            threads: 1,
+            ..Scan::default()
+        };
+        let flow = scan(
+            trace,
+            tables,
+            &options,
+            |e| panic!("{e}"),
+            |ctx| {
+                visit(ctx);
+                ControlFlow::<()>::Continue(())
+            },
+        );
+        assert!(flow.unwrap().is_continue());
+    }
+
+    #[test]
+    fn every_field_is_read_by_the_extractor_of_its_shape_and_type() {
+        // A field read by the wrong extractor trips a debug assertion; one
+        // whose values disagree with its declared type fails here.
+        for trace in samples() {
+            let tables = Tables::new(&trace);
+            let catalog = tables.catalog(&trace);
+            let fields: Vec<Field> = field_names()
+                .iter()
+                .map(|name| catalog.field(name).unwrap())
+                .collect();
+            each_event(&trace, &tables, |ctx| {
+                for field in &fields {
+                    let Some(value) = field.extract(ctx) else {
+                        continue;
+                    };
+                    let fits = match (field.def().ty, &value) {
+                        (FieldType::Num, Value::Num(_))
+                        | (FieldType::Bool, Value::Bool(_))
+                        | (FieldType::Ip, Value::Ip(_))
+                        | (FieldType::Str | FieldType::Bytes, Value::Str(_) | Value::Bytes(_)) => {
+                            true
+                        }
+                        // `evt.rawarg` takes the type of the parameter.
+                        (_, Value::Num(_)) => field.def().name == "evt.rawarg",
+                        _ => false,
+                    };
+                    assert!(fits, "{} gave {value:?}", field.def().name);
+                    let agrees = match field.shape() {
+                        Shape::Num => field.num(ctx).map(|n| Value::Num(n.into())) == Some(value),
+                        Shape::Flag => field.flag(ctx).map(Value::Bool) == Some(value),
+                        Shape::Text => {
+                            field.text(ctx).map(|t| Value::Str(Cow::Borrowed(t))) == Some(value)
+                        }
+                        Shape::Other => true,
+                    };
+                    assert!(agrees, "{}", field.def().name);
+                }
+            });
+        }
+    }
+
+    /// Right-hand sides for every operator, each with what a match means,
+    /// written independently of the evaluator.
+    fn expected(value: &Value<'_>, op: &str, rhs: &str) -> Option<bool> {
+        let list: Vec<&str> = rhs
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        Some(match value {
+            Value::Num(v) => {
+                let n = |t: &str| t.parse::<i128>().ok();
+                match op {
+                    "=" => *v == n(rhs)?,
+                    "!=" => *v != n(rhs)?,
+                    "<" => *v < n(rhs)?,
+                    "<=" => *v <= n(rhs)?,
+                    ">" => *v > n(rhs)?,
+                    ">=" => *v >= n(rhs)?,
+                    "in" => list.iter().any(|t| n(t) == Some(*v)),
+                    _ => return None,
+                }
+            }
+            Value::Bool(v) => {
+                let b = |t: &str| match t {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                };
+                match op {
+                    "=" => *v == b(rhs)?,
+                    "!=" => *v != b(rhs)?,
+                    "in" => list.iter().any(|t| b(t) == Some(*v)),
+                    _ => return None,
+                }
+            }
+            Value::Str(text) => {
+                let text = String::from_utf8_lossy(text).into_owned();
+                let rhs = rhs.trim_matches('\'');
+                match op {
+                    "=" => text == rhs,
+                    "!=" => text != rhs,
+                    "<" => text.as_str() < rhs,
+                    ">=" => text.as_str() >= rhs,
+                    "contains" => text.contains(rhs),
+                    "icontains" => text.to_lowercase().contains(&rhs.to_lowercase()),
+                    "startswith" => text.starts_with(rhs),
+                    "endswith" => text.ends_with(rhs),
+                    "in" => list.contains(&text.as_str()),
+                    "pmatch" => list.iter().any(|p| {
+                        text == *p || text.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+                    }),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    const COMPARISONS: &[(&str, &str)] = &[
+        (">", "0"),
+        ("<=", "1000"),
+        ("!=", "0"),
+        ("=", "1"),
+        ("in", "(0, 1, 2, 1000)"),
+        ("=", "true"),
+        ("!=", "false"),
+        ("in", "(true)"),
+        ("=", "bash"),
+        ("!=", "bash"),
+        ("<", "m"),
+        (">=", "/etc"),
+        ("contains", "a"),
+        ("icontains", "E"),
+        ("startswith", "/"),
+        ("endswith", "h"),
+        ("glob", "*s*"),
+        ("regex", ".*a.*"),
+        ("in", "(bash, sh, /etc/passwd, r, openat, f, ip)"),
+        ("pmatch", "(/etc, /tmp)"),
+        ("=", "''"),
+        ("contains", "''"),
+    ];
+
+    #[test]
+    fn comparisons_on_every_field_match_what_they_say() {
+        let mut fast_nodes = 0;
+        let mut telling = 0;
+        let mut checked = 0;
+        for trace in samples() {
+            let tables = Tables::new(&trace);
+            let catalog = tables.catalog(&trace);
+            let mut filters = Vec::new();
+            for name in field_names() {
+                let field = catalog.field(&name).unwrap();
+                let mut compiled = |source: String, test: Option<(&'static str, &'static str)>| {
+                    let Ok(expr) = filter::parse(&source) else {
+                        return;
+                    };
+                    // Type errors (a number field against `bash`) are fine.
+                    let Ok(fast) = Filter::compile_with(&expr, catalog, true) else {
+                        return;
+                    };
+                    let general = Filter::compile_with(&expr, catalog, false).unwrap();
+                    filters.push((source, field.clone(), test, fast, general));
+                };
+                compiled(format!("{name} exists"), None);
+                compiled(format!("not {name} exists"), None);
+                for &(op, rhs) in COMPARISONS {
+                    compiled(format!("{name} {op} {rhs}"), Some((op, rhs)));
+                }
+            }
+            let mut matched = vec![0usize; filters.len()];
+            let mut events = 0;
+            each_event(&trace, &tables, |ctx| {
+                events += 1;
+                for ((source, field, test, fast, general), matched) in
+                    filters.iter().zip(&mut matched)
+                {
+                    let hit = fast.matches(ctx);
+                    assert_eq!(
+                        hit,
+                        general.matches(ctx),
+                        "{source}: fast and general paths"
+                    );
+                    let value = field.extract(ctx);
+                    let expected = match (test, &value) {
+                        // A missing field makes every comparison false.
+                        (Some(_), None) => Some(false),
+                        (Some((op, rhs)), Some(value)) => expected(value, op, rhs),
+                        (None, _) => Some(value.is_some() != source.starts_with("not ")),
+                    };
+                    if let Some(expected) = expected {
+                        assert_eq!(hit, expected, "{source} with {value:?}");
+                        checked += 1;
+                    }
+                    *matched += usize::from(hit);
+                }
+            });
+            fast_nodes += filters
+                .iter()
+                .filter(|(.., fast, _)| matches!(&fast.root, Node::Fast(_)))
+                .count();
+            telling += matched.iter().filter(|&&m| m > 0 && m < events).count();
+        }
+        // The test means something only if many filters took the fast path
+        // and matched some events but not all.
+        assert!(fast_nodes > 400, "{fast_nodes} fast filters");
+        assert!(telling > 400, "{telling} filters matched some events");
+        assert!(checked > 1_000_000, "{checked} results checked");
     }
 }

@@ -8,7 +8,7 @@
 //! with a description that says so and are never extractable.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::Cell;
 use std::net::IpAddr;
 
 use scry_format::{EventTable, EventView, FdKind, SockAddr, SockAddrRef, ValueRef};
@@ -236,7 +236,7 @@ pub static FIELDS: &[FieldDef] = &[
         T::Str,
         A::None,
         Which::EvtDir,
-        "Event direction: always '<' (scry records one event per syscall, at exit).",
+        "Event direction, as sysdig shows it: '<' (exit) for every syscall, which scry records once, at its exit, with the arguments of its entry, so filters written with evt.dir=< keep working; '>' for procexit, which sysdig also reports as an entry event. evt.dir=> therefore selects procexit events only (scry warns when a filter asks for it); values other than < and > are an error.",
     ),
     def(
         "evt.type",
@@ -292,14 +292,14 @@ pub static FIELDS: &[FieldDef] = &[
         T::Str,
         A::Param,
         Which::EvtArg,
-        "One parameter rendered as text, by name (evt.arg.fd) or position (evt.arg[0]): fds show their name (3(<f>/etc/hosts)), flags and enums their names (O_WRONLY|O_CREAT|O_TRUNC, AF_INET, PTRACE_ATTACH), modes octal (0644). Falco's names work where scry records another (a symlink's target and linkpath).",
+        "One parameter as text, by name (evt.arg.fd) or position (evt.arg[0]), resolved as sysdig resolves it: an fd as its kind and name (<f>/etc/hosts, <4t>10.0.0.5:43210->93.184.216.34:443), AT_FDCWD, or the errno name of a failed one (EBADF), its number when scry does not know it; flags and enums by name (O_WRONLY|O_CREAT|O_TRUNC, AF_INET, PTRACE_ATTACH, RDONLY|BIND); modes in octal (0644). evt.arg.res is the result: the errno name of a failure, the fd a call returned, else the number. evt.args shows number and name together (fd=3(<f>/etc/hosts)); evt.rawarg has the raw value. Falco's names work where scry records another (a symlink's target and linkpath).",
     ),
     def(
         "evt.rawarg",
         T::Str,
         A::Param,
         Which::EvtRawarg,
-        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers (flags are the Linux values).",
+        "One parameter as its raw value, by name (evt.rawarg.size): numbers compare as numbers (fds are their numbers, flags the Linux values), in lists too; evt.rawarg.res is the return value.",
     ),
     def(
         "evt.res",
@@ -1071,6 +1071,110 @@ pub static FIELDS: &[FieldDef] = &[
 pub struct Field {
     def: &'static FieldDef,
     arg: Arg,
+    shape: Shape,
+}
+
+/// What kind of value a field produces, which decides how it is read: the
+/// filter evaluator reads numbers, flags and text borrowed from the event
+/// or the state through [`Field::num`], [`Field::flag`] and [`Field::text`],
+/// without building a [`Value`] or allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A number.
+    Num,
+    /// A boolean.
+    Flag,
+    /// Text borrowed from the event, the state or a constant.
+    Text,
+    /// Anything else: text built per event, addresses, buffers, fields
+    /// that are never extractable.
+    Other,
+}
+
+impl Shape {
+    fn of(id: Which) -> Shape {
+        use Which::*;
+        match id {
+            EvtNum | EvtRawtime | EvtReltime | EvtLatency | EvtTypeIs | EvtCpu | EvtRawres
+            | EvtBuflen | EvtCount | ProcPid | ProcPpid | ProcVpid | ProcApid | ProcCmdnargs
+            | ProcTty | ProcSid | ProcPgid | ProcLoginshellid | ProcDuration | ProcPidTs
+            | ProcPpidDuration | ProcVpgid | ThreadTid | ThreadVtid | ThreadCapEffective
+            | ThreadCapPermitted | ThreadCapInheritable | FdNum | FdPort | FdCport | FdSport
+            | FdLport | FdRport | UserUid | UserLoginuid | GroupGid | ContainerStartTs => {
+                Shape::Num
+            }
+            EvtFailed | EvtIsIo | EvtIsIoRead | EvtIsIoWrite | EvtIsWait | EvtIsOpenRead
+            | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate | ProcIsExeFromMemfd
+            | ProcIsVpgidLeader | ProcIsSidLeader | ThreadIsmain | FdIsServer | FdConnected
+            | FdNameChanged | ContainerPrivileged => Shape::Flag,
+            EvtDir
+            | EvtType
+            | SyscallType
+            | EvtCategory
+            | EvtIoDir
+            | EvtHostname
+            | ProcName
+            | ProcPname
+            | ProcAname
+            | ProcExe
+            | ProcPexe
+            | ProcAexe
+            | ProcExepath
+            | ProcPexepath
+            | ProcAexepath
+            | ProcCwd
+            | ProcSname
+            | ProcVpgidName
+            | ProcVpgidExe
+            | FdType
+            | FdTypechar
+            | FdName
+            | FdNameraw
+            | FdDirectory
+            | FdFilename
+            | FdL4proto
+            | FdSockfamily
+            | UserName
+            | UserHomedir
+            | UserShell
+            | UserLoginname
+            | GroupName
+            | ContainerId
+            | ContainerName
+            | ContainerImage
+            | ContainerImageRepository
+            | ContainerType => Shape::Text,
+            EvtTime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg | EvtRes | EvtBuffer
+            | ProcArgs | ProcCmdline | ProcPcmdline | ProcAcmdline | ProcExeline
+            | ProcIsExeUpperLayer | FdIp | FdCip | FdSip | FdLip | FdRip | FdNet | FdCnet
+            | FdSnet | FdLnet | FdRnet | FdSipName | FsPathName | FsPathSource | FsPathTarget
+            | NotCaptured => Shape::Other,
+        }
+    }
+}
+
+/// The fallback of the per-shape extractors, reached only if [`Shape::of`]
+/// and an extractor disagree about a field (a bug the tests catch).
+fn misshapen<T>(def: &FieldDef) -> Option<T> {
+    debug_assert!(false, "{} is read by the wrong extractor", def.name);
+    None
+}
+
+fn nonzero(id: u64) -> Option<i64> {
+    wide(id).filter(|&n| n != 0)
+}
+
+/// An unsigned count or time as a signed 64-bit number: beyond 2^63 it
+/// cannot come from a real trace.
+fn wide(n: u64) -> Option<i64> {
+    i64::try_from(n).ok()
+}
+
+/// `evt.dir` of an event type: `<` for syscalls, which scry records once,
+/// at exit, with their entry arguments; `>` for procexit, which sysdig also
+/// shows as an entry event.
+pub(crate) fn direction(info: &TypeInfo) -> &'static [u8] {
+    if info.is_process_exit { b">" } else { b"<" }
 }
 
 #[derive(Debug, Clone)]
@@ -1078,11 +1182,21 @@ enum Arg {
     None,
     /// Parameter index per event type id (None where the type lacks it).
     Param(Vec<Option<u8>>),
+    /// `res`: the return value, which scry keeps in the event header.
+    Res,
     Level(Option<usize>),
     Types(Vec<u16>),
 }
 
 impl Field {
+    fn new(def: &'static FieldDef, arg: Arg) -> Field {
+        Field {
+            def,
+            arg,
+            shape: Shape::of(def.id),
+        }
+    }
+
     /// The catalog entry.
     pub fn def(&self) -> &'static FieldDef {
         self.def
@@ -1165,7 +1279,7 @@ fn resolve_plain(name: &str, bracket: Option<&str>, types: &TypeTable) -> Result
         }
         (_, None) => return Err(format!("'{}' needs an argument", def.name)),
     };
-    Ok(Field { def, arg })
+    Ok(Field::new(def, arg))
 }
 
 /// Finds a field by name and argument. `name` is the dotted name as written
@@ -1221,13 +1335,13 @@ pub fn resolve(
             found = true;
         }
     }
-    if !found && position.is_none() && spec != "res" {
+    if !found && spec == "res" {
+        return Ok(Field::new(def, Arg::Res));
+    }
+    if !found && position.is_none() {
         return Err(format!("no event type has a parameter named '{spec}'"));
     }
-    Ok(Field {
-        def,
-        arg: Arg::Param(indexes),
-    })
+    Ok(Field::new(def, Arg::Param(indexes)))
 }
 
 /// Everything extraction may look at for one event. The event's process
@@ -1246,8 +1360,10 @@ pub struct Ctx<'a> {
     pub hostname: &'a str,
     /// Parameter names of the event's type.
     pub names: &'a [String],
-    process: OnceCell<Option<ProcessRef<'a>>>,
-    fd: OnceCell<Option<&'a FdEntry>>,
+    /// The event's process and fd once looked up (a plain cell: cheaper
+    /// than a `OnceCell` for values that are `Copy`).
+    process: Cell<Option<Option<ProcessRef<'a>>>>,
+    fd: Cell<Option<Option<&'a FdEntry>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1267,15 +1383,19 @@ impl<'a> Ctx<'a> {
             first_ts,
             hostname,
             names,
-            process: OnceCell::new(),
-            fd: OnceCell::new(),
+            process: Cell::new(None),
+            fd: Cell::new(None),
         }
     }
 
+    #[inline]
     fn process_ref(&self) -> Option<ProcessRef<'a>> {
-        *self
-            .process
-            .get_or_init(|| self.state.process_ref(self.event.tgid()))
+        if let Some(known) = self.process.get() {
+            return known;
+        }
+        let found = self.state.process_ref(self.event.tgid());
+        self.process.set(Some(found));
+        found
     }
 
     fn process(&self) -> Option<&'a Process> {
@@ -1290,10 +1410,14 @@ impl<'a> Ctx<'a> {
         self.event.param_int(self.info.fd_param?)
     }
 
+    #[inline]
     fn fd(&self) -> Option<&'a FdEntry> {
-        *self
-            .fd
-            .get_or_init(|| self.process_ref()?.fd(self.fd_num()?))
+        if let Some(known) = self.fd.get() {
+            return known;
+        }
+        let found = self.fd_num().and_then(|fd| self.process_ref()?.fd(fd));
+        self.fd.set(Some(found));
+        found
     }
 }
 
@@ -1440,29 +1564,328 @@ impl Field {
     /// Extracts the value for one event; `None` when the field does not
     /// apply (which makes every comparison on it false).
     pub fn extract<'a>(&self, ctx: &Ctx<'a>) -> Option<Value<'a>> {
+        match self.shape {
+            Shape::Num => self.num(ctx).map(|n| Value::Num(n.into())),
+            Shape::Flag => self.flag(ctx).map(Value::Bool),
+            Shape::Text => self.text(ctx).map(|t| Value::Str(Cow::Borrowed(t))),
+            Shape::Other => self.extract_other(ctx),
+        }
+    }
+
+    /// How the value is produced: filters read numbers, flags and borrowed
+    /// text through [`Field::num`], [`Field::flag`] and [`Field::text`]
+    /// without building a [`Value`].
+    pub(crate) fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The value of a numeric field ([`Shape::Num`]). Every number a
+    /// trace holds fits in 64 signed bits (times in ns until 2262), which
+    /// are returned in registers.
+    #[inline]
+    pub(crate) fn num(&self, ctx: &Ctx<'_>) -> Option<i64> {
+        let e = &ctx.event;
+        let n: i64 = match self.def.id {
+            Which::EvtNum => wide(e.num() + 1)?,
+            Which::EvtRawtime => wide(e.ts())?,
+            Which::EvtReltime => wide(e.ts().saturating_sub(ctx.first_ts))?,
+            Which::EvtLatency => wide(e.latency())?,
+            Which::EvtTypeIs => match &self.arg {
+                Arg::Types(ids) => i64::from(ids.contains(&e.event_type())),
+                _ => return None,
+            },
+            Which::EvtCpu => e.cpu().into(),
+            Which::EvtRawres => e.ret(),
+            Which::EvtBuflen => {
+                let ret = e.ret();
+                if !(ctx.info.is_io_read || ctx.info.is_io_write) || ret < 0 {
+                    return None;
+                }
+                ret
+            }
+            Which::EvtCount => 1,
+            Which::ProcPid => e.tgid().into(),
+            Which::ThreadTid | Which::ThreadVtid => e.tid().into(),
+            _ => return self.num_of_state(ctx),
+        };
+        Some(n)
+    }
+
+    /// [`Field::num`] for the fields read from the state, apart so that
+    /// those read from the event alone cost no call.
+    #[inline(never)]
+    fn num_of_state(&self, ctx: &Ctx<'_>) -> Option<i64> {
+        let e = &ctx.event;
+        let n: i64 = match self.def.id {
+            Which::ProcPpid => ctx.process()?.ppid.into(),
+            Which::ProcVpid => nonzero(ctx.process()?.vpid.into())?,
+            Which::ProcApid => self.ancestor(ctx)?.pid.into(),
+            Which::ProcCmdnargs => wide(ctx.process()?.args.len() as u64)?,
+            Which::ProcTty => ctx.process()?.tty.into(),
+            Which::ProcSid => nonzero(ctx.process()?.sid.into())?,
+            Which::ProcPgid | Which::ProcVpgid => nonzero(ctx.process()?.pgid.into())?,
+            Which::ProcLoginshellid => {
+                let mut shell = None;
+                for level in 0..64 {
+                    let Some(p) = ctx.state.ancestor(e.tgid(), level) else {
+                        break;
+                    };
+                    if is_shell(&p.comm) {
+                        shell = Some(p.pid);
+                    }
+                }
+                shell?.into()
+            }
+            Which::ProcDuration => {
+                let start = ctx.process()?.start_ts;
+                if start == 0 {
+                    return None;
+                }
+                wide(e.ts().saturating_sub(start))?
+            }
+            Which::ProcPidTs => nonzero(ctx.process()?.start_ts)?,
+            Which::ProcPpidDuration => {
+                let start = ctx.state.ancestor(e.tgid(), 1)?.start_ts;
+                if start == 0 {
+                    return None;
+                }
+                wide(e.ts().saturating_sub(start))?
+            }
+            Which::ThreadCapEffective => wide(ctx.process()?.cap_effective)?,
+            Which::ThreadCapPermitted => wide(ctx.process()?.cap_permitted)?,
+            Which::ThreadCapInheritable => wide(ctx.process()?.cap_inheritable)?,
+            Which::FdNum => ctx.fd_num()?,
+            Which::FdPort => {
+                let fd = ctx.fd()?;
+                port_of(&fd.remote).or_else(|| port_of(&fd.local))?.into()
+            }
+            Which::FdCport => port_of(client_server(ctx.fd()?).0)?.into(),
+            Which::FdSport => port_of(client_server(ctx.fd()?).1)?.into(),
+            Which::FdLport => port_of(&ctx.fd()?.local)?.into(),
+            Which::FdRport => port_of(&ctx.fd()?.remote)?.into(),
+            Which::UserUid => ctx.process()?.euid.into(),
+            Which::UserLoginuid => {
+                let uid = ctx.process()?.loginuid;
+                if uid == u32::MAX { -1 } else { uid.into() }
+            }
+            Which::GroupGid => ctx.process()?.egid.into(),
+            Which::ContainerStartTs => wide(ctx.state.container(container_id(ctx))?.start_ts)?,
+            _ => return misshapen(self.def),
+        };
+        Some(n)
+    }
+
+    /// The value of a boolean field ([`Shape::Flag`]).
+    #[inline]
+    pub(crate) fn flag(&self, ctx: &Ctx<'_>) -> Option<bool> {
+        let e = &ctx.event;
+        let info = ctx.info;
+        Some(match self.def.id {
+            Which::EvtFailed => info.is_syscall && e.ret() < 0 && e.ret() > -4096,
+            Which::EvtIsIo => info.is_io_read || info.is_io_write,
+            Which::EvtIsIoRead => info.is_io_read,
+            Which::EvtIsIoWrite => info.is_io_write,
+            Which::EvtIsWait => info.is_wait,
+            Which::ThreadIsmain => e.tid() == e.tgid(),
+            _ => return self.flag_of_state(ctx),
+        })
+    }
+
+    /// [`Field::flag`] for the fields read from open flags or the state.
+    #[inline(never)]
+    fn flag_of_state(&self, ctx: &Ctx<'_>) -> Option<bool> {
+        let info = ctx.info;
+        Some(match self.def.id {
+            Which::EvtIsOpenRead => open_flags(ctx)? & 3 != 1,
+            Which::EvtIsOpenWrite => open_flags(ctx)? & 3 != 0,
+            Which::EvtIsOpenExec => {
+                open_flags(ctx)?;
+                false
+            }
+            Which::EvtIsOpenCreate => {
+                let flags = open_flags(ctx)?;
+                flags & 0o100 != 0 || flags & 0o20_000_000 != 0
+            }
+            Which::ProcIsExeFromMemfd => ctx.process()?.exe_from_memfd,
+            Which::ProcIsVpgidLeader => {
+                let p = ctx.process()?;
+                if p.pgid == 0 {
+                    return None;
+                }
+                p.pgid == p.pid
+            }
+            Which::ProcIsSidLeader => {
+                let p = ctx.process()?;
+                if p.sid == 0 {
+                    return None;
+                }
+                p.sid == p.pid
+            }
+            Which::FdIsServer => ctx.fd()?.is_server,
+            Which::FdConnected => {
+                let fd = ctx.fd()?;
+                if !matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6 | FdKind::Unix) {
+                    return None;
+                }
+                fd.remote.is_some()
+            }
+            Which::FdNameChanged => {
+                ctx.fd()?;
+                matches!(info.name.as_str(), "connect" | "bind")
+            }
+            Which::ContainerPrivileged => ctx.state.container(container_id(ctx))?.privileged,
+            _ => return misshapen(self.def),
+        })
+    }
+
+    /// The value of a text field that borrows from the event or the state
+    /// ([`Shape::Text`]).
+    #[inline(never)]
+    pub(crate) fn text<'a>(&self, ctx: &Ctx<'a>) -> Option<&'a [u8]> {
+        let e = &ctx.event;
+        Some(match self.def.id {
+            Which::EvtDir => direction(ctx.info),
+            Which::EvtType => ctx.info.name.as_bytes(),
+            Which::SyscallType => {
+                if !ctx.info.is_syscall {
+                    return None;
+                }
+                ctx.info.name.as_bytes()
+            }
+            Which::EvtCategory => {
+                crate::render::category(ctx, ctx.fd().map(|fd| fd.kind)).as_bytes()
+            }
+            Which::EvtIoDir => match (ctx.info.is_io_read, ctx.info.is_io_write) {
+                (true, _) => b"r",
+                (_, true) => b"w",
+                _ => return None,
+            },
+            Which::EvtHostname => ctx.hostname.as_bytes(),
+            Which::ProcName => &ctx.process()?.comm,
+            Which::ProcPname => &ctx.state.ancestor(e.tgid(), 1)?.comm,
+            Which::ProcAname => &self.ancestor(ctx)?.comm,
+            Which::ProcExe => &ctx.process()?.exe,
+            Which::ProcPexe => &ctx.state.ancestor(e.tgid(), 1)?.exe,
+            Which::ProcAexe => &self.ancestor(ctx)?.exe,
+            Which::ProcExepath => &ctx.process()?.exepath,
+            Which::ProcPexepath => &ctx.state.ancestor(e.tgid(), 1)?.exepath,
+            Which::ProcAexepath => &self.ancestor(ctx)?.exepath,
+            Which::ProcCwd => {
+                let cwd = &ctx.process()?.cwd;
+                if cwd.is_empty() {
+                    return None;
+                }
+                cwd
+            }
+            Which::ProcSname => {
+                let sid = ctx.process()?.sid;
+                if sid == 0 {
+                    return None;
+                }
+                &ctx.state.process(sid)?.comm
+            }
+            Which::ProcVpgidName => {
+                let pgid = ctx.process()?.pgid;
+                if pgid == 0 {
+                    return None;
+                }
+                &ctx.state.process(pgid)?.comm
+            }
+            Which::ProcVpgidExe => {
+                let pgid = ctx.process()?.pgid;
+                if pgid == 0 {
+                    return None;
+                }
+                &ctx.state.process(pgid)?.exe
+            }
+            Which::FdType => type_name(ctx.fd()?.kind).as_bytes(),
+            Which::FdTypechar => typechar(ctx.fd()?.kind).as_bytes(),
+            Which::FdName => &ctx.fd()?.name,
+            Which::FdNameraw => match e.param(ctx.info.path_param.filter(|_| ctx.info.is_open)?)? {
+                ValueRef::Str(s) => s,
+                _ => return None,
+            },
+            Which::FdDirectory => {
+                let fd = ctx.fd()?;
+                if !matches!(fd.kind, FdKind::File | FdKind::Directory) {
+                    return None;
+                }
+                dirname(&fd.name)
+            }
+            Which::FdFilename => {
+                let fd = ctx.fd()?;
+                if !matches!(fd.kind, FdKind::File | FdKind::Directory) {
+                    return None;
+                }
+                basename(&fd.name)
+            }
+            Which::FdL4proto => {
+                let fd = ctx.fd()?;
+                if !matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6) {
+                    return None;
+                }
+                match fd.l4proto {
+                    6 => b"tcp",
+                    17 => b"udp",
+                    1 | 58 => b"icmp",
+                    _ => b"unknown",
+                }
+            }
+            Which::FdSockfamily => match ctx.fd()?.kind {
+                FdKind::Ipv4 | FdKind::Ipv6 => b"ip",
+                FdKind::Unix => b"unix",
+                _ => return None,
+            },
+            Which::UserName => ctx.state.user(ctx.process()?.euid)?.name.as_bytes(),
+            Which::UserHomedir => ctx.state.user(ctx.process()?.euid)?.home.as_bytes(),
+            Which::UserShell => ctx.state.user(ctx.process()?.euid)?.shell.as_bytes(),
+            Which::UserLoginname => ctx.state.user(ctx.process()?.loginuid)?.name.as_bytes(),
+            Which::GroupName => ctx.state.group(ctx.process()?.egid)?.name.as_bytes(),
+            Which::ContainerId => container_id(ctx).as_bytes(),
+            Which::ContainerName => {
+                let id = container_id(ctx);
+                if id == "host" {
+                    return Some(b"host");
+                }
+                let name = ctx.state.container(id)?.name.as_bytes();
+                if name.is_empty() {
+                    return None;
+                }
+                name
+            }
+            Which::ContainerImage => ctx.state.container(container_id(ctx))?.image.as_bytes(),
+            Which::ContainerImageRepository => {
+                let image = ctx.state.container(container_id(ctx))?.image.as_bytes();
+                let without_digest = image.split(|&b| b == b'@').next().unwrap_or(image);
+                let last_slash = without_digest
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(0, |i| i + 1);
+                let tag = without_digest[last_slash..]
+                    .iter()
+                    .position(|&b| b == b':')
+                    .map(|i| i + last_slash);
+                &without_digest[..tag.unwrap_or(without_digest.len())]
+            }
+            Which::ContainerType => ctx.state.container(container_id(ctx))?.runtime.as_bytes(),
+            _ => return misshapen(self.def),
+        })
+    }
+
+    /// The value of every other field: built for the event (times,
+    /// rendered arguments, command lines), addresses and buffers.
+    fn extract_other<'a>(&self, ctx: &Ctx<'a>) -> Option<Value<'a>> {
         let e = &ctx.event;
         match self.def.id {
-            Which::EvtNum => num(e.num() + 1),
             Which::EvtTime => owned(crate::render::clock_time(e.ts())),
             Which::EvtDatetime => owned(crate::render::date_time(e.ts())),
-            Which::EvtRawtime => num(e.ts()),
-            Which::EvtReltime => num(e.ts().saturating_sub(ctx.first_ts)),
-            Which::EvtLatency => num(e.latency()),
-            Which::EvtDir => str_of(b"<"),
-            Which::EvtType => str_of(ctx.info.name.as_bytes()),
-            Which::EvtTypeIs => match &self.arg {
-                Arg::Types(ids) => num(i32::from(ids.contains(&e.event_type()))),
-                _ => None,
-            },
-            Which::SyscallType => ctx
-                .info
-                .is_syscall
-                .then_some(Value::Str(Cow::Borrowed(ctx.info.name.as_bytes()))),
-            Which::EvtCategory => {
-                str_of(crate::render::category(ctx, self.fd_kind(ctx)).as_bytes())
-            }
-            Which::EvtCpu => num(e.cpu()),
             Which::EvtArgs | Which::EvtInfo => owned(crate::render::args(ctx)),
+            Which::EvtArg if matches!(self.arg, Arg::Res) => {
+                (!ctx.info.is_process_exit).then(|| owned(crate::render::result(ctx)))?
+            }
+            Which::EvtRawarg if matches!(self.arg, Arg::Res) => {
+                (!ctx.info.is_process_exit).then(|| num(e.ret()))?
+            }
             Which::EvtArg => {
                 let index = self.param_index(e.event_type())?;
                 let value = e.param(index)?;
@@ -1484,57 +1907,10 @@ impl Field {
                 r if r >= 0 => str_of(b"SUCCESS"),
                 r => owned(errno_name(r).map_or_else(|| r.to_string(), str::to_owned)),
             },
-            Which::EvtRawres => num(e.ret()),
-            Which::EvtFailed => Some(Value::Bool(
-                ctx.info.is_syscall && e.ret() < 0 && e.ret() > -4096,
-            )),
-            Which::EvtIsIo => Some(Value::Bool(ctx.info.is_io_read || ctx.info.is_io_write)),
-            Which::EvtIsIoRead => Some(Value::Bool(ctx.info.is_io_read)),
-            Which::EvtIsIoWrite => Some(Value::Bool(ctx.info.is_io_write)),
-            Which::EvtIoDir => match (ctx.info.is_io_read, ctx.info.is_io_write) {
-                (true, _) => str_of(b"r"),
-                (_, true) => str_of(b"w"),
-                _ => None,
-            },
-            Which::EvtIsWait => Some(Value::Bool(ctx.info.is_wait)),
-            Which::EvtIsOpenRead => open_flags(ctx).map(|f| Value::Bool(f & 3 != 1)),
-            Which::EvtIsOpenWrite => open_flags(ctx).map(|f| Value::Bool(f & 3 != 0)),
-            Which::EvtIsOpenExec => open_flags(ctx).map(|_| Value::Bool(false)),
-            Which::EvtIsOpenCreate => {
-                open_flags(ctx).map(|f| Value::Bool(f & 0o100 != 0 || f & 0o20_000_000 != 0))
-            }
             Which::EvtBuffer => match e.param(ctx.info.data_param?)? {
                 ValueRef::Bytes(b) => Some(Value::Bytes(b)),
                 _ => None,
             },
-            Which::EvtBuflen => (ctx.info.is_io_read || ctx.info.is_io_write)
-                .then_some(e.ret())
-                .filter(|&r| r >= 0)
-                .map(|r| Value::Num(r.into())),
-            Which::EvtCount => num(1),
-            Which::EvtHostname => str_of(ctx.hostname.as_bytes()),
-            Which::ProcPid => num(e.tgid()),
-            Which::ProcPpid => num(ctx.process()?.ppid),
-            Which::ProcVpid => ctx
-                .process()
-                .filter(|p| p.vpid != 0)
-                .map(|p| Value::Num(p.vpid.into())),
-            Which::ProcName => str_of(&ctx.process()?.comm),
-            Which::ProcPname => str_of(&ctx.state.ancestor(e.tgid(), 1)?.comm),
-            Which::ProcAname => self
-                .ancestor(ctx)
-                .map(|p| Value::Str(Cow::Borrowed(&p.comm[..]))),
-            Which::ProcApid => self.ancestor(ctx).map(|p| Value::Num(p.pid.into())),
-            Which::ProcExe => str_of(&ctx.process()?.exe),
-            Which::ProcPexe => str_of(&ctx.state.ancestor(e.tgid(), 1)?.exe),
-            Which::ProcAexe => self
-                .ancestor(ctx)
-                .map(|p| Value::Str(Cow::Borrowed(&p.exe[..]))),
-            Which::ProcExepath => str_of(&ctx.process()?.exepath),
-            Which::ProcPexepath => str_of(&ctx.state.ancestor(e.tgid(), 1)?.exepath),
-            Which::ProcAexepath => self
-                .ancestor(ctx)
-                .map(|p| Value::Str(Cow::Borrowed(&p.exepath[..]))),
             Which::ProcArgs => Some(Value::Str(Cow::Owned(join_args(b"", &ctx.process()?.args)))),
             Which::ProcCmdline => cmdline(ctx.process()?),
             Which::ProcPcmdline => cmdline(ctx.state.ancestor(e.tgid(), 1)?),
@@ -1543,136 +1919,17 @@ impl Field {
                 let p = ctx.process()?;
                 Some(Value::Str(Cow::Owned(join_args(&p.exe, &p.args))))
             }
-            Which::ProcCmdnargs => num(ctx.process()?.args.len() as u64),
-            Which::ProcCwd => str_of(&ctx.process()?.cwd)
-                .filter(|_| !ctx.process().is_some_and(|p| p.cwd.is_empty())),
-            Which::ProcTty => num(ctx.process()?.tty),
-            Which::ProcSid => ctx
-                .process()
-                .filter(|p| p.sid != 0)
-                .map(|p| Value::Num(p.sid.into())),
-            Which::ProcSname => {
-                let sid = ctx.process()?.sid;
-                str_of(&ctx.state.process(sid).filter(|_| sid != 0)?.comm)
-            }
-            Which::ProcPgid => ctx
-                .process()
-                .filter(|p| p.pgid != 0)
-                .map(|p| Value::Num(p.pgid.into())),
-            Which::ProcLoginshellid => {
-                let mut shell = None;
-                for level in 0..64 {
-                    let Some(p) = ctx.state.ancestor(e.tgid(), level) else {
-                        break;
-                    };
-                    if is_shell(&p.comm) {
-                        shell = Some(p.pid);
-                    }
-                }
-                shell.map(|pid| Value::Num(pid.into()))
-            }
-            Which::ProcDuration => {
-                let start = ctx.process()?.start_ts;
-                (start != 0).then(|| Value::Num(e.ts().saturating_sub(start).into()))
-            }
-            Which::ProcPidTs => ctx
-                .process()
-                .filter(|p| p.start_ts != 0)
-                .map(|p| Value::Num(p.start_ts.into())),
-            Which::ProcIsExeFromMemfd => Some(Value::Bool(ctx.process()?.exe_from_memfd)),
             Which::ProcIsExeUpperLayer | Which::FdSipName | Which::NotCaptured => None,
-            Which::ProcPpidDuration => {
-                let start = ctx.state.ancestor(e.tgid(), 1)?.start_ts;
-                (start != 0).then(|| Value::Num(e.ts().saturating_sub(start).into()))
-            }
-            Which::ProcVpgid => ctx
-                .process()
-                .filter(|p| p.pgid != 0)
-                .map(|p| Value::Num(p.pgid.into())),
-            Which::ProcVpgidName => {
-                let pgid = ctx.process()?.pgid;
-                str_of(&ctx.state.process(pgid).filter(|_| pgid != 0)?.comm)
-            }
-            Which::ProcVpgidExe => {
-                let pgid = ctx.process()?.pgid;
-                str_of(&ctx.state.process(pgid).filter(|_| pgid != 0)?.exe)
-            }
-            Which::ProcIsVpgidLeader => ctx
-                .process()
-                .filter(|p| p.pgid != 0)
-                .map(|p| Value::Bool(p.pgid == p.pid)),
-            Which::ProcIsSidLeader => ctx
-                .process()
-                .filter(|p| p.sid != 0)
-                .map(|p| Value::Bool(p.sid == p.pid)),
-            Which::ThreadTid => num(e.tid()),
-            Which::ThreadVtid => num(e.tid()),
-            Which::ThreadIsmain => Some(Value::Bool(e.tid() == e.tgid())),
-            Which::ThreadCapEffective => num(ctx.process()?.cap_effective),
-            Which::ThreadCapPermitted => num(ctx.process()?.cap_permitted),
-            Which::ThreadCapInheritable => num(ctx.process()?.cap_inheritable),
-            Which::FdNum => num(ctx.fd_num()?),
-            Which::FdType => str_of(type_name(ctx.fd()?.kind).as_bytes()),
-            Which::FdTypechar => str_of(typechar(ctx.fd()?.kind).as_bytes()),
-            Which::FdName => str_of(&ctx.fd()?.name),
-            Which::FdNameraw => match e.param(ctx.info.path_param.filter(|_| ctx.info.is_open)?)? {
-                ValueRef::Str(s) => str_of(s),
-                _ => None,
-            },
-            Which::FdDirectory => {
+            Which::FdIp | Which::FdNet => {
                 let fd = ctx.fd()?;
-                matches!(fd.kind, FdKind::File | FdKind::Directory)
-                    .then(|| Value::Str(Cow::Borrowed(dirname(&fd.name))))
+                ip_of(&fd.remote)
+                    .or_else(|| ip_of(&fd.local))
+                    .map(Value::Ip)
             }
-            Which::FdFilename => {
-                let fd = ctx.fd()?;
-                matches!(fd.kind, FdKind::File | FdKind::Directory)
-                    .then(|| Value::Str(Cow::Borrowed(basename(&fd.name))))
-            }
-            Which::FdIp | Which::FdNet => ip_of(&ctx.fd()?.remote)
-                .or_else(|| ip_of(&ctx.fd()?.local))
-                .map(Value::Ip),
             Which::FdCip | Which::FdCnet => ip_of(client_server(ctx.fd()?).0).map(Value::Ip),
             Which::FdSip | Which::FdSnet => ip_of(client_server(ctx.fd()?).1).map(Value::Ip),
             Which::FdLip | Which::FdLnet => ip_of(&ctx.fd()?.local).map(Value::Ip),
             Which::FdRip | Which::FdRnet => ip_of(&ctx.fd()?.remote).map(Value::Ip),
-            Which::FdPort => port_of(&ctx.fd()?.remote)
-                .or_else(|| port_of(&ctx.fd()?.local))
-                .map(|p| Value::Num(p.into())),
-            Which::FdCport => port_of(client_server(ctx.fd()?).0).map(|p| Value::Num(p.into())),
-            Which::FdSport => port_of(client_server(ctx.fd()?).1).map(|p| Value::Num(p.into())),
-            Which::FdLport => port_of(&ctx.fd()?.local).map(|p| Value::Num(p.into())),
-            Which::FdRport => port_of(&ctx.fd()?.remote).map(|p| Value::Num(p.into())),
-            Which::FdL4proto => {
-                let fd = ctx.fd()?;
-                matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6).then(|| {
-                    let name: &[u8] = match fd.l4proto {
-                        6 => b"tcp",
-                        17 => b"udp",
-                        1 | 58 => b"icmp",
-                        _ => b"unknown",
-                    };
-                    Value::Str(Cow::Borrowed(name))
-                })
-            }
-            Which::FdSockfamily => match ctx.fd()?.kind {
-                FdKind::Ipv4 | FdKind::Ipv6 => str_of(b"ip"),
-                FdKind::Unix => str_of(b"unix"),
-                _ => None,
-            },
-            Which::FdIsServer => Some(Value::Bool(ctx.fd()?.is_server)),
-            Which::FdConnected => {
-                let fd = ctx.fd()?;
-                matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6 | FdKind::Unix)
-                    .then_some(Value::Bool(fd.remote.is_some()))
-            }
-            Which::FdNameChanged => {
-                ctx.fd()?;
-                Some(Value::Bool(matches!(
-                    ctx.info.name.as_str(),
-                    "connect" | "bind"
-                )))
-            }
             Which::FsPathName => match e.param(ctx.info.path_param?)? {
                 ValueRef::Str(s) => Some(Value::Str(absolute(s, ctx))),
                 _ => None,
@@ -1689,54 +1946,9 @@ impl Field {
                 ValueRef::Str(s) => Some(Value::Str(absolute(s, ctx))),
                 _ => None,
             },
-            Which::UserUid => num(ctx.process()?.euid),
-            Which::UserName => str_of(ctx.state.user(ctx.process()?.euid)?.name.as_bytes()),
-            Which::UserHomedir => str_of(ctx.state.user(ctx.process()?.euid)?.home.as_bytes()),
-            Which::UserShell => str_of(ctx.state.user(ctx.process()?.euid)?.shell.as_bytes()),
-            Which::UserLoginuid => {
-                let uid = ctx.process()?.loginuid;
-                num(if uid == u32::MAX { -1 } else { i64::from(uid) })
-            }
-            Which::UserLoginname => {
-                str_of(ctx.state.user(ctx.process()?.loginuid)?.name.as_bytes())
-            }
-            Which::GroupGid => num(ctx.process()?.egid),
-            Which::GroupName => str_of(ctx.state.group(ctx.process()?.egid)?.name.as_bytes()),
-            Which::ContainerId => str_of(container_id(ctx).as_bytes()),
-            Which::ContainerName => {
-                let id = container_id(ctx);
-                if id == "host" {
-                    return str_of(b"host");
-                }
-                str_of(ctx.state.container(id)?.name.as_bytes())
-                    .filter(|v| v.as_bytes().is_some_and(|b| !b.is_empty()))
-            }
-            Which::ContainerImage => {
-                str_of(ctx.state.container(container_id(ctx))?.image.as_bytes())
-            }
-            Which::ContainerImageRepository => {
-                let image = ctx.state.container(container_id(ctx))?.image.as_bytes();
-                let without_digest = image.split(|&b| b == b'@').next().unwrap_or(image);
-                let last_slash = without_digest
-                    .iter()
-                    .rposition(|&b| b == b'/')
-                    .map_or(0, |i| i + 1);
-                let tag = without_digest[last_slash..]
-                    .iter()
-                    .position(|&b| b == b':')
-                    .map(|i| i + last_slash);
-                str_of(&without_digest[..tag.unwrap_or(without_digest.len())])
-            }
-            Which::ContainerType => {
-                str_of(ctx.state.container(container_id(ctx))?.runtime.as_bytes())
-            }
-            Which::ContainerPrivileged => Some(Value::Bool(
-                ctx.state.container(container_id(ctx))?.privileged,
-            )),
-            Which::ContainerStartTs => num(ctx.state.container(container_id(ctx))?.start_ts),
+            _ => misshapen(self.def),
         }
     }
-
     /// Values of every ancestor, for `proc.aname` without a level.
     pub fn extract_ancestors<'a>(&self, ctx: &Ctx<'a>) -> Vec<Value<'a>> {
         let mut out = Vec::new();
@@ -1778,8 +1990,40 @@ impl Field {
         }
     }
 
-    fn fd_kind(&self, ctx: &Ctx<'_>) -> Option<FdKind> {
-        ctx.fd().map(|fd| fd.kind)
+    /// The event types for which this field can have a value, by type id;
+    /// `None` when any type may. A comparison on a field that is missing
+    /// is false, so a filter check on this field can only match these.
+    pub(crate) fn present_types(&self, types: &TypeTable) -> Option<Vec<bool>> {
+        use Which::*;
+        let has_fd = |t: &TypeInfo| t.returns_fd || t.fd_param.is_some();
+        Some(match self.def.id {
+            EvtBuflen | EvtIoDir => types.bitmap(|t| t.is_io_read || t.is_io_write),
+            EvtBuffer => types.bitmap(|t| t.data_param.is_some()),
+            EvtIsOpenRead | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate => {
+                types.bitmap(|t| t.is_open && (t.name == "creat" || t.flags_param.is_some()))
+            }
+            SyscallType => types.bitmap(|t| t.is_syscall),
+            FdNameraw => types.bitmap(|t| t.is_open && t.path_param.is_some()),
+            FsPathName => types.bitmap(|t| t.path_param.is_some()),
+            FsPathSource => types.bitmap(|t| t.path_param.is_some() && t.target_param.is_some()),
+            FsPathTarget => types.bitmap(|t| t.target_param.is_some()),
+            EvtArg | EvtRawarg => match &self.arg {
+                Arg::Res => types.bitmap(|t| !t.is_process_exit),
+                Arg::Param(indexes) => {
+                    let mut present = types.bitmap(|_| true);
+                    for (id, slot) in present.iter_mut().enumerate() {
+                        *slot &= indexes.get(id).is_some_and(Option::is_some);
+                    }
+                    present
+                }
+                _ => return None,
+            },
+            FdNum | FdType | FdTypechar | FdName | FdDirectory | FdFilename | FdIp | FdCip
+            | FdSip | FdLip | FdRip | FdPort | FdCport | FdSport | FdLport | FdRport | FdNet
+            | FdCnet | FdSnet | FdLnet | FdRnet | FdL4proto | FdSockfamily | FdIsServer
+            | FdConnected | FdNameChanged => types.bitmap(has_fd),
+            _ => return None,
+        })
     }
 
     /// The event types for which this field can be extracted at all, when
@@ -1794,6 +2038,11 @@ impl Field {
     /// Whether this field is `evt.type`.
     pub fn is_event_type(&self) -> bool {
         self.def.id == Which::EvtType
+    }
+
+    /// Whether this field is `evt.dir`.
+    pub fn is_event_dir(&self) -> bool {
+        self.def.id == Which::EvtDir
     }
 
     /// Whether this field is `proc.pid`.

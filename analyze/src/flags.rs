@@ -33,7 +33,9 @@ pub struct NameTable {
 /// One name: it applies when the value's bits under `mask` equal `bits`.
 /// A plain flag has `mask == bits`; a field inside the value (the access
 /// mode of open flags, the type of a socket) has a wider mask; an enum
-/// value has every bit in its mask.
+/// value has every bit in its mask. An entry without a name accounts for
+/// bits that are not shown (the magic number old programs put in the top
+/// half of mount flags).
 #[derive(Debug, PartialEq, Eq)]
 struct Entry {
     name: &'static str,
@@ -78,11 +80,14 @@ impl NameTable {
                 remaining & entry.mask == entry.bits
             };
             if applies {
+                remaining &= !entry.mask;
+                if entry.name.is_empty() {
+                    continue;
+                }
                 if out.len() > start {
                     out.push(b'|');
                 }
                 out.extend_from_slice(entry.name.as_bytes());
-                remaining &= !entry.mask;
             }
         }
         out.len() > start
@@ -116,6 +121,7 @@ pub fn arg_format(syscall: &str, param: &str) -> ArgFormat {
         ("renameat2", "flags") => &RENAMEAT2_FLAGS,
         ("linkat" | "fchmodat" | "fchmodat2" | "fchownat" | "execveat", "flags") => &AT_FLAGS,
         ("memfd_create", "flags") => &MEMFD_FLAGS,
+        ("mount", "flags") => &MOUNT_FLAGS,
         ("umount2", "flags") => &UMOUNT_FLAGS,
         ("kill" | "tkill" | "tgkill", "sig") | ("procexit", "signal") => &SIGNALS,
         _ => return ArgFormat::Plain,
@@ -448,6 +454,47 @@ pub static MEMFD_FLAGS: NameTable = NameTable {
     ],
 };
 
+/// `mount` flags, named as sysdig names them (without the `MS_` prefix),
+/// in its order; Linux's names for the flags sysdig lacks.
+pub static MOUNT_FLAGS: NameTable = NameTable {
+    entries: &[
+        // MS_MGC_VAL: the magic number that programs written before Linux
+        // 2.4 put in the top 16 bits. The kernel ignores it, as sysdig does.
+        field("", 0xffff_0000, 0xc0ed_0000),
+        bit("RDONLY", 1),
+        bit("NOSUID", 1 << 1),
+        bit("NODEV", 1 << 2),
+        bit("NOEXEC", 1 << 3),
+        bit("SYNCHRONOUS", 1 << 4),
+        bit("REMOUNT", 1 << 5),
+        bit("MANDLOCK", 1 << 6),
+        bit("DIRSYNC", 1 << 7),
+        bit("NOSYMFOLLOW", 1 << 8),
+        bit("NOATIME", 1 << 10),
+        bit("NODIRATIME", 1 << 11),
+        bit("BIND", 1 << 12),
+        bit("MOVE", 1 << 13),
+        bit("REC", 1 << 14),
+        bit("SILENT", 1 << 15),
+        bit("POSIXACL", 1 << 16),
+        bit("UNBINDABLE", 1 << 17),
+        bit("PRIVATE", 1 << 18),
+        bit("SLAVE", 1 << 19),
+        bit("SHARED", 1 << 20),
+        bit("RELATIME", 1 << 21),
+        bit("KERNMOUNT", 1 << 22),
+        bit("I_VERSION", 1 << 23),
+        bit("STRICTATIME", 1 << 24),
+        bit("LAZYTIME", 1 << 25),
+        bit("SUBMOUNT", 1 << 26),
+        bit("NOREMOTELOCK", 1 << 27),
+        bit("NOSEC", 1 << 28),
+        bit("BORN", 1 << 29),
+        bit("ACTIVE", 1 << 30),
+        bit("NOUSER", 1 << 31),
+    ],
+};
+
 /// `umount2` flags, named as sysdig names them.
 pub static UMOUNT_FLAGS: NameTable = NameTable {
     entries: &[
@@ -556,6 +603,29 @@ mod tests {
         assert_eq!(
             names(&CLONE_FLAGS, 0x1_0f00 | 17),
             "CLONE_FILES|CLONE_FS|CLONE_SIGHAND|CLONE_THREAD|CLONE_VM"
+        );
+    }
+
+    #[test]
+    fn mount_flags_are_named_as_sysdig_names_them() {
+        // What `mount --bind -o ro` and a private recursive remount ask for.
+        assert_eq!(names(&MOUNT_FLAGS, 0x1001), "RDONLY|BIND");
+        assert_eq!(names(&MOUNT_FLAGS, 0x4_4000), "REC|PRIVATE");
+        assert_eq!(
+            names(&MOUNT_FLAGS, 0x20 | 0x2 | 0x4 | 0x8),
+            "NOSUID|NODEV|NOEXEC|REMOUNT"
+        );
+        assert_eq!(names(&MOUNT_FLAGS, 1 << 31), "NOUSER");
+        // The old magic number in the top half is not a flag.
+        assert_eq!(names(&MOUNT_FLAGS, 0xc0ed_0000 | 0x1), "RDONLY");
+        assert_eq!(names(&MOUNT_FLAGS, 0xc0ed_0000), "");
+        assert_eq!(names(&MOUNT_FLAGS, 0), "");
+        assert_eq!(names(&UMOUNT_FLAGS, 2), "DETACH");
+        assert_eq!(names(&UMOUNT_FLAGS, 1 | 8), "FORCE|NOFOLLOW");
+        assert_eq!(arg_format("mount", "flags"), ArgFormat::Names(&MOUNT_FLAGS));
+        assert_eq!(
+            arg_format("umount2", "flags"),
+            ArgFormat::Names(&UMOUNT_FLAGS)
         );
     }
 

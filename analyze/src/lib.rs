@@ -33,7 +33,7 @@ pub mod timespec;
 mod types;
 mod value;
 
-pub use compile::{Catalog, Filter, FilterError};
+pub use compile::{Catalog, Filter, FilterError, FilterWarning};
 pub use fields::{Ctx, FIELDS, FieldDef};
 pub use output::{BufferMode, OutputOptions, Printer, TimeMode};
 pub use query::{ChunkPlan, Prepared, Scan, Window, scan, scan_stream};

@@ -30,10 +30,11 @@ fn sockaddr(addr: SockAddrRef<'_>) -> String {
     }
 }
 
-/// Parameter `index` as `evt.arg.X` shows it: fds with their kind and name
-/// when known (`3(<f>/etc/hosts)`), flags and enums by name alone
-/// (`O_RDONLY|O_CLOEXEC`, `AF_INET`) as sysdig resolves them, modes in
-/// octal.
+/// Parameter `index` as `evt.arg.X` shows it, which is sysdig's resolved
+/// form where there is one: an fd as its kind and name (`<f>/etc/hosts`,
+/// `<4t>10.0.0.1:5000->10.0.0.2:80`), `AT_FDCWD`, or the errno name of a
+/// failure (`EBADF`), the number when none applies; flags and enums by
+/// name alone (`O_RDONLY|O_CLOEXEC`, `AF_INET`); modes in octal.
 pub fn param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>) -> String {
     let mut out = Vec::new();
     write_param(ctx, index, value, Style::Alone, &mut out);
@@ -56,6 +57,9 @@ fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, o
         ValueRef::Int(n) => u64::try_from(n).ok(),
         _ => None,
     };
+    if let ValueRef::Fd(fd) = value {
+        return write_fd(ctx, fd, style, out);
+    }
     let Some(number) = number else {
         return write_value(ctx, value, out);
     };
@@ -97,6 +101,24 @@ fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, o
             }
         },
     }
+}
+
+/// The result as `evt.arg.res` shows it: the errno name of a failure, the
+/// fd a call returned as `evt.arg.fd` shows fds, otherwise the number.
+pub fn result(ctx: &Ctx<'_>) -> String {
+    let ret = ctx.event.ret();
+    if ret < 0
+        && let Some(name) = errno_name(ret)
+    {
+        return name.to_owned();
+    }
+    let mut out = Vec::new();
+    if ctx.info.returns_fd && ret >= 0 {
+        write_fd(ctx, ret, Style::Alone, &mut out);
+    } else {
+        push_int(&mut out, ret.into());
+    }
+    into_string(out)
 }
 
 /// Every parameter as `name=value`, the result first: what sysdig prints
@@ -159,24 +181,56 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[at..]);
 }
 
+/// An fd the way sysdig writes it: in `evt.args` the number, then what it
+/// resolves to in parentheses (`3(<f>/etc/hosts)`, `-100(AT_FDCWD)`,
+/// `-9(EBADF)`); alone (`evt.arg.fd`) what it resolves to, or the number
+/// when it resolves to nothing (an fd from before the capture).
+fn write_fd(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
+    let start = out.len();
+    if style == Style::InArgs {
+        push_int(out, fd.into());
+        out.push(b'(');
+    }
+    let resolved = out.len();
+    if fd >= 0 {
+        if let Some(entry) = ctx.state.fd(ctx.event.tgid(), fd) {
+            out.push(b'<');
+            out.extend_from_slice(typechar(entry.kind).as_bytes());
+            if matches!(entry.kind, FdKind::Ipv4 | FdKind::Ipv6) {
+                match entry.l4proto {
+                    6 => out.push(b't'),
+                    17 => out.push(b'u'),
+                    1 | 58 => out.push(b'i'),
+                    255 => out.push(b'r'),
+                    _ => {}
+                }
+            }
+            out.push(b'>');
+            push_lossy(&entry.name, out);
+        }
+    } else if fd == AT_FDCWD {
+        out.extend_from_slice(b"AT_FDCWD");
+    } else if let Some(name) = errno_name(fd) {
+        out.extend_from_slice(name.as_bytes());
+    }
+    match style {
+        Style::InArgs if out.len() == resolved => out.truncate(resolved - 1),
+        Style::InArgs => out.push(b')'),
+        Style::Alone if out.len() == start => push_int(out, fd.into()),
+        Style::Alone => {}
+    }
+}
+
+/// The `dirfd` of the `*at` calls that means the working directory.
+const AT_FDCWD: i64 = -100;
+
 /// [`value`], appended to `out`.
 pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Absent => out.extend_from_slice(b"<NA>"),
         ValueRef::Int(n) => push_int(out, n.into()),
         ValueRef::Uint(n) => push_int(out, n.into()),
-        ValueRef::Fd(fd) => match ctx.state.fd(ctx.event.tgid(), fd) {
-            Some(entry) if fd >= 0 => {
-                push_int(out, fd.into());
-                out.extend_from_slice(b"(<");
-                out.extend_from_slice(typechar(entry.kind).as_bytes());
-                out.push(b'>');
-                push_lossy(&entry.name, out);
-                out.push(b')');
-            }
-            _ if fd == -100 => out.extend_from_slice(b"AT_FDCWD"),
-            _ => push_int(out, fd.into()),
-        },
+        ValueRef::Fd(fd) => write_fd(ctx, fd, Style::InArgs, out),
         ValueRef::Str(s) => push_lossy(s, out),
         ValueRef::Bytes(b) => out.extend(
             b.iter()
@@ -207,7 +261,7 @@ pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(name.as_bytes());
             out.push(b')');
         } else if ctx.info.returns_fd && ret >= 0 {
-            write_value(ctx, ValueRef::Fd(ret), out);
+            write_fd(ctx, ret, Style::InArgs, out);
         } else {
             push_int(out, ret.into());
         }

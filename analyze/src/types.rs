@@ -24,6 +24,8 @@ pub struct TypeInfo {
     pub returns_fd: bool,
     /// Is a syscall (not `procexit` and other scry events).
     pub is_syscall: bool,
+    /// Is `procexit`, the end of a process.
+    pub is_process_exit: bool,
     /// Index of the `fd` parameter (or `oldfd`), if any.
     pub fd_param: Option<usize>,
     /// Index of the buffer parameter (`data`), if any.
@@ -142,6 +144,7 @@ impl TypeTable {
                 is_open: OPEN.contains(&name),
                 returns_fd: RETURNS_FD.contains(&name),
                 is_syscall: entry.id < scry_format::FIRST_SPECIAL_TYPE,
+                is_process_exit: entry.id == scry_format::PROCEXIT,
                 fd_param: param(&["fd", "oldfd"]),
                 data_param: param(&["data"]),
                 flags_param: param(&["flags"]),
@@ -184,6 +187,14 @@ impl TypeTable {
             .enumerate()
             .filter(|(_, info)| info.name == name)
             .map(|(id, _)| id as EventType)
+            .collect()
+    }
+
+    /// A bitmap by type id of the types for which `wanted` holds.
+    pub(crate) fn bitmap(&self, wanted: impl Fn(&TypeInfo) -> bool) -> Vec<bool> {
+        self.by_id
+            .iter()
+            .map(|info| !info.name.is_empty() && wanted(info))
             .collect()
     }
 

@@ -790,3 +790,235 @@ fn the_event_types_a_filter_allows_are_a_superset_of_its_matches() {
     assert!(!names.is_empty());
     assert!(names.iter().all(|row| allowed.contains(&row[0].as_str())));
 }
+
+#[test]
+fn fd_arguments_resolve_as_sysdig_resolves_them() {
+    let trace = sample();
+    let rows = query(
+        &trace,
+        "evt.type=read and fd.name=/etc/passwd",
+        &[
+            "evt.arg.fd",
+            "evt.rawarg.fd",
+            "evt.arg[0]",
+            "evt.args",
+            "evt.arg.res",
+        ],
+    );
+    assert!(!rows.is_empty());
+    for row in &rows {
+        // evt.arg is what the fd resolves to, evt.rawarg its number, and
+        // evt.args shows both.
+        assert_eq!(row[0], "<f>/etc/passwd");
+        assert_eq!(row[2], row[0], "by position");
+        assert!(row[1].parse::<i64>().unwrap() >= 0);
+        assert!(
+            row[3].contains(&format!("fd={}(<f>/etc/passwd)", row[1])),
+            "{}",
+            row[3]
+        );
+        // A read's result is the byte count.
+        assert!(row[4].parse::<u64>().is_ok(), "{}", row[4]);
+    }
+    // Comparisons see the same text.
+    assert_eq!(
+        count(&trace, "evt.arg.fd = '<f>/etc/passwd'"),
+        count(&trace, "evt.arg.fd exists and fd.name = /etc/passwd")
+    );
+    assert_eq!(
+        count(&trace, "evt.type=read and evt.arg.fd startswith '<f>/etc/'"),
+        count(&trace, "evt.type=read and fd.name startswith /etc/")
+    );
+    // The working directory of the *at calls.
+    let rows = query(
+        &trace,
+        "evt.type=openat and fd.name=/etc/passwd",
+        &[
+            "evt.arg.dirfd",
+            "evt.rawarg.dirfd",
+            "evt.args",
+            "evt.arg.res",
+        ],
+    );
+    assert!(!rows.is_empty());
+    assert_eq!(rows[0][0], "AT_FDCWD");
+    assert_eq!(rows[0][1], "-100");
+    assert!(
+        rows[0][2].contains("dirfd=-100(AT_FDCWD)"),
+        "{}",
+        rows[0][2]
+    );
+    // An open's result is the fd it returned, resolved.
+    assert_eq!(rows[0][3], "<f>/etc/passwd");
+    // A refused connect: the socket is a TCP one.
+    let rows = query(
+        &trace,
+        "evt.type=connect and evt.arg.addr=127.0.0.1:1",
+        &["evt.arg.fd", "evt.arg.res", "evt.rawarg.res", "evt.args"],
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], "<4t>0.0.0.0:0->127.0.0.1:1");
+    assert_eq!(rows[0][1], "ECONNREFUSED");
+    assert_eq!(rows[0][2], "-111");
+    assert!(
+        rows[0][3].contains("fd=3(<4t>0.0.0.0:0->127.0.0.1:1)"),
+        "{}",
+        rows[0][3]
+    );
+    assert_eq!(count(&trace, "evt.arg.res = ECONNREFUSED"), 1);
+    assert_eq!(
+        count(&trace, "evt.rawarg.res < 0"),
+        count(&trace, "evt.failed = true")
+    );
+}
+
+/// A trace written with scry's own writer: an fd that failed, a mount with
+/// the old magic number in its flags, an unmount, a process exit.
+fn synthetic() -> TraceFile<Vec<u8>> {
+    use scry_format::{
+        Event, EventTable, FileHeader, ProcessInfo, Snapshot, ThreadInfo, TraceWriter, Value,
+        WriterOptions,
+    };
+    let table = EventTable::builtin_x86_64();
+    let ev = |name: &str, ret: i64, params: Vec<Value>| Event {
+        ts: 1_700_000_000_000_000_000,
+        tid: 10,
+        tgid: 10,
+        event_type: table.id_of(name).unwrap(),
+        ret,
+        params,
+        ..Event::default()
+    };
+    let s = |text: &str| Value::Str(text.as_bytes().to_vec());
+    let header = FileHeader {
+        event_table: table.clone(),
+        ..FileHeader::default()
+    };
+    let snapshot = Snapshot {
+        processes: vec![ProcessInfo {
+            pid: 10,
+            ppid: 1,
+            comm: b"sh".to_vec(),
+            ..ProcessInfo::default()
+        }],
+        threads: vec![ThreadInfo {
+            tid: 10,
+            tgid: 10,
+            comm: b"sh".to_vec(),
+        }],
+        ..Snapshot::default()
+    };
+    let events = [
+        ev(
+            "read",
+            -9,
+            vec![Value::Fd(-9), Value::Uint(10), Value::Bytes(Vec::new())],
+        ),
+        ev(
+            "mount",
+            0,
+            vec![
+                s("/dev/sda1"),
+                s("/mnt"),
+                s("ext4"),
+                Value::Uint(0xc0ed_1001),
+            ],
+        ),
+        ev("umount2", 0, vec![s("/mnt"), Value::Uint(2)]),
+        ev("procexit", 0, vec![Value::Int(0), Value::Int(0)]),
+    ];
+    let mut writer =
+        TraceWriter::new(Vec::new(), &header, &snapshot, WriterOptions::default()).unwrap();
+    for event in &events {
+        writer.push(event).unwrap();
+    }
+    TraceFile::open(writer.finish().unwrap()).unwrap()
+}
+
+#[test]
+fn failed_fds_mount_flags_and_directions_render_as_sysdig_shows_them() {
+    let trace = synthetic();
+    let rows = query(
+        &trace,
+        "evt.type=read",
+        &["evt.arg.fd", "evt.arg.res", "evt.args"],
+    );
+    assert_eq!(rows[0][0], "EBADF");
+    assert_eq!(rows[0][1], "EBADF");
+    assert!(
+        rows[0][2].starts_with("res=-9(EBADF) fd=-9(EBADF) "),
+        "{}",
+        rows[0][2]
+    );
+    let rows = query(&trace, "evt.type=mount", &["evt.arg.flags", "evt.args"]);
+    assert_eq!(rows[0][0], "RDONLY|BIND", "the magic number is not a flag");
+    assert!(
+        rows[0][1].contains("flags=3236761601(RDONLY|BIND)"),
+        "{}",
+        rows[0][1]
+    );
+    assert_eq!(count(&trace, "evt.arg.flags contains BIND"), 1);
+    let rows = query(&trace, "evt.type=umount2", &["evt.arg.flags"]);
+    assert_eq!(rows[0][0], "DETACH");
+    let rows = query(&trace, "evt.num > 0", &["evt.type", "evt.dir"]);
+    let directions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        directions,
+        [
+            ("read", "<"),
+            ("mount", "<"),
+            ("umount2", "<"),
+            ("procexit", ">")
+        ]
+    );
+}
+
+#[test]
+fn evt_dir_selects_exit_records_and_procexit_with_a_warning() {
+    let trace = sample();
+    let prepared = Prepared::new(&trace);
+    let all = count(&trace, "evt.num > 0");
+    let exits = count(&trace, "evt.dir = <");
+    let procexits = count(&trace, "evt.type = procexit");
+    assert!(procexits > 0);
+    assert_eq!(count(&trace, "evt.dir = >"), procexits);
+    assert_eq!(exits + procexits, all);
+    assert_eq!(count(&trace, "evt.dir != >"), exits);
+    assert_eq!(count(&trace, "evt.dir in (<, >)"), all);
+    assert_eq!(
+        count(&trace, "evt.type=openat and evt.dir=<"),
+        count(&trace, "evt.type=openat")
+    );
+    let warnings = |source: &str| -> Vec<String> {
+        Filter::new(source, prepared.catalog(&trace))
+            .unwrap()
+            .warnings()
+            .iter()
+            .map(|w| w.render(source))
+            .collect()
+    };
+    assert!(warnings("evt.type=openat and evt.dir=<").is_empty());
+    assert!(warnings("evt.dir != >").is_empty());
+    // Asking for entry events is what a sysdig user may do: scry says what
+    // '>' means here, with a caret under it, and that this one can never
+    // match.
+    let source = "evt.type=openat and evt.dir=>";
+    let told = warnings(source);
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].contains("\n                            ^\n")
+            && told[0].contains("'>' selects procexit events only"),
+        "{}",
+        told[0]
+    );
+    assert!(told[1].contains("can never match"), "{}", told[1]);
+    assert_eq!(count(&trace, source), 0);
+    assert_eq!(warnings("evt.dir = >").len(), 1);
+    // Any other value is a mistake.
+    let bad = error(&trace, "evt.dir = x");
+    assert_eq!(bad.span.start, 10);
+    assert!(bad.message.contains("not a direction"), "{}", bad.message);
+}

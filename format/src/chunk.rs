@@ -891,6 +891,21 @@ impl<'a> EventView<'a> {
     /// lookups every fd field makes, which skips building a [`ValueRef`].
     #[inline]
     pub fn param_int(&self, index: usize) -> Option<i64> {
+        // The first parameter (the fd of most calls) in one byte: no cursor,
+        // no skipping, no call.
+        if index == 0
+            && self.param_count() > 0
+            && let [tag, first, ..] = self.chunk.param_bytes(self.index)
+            && (*tag == tag::FD || *tag == tag::INT)
+            && *first < 0x80
+        {
+            return Some(crate::wire::unzigzag(u64::from(*first)));
+        }
+        self.param_int_decoded(index)
+    }
+
+    #[inline(never)]
+    fn param_int_decoded(&self, index: usize) -> Option<i64> {
         if index >= self.param_count() {
             return None;
         }
@@ -1132,6 +1147,48 @@ mod tests {
         let again: Vec<Event> = in_memory.iter().map(|e| e.to_event()).collect();
         assert_eq!(again, decoded);
         assert_eq!(in_memory.get(0).unwrap().num(), 7);
+    }
+
+    #[test]
+    fn integer_parameters_read_alike_on_the_fast_and_the_decoding_path() {
+        let values = [
+            0,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            3,
+            1000,
+            -100,
+            1 << 40,
+            i64::MIN,
+            i64::MAX,
+        ];
+        let events: Vec<Event> = values
+            .iter()
+            .flat_map(|&n| {
+                [Value::Fd(n), Value::Int(n)].map(|first| Event {
+                    params: vec![first, Value::Str(b"x".to_vec()), Value::Fd(n)],
+                    ..Event::default()
+                })
+            })
+            .chain([Event {
+                params: vec![Value::Uint(5), Value::Int(6)],
+                ..Event::default()
+            }])
+            .chain([Event::default()])
+            .collect();
+        let chunk = DecodedChunk::from_events(&events, 0).unwrap();
+        for (event, view) in events.iter().zip(chunk.iter()) {
+            for index in 0..4 {
+                let expected = match event.params.get(index) {
+                    Some(Value::Fd(n) | Value::Int(n)) => Some(*n),
+                    _ => None,
+                };
+                assert_eq!(view.param_int(index), expected, "{event:?} #{index}");
+            }
+        }
     }
 
     #[test]

@@ -383,6 +383,7 @@ impl CaptureFilter {
         let filter = Filter::new(text, prepared.catalog_of(table)).map_err(|error| {
             crate::exit::UsageError(format!("bad capture filter\n{}", error.render(text)))
         })?;
+        crate::traces::warn_about(text, &filter);
         let needs_state = filter.needs_state();
         let kernel_types = filter
             .event_types()

@@ -309,7 +309,7 @@ impl State {
     /// is not known (a socket from before the capture).
     fn socket_mut(&mut self, tgid: u32, fd: i64, addr: &SockAddr) -> Option<&mut FdEntry> {
         let process = self.processes.get_mut(&tgid)?;
-        let entry = process.fds.entry(fd).or_default();
+        let entry = process.fds.get_or_insert(fd, FdEntry::default());
         if matches!(entry.kind, FdKind::Unknown) {
             entry.kind = kind_of_addr(addr);
             entry.flags = O_RDWR as u32;
@@ -614,7 +614,7 @@ impl State {
             return;
         };
         for (fd, entry) in parent_fds {
-            process.fds.entry(fd).or_insert(entry);
+            process.fds.get_or_insert(fd, entry);
         }
         let info = &mut process.info;
         info.ppid = ppid;

@@ -17,6 +17,7 @@
 
 mod dispatch;
 mod events;
+mod fds;
 mod text;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -26,6 +27,7 @@ use scry_format::{
 };
 
 use dispatch::Dispatch;
+use fds::FdTable;
 
 /// Container id of processes outside any container.
 const HOST: &str = "host";
@@ -147,7 +149,7 @@ impl<'a> ProcessRef<'a> {
 struct ProcEntry {
     info: Process,
     /// Its fd table, shared by its threads.
-    fds: FxHashMap<i64, FdEntry>,
+    fds: FdTable,
     /// Its known threads, so that reaping it needs no scan.
     tids: Vec<u32>,
     /// Whether any process was ever given it as parent: only then can its
