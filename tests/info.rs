@@ -165,16 +165,16 @@ fn info_reads_a_directory_of_segments_and_sums_several_traces_up() {
 }
 
 #[test]
-fn traces_of_format_1_0_and_1_1_both_read_with_their_event_tables() {
+fn traces_of_format_1_0_and_the_current_one_both_read_with_their_event_tables() {
     // The recorded samples are 1.0 (header in the clear); what this scry
-    // writes is 1.1 (packed header).
+    // writes is 1.2 (packed header, event table against a base table).
     let old = samples().join("workload.scry");
     let dir = TempDir::new("info-versions");
     let new = dir.path("t.scry");
     std::fs::write(&new, small_trace(300)).unwrap();
     for (path, version) in [
         (old.to_str().unwrap(), "scry 1.0"),
-        (new.as_str(), "scry 1.1"),
+        (new.as_str(), "scry 1.2"),
     ] {
         let run = scry(&["info", path]);
         assert_eq!(run.code, 0, "{path}: {}", run.stderr);
