@@ -192,7 +192,7 @@ pub fn record<W: Write + Send + 'static>(
     stop: &AtomicBool,
     mut progress: impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
-    check_kernel()?;
+    let kernel = check_kernel()?;
     let table = event_table();
     let syscalls = options
         .syscalls
@@ -216,7 +216,7 @@ pub fn record<W: Write + Send + 'static>(
         self_tgid: std::process::id(),
         targets,
         syscalls: syscalls.clone(),
-        kernel: running_kernel().unwrap_or((0, 0)),
+        kernel: kernel.unwrap_or((0, 0)),
     };
     let boot_time = boot_time_ns();
     probe::with_probe(&config, boot_time, |probe| {
@@ -470,16 +470,13 @@ fn check_release(release: &str) -> Result<()> {
     }
 }
 
-/// The running kernel's `major.minor`.
-fn running_kernel() -> Option<(u32, u32)> {
-    kernel_version(&std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?)
-}
-
 /// Refuses early, with a precise message, what would otherwise fail deep in
 /// libbpf with a generic one.
-fn check_kernel() -> Result<()> {
-    if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-        check_release(&release)?;
+/// Returns the running kernel's `major.minor` when it can be read.
+fn check_kernel() -> Result<Option<(u32, u32)>> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok();
+    if let Some(release) = &release {
+        check_release(release)?;
     }
     if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
         return Err(CaptureError::Unsupported(
@@ -501,7 +498,7 @@ fn check_kernel() -> Result<()> {
             });
         }
     }
-    Ok(())
+    Ok(release.as_deref().and_then(kernel_version))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::{EventSelector, Rotation};
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Batches in flight between the drain loop and the writer.
 const QUEUE_BATCHES: usize = 256;
-/// Emptied batches kept for reuse.
+/// Written batches (events and all) handed back to the drain loop for reuse.
 const SPARE_BATCHES: usize = 8;
 
 pub(crate) enum Message {
