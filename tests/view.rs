@@ -63,14 +63,19 @@ impl Tmux {
         assert!(self.run(&args).status.success());
     }
 
-    /// Waits until the screen satisfies `ready`, and returns it.
+    /// Waits until the screen satisfies `ready` and has settled, and
+    /// returns it. A capture can land in the middle of a frame being
+    /// written, so a screen counts only once two captures 100 ms apart
+    /// agree.
     fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
+        let mut previous = String::new();
         loop {
             let screen = self.screen();
-            if ready(&screen) {
+            if ready(&screen) && screen == previous {
                 return screen;
             }
+            previous = screen.clone();
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "timed out waiting for {what}; the screen:\n{screen}"
