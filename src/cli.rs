@@ -153,9 +153,13 @@ Examples:
   scry convert falco-event.scap.gz -w - | scry info -
 
 Every command reads .scap files directly; converting makes later reads
-faster and the file smaller. Exits 3 when the capture is unreadable; a
-capture cut off or damaged part way is converted up to the damage, with a
-warning.")]
+faster and the file smaller. The trace keeps every event, and of the
+capture's process, fd and user lists what its events can reach: the
+processes that made syscalls, their ancestors and session leaders, their
+fds, the accounts they run as. Processes idle throughout the capture are
+left out unless --full-snapshot is given. Exits 3 when the capture is
+unreadable; a capture cut off or damaged part way is converted up to the
+damage, with a warning.")]
     Convert(ConvertArgs),
 
     /// List every field a filter or an output format can use, with its type
@@ -532,6 +536,11 @@ pub struct ConvertArgs {
     /// Print nothing but warnings and errors.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Keep every process, fd, user and group of the capture's lists in
+    /// the trace's snapshot, even those no event reaches.
+    #[arg(long)]
+    pub full_snapshot: bool,
 }
 
 #[derive(Debug, Args)]

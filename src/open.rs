@@ -177,9 +177,12 @@ fn import(
     options: ReadOptions,
     name: &str,
 ) -> anyhow::Result<(Trace, Option<ScapReport>)> {
-    let writer = WriterOptions {
-        compress: false,
-        ..WriterOptions::default()
+    let writer = scap::ImportOptions {
+        writer: WriterOptions {
+            compress: false,
+            ..WriterOptions::default()
+        },
+        reachable_snapshot: false,
     };
     let capacity = bytes.as_ref().len() / 2;
     let (data, report) = scap::import(bytes, Vec::with_capacity(capacity), writer)

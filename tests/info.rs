@@ -165,16 +165,19 @@ fn info_reads_a_directory_of_segments_and_sums_several_traces_up() {
 }
 
 #[test]
-fn traces_of_format_1_0_and_the_current_one_both_read_with_their_event_tables() {
-    // The recorded samples are 1.0 (header in the clear); what this scry
-    // writes is 1.2 (packed header, event table against a base table).
+fn traces_of_every_format_version_read_with_their_event_tables() {
+    // The recorded samples are 1.0 (header in the clear); format-1.1.scry
+    // lists its whole event table in a packed header; what this scry
+    // writes is 1.2 (the table written against a base table).
     let old = samples().join("workload.scry");
+    let packed = samples().join("format-1.1.scry");
     let dir = TempDir::new("info-versions");
     let new = dir.path("t.scry");
     std::fs::write(&new, small_trace(300)).unwrap();
-    for (path, version) in [
-        (old.to_str().unwrap(), "scry 1.0"),
-        (new.as_str(), "scry 1.2"),
+    for (path, version, filter) in [
+        (old.to_str().unwrap(), "scry 1.0", "evt.type=openat"),
+        (packed.to_str().unwrap(), "scry 1.1", "evt.type=open"),
+        (new.as_str(), "scry 1.2", "evt.type=openat"),
     ] {
         let run = scry(&["info", path]);
         assert_eq!(run.code, 0, "{path}: {}", run.stderr);
@@ -185,8 +188,19 @@ fn traces_of_format_1_0_and_the_current_one_both_read_with_their_event_tables() 
         let types = |out: &str| out.split_once("events by type:").map(|(_, t)| t.to_owned());
         assert_eq!(types(&streamed.stdout), types(&run.stdout), "{path}");
         // Event names come from the file's table.
-        let count = scry(&["read", "--count", path, "evt.type=openat"]);
+        let count = scry(&["read", "--count", path, filter]);
         assert_eq!(count.code, 0, "{path}: {}", count.stderr);
         assert!(count.stdout.trim().parse::<u64>().unwrap() > 0, "{path}");
+    }
+    // The 1.1 file reads as the capture it was converted from does.
+    let capture = samples().join("scap").join("cat_write.scap");
+    for format in [
+        "%evt.num %evt.type %proc.name %evt.args",
+        "%fd.name %evt.res",
+    ] {
+        let from_scap = scry(&["read", capture.to_str().unwrap(), "-p", format]);
+        let from_scry = scry(&["read", packed.to_str().unwrap(), "-p", format]);
+        assert_eq!(from_scap.code, 0, "{}", from_scap.stderr);
+        assert_eq!(from_scap.stdout, from_scry.stdout, "{format}");
     }
 }

@@ -111,7 +111,20 @@ fn converted_captures_read_the_same() {
         let run = scry(&["convert", &scap, "-w", &scry_path, "--quiet"]);
         assert_eq!(run.code, 0, "{name}: {}", run.stderr);
         assert_eq!(run.stderr, "", "{name}: a whole capture converts silently");
-        for args in [&[][..], &["-j"][..], &["evt.type=read", "-X"][..]] {
+        // Every field that reads the state: the snapshot keeps what they
+        // can reach.
+        let state = "*%evt.num %thread.tid %proc.pid %proc.name %proc.exe %proc.cmdline \
+                     %proc.cwd %proc.ppid %proc.pname %proc.aname[2] %proc.aname[3] %proc.sid \
+                     %proc.sname %proc.vpgid.name %proc.loginshellid %user.uid %user.name \
+                     %user.homedir %user.shell %user.loginname %group.gid %group.name \
+                     %fd.num %fd.type %fd.name %fd.cip %fd.sip %fd.cport %fd.sport \
+                     %fd.is_server %container.id";
+        for args in [
+            &[][..],
+            &["-j"][..],
+            &["evt.type=read", "-X"][..],
+            &["-p", state][..],
+        ] {
             let direct = scry(&[&["read", &scap][..], args].concat());
             let converted = scry(&[&["read", &scry_path][..], args].concat());
             assert_eq!(direct.code, converted.code, "{name} {args:?}");
@@ -123,6 +136,18 @@ fn converted_captures_read_the_same() {
         check_contents(name, &scry_path);
         let verify = scry(&["verify", &scry_path]);
         assert_eq!(verify.code, 0, "{name}: {}", verify.stdout);
+        // --full-snapshot keeps every process, fd and account.
+        let full = dir.path(&format!("{name}-full.scry"));
+        let run = scry(&["convert", &scap, "-w", &full, "--full-snapshot"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert!(!run.stderr.contains("left out"), "{}", run.stderr);
+        let snapshot = |path: &str| {
+            let info = scry(&["info", path]).stdout;
+            info.lines()
+                .find(|l| l.starts_with("snapshot"))
+                .map(|l| l.split(", 0 containers").next().unwrap_or(l).to_owned())
+        };
+        assert_eq!(snapshot(&full), snapshot(&scap), "{name}");
     }
 }
 

@@ -196,6 +196,145 @@ pub struct Snapshot {
     pub containers: Vec<ContainerInfo>,
 }
 
+/// Ids a trace's events name, for [`Snapshot::reachable`].
+#[derive(Debug, Clone, Default)]
+pub struct Reached {
+    /// Processes with events.
+    pub tgids: std::collections::HashSet<u32>,
+    /// Processes with events that may read or pass on their fds (syscalls,
+    /// events with an fd parameter), unlike a capture's periodic process
+    /// samples.
+    pub fd_tgids: std::collections::HashSet<u32>,
+    /// User ids found in event parameters (`setuid`'s…).
+    pub uids: std::collections::HashSet<u32>,
+    /// Group ids found in event parameters.
+    pub gids: std::collections::HashSet<u32>,
+}
+
+impl Snapshot {
+    /// What of the snapshot the events of a trace can reach, given the ids
+    /// they name: the processes with events, their session and process
+    /// group leaders and the ancestors of all of them, with their threads;
+    /// the fds of the processes with events that may read them, and the
+    /// listening sockets their connected ones were accepted from (with
+    /// the processes holding them); the users and groups those processes
+    /// run as or the events name (and the groups of those users); their
+    /// containers. A process idle for the whole trace, the fds of one
+    /// whose events never read them and the accounts nothing names are
+    /// left out: no field of any event reads them.
+    pub fn reachable(&self, reached: &Reached) -> Snapshot {
+        use std::collections::HashSet;
+        let by_pid: std::collections::HashMap<u32, &ProcessInfo> =
+            self.processes.iter().map(|p| (p.pid, p)).collect();
+        let mut kept: HashSet<u32> = HashSet::new();
+        let keep_with_ancestors = |pid: u32, kept: &mut HashSet<u32>| {
+            let mut at = pid;
+            // Bounded: ppid links may form a cycle in a damaged capture.
+            for _ in 0..4096 {
+                if !kept.insert(at) {
+                    break;
+                }
+                match by_pid.get(&at) {
+                    Some(process) if process.ppid != at && process.ppid != 0 => at = process.ppid,
+                    _ => break,
+                }
+            }
+        };
+        for &tgid in &reached.tgids {
+            keep_with_ancestors(tgid, &mut kept);
+            // Their session and process group leaders are named by fields.
+            if let Some(process) = by_pid.get(&tgid) {
+                for leader in [process.sid, process.pgid] {
+                    if leader != 0 {
+                        keep_with_ancestors(leader, &mut kept);
+                    }
+                }
+            }
+        }
+        let mut fds: Vec<&FdInfo> = self
+            .fds
+            .iter()
+            .filter(|fd| reached.fd_tgids.contains(&fd.pid))
+            .collect();
+        // A connected socket is the server's end when its local address is
+        // listened on (see the analyser's state): keep those listeners.
+        let locals: HashSet<SocketAddr> = fds
+            .iter()
+            .filter(|fd| fd.remote.is_some())
+            .filter_map(|fd| match fd.local {
+                Some(SockAddr::Inet(addr)) => Some(addr),
+                _ => None,
+            })
+            .collect();
+        let listens_on_kept = |fd: &FdInfo| match (&fd.local, &fd.remote) {
+            (Some(SockAddr::Inet(addr)), None) if addr.port() != 0 => locals.iter().any(|local| {
+                local.port() == addr.port() && (local == addr || addr.ip().is_unspecified())
+            }),
+            _ => false,
+        };
+        for fd in &self.fds {
+            if !reached.fd_tgids.contains(&fd.pid) && listens_on_kept(fd) {
+                fds.push(fd);
+                keep_with_ancestors(fd.pid, &mut kept);
+            }
+        }
+        let processes: Vec<ProcessInfo> = self
+            .processes
+            .iter()
+            .filter(|p| kept.contains(&p.pid))
+            .cloned()
+            .collect();
+        let mut uids = reached.uids.clone();
+        let mut gids = reached.gids.clone();
+        for process in &processes {
+            uids.extend([process.uid, process.euid, process.loginuid]);
+            gids.extend([process.gid, process.egid]);
+        }
+        let users: Vec<UserInfo> = self
+            .users
+            .iter()
+            .filter(|u| uids.contains(&u.uid))
+            .cloned()
+            .collect();
+        gids.extend(users.iter().map(|u| u.gid));
+        let containers: HashSet<&str> = processes.iter().map(|p| p.container_id.as_str()).collect();
+        let mut fds: Vec<FdInfo> = fds.into_iter().cloned().collect();
+        // In snapshot order, whatever order they were found in.
+        let position: std::collections::HashMap<(u32, i32), usize> = self
+            .fds
+            .iter()
+            .enumerate()
+            .map(|(at, fd)| ((fd.pid, fd.fd), at))
+            .collect();
+        fds.sort_by_key(|fd| position.get(&(fd.pid, fd.fd)).copied());
+        fds.dedup_by_key(|fd| (fd.pid, fd.fd));
+        Snapshot {
+            ts: self.ts,
+            threads: self
+                .threads
+                .iter()
+                .filter(|t| kept.contains(&t.tgid))
+                .cloned()
+                .collect(),
+            fds,
+            users,
+            groups: self
+                .groups
+                .iter()
+                .filter(|g| gids.contains(&g.gid))
+                .cloned()
+                .collect(),
+            containers: self
+                .containers
+                .iter()
+                .filter(|c| containers.contains(c.id.as_str()))
+                .cloned()
+                .collect(),
+            processes,
+        }
+    }
+}
+
 /// A process (thread group) as it was at snapshot time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProcessInfo {
@@ -391,4 +530,119 @@ pub struct ContainerInfo {
     pub privileged: bool,
     /// Start time, ns since the epoch, 0 when unknown.
     pub start_ts: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(pid: u32, ppid: u32, sid: u32, uid: u32) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            ppid,
+            sid,
+            pgid: pid,
+            uid,
+            euid: uid,
+            gid: uid,
+            egid: uid,
+            loginuid: uid,
+            ..ProcessInfo::default()
+        }
+    }
+
+    fn fd(pid: u32, fd: i32, local: Option<&str>, remote: Option<&str>) -> FdInfo {
+        let inet = |a: &str| SockAddr::Inet(a.parse().unwrap());
+        FdInfo {
+            pid,
+            fd,
+            local: local.map(inet),
+            remote: remote.map(inet),
+            ..FdInfo::default()
+        }
+    }
+
+    #[test]
+    fn the_reachable_snapshot_keeps_what_events_can_read() {
+        let snapshot = Snapshot {
+            ts: 7,
+            processes: vec![
+                process(1, 0, 1, 0),
+                process(10, 1, 10, 0),
+                process(20, 10, 20, 1000),
+                process(30, 20, 20, 1000),
+                process(40, 1, 40, 33),
+                process(50, 1, 50, 0),
+            ],
+            threads: [
+                (1, 1),
+                (10, 10),
+                (20, 20),
+                (30, 30),
+                (31, 30),
+                (40, 40),
+                (50, 50),
+            ]
+            .iter()
+            .map(|&(tid, tgid)| ThreadInfo {
+                tid,
+                tgid,
+                comm: Vec::new(),
+            })
+            .collect(),
+            fds: vec![
+                fd(30, 0, None, None),
+                fd(30, 3, Some("10.0.0.1:80"), Some("10.0.0.9:5000")),
+                fd(40, 4, Some("0.0.0.0:80"), None),
+                fd(40, 5, None, None),
+                fd(50, 4, Some("0.0.0.0:22"), None),
+                fd(20, 1, None, None),
+            ],
+            users: [0, 33, 1000, 1001, 1002]
+                .iter()
+                .map(|&uid| UserInfo {
+                    uid,
+                    gid: uid,
+                    ..UserInfo::default()
+                })
+                .collect(),
+            groups: [0, 33, 1000, 1001, 1002, 2000]
+                .iter()
+                .map(|&gid| GroupInfo {
+                    gid,
+                    ..GroupInfo::default()
+                })
+                .collect(),
+            containers: Vec::new(),
+        };
+        let reached = Reached {
+            tgids: [30, 50].into_iter().collect(),
+            fd_tgids: [30].into_iter().collect(),
+            uids: [1001].into_iter().collect(),
+            gids: [2000].into_iter().collect(),
+        };
+        let kept = snapshot.reachable(&reached);
+        let pids: Vec<u32> = kept.processes.iter().map(|p| p.pid).collect();
+        // cat, its ancestors and session leader; the web server whose
+        // listening socket cat's connection came from; sshd, seen only in
+        // samples, without its fds.
+        assert_eq!(pids, [1, 10, 20, 30, 40, 50]);
+        let tids: Vec<u32> = kept.threads.iter().map(|t| t.tid).collect();
+        assert_eq!(tids, [1, 10, 20, 30, 31, 40, 50]);
+        let fds: Vec<(u32, i32)> = kept.fds.iter().map(|f| (f.pid, f.fd)).collect();
+        assert_eq!(fds, [(30, 0), (30, 3), (40, 4)]);
+        let uids: Vec<u32> = kept.users.iter().map(|u| u.uid).collect();
+        assert_eq!(uids, [0, 33, 1000, 1001]);
+        let gids: Vec<u32> = kept.groups.iter().map(|g| g.gid).collect();
+        assert_eq!(gids, [0, 33, 1000, 1001, 2000]);
+        assert_eq!(kept.ts, 7);
+        // Everything reached keeps everything.
+        let all = Reached {
+            tgids: snapshot.processes.iter().map(|p| p.pid).collect(),
+            fd_tgids: snapshot.processes.iter().map(|p| p.pid).collect(),
+            uids: [1001, 1002].into_iter().collect(),
+            gids: [1002, 2000].into_iter().collect(),
+        };
+        assert_eq!(snapshot.reachable(&all), snapshot);
+    }
 }

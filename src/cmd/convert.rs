@@ -2,7 +2,6 @@
 //! as a native trace, so that later reads are fast and the file is small.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use anyhow::Context;
 use scry_format::WriterOptions;
@@ -10,7 +9,7 @@ use scry_format::scap::{self, Sniffed};
 
 use crate::cli::ConvertArgs;
 use crate::exit::{Code, UsageError};
-use crate::open::{read_whole, warn_scap};
+use crate::open::{TraceData, read_whole, warn_scap};
 use crate::output;
 
 pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
@@ -33,12 +32,12 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
     }
     let written = if args.output.as_os_str() == "-" {
         let out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
-        convert(data.as_ref(), out, input)?.1
+        convert(data, out, args)?.1
     } else {
         let file = output::create_private(&args.output)
             .with_context(|| format!("cannot create {}", args.output.display()))?;
         let out = io::BufWriter::with_capacity(1 << 20, file);
-        let (out, written) = convert(data.as_ref(), out, input)?;
+        let (out, written) = convert(data, out, args)?;
         out.into_inner()
             .map_err(io::IntoInnerError::into_error)
             .and_then(|file| file.sync_all())
@@ -57,17 +56,48 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-/// Converts `bytes` into `out`; the counts of capture events and records
+/// Captures up to this size (as stored) are written with
+/// [`SMALL_CAPTURE_LEVEL`]: the strongest compression costs little on them.
+const SMALL_CAPTURE: usize = 16 << 20;
+/// zstd level of the chunks of small captures.
+const SMALL_CAPTURE_LEVEL: i32 = 19;
+
+/// Converts `data` into `out`; the counts of capture events and records
 /// and the bytes written.
-fn convert<W: Write>(bytes: &[u8], out: W, path: &Path) -> anyhow::Result<(W, (u64, u64, u64))> {
+fn convert<W: Write>(
+    data: TraceData,
+    out: W,
+    args: &ConvertArgs,
+) -> anyhow::Result<(W, (u64, u64, u64))> {
+    let path = &args.input;
     let counter = Counted {
         inner: out,
         bytes: 0,
     };
-    let (mut counter, report) = scap::import(bytes, counter, WriterOptions::default())
+    let mut writer = WriterOptions::default();
+    if data.as_ref().len() <= SMALL_CAPTURE {
+        writer.level = SMALL_CAPTURE_LEVEL;
+    }
+    let options = scap::ImportOptions {
+        writer,
+        reachable_snapshot: !args.full_snapshot,
+    };
+    let (mut counter, report) = scap::import(data, counter, options)
         .with_context(|| format!("cannot convert {}", path.display()))?;
     counter.flush().context("writing the trace")?;
     warn_scap(path, &report);
+    if let Some(left) = report.left_out
+        && !args.quiet
+        && left != scap::LeftOut::default()
+    {
+        eprintln!(
+            "scry: {}: left out of the snapshot what no event reaches: {} processes, {} fds, {} users and groups (--full-snapshot keeps them)",
+            path.display(),
+            output::count(left.processes as u64),
+            output::count(left.fds as u64),
+            output::count(left.accounts as u64)
+        );
+    }
     let events = &report.events;
     Ok((
         counter.inner,

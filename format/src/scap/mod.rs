@@ -41,7 +41,7 @@ use rustc_hash::FxHashMap;
 
 use crate::chunk::{ChunkBuilder, DecodedChunk};
 use crate::error::{FormatError, Result};
-use crate::model::{CaptureSettings, FileHeader, Snapshot};
+use crate::model::{CaptureSettings, FileHeader, Reached, Snapshot};
 use crate::reader::Truncation;
 use crate::writer::{HOST_CONTAINER, TraceWriter, WriterOptions};
 
@@ -114,6 +114,9 @@ pub struct ScapReport {
     /// Set when a block could not be delimited: nothing after `offset` was
     /// read.
     pub damage: Option<(u64, String)>,
+    /// What an import left out of the snapshot, when it kept only what
+    /// the events reach.
+    pub left_out: Option<LeftOut>,
 }
 
 impl ScapReport {
@@ -435,6 +438,113 @@ impl<D: AsRef<[u8]> + Send + Sync> Pump<D> {
     }
 }
 
+/// How a capture is written as a trace.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The trace writer's.
+    pub writer: WriterOptions,
+    /// Keep in the snapshot only what the capture's events can reach
+    /// ([`Snapshot::reachable`]): processes idle throughout, their fds and
+    /// the accounts nothing names are left out. The capture is then read
+    /// twice.
+    pub reachable_snapshot: bool,
+}
+
+/// What [`ImportOptions::reachable_snapshot`] left out of a snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Processes (with their threads).
+    pub processes: usize,
+    /// Fds.
+    pub fds: usize,
+    /// Users and groups.
+    pub accounts: usize,
+}
+
+/// Parameter names that hold user ids and group ids.
+const UID_PARAMS: [&str; 5] = ["uid", "euid", "ruid", "suid", "loginuid"];
+const GID_PARAMS: [&str; 4] = ["gid", "egid", "rgid", "sgid"];
+
+/// The processes with events in the capture in `data`, and the user and
+/// group ids its events name.
+fn reached(data: &[u8]) -> Result<Reached> {
+    let mut stream = ScapStream::open(data)?;
+    let table = stream.header.event_table.clone();
+    // Per type: the positions of its uid and gid parameters.
+    let mut ids: Vec<(Vec<usize>, Vec<usize>)> = vec![Default::default(); table.id_bound()];
+    // Of syscalls only: libscap's own events that carry ids describe
+    // accounts (`useradded`) or sample processes, they name none to look up.
+    for entry in table
+        .entries()
+        .iter()
+        .filter(|e| e.id < crate::FIRST_SPECIAL_TYPE)
+    {
+        let positions = |names: &[&str]| -> Vec<usize> {
+            let named = |p: &String| names.contains(&p.as_str());
+            entry
+                .params
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| named(p))
+                .map(|(at, _)| at)
+                .collect()
+        };
+        ids[usize::from(entry.id)] = (positions(&UID_PARAMS), positions(&GID_PARAMS));
+    }
+    let params_of: Vec<bool> = ids
+        .iter()
+        .map(|(u, g)| !u.is_empty() || !g.is_empty())
+        .collect();
+    // Syscalls may read, copy or replace fds; other events (a capture's
+    // periodic samples of each process) only if they name one.
+    let mut reads_fds = vec![false; table.id_bound()];
+    for entry in table.entries() {
+        reads_fds[usize::from(entry.id)] =
+            entry.id < crate::FIRST_SPECIAL_TYPE || entry.params.iter().any(|p| p.contains("fd"));
+    }
+    let mut reached = Reached::default();
+    let flow = stream.for_each_chunk(
+        crate::pipeline::default_threads(),
+        Some(&params_of),
+        |chunk| {
+            let Ok(chunk) = chunk else {
+                return ControlFlow::<()>::Continue(());
+            };
+            for event in chunk.iter() {
+                reached.tgids.insert(event.tgid());
+                if reads_fds
+                    .get(usize::from(event.event_type()))
+                    .copied()
+                    .unwrap_or(true)
+                {
+                    reached.fd_tgids.insert(event.tgid());
+                }
+                let Some((uids, gids)) = ids.get(usize::from(event.event_type())) else {
+                    continue;
+                };
+                for (at, value) in event.params().enumerate() {
+                    let id = match value {
+                        crate::ValueRef::Int(v) | crate::ValueRef::Fd(v) => u32::try_from(v).ok(),
+                        crate::ValueRef::Uint(v) => u32::try_from(v).ok(),
+                        _ => None,
+                    };
+                    if let Some(id) = id {
+                        if uids.contains(&at) {
+                            reached.uids.insert(id);
+                        }
+                        if gids.contains(&at) {
+                            reached.gids.insert(id);
+                        }
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    debug_assert!(flow.is_continue());
+    Ok(reached)
+}
+
 /// Reads the capture in `data` (plain or gzip) and writes it as a scry
 /// trace to `out` with `options`. Returns the writer's output and what was
 /// found. Events are converted on a thread of their own while `out` is
@@ -444,12 +554,28 @@ impl<D: AsRef<[u8]> + Send + Sync> Pump<D> {
 /// Not a scap file, a byte-swapped file, an unsupported major version, a
 /// file cut off inside its section header, or I/O errors of `out`.
 /// Damage further in ends the reading and is reported, not returned.
-pub fn import<D, W>(data: D, out: W, options: WriterOptions) -> Result<(W, ScapReport)>
+pub fn import<D, W>(data: D, out: W, options: ImportOptions) -> Result<(W, ScapReport)>
 where
     D: AsRef<[u8]> + Send + Sync,
     W: Write,
 {
+    let reached = if options.reachable_snapshot {
+        Some(reached(data.as_ref())?)
+    } else {
+        None
+    };
+    let options = options.writer;
     let mut stream = ScapStream::open(data)?;
+    if let Some(reached) = reached {
+        let whole = &stream.snapshot;
+        let kept = whole.reachable(&reached);
+        stream.report.left_out = Some(LeftOut {
+            processes: whole.processes.len() - kept.processes.len(),
+            fds: whole.fds.len() - kept.fds.len(),
+            accounts: whole.users.len() + whole.groups.len() - kept.users.len() - kept.groups.len(),
+        });
+        stream.snapshot = kept;
+    }
     let mut writer = TraceWriter::new(out, &stream.header, &stream.snapshot, options.clone())?;
     let Some(mut pump) = stream.pump.take() else {
         return Err(FormatError::Unsupported("capture read twice".to_owned()));
@@ -791,7 +917,7 @@ mod tests {
 
     #[test]
     fn a_built_capture_reads_back() {
-        let (bytes, report) = import(capture(), Vec::new(), WriterOptions::default()).unwrap();
+        let (bytes, report) = import(capture(), Vec::new(), ImportOptions::default()).unwrap();
         assert!(report.is_whole(), "{report:?}");
         assert_eq!(report.version, (1, 2));
         assert_eq!(report.skipped_blocks, 1);
@@ -839,12 +965,12 @@ mod tests {
     fn a_cut_capture_reads_what_is_whole() {
         let whole = capture();
         let cut = &whole[..whole.len() - 10];
-        let (_, report) = import(cut.to_vec(), Vec::new(), WriterOptions::default()).unwrap();
+        let (_, report) = import(cut.to_vec(), Vec::new(), ImportOptions::default()).unwrap();
         assert!(report.truncation.is_some());
         assert_eq!(report.events.records, 2);
         // Every prefix either fails cleanly or reads.
         for len in 0..whole.len() {
-            let _ = import(whole[..len].to_vec(), Vec::new(), WriterOptions::default());
+            let _ = import(whole[..len].to_vec(), Vec::new(), ImportOptions::default());
         }
     }
 
@@ -901,7 +1027,7 @@ mod tests {
         assert!(report.gzip && report.is_whole(), "{report:?}");
         assert_eq!(one, gz);
         // The same records as the trace `import` writes.
-        let (bytes, _) = import(plain, Vec::new(), WriterOptions::default()).unwrap();
+        let (bytes, _) = import(plain, Vec::new(), ImportOptions::default()).unwrap();
         let trace = TraceFile::open(bytes).unwrap();
         let mut written = Vec::new();
         for entry in trace.chunks() {
