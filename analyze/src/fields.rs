@@ -1272,7 +1272,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn process_ref(&self) -> Option<ProcessRef<'a>> {
+    pub(crate) fn process_ref(&self) -> Option<ProcessRef<'a>> {
         *self
             .process
             .get_or_init(|| self.state.process_ref(self.event.tgid()))
@@ -1290,7 +1290,7 @@ impl<'a> Ctx<'a> {
         self.event.param_int(self.info.fd_param?)
     }
 
-    fn fd(&self) -> Option<&'a FdEntry> {
+    pub(crate) fn fd(&self) -> Option<&'a FdEntry> {
         *self
             .fd
             .get_or_init(|| self.process_ref()?.fd(self.fd_num()?))

@@ -113,16 +113,22 @@ fn into_string(bytes: Vec<u8>) -> String {
         .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
-/// Bytes as UTF-8, invalid sequences replaced.
-fn push_lossy(bytes: &[u8], out: &mut Vec<u8>) {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => out.extend_from_slice(bytes),
-        Err(_) => out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes()),
+/// Bytes as UTF-8, invalid sequences replaced; ASCII (nearly all text in
+/// a trace) is copied without a full UTF-8 check.
+#[inline]
+pub(crate) fn push_lossy(bytes: &[u8], out: &mut Vec<u8>) {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        out.extend_from_slice(bytes);
+    } else {
+        out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes());
     }
 }
 
 /// `n` in decimal.
 pub(crate) fn push_int(out: &mut Vec<u8>, n: i128) {
+    if let Ok(small) = i64::try_from(n) {
+        return push_i64(out, small);
+    }
     if n < 0 {
         out.push(b'-');
     }
@@ -133,55 +139,145 @@ pub(crate) fn push_int(out: &mut Vec<u8>, n: i128) {
     }
 }
 
-/// `n` in decimal, two digits at a time.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    while n >= 100 {
+/// `n` in decimal.
+#[inline]
+pub(crate) fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// Two decimal digits for each value below 100.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// `n` in decimal. Numbers below 100 (cpus, fds, small results: most of
+/// them) take a fixed two-byte copy; longer ones are written in place
+/// digit pair by digit pair.
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else if n < 100 {
+        let pair = n as usize * 2;
+        out.extend_from_slice(&[DIGIT_PAIRS[pair], DIGIT_PAIRS[pair + 1]]);
+    } else {
+        push_long_u64(out, n);
+    }
+}
+
+/// [`push_u64`] from 100 up: the line grows by a fixed 20 bytes (a copy of
+/// known size, no call), the digits are written over them and the line is
+/// cut back to the number's length.
+#[inline(never)]
+fn push_long_u64(out: &mut Vec<u8>, n: u64) {
+    let count = n.ilog10() as usize + 1;
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 20]);
+    if let Some(digits) = out.get_mut(start..start + count) {
+        write_digits(digits, n);
+    }
+    out.truncate(start + count);
+}
+
+/// Fills `digits` with the last `digits.len()` decimal digits of `n`,
+/// zero-padded.
+#[inline]
+pub(crate) fn write_digits(digits: &mut [u8], mut n: u64) {
+    let mut at = digits.len();
+    while at >= 2 {
         let pair = (n % 100) as usize * 2;
         n /= 100;
         at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        digits[at] = DIGIT_PAIRS[pair];
+        digits[at + 1] = DIGIT_PAIRS[pair + 1];
     }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        at -= 1;
-        buf[at] = b'0' + n as u8;
+    if at == 1 {
+        digits[0] = b'0' + (n % 10) as u8;
     }
-    out.extend_from_slice(&buf[at..]);
+}
+
+/// Buffer bytes the way sysdig shows them inline: printable ASCII as is,
+/// everything else as `.`. Branch-free, so the loop runs on whole vectors.
+#[inline]
+pub(crate) fn push_printable(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(bytes);
+    for byte in &mut out[start..] {
+        let printable = byte.wrapping_sub(0x20) < 0x5f;
+        *byte = if printable { *byte } else { b'.' };
+    }
+}
+
+/// Text appended to lines over and over (literal parts of a format,
+/// parameter names): when short, it is kept in a fixed 16-byte block that
+/// is copied whole (a copy of known size, no call) and cut back to its
+/// length.
+#[derive(Debug, Clone)]
+pub(crate) enum Literal {
+    /// Up to 16 bytes, padded, and the length.
+    Short([u8; 16], u8),
+    /// Longer text.
+    Long(Box<[u8]>),
+}
+
+impl Literal {
+    pub(crate) fn new(text: &[u8]) -> Literal {
+        match text.len() {
+            len @ 0..=16 => {
+                let mut block = [0u8; 16];
+                block[..len].copy_from_slice(text);
+                Literal::Short(block, len as u8)
+            }
+            _ => Literal::Long(text.into()),
+        }
+    }
+
+    /// Appends the text to `out`.
+    #[inline]
+    pub(crate) fn push(&self, out: &mut Vec<u8>) {
+        match self {
+            Literal::Short(block, len) => {
+                let end = out.len() + usize::from(*len);
+                out.extend_from_slice(block);
+                out.truncate(end);
+            }
+            Literal::Long(text) => out.extend_from_slice(text),
+        }
+    }
+}
+
+/// Fd `fd` of the event's process: `3(<f>/etc/hosts)` when it is known,
+/// the number alone otherwise.
+#[inline]
+fn write_fd(ctx: &Ctx<'_>, fd: i64, out: &mut Vec<u8>) {
+    match ctx.process_ref().and_then(|process| process.fd(fd)) {
+        Some(entry) if fd >= 0 => {
+            push_u64(out, fd as u64);
+            out.extend_from_slice(b"(<");
+            out.push(typechar(entry.kind).as_bytes()[0]);
+            out.push(b'>');
+            push_lossy(&entry.name, out);
+            out.push(b')');
+        }
+        _ if fd == -100 => out.extend_from_slice(b"AT_FDCWD"),
+        _ => push_i64(out, fd),
+    }
 }
 
 /// [`value`], appended to `out`.
 pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Absent => out.extend_from_slice(b"<NA>"),
-        ValueRef::Int(n) => push_int(out, n.into()),
-        ValueRef::Uint(n) => push_int(out, n.into()),
-        ValueRef::Fd(fd) => match ctx.state.fd(ctx.event.tgid(), fd) {
-            Some(entry) if fd >= 0 => {
-                push_int(out, fd.into());
-                out.extend_from_slice(b"(<");
-                out.extend_from_slice(typechar(entry.kind).as_bytes());
-                out.push(b'>');
-                push_lossy(&entry.name, out);
-                out.push(b')');
-            }
-            _ if fd == -100 => out.extend_from_slice(b"AT_FDCWD"),
-            _ => push_int(out, fd.into()),
-        },
+        ValueRef::Int(n) => push_i64(out, n),
+        ValueRef::Uint(n) => push_u64(out, n),
+        ValueRef::Fd(fd) => write_fd(ctx, fd, out),
         ValueRef::Str(s) => push_lossy(s, out),
-        ValueRef::Bytes(b) => out.extend(
-            b.iter()
-                .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' }),
-        ),
+        ValueRef::Bytes(b) => push_printable(b, out),
         ValueRef::SockAddr(addr) => out.extend_from_slice(sockaddr(addr).as_bytes()),
         ValueRef::StrList(list) => {
             for (i, item) in list.iter().enumerate() {
@@ -197,33 +293,36 @@ pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>)
 /// [`args`], appended to `out`.
 pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let event = &ctx.event;
+    let info = ctx.info;
     let start = out.len();
-    if ctx.info.is_syscall {
+    if info.is_syscall {
         let ret = event.ret();
         out.extend_from_slice(b"res=");
-        if let Some(name) = (ret < 0).then(|| errno_name(ret)).flatten() {
-            push_int(out, ret.into());
-            out.push(b'(');
-            out.extend_from_slice(name.as_bytes());
-            out.push(b')');
-        } else if ctx.info.returns_fd && ret >= 0 {
-            write_value(ctx, ValueRef::Fd(ret), out);
+        if ret < 0 {
+            push_i64(out, ret);
+            if let Some(name) = errno_name(ret) {
+                out.push(b'(');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b')');
+            }
+        } else if info.returns_fd {
+            write_fd(ctx, ret, out);
         } else {
-            push_int(out, ret.into());
+            push_u64(out, ret as u64);
         }
     }
-    let names = ctx.names;
     for (index, param) in event.params().enumerate() {
         if out.len() > start {
             out.push(b' ');
         }
-        let spec = ctx.info.param_spec(index);
-        let name = spec
-            .label
-            .or_else(|| names.get(index).map(String::as_str))
-            .unwrap_or("?");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'=');
+        match info.arg_label(index) {
+            Some(label) => label.push(out),
+            None => {
+                let name = ctx.names.get(index).map_or("?", String::as_str);
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'=');
+            }
+        }
         write_param(ctx, index, param, Style::InArgs, out);
     }
 }

@@ -6,6 +6,7 @@
 use scry_format::{EventTable, EventType};
 
 use crate::flags::{ArgFormat, arg_format, display_name};
+use crate::render::Literal;
 
 /// Facts about one event type.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +38,9 @@ pub struct TypeInfo {
     pub target_param: Option<usize>,
     /// How each parameter is shown, in record order.
     pub(crate) params: Vec<ParamSpec>,
+    /// What precedes each parameter's value in `evt.args`: its shown name
+    /// and `=`.
+    labels: Vec<Literal>,
 }
 
 impl TypeInfo {
@@ -44,6 +48,12 @@ impl TypeInfo {
     #[inline]
     pub(crate) fn param_spec(&self, index: usize) -> ParamSpec {
         self.params.get(index).copied().unwrap_or_default()
+    }
+
+    /// `name=` of parameter `index` in `evt.args`.
+    #[inline]
+    pub(crate) fn arg_label(&self, index: usize) -> Option<&Literal> {
+        self.labels.get(index)
     }
 }
 
@@ -134,6 +144,22 @@ impl TypeTable {
                     .iter()
                     .position(|p| wanted.contains(&p.as_str()))
             };
+            let params: Vec<ParamSpec> = entry
+                .params
+                .iter()
+                .map(|p| ParamSpec {
+                    format: arg_format(name, p),
+                    label: display_name(name, p),
+                })
+                .collect();
+            let labels = entry
+                .params
+                .iter()
+                .zip(&params)
+                .map(|(recorded, spec)| {
+                    Literal::new(format!("{}=", spec.label.unwrap_or(recorded)).as_bytes())
+                })
+                .collect();
             by_id[usize::from(entry.id)] = TypeInfo {
                 name: entry.name.clone(),
                 is_io_read: IO_READ.contains(&name),
@@ -149,14 +175,8 @@ impl TypeTable {
                     "name", "path", "filename", "pathname", "oldpath", "target", "dir",
                 ]),
                 target_param: param(&["newpath", "linkpath"]),
-                params: entry
-                    .params
-                    .iter()
-                    .map(|p| ParamSpec {
-                        format: arg_format(name, p),
-                        label: display_name(name, p),
-                    })
-                    .collect(),
+                params,
+                labels,
             };
         }
         TypeTable {
