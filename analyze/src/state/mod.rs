@@ -19,6 +19,8 @@ mod dispatch;
 mod events;
 mod text;
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use scry_format::{
     ContainerInfo, EventTable, EventView, FdInfo, FdKind, GroupInfo, ProcessInfo, Snapshot,
@@ -240,14 +242,66 @@ struct Orphan {
     closed: Vec<i64>,
 }
 
-/// The reconstructed state of the traced machine.
-pub struct State {
+/// The tables of a state that the events never change: what to do with
+/// each event type, and the snapshot's users, groups and containers.
+struct Fixed {
     dispatch: Dispatch,
-    threads: FxHashMap<u32, Thread>,
-    processes: FxHashMap<u32, ProcEntry>,
     users: FxHashMap<u32, UserInfo>,
     groups: FxHashMap<u32, GroupInfo>,
     containers: FxHashMap<String, ContainerInfo>,
+}
+
+/// The processes of a state. Each is shared between the state and its
+/// copies ([`State::clone`]) until one of them changes it, which then
+/// changes a copy of its own: copying a state costs a reference count per
+/// process, not a copy of every fd table.
+#[derive(Debug, Clone, Default)]
+struct Processes(FxHashMap<u32, Arc<ProcEntry>>);
+
+impl Processes {
+    fn get(&self, pid: &u32) -> Option<&ProcEntry> {
+        self.0.get(pid).map(|entry| &**entry)
+    }
+
+    fn get_mut(&mut self, pid: &u32) -> Option<&mut ProcEntry> {
+        self.0.get_mut(pid).map(Arc::make_mut)
+    }
+
+    fn get_or_insert_with(&mut self, pid: u32, new: impl FnOnce() -> ProcEntry) -> &mut ProcEntry {
+        Arc::make_mut(self.0.entry(pid).or_insert_with(|| Arc::new(new())))
+    }
+
+    fn insert(&mut self, pid: u32, entry: ProcEntry) {
+        self.0.insert(pid, Arc::new(entry));
+    }
+
+    fn remove(&mut self, pid: &u32) -> Option<Arc<ProcEntry>> {
+        self.0.remove(pid)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u32, &ProcEntry)> {
+        self.0.iter().map(|(pid, entry)| (pid, &**entry))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &ProcEntry> {
+        self.0.values().map(|entry| &**entry)
+    }
+}
+
+/// The reconstructed state of the traced machine.
+///
+/// A state can be cloned cheaply (its processes are shared until changed),
+/// so that a copy taken at the start of a run of events can replay them on
+/// another thread while this one goes on.
+#[derive(Clone)]
+pub struct State {
+    fixed: Arc<Fixed>,
+    threads: FxHashMap<u32, Thread>,
+    processes: Processes,
     orphans: FxHashMap<u32, Orphan>,
     deferred: Vec<Deferred>,
     /// The (tid, tgid) of the last event, known to be in the tables: runs
@@ -263,9 +317,9 @@ impl std::fmt::Debug for State {
             .field("processes", &self.processes.len())
             .field("threads", &self.threads.len())
             .field("fds", &self.fd_count())
-            .field("users", &self.users.len())
-            .field("groups", &self.groups.len())
-            .field("containers", &self.containers.len())
+            .field("users", &self.fixed.users.len())
+            .field("groups", &self.fixed.groups.len())
+            .field("containers", &self.fixed.containers.len())
             .finish_non_exhaustive()
     }
 }
@@ -275,16 +329,18 @@ impl State {
     /// (parameters are looked up by name once, here).
     pub fn new(snapshot: &Snapshot, table: &EventTable) -> State {
         let mut state = State {
-            dispatch: Dispatch::new(table),
+            fixed: Arc::new(Fixed {
+                dispatch: Dispatch::new(table),
+                users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
+                groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
+                containers: snapshot
+                    .containers
+                    .iter()
+                    .map(|c| (c.id.clone(), c.clone()))
+                    .collect(),
+            }),
             threads: FxHashMap::default(),
-            processes: FxHashMap::default(),
-            users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
-            groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
-            containers: snapshot
-                .containers
-                .iter()
-                .map(|c| (c.id.clone(), c.clone()))
-                .collect(),
+            processes: Processes::default(),
             orphans: FxHashMap::default(),
             deferred: Vec::new(),
             last: None,
@@ -320,8 +376,7 @@ impl State {
             let entry = fd_from_snapshot(info, &listening);
             state
                 .processes
-                .entry(info.pid)
-                .or_insert_with(|| ProcEntry::unknown(info.pid))
+                .get_or_insert_with(info.pid, || ProcEntry::unknown(info.pid))
                 .fds
                 .insert(i64::from(info.fd), entry);
         }
@@ -354,7 +409,7 @@ impl State {
         if !self.deferred.is_empty() {
             self.run_deferred();
         }
-        match self.dispatch.slot(event.event_type()) {
+        match self.fixed.dispatch.slot(event.event_type()) {
             None => self.ensure_thread(event.tid(), event.tgid()),
             Some(&slot) => self.handle(&slot, event),
         }
@@ -418,24 +473,28 @@ impl State {
 
     /// A user, from the snapshot's user table.
     pub fn user(&self, uid: u32) -> Option<&UserInfo> {
-        self.users.get(&uid)
+        self.fixed.users.get(&uid)
     }
 
     /// A group, from the snapshot's group table.
     pub fn group(&self, gid: u32) -> Option<&GroupInfo> {
-        self.groups.get(&gid)
+        self.fixed.groups.get(&gid)
     }
 
     /// A container by id; a unique prefix of at least 12 characters (the
     /// short form tools print) also finds it.
     pub fn container(&self, id: &str) -> Option<&ContainerInfo> {
-        if let Some(found) = self.containers.get(id) {
+        if let Some(found) = self.fixed.containers.get(id) {
             return Some(found);
         }
         if id.len() < 12 || id == HOST {
             return None;
         }
-        let mut matches = self.containers.values().filter(|c| c.id.starts_with(id));
+        let mut matches = self
+            .fixed
+            .containers
+            .values()
+            .filter(|c| c.id.starts_with(id));
         match (matches.next(), matches.next()) {
             (Some(only), None) => Some(only),
             _ => None,
@@ -463,8 +522,7 @@ impl State {
         }
         let process = self
             .processes
-            .entry(tgid)
-            .or_insert_with(|| ProcEntry::unknown(tgid));
+            .get_or_insert_with(tgid, || ProcEntry::unknown(tgid));
         if !process.tids.contains(&tid) {
             process.tids.push(tid);
         }
@@ -533,7 +591,7 @@ impl State {
         let Some(process) = self.processes.remove(&tgid) else {
             return;
         };
-        for tid in process.tids {
+        for &tid in &process.tids {
             if self.threads.get(&tid).is_some_and(|t| t.tgid == tgid) {
                 self.threads.remove(&tid);
             }
@@ -544,11 +602,17 @@ impl State {
             return;
         }
         let reaper = self.reaper_above(process.info.ppid);
-        let mut adopted = false;
-        for other in self.processes.values_mut() {
-            if other.info.ppid == tgid {
+        // Only the children are changed (and so copied, when shared).
+        let children: Vec<u32> = self
+            .processes
+            .iter()
+            .filter(|(_, other)| other.info.ppid == tgid)
+            .map(|(&pid, _)| pid)
+            .collect();
+        let adopted = !children.is_empty();
+        for child in children {
+            if let Some(other) = self.processes.get_mut(&child) {
                 other.info.ppid = reaper;
-                adopted = true;
             }
         }
         if adopted && let Some(reaper) = self.processes.get_mut(&reaper) {
