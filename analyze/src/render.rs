@@ -49,7 +49,9 @@ enum Style {
     Alone,
 }
 
-/// Parameter `index` of the event, formatted by its type's table.
+/// Parameter `index` of the event, formatted by its type's table. Inlined
+/// into its callers, so that the value stays in registers.
+#[inline(always)]
 fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, out: &mut Vec<u8>) {
     let number = match value {
         ValueRef::Uint(n) => Some(n),
@@ -171,8 +173,8 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 }
 
 /// [`push_u64`] from 100 up: the line grows by a fixed 20 bytes (a copy of
-/// known size, no call), the digits are written over them and the line is
-/// cut back to the number's length.
+/// known size, no call), the digits are written over them from the right,
+/// four at a time, and the line is cut back to the number's length.
 #[inline(never)]
 fn push_long_u64(out: &mut Vec<u8>, n: u64) {
     let count = n.ilog10() as usize + 1;
@@ -185,16 +187,28 @@ fn push_long_u64(out: &mut Vec<u8>, n: u64) {
 }
 
 /// Fills `digits` with the last `digits.len()` decimal digits of `n`,
-/// zero-padded.
+/// zero-padded: four digits per division, each half of them from a table
+/// of pairs, so that the steps do not wait on one another.
 #[inline]
 pub(crate) fn write_digits(digits: &mut [u8], mut n: u64) {
     let mut at = digits.len();
-    while at >= 2 {
+    while at >= 4 {
+        let four = (n % 10_000) as usize;
+        n /= 10_000;
+        let (high, low) = (four / 100 * 2, four % 100 * 2);
+        at -= 4;
+        digits[at..at + 4].copy_from_slice(&[
+            DIGIT_PAIRS[high],
+            DIGIT_PAIRS[high + 1],
+            DIGIT_PAIRS[low],
+            DIGIT_PAIRS[low + 1],
+        ]);
+    }
+    if at >= 2 {
         let pair = (n % 100) as usize * 2;
         n /= 100;
         at -= 2;
-        digits[at] = DIGIT_PAIRS[pair];
-        digits[at + 1] = DIGIT_PAIRS[pair + 1];
+        digits[at..at + 2].copy_from_slice(&[DIGIT_PAIRS[pair], DIGIT_PAIRS[pair + 1]]);
     }
     if at == 1 {
         digits[0] = b'0' + (n % 10) as u8;
@@ -270,6 +284,7 @@ fn write_fd(ctx: &Ctx<'_>, fd: i64, out: &mut Vec<u8>) {
 }
 
 /// [`value`], appended to `out`.
+#[inline(always)]
 pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Absent => out.extend_from_slice(b"<NA>"),

@@ -450,6 +450,7 @@ impl DecodedChunk {
 
     /// The buffer contents; empty if they are damaged (which
     /// [`DecodedChunk::validate`] reports).
+    #[inline]
     fn blob(&self) -> &[u8] {
         self.blob
             .get_or_init(|| self.load_blob().unwrap_or_default())
@@ -585,10 +586,12 @@ impl DecodedChunk {
         Ok(())
     }
 
+    #[inline]
     fn blob_span(&self, index: usize) -> std::ops::Range<usize> {
         self.blob_bounds[index] as usize..self.blob_bounds[index + 1] as usize
     }
 
+    #[inline]
     fn param_bytes(&self, index: usize) -> &[u8] {
         let start = self.param_bounds[index] as usize;
         let end = self.param_bounds[index + 1] as usize;
@@ -625,6 +628,7 @@ impl DecodedChunk {
         (0..self.len()).map(move |index| EventView { chunk: self, index })
     }
 
+    #[inline]
     fn slice(&self, start: u32, len: u32) -> &[u8] {
         let start = start as usize;
         self.payload
@@ -632,6 +636,7 @@ impl DecodedChunk {
             .unwrap_or_default()
     }
 
+    #[inline]
     fn string(&self, id: u32) -> WireResult<&[u8]> {
         let &(start, len) = self
             .strings
@@ -643,6 +648,9 @@ impl DecodedChunk {
 
 /// Decodes one tagged value; strings resolve through the chunk's table and
 /// buffer bytes are taken, in order, from the event's span of the blob.
+/// Inlined into the iterator over parameters: the value then goes to its
+/// reader in registers, not through memory.
+#[inline(always)]
 fn decode_value<'a>(
     chunk: &'a DecodedChunk,
     cursor: &mut Cursor<'a>,
@@ -766,6 +774,7 @@ impl<'a> EventView<'a> {
     /// All parameters, in order. Parameters are decoded as the iterator
     /// advances; damaged parameter bytes end it early (`scry verify` reports
     /// such damage).
+    #[inline]
     pub fn params(&self) -> Params<'a> {
         let bytes = self.chunk.param_bytes(self.index);
         Params {
@@ -803,6 +812,7 @@ pub struct Params<'a> {
 impl<'a> Iterator for Params<'a> {
     type Item = ValueRef<'a>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<ValueRef<'a>> {
         if self.remaining == 0 {
             return None;

@@ -422,7 +422,7 @@ impl Printer {
 
     /// Writes a column as text; false when its field does not apply to
     /// the event.
-    #[inline]
+    #[inline(always)]
     fn write_column(&self, col: &Col, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
         let event = &ctx.event;
         match col {
