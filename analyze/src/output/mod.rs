@@ -191,7 +191,7 @@ enum Op {
     Column { col: Col, width: Option<usize> },
     /// A key and its value in a JSON line: `"proc.name":` is the key.
     Key {
-        key: Box<[u8]>,
+        key: Literal,
         col: Col,
         /// Left out when missing, instead of `null`.
         optional: bool,
@@ -321,7 +321,7 @@ impl Printer {
                 push_json_str(&column.name, &mut key);
                 key.push(b':');
                 binding.ops.push(Op::Key {
-                    key: key.into(),
+                    key: Literal::new(&key),
                     col,
                     optional: column.optional,
                 });
@@ -518,20 +518,9 @@ impl Printer {
 
     /// Writes a column as a JSON value; false when its field does not
     /// apply to the event.
+    #[inline(always)]
     fn write_json(&self, col: &Col, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
         let event = &ctx.event;
-        // Text is written in place between quotes, then escaped if need be.
-        let quoted = |out: &mut Vec<u8>, write: &dyn Fn(&mut Vec<u8>) -> bool| {
-            out.push(b'"');
-            let start = out.len();
-            if !write(out) {
-                out.truncate(start - 1);
-                return false;
-            }
-            escape_json_from(start, out);
-            out.push(b'"');
-            true
-        };
         match col {
             Col::OutputTime => push_u64(out, self.output_ns(ctx)),
             Col::Num => push_u64(out, event.num() + 1),
@@ -540,8 +529,23 @@ impl Printer {
             Col::Pid => push_u64(out, event.tgid().into()),
             Col::Tid => push_u64(out, event.tid().into()),
             Col::RawRes => push_i64(out, event.ret()),
-            Col::Clock | Col::ProcName | Col::Type | Col::Res | Col::Args | Col::FdName => {
-                return quoted(out, &|out| self.write_column(col, ctx, out));
+            // Digits, colons and errno names: nothing to escape.
+            Col::Clock | Col::Res => {
+                out.push(b'"');
+                self.write_column(col, ctx, out);
+                out.push(b'"');
+            }
+            // Text is written in place between quotes, then escaped if
+            // need be.
+            Col::ProcName | Col::Type | Col::Args | Col::FdName => {
+                out.push(b'"');
+                let start = out.len();
+                if !self.write_column(col, ctx, out) {
+                    out.truncate(start - 1);
+                    return false;
+                }
+                escape_json_from(start, out);
+                out.push(b'"');
             }
             Col::Field(field) => {
                 let Some(value) = field.extract(ctx) else {
@@ -580,7 +584,7 @@ impl Printer {
             if !first {
                 out.push(b',');
             }
-            out.extend_from_slice(key);
+            key.push(out);
             if !self.write_json(col, ctx, out) {
                 if *optional {
                     out.truncate(before);
