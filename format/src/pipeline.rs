@@ -26,6 +26,22 @@ pub(crate) fn ordered_map<T, R, B>(
     items: impl Iterator<Item = T>,
     threads: usize,
     work: impl Fn(T) -> R + Sync,
+    visit: impl FnMut(R) -> ControlFlow<B>,
+) -> ControlFlow<B>
+where
+    T: Send,
+    R: Send,
+{
+    ordered_map_window(items, threads, threads * 4, work, visit)
+}
+
+/// [`ordered_map`] with at most `window` items (at least one) between
+/// being handed to the workers and being visited.
+fn ordered_map_window<T, R, B>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    window: usize,
+    work: impl Fn(T) -> R + Sync,
     mut visit: impl FnMut(R) -> ControlFlow<B>,
 ) -> ControlFlow<B>
 where
@@ -38,7 +54,7 @@ where
         }
         return ControlFlow::Continue(());
     }
-    let window = threads * 4;
+    let window = window.max(1);
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, T)>(window);
     let job_rx = Mutex::new(job_rx);
     let (result_tx, result_rx) = mpsc::channel::<(u64, thread::Result<R>)>();
@@ -307,7 +323,9 @@ pub(crate) fn decode_owned<T: Send, B>(
             }
         }
     };
-    let flow = ordered_map(items, threads, work, |result| match result {
+    // The visitor keeps the chunks it is handed (passes them on): a
+    // short window ahead bounds what is decoded but not yet used.
+    let flow = ordered_map_window(items, threads, threads + 2, work, |result| match result {
         Ok(chunk) => visit(Ok(chunk)).map_break(Some),
         Err(error) if strict => {
             failure = Some(error);
