@@ -196,9 +196,12 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 #[inline(never)]
 fn push_long_u64(out: &mut Vec<u8>, n: u64) {
     if n < 100_000_000 {
-        let count = n.ilog10() as usize + 1;
-        let digits = eight_digits(n as u32) >> (8 * (8 - count));
-        let end = out.len() + count;
+        // The leading zeros of the padded digits are the low zero bytes
+        // of the digit values (`n` is not 0 here).
+        let values = digit_values(n as u32);
+        let zeros = (values.trailing_zeros() / 8) as usize;
+        let digits = (values + ASCII_ZEROS) >> (8 * zeros);
+        let end = out.len() + 8 - zeros;
         out.extend_from_slice(&digits.to_le_bytes());
         out.truncate(end);
     } else {
@@ -207,13 +210,23 @@ fn push_long_u64(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// `'0'` in each of the eight bytes.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
 /// The eight decimal digits of `n` (below 10^8, zero-padded) as ASCII, the
-/// first digit in the lowest byte: `n` is split into halves of four
-/// digits, pairs and single digits, every part of a level computed at
-/// once in its own lane of one integer, by multiplications instead of
-/// divisions.
+/// first digit in the lowest byte.
 #[inline]
 pub(crate) fn eight_digits(n: u32) -> u64 {
+    digit_values(n) + ASCII_ZEROS
+}
+
+/// The eight decimal digits of `n` (below 10^8, zero-padded), one value
+/// from 0 to 9 per byte, the first digit in the lowest byte: `n` is split
+/// into halves of four digits, pairs and single digits, every part of a
+/// level computed at once in its own lane of one integer, by
+/// multiplications instead of divisions.
+#[inline]
+fn digit_values(n: u32) -> u64 {
     // Two 32-bit lanes: the first four digits, the last four.
     let halves = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
     // Four 16-bit lanes of two digits: x / 100 is x * 10486 >> 20 below
@@ -222,8 +235,7 @@ pub(crate) fn eight_digits(n: u32) -> u64 {
     let pairs = high | ((halves - high * 100) << 16);
     // Eight 8-bit lanes of one digit: x / 10 is x * 103 >> 10 below 100.
     let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
-    let digits = tens | ((pairs - tens * 10) << 8);
-    digits + 0x3030_3030_3030_3030
+    tens | ((pairs - tens * 10) << 8)
 }
 
 /// Fills `digits` with the last `digits.len()` decimal digits of `n`,
