@@ -191,23 +191,34 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 }
 
 /// [`push_u64`] from 100 up: eight digits at a time, computed together
-/// ([`eight_digits`]) and copied as one fixed 8-byte block, the line cut
-/// back where a number shorter than eight digits ends.
+/// ([`digit_values`]) and copied as one fixed 8-byte block.
 #[inline(never)]
 fn push_long_u64(out: &mut Vec<u8>, n: u64) {
-    if n < 100_000_000 {
-        // The leading zeros of the padded digits are the low zero bytes
-        // of the digit values (`n` is not 0 here).
-        let values = digit_values(n as u32);
-        let zeros = (values.trailing_zeros() / 8) as usize;
-        let digits = (values + ASCII_ZEROS) >> (8 * zeros);
-        let end = out.len() + 8 - zeros;
-        out.extend_from_slice(&digits.to_le_bytes());
-        out.truncate(end);
+    const E8: u64 = 100_000_000;
+    if n < E8 {
+        push_up_to_eight(out, n as u32);
+    } else if n < E8 * E8 {
+        push_up_to_eight(out, (n / E8) as u32);
+        out.extend_from_slice(&eight_digits((n % E8) as u32).to_le_bytes());
     } else {
-        push_u64(out, n / 100_000_000);
-        out.extend_from_slice(&eight_digits((n % 100_000_000) as u32).to_le_bytes());
+        push_up_to_eight(out, (n / (E8 * E8)) as u32);
+        out.extend_from_slice(&eight_digits((n / E8 % E8) as u32).to_le_bytes());
+        out.extend_from_slice(&eight_digits((n % E8) as u32).to_le_bytes());
     }
+}
+
+/// `n`, from 1 to 10^8 - 1, in decimal: its eight padded digits copied as
+/// one block, the line cut back to the number's own length.
+#[inline(always)]
+fn push_up_to_eight(out: &mut Vec<u8>, n: u32) {
+    // The leading zeros of the padded digits are the low zero bytes of
+    // the digit values.
+    let values = digit_values(n);
+    let zeros = (values.trailing_zeros() / 8) as usize;
+    let digits = (values + ASCII_ZEROS) >> (8 * zeros);
+    let end = out.len() + 8 - zeros;
+    out.extend_from_slice(&digits.to_le_bytes());
+    out.truncate(end);
 }
 
 /// `'0'` in each of the eight bytes.

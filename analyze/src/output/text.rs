@@ -135,29 +135,45 @@ fn push_json_bytes_escaped(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Whether bytes can stand in a JSON string as they are: printable ASCII
-/// other than `"` and `\\`. Checked without an early exit, as one
-/// reduction the compiler turns into vector instructions.
-#[inline]
-fn json_plain(bytes: &[u8]) -> bool {
+/// How many bytes of a block [`special_in`] looks at together.
+const BLOCK: usize = 16;
+
+/// Whether a block of bytes holds any that cannot stand in a JSON string
+/// as they are (anything but printable ASCII other than `"` and `\\`):
+/// a fixed-size loop the compiler turns into a few vector instructions.
+#[inline(always)]
+fn special_in(block: &[u8; BLOCK]) -> bool {
     let mut special = 0u8;
-    for &b in bytes {
+    for &b in block {
         special |=
             u8::from(b.wrapping_sub(0x20) >= 0x5f) | u8::from(b == b'"') | u8::from(b == b'\\');
     }
-    special == 0
+    special != 0
 }
 
 /// Makes the text appended to `out` from `start` on the inside of a JSON
 /// string literal: left in place when it needs no escaping (nearly
 /// always), escaped (invalid UTF-8 replaced) otherwise. Text is written
 /// straight into the line this way, and copied only when it must change.
+/// It is checked a block at a time; plain padding after it fills the last
+/// block, and is cut off again.
 pub(super) fn escape_json_from(start: usize, out: &mut Vec<u8>) {
-    if json_plain(&out[start..]) {
-        return;
+    let end = out.len();
+    out.extend_from_slice(&[b'a'; BLOCK]);
+    let mut special = false;
+    let mut at = start;
+    while at < end {
+        if let Some(block) = out.get(at..at + BLOCK).and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
+        {
+            special |= special_in(block);
+        }
+        at += BLOCK;
     }
-    let raw = out.split_off(start);
-    push_json_bytes_escaped(&raw, out);
+    out.truncate(end);
+    if special {
+        let raw = out.split_off(start);
+        push_json_bytes_escaped(&raw, out);
+    }
 }
 
 /// `-A`: the printable bytes and line ends of a buffer, on lines of their
@@ -210,6 +226,24 @@ mod tests {
         pad(b"bash", 6, &mut out);
         pad(b"systemd-journald", 6, &mut out);
         assert_eq!(out, b"bash  system");
+    }
+
+    #[test]
+    fn escapes_json_text_written_in_place_only_when_needed() {
+        for (text, escaped) in [
+            (&b"plain text of some length, longer than a block"[..], None),
+            (b"", None),
+            (b"tab\there", Some(r#"tab\there"#)),
+            (b"0123456789abcdef\"", Some(r#"0123456789abcdef\""#)),
+            (b"\xff", Some("\u{fffd}")),
+            (b"caf\xc3\xa9", Some("caf\u{e9}")),
+        ] {
+            let mut out = b"{".to_vec();
+            out.extend_from_slice(text);
+            escape_json_from(1, &mut out);
+            let expected = escaped.map_or_else(|| text.to_vec(), |e| e.as_bytes().to_vec());
+            assert_eq!(out[1..], expected[..], "{}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]
