@@ -8,6 +8,81 @@ use scry_format::{FdKind, SockAddrRef, ValueRef};
 
 use crate::fields::{Ctx, errno_name, typechar};
 use crate::flags::ArgFormat;
+use crate::output::{is_json_plain, push_json_bytes_escaped};
+use crate::types::TypeInfo;
+
+/// How text taken from the trace goes into a line: as it is in text lines,
+/// escaped in JSON ones. Everything else a line is made of (numbers,
+/// flag and errno names, punctuation) is plain ASCII either way. Text is
+/// checked where it comes from, before it is copied: checking it once
+/// written would read back bytes just stored, which stalls.
+pub(crate) trait TextStyle {
+    /// Text (names, paths), invalid UTF-8 replaced.
+    fn text(text: &[u8], out: &mut Vec<u8>);
+
+    /// Buffer bytes, the non-printable ones as `.`.
+    fn printable(bytes: &[u8], out: &mut Vec<u8>);
+
+    /// `name=` of parameter `index` of the event's type, when the type
+    /// table has it.
+    fn label(info: &TypeInfo, index: usize) -> Option<&Literal>;
+}
+
+/// Text lines.
+#[derive(Debug)]
+pub(crate) struct AsIs;
+
+impl TextStyle for AsIs {
+    #[inline(always)]
+    fn text(text: &[u8], out: &mut Vec<u8>) {
+        push_lossy(text, out);
+    }
+
+    #[inline(always)]
+    fn printable(bytes: &[u8], out: &mut Vec<u8>) {
+        push_printable(bytes, out);
+    }
+
+    #[inline(always)]
+    fn label(info: &TypeInfo, index: usize) -> Option<&Literal> {
+        info.arg_label(index)
+    }
+}
+
+/// The inside of JSON string literals.
+#[derive(Debug)]
+pub(crate) struct InJson;
+
+impl TextStyle for InJson {
+    #[inline(always)]
+    fn text(text: &[u8], out: &mut Vec<u8>) {
+        if is_json_plain(text) {
+            out.extend_from_slice(text);
+        } else {
+            push_json_bytes_escaped(text, out);
+        }
+    }
+
+    #[inline(always)]
+    fn printable(bytes: &[u8], out: &mut Vec<u8>) {
+        // Printable bytes need escaping only for quotes and backslashes.
+        let quotes = bytes
+            .iter()
+            .fold(0u8, |seen, &b| seen | u8::from(b == b'"') | u8::from(b == b'\\'));
+        if quotes == 0 {
+            push_printable(bytes, out);
+        } else {
+            let mut shown = Vec::with_capacity(bytes.len());
+            push_printable(bytes, &mut shown);
+            push_json_bytes_escaped(&shown, out);
+        }
+    }
+
+    #[inline(always)]
+    fn label(info: &TypeInfo, index: usize) -> Option<&Literal> {
+        info.arg_label_json(index)
+    }
+}
 
 /// `HH:MM:SS.nnnnnnnnn` of a timestamp (UTC).
 pub fn clock_time(ns: u64) -> String {
@@ -23,7 +98,7 @@ pub fn date_time(ns: u64) -> String {
 
 /// A socket address as `evt.args` shows it: `10.0.0.5:443`, `[::1]:443`,
 /// a unix path.
-fn write_sockaddr(addr: SockAddrRef<'_>, out: &mut Vec<u8>) {
+fn write_sockaddr<S: TextStyle>(addr: SockAddrRef<'_>, out: &mut Vec<u8>) {
     match addr {
         // IPv4 by hand: every connect and accept has one, and `fmt` is
         // many times slower.
@@ -40,7 +115,7 @@ fn write_sockaddr(addr: SockAddrRef<'_>, out: &mut Vec<u8>) {
         SockAddrRef::Inet(SocketAddr::V6(a)) => {
             let _ = write!(out, "[{}]:{}", a.ip(), a.port());
         }
-        SockAddrRef::Unix(path) => push_printable(path, out),
+        SockAddrRef::Unix(path) => S::printable(path, out),
         SockAddrRef::Other { family, .. } => {
             out.extend_from_slice(b"family ");
             push_u64(out, family.into());
@@ -54,7 +129,7 @@ fn write_sockaddr(addr: SockAddrRef<'_>, out: &mut Vec<u8>) {
 /// octal.
 pub fn param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>) -> String {
     let mut out = Vec::new();
-    write_param(ctx, index, value, Style::Alone, &mut out);
+    write_param::<AsIs>(ctx, index, value, Style::Alone, &mut out);
     into_string(out)
 }
 
@@ -70,17 +145,23 @@ enum Style {
 /// Parameter `index` of the event, formatted by its type's table. Inlined
 /// into its callers, so that the value stays in registers.
 #[inline(always)]
-fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, out: &mut Vec<u8>) {
+fn write_param<S: TextStyle>(
+    ctx: &Ctx<'_>,
+    index: usize,
+    value: ValueRef<'_>,
+    style: Style,
+    out: &mut Vec<u8>,
+) {
     let number = match value {
         ValueRef::Uint(n) => Some(n),
         ValueRef::Int(n) => u64::try_from(n).ok(),
         _ => None,
     };
     let Some(number) = number else {
-        return write_value(ctx, value, out);
+        return write_value::<S>(ctx, value, out);
     };
     match ctx.info.param_spec(index).format {
-        ArgFormat::Plain => write_value(ctx, value, out),
+        ArgFormat::Plain => write_value::<S>(ctx, value, out),
         ArgFormat::Octal => {
             // `%#o`, as sysdig prints modes: 0 alone, otherwise a leading 0.
             let mut digits = [0u8; 23];
@@ -123,7 +204,7 @@ fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, o
 /// as the event's information.
 pub fn args(ctx: &Ctx<'_>) -> String {
     let mut out = Vec::new();
-    write_args(ctx, &mut out);
+    write_args::<AsIs>(ctx, &mut out);
     into_string(out)
 }
 
@@ -319,14 +400,14 @@ impl Literal {
 /// Fd `fd` of the event's process: `3(<f>/etc/hosts)` when it is known,
 /// the number alone otherwise.
 #[inline]
-fn write_fd(ctx: &Ctx<'_>, fd: i64, out: &mut Vec<u8>) {
+fn write_fd<S: TextStyle>(ctx: &Ctx<'_>, fd: i64, out: &mut Vec<u8>) {
     match ctx.process_ref().and_then(|process| process.fd(fd)) {
         Some(entry) if fd >= 0 => {
             push_u64(out, fd as u64);
             out.extend_from_slice(b"(<");
             out.push(typechar(entry.kind).as_bytes()[0]);
             out.push(b'>');
-            push_lossy(&entry.name, out);
+            S::text(&entry.name, out);
             out.push(b')');
         }
         _ if fd == -100 => out.extend_from_slice(b"AT_FDCWD"),
@@ -336,28 +417,28 @@ fn write_fd(ctx: &Ctx<'_>, fd: i64, out: &mut Vec<u8>) {
 
 /// [`value`], appended to `out`.
 #[inline(always)]
-pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
+pub(crate) fn write_value<S: TextStyle>(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Absent => out.extend_from_slice(b"<NA>"),
         ValueRef::Int(n) => push_i64(out, n),
         ValueRef::Uint(n) => push_u64(out, n),
-        ValueRef::Fd(fd) => write_fd(ctx, fd, out),
-        ValueRef::Str(s) => push_lossy(s, out),
-        ValueRef::Bytes(b) => push_printable(b, out),
-        ValueRef::SockAddr(addr) => write_sockaddr(addr, out),
+        ValueRef::Fd(fd) => write_fd::<S>(ctx, fd, out),
+        ValueRef::Str(s) => S::text(s, out),
+        ValueRef::Bytes(b) => S::printable(b, out),
+        ValueRef::SockAddr(addr) => write_sockaddr::<S>(addr, out),
         ValueRef::StrList(list) => {
             for (i, item) in list.iter().enumerate() {
                 if i > 0 {
                     out.push(b' ');
                 }
-                push_lossy(item, out);
+                S::text(item, out);
             }
         }
     }
 }
 
-/// [`args`], appended to `out`.
-pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+/// [`args`], appended to `out` in style `S`.
+pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let event = &ctx.event;
     let info = ctx.info;
     let start = out.len();
@@ -372,7 +453,7 @@ pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 out.push(b')');
             }
         } else if info.returns_fd {
-            write_fd(ctx, ret, out);
+            write_fd::<S>(ctx, ret, out);
         } else {
             push_u64(out, ret as u64);
         }
@@ -381,15 +462,15 @@ pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         if out.len() > start {
             out.push(b' ');
         }
-        match info.arg_label(index) {
+        match S::label(info, index) {
             Some(label) => label.push(out),
             None => {
                 let name = ctx.names.get(index).map_or("?", String::as_str);
-                out.extend_from_slice(name.as_bytes());
+                S::text(name.as_bytes(), out);
                 out.push(b'=');
             }
         }
-        write_param(ctx, index, param, Style::InArgs, out);
+        write_param::<S>(ctx, index, param, Style::InArgs, out);
     }
 }
 

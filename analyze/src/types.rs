@@ -6,6 +6,7 @@
 use scry_format::{EventTable, EventType};
 
 use crate::flags::{ArgFormat, arg_format, display_name};
+use crate::output::push_json_bytes_escaped;
 use crate::render::Literal;
 
 /// Facts about one event type.
@@ -41,6 +42,8 @@ pub struct TypeInfo {
     /// What precedes each parameter's value in `evt.args`: its shown name
     /// and `=`.
     labels: Vec<Literal>,
+    /// The same, escaped for a JSON string.
+    json_labels: Vec<Literal>,
 }
 
 impl TypeInfo {
@@ -54,6 +57,12 @@ impl TypeInfo {
     #[inline]
     pub(crate) fn arg_label(&self, index: usize) -> Option<&Literal> {
         self.labels.get(index)
+    }
+
+    /// [`TypeInfo::arg_label`] escaped for a JSON string.
+    #[inline]
+    pub(crate) fn arg_label_json(&self, index: usize) -> Option<&Literal> {
+        self.json_labels.get(index)
     }
 }
 
@@ -152,12 +161,19 @@ impl TypeTable {
                     label: display_name(name, p),
                 })
                 .collect();
-            let labels = entry
+            let shown: Vec<String> = entry
                 .params
                 .iter()
                 .zip(&params)
-                .map(|(recorded, spec)| {
-                    Literal::new(format!("{}=", spec.label.unwrap_or(recorded)).as_bytes())
+                .map(|(recorded, spec)| format!("{}=", spec.label.unwrap_or(recorded)))
+                .collect();
+            let labels = shown.iter().map(|l| Literal::new(l.as_bytes())).collect();
+            let json_labels = shown
+                .iter()
+                .map(|label| {
+                    let mut escaped = Vec::new();
+                    push_json_bytes_escaped(label.as_bytes(), &mut escaped);
+                    Literal::new(&escaped)
                 })
                 .collect();
             by_id[usize::from(entry.id)] = TypeInfo {
@@ -177,6 +193,7 @@ impl TypeTable {
                 target_param: param(&["newpath", "linkpath"]),
                 params,
                 labels,
+                json_labels,
             };
         }
         TypeTable {

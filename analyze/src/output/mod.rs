@@ -20,14 +20,16 @@ use std::io::Write;
 
 pub use format::Format;
 pub use text::hex_dump;
-pub(crate) use text::push_json_str;
+pub(crate) use text::{is_json_plain, push_json_bytes_escaped, push_json_str};
 
 use crate::compile::{Catalog, FilterError};
 use crate::fields::{Ctx, Field};
-use crate::render::{Literal, push_i64, push_lossy, push_printable, push_u64, write_args};
+use crate::render::{
+    AsIs, InJson, Literal, TextStyle, push_i64, push_lossy, push_printable, push_u64, write_args,
+};
 use crate::value::Value;
 use format::Token;
-use text::{Clock, ascii_dump, escape_json_from, pad, push_json_bytes, push_num};
+use text::{Clock, ascii_dump, pad, push_json_bytes, push_num};
 
 /// sysdig's default line (its non-terminal form, reference §3.1).
 pub const DEFAULT_FORMAT: &str =
@@ -420,10 +422,10 @@ impl Printer {
         }
     }
 
-    /// Writes a column as text; false when its field does not apply to
-    /// the event.
+    /// Writes a column as text (escaped for a JSON string in style
+    /// [`InJson`]); false when its field does not apply to the event.
     #[inline(always)]
-    fn write_column(&self, col: &Col, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
+    fn write_column<S: TextStyle>(&self, col: &Col, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
         let event = &ctx.event;
         match col {
             Col::OutputTime => self.write_output_time(ctx, out),
@@ -434,15 +436,15 @@ impl Printer {
             Col::Pid => push_u64(out, event.tgid().into()),
             Col::Tid => push_u64(out, event.tid().into()),
             Col::ProcName => match ctx.process_ref() {
-                Some(process) => push_lossy(&process.info().comm, out),
+                Some(process) => S::text(&process.info().comm, out),
                 None => return false,
             },
-            Col::Type => out.extend_from_slice(ctx.info.name.as_bytes()),
+            Col::Type => S::text(ctx.info.name.as_bytes(), out),
             Col::Res => write_res(event.ret(), out),
             Col::RawRes => push_i64(out, event.ret()),
-            Col::Args => write_args(ctx, out),
+            Col::Args => write_args::<S>(ctx, out),
             Col::FdName => match ctx.fd() {
-                Some(fd) => push_lossy(&fd.name, out),
+                Some(fd) => S::text(&fd.name, out),
                 None => return false,
             },
             Col::Field(field) => match field.extract(ctx) {
@@ -461,7 +463,7 @@ impl Printer {
             match op {
                 Op::Text(text) => text.push(out),
                 Op::Column { col, width: None } => {
-                    if !self.write_column(col, ctx, out) {
+                    if !self.write_column::<AsIs>(col, ctx, out) {
                         if !always {
                             printed = false;
                             break;
@@ -474,7 +476,7 @@ impl Printer {
                     width: Some(width),
                 } => {
                     scratch.clear();
-                    if !self.write_column(col, ctx, &mut scratch) {
+                    if !self.write_column::<AsIs>(col, ctx, &mut scratch) {
                         if !always {
                             printed = false;
                             break;
@@ -529,22 +531,12 @@ impl Printer {
             Col::Pid => push_u64(out, event.tgid().into()),
             Col::Tid => push_u64(out, event.tid().into()),
             Col::RawRes => push_i64(out, event.ret()),
-            // Digits, colons and errno names: nothing to escape.
-            Col::Clock | Col::Res => {
+            Col::Clock | Col::Res | Col::ProcName | Col::Type | Col::Args | Col::FdName => {
                 out.push(b'"');
-                self.write_column(col, ctx, out);
-                out.push(b'"');
-            }
-            // Text is written in place between quotes, then escaped if
-            // need be.
-            Col::ProcName | Col::Type | Col::Args | Col::FdName => {
-                out.push(b'"');
-                let start = out.len();
-                if !self.write_column(col, ctx, out) {
-                    out.truncate(start - 1);
+                if !self.write_column::<InJson>(col, ctx, out) {
+                    out.pop();
                     return false;
                 }
-                escape_json_from(start, out);
                 out.push(b'"');
             }
             Col::Field(field) => {

@@ -128,7 +128,9 @@ pub(super) fn push_json_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn push_json_bytes_escaped(bytes: &[u8], out: &mut Vec<u8>) {
+/// Bytes escaped for the inside of a JSON string literal, invalid UTF-8
+/// replaced.
+pub(crate) fn push_json_bytes_escaped(bytes: &[u8], out: &mut Vec<u8>) {
     match std::str::from_utf8(bytes) {
         Ok(text) => push_json_escaped(text, out),
         Err(_) => push_json_escaped(&String::from_utf8_lossy(bytes), out),
@@ -138,42 +140,41 @@ fn push_json_bytes_escaped(bytes: &[u8], out: &mut Vec<u8>) {
 /// How many bytes of a block [`special_in`] looks at together.
 const BLOCK: usize = 16;
 
-/// Whether a block of bytes holds any that cannot stand in a JSON string
-/// as they are (anything but printable ASCII other than `"` and `\\`):
-/// a fixed-size loop the compiler turns into a few vector instructions.
+/// 1 for a byte that cannot stand in a JSON string as it is (anything but
+/// printable ASCII other than `"` and `\\`), else 0.
 #[inline(always)]
-fn special_in(block: &[u8; BLOCK]) -> bool {
-    let mut special = 0u8;
-    for &b in block {
-        special |=
-            u8::from(b.wrapping_sub(0x20) >= 0x5f) | u8::from(b == b'"') | u8::from(b == b'\\');
-    }
-    special != 0
+fn special(b: u8) -> u8 {
+    u8::from(b.wrapping_sub(0x20) >= 0x5f) | u8::from(b == b'"') | u8::from(b == b'\\')
 }
 
-/// Makes the text appended to `out` from `start` on the inside of a JSON
-/// string literal: left in place when it needs no escaping (nearly
-/// always), escaped (invalid UTF-8 replaced) otherwise. Text is written
-/// straight into the line this way, and copied only when it must change.
-/// It is checked a block at a time; plain padding after it fills the last
-/// block, and is cut off again.
-pub(super) fn escape_json_from(start: usize, out: &mut Vec<u8>) {
-    let end = out.len();
-    out.extend_from_slice(&[b'a'; BLOCK]);
+/// Whether a block of bytes holds any [`special`] one: a fixed-size loop
+/// the compiler turns into a few vector instructions.
+#[inline(always)]
+fn special_in(block: &[u8; BLOCK]) -> bool {
+    block.iter().fold(0, |seen, &b| seen | special(b)) != 0
+}
+
+/// Whether text can stand inside a JSON string literal as it is. Text of
+/// a block or more is checked a block at a time (the last block overlaps
+/// the one before); shorter text byte by byte.
+#[inline]
+pub(crate) fn is_json_plain(text: &[u8]) -> bool {
+    if text.len() < BLOCK {
+        return text.iter().fold(0, |seen, &b| seen | special(b)) == 0;
+    }
     let mut special = false;
-    let mut at = start;
-    while at < end {
-        if let Some(block) = out.get(at..at + BLOCK).and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
-        {
+    for block in text.chunks_exact(BLOCK) {
+        if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
             special |= special_in(block);
         }
-        at += BLOCK;
     }
-    out.truncate(end);
-    if special {
-        let raw = out.split_off(start);
-        push_json_bytes_escaped(&raw, out);
+    if let Some(last) = text
+        .get(text.len() - BLOCK..)
+        .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
+    {
+        special |= special_in(last);
     }
+    !special
 }
 
 /// `-A`: the printable bytes and line ends of a buffer, on lines of their
@@ -229,20 +230,20 @@ mod tests {
     }
 
     #[test]
-    fn escapes_json_text_written_in_place_only_when_needed() {
-        for (text, escaped) in [
-            (&b"plain text of some length, longer than a block"[..], None),
-            (b"", None),
-            (b"tab\there", Some(r#"tab\there"#)),
-            (b"0123456789abcdef\"", Some(r#"0123456789abcdef\""#)),
-            (b"\xff", Some("\u{fffd}")),
-            (b"caf\xc3\xa9", Some("caf\u{e9}")),
+    fn tells_text_that_needs_no_json_escaping() {
+        for (text, plain) in [
+            (&b"plain text of some length, longer than a block"[..], true),
+            (b"", true),
+            (b"short", true),
+            (b"tab\there", false),
+            (b"0123456789abcdef\"", false),
+            (b"\"0123456789abcdef0", false),
+            (b"0123456789abcdef0123456789\\", false),
+            (b"\xff", false),
+            (b"caf\xc3\xa9", false),
+            (b"del\x7f", false),
         ] {
-            let mut out = b"{".to_vec();
-            out.extend_from_slice(text);
-            escape_json_from(1, &mut out);
-            let expected = escaped.map_or_else(|| text.to_vec(), |e| e.as_bytes().to_vec());
-            assert_eq!(out[1..], expected[..], "{}", String::from_utf8_lossy(text));
+            assert_eq!(is_json_plain(text), plain, "{}", String::from_utf8_lossy(text));
         }
     }
 
