@@ -458,7 +458,11 @@ pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             push_u64(out, ret as u64);
         }
     }
-    for (index, param) in event.params().enumerate() {
+    // A plain loop: the adapters of `enumerate` keep the parameter
+    // decoder from being inlined here.
+    let mut params = event.params();
+    let mut index = 0;
+    while let Some(param) = params.next() {
         if out.len() > start {
             out.push(b' ');
         }
@@ -471,6 +475,7 @@ pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             }
         }
         write_param::<S>(ctx, index, param, Style::InArgs, out);
+        index += 1;
     }
 }
 
