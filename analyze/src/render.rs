@@ -276,7 +276,22 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 #[inline(never)]
 fn push_long_u64(out: &mut Vec<u8>, n: u64) {
     const E8: u64 = 100_000_000;
-    if n < E8 {
+    if n < 10_000 {
+        // Three or four digits (sizes, thread ids): two pairs from the
+        // table, a shorter chain than eight digits at once.
+        let (high, low) = ((n / 100) as usize * 2, (n % 100) as usize * 2);
+        let digits = [
+            DIGIT_PAIRS[high],
+            DIGIT_PAIRS[high + 1],
+            DIGIT_PAIRS[low],
+            DIGIT_PAIRS[low + 1],
+        ];
+        if n < 1000 {
+            out.extend_from_slice(&digits[1..]);
+        } else {
+            out.extend_from_slice(&digits);
+        }
+    } else if n < E8 {
         push_up_to_eight(out, n as u32);
     } else if n < E8 * E8 {
         push_up_to_eight(out, (n / E8) as u32);
