@@ -434,7 +434,7 @@ impl State {
                 self.threads.remove(&other);
             }
             process.tids.retain(|&t| t == tid);
-            self.last = None;
+            self.thread_generation += 1;
         }
         process.fds.retain(|_, entry| !entry.cloexec);
         let info = &mut process.info;

@@ -31,6 +31,8 @@ use dispatch::Dispatch;
 
 /// Container id of processes outside any container.
 const HOST: &str = "host";
+/// Slots of the cache of threads lately found in the tables.
+const SEEN: usize = 64;
 /// Ids not known yet (and `-1`, "no id", to the kernel).
 const UNKNOWN_ID: u32 = u32::MAX;
 const O_CLOEXEC: u64 = 0o2_000_000;
@@ -304,9 +306,14 @@ pub struct State {
     processes: Processes,
     orphans: FxHashMap<u32, Orphan>,
     deferred: Vec<Deferred>,
-    /// The (tid, tgid) of the last event, known to be in the tables: runs
-    /// of events from one thread skip the thread lookup.
-    last: Option<(u32, u32)>,
+    /// Threads lately found in the tables, one slot per tid modulo
+    /// [`SEEN`]: (tid, tgid, the [`State::thread_generation`] they were
+    /// found in). Events of a few busy threads interleave; this spares
+    /// them a table lookup each.
+    seen: [(u32, u32, u64); SEEN],
+    /// Counts the changes to which threads are in the tables: a thread
+    /// in `seen` is known to be there only if none happened since.
+    thread_generation: u64,
     /// Pipes get names from this counter: the records carry no inode.
     next_pipe: u64,
 }
@@ -343,7 +350,8 @@ impl State {
             processes: Processes::default(),
             orphans: FxHashMap::default(),
             deferred: Vec::new(),
-            last: None,
+            seen: [(0, 0, u64::MAX); SEEN],
+            thread_generation: 0,
             next_pipe: 0,
         };
         for info in &snapshot.processes {
@@ -537,19 +545,20 @@ impl State {
                 assumed_comm,
             },
         );
-        self.last = None;
+        self.thread_generation += 1;
     }
 
     /// Makes sure the thread of an event and its process are known.
     #[inline]
     fn ensure_thread(&mut self, tid: u32, tgid: u32) {
-        if self.last == Some((tid, tgid)) {
+        let slot = tid as usize % SEEN;
+        if self.seen[slot] == (tid, tgid, self.thread_generation) {
             return;
         }
         if self.threads.get(&tid).is_none_or(|t| t.tgid != tgid) {
             self.add_thread(tid, tgid, None);
         }
-        self.last = Some((tid, tgid));
+        self.seen[slot] = (tid, tgid, self.thread_generation);
     }
 
     fn run_deferred(&mut self) {
@@ -572,7 +581,6 @@ impl State {
         }
         // Keep the allocation for the next time.
         self.deferred = deferred;
-        self.last = None;
     }
 
     fn remove_thread(&mut self, tid: u32) {
@@ -581,7 +589,7 @@ impl State {
         {
             process.tids.retain(|&t| t != tid);
         }
-        self.last = None;
+        self.thread_generation += 1;
     }
 
     /// Drops a process with its threads and fds; its children go to the
@@ -597,7 +605,7 @@ impl State {
             }
         }
         self.orphans.remove(&tgid);
-        self.last = None;
+        self.thread_generation += 1;
         if !process.has_children {
             return;
         }
