@@ -345,23 +345,6 @@ fn digit_values(n: u32) -> u64 {
     tens | ((pairs - tens * 10) << 8)
 }
 
-/// Fills `digits` with the last `digits.len()` decimal digits of `n`,
-/// zero-padded.
-#[inline]
-pub(crate) fn write_digits(digits: &mut [u8], mut n: u64) {
-    let mut at = digits.len();
-    while at >= 8 {
-        at -= 8;
-        digits[at..at + 8].copy_from_slice(&eight_digits((n % 100_000_000) as u32).to_le_bytes());
-        n /= 100_000_000;
-    }
-    while at > 0 {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-}
-
 /// Buffer bytes the way sysdig shows them inline: printable ASCII as is,
 /// everything else as `.`. Branch-free, so the loop runs on whole vectors.
 #[inline]
@@ -586,9 +569,11 @@ mod tests {
             let mut out = b"x".to_vec();
             push_u64(&mut out, n);
             assert_eq!(out, format!("x{n}").into_bytes(), "{n}");
-            let mut digits = [0u8; 12];
-            write_digits(&mut digits, n);
-            assert_eq!(digits, *format!("{:012}", n % 1_000_000_000_000).as_bytes());
+            let below = (n % 100_000_000) as u32;
+            assert_eq!(
+                eight_digits(below).to_le_bytes(),
+                *format!("{below:08}").as_bytes()
+            );
         }
         let mut out = Vec::new();
         push_i64(&mut out, i64::MIN);

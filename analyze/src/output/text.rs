@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::io::Write;
 
-use crate::render::write_digits;
+use crate::render::eight_digits;
 use crate::value::printable;
 
 /// Writes `HH:MM:SS.nnnnnnnnn` (UTC) of timestamps, as `evt.time`: events
@@ -40,10 +40,13 @@ impl Clock {
             self.secs.set(secs);
             self.text.set(text);
         }
-        let mut line = [0u8; 18];
-        line[..9].copy_from_slice(&self.text.get());
-        write_digits(&mut line[9..], nanos);
-        out.extend_from_slice(&line);
+        // `HH:MM:SS.`, the first digit of the nanoseconds and the other
+        // eight, computed at once: two fixed-size copies.
+        let mut head = [0u8; 10];
+        head[..9].copy_from_slice(&self.text.get());
+        head[9] = b'0' + (nanos / 100_000_000) as u8;
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&eight_digits((nanos % 100_000_000) as u32).to_le_bytes());
     }
 }
 
