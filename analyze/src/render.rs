@@ -66,9 +66,9 @@ impl TextStyle for InJson {
     #[inline(always)]
     fn printable(bytes: &[u8], out: &mut Vec<u8>) {
         // Printable bytes need escaping only for quotes and backslashes.
-        let quotes = bytes
-            .iter()
-            .fold(0u8, |seen, &b| seen | u8::from(b == b'"') | u8::from(b == b'\\'));
+        let quotes = bytes.iter().fold(0u8, |seen, &b| {
+            seen | u8::from(b == b'"') | u8::from(b == b'\\')
+        });
         if quotes == 0 {
             push_printable(bytes, out);
         } else {
@@ -436,6 +436,9 @@ pub(crate) fn write_value<S: TextStyle>(ctx: &Ctx<'_>, value: ValueRef<'_>, out:
 }
 
 /// [`args`], appended to `out` in style `S`.
+// The parameters are counted by hand: the adapter of `enumerate` keeps the
+// parameter decoder from being inlined here.
+#[allow(clippy::explicit_counter_loop)]
 pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let event = &ctx.event;
     let info = ctx.info;
@@ -456,11 +459,8 @@ pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             push_u64(out, ret as u64);
         }
     }
-    // A plain loop: the adapters of `enumerate` keep the parameter
-    // decoder from being inlined here.
-    let mut params = event.params();
     let mut index = 0;
-    while let Some(param) = params.next() {
+    for param in event.params() {
         if out.len() > start {
             out.push(b' ');
         }
@@ -556,7 +556,12 @@ mod tests {
             }
             power = next;
         }
-        samples.extend([u64::MAX, u64::MAX - 1, 12_345_678_901_234_567, 99_999_999_999]);
+        samples.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            12_345_678_901_234_567,
+            99_999_999_999,
+        ]);
         // A spread of values of every length.
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..100_000 {

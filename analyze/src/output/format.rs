@@ -203,5 +203,4 @@ mod tests {
         assert_eq!(error.span.start, 11);
         assert!(Format::parse("%proc.aname[2").is_err());
     }
-
 }

@@ -306,10 +306,8 @@ impl Printer {
                     })?;
                     binding.needs_state |= field.needs_state();
                     binding.needs_fds |= field.needs_fds();
-                    binding.reads_buffers |= matches!(
-                        field.def().name,
-                        "evt.buffer" | "evt.arg" | "evt.rawarg"
-                    );
+                    binding.reads_buffers |=
+                        matches!(field.def().name, "evt.buffer" | "evt.arg" | "evt.rawarg");
                     // `evt.dir` is always `<`: literal text.
                     if name == "evt.dir" && column.width.is_none() && !self.json {
                         text.push(b'<');
@@ -329,7 +327,9 @@ impl Printer {
                 });
             } else {
                 if !text.is_empty() {
-                    binding.ops.push(Op::Text(Literal::new(&std::mem::take(&mut text))));
+                    binding
+                        .ops
+                        .push(Op::Text(Literal::new(&std::mem::take(&mut text))));
                 }
                 binding.ops.push(Op::Column {
                     col,

@@ -246,7 +246,12 @@ mod tests {
             (b"caf\xc3\xa9", false),
             (b"del\x7f", false),
         ] {
-            assert_eq!(is_json_plain(text), plain, "{}", String::from_utf8_lossy(text));
+            assert_eq!(
+                is_json_plain(text),
+                plain,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
@@ -299,5 +304,4 @@ mod tests {
         push_num(&mut out, 1234, 2);
         assert_eq!(out, b"0701234");
     }
-
 }
