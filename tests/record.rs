@@ -63,6 +63,18 @@ fn workload_entry() {
             let mut buf = [0u8; 4];
             server.read_exact(&mut buf).unwrap();
         }
+        "blocking" => {
+            // A read that sleeps until another thread writes: the kernel
+            // switches the reader out between the syscall's entry and exit.
+            let (mut reader, mut writer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let waker = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(80));
+                writer.write_all(b"wake").unwrap();
+            });
+            let mut buf = [0u8; 4];
+            reader.read_exact(&mut buf).unwrap();
+            waker.join().unwrap();
+        }
         "exec" => {
             let status = Command::new("/bin/echo")
                 .args(["scry-arg-one", "scry-arg-two"])
@@ -401,6 +413,34 @@ fn connect_to_a_loopback_listener_shows_the_address_and_port() {
     assert!(
         events.iter().any(|e| name(&table, e).starts_with("accept")),
         "the accept is recorded"
+    );
+}
+
+#[test]
+fn a_syscall_that_blocks_keeps_its_arguments_and_duration() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-blocking");
+    let recording = start_recording(&dir, &[]);
+    let pid = run_workload("blocking", &dir);
+    let (run, data) = stop_recording(recording, "-INT");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (events, table) = events_of(&data, |e| e.tgid == pid);
+    let read = events
+        .iter()
+        .find(|e| {
+            matches!(name(&table, e), "read" | "recvfrom")
+                && param(&table, e, "data") == &Value::Bytes(b"wake".to_vec())
+        })
+        .expect("the blocked read is recorded with the bytes it got");
+    assert_eq!(read.ret, 4);
+    assert!(
+        read.latency >= 50_000_000,
+        "it waited about 80 ms, the record says {} ns",
+        read.latency
+    );
+    assert!(
+        matches!(param(&table, read, "fd"), Value::Fd(fd) if *fd >= 0),
+        "its fd is the one it was called with"
     );
 }
 

@@ -33,15 +33,32 @@ pub fn header(record: &[u8]) -> Result<&scry_event_header, Malformed> {
 
 /// Converts one ring-buffer record into an event. `boot_time_ns` turns the
 /// probe's boot-clock timestamps into wall-clock time.
+#[cfg(test)]
 pub fn decode(record: &[u8], boot_time_ns: u64) -> Result<Event, Malformed> {
+    let mut event = Event::default();
+    decode_into(record, boot_time_ns, &mut event)?;
+    Ok(event)
+}
+
+/// Like [`decode`], but overwrites `event`, reusing the memory of its
+/// parameters: at millions of records a second, a recycled event costs no
+/// allocation where its previous values had the same shape. On error,
+/// `event` holds partial contents.
+pub fn decode_into(record: &[u8], boot_time_ns: u64, event: &mut Event) -> Result<(), Malformed> {
     let h = header(record)?;
     let len = (h.len as usize).min(record.len());
     let mut rest = record
         .get(std::mem::size_of::<scry_event_header>()..len)
         .unwrap_or_default();
-    let mut params = Vec::with_capacity(usize::from(h.nparams) + 1);
+    let params = &mut event.params;
+    let mut count = 0;
     let event_type = if h.flags & abi::HDR_COMPAT != 0 {
-        params.push(Value::Uint(u64::from(h.nr)));
+        set_param(
+            params,
+            &mut count,
+            abi::PARAM_UINT,
+            &u64::from(h.nr).to_le_bytes(),
+        )?;
         IA32_SYSCALL
     } else if h.nr == abi::NR_UNKNOWN {
         UNKNOWN_SYSCALL
@@ -54,19 +71,42 @@ pub fn decode(record: &[u8], boot_time_ns: u64) -> Result<Event, Malformed> {
         let value = rest
             .get(start..start + usize::from(p.len))
             .ok_or(Malformed("parameter value cut off"))?;
-        params.push(decode_value(p.kind, value)?);
+        set_param(params, &mut count, p.kind, value)?;
         rest = &rest[start + value.len()..];
     }
-    Ok(Event {
-        ts: boot_time_ns.saturating_add(h.ts_boot_ns),
-        tid: h.tid,
-        tgid: h.tgid,
-        cpu: u16::try_from(h.cpu).unwrap_or(u16::MAX),
-        event_type,
-        ret: h.ret,
-        latency: h.latency_ns,
-        params,
-    })
+    params.truncate(count);
+    event.ts = boot_time_ns.saturating_add(h.ts_boot_ns);
+    event.tid = h.tid;
+    event.tgid = h.tgid;
+    event.cpu = u16::try_from(h.cpu).unwrap_or(u16::MAX);
+    event.event_type = event_type;
+    event.ret = h.ret;
+    event.latency = h.latency_ns;
+    Ok(())
+}
+
+/// Stores parameter number `*count` in `params`, over the old value in
+/// that slot when there is one, and advances `count`.
+fn set_param(
+    params: &mut Vec<Value>,
+    count: &mut usize,
+    kind: u8,
+    value: &[u8],
+) -> Result<(), Malformed> {
+    match params.get_mut(*count) {
+        // Same shape as before: refill the buffer in place.
+        Some(Value::Str(old)) if kind == abi::PARAM_STR => refill(old, value),
+        Some(Value::Bytes(old)) if kind == abi::PARAM_BYTES => refill(old, value),
+        Some(slot) => *slot = decode_value(kind, value)?,
+        None => params.push(decode_value(kind, value)?),
+    }
+    *count += 1;
+    Ok(())
+}
+
+fn refill(buffer: &mut Vec<u8>, bytes: &[u8]) {
+    buffer.clear();
+    buffer.extend_from_slice(bytes);
 }
 
 fn decode_value(kind: u8, value: &[u8]) -> Result<Value, Malformed> {
@@ -164,6 +204,48 @@ mod tests {
             Some(SockAddr::Unix(b"\0x".to_vec()))
         );
         assert_eq!(decode_sockaddr(&[1]), None);
+    }
+
+    /// A record of `nr` with the given (kind, value) parameters.
+    fn record(nr: u16, params: &[(u8, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (kind, value) in params {
+            body.extend([*kind, 0]);
+            body.extend(u16::try_from(value.len()).unwrap().to_le_bytes());
+            body.extend(*value);
+        }
+        // The header's layout (abi.h): ts, latency, ret, tid, tgid, cpu,
+        // nr, nparams, len, flags.
+        let len = std::mem::size_of::<scry_event_header>() + body.len();
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend(5u64.to_le_bytes());
+        bytes.extend([0; 8 + 8 + 4 + 4 + 4]);
+        bytes.extend(nr.to_le_bytes());
+        bytes.extend(u16::try_from(params.len()).unwrap().to_le_bytes());
+        bytes.extend(u32::try_from(len).unwrap().to_le_bytes());
+        bytes.extend(0u32.to_le_bytes());
+        bytes.extend(body);
+        bytes
+    }
+
+    #[test]
+    fn a_recycled_event_is_overwritten_whatever_it_held_before() {
+        let fd = 3u64.to_le_bytes();
+        let write = record(1, &[(abi::PARAM_FD, &fd), (abi::PARAM_BYTES, b"hello")]);
+        let open = record(2, &[(abi::PARAM_STR, b"/etc/passwd")]);
+        let mut event = decode(&write, 10).unwrap();
+        assert_eq!(
+            event.params,
+            vec![Value::Fd(3), Value::Bytes(b"hello".to_vec())]
+        );
+        decode_into(&open, 10, &mut event).unwrap();
+        assert_eq!(event, decode(&open, 10).unwrap());
+        assert_eq!(event.params, vec![Value::Str(b"/etc/passwd".to_vec())]);
+        let longer = record(1, &[(abi::PARAM_FD, &fd), (abi::PARAM_BYTES, b"x")]);
+        decode_into(&write, 10, &mut event).unwrap();
+        decode_into(&longer, 10, &mut event).unwrap();
+        assert_eq!(event, decode(&longer, 10).unwrap());
+        assert_eq!(event.ts, 15);
     }
 
     #[test]

@@ -216,6 +216,7 @@ pub fn record<W: Write + Send + 'static>(
         self_tgid: std::process::id(),
         targets,
         syscalls: syscalls.clone(),
+        kernel: running_kernel().unwrap_or((0, 0)),
     };
     let boot_time = boot_time_ns();
     probe::with_probe(&config, boot_time, |probe| {
@@ -289,7 +290,9 @@ fn capture_loop(
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
     let started = Instant::now();
+    machine::prioritize_this_thread();
     let mut reorder = reorder::Reorder::default();
+    let mut drained = Vec::new();
     let mut delivered = 0u64;
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
@@ -321,24 +324,40 @@ fn capture_loop(
         // Read the clock before draining: an event older than this instant
         // minus the window was in its ring before any ring was read.
         let drain_started = machine::boottime_ns().saturating_add(boot_time);
-        let (events, bad) = match probe.drain() {
-            Ok(drained) => drained,
-            Err(error) => {
-                // Keep what was already delivered: the file still closes
-                // properly when the sink is dropped.
-                let _ = sink.send(sink::Message::Events(reorder.release_all()));
-                return Err(error);
+        // At the end, read until every ring is empty.
+        let behind = loop {
+            let outcome = match probe.drain(&mut drained) {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    // Keep what was already delivered: the file still closes
+                    // properly when the sink is dropped.
+                    let mut rest = Vec::new();
+                    reorder.release_all(&mut rest);
+                    let _ = sink.send(sink::Message::Events(rest));
+                    return Err(error);
+                }
+            };
+            malformed += outcome.malformed;
+            reorder.push_batch(&mut drained);
+            if !finishing || outcome.behind.is_none() {
+                break outcome.behind;
             }
         };
-        malformed += bad;
-        for event in events {
-            reorder.push(event);
+        let mut ready = Vec::new();
+        while let Some(mut written) = sink.written_batch() {
+            probe.recycle(&mut written);
+            if ready.capacity() == 0 {
+                ready = written;
+            }
         }
-        let ready = if finishing {
-            reorder.release_all()
+        if finishing {
+            reorder.release_all(&mut ready);
         } else {
-            reorder.release(drain_started)
-        };
+            // A ring read only in part still holds events after the last
+            // one read from it.
+            let horizon = behind.map_or(drain_started, |ts| ts.min(drain_started));
+            reorder.release(horizon, &mut ready);
+        }
         delivered += ready.len() as u64;
         if !ready.is_empty() {
             sink.send(sink::Message::Events(ready))?;
@@ -363,7 +382,10 @@ fn capture_loop(
             sink.send(sink::Message::Stats(stats))?;
             last_stats = Instant::now();
         }
-        std::thread::sleep(DRAIN_INTERVAL);
+        // A ring with a backlog is read again at once.
+        if behind.is_none() {
+            std::thread::sleep(DRAIN_INTERVAL);
+        }
     }
     let mut final_stats = probe.stats(delivered, machine::realtime_ns())?;
     final_stats.undecodable = malformed;
@@ -446,6 +468,11 @@ fn check_release(release: &str) -> Result<()> {
         // An unparsable release is left to the loader to judge.
         _ => Ok(()),
     }
+}
+
+/// The running kernel's `major.minor`.
+fn running_kernel() -> Option<(u32, u32)> {
+    kernel_version(&std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?)
 }
 
 /// Refuses early, with a precise message, what would otherwise fail deep in

@@ -1,5 +1,6 @@
 //! Facts about the capturing machine for the file header, and the clock
-//! conversion from the kernel's boot-time clock to wall-clock time.
+//! conversion from the kernel's boot-time clock to wall-clock time, and the
+//! scheduling priority of the recorder's own threads.
 
 use rustix::time::{ClockId, clock_gettime};
 use scry_format::MachineInfo;
@@ -71,6 +72,18 @@ pub fn machine_info() -> MachineInfo {
         memory_bytes: memory_kib * 1024,
         boot_time_ns: boot_time_ns(),
     }
+}
+
+/// Nice value of the threads that move events out of the kernel: ahead of
+/// ordinary work, so that a busy host does not starve them while the ring
+/// buffers fill, but not real-time.
+const RECORDER_NICE: i32 = -10;
+
+/// Raises the calling thread's scheduling priority to [`RECORDER_NICE`].
+/// Best effort: without CAP_SYS_NICE the thread keeps its priority.
+pub(crate) fn prioritize_this_thread() {
+    let tid = rustix::thread::gettid();
+    let _ = rustix::process::setpriority_process(Some(tid), RECORDER_NICE);
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, RingBufferBuilder};
 use scry_format::{CaptureStats, CpuStats, Event};
 use scry_probe::skel::ScrySkelBuilder;
-use scry_probe::{abi, add_target, install_rings, read_counters};
+use scry_probe::{
+    abi, add_target, choose_stash, install_rings, read_counters, task_storage_usable,
+};
 
 use crate::decode;
 use crate::error::{CaptureError, Result};
@@ -29,6 +31,9 @@ pub(crate) struct ProbeConfig {
     pub(crate) targets: Option<Vec<u32>>,
     /// Record only the syscalls whose number is set (`None`: all).
     pub(crate) syscalls: Option<Vec<bool>>,
+    /// The running kernel's `major.minor` (`(0, 0)` if unknown: the most
+    /// portable probe variant is used).
+    pub(crate) kernel: (u32, u32),
 }
 
 /// Decoded events waiting to be collected, filled by the ring callbacks.
@@ -36,12 +41,37 @@ pub(crate) struct ProbeConfig {
 struct Inbox {
     events: Vec<Event>,
     malformed: u64,
+    /// Written events handed back for reuse: records are decoded into
+    /// them, so a steady capture allocates almost nothing.
+    recycled: Vec<Event>,
+    /// Per ring, the time of the last event read from it.
+    last_ts: Vec<u64>,
 }
+
+/// Most records read from one ring in one drain. A ring whose producer is
+/// faster than the reader would otherwise keep one read going forever,
+/// while the other rings fill and nothing reaches the writer.
+const RECORDS_PER_DRAIN: usize = 1 << 15;
+
+/// What one drain read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drained {
+    /// Records that could not be decoded.
+    pub(crate) malformed: u64,
+    /// Set when a ring had more than one drain's worth: the time of the
+    /// last event read from the most behind of those rings. Events after it
+    /// are still in that ring, so nothing later may be released yet.
+    pub(crate) behind: Option<u64>,
+}
+
+/// Most events kept for reuse: a few drains' worth of a busy host.
+const RECYCLED_MAX: usize = 1 << 16;
 
 /// A loaded, attached probe.
 pub(crate) struct Session<'a> {
     skel: scry_probe::skel::ScrySkel<'a>,
-    rings: libbpf_rs::RingBuffer<'a>,
+    /// One reader per CPU ring, so that each is read with its own budget.
+    rings: Vec<libbpf_rs::RingBuffer<'a>>,
     inbox: &'a RefCell<Inbox>,
     ring_bytes: u64,
 }
@@ -93,6 +123,7 @@ pub(crate) fn with_probe<T>(
         .events
         .set_max_entries(u32::try_from(ncpus).unwrap_or(u32::MAX))
         .map_err(load_error)?;
+    choose_stash(&mut open_skel, task_storage_usable(config.kernel)).map_err(load_error)?;
     let mut skel = open_skel.load().map_err(load_error)?;
     // Before attaching: the kernel follows forks only from then on, and a
     // target must be recorded from its first event.
@@ -104,22 +135,34 @@ pub(crate) fn with_probe<T>(
     let ring_bytes = ring_size(config.ring_bytes);
     let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
         .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
-    let inbox = RefCell::new(Inbox::default());
-    let mut builder = RingBufferBuilder::new();
-    for ring in &rings {
-        builder
-            .add(ring, |record: &[u8]| {
+    let inbox = RefCell::new(Inbox {
+        last_ts: vec![0; rings.len()],
+        ..Inbox::default()
+    });
+    let readers = rings
+        .iter()
+        .enumerate()
+        .map(|(index, ring)| {
+            let inbox = &inbox;
+            let mut builder = RingBufferBuilder::new();
+            builder.add(ring, move |record: &[u8]| {
                 let mut inbox = inbox.borrow_mut();
-                match decode::decode(record, boot_time_ns) {
-                    Ok(event) => inbox.events.push(event),
-                    Err(_) => inbox.malformed += 1,
+                let mut event = inbox.recycled.pop().unwrap_or_default();
+                match decode::decode_into(record, boot_time_ns, &mut event) {
+                    Ok(()) => {
+                        inbox.last_ts[index] = event.ts;
+                        inbox.events.push(event);
+                    }
+                    Err(_) => {
+                        inbox.malformed += 1;
+                        inbox.recycled.push(event);
+                    }
                 }
                 0
-            })
-            .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
-    }
-    let ring_buffer = builder
-        .build()
+            })?;
+            builder.build()
+        })
+        .collect::<libbpf_rs::Result<Vec<_>>>()
         .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
     skel.attach().map_err(|e| match e.kind() {
         ErrorKind::PermissionDenied => CaptureError::NotPermitted {
@@ -132,7 +175,7 @@ pub(crate) fn with_probe<T>(
     })?;
     let mut session = Session {
         skel,
-        rings: ring_buffer,
+        rings: readers,
         inbox: &inbox,
         ring_bytes,
     };
@@ -145,15 +188,41 @@ impl Session<'_> {
         self.ring_bytes
     }
 
-    /// Reads every record waiting in the rings; returns the decoded events
-    /// and the number of records that could not be decoded.
-    pub(crate) fn drain(&mut self) -> Result<(Vec<Event>, u64)> {
-        self.rings
-            .consume()
-            .map_err(|e| CaptureError::Load(format!("reading the ring buffers: {e:#}")))?;
+    /// Reads the records waiting in the rings, at most
+    /// [`RECORDS_PER_DRAIN`] per ring, into `events` (which must be empty:
+    /// its memory is kept for the next drain).
+    pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<Drained> {
+        let mut behind: Option<u64> = None;
+        for (index, ring) in self.rings.iter().enumerate() {
+            let read = ring.consume_raw_n(RECORDS_PER_DRAIN);
+            if read < 0 {
+                return Err(CaptureError::Load(format!(
+                    "reading the ring buffers: {}",
+                    std::io::Error::from_raw_os_error(-read)
+                )));
+            }
+            if read as usize >= RECORDS_PER_DRAIN {
+                let last = self.inbox.borrow().last_ts[index];
+                behind = Some(behind.map_or(last, |b| b.min(last)));
+            }
+        }
         let mut inbox = self.inbox.borrow_mut();
-        let malformed = std::mem::take(&mut inbox.malformed);
-        Ok((std::mem::take(&mut inbox.events), malformed))
+        debug_assert!(events.is_empty());
+        std::mem::swap(&mut inbox.events, events);
+        Ok(Drained {
+            malformed: std::mem::take(&mut inbox.malformed),
+            behind,
+        })
+    }
+
+    /// Takes written events back for reuse, leaving `events` empty.
+    pub(crate) fn recycle(&mut self, events: &mut Vec<Event>) {
+        let mut inbox = self.inbox.borrow_mut();
+        let room = RECYCLED_MAX.saturating_sub(inbox.recycled.len());
+        if events.len() > room {
+            events.truncate(room);
+        }
+        inbox.recycled.append(events);
     }
 
     /// Detaches every program: from now on the kernel delivers nothing

@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ use crate::{EventSelector, Rotation};
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Batches in flight between the drain loop and the writer.
 const QUEUE_BATCHES: usize = 256;
+/// Emptied batches kept for reuse.
+const SPARE_BATCHES: usize = 8;
 
 pub(crate) enum Message {
     Events(Vec<Event>),
@@ -74,6 +76,11 @@ pub(crate) struct Plan {
 
 pub(crate) struct Sink {
     tx: Option<SyncSender<Message>>,
+    /// Batches the writer is done with, events and all: the drain loop
+    /// decodes new records into those events and refills the batches,
+    /// instead of allocating (and faulting in) fresh memory for millions of
+    /// events a second.
+    spare: Receiver<Vec<Event>>,
     thread: Option<JoinHandle<Result<SinkReport>>>,
     counters: Arc<Counters>,
 }
@@ -315,14 +322,21 @@ impl Sink {
         };
         state.publish();
         let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE_BATCHES);
+        let (spare_tx, spare) = mpsc::sync_channel::<Vec<Event>>(SPARE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("scry-writer".into())
             .spawn(move || -> Result<SinkReport> {
+                // A writer that falls behind blocks the drain loop.
+                crate::machine::prioritize_this_thread();
                 let mut last_flush = Instant::now();
                 loop {
                     let timeout = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
                     match rx.recv_timeout(timeout) {
-                        Ok(Message::Events(events)) => state.push_batch(&events)?,
+                        Ok(Message::Events(events)) => {
+                            state.push_batch(&events)?;
+                            // Full: the drain loop has spares enough.
+                            let _ = spare_tx.try_send(events);
+                        }
                         Ok(Message::Stats(stats)) => {
                             let is_final = stats.is_final;
                             state.write_stats(stats)?;
@@ -347,9 +361,16 @@ impl Sink {
             .map_err(|e| CaptureError::io("starting the writer thread", e))?;
         Ok(Sink {
             tx: Some(tx),
+            spare,
             thread: Some(thread),
             counters,
         })
+    }
+
+    /// A batch the writer is done with, still holding its events, if
+    /// there is one.
+    pub(crate) fn written_batch(&self) -> Option<Vec<Event>> {
+        self.spare.try_recv().ok()
     }
 
     /// What the writer has done so far.

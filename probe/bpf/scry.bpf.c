@@ -34,6 +34,10 @@ const volatile __u32 targ_targets = 0;
 const volatile __u8 targ_syscalls[SCRY_NR_MAX] = { [0 ... SCRY_NR_MAX - 1] = 1 };
 /* 1 = record syscall numbers outside targ_syscalls (unknown_syscall). */
 const volatile __u32 targ_unknown_syscalls = 1;
+/* 1 = the stash lives in task local storage (kernels >= 5.12, where tracing
+ * programs may use it): the *_task programs run and `inflight` is unused.
+ * 0 = the stash is kept in the `inflight` hash and the *_hash programs run. */
+const volatile __u32 targ_task_storage = 0;
 
 /*
  * Force the ABI types into BTF so the skeleton generates them
@@ -56,8 +60,27 @@ struct stash {
 	__u32 flags;
 };
 
+/*
+ * The stash of the syscall in progress on this CPU, and whose it is. Entry
+ * and exit of a syscall that does not block run on the same CPU with no
+ * other task in between, so the stash goes here, where reaching it is one
+ * inlined array lookup; when the task is switched out mid-syscall,
+ * sched_switch moves the stash into the task's local storage, where the
+ * exit (on whichever CPU) finds it. Programs on the syscall tracepoints run
+ * with preemption disabled, so no other task can touch the slot meanwhile.
+ */
+struct cpu_stash {
+	/* The task_struct the stash belongs to (it survives an exec changing
+	 * the tid); 0 = empty. */
+	__u64 task;
+	struct stash st;
+};
+
 /* Entry copies of racy pointer arguments, for the few calls that need it. */
 struct stash_ext {
+	/* The entry time of the syscall that wrote it (= stash.ts): a copy
+	 * left by an earlier syscall is never taken for this one's. */
+	__u64 ts;
 	/* Bytes in str (path without NUL, or sockaddr); < 0: copy failed. */
 	__s32 str_len;
 	/* Bytes in argv. */
@@ -120,12 +143,42 @@ struct {
 	__type(value, struct stash);
 } inflight SEC(".maps");
 
+/*
+ * The same stash in task local storage: a lookup is a few loads from the
+ * task, where the hash costs an update at entry and a lookup and a delete
+ * at exit, most of the probe's cost on a cheap syscall. An exit marks the
+ * stash consumed (ts = 0) instead of deleting it; the storage goes with the
+ * task, also through an exec that changes its tid.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash);
+} inflight_task SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct stash_ext);
 } inflight_ext SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_stash);
+} cpu_stash SEC(".maps");
+
+/* The same in task local storage, written in place (no copy of the 1.3 KB
+ * value through the hash), alongside inflight_task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash_ext);
+} inflight_ext_task SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -213,26 +266,28 @@ static __always_inline void count_stash_failed(void)
 
 static __always_inline int is_compat(struct task_struct *task)
 {
-	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+	/* A trusted BTF pointer: a plain (relocated) load, no helper call. */
+	return task->thread_info.status & TS_COMPAT;
 }
 
 static __always_inline void read_args(struct pt_regs *regs, int compat, __u64 *args)
 {
+	/* regs is the tracepoint's trusted BTF argument: plain loads. */
 	if (compat) {
-		args[0] = (__u32)BPF_CORE_READ(regs, bx);
-		args[1] = (__u32)BPF_CORE_READ(regs, cx);
-		args[2] = (__u32)BPF_CORE_READ(regs, dx);
-		args[3] = (__u32)BPF_CORE_READ(regs, si);
-		args[4] = (__u32)BPF_CORE_READ(regs, di);
-		args[5] = (__u32)BPF_CORE_READ(regs, bp);
+		args[0] = (__u32)regs->bx;
+		args[1] = (__u32)regs->cx;
+		args[2] = (__u32)regs->dx;
+		args[3] = (__u32)regs->si;
+		args[4] = (__u32)regs->di;
+		args[5] = (__u32)regs->bp;
 		return;
 	}
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 }
 
 /* ---- record building -------------------------------------------------- */
@@ -642,19 +697,29 @@ static __always_inline __u32 tty_dev(struct task_struct *task)
 
 /* ---- output ----------------------------------------------------------- */
 
-static __always_inline void submit(__u8 *buf, __u32 len)
+/* This CPU's ring and counters; NULL (and counted) if the CPU has no ring. */
+static __always_inline void *cpu_ring(struct scry_counters **counters)
 {
 	struct scry_counters *c = get_counters();
 	__u32 cpu = bpf_get_smp_processor_id();
 	void *rb;
 
+	*counters = c;
 	if (!c)
-		return;
+		return NULL;
 	rb = bpf_map_lookup_elem(&events, &cpu);
-	if (!rb) {
+	if (!rb)
 		c->dropped_no_ring++;
+	return rb;
+}
+
+static __always_inline void submit(__u8 *buf, __u32 len)
+{
+	struct scry_counters *c;
+	void *rb = cpu_ring(&c);
+
+	if (!rb || !c)
 		return;
-	}
 	barrier_var(len);
 	len &= 2 * SCRY_RECORD_MAX - 1;
 	if (bpf_ringbuf_output(rb, buf, len, BPF_RB_NO_WAKEUP))
@@ -696,6 +761,44 @@ static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s6
 	hdr->nparams = 0;
 	hdr->len = 0;
 	hdr->flags = flags;
+}
+
+/* A generic record: the header and the six raw arguments. */
+#define GENERIC_LEN (sizeof(struct scry_event_header) + 6 * (sizeof(struct scry_param) + 8))
+
+/*
+ * Most syscalls of a busy host are generic records of a fixed size: they
+ * are built in place in the ring, without the scratch buffer and the copy
+ * out of it that variable-sized records need.
+ */
+static __always_inline void emit_generic(__u64 ts, __u64 latency, __s64 ret, __u64 pid_tgid,
+					 __u16 nr, __u32 flags, const __u64 *a)
+{
+	__u32 off = sizeof(struct scry_event_header);
+	struct scry_event_header *hdr;
+	struct scry_counters *c;
+	void *rb = cpu_ring(&c);
+	__u8 *rec;
+
+	if (!rb || !c)
+		return;
+	rec = bpf_ringbuf_reserve(rb, GENERIC_LEN, 0);
+	if (!rec) {
+		c->dropped++;
+		return;
+	}
+	fill_header(rec, ts, latency, ret, pid_tgid, nr, flags);
+	off = put_uint(rec, off, a[0]);
+	off = put_uint(rec, off, a[1]);
+	off = put_uint(rec, off, a[2]);
+	off = put_uint(rec, off, a[3]);
+	off = put_uint(rec, off, a[4]);
+	off = put_uint(rec, off, a[5]);
+	hdr = (void *)rec;
+	hdr->nparams = 6;
+	hdr->len = off;
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	c->delivered++;
 }
 
 /* ---- sys_enter ---------------------------------------------------------- */
@@ -755,15 +858,25 @@ static __always_inline void copy_argv(struct stash_ext *ext, __u64 uargv)
 	ext->argv_len = aoff;
 }
 
-static __always_inline void stash_ext(__u32 tid, long id, const __u64 *args)
+static __always_inline void stash_ext(struct task_struct *task, __u32 tid, long id,
+				      const struct stash *st, const int in_task)
 {
+	const __u64 *args = st->args;
 	__u32 zero = 0;
-	struct stash_ext *ext = bpf_map_lookup_elem(&scratch_ext, &zero);
+	struct stash_ext *ext;
 	__u64 str = 0;
 	long n;
 
-	if (!ext)
+	if (in_task)
+		ext = bpf_task_storage_get(&inflight_ext_task, task, 0,
+					   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	else
+		ext = bpf_map_lookup_elem(&scratch_ext, &zero);
+	if (!ext) {
+		count_stash_failed();
 		return;
+	}
+	ext->ts = st->ts;
 	ext->str_len = -1;
 	ext->str_flags = 0;
 	ext->argv_len = 0;
@@ -809,7 +922,7 @@ static __always_inline void stash_ext(__u32 tid, long id, const __u64 *args)
 				ext->str_flags = SCRY_PARAM_F_TRUNCATED;
 		}
 	}
-	if (bpf_map_update_elem(&inflight_ext, &tid, ext, BPF_ANY))
+	if (!in_task && bpf_map_update_elem(&inflight_ext, &tid, ext, BPF_ANY))
 		count_stash_failed();
 }
 
@@ -826,13 +939,13 @@ static __always_inline void emit_at_entry(__u64 pid_tgid, long id, __u64 status,
 	finish(buf, off, 1);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle__sys_enter, struct pt_regs *regs, long id)
+/* `in_task` is a constant in each caller: the task storage or the hash. */
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int in_task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *task;
-	struct stash st = {};
+	struct stash local = {}, *st = &local;
 	int compat;
 
 	if (skip_tgid(pid_tgid >> 32) || !want_nr(id))
@@ -841,22 +954,51 @@ int BPF_PROG(handle__sys_enter, struct pt_regs *regs, long id)
 	compat = is_compat(task);
 
 	if (!compat && (id == SYS_exit || id == SYS_exit_group)) {
-		emit_at_entry(pid_tgid, id, BPF_CORE_READ(regs, di), 0);
+		emit_at_entry(pid_tgid, id, regs->di, 0);
 		return 0;
 	}
 
-	st.ts = bpf_ktime_get_boot_ns();
-	st.nr = id;
-	st.flags = compat ? SCRY_HDR_COMPAT : 0;
-	read_args(regs, compat, st.args);
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY)) {
+	if (in_task) {
+		__u32 zero = 0;
+		struct cpu_stash *slot = bpf_map_lookup_elem(&cpu_stash, &zero);
+
+		if (!slot) {
+			count_stash_failed();
+			return 0;
+		}
+		slot->task = (__u64)task;
+		st = &slot->st;
+	}
+	st->ts = bpf_ktime_get_boot_ns();
+	st->nr = id;
+	st->flags = compat ? SCRY_HDR_COMPAT : 0;
+	read_args(regs, compat, st->args);
+	if (!in_task && bpf_map_update_elem(&inflight, &tid, st, BPF_ANY)) {
 		count_stash_failed();
 		return 0;
 	}
 	if (!compat && needs_ext(id))
-		stash_ext(tid, id, st.args);
+		stash_ext(task, tid, id, st, in_task);
 	return 0;
 }
+
+/*
+ * Each syscall hook comes in two programs: `_task` keeps the stash in task
+ * local storage, `_hash` in the inflight hash. User space loads one pair.
+ */
+#define STASH_VARIANTS(hook, handler, arg)					\
+	SEC("tp_btf/" #hook)							\
+	int BPF_PROG(handle__##hook##_task, struct pt_regs *regs, long arg)	\
+	{									\
+		return handler(regs, arg, 1);					\
+	}									\
+	SEC("tp_btf/" #hook)							\
+	int BPF_PROG(handle__##hook##_hash, struct pt_regs *regs, long arg)	\
+	{									\
+		return handler(regs, arg, 0);					\
+	}
+
+STASH_VARIANTS(sys_enter, on_sys_enter, id)
 
 /* ---- sys_exit ----------------------------------------------------------- */
 
@@ -886,13 +1028,13 @@ static __always_inline __u32 put_creds(__u8 *buf, __u32 off, struct task_struct 
 	return put_caps(buf, off, cred);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int in_task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct task_struct *task;
+	struct cpu_stash *slot = NULL;
 	struct stash *st;
 	struct stash_ext *ext = NULL;
 	__u64 a[6], latency = 0;
@@ -904,7 +1046,22 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	if (skip_tgid(pid_tgid >> 32))
 		return 0;
 	task = bpf_get_current_task_btf();
-	st = bpf_map_lookup_elem(&inflight, &tid);
+	if (in_task) {
+		__u32 zero = 0;
+
+		slot = bpf_map_lookup_elem(&cpu_stash, &zero);
+		if (slot && slot->task == (__u64)task) {
+			st = &slot->st;
+		} else {
+			slot = NULL;
+			st = bpf_task_storage_get(&inflight_task, task, 0, 0);
+			/* ts = 0: consumed by an earlier exit, or never stashed. */
+			if (st && !st->ts)
+				st = NULL;
+		}
+	} else {
+		st = bpf_map_lookup_elem(&inflight, &tid);
+	}
 	if (st) {
 		id = st->nr;
 		flags = st->flags;
@@ -918,21 +1075,27 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	} else {
 		int compat = is_compat(task);
 
-		id = BPF_CORE_READ(regs, orig_ax);
+		id = regs->orig_ax;
 		flags = SCRY_HDR_NO_ENTER | (compat ? SCRY_HDR_COMPAT : 0);
 		read_args(regs, compat, a);
 	}
 	if (!want_nr(id))
 		goto out;
+	nr = (__u64)id < SCRY_NR_MAX ? id : SCRY_NR_UNKNOWN;
+	if (flags & SCRY_HDR_COMPAT)
+		goto generic;
 	buf = get_scratch();
 	if (!buf)
 		goto out;
-	nr = (__u64)id < SCRY_NR_MAX ? id : SCRY_NR_UNKNOWN;
 	fill_header(buf, now, latency, ret, pid_tgid, nr, flags);
-	if (flags & SCRY_HDR_COMPAT)
-		goto generic;
-	if (st && needs_ext(id))
-		ext = bpf_map_lookup_elem(&inflight_ext, &tid);
+	if (st && needs_ext(id)) {
+		if (in_task)
+			ext = bpf_task_storage_get(&inflight_ext_task, task, 0, 0);
+		else
+			ext = bpf_map_lookup_elem(&inflight_ext, &tid);
+		if (ext && ext->ts != st->ts)
+			ext = NULL;
+	}
 
 	switch (id) {
 	case SYS_open:
@@ -1357,23 +1520,49 @@ int BPF_PROG(handle__sys_exit, struct pt_regs *regs, long ret)
 	goto out;
 
 generic:
-	off = put_uint(buf, off, a[0]);
-	off = put_uint(buf, off, a[1]);
-	off = put_uint(buf, off, a[2]);
-	off = put_uint(buf, off, a[3]);
-	off = put_uint(buf, off, a[4]);
-	off = put_uint(buf, off, a[5]);
-	finish(buf, off, 6);
+	emit_generic(now, latency, ret, pid_tgid, nr, flags, a);
 out:
 	if (st) {
-		bpf_map_delete_elem(&inflight, &tid);
-		if (needs_ext(id))
+		if (slot)
+			slot->task = 0;
+		else if (in_task)
+			st->ts = 0;
+		else
+			bpf_map_delete_elem(&inflight, &tid);
+		if (!in_task && needs_ext(id))
 			bpf_map_delete_elem(&inflight_ext, &tid);
 	}
 	return 0;
 }
 
+STASH_VARIANTS(sys_exit, on_sys_exit, ret)
+
 /* ---- process lifecycle ------------------------------------------------ */
+
+/*
+ * A task leaves the CPU in the middle of a syscall (it blocks, or is
+ * preempted): its stash moves from the CPU's slot to its task storage, so
+ * the next task's entry can take the slot. Loaded with the _task programs.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle__sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	__u32 zero = 0;
+	struct cpu_stash *slot = bpf_map_lookup_elem(&cpu_stash, &zero);
+	struct stash *st;
+
+	if (!slot || slot->task != (__u64)prev)
+		return 0;
+	slot->task = 0;
+	st = bpf_task_storage_get(&inflight_task, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count_stash_failed();
+		return 0;
+	}
+	*st = slot->st;
+	return 0;
+}
 
 /*
  * A non-leader thread that calls execve takes over the leader's pid before
@@ -1389,12 +1578,13 @@ int BPF_PROG(handle__sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (old_tid == tid)
 		return 0;
-	st = bpf_map_lookup_elem(&inflight, &old_tid);
+	/* Task storage follows the task; only the hash is keyed by tid. */
+	st = targ_task_storage ? NULL : bpf_map_lookup_elem(&inflight, &old_tid);
 	if (st) {
 		bpf_map_update_elem(&inflight, &tid, st, BPF_ANY);
 		bpf_map_delete_elem(&inflight, &old_tid);
 	}
-	ext = bpf_map_lookup_elem(&inflight_ext, &old_tid);
+	ext = targ_task_storage ? NULL : bpf_map_lookup_elem(&inflight_ext, &old_tid);
 	if (ext) {
 		bpf_map_update_elem(&inflight_ext, &tid, ext, BPF_ANY);
 		bpf_map_delete_elem(&inflight_ext, &old_tid);
@@ -1416,8 +1606,10 @@ int BPF_PROG(handle__sched_process_exit, struct task_struct *p)
 	int code;
 	__u8 *buf;
 
-	bpf_map_delete_elem(&inflight, &tid);
-	bpf_map_delete_elem(&inflight_ext, &tid);
+	if (!targ_task_storage)
+		bpf_map_delete_elem(&inflight, &tid);
+	if (!targ_task_storage)
+		bpf_map_delete_elem(&inflight_ext, &tid);
 	if (BPF_CORE_READ(p, signal, live.counter) != 0 || skip_tgid(tgid))
 		return 0;
 	buf = get_scratch();

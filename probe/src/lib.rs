@@ -16,6 +16,8 @@
 //!               ro.targ_syscalls[nr] (u8, 1 = record; all 1 by default)
 //!               ro.targ_unknown_syscalls (u32, 1 = record numbers outside
 //!               targ_syscalls; default 1)
+//!   stash:      choose_stash(&mut open_skel, task_storage_usable(release))
+//!               (required: it picks one of the two sys_enter/sys_exit pairs)
 //!   size:       open_skel.maps.events.set_max_entries(num_possible_cpus)
 //!               open_skel.maps.inflight / inflight_ext .set_max_entries(..)
 //!               (threads inside a syscall at once; 65536 / 4096 by default)
@@ -163,6 +165,43 @@ pub mod abi {
     pub const PARAM_STRLIST: u8 = scry_param_kind::SCRY_PARAM_STRLIST.0 as u8;
     /// `scry_param.flags`: the value was cut to fit a limit.
     pub const PARAM_F_TRUNCATED: u8 = scry_param_flags::SCRY_PARAM_F_TRUNCATED.0 as u8;
+}
+
+/// The first kernel whose tracing programs may use task local storage.
+pub const TASK_STORAGE_SINCE: (u32, u32) = (5, 12);
+
+/// Whether a kernel of version `major.minor` can keep the per-syscall stash
+/// in task local storage (cheaper than the hash map older kernels need).
+pub fn task_storage_usable(version: (u32, u32)) -> bool {
+    version >= TASK_STORAGE_SINCE
+}
+
+/// Picks where the probe keeps what `sys_enter` stashes for `sys_exit`:
+/// task local storage (`handle__sys_*_task`) or the `inflight` hash
+/// (`handle__sys_*_hash`). Exactly one pair must load, or every syscall
+/// would be recorded twice; the unused map is not created (task storage
+/// does not exist before 5.11) or is shrunk to one entry; the same for
+/// the entry copies of paths and argv (`inflight_ext_task`, `inflight_ext`).
+pub fn choose_stash(
+    open_skel: &mut skel::OpenScrySkel<'_>,
+    task_storage: bool,
+) -> libbpf_rs::Result<()> {
+    if let Some(rodata) = open_skel.maps.rodata_data.as_deref_mut() {
+        rodata.targ_task_storage = u32::from(task_storage);
+    }
+    let progs = &mut open_skel.progs;
+    progs.handle__sys_enter_task.set_autoload(task_storage);
+    progs.handle__sys_exit_task.set_autoload(task_storage);
+    progs.handle__sched_switch.set_autoload(task_storage);
+    progs.handle__sys_enter_hash.set_autoload(!task_storage);
+    progs.handle__sys_exit_hash.set_autoload(!task_storage);
+    if task_storage {
+        open_skel.maps.inflight.set_max_entries(1)?;
+        open_skel.maps.inflight_ext.set_max_entries(1)
+    } else {
+        open_skel.maps.inflight_task.set_autocreate(false)?;
+        open_skel.maps.inflight_ext_task.set_autocreate(false)
+    }
 }
 
 /// The header at the start of `record`, by reference. `None` if `record` is

@@ -21,6 +21,7 @@ use scry_probe::read_counters;
 use scry_probe::scry_event_header;
 use scry_probe::scry_param;
 use scry_probe::skel::ScrySkelBuilder;
+use scry_probe::{choose_stash, task_storage_usable};
 
 const SYS_READ: u16 = 0;
 const SYS_CLOSE: u16 = 3;
@@ -84,6 +85,7 @@ fn decode(sample: &[u8]) -> Record {
 /// Loads and attaches the probe, runs `workload`, then drains the rings until
 /// `done` is satisfied or a few seconds pass. Returns every decoded record.
 fn capture(
+    task_storage: bool,
     targ_tgid: u32,
     workload: impl FnOnce(),
     done: impl Fn(&[Record]) -> bool,
@@ -104,6 +106,7 @@ fn capture(
         .events
         .set_max_entries(u32::try_from(ncpus).expect("cpu count"))
         .expect("size events");
+    choose_stash(&mut open_skel, task_storage).expect("choose stash");
     let mut skel = open_skel
         .load()
         .expect("load: the verifier must accept the probe");
@@ -141,13 +144,39 @@ fn capture(
     records.into_inner()
 }
 
+/// The stash variant this kernel runs in a capture.
+fn native_stash() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    task_storage_usable((major, minor))
+}
+
 #[test]
-fn records_own_file_syscalls() {
+fn records_own_file_syscalls_with_task_storage() {
+    if !is_root() || !native_stash() {
+        eprintln!("skipping: loading BPF needs root, task storage needs Linux 5.12");
+        return;
+    }
+    records_own_file_syscalls(true);
+}
+
+/// The variant kernels before 5.12 run, tested wherever the probe loads.
+#[test]
+fn records_own_file_syscalls_with_the_hash_stash() {
     if !is_root() {
         eprintln!("skipping: loading BPF needs root");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("scry-probe-load-{}", std::process::id()));
+    records_own_file_syscalls(false);
+}
+
+fn records_own_file_syscalls(task_storage: bool) {
+    let dir = std::env::temp_dir().join(format!(
+        "scry-probe-load-{}-{task_storage}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("hello.txt");
     let content = b"scry probe load test: hello from the workload\n";
@@ -158,6 +187,7 @@ fn records_own_file_syscalls() {
     let mut parent = 0;
     let mut read_back = Vec::new();
     let records = capture(
+        task_storage,
         me,
         || {
             let mut f = std::fs::File::open(&path).expect("open");
@@ -191,6 +221,11 @@ fn records_own_file_syscalls() {
                     .is_some_and(|p| p.value == path_str.as_bytes())
         })
         .unwrap_or_else(|| panic!("an openat record for {path_str}"));
+    let opens = mine
+        .iter()
+        .filter(|r| r.hdr.nr == SYS_OPENAT && r.params[1].value == path_str.as_bytes())
+        .count();
+    assert_eq!(opens, 1, "one record per syscall");
     assert_eq!(open.params.len(), 5);
     assert_eq!(open.params[0].kind, abi::PARAM_FD);
     assert_eq!(open.params[0].num(), -100, "dirfd is AT_FDCWD");
@@ -235,6 +270,7 @@ fn records_child_exec_and_exit() {
     }
     let mut child_pid = 0;
     let records = capture(
+        native_stash(),
         0,
         || {
             let mut child = std::process::Command::new("/bin/sh")
@@ -320,6 +356,7 @@ fn records_socket_pipe_and_path_syscalls() {
     let payload = b"ping over udp";
 
     let records = capture(
+        native_stash(),
         me,
         || {
             let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
