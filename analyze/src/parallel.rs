@@ -1,19 +1,20 @@
 //! A scan whose per-event work runs on several threads: decoding threads
 //! decode chunks, one thread replays state through them in file order
 //! (which only it can do), and worker threads do the rest (filtering,
-//! formatting) chunk by chunk, each from a copy of the state as of the
-//! start of its chunk, which it replays again event by event. What the
-//! workers make of each chunk comes back to the caller in file order.
+//! formatting) slice by slice of a chunk, each from a copy of the state as
+//! of the start of its slice, which it replays again event by event. What
+//! the workers make of each slice comes back to the caller in file order.
 //!
 //! The copies are cheap ([`State`] shares its processes until they change),
 //! and replaying is cheap next to formatting, so the work spreads over
 //! every core while every event still sees exactly the state a sequential
-//! scan would show it. Memory stays bounded: a few chunks are in flight at
-//! once, whatever the length of the trace.
+//! scan would show it. Memory stays bounded: a few slices, and the chunks
+//! they belong to, are in flight at once, whatever the length of the
+//! trace.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::sync::mpsc::sync_channel;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use scry_format::{ChunkPool, DecodedChunk, FormatError, IndexEntry, TraceFile, ordered_map_fed};
 
@@ -22,23 +23,32 @@ use crate::fields::Ctx;
 use crate::query::{ChunkPlan, Prepared, Scan};
 use crate::state::State;
 
-/// What the worker threads of [`scan_parallel`] do with the events of
-/// one chunk. Each worker thread has one, used for chunk after chunk.
+/// How many events of a chunk a worker takes at once, unless the scan
+/// says otherwise: small enough that what it makes of them (a slice's
+/// lines) stays small, large enough that a copy of the state per slice
+/// costs next to nothing.
+const SLICE: usize = 8192;
+
+/// What the worker threads of [`scan_parallel`] do with the events of a
+/// slice of a chunk. Each worker thread has one, used for slice after
+/// slice.
 pub trait ChunkWork: Send {
-    /// What the work on a chunk produces, handed to the caller in file
+    /// What the work on a slice produces, handed to the caller in file
     /// order.
     type Output: Send;
 
     /// One event the scan selects, with the state as of that event.
     fn event(&mut self, ctx: &Ctx<'_>);
 
-    /// The chunk's events have all been seen: what came of them.
+    /// The slice's events have all been seen: what came of them.
     fn finish(&mut self) -> Self::Output;
 }
 
-/// A chunk on its way to a worker, with the state as of its first event.
+/// A slice of a chunk on its way to a worker, with the state as of its
+/// first event.
 struct Job {
-    chunk: DecodedChunk,
+    chunk: Arc<DecodedChunk>,
+    events: Range<usize>,
     /// `None` when no state is needed: the workers then share the
     /// snapshot's.
     state: Option<State>,
@@ -83,9 +93,13 @@ where
     let pool = ChunkPool::new();
     let (jobs, job_rx) = sync_channel::<Job>(0);
 
-    // One chunk, on a worker thread: replay, filter, work.
+    // One slice, on a worker thread: replay, filter, work.
     let work = |job: Job| {
-        let Job { chunk, state } = job;
+        let Job {
+            chunk,
+            events,
+            state,
+        } = job;
         let mut worker = workers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -93,7 +107,7 @@ where
             .expect("one worker per thread");
         let output = match state {
             Some(mut state) => {
-                for event in chunk.iter() {
+                for event in chunk.iter_range(events) {
                     state.apply(&event);
                     let ts = event.ts();
                     if ts < window.since || ts > window.until {
@@ -111,7 +125,7 @@ where
                 worker.finish()
             }
             None => {
-                for event in chunk.iter() {
+                for event in chunk.iter_range(events) {
                     let ts = event.ts();
                     if ts < window.since || ts > window.until {
                         continue;
@@ -132,7 +146,10 @@ where
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(worker);
-        pool.give_back(chunk);
+        // The last one done with the chunk hands its buffers back.
+        if let Ok(chunk) = Arc::try_unwrap(chunk) {
+            pool.give_back(chunk);
+        }
         output
     };
 
@@ -152,9 +169,8 @@ where
                 |job| jobs.send(job).is_ok(),
             )
         });
-        // A job is ready while the workers are busy with those before it:
-        // one more than the workers keeps them fed.
-        let flow = ordered_map_fed(job_rx.into_iter(), threads, threads + 1, work, &mut visit);
+        // A few slices ready while the workers are busy keep them fed.
+        let flow = ordered_map_fed(job_rx.into_iter(), threads, threads * 2, work, &mut visit);
         let replayed = match replay.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -166,8 +182,9 @@ where
 
 /// The replaying thread of [`scan_parallel`]: decodes the chunks the plan
 /// reads (ahead, on `scan.threads` threads), replays them into the state
-/// in file order, and hands each chunk whose events may match to `send`
-/// with a copy of the state as of its start; stops when `send` refuses.
+/// in file order, and hands each slice of a chunk whose events may match
+/// to `send` with a copy of the state as of its start; stops when `send`
+/// refuses.
 #[allow(clippy::too_many_arguments)]
 fn replay_in_order<D: AsRef<[u8]> + Sync>(
     trace: &TraceFile<D>,
@@ -182,6 +199,10 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
     let chunks = trace.chunks();
     let position_of = |first_num: u64| chunks.partition_point(|c| c.summary.first_num < first_num);
     let select = |entry: &IndexEntry| plan.decode(position_of(entry.summary.first_num));
+    let slice = match scan.slice_events {
+        0 => SLICE,
+        events => events,
+    };
     let mut state = with_state.then(|| initial.clone());
     // The first chunk not accounted for yet: the skippable ones before the
     // next decoded chunk are checked against the state when it arrives.
@@ -213,18 +234,31 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
             pool.give_back(chunk);
             return ControlFlow::Continue(());
         }
-        let start = state.clone();
-        if let Some(state) = &mut state {
-            replay(&chunk, state);
+        let chunk = Arc::new(chunk);
+        let mut first = 0;
+        while first < chunk.len() {
+            let events = first..(first + slice).min(chunk.len());
+            first = events.end;
+            let start = state.clone();
+            if let Some(state) = &mut state {
+                for event in chunk.iter_range(events.clone()) {
+                    state.apply(&event);
+                }
+            }
+            let job = Job {
+                chunk: Arc::clone(&chunk),
+                events,
+                state: start,
+            };
+            if !send(job) {
+                return ControlFlow::Break(());
+            }
         }
-        if send(Job {
-            chunk,
-            state: start,
-        }) {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
+        // The last one done with the chunk hands its buffers back.
+        if let Ok(chunk) = Arc::try_unwrap(chunk) {
+            pool.give_back(chunk);
         }
+        ControlFlow::Continue(())
     };
     trace
         .for_each_chunk_owned(

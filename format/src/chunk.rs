@@ -13,8 +13,8 @@
 //! decoded only when asked for, so iterating over a chunk allocates nothing
 //! per event.
 
-use std::cell::OnceCell;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
@@ -349,7 +349,7 @@ pub struct DecodedChunk {
     blob_compressed: bool,
     blob_len: usize,
     /// The buffer contents, decompressed on first use.
-    blob: OnceCell<Vec<u8>>,
+    blob: OnceLock<Vec<u8>>,
     /// The allocation of the previous chunk's buffer contents, for the
     /// next [`DecodedChunk::preload_blob`].
     spare_blob: Vec<u8>,
@@ -626,6 +626,16 @@ impl DecodedChunk {
     /// Iterates over the events in file order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = EventView<'_>> + '_ {
         (0..self.len()).map(move |index| EventView { chunk: self, index })
+    }
+
+    /// Iterates over the events at positions `range` (those the chunk
+    /// has), in file order.
+    pub fn iter_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = EventView<'_>> + '_ {
+        let end = range.end.min(self.len());
+        (range.start.min(end)..end).map(move |index| EventView { chunk: self, index })
     }
 
     #[inline]
