@@ -57,18 +57,18 @@ pub trait Visitor {
     }
 }
 
-/// A visitor whose work on the events of a chunk can be done apart from
-/// the other chunks' (on other threads) and put together in file order:
-/// printing lines, not counting matches toward a limit.
+/// A visitor whose work on a run of events (a slice of a chunk) can be
+/// done apart from the other runs' (on other threads) and put together in
+/// file order: printing lines, not counting matches toward a limit.
 pub trait ChunkVisitor: Visitor {
-    /// What a worker thread does with the events of one chunk.
+    /// What a worker thread does with the events of one run.
     type Work: ChunkWork;
 
     /// `count` workers for the trace entered last, or `None` when its
     /// events must be visited one after the other after all.
     fn workers(&mut self, count: usize) -> Option<Vec<Self::Work>>;
 
-    /// What the workers made of one chunk, in file order.
+    /// What the workers made of one run, in file order.
     fn collect(&mut self, output: <Self::Work as ChunkWork>::Output) -> ControlFlow<Self::Stop>;
 }
 
@@ -174,7 +174,7 @@ impl Traces {
     }
 
     /// As [`Traces::scan`], with the work on the events of each trace file
-    /// read alone spread over threads chunk by chunk, when the visitor
+    /// read alone spread over threads run by run, when the visitor
     /// allows it ([`ChunkVisitor::workers`]) and more than one thread is
     /// asked for.
     pub fn scan_chunks<V: ChunkVisitor>(

@@ -84,8 +84,9 @@ impl Sink {
 /// into again.
 type Spare = Arc<Mutex<Vec<Vec<u8>>>>;
 
-/// A worker thread's printer: the lines of a chunk go into a block of
-/// their own, written out in order by the reading thread.
+/// A worker thread's printer: the lines of a run of events (a slice of a
+/// chunk) go into a block of their own, written out in order by the
+/// reading thread.
 struct PrintWork {
     printer: Printer,
     block: Vec<u8>,
@@ -191,9 +192,9 @@ impl Visitor for Reader {
 impl ChunkVisitor for Reader {
     type Work = PrintWork;
 
-    /// Lines are printed chunk by chunk on worker threads unless each
-    /// depends on the one before (`-t r`, `-t D`), a limit must stop the
-    /// scan at an exact event, or a terminal shows each line at once.
+    /// Lines are printed run by run on worker threads unless each depends
+    /// on the one before (`-t r`, `-t D`), a limit must stop the scan at an
+    /// exact event, or a terminal shows each line at once.
     fn workers(&mut self, count: usize) -> Option<Vec<PrintWork>> {
         let independent = self.mode == Mode::Print
             && self.limit == u64::MAX
