@@ -2,8 +2,9 @@
 //! which arguments are traces and which the filter, directories of rotated
 //! segments, `--since`/`--until`, one compiled filter per trace, and the
 //! scan that hands every selected event to a [`Visitor`] (traces whose time
-//! ranges overlap are merged event by event). `read`, `top` and the
-//! summaries share it.
+//! ranges overlap are merged event by event), or for a [`ChunkVisitor`]
+//! spreads the work on them over threads, run of events by run. `read`,
+//! `top` and the summaries share it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
