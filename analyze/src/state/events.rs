@@ -2,6 +2,8 @@
 //! dispatch table, following the kernel's semantics (and sysdig's where it
 //! names things, such as socket tuples).
 
+use std::sync::Arc;
+
 use scry_format::{EventView, FdKind, SockAddr};
 
 use super::dispatch::{Action, Args, Cloexec, IdCall, Slot, exec};
@@ -159,7 +161,7 @@ impl State {
 
     fn insert_fd(&mut self, tgid: u32, fd: i64, entry: FdEntry) {
         if let Some(process) = self.processes.get_mut(&tgid) {
-            process.fds.insert(fd, entry);
+            process.fds.insert(fd, Arc::new(entry));
         }
     }
 
@@ -236,7 +238,7 @@ impl State {
                     .iter_mut()
                     .filter(|(fd, _)| (first..=last).contains(*fd))
                 {
-                    entry.cloexec = true;
+                    Arc::make_mut(entry).cloexec = true;
                 }
             }
         } else {
@@ -253,7 +255,9 @@ impl State {
         };
         match process.fds.get(&old).cloned() {
             Some(mut entry) => {
-                entry.cloexec = cloexec;
+                if entry.cloexec != cloexec {
+                    Arc::make_mut(&mut entry).cloexec = cloexec;
+                }
                 process.fds.insert(new, entry);
             }
             None => {
@@ -273,7 +277,8 @@ impl State {
                 let entry = self
                     .processes
                     .get_mut(&tgid)
-                    .and_then(|process| process.fds.get_mut(&fd));
+                    .and_then(|process| process.fds.get_mut(&fd))
+                    .map(Arc::make_mut);
                 if let Some(entry) = entry {
                     if cmd == F_SETFD {
                         entry.cloexec = arg & FD_CLOEXEC != 0;
@@ -309,7 +314,7 @@ impl State {
     /// is not known (a socket from before the capture).
     fn socket_mut(&mut self, tgid: u32, fd: i64, addr: &SockAddr) -> Option<&mut FdEntry> {
         let process = self.processes.get_mut(&tgid)?;
-        let entry = process.fds.entry(fd).or_default();
+        let entry = Arc::make_mut(process.fds.entry(fd).or_default());
         if matches!(entry.kind, FdKind::Unknown) {
             entry.kind = kind_of_addr(addr);
             entry.flags = O_RDWR as u32;
@@ -346,6 +351,7 @@ impl State {
             self.processes
                 .get_mut(&tgid)
                 .and_then(|process| process.fds.get_mut(&fd))
+                .map(Arc::make_mut)
         };
         let Some(entry) = entry else {
             return;
@@ -399,7 +405,7 @@ impl State {
             is_server: true,
             cloexec: flags & O_CLOEXEC != 0,
         };
-        process.fds.insert(fd, entry);
+        process.fds.insert(fd, Arc::new(entry));
     }
 
     fn exec(&mut self, tid: u32, tgid: u32, args: &Args<'_>) {
@@ -600,7 +606,7 @@ impl State {
         };
         parent.has_children = true;
         let parent_info = parent.info.clone();
-        let parent_fds: Vec<(i64, FdEntry)> = parent
+        let parent_fds: Vec<(i64, Arc<FdEntry>)> = parent
             .fds
             .iter()
             .filter(|(fd, entry)| {

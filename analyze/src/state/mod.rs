@@ -143,7 +143,7 @@ impl<'a> ProcessRef<'a> {
 
     /// Its fd `fd`, if open.
     pub fn fd(self, fd: i64) -> Option<&'a FdEntry> {
-        self.0.fds.get(&fd)
+        self.0.fds.get(&fd).map(|entry| &**entry)
     }
 }
 
@@ -151,7 +151,9 @@ impl<'a> ProcessRef<'a> {
 struct ProcEntry {
     info: Process,
     /// Its fd table, shared by its threads.
-    fds: FxHashMap<i64, FdEntry>,
+    /// Entries are shared like processes (see [`Processes`]): copying a
+    /// table copies references, not names and addresses.
+    fds: FxHashMap<i64, Arc<FdEntry>>,
     /// Its known threads, so that reaping it needs no scan.
     tids: Vec<u32>,
     /// Whether any process was ever given it as parent: only then can its
@@ -386,7 +388,7 @@ impl State {
                 .processes
                 .get_or_insert_with(info.pid, || ProcEntry::unknown(info.pid))
                 .fds
-                .insert(i64::from(info.fd), entry);
+                .insert(i64::from(info.fd), Arc::new(entry));
         }
         // Fds may name processes the process list lacked.
         let missing: Vec<u32> = state
@@ -450,7 +452,7 @@ impl State {
     /// The fd table entry of process `tgid` (threads share their process'
     /// table).
     pub fn fd(&self, tgid: u32, fd: i64) -> Option<&FdEntry> {
-        self.processes.get(&tgid)?.fds.get(&fd)
+        self.processes.get(&tgid)?.fds.get(&fd).map(|entry| &**entry)
     }
 
     /// Every open fd of process `tgid`, in no particular order.
@@ -458,7 +460,7 @@ impl State {
         self.processes
             .get(&tgid)
             .into_iter()
-            .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, entry)))
+            .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, &**entry)))
     }
 
     /// How many threads of process `tgid` are known.
