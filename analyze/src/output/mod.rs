@@ -189,8 +189,13 @@ impl Col {
 enum Op {
     /// Literal text.
     Text(Literal),
-    /// A column of a text line; `%10proc.name` gives it a width.
-    Column { col: Col, width: Option<usize> },
+    /// A column of a text line, after the literal text before it (one
+    /// step for both); `%10proc.name` gives it a width.
+    Column {
+        before: Literal,
+        col: Col,
+        width: Option<usize>,
+    },
     /// A key and its value in a JSON line: `"proc.name":` is the key.
     Key {
         key: Literal,
@@ -326,12 +331,8 @@ impl Printer {
                     optional: column.optional,
                 });
             } else {
-                if !text.is_empty() {
-                    binding
-                        .ops
-                        .push(Op::Text(Literal::new(&std::mem::take(&mut text))));
-                }
                 binding.ops.push(Op::Column {
+                    before: Literal::new(&std::mem::take(&mut text)),
                     col,
                     width: column.width,
                 });
@@ -462,7 +463,12 @@ impl Printer {
         for op in &self.binding.ops {
             match op {
                 Op::Text(text) => text.push(out),
-                Op::Column { col, width: None } => {
+                Op::Column {
+                    before,
+                    col,
+                    width: None,
+                } => {
+                    before.push(out);
                     if !self.write_column::<AsIs>(col, ctx, out) {
                         if !always {
                             printed = false;
@@ -472,9 +478,11 @@ impl Printer {
                     }
                 }
                 Op::Column {
+                    before,
                     col,
                     width: Some(width),
                 } => {
+                    before.push(out);
                     scratch.clear();
                     if !self.write_column::<AsIs>(col, ctx, &mut scratch) {
                         if !always {
