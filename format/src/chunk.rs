@@ -310,6 +310,17 @@ fn decode_column<T: Copy + Default>(
     mut convert: impl FnMut(u64) -> Option<T>,
 ) -> WireResult<()> {
     out.clear();
+    // A column of as many bytes as values, none with the continuation
+    // bit, holds one-byte varints only (counts, cpus, small deltas): no
+    // varint decoding needed.
+    if bytes.len() == count && bytes.iter().fold(0, |high, &b| high | b) < 0x80 {
+        out.reserve(count);
+        for &byte in bytes {
+            let value = convert(u64::from(byte)).ok_or(Malformed("column value out of range"))?;
+            out.push(value);
+        }
+        return Ok(());
+    }
     out.resize(count, T::default());
     let mut cursor = Cursor::new(bytes);
     for slot in out.iter_mut() {
