@@ -452,7 +452,11 @@ impl State {
     /// The fd table entry of process `tgid` (threads share their process'
     /// table).
     pub fn fd(&self, tgid: u32, fd: i64) -> Option<&FdEntry> {
-        self.processes.get(&tgid)?.fds.get(&fd).map(|entry| &**entry)
+        self.processes
+            .get(&tgid)?
+            .fds
+            .get(&fd)
+            .map(|entry| &**entry)
     }
 
     /// Every open fd of process `tgid`, in no particular order.
