@@ -271,14 +271,13 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
     }
 }
 
-/// [`push_u64`] from 100 up: eight digits at a time, computed together
-/// ([`digit_values`]) and copied as one fixed 8-byte block.
+/// [`push_u64`] from 100 up: up to four digits from two table pairs (a
+/// shorter chain than eight digits at once), up to eight computed together
+/// ([`digit_values`]) and copied as one fixed 8-byte block; longer
+/// numbers, rare, apart.
 #[inline(never)]
 fn push_long_u64(out: &mut Vec<u8>, n: u64) {
-    const E8: u64 = 100_000_000;
     if n < 10_000 {
-        // Three or four digits (sizes, thread ids): two pairs from the
-        // table, a shorter chain than eight digits at once.
         let (high, low) = ((n / 100) as usize * 2, (n % 100) as usize * 2);
         let digits = [
             DIGIT_PAIRS[high],
@@ -291,16 +290,25 @@ fn push_long_u64(out: &mut Vec<u8>, n: u64) {
         } else {
             out.extend_from_slice(&digits);
         }
-    } else if n < E8 {
+    } else if n < 100_000_000 {
         push_up_to_eight(out, n as u32);
-    } else if n < E8 * E8 {
+    } else {
+        push_huge_u64(out, n);
+    }
+}
+
+/// [`push_u64`] from 10^8 up: blocks of eight digits.
+#[cold]
+#[inline(never)]
+fn push_huge_u64(out: &mut Vec<u8>, n: u64) {
+    const E8: u64 = 100_000_000;
+    if n < E8 * E8 {
         push_up_to_eight(out, (n / E8) as u32);
-        out.extend_from_slice(&eight_digits((n % E8) as u32).to_le_bytes());
     } else {
         push_up_to_eight(out, (n / (E8 * E8)) as u32);
         out.extend_from_slice(&eight_digits((n / E8 % E8) as u32).to_le_bytes());
-        out.extend_from_slice(&eight_digits((n % E8) as u32).to_le_bytes());
     }
+    out.extend_from_slice(&eight_digits((n % E8) as u32).to_le_bytes());
 }
 
 /// `n`, from 1 to 10^8 - 1, in decimal: its eight padded digits copied as
