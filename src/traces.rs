@@ -2,8 +2,9 @@
 //! which arguments are traces and which the filter, directories of rotated
 //! segments, `--since`/`--until`, one compiled filter per trace, and the
 //! scan that hands every selected event to a [`Visitor`] (traces whose time
-//! ranges overlap are merged event by event). `read`, `top` and the
-//! summaries share it.
+//! ranges overlap are merged event by event), or for a [`ChunkVisitor`]
+//! spreads the work on them over threads, run of events by run. `read`,
+//! `top` and the summaries share it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,7 +16,8 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use anyhow::Context;
 use scry_analyze::state::State;
 use scry_analyze::{
-    Catalog, ChunkPlan, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan, scan_stream,
+    Catalog, ChunkPlan, ChunkWork, Ctx, Filter, Prepared, Scan, TimeSpec, Window, scan,
+    scan_parallel, scan_stream,
 };
 use scry_format::{
     ChunkSource, DecodedChunk, EventTable, FormatError, IndexEntry, ReadOptions, TraceFile,
@@ -64,6 +66,21 @@ pub trait Visitor {
     fn chunk_done(&mut self) -> ControlFlow<Self::Stop> {
         ControlFlow::Continue(())
     }
+}
+
+/// A visitor whose work on a run of events (a slice of a chunk) can be
+/// done apart from the other runs' (on other threads) and put together in
+/// file order: printing lines, not counting matches toward a limit.
+pub trait ChunkVisitor: Visitor {
+    /// What a worker thread does with the events of one run.
+    type Work: ChunkWork;
+
+    /// `count` workers for the trace entered last, or `None` when its
+    /// events must be visited one after the other after all.
+    fn workers(&mut self, count: usize) -> Option<Vec<Self::Work>>;
+
+    /// What the workers made of one run, in file order.
+    fn collect(&mut self, output: <Self::Work as ChunkWork>::Output) -> ControlFlow<Self::Stop>;
 }
 
 /// The traces of a command, in the order of their first event, with what
@@ -164,6 +181,33 @@ impl Traces {
     /// Hands every selected event of every trace to `visitor`, in time
     /// order; `Some` when the visitor stopped the scan.
     pub fn scan<V: Visitor>(&mut self, visitor: &mut V) -> anyhow::Result<Option<V::Stop>> {
+        self.scan_with(visitor, Self::scan_one)
+    }
+
+    /// As [`Traces::scan`], with the work on the events of each trace file
+    /// read alone spread over threads run by run, when the visitor
+    /// allows it ([`ChunkVisitor::workers`]) and more than one thread is
+    /// asked for.
+    pub fn scan_chunks<V: ChunkVisitor>(
+        &mut self,
+        visitor: &mut V,
+    ) -> anyhow::Result<Option<V::Stop>> {
+        self.scan_with(visitor, |traces, index, visitor| {
+            let parallel = traces.threads > 1 && matches!(traces.traces[index].1, Trace::Mapped(_));
+            match parallel.then(|| visitor.workers(traces.threads)).flatten() {
+                Some(workers) => traces.scan_parallel(index, visitor, workers),
+                None => traces.scan_one(index, visitor),
+            }
+        })
+    }
+
+    /// Reads the traces group by group: one read alone with `one`, or
+    /// those whose time ranges overlap merged.
+    fn scan_with<V: Visitor>(
+        &mut self,
+        visitor: &mut V,
+        mut one: impl FnMut(&mut Self, usize, &mut V) -> anyhow::Result<Option<V::Stop>>,
+    ) -> anyhow::Result<Option<V::Stop>> {
         let mut next = 0;
         while next < self.traces.len() {
             let group = overlapping(&self.traces[next..]);
@@ -171,7 +215,7 @@ impl Traces {
             next += group;
             let stop = if group == 1 {
                 visitor.enter(range.start);
-                self.scan_one(range.start, visitor)?
+                one(self, range.start, visitor)?
             } else {
                 self.merge(range, visitor)
             };
@@ -180,6 +224,43 @@ impl Traces {
             }
         }
         Ok(None)
+    }
+
+    /// [`Traces::scan_one`] for a trace file, with `workers` doing the work
+    /// on the events of its chunks.
+    fn scan_parallel<V: ChunkVisitor>(
+        &mut self,
+        index: usize,
+        visitor: &mut V,
+        workers: Vec<V::Work>,
+    ) -> anyhow::Result<Option<V::Stop>> {
+        let options = Scan {
+            filter: self.filters[index].as_ref(),
+            window: self.window,
+            caller_needs_state: visitor.needs_state(),
+            caller_reads_no_fds: visitor.reads_no_fds(),
+            caller_reads_buffers: visitor.reads_buffers(),
+            threads: self.threads,
+            ..Scan::default()
+        };
+        let prepared = &self.prepared[index];
+        let (path, trace) = &self.traces[index];
+        let Trace::Mapped(trace) = trace else {
+            unreachable!("only trace files are read in parallel");
+        };
+        let name = path.display().to_string();
+        warn_truncated(&name, trace);
+        let on_damage = |error: FormatError| {
+            eprintln!("scry: warning: {name}: skipped a damaged chunk: {error}");
+        };
+        let flow = scan_parallel(trace, prepared, &options, workers, on_damage, |output| {
+            visitor.collect(output)
+        })
+        .with_context(|| format!("cannot read {name}"))?;
+        Ok(match flow {
+            ControlFlow::Break(stop) => Some(stop),
+            ControlFlow::Continue(()) => None,
+        })
     }
 
     fn scan_one<V: Visitor>(

@@ -1389,7 +1389,7 @@ impl<'a> Ctx<'a> {
     }
 
     #[inline]
-    fn process_ref(&self) -> Option<ProcessRef<'a>> {
+    pub(crate) fn process_ref(&self) -> Option<ProcessRef<'a>> {
         if let Some(known) = self.process.get() {
             return known;
         }
@@ -1411,7 +1411,7 @@ impl<'a> Ctx<'a> {
     }
 
     #[inline]
-    fn fd(&self) -> Option<&'a FdEntry> {
+    pub(crate) fn fd(&self) -> Option<&'a FdEntry> {
         if let Some(known) = self.fd.get() {
             return known;
         }

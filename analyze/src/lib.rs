@@ -8,7 +8,9 @@
 //!   every event, the process, its ancestry and what each fd is.
 //! * [`fields`] is the catalog of every field (`scry fields`).
 //! * [`scan`] runs a filter over a trace, using the chunk index to skip
-//!   what cannot match; [`scan_stream`] does the same over a stream.
+//!   what cannot match; [`scan_stream`] does the same over a stream;
+//!   [`scan_parallel`] spreads the work on the selected events over
+//!   threads, chunk by chunk.
 //! * [`output`] prints matching events: sysdig's line, `-p` formats, JSON.
 //! * [`reports`] are the responder's other reports: user commands, fd
 //!   echo, the process tree, the slowest calls.
@@ -24,6 +26,7 @@ pub mod filter;
 mod flags;
 pub mod human;
 pub mod output;
+mod parallel;
 mod query;
 mod render;
 pub mod reports;
@@ -36,6 +39,7 @@ mod value;
 pub use compile::{Catalog, Filter, FilterError, FilterWarning};
 pub use fields::{Ctx, FIELDS, FieldDef};
 pub use output::{BufferMode, OutputOptions, Printer, TimeMode};
+pub use parallel::{ChunkWork, scan_parallel};
 pub use query::{ChunkPlan, Prepared, Scan, Window, scan, scan_stream};
 pub use timespec::TimeSpec;
 pub use types::{TypeInfo, TypeTable};

@@ -84,6 +84,9 @@ pub struct Scan<'f> {
     pub replay_every_chunk: bool,
     /// Decoding threads.
     pub threads: usize,
+    /// How many events of a chunk a worker of [`crate::scan_parallel`]
+    /// takes at once; 0 for its default.
+    pub slice_events: usize,
 }
 
 /// The per-trace tables a scan and a filter compilation need.

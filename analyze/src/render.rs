@@ -1,13 +1,88 @@
 //! Rendering of event values as text: times, parameters (`evt.args`,
 //! `evt.arg.X`) the way sysdig shows them, and event categories.
 
+use std::io::Write;
 use std::net::SocketAddr;
 
 use scry_format::{FdKind, SockAddrRef, ValueRef};
 
 use crate::fields::{Ctx, errno_name, typechar};
 use crate::flags::ArgFormat;
-use crate::value::printable;
+use crate::output::{is_json_plain, push_json_bytes_escaped};
+use crate::types::TypeInfo;
+
+/// How text taken from the trace goes into a line: as it is in text lines,
+/// escaped in JSON ones. Everything else a line is made of (numbers,
+/// flag and errno names, punctuation) is plain ASCII either way. Text is
+/// checked where it comes from, before it is copied: checking it once
+/// written would read back bytes just stored, which stalls.
+pub(crate) trait TextStyle {
+    /// Text (names, paths), invalid UTF-8 replaced.
+    fn text(text: &[u8], out: &mut Vec<u8>);
+
+    /// Buffer bytes, the non-printable ones as `.`.
+    fn printable(bytes: &[u8], out: &mut Vec<u8>);
+
+    /// `name=` of parameter `index` of the event's type, when the type
+    /// table has it.
+    fn label(info: &TypeInfo, index: usize) -> Option<&Literal>;
+}
+
+/// Text lines.
+#[derive(Debug)]
+pub(crate) struct AsIs;
+
+impl TextStyle for AsIs {
+    #[inline(always)]
+    fn text(text: &[u8], out: &mut Vec<u8>) {
+        push_lossy(text, out);
+    }
+
+    #[inline(always)]
+    fn printable(bytes: &[u8], out: &mut Vec<u8>) {
+        push_printable(bytes, out);
+    }
+
+    #[inline(always)]
+    fn label(info: &TypeInfo, index: usize) -> Option<&Literal> {
+        info.arg_label(index)
+    }
+}
+
+/// The inside of JSON string literals.
+#[derive(Debug)]
+pub(crate) struct InJson;
+
+impl TextStyle for InJson {
+    #[inline(always)]
+    fn text(text: &[u8], out: &mut Vec<u8>) {
+        if is_json_plain(text) {
+            out.extend_from_slice(text);
+        } else {
+            push_json_bytes_escaped(text, out);
+        }
+    }
+
+    #[inline(always)]
+    fn printable(bytes: &[u8], out: &mut Vec<u8>) {
+        // Printable bytes need escaping only for quotes and backslashes.
+        let quotes = bytes.iter().fold(0u8, |seen, &b| {
+            seen | u8::from(b == b'"') | u8::from(b == b'\\')
+        });
+        if quotes == 0 {
+            push_printable(bytes, out);
+        } else {
+            let mut shown = Vec::with_capacity(bytes.len());
+            push_printable(bytes, &mut shown);
+            push_json_bytes_escaped(&shown, out);
+        }
+    }
+
+    #[inline(always)]
+    fn label(info: &TypeInfo, index: usize) -> Option<&Literal> {
+        info.arg_label_json(index)
+    }
+}
 
 /// `HH:MM:SS.nnnnnnnnn` of a timestamp (UTC).
 pub fn clock_time(ns: u64) -> String {
@@ -21,12 +96,30 @@ pub fn date_time(ns: u64) -> String {
     format!("{} {}", &text[..10], &text[11..text.len() - 1])
 }
 
-fn sockaddr(addr: SockAddrRef<'_>) -> String {
+/// A socket address as `evt.args` shows it: `10.0.0.5:443`, `[::1]:443`,
+/// a unix path.
+fn write_sockaddr<S: TextStyle>(addr: SockAddrRef<'_>, out: &mut Vec<u8>) {
     match addr {
-        SockAddrRef::Inet(SocketAddr::V4(a)) => a.to_string(),
-        SockAddrRef::Inet(SocketAddr::V6(a)) => format!("[{}]:{}", a.ip(), a.port()),
-        SockAddrRef::Unix(path) => printable(path),
-        SockAddrRef::Other { family, .. } => format!("family {family}"),
+        // IPv4 by hand: every connect and accept has one, and `fmt` is
+        // many times slower.
+        SockAddrRef::Inet(SocketAddr::V4(a)) => {
+            for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, octet.into());
+            }
+            out.push(b':');
+            push_u64(out, a.port().into());
+        }
+        SockAddrRef::Inet(SocketAddr::V6(a)) => {
+            let _ = write!(out, "[{}]:{}", a.ip(), a.port());
+        }
+        SockAddrRef::Unix(path) => S::printable(path, out),
+        SockAddrRef::Other { family, .. } => {
+            out.extend_from_slice(b"family ");
+            push_u64(out, family.into());
+        }
     }
 }
 
@@ -37,7 +130,7 @@ fn sockaddr(addr: SockAddrRef<'_>) -> String {
 /// name alone (`O_RDONLY|O_CLOEXEC`, `AF_INET`); modes in octal.
 pub fn param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>) -> String {
     let mut out = Vec::new();
-    write_param(ctx, index, value, Style::Alone, &mut out);
+    write_param::<AsIs>(ctx, index, value, Style::Alone, &mut out);
     into_string(out)
 }
 
@@ -50,21 +143,29 @@ enum Style {
     Alone,
 }
 
-/// Parameter `index` of the event, formatted by its type's table.
-fn write_param(ctx: &Ctx<'_>, index: usize, value: ValueRef<'_>, style: Style, out: &mut Vec<u8>) {
+/// Parameter `index` of the event, formatted by its type's table. Inlined
+/// into its callers, so that the value stays in registers.
+#[inline(always)]
+fn write_param<S: TextStyle>(
+    ctx: &Ctx<'_>,
+    index: usize,
+    value: ValueRef<'_>,
+    style: Style,
+    out: &mut Vec<u8>,
+) {
     let number = match value {
         ValueRef::Uint(n) => Some(n),
         ValueRef::Int(n) => u64::try_from(n).ok(),
         _ => None,
     };
     if let ValueRef::Fd(fd) = value {
-        return write_fd(ctx, fd, style, out);
+        return write_fd::<S>(ctx, fd, style, out);
     }
     let Some(number) = number else {
-        return write_value(ctx, value, out);
+        return write_value::<S>(ctx, value, out);
     };
     match ctx.info.param_spec(index).format {
-        ArgFormat::Plain => write_value(ctx, value, out),
+        ArgFormat::Plain => write_value::<S>(ctx, value, out),
         ArgFormat::Octal => {
             // `%#o`, as sysdig prints modes: 0 alone, otherwise a leading 0.
             let mut digits = [0u8; 23];
@@ -114,7 +215,7 @@ pub fn result(ctx: &Ctx<'_>) -> String {
     }
     let mut out = Vec::new();
     if ctx.info.returns_fd && ret >= 0 {
-        write_fd(ctx, ret, Style::Alone, &mut out);
+        write_fd::<AsIs>(ctx, ret, Style::Alone, &mut out);
     } else {
         push_int(&mut out, ret.into());
     }
@@ -125,7 +226,7 @@ pub fn result(ctx: &Ctx<'_>) -> String {
 /// as the event's information.
 pub fn args(ctx: &Ctx<'_>) -> String {
     let mut out = Vec::new();
-    write_args(ctx, &mut out);
+    write_args::<AsIs>(ctx, &mut out);
     into_string(out)
 }
 
@@ -135,16 +236,22 @@ fn into_string(bytes: Vec<u8>) -> String {
         .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
-/// Bytes as UTF-8, invalid sequences replaced.
-fn push_lossy(bytes: &[u8], out: &mut Vec<u8>) {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => out.extend_from_slice(bytes),
-        Err(_) => out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes()),
+/// Bytes as UTF-8, invalid sequences replaced; ASCII (nearly all text in
+/// a trace) is copied without a full UTF-8 check.
+#[inline]
+pub(crate) fn push_lossy(bytes: &[u8], out: &mut Vec<u8>) {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        out.extend_from_slice(bytes);
+    } else {
+        out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes());
     }
 }
 
 /// `n` in decimal.
 pub(crate) fn push_int(out: &mut Vec<u8>, n: i128) {
+    if let Ok(small) = i64::try_from(n) {
+        return push_i64(out, small);
+    }
     if n < 0 {
         out.push(b'-');
     }
@@ -155,37 +262,175 @@ pub(crate) fn push_int(out: &mut Vec<u8>, n: i128) {
     }
 }
 
-/// `n` in decimal, two digits at a time.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+/// `n` in decimal.
+#[inline]
+pub(crate) fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
     }
-    if n >= 10 {
+    push_u64(out, n.unsigned_abs());
+}
+
+/// Two decimal digits for each value below 100.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// `n` in decimal. Numbers below 100 (cpus, fds, small results: most of
+/// them) take a fixed two-byte copy; longer ones are written in place
+/// digit pair by digit pair.
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else if n < 100 {
         let pair = n as usize * 2;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        out.extend_from_slice(&[DIGIT_PAIRS[pair], DIGIT_PAIRS[pair + 1]]);
     } else {
-        at -= 1;
-        buf[at] = b'0' + n as u8;
+        push_long_u64(out, n);
     }
-    out.extend_from_slice(&buf[at..]);
+}
+
+/// [`push_u64`] from 100 up: up to four digits from two table pairs (a
+/// shorter chain than eight digits at once), up to eight computed together
+/// ([`digit_values`]) and copied as one fixed 8-byte block; longer
+/// numbers, rare, apart.
+#[inline(never)]
+fn push_long_u64(out: &mut Vec<u8>, n: u64) {
+    if n < 10_000 {
+        let (high, low) = ((n / 100) as usize * 2, (n % 100) as usize * 2);
+        let digits = [
+            DIGIT_PAIRS[high],
+            DIGIT_PAIRS[high + 1],
+            DIGIT_PAIRS[low],
+            DIGIT_PAIRS[low + 1],
+        ];
+        if n < 1000 {
+            out.extend_from_slice(&digits[1..]);
+        } else {
+            out.extend_from_slice(&digits);
+        }
+    } else if n < 100_000_000 {
+        push_up_to_eight(out, n as u32);
+    } else {
+        push_huge_u64(out, n);
+    }
+}
+
+/// [`push_u64`] from 10^8 up: blocks of eight digits.
+#[cold]
+#[inline(never)]
+fn push_huge_u64(out: &mut Vec<u8>, n: u64) {
+    const E8: u64 = 100_000_000;
+    if n < E8 * E8 {
+        push_up_to_eight(out, (n / E8) as u32);
+    } else {
+        push_up_to_eight(out, (n / (E8 * E8)) as u32);
+        out.extend_from_slice(&eight_digits((n / E8 % E8) as u32).to_le_bytes());
+    }
+    out.extend_from_slice(&eight_digits((n % E8) as u32).to_le_bytes());
+}
+
+/// `n`, from 1 to 10^8 - 1, in decimal: its eight padded digits copied as
+/// one block, the line cut back to the number's own length.
+#[inline(always)]
+fn push_up_to_eight(out: &mut Vec<u8>, n: u32) {
+    // The leading zeros of the padded digits are the low zero bytes of
+    // the digit values.
+    let values = digit_values(n);
+    let zeros = (values.trailing_zeros() / 8) as usize;
+    let digits = (values + ASCII_ZEROS) >> (8 * zeros);
+    let end = out.len() + 8 - zeros;
+    out.extend_from_slice(&digits.to_le_bytes());
+    out.truncate(end);
+}
+
+/// `'0'` in each of the eight bytes.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The eight decimal digits of `n` (below 10^8, zero-padded) as ASCII, the
+/// first digit in the lowest byte.
+#[inline]
+pub(crate) fn eight_digits(n: u32) -> u64 {
+    digit_values(n) + ASCII_ZEROS
+}
+
+/// The eight decimal digits of `n` (below 10^8, zero-padded), one value
+/// from 0 to 9 per byte, the first digit in the lowest byte: `n` is split
+/// into halves of four digits, pairs and single digits, every part of a
+/// level computed at once in its own lane of one integer, by
+/// multiplications instead of divisions.
+#[inline]
+fn digit_values(n: u32) -> u64 {
+    // Two 32-bit lanes: the first four digits, the last four.
+    let halves = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
+    // Four 16-bit lanes of two digits: x / 100 is x * 10486 >> 20 below
+    // 10^4.
+    let high = ((halves * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let pairs = high | ((halves - high * 100) << 16);
+    // Eight 8-bit lanes of one digit: x / 10 is x * 103 >> 10 below 100.
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    tens | ((pairs - tens * 10) << 8)
+}
+
+/// Buffer bytes the way sysdig shows them inline: printable ASCII as is,
+/// everything else as `.`. Branch-free, so the loop runs on whole vectors.
+#[inline]
+pub(crate) fn push_printable(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(bytes);
+    for byte in &mut out[start..] {
+        let printable = byte.wrapping_sub(0x20) < 0x5f;
+        *byte = if printable { *byte } else { b'.' };
+    }
+}
+
+/// Text appended to lines over and over (literal parts of a format,
+/// parameter names): when short, it is kept in a fixed 16-byte block that
+/// is copied whole (a copy of known size, no call) and cut back to its
+/// length.
+#[derive(Debug, Clone)]
+pub(crate) enum Literal {
+    /// Up to 16 bytes, padded, and the length.
+    Short([u8; 16], u8),
+    /// Longer text.
+    Long(Box<[u8]>),
+}
+
+impl Literal {
+    pub(crate) fn new(text: &[u8]) -> Literal {
+        match text.len() {
+            len @ 0..=16 => {
+                let mut block = [0u8; 16];
+                block[..len].copy_from_slice(text);
+                Literal::Short(block, len as u8)
+            }
+            _ => Literal::Long(text.into()),
+        }
+    }
+
+    /// Appends the text to `out`.
+    #[inline]
+    pub(crate) fn push(&self, out: &mut Vec<u8>) {
+        match self {
+            Literal::Short(block, len) => {
+                let end = out.len() + usize::from(*len);
+                out.extend_from_slice(block);
+                out.truncate(end);
+            }
+            Literal::Long(text) => out.extend_from_slice(text),
+        }
+    }
 }
 
 /// An fd the way sysdig writes it: in `evt.args` the number, then what it
 /// resolves to in parentheses (`3(<f>/etc/hosts)`, `-100(AT_FDCWD)`,
 /// `-9(EBADF)`); alone (`evt.arg.fd`) what it resolves to, or the number
 /// when it resolves to nothing (an fd from before the capture).
-fn write_fd(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
+#[inline]
+fn write_fd<S: TextStyle>(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
     let start = out.len();
     if style == Style::InArgs {
         push_int(out, fd.into());
@@ -193,7 +438,7 @@ fn write_fd(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
     }
     let resolved = out.len();
     if fd >= 0 {
-        if let Some(entry) = ctx.state.fd(ctx.event.tgid(), fd) {
+        if let Some(entry) = ctx.process_ref().and_then(|process| process.fd(fd)) {
             out.push(b'<');
             out.extend_from_slice(typechar(entry.kind).as_bytes());
             if matches!(entry.kind, FdKind::Ipv4 | FdKind::Ipv6) {
@@ -206,7 +451,7 @@ fn write_fd(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
                 }
             }
             out.push(b'>');
-            push_lossy(&entry.name, out);
+            S::text(&entry.name, out);
         }
     } else if fd == AT_FDCWD {
         out.extend_from_slice(b"AT_FDCWD");
@@ -225,60 +470,64 @@ fn write_fd(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
 const AT_FDCWD: i64 = -100;
 
 /// [`value`], appended to `out`.
-pub(crate) fn write_value(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
+#[inline(always)]
+pub(crate) fn write_value<S: TextStyle>(ctx: &Ctx<'_>, value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Absent => out.extend_from_slice(b"<NA>"),
-        ValueRef::Int(n) => push_int(out, n.into()),
-        ValueRef::Uint(n) => push_int(out, n.into()),
-        ValueRef::Fd(fd) => write_fd(ctx, fd, Style::InArgs, out),
-        ValueRef::Str(s) => push_lossy(s, out),
-        ValueRef::Bytes(b) => out.extend(
-            b.iter()
-                .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' }),
-        ),
-        ValueRef::SockAddr(addr) => out.extend_from_slice(sockaddr(addr).as_bytes()),
+        ValueRef::Int(n) => push_i64(out, n),
+        ValueRef::Uint(n) => push_u64(out, n),
+        ValueRef::Fd(fd) => write_fd::<S>(ctx, fd, Style::InArgs, out),
+        ValueRef::Str(s) => S::text(s, out),
+        ValueRef::Bytes(b) => S::printable(b, out),
+        ValueRef::SockAddr(addr) => write_sockaddr::<S>(addr, out),
         ValueRef::StrList(list) => {
             for (i, item) in list.iter().enumerate() {
                 if i > 0 {
                     out.push(b' ');
                 }
-                push_lossy(item, out);
+                S::text(item, out);
             }
         }
     }
 }
 
-/// [`args`], appended to `out`.
-pub(crate) fn write_args(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+/// [`args`], appended to `out` in style `S`.
+// The parameters are counted by hand: the adapter of `enumerate` keeps the
+// parameter decoder from being inlined here.
+#[allow(clippy::explicit_counter_loop)]
+pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let event = &ctx.event;
+    let info = ctx.info;
     let start = out.len();
-    if ctx.info.is_syscall {
+    if info.is_syscall {
         let ret = event.ret();
         out.extend_from_slice(b"res=");
         if let Some(name) = (ret < 0).then(|| errno_name(ret)).flatten() {
-            push_int(out, ret.into());
+            push_i64(out, ret);
             out.push(b'(');
             out.extend_from_slice(name.as_bytes());
             out.push(b')');
-        } else if ctx.info.returns_fd && ret >= 0 {
-            write_fd(ctx, ret, Style::InArgs, out);
+        } else if info.returns_fd && ret >= 0 {
+            write_fd::<S>(ctx, ret, Style::InArgs, out);
         } else {
-            push_int(out, ret.into());
+            push_i64(out, ret);
         }
     }
-    let names = ctx.names;
-    for (index, param) in event.params().enumerate() {
+    let mut index = 0;
+    for param in event.params() {
         if out.len() > start {
             out.push(b' ');
         }
-        let spec = ctx.info.param_spec(index);
-        let name = spec
-            .label
-            .or_else(|| names.get(index).map(String::as_str))
-            .unwrap_or("?");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'=');
-        write_param(ctx, index, param, Style::InArgs, out);
+        match S::label(info, index) {
+            Some(label) => label.push(out),
+            None => {
+                let name = ctx.names.get(index).map_or("?", String::as_str);
+                S::text(name.as_bytes(), out);
+                out.push(b'=');
+            }
+        }
+        write_param::<S>(ctx, index, param, Style::InArgs, out);
+        index += 1;
     }
 }
 
@@ -344,5 +593,50 @@ pub fn category(ctx: &Ctx<'_>, fd_kind: Option<FdKind>) -> &'static str {
         "user"
     } else {
         "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_std_writes_them() {
+        let mut samples: Vec<u64> = (0..20_000).collect();
+        let mut power = 1u64;
+        while let Some(next) = power.checked_mul(10) {
+            for near in [power - 1, power, power + 1, next / 2 + 7, next - 1] {
+                samples.push(near);
+            }
+            power = next;
+        }
+        samples.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            12_345_678_901_234_567,
+            99_999_999_999,
+        ]);
+        // A spread of values of every length.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(x >> (x % 64));
+        }
+        for n in samples {
+            let mut out = b"x".to_vec();
+            push_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes(), "{n}");
+            let below = (n % 100_000_000) as u32;
+            assert_eq!(
+                eight_digits(below).to_le_bytes(),
+                *format!("{below:08}").as_bytes()
+            );
+        }
+        let mut out = Vec::new();
+        push_i64(&mut out, i64::MIN);
+        push_i64(&mut out, -7);
+        assert_eq!(out, format!("{}-7", i64::MIN).into_bytes());
     }
 }

@@ -6,6 +6,8 @@
 use scry_format::{EventTable, EventType};
 
 use crate::flags::{ArgFormat, arg_format, display_name};
+use crate::output::push_json_bytes_escaped;
+use crate::render::Literal;
 
 /// Facts about one event type.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +41,11 @@ pub struct TypeInfo {
     pub target_param: Option<usize>,
     /// How each parameter is shown, in record order.
     pub(crate) params: Vec<ParamSpec>,
+    /// What precedes each parameter's value in `evt.args`: its shown name
+    /// and `=`.
+    labels: Vec<Literal>,
+    /// The same, escaped for a JSON string.
+    json_labels: Vec<Literal>,
 }
 
 impl TypeInfo {
@@ -46,6 +53,18 @@ impl TypeInfo {
     #[inline]
     pub(crate) fn param_spec(&self, index: usize) -> ParamSpec {
         self.params.get(index).copied().unwrap_or_default()
+    }
+
+    /// `name=` of parameter `index` in `evt.args`.
+    #[inline]
+    pub(crate) fn arg_label(&self, index: usize) -> Option<&Literal> {
+        self.labels.get(index)
+    }
+
+    /// [`TypeInfo::arg_label`] escaped for a JSON string.
+    #[inline]
+    pub(crate) fn arg_label_json(&self, index: usize) -> Option<&Literal> {
+        self.json_labels.get(index)
     }
 }
 
@@ -136,6 +155,29 @@ impl TypeTable {
                     .iter()
                     .position(|p| wanted.contains(&p.as_str()))
             };
+            let params: Vec<ParamSpec> = entry
+                .params
+                .iter()
+                .map(|p| ParamSpec {
+                    format: arg_format(name, p),
+                    label: display_name(name, p),
+                })
+                .collect();
+            let shown: Vec<String> = entry
+                .params
+                .iter()
+                .zip(&params)
+                .map(|(recorded, spec)| format!("{}=", spec.label.unwrap_or(recorded)))
+                .collect();
+            let labels = shown.iter().map(|l| Literal::new(l.as_bytes())).collect();
+            let json_labels = shown
+                .iter()
+                .map(|label| {
+                    let mut escaped = Vec::new();
+                    push_json_bytes_escaped(label.as_bytes(), &mut escaped);
+                    Literal::new(&escaped)
+                })
+                .collect();
             by_id[usize::from(entry.id)] = TypeInfo {
                 name: entry.name.clone(),
                 is_io_read: IO_READ.contains(&name),
@@ -152,14 +194,9 @@ impl TypeTable {
                     "name", "path", "filename", "pathname", "oldpath", "target", "dir",
                 ]),
                 target_param: param(&["newpath", "linkpath"]),
-                params: entry
-                    .params
-                    .iter()
-                    .map(|p| ParamSpec {
-                        format: arg_format(name, p),
-                        label: display_name(name, p),
-                    })
-                    .collect(),
+                params,
+                labels,
+                json_labels,
             };
         }
         TypeTable {

@@ -18,7 +18,7 @@ struct Row {
     sysdig: &'static str,
 }
 
-const ROWS: [Row; 5] = [
+const ROWS: [Row; 6] = [
     Row {
         label: "--count, selective filter",
         args: &["--count", "evt.type=execve and proc.name=curl"],
@@ -53,6 +53,16 @@ const ROWS: [Row; 5] = [
         args: &["-j"],
         target: "≥ 5 M lines/s",
         sysdig: "0.58 M lines/s",
+    },
+    // A `-p` format of state fields and a generic one (`user.name`).
+    Row {
+        label: "print every event, -p",
+        args: &[
+            "-p",
+            "%evt.num %evt.time %proc.name %thread.tid %fd.name %evt.res %user.name",
+        ],
+        target: "-",
+        sysdig: "-",
     },
 ];
 

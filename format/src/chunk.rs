@@ -13,9 +13,9 @@
 //! decoded only when asked for, so iterating over a chunk allocates nothing
 //! per event.
 
-use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
@@ -461,6 +461,17 @@ fn decode_column<T: Copy + Default>(
     mut convert: impl FnMut(u64) -> Option<T>,
 ) -> WireResult<()> {
     out.clear();
+    // A column of as many bytes as values, none with the continuation
+    // bit, holds one-byte varints only (counts, cpus, small deltas): no
+    // varint decoding needed.
+    if bytes.len() == count && bytes.iter().fold(0, |high, &b| high | b) < 0x80 {
+        out.reserve(count);
+        for &byte in bytes {
+            let value = convert(u64::from(byte)).ok_or(Malformed("column value out of range"))?;
+            out.push(value);
+        }
+        return Ok(());
+    }
     out.reserve(count);
     let mut cursor = Cursor::new(bytes);
     for _ in 0..count {
@@ -500,7 +511,7 @@ pub struct DecodedChunk {
     blob_compressed: bool,
     blob_len: usize,
     /// The buffer contents, decompressed on first use.
-    blob: OnceCell<Vec<u8>>,
+    blob: OnceLock<Vec<u8>>,
     /// The allocation of the previous chunk's buffer contents, for the
     /// next [`DecodedChunk::preload_blob`].
     spare_blob: Vec<u8>,
@@ -592,6 +603,7 @@ impl DecodedChunk {
 
     /// The buffer contents; empty if they are damaged (which
     /// [`DecodedChunk::validate`] reports).
+    #[inline]
     fn blob(&self) -> &[u8] {
         self.blob
             .get_or_init(|| self.load_blob().unwrap_or_default())
@@ -729,10 +741,12 @@ impl DecodedChunk {
         Ok(())
     }
 
+    #[inline]
     fn blob_span(&self, index: usize) -> std::ops::Range<usize> {
         self.blob_bounds[index] as usize..self.blob_bounds[index + 1] as usize
     }
 
+    #[inline]
     fn param_bytes(&self, index: usize) -> &[u8] {
         let start = self.param_bounds[index] as usize;
         let end = self.param_bounds[index + 1] as usize;
@@ -769,6 +783,17 @@ impl DecodedChunk {
         (0..self.len()).map(move |index| EventView { chunk: self, index })
     }
 
+    /// Iterates over the events at positions `range` (those the chunk
+    /// has), in file order.
+    pub fn iter_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = EventView<'_>> + '_ {
+        let end = range.end.min(self.len());
+        (range.start.min(end)..end).map(move |index| EventView { chunk: self, index })
+    }
+
+    #[inline]
     fn slice(&self, start: u32, len: u32) -> &[u8] {
         let start = start as usize;
         self.payload
@@ -776,6 +801,7 @@ impl DecodedChunk {
             .unwrap_or_default()
     }
 
+    #[inline]
     fn string(&self, id: u32) -> WireResult<&[u8]> {
         let &(start, len) = self
             .strings
@@ -787,6 +813,9 @@ impl DecodedChunk {
 
 /// Decodes one tagged value; strings resolve through the chunk's table and
 /// buffer bytes are taken, in order, from the event's span of the blob.
+/// Inlined into the iterator over parameters: the value then goes to its
+/// reader in registers, not through memory.
+#[inline(always)]
 fn decode_value<'a>(
     chunk: &'a DecodedChunk,
     cursor: &mut Cursor<'a>,
@@ -925,6 +954,7 @@ impl<'a> EventView<'a> {
     /// All parameters, in order. Parameters are decoded as the iterator
     /// advances; damaged parameter bytes end it early (`scry verify` reports
     /// such damage).
+    #[inline]
     pub fn params(&self) -> Params<'a> {
         let bytes = self.chunk.param_bytes(self.index);
         Params {
@@ -962,6 +992,7 @@ pub struct Params<'a> {
 impl<'a> Iterator for Params<'a> {
     type Item = ValueRef<'a>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<ValueRef<'a>> {
         if self.remaining == 0 {
             return None;

@@ -45,7 +45,7 @@ pub use event_table::{
 };
 pub use index::{ChunkSummary, IndexEntry, MAX_SUMMARY_TGIDS, StatsEntry};
 pub use model::*;
-pub use pipeline::default_threads;
+pub use pipeline::{ChunkPool, default_threads, ordered_map_fed};
 pub use reader::{Damage, ReadOptions, TraceFile, Truncation, VerifyReport};
 pub use stream::{ChunkSource, RawChunk, StreamItem, StreamReader};
 pub use text::{format_rfc3339, thousands};

@@ -1,5 +1,7 @@
 //! Ordered parallel decoding: worker threads decompress and decode chunks
-//! while the caller consumes them strictly in file order.
+//! while the caller consumes them strictly in file order. The ordered
+//! worker pools underneath serve other stages too (formatting the events
+//! of decoded chunks), and are public for that.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -24,6 +26,22 @@ pub(crate) fn ordered_map<T, R, B>(
     items: impl Iterator<Item = T>,
     threads: usize,
     work: impl Fn(T) -> R + Sync,
+    visit: impl FnMut(R) -> ControlFlow<B>,
+) -> ControlFlow<B>
+where
+    T: Send,
+    R: Send,
+{
+    ordered_map_window(items, threads, threads * 4, work, visit)
+}
+
+/// [`ordered_map`] with at most `window` items (at least one) between
+/// being handed to the workers and being visited.
+fn ordered_map_window<T, R, B>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    window: usize,
+    work: impl Fn(T) -> R + Sync,
     mut visit: impl FnMut(R) -> ControlFlow<B>,
 ) -> ControlFlow<B>
 where
@@ -36,7 +54,7 @@ where
         }
         return ControlFlow::Continue(());
     }
-    let window = threads * 4;
+    let window = window.max(1);
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, T)>(window);
     let job_rx = Mutex::new(job_rx);
     let (result_tx, result_rx) = mpsc::channel::<(u64, thread::Result<R>)>();
@@ -119,17 +137,22 @@ enum Report<R> {
     End(u64),
 }
 
-/// As [`ordered_map`], for items that can be slow to come (chunks read
-/// from a pipe): a thread of their own waits for them, so each result is
-/// visited as soon as it and those before it are ready, never held back
-/// while the next item is awaited. At most `threads * 4` items are between
-/// the feeder and the visitor at once.
+/// Applies `work` to every item on `threads` worker threads and hands the
+/// results to `visit`, on the calling thread, in the items' order; for
+/// items that can be slow to come (chunks read from a pipe, chunks another
+/// thread is still preparing): a thread of their own waits for them, so
+/// each result is visited as soon as it and those before it are ready,
+/// never held back while the next item is awaited. At most `window` items
+/// (at least one) are between the feeder and the visitor at once, which
+/// bounds memory whatever the number of items. A panic in `work` reaches
+/// the caller.
 ///
 /// When `visit` stops early, the walk returns once the feeder is done with
 /// the item it is waiting for (at once at the end of the input).
-pub(crate) fn ordered_map_fed<T, R, B>(
+pub fn ordered_map_fed<T, R, B>(
     items: impl Iterator<Item = T> + Send,
     threads: usize,
+    window: usize,
     work: impl Fn(T) -> R + Sync,
     mut visit: impl FnMut(R) -> ControlFlow<B>,
 ) -> ControlFlow<B>
@@ -143,7 +166,7 @@ where
         }
         return ControlFlow::Continue(());
     }
-    let window = threads * 4;
+    let window = window.max(1);
     // Tokens bound the items in flight to `window`, so sending a job never
     // blocks: the feeder only ever waits for a token or for its input.
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, T)>(window);
@@ -247,7 +270,75 @@ pub(crate) fn decode_ordered_fed<T: Send, B>(
     visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
 ) -> Result<ControlFlow<B>> {
     decode_with(strict, decode, visit, |work, visit| {
-        ordered_map_fed(items, threads, work, visit)
+        ordered_map_fed(items, threads, threads * 4, work, visit)
+    })
+}
+
+/// Decoded chunks given back once their events have been used, so that
+/// decoding more chunks reuses their buffers instead of allocating (and
+/// faulting in) fresh ones: see [`crate::TraceFile::for_each_chunk_owned`].
+#[derive(Debug, Default)]
+pub struct ChunkPool {
+    spare: Mutex<Vec<DecodedChunk>>,
+}
+
+impl ChunkPool {
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes back a chunk that is no longer needed.
+    pub fn give_back(&self, chunk: DecodedChunk) {
+        self.lock().push(chunk);
+    }
+
+    fn take(&self) -> DecodedChunk {
+        self.lock().pop().unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<DecodedChunk>> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// As [`decode_ordered`], handing each chunk over to `visit` to keep (to
+/// pass on to another thread), its buffers taken from `pool`.
+pub(crate) fn decode_owned<T: Send, B>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    strict: bool,
+    pool: &ChunkPool,
+    decode: impl Fn(T, &mut DecodedChunk) -> Result<()> + Sync,
+    mut visit: impl FnMut(Result<DecodedChunk>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>> {
+    let mut failure = None;
+    let work = |item| {
+        let mut chunk = pool.take();
+        match decode(item, &mut chunk) {
+            Ok(()) => Ok(chunk),
+            Err(error) => {
+                pool.give_back(chunk);
+                Err(error)
+            }
+        }
+    };
+    // The visitor keeps the chunks it is handed (passes them on): a
+    // short window ahead bounds what is decoded but not yet used.
+    let flow = ordered_map_window(items, threads, threads + 2, work, |result| match result {
+        Ok(chunk) => visit(Ok(chunk)).map_break(Some),
+        Err(error) if strict => {
+            failure = Some(error);
+            ControlFlow::Break(None)
+        }
+        Err(error) => visit(Err(error)).map_break(Some),
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(match flow {
+        ControlFlow::Break(Some(b)) => ControlFlow::Break(b),
+        _ => ControlFlow::Continue(()),
     })
 }
 
@@ -368,6 +459,7 @@ mod tests {
         let flow: ControlFlow<()> = ordered_map_fed(
             0..1000u64,
             3,
+            12,
             |x| x * 2,
             |r| {
                 seen.push(r);
@@ -379,6 +471,7 @@ mod tests {
         let flow = ordered_map_fed(
             0..1000u64,
             2,
+            1,
             |x| x,
             |r| {
                 if r == 10 {
@@ -397,6 +490,7 @@ mod tests {
             ordered_map_fed(
                 0..100u64,
                 2,
+                8,
                 |x| if x == 37 { panic!("bad chunk") } else { x },
                 |_| ControlFlow::<()>::Continue(()),
             )
@@ -406,6 +500,7 @@ mod tests {
             ordered_map_fed(
                 0..100u64,
                 2,
+                8,
                 |x| x,
                 |x| {
                     if x == 5 {
@@ -441,6 +536,7 @@ mod tests {
         let flow = ordered_map_fed(
             item_rx.into_iter(),
             2,
+            8,
             |x| x,
             |x| {
                 visited.push(x);

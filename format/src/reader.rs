@@ -11,6 +11,7 @@ use crate::chunk::DecodedChunk;
 use crate::error::{FormatError, Result};
 use crate::index::{IndexEntry, StatsEntry};
 use crate::model::{CaptureStats, FileHeader, Snapshot};
+use crate::pipeline::ChunkPool;
 
 /// How strictly to treat damage.
 #[derive(Debug, Clone, Copy, Default)]
@@ -413,6 +414,29 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         self.walk_chunks(threads, select, true, visit)
+    }
+
+    /// As [`TraceFile::for_each_chunk`], handing each chunk over to
+    /// `visit` to keep, so that its events can be used on another thread
+    /// while the next chunks are decoded. Chunks are decoded into the
+    /// buffers of those given back to `pool`; with `buffers`, their buffer
+    /// contents are decompressed by the decoding threads too.
+    ///
+    /// # Errors
+    /// Only in strict mode: the first chunk that fails to decode.
+    pub fn for_each_chunk_owned<B>(
+        &self,
+        threads: usize,
+        select: impl Fn(&IndexEntry) -> bool,
+        buffers: bool,
+        pool: &ChunkPool,
+        visit: impl FnMut(Result<DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        let data = self.data.as_ref();
+        let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
+        let decode =
+            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, buffers);
+        crate::pipeline::decode_owned(chosen, threads, self.options.strict, pool, decode, visit)
     }
 
     fn walk_chunks<B>(

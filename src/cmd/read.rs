@@ -4,14 +4,15 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 use scry_analyze::output::{Binding, CONTAINER_FORMAT, OutputOptions};
-use scry_analyze::{BufferMode, Ctx, Printer, TimeMode};
+use scry_analyze::{BufferMode, ChunkWork, Ctx, Printer, TimeMode};
 
 use crate::cli::ReadArgs;
 use crate::exit::{Code, UsageError};
-use crate::traces::{Query, Traces, Visitor, split_inputs};
+use crate::traces::{ChunkVisitor, Query, Traces, Visitor, split_inputs};
 
 /// Output is handed to stdout in blocks of about this size.
 const BLOCK: usize = 1 << 20;
@@ -65,6 +66,55 @@ impl Sink {
         self.buf.clear();
         out.flush()
     }
+
+    /// Hands a block of whole lines printed elsewhere to standard output,
+    /// after what was printed here.
+    fn write_block(&mut self, block: &[u8]) -> io::Result<()> {
+        let mut out = self.out.lock();
+        if !self.buf.is_empty() {
+            out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        out.write_all(block)?;
+        out.flush()
+    }
+}
+
+/// Blocks of output given back once written, for the workers to print
+/// into again.
+type Spare = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A worker thread's printer: the lines of a run of events (a slice of a
+/// chunk) go into a block of their own, written out in order by the
+/// reading thread.
+struct PrintWork {
+    printer: Printer,
+    block: Vec<u8>,
+    lines: u64,
+    spare: Spare,
+}
+
+impl ChunkWork for PrintWork {
+    type Output = (Vec<u8>, u64);
+
+    fn event(&mut self, ctx: &Ctx<'_>) {
+        if self.printer.print(ctx, &mut self.block) {
+            self.lines += 1;
+        }
+    }
+
+    fn finish(&mut self) -> (Vec<u8>, u64) {
+        let next = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        (
+            std::mem::replace(&mut self.block, next),
+            std::mem::take(&mut self.lines),
+        )
+    }
 }
 
 /// The state of one `read` across all its traces.
@@ -78,6 +128,8 @@ struct Reader {
     sink: Sink,
     matched: u64,
     limit: u64,
+    /// Blocks the worker threads print into, when they do.
+    spare: Spare,
 }
 
 impl Visitor for Reader {
@@ -141,6 +193,44 @@ impl Visitor for Reader {
     }
 }
 
+impl ChunkVisitor for Reader {
+    type Work = PrintWork;
+
+    /// Lines are printed run by run on worker threads unless each depends
+    /// on the one before (`-t r`, `-t D`), a limit must stop the scan at an
+    /// exact event, or a terminal shows each line at once.
+    fn workers(&mut self, count: usize) -> Option<Vec<PrintWork>> {
+        let independent = self.mode == Mode::Print
+            && self.limit == u64::MAX
+            && !self.printer.is_sequential()
+            && !self.sink.each_line;
+        independent.then(|| {
+            (0..count)
+                .map(|_| PrintWork {
+                    printer: self.printer.clone(),
+                    block: Vec::new(),
+                    lines: 0,
+                    spare: Arc::clone(&self.spare),
+                })
+                .collect()
+        })
+    }
+
+    fn collect(&mut self, (mut block, lines): (Vec<u8>, u64)) -> ControlFlow<Stop> {
+        self.matched += lines;
+        let written = self.sink.write_block(&block);
+        block.clear();
+        self.spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(block);
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(Stop::Io(error)),
+        }
+    }
+}
+
 pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
     let (paths, filter_text) = split_inputs(&args.inputs, &args.read, "scry read FILE… [FILTER]")?;
     let mode = if args.count {
@@ -194,6 +284,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
         bound: None,
         sink: Sink::stdout(mode == Mode::Print),
         matched: 0,
+        spare: Spare::default(),
         limit: match mode {
             Mode::Quiet => 1,
             _ => args.limit.unwrap_or(u64::MAX),
@@ -202,7 +293,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
     if reader.limit == 0 {
         return Ok(Code::NothingMatched);
     }
-    match traces.scan(&mut reader)? {
+    match traces.scan_chunks(&mut reader)? {
         Some(Stop::Io(error)) => return Err(error).context("writing the output"),
         Some(Stop::Limit) | None => {}
     }

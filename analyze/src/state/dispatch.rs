@@ -393,6 +393,7 @@ pub(super) struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    #[inline]
     pub(super) fn decode(slot: &Slot, event: &EventView<'a>) -> Self {
         let mut values = [ValueRef::Absent; MAX_ARGS];
         for (at, value) in event.params().take(usize::from(slot.decode)).enumerate() {

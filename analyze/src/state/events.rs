@@ -2,6 +2,8 @@
 //! dispatch table, following the kernel's semantics (and sysdig's where it
 //! names things, such as socket tuples).
 
+use std::sync::Arc;
+
 use scry_format::{EventView, FdKind, SockAddr};
 
 use super::dispatch::{Action, Args, Cloexec, IdCall, Slot, exec};
@@ -159,7 +161,7 @@ impl State {
 
     fn insert_fd(&mut self, tgid: u32, fd: i64, entry: FdEntry) {
         if let Some(process) = self.processes.get_mut(&tgid) {
-            process.fds.insert(fd, entry);
+            process.fds.insert(fd, Arc::new(entry));
         }
     }
 
@@ -236,7 +238,7 @@ impl State {
                     .iter_mut()
                     .filter(|(fd, _)| (first..=last).contains(*fd))
                 {
-                    entry.cloexec = true;
+                    Arc::make_mut(entry).cloexec = true;
                 }
             }
         } else {
@@ -253,7 +255,9 @@ impl State {
         };
         match process.fds.get(&old).cloned() {
             Some(mut entry) => {
-                entry.cloexec = cloexec;
+                if entry.cloexec != cloexec {
+                    Arc::make_mut(&mut entry).cloexec = cloexec;
+                }
                 process.fds.insert(new, entry);
             }
             None => {
@@ -273,7 +277,8 @@ impl State {
                 let entry = self
                     .processes
                     .get_mut(&tgid)
-                    .and_then(|process| process.fds.get_mut(&fd));
+                    .and_then(|process| process.fds.get_mut(&fd))
+                    .map(Arc::make_mut);
                 if let Some(entry) = entry {
                     if cmd == F_SETFD {
                         entry.cloexec = arg & FD_CLOEXEC != 0;
@@ -346,6 +351,7 @@ impl State {
             self.processes
                 .get_mut(&tgid)
                 .and_then(|process| process.fds.get_mut(&fd))
+                .map(Arc::make_mut)
         };
         let Some(entry) = entry else {
             return;
@@ -399,7 +405,7 @@ impl State {
             is_server: true,
             cloexec: flags & O_CLOEXEC != 0,
         };
-        process.fds.insert(fd, entry);
+        process.fds.insert(fd, Arc::new(entry));
     }
 
     fn exec(&mut self, tid: u32, tgid: u32, args: &Args<'_>) {
@@ -434,7 +440,7 @@ impl State {
                 self.threads.remove(&other);
             }
             process.tids.retain(|&t| t == tid);
-            self.last = None;
+            self.thread_generation += 1;
         }
         process.fds.retain(|_, entry| !entry.cloexec);
         let info = &mut process.info;
@@ -600,7 +606,7 @@ impl State {
         };
         parent.has_children = true;
         let parent_info = parent.info.clone();
-        let parent_fds: Vec<(i64, FdEntry)> = parent
+        let parent_fds: Vec<(i64, Arc<FdEntry>)> = parent
             .fds
             .iter()
             .filter(|(fd, entry)| {
@@ -614,7 +620,9 @@ impl State {
             return;
         };
         for (fd, entry) in parent_fds {
-            process.fds.get_or_insert(fd, entry);
+            if process.fds.get(&fd).is_none() {
+                process.fds.insert(fd, entry);
+            }
         }
         let info = &mut process.info;
         info.ppid = ppid;

@@ -4,6 +4,12 @@
 //! one), and every event that names an fd looks its number up, so numbers
 //! below [`DENSE`] find their entry through a plain array of positions;
 //! larger ones (and the odd negative one) go through a hash map.
+//!
+//! Entries are shared like the processes that hold them: a copy of a table
+//! (a process forking, a copy of the whole state) copies references, and
+//! an entry is copied only when one side changes it.
+
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -21,7 +27,7 @@ pub(super) struct FdTable {
     /// Positions of the other fds.
     far: FxHashMap<i64, u32>,
     /// The entries, in no particular order.
-    entries: Vec<(i64, FdEntry)>,
+    entries: Vec<(i64, Arc<FdEntry>)>,
 }
 
 impl FdTable {
@@ -60,19 +66,20 @@ impl FdTable {
 
     /// The entry of `fd`, if open.
     #[inline]
-    pub(super) fn get(&self, fd: &i64) -> Option<&FdEntry> {
+    pub(super) fn get(&self, fd: &i64) -> Option<&Arc<FdEntry>> {
         let position = self.position(*fd)?;
         self.entries.get(position).map(|(_, entry)| entry)
     }
 
-    /// The entry of `fd`, if open, to change.
-    pub(super) fn get_mut(&mut self, fd: &i64) -> Option<&mut FdEntry> {
+    /// The entry of `fd`, if open, to change or replace (`Arc::make_mut`
+    /// gives it a copy of its own first).
+    pub(super) fn get_mut(&mut self, fd: &i64) -> Option<&mut Arc<FdEntry>> {
         let position = self.position(*fd)?;
         self.entries.get_mut(position).map(|(_, entry)| entry)
     }
 
     /// Makes `fd` refer to `entry`, replacing what it referred to.
-    pub(super) fn insert(&mut self, fd: i64, entry: FdEntry) {
+    pub(super) fn insert(&mut self, fd: i64, entry: Arc<FdEntry>) {
         match self.position(fd) {
             Some(position) => self.entries[position].1 = entry,
             None => {
@@ -87,13 +94,13 @@ impl FdTable {
         let position = match self.position(fd) {
             Some(position) => position,
             None => {
-                self.entries.push((fd, entry));
+                self.entries.push((fd, Arc::new(entry)));
                 let position = self.entries.len() - 1;
                 self.set_position(fd, Some(position));
                 position
             }
         };
-        &mut self.entries[position].1
+        Arc::make_mut(&mut self.entries[position].1)
     }
 
     /// Closes `fd`.
@@ -109,7 +116,7 @@ impl FdTable {
     }
 
     /// Keeps the fds for which `keep` holds.
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(&i64, &mut FdEntry) -> bool) {
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&i64, &Arc<FdEntry>) -> bool) {
         self.entries.retain_mut(|(fd, entry)| keep(fd, entry));
         self.dense.clear();
         self.far.clear();
@@ -119,12 +126,12 @@ impl FdTable {
     }
 
     /// Every open fd, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&i64, &FdEntry)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&i64, &Arc<FdEntry>)> {
         self.entries.iter().map(|(fd, entry)| (fd, entry))
     }
 
     /// Every open fd, to change, in no particular order.
-    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&i64, &mut FdEntry)> {
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&i64, &mut Arc<FdEntry>)> {
         self.entries.iter_mut().map(|(fd, entry)| (&*fd, entry))
     }
 
@@ -155,7 +162,7 @@ mod tests {
     fn fds_near_and_far_are_found_replaced_and_closed() {
         let mut table = FdTable::default();
         for fd in [0, 1, 2, 7, 1023, 1024, 70_000, -5] {
-            table.insert(fd, named(&format!("f{fd}")));
+            table.insert(fd, Arc::new(named(&format!("f{fd}"))));
         }
         assert_eq!(table.len(), 8);
         for fd in [0, 1, 2, 7, 1023, 1024, 70_000, -5] {
@@ -163,7 +170,7 @@ mod tests {
         }
         assert_eq!(name(&table, 3), None);
         assert_eq!(name(&table, 5000), None);
-        table.insert(7, named("again"));
+        table.insert(7, Arc::new(named("again")));
         assert_eq!(name(&table, 7).as_deref(), Some("again"));
         assert_eq!(table.len(), 8);
         // Closing moves the last entry into the hole: it must stay found.

@@ -20,6 +20,8 @@ mod events;
 mod fds;
 mod text;
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use scry_format::{
     ContainerInfo, EventTable, EventView, FdInfo, FdKind, GroupInfo, ProcessInfo, Snapshot,
@@ -31,6 +33,8 @@ use fds::FdTable;
 
 /// Container id of processes outside any container.
 const HOST: &str = "host";
+/// Slots of the cache of threads lately found in the tables.
+const SEEN: usize = 64;
 /// Ids not known yet (and `-1`, "no id", to the kernel).
 const UNKNOWN_ID: u32 = u32::MAX;
 const O_CLOEXEC: u64 = 0o2_000_000;
@@ -141,7 +145,7 @@ impl<'a> ProcessRef<'a> {
 
     /// Its fd `fd`, if open.
     pub fn fd(self, fd: i64) -> Option<&'a FdEntry> {
-        self.0.fds.get(&fd)
+        self.0.fds.get(&fd).map(|entry| &**entry)
     }
 }
 
@@ -242,19 +246,76 @@ struct Orphan {
     closed: Vec<i64>,
 }
 
-/// The reconstructed state of the traced machine.
-pub struct State {
+/// The tables of a state that the events never change: what to do with
+/// each event type, and the snapshot's users, groups and containers.
+struct Fixed {
     dispatch: Dispatch,
-    threads: FxHashMap<u32, Thread>,
-    processes: FxHashMap<u32, ProcEntry>,
     users: FxHashMap<u32, UserInfo>,
     groups: FxHashMap<u32, GroupInfo>,
     containers: FxHashMap<String, ContainerInfo>,
+}
+
+/// The processes of a state. Each is shared between the state and its
+/// copies ([`State::clone`]) until one of them changes it, which then
+/// changes a copy of its own: copying a state costs a reference count per
+/// process, not a copy of every fd table.
+#[derive(Debug, Clone, Default)]
+struct Processes(FxHashMap<u32, Arc<ProcEntry>>);
+
+impl Processes {
+    fn get(&self, pid: &u32) -> Option<&ProcEntry> {
+        self.0.get(pid).map(|entry| &**entry)
+    }
+
+    fn get_mut(&mut self, pid: &u32) -> Option<&mut ProcEntry> {
+        self.0.get_mut(pid).map(Arc::make_mut)
+    }
+
+    fn get_or_insert_with(&mut self, pid: u32, new: impl FnOnce() -> ProcEntry) -> &mut ProcEntry {
+        Arc::make_mut(self.0.entry(pid).or_insert_with(|| Arc::new(new())))
+    }
+
+    fn insert(&mut self, pid: u32, entry: ProcEntry) {
+        self.0.insert(pid, Arc::new(entry));
+    }
+
+    fn remove(&mut self, pid: &u32) -> Option<Arc<ProcEntry>> {
+        self.0.remove(pid)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u32, &ProcEntry)> {
+        self.0.iter().map(|(pid, entry)| (pid, &**entry))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &ProcEntry> {
+        self.0.values().map(|entry| &**entry)
+    }
+}
+
+/// The reconstructed state of the traced machine.
+///
+/// A state can be cloned cheaply (its processes are shared until changed),
+/// so that a copy taken at the start of a run of events can replay them on
+/// another thread while this one goes on.
+#[derive(Clone)]
+pub struct State {
+    fixed: Arc<Fixed>,
+    threads: FxHashMap<u32, Thread>,
+    processes: Processes,
     orphans: FxHashMap<u32, Orphan>,
     deferred: Vec<Deferred>,
-    /// The (tid, tgid) of the last event, known to be in the tables: runs
-    /// of events from one thread skip the thread lookup.
-    last: Option<(u32, u32)>,
+    /// Threads lately found in the tables, one slot per tid modulo
+    /// [`SEEN`]: (tid, tgid, the [`State::thread_generation`] they were
+    /// found in). Events of a few busy threads interleave; this spares
+    /// them a table lookup each.
+    seen: [(u32, u32, u64); SEEN],
+    /// Counts the changes to which threads are in the tables: a thread
+    /// in `seen` is known to be there only if none happened since.
+    thread_generation: u64,
     /// Pipes get names from this counter: the records carry no inode.
     next_pipe: u64,
 }
@@ -265,9 +326,9 @@ impl std::fmt::Debug for State {
             .field("processes", &self.processes.len())
             .field("threads", &self.threads.len())
             .field("fds", &self.fd_count())
-            .field("users", &self.users.len())
-            .field("groups", &self.groups.len())
-            .field("containers", &self.containers.len())
+            .field("users", &self.fixed.users.len())
+            .field("groups", &self.fixed.groups.len())
+            .field("containers", &self.fixed.containers.len())
             .finish_non_exhaustive()
     }
 }
@@ -277,19 +338,22 @@ impl State {
     /// (parameters are looked up by name once, here).
     pub fn new(snapshot: &Snapshot, table: &EventTable) -> State {
         let mut state = State {
-            dispatch: Dispatch::new(table),
+            fixed: Arc::new(Fixed {
+                dispatch: Dispatch::new(table),
+                users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
+                groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
+                containers: snapshot
+                    .containers
+                    .iter()
+                    .map(|c| (c.id.clone(), c.clone()))
+                    .collect(),
+            }),
             threads: FxHashMap::default(),
-            processes: FxHashMap::default(),
-            users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
-            groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
-            containers: snapshot
-                .containers
-                .iter()
-                .map(|c| (c.id.clone(), c.clone()))
-                .collect(),
+            processes: Processes::default(),
             orphans: FxHashMap::default(),
             deferred: Vec::new(),
-            last: None,
+            seen: [(0, 0, u64::MAX); SEEN],
+            thread_generation: 0,
             next_pipe: 0,
         };
         for info in &snapshot.processes {
@@ -322,10 +386,9 @@ impl State {
             let entry = fd_from_snapshot(info, &listening);
             state
                 .processes
-                .entry(info.pid)
-                .or_insert_with(|| ProcEntry::unknown(info.pid))
+                .get_or_insert_with(info.pid, || ProcEntry::unknown(info.pid))
                 .fds
-                .insert(i64::from(info.fd), entry);
+                .insert(i64::from(info.fd), Arc::new(entry));
         }
         // Fds may name processes the process list lacked.
         let missing: Vec<u32> = state
@@ -356,7 +419,7 @@ impl State {
         if !self.deferred.is_empty() {
             self.run_deferred();
         }
-        match self.dispatch.slot(event.event_type()) {
+        match self.fixed.dispatch.slot(event.event_type()) {
             None => self.ensure_thread(event.tid(), event.tgid()),
             Some(&slot) => self.handle(&slot, event),
         }
@@ -373,8 +436,10 @@ impl State {
             self.run_deferred();
         }
         let event_type = event.event_type();
-        match self.dispatch.slot(event_type) {
-            Some(&slot) if self.dispatch.process_effect(event_type) != ProcessEffect::None => {
+        match self.fixed.dispatch.slot(event_type) {
+            Some(&slot)
+                if self.fixed.dispatch.process_effect(event_type) != ProcessEffect::None =>
+            {
                 self.handle(&slot, event);
             }
             _ => self.ensure_thread(event.tid(), event.tgid()),
@@ -408,7 +473,11 @@ impl State {
     /// The fd table entry of process `tgid` (threads share their process'
     /// table).
     pub fn fd(&self, tgid: u32, fd: i64) -> Option<&FdEntry> {
-        self.processes.get(&tgid)?.fds.get(&fd)
+        self.processes
+            .get(&tgid)?
+            .fds
+            .get(&fd)
+            .map(|entry| &**entry)
     }
 
     /// Every open fd of process `tgid`, in no particular order.
@@ -416,7 +485,7 @@ impl State {
         self.processes
             .get(&tgid)
             .into_iter()
-            .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, entry)))
+            .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, &**entry)))
     }
 
     /// How many threads of process `tgid` are known.
@@ -439,24 +508,28 @@ impl State {
 
     /// A user, from the snapshot's user table.
     pub fn user(&self, uid: u32) -> Option<&UserInfo> {
-        self.users.get(&uid)
+        self.fixed.users.get(&uid)
     }
 
     /// A group, from the snapshot's group table.
     pub fn group(&self, gid: u32) -> Option<&GroupInfo> {
-        self.groups.get(&gid)
+        self.fixed.groups.get(&gid)
     }
 
     /// A container by id; a unique prefix of at least 12 characters (the
     /// short form tools print) also finds it.
     pub fn container(&self, id: &str) -> Option<&ContainerInfo> {
-        if let Some(found) = self.containers.get(id) {
+        if let Some(found) = self.fixed.containers.get(id) {
             return Some(found);
         }
         if id.len() < 12 || id == HOST {
             return None;
         }
-        let mut matches = self.containers.values().filter(|c| c.id.starts_with(id));
+        let mut matches = self
+            .fixed
+            .containers
+            .values()
+            .filter(|c| c.id.starts_with(id));
         match (matches.next(), matches.next()) {
             (Some(only), None) => Some(only),
             _ => None,
@@ -484,8 +557,7 @@ impl State {
         }
         let process = self
             .processes
-            .entry(tgid)
-            .or_insert_with(|| ProcEntry::unknown(tgid));
+            .get_or_insert_with(tgid, || ProcEntry::unknown(tgid));
         if !process.tids.contains(&tid) {
             process.tids.push(tid);
         }
@@ -500,19 +572,20 @@ impl State {
                 assumed_comm,
             },
         );
-        self.last = None;
+        self.thread_generation += 1;
     }
 
     /// Makes sure the thread of an event and its process are known.
     #[inline]
     fn ensure_thread(&mut self, tid: u32, tgid: u32) {
-        if self.last == Some((tid, tgid)) {
+        let slot = tid as usize % SEEN;
+        if self.seen[slot] == (tid, tgid, self.thread_generation) {
             return;
         }
         if self.threads.get(&tid).is_none_or(|t| t.tgid != tgid) {
             self.add_thread(tid, tgid, None);
         }
-        self.last = Some((tid, tgid));
+        self.seen[slot] = (tid, tgid, self.thread_generation);
     }
 
     fn run_deferred(&mut self) {
@@ -535,7 +608,6 @@ impl State {
         }
         // Keep the allocation for the next time.
         self.deferred = deferred;
-        self.last = None;
     }
 
     fn remove_thread(&mut self, tid: u32) {
@@ -544,7 +616,7 @@ impl State {
         {
             process.tids.retain(|&t| t != tid);
         }
-        self.last = None;
+        self.thread_generation += 1;
     }
 
     /// Drops a process with its threads and fds; its children go to the
@@ -554,22 +626,28 @@ impl State {
         let Some(process) = self.processes.remove(&tgid) else {
             return;
         };
-        for tid in process.tids {
+        for &tid in &process.tids {
             if self.threads.get(&tid).is_some_and(|t| t.tgid == tgid) {
                 self.threads.remove(&tid);
             }
         }
         self.orphans.remove(&tgid);
-        self.last = None;
+        self.thread_generation += 1;
         if !process.has_children {
             return;
         }
         let reaper = self.reaper_above(process.info.ppid);
-        let mut adopted = false;
-        for other in self.processes.values_mut() {
-            if other.info.ppid == tgid {
+        // Only the children are changed (and so copied, when shared).
+        let children: Vec<u32> = self
+            .processes
+            .iter()
+            .filter(|(_, other)| other.info.ppid == tgid)
+            .map(|(&pid, _)| pid)
+            .collect();
+        let adopted = !children.is_empty();
+        for child in children {
+            if let Some(other) = self.processes.get_mut(&child) {
                 other.info.ppid = reaper;
-                adopted = true;
             }
         }
         if adopted && let Some(reaper) = self.processes.get_mut(&reaper) {

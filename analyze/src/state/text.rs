@@ -16,12 +16,27 @@ const COMM_LEN: usize = 15;
 /// guessed directory would be worse than none.
 pub(super) fn resolve(base: &[u8], path: &[u8]) -> Vec<u8> {
     if path.first() == Some(&b'/') {
+        if is_normal(path) {
+            return path.to_vec();
+        }
         return normalize(path, &[]);
     }
     if base.first() != Some(&b'/') {
         return path.to_vec();
     }
     normalize(base, path)
+}
+
+/// Whether an absolute path is already what [`normalize`] makes of it (as
+/// nearly every path a program opens is): no empty, `.` or `..`
+/// component, no trailing slash. Names starting with a dot are sent to
+/// [`normalize`] too, which leaves them as they are.
+fn is_normal(path: &[u8]) -> bool {
+    path == b"/"
+        || (path.last() != Some(&b'/')
+            && !path
+                .windows(2)
+                .any(|pair| pair[0] == b'/' && (pair[1] == b'/' || pair[1] == b'.')))
 }
 
 /// Joins `first` (absolute) and `second` and normalises the result.
@@ -184,6 +199,24 @@ mod tests {
         assert_eq!(resolve(b"/", b".."), b"/");
         assert_eq!(resolve(b"", b"rel/x"), b"rel/x");
         assert_eq!(resolve(b"rel", b"x"), b"x");
+    }
+
+    #[test]
+    fn absolute_paths_already_normal_are_kept_and_the_others_normalised() {
+        for path in [
+            &b"/"[..],
+            b"/etc/passwd",
+            b"/home/u/.bashrc",
+            b"/a/b/",
+            b"//a",
+            b"/a/./b",
+            b"/a/../b",
+            b"/a/..",
+            b"/a/.",
+            b"/.hidden/x",
+        ] {
+            assert_eq!(resolve(b"/cwd", path), normalize(path, &[]), "{path:?}");
+        }
     }
 
     #[test]
