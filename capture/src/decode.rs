@@ -87,21 +87,38 @@ pub fn decode_into(record: &[u8], boot_time_ns: u64, event: &mut Event) -> Resul
 
 /// Stores parameter number `*count` in `params`, over the old value in
 /// that slot when there is one, and advances `count`.
+#[inline(always)]
 fn set_param(
     params: &mut Vec<Value>,
     count: &mut usize,
     kind: u8,
     value: &[u8],
 ) -> Result<(), Malformed> {
-    match params.get_mut(*count) {
+    // Numbers (most parameters) are written in place: building a
+    // `Result<Value, _>` and moving it into the slot goes through the stack
+    // in pieces of other sizes than they are read back, which stalls.
+    let number = match kind {
+        abi::PARAM_INT => Some(Value::Int(number(value)? as i64)),
+        abi::PARAM_UINT => Some(Value::Uint(number(value)?)),
+        abi::PARAM_FD => Some(Value::Fd(number(value)? as i64)),
+        _ => None,
+    };
+    match (params.get_mut(*count), number) {
+        (Some(slot), Some(number)) => *slot = number,
+        (None, Some(number)) => params.push(number),
         // Same shape as before: refill the buffer in place.
-        Some(Value::Str(old)) if kind == abi::PARAM_STR => refill(old, value),
-        Some(Value::Bytes(old)) if kind == abi::PARAM_BYTES => refill(old, value),
-        Some(slot) => *slot = decode_value(kind, value)?,
-        None => params.push(decode_value(kind, value)?),
+        (Some(Value::Str(old)), None) if kind == abi::PARAM_STR => refill(old, value),
+        (Some(Value::Bytes(old)), None) if kind == abi::PARAM_BYTES => refill(old, value),
+        (Some(slot), None) => *slot = decode_value(kind, value)?,
+        (None, None) => params.push(decode_value(kind, value)?),
     }
     *count += 1;
     Ok(())
+}
+
+#[inline(always)]
+fn number(value: &[u8]) -> Result<u64, Malformed> {
+    le_u64(value).ok_or(Malformed("integer parameter shorter than 8 bytes"))
 }
 
 fn refill(buffer: &mut Vec<u8>, bytes: &[u8]) {
@@ -109,13 +126,11 @@ fn refill(buffer: &mut Vec<u8>, bytes: &[u8]) {
     buffer.extend_from_slice(bytes);
 }
 
+/// A value of any kind but the numbers, which [`set_param`] writes itself.
+#[inline(never)]
 fn decode_value(kind: u8, value: &[u8]) -> Result<Value, Malformed> {
-    let number = || le_u64(value).ok_or(Malformed("integer parameter shorter than 8 bytes"));
     Ok(match kind {
         abi::PARAM_ABSENT => Value::Absent,
-        abi::PARAM_INT => Value::Int(number()? as i64),
-        abi::PARAM_UINT => Value::Uint(number()?),
-        abi::PARAM_FD => Value::Fd(number()? as i64),
         abi::PARAM_STR => Value::Str(value.to_vec()),
         abi::PARAM_BYTES => Value::Bytes(value.to_vec()),
         abi::PARAM_SOCKADDR => decode_sockaddr(value).map_or(Value::Absent, Value::SockAddr),
