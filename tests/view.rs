@@ -233,3 +233,63 @@ fn sigterm_quits_and_gives_the_terminal_back() {
     let screen = tmux.screen();
     assert!(!screen.contains("8 Drops"), "{screen}");
 }
+
+#[test]
+fn a_view_whose_terminal_dies_ends() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed (scripts/deps.sh test installs it); skipped");
+        return;
+    }
+    let dir = TempDir::new("view-hangup");
+    let pid = dir.path("pid");
+    let sample = samples().join("workload.scry");
+    let command = format!(
+        "echo $$ > {pid}; exec {} view {}",
+        env!("CARGO_BIN_EXE_scry"),
+        sample.display(),
+    );
+    let tmux = Tmux {
+        socket: format!("scry-test-hangup-{}", std::process::id()),
+    };
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "view",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the overview", |s| s.contains("8 Drops"));
+    let pid = std::fs::read_to_string(&pid).unwrap().trim().to_owned();
+    // The terminal emulator dies without a word: its side of the
+    // terminal closes under the view.
+    let server = tmux.run(&["display-message", "-p", "#{pid}"]);
+    let server = String::from_utf8_lossy(&server.stdout).trim().to_owned();
+    let killed = Command::new("kill")
+        .args(["-KILL", &server])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    // Gone, or a zombie waiting for its new parent to reap it.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(") ")
+                .next()
+                .is_some_and(|s| !s.starts_with('Z'))
+        })
+    };
+    while running() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "scry view went on after its terminal died"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -17,6 +17,7 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
+use rustix::event::{PollFd, PollFlags, Timespec};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::app::App;
@@ -76,6 +77,43 @@ fn poll(timeout: Duration) -> io::Result<bool> {
     }
 }
 
+/// What waiting on the terminal gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Input {
+    /// Input is waiting to be read.
+    Ready,
+    /// Nothing within the time (or a signal came).
+    Idle,
+    /// The terminal is gone: its emulator closed, its connection dropped.
+    HungUp,
+}
+
+/// Waits up to `timeout` for input on the terminal. The wait is ours, not
+/// crossterm's: crossterm keeps reading a hung-up terminal, which answers
+/// every read at once with nothing, and never says so, so a view whose
+/// terminal died would spin instead of ending.
+fn wait_for_input(timeout: Duration) -> io::Result<Input> {
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(0) => Ok(Input::Idle),
+        Ok(_) => {
+            let events = fds[0].revents();
+            if events.intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) {
+                Ok(Input::HungUp)
+            } else {
+                Ok(Input::Ready)
+            }
+        }
+        Err(rustix::io::Errno::INTR) => Ok(Input::Idle),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Runs the UI over `source` until the user quits.
 ///
 /// # Errors
@@ -94,7 +132,11 @@ pub fn run(source: Arc<dyn Source>, filter: &str, mouse: bool) -> io::Result<()>
         if app.quit || stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if poll(TICK)? {
+        let input = wait_for_input(TICK)?;
+        if input == Input::HungUp {
+            return Ok(());
+        }
+        if input == Input::Ready && poll(Duration::ZERO)? {
             // Handle everything pending before the next frame, so key
             // repeat never queues up redraws.
             loop {
