@@ -17,12 +17,31 @@ pub(crate) type WireResult<T> = Result<T, Malformed>;
 
 /// Appends `value` as an unsigned LEB128 varint.
 #[inline]
-pub(crate) fn put_uvarint(buf: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        buf.push((value as u8) | 0x80);
-        value >>= 7;
+pub(crate) fn put_uvarint(buf: &mut Vec<u8>, value: u64) {
+    if value < 0x80 {
+        buf.push(value as u8);
+    } else {
+        put_long_uvarint(buf, value);
     }
-    buf.push(value as u8);
+}
+
+/// [`put_uvarint`] of two bytes or more (raw syscall arguments are often
+/// pointers of seven): the bytes are made in a fixed block that is copied
+/// whole and cut back, one capacity check and one copy of known size
+/// instead of a push per byte.
+#[inline(never)]
+fn put_long_uvarint(buf: &mut Vec<u8>, mut value: u64) {
+    let mut block = [0u8; 10];
+    let mut len = 0;
+    while value >= 0x80 {
+        block[len] = (value as u8) | 0x80;
+        value >>= 7;
+        len += 1;
+    }
+    block[len] = value as u8;
+    let end = buf.len() + len + 1;
+    buf.extend_from_slice(&block);
+    buf.truncate(end);
 }
 
 /// Maps signed to unsigned so that small magnitudes stay short.
