@@ -43,6 +43,28 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A server named `socket` with one session, `view`, of `columns` by
+    /// `rows`, running `command` in `sh`.
+    fn start(socket: String, columns: u16, rows: u16, command: &str) -> Tmux {
+        let tmux = Tmux { socket };
+        let (columns, rows) = (columns.to_string(), rows.to_string());
+        let started = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "view",
+            "-x",
+            &columns,
+            "-y",
+            &rows,
+            "sh",
+            "-c",
+            command,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
             .arg("-L")
@@ -111,23 +133,12 @@ fn drill_twice_go_back_and_quit_in_a_real_terminal() {
         sample.display(),
         status.display()
     );
-    let tmux = Tmux {
-        socket: format!("scry-test-{}", std::process::id()),
-    };
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "view",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "sh",
-        "-c",
+    let tmux = Tmux::start(
+        format!("scry-test-{}", std::process::id()),
+        120,
+        40,
         &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    );
 
     let overview = tmux.wait_for("the overview", |s| {
         s.contains("8 Drops") && s.contains("2,298")
@@ -190,23 +201,12 @@ fn sigterm_quits_and_gives_the_terminal_back() {
         env!("CARGO_BIN_EXE_scry"),
         sample.display(),
     );
-    let tmux = Tmux {
-        socket: format!("scry-test-term-{}", std::process::id()),
-    };
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "view",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
+    let tmux = Tmux::start(
+        format!("scry-test-term-{}", std::process::id()),
+        100,
+        30,
         &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    );
     tmux.wait_for("the overview", |s| s.contains("8 Drops"));
     let pid = std::fs::read_to_string(&pid).unwrap();
     let killed = Command::new("kill")
@@ -248,23 +248,12 @@ fn a_view_whose_terminal_dies_ends() {
         env!("CARGO_BIN_EXE_scry"),
         sample.display(),
     );
-    let tmux = Tmux {
-        socket: format!("scry-test-hangup-{}", std::process::id()),
-    };
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "view",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
+    let tmux = Tmux::start(
+        format!("scry-test-hangup-{}", std::process::id()),
+        100,
+        30,
         &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    );
     tmux.wait_for("the overview", |s| s.contains("8 Drops"));
     let pid = std::fs::read_to_string(&pid).unwrap().trim().to_owned();
     // The terminal emulator dies without a word: its side of the

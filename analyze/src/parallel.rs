@@ -98,50 +98,33 @@ where
         let Job {
             chunk,
             events,
-            state,
+            mut state,
         } = job;
         let mut worker = workers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
             .expect("one worker per thread");
-        let output = match state {
-            Some(mut state) => {
-                for event in chunk.iter_range(events) {
-                    state.apply(&event);
-                    let ts = event.ts();
-                    if ts < window.since || ts > window.until {
-                        continue;
-                    }
-                    let info = prepared.types.get(event.event_type());
-                    let names = table
-                        .get(event.event_type())
-                        .map_or(&[][..], |e| &e.params[..]);
-                    let ctx = Ctx::new(event, info, &state, first_ts, hostname, names);
-                    if filter.is_none_or(|filter| filter.matches(&ctx)) {
-                        worker.event(&ctx);
-                    }
-                }
-                worker.finish()
+        // Without a state of their own, the events see the snapshot's.
+        for event in chunk.iter_range(events) {
+            if let Some(state) = &mut state {
+                state.apply(&event);
             }
-            None => {
-                for event in chunk.iter_range(events) {
-                    let ts = event.ts();
-                    if ts < window.since || ts > window.until {
-                        continue;
-                    }
-                    let info = prepared.types.get(event.event_type());
-                    let names = table
-                        .get(event.event_type())
-                        .map_or(&[][..], |e| &e.params[..]);
-                    let ctx = Ctx::new(event, info, &initial, first_ts, hostname, names);
-                    if filter.is_none_or(|filter| filter.matches(&ctx)) {
-                        worker.event(&ctx);
-                    }
-                }
-                worker.finish()
+            let ts = event.ts();
+            if ts < window.since || ts > window.until {
+                continue;
             }
-        };
+            let info = prepared.types.get(event.event_type());
+            let names = table
+                .get(event.event_type())
+                .map_or(&[][..], |e| &e.params[..]);
+            let seen = state.as_ref().unwrap_or(&initial);
+            let ctx = Ctx::new(event, info, seen, first_ts, hostname, names);
+            if filter.is_none_or(|filter| filter.matches(&ctx)) {
+                worker.event(&ctx);
+            }
+        }
+        let output = worker.finish();
         workers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -4,41 +4,23 @@
 //! index.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::rechunk;
+
 use std::ops::ControlFlow;
 use std::path::Path;
 
 use scry_analyze::{
     ChunkWork, Ctx, Filter, OutputOptions, Prepared, Printer, Scan, scan, scan_parallel,
 };
-use scry_format::{TraceFile, TraceWriter, WriterOptions};
+use scry_format::TraceFile;
 
 fn sample(name: &str) -> TraceFile<Vec<u8>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../samples")
         .join(name);
     TraceFile::open(std::fs::read(path).unwrap()).unwrap()
-}
-
-/// `trace`'s events written again with `chunk_events` events per chunk.
-fn rechunk(trace: &TraceFile<Vec<u8>>, chunk_events: u32) -> TraceFile<Vec<u8>> {
-    let options = WriterOptions {
-        chunk_events,
-        ..WriterOptions::default()
-    };
-    let mut writer =
-        TraceWriter::new(Vec::new(), trace.header(), trace.snapshot(), options).unwrap();
-    let flow = trace.for_each_chunk(
-        1,
-        |_| true,
-        |chunk| {
-            for event in chunk.unwrap().iter() {
-                writer.push(&event.to_event()).unwrap();
-            }
-            ControlFlow::<()>::Continue(())
-        },
-    );
-    assert!(flow.unwrap().is_continue());
-    TraceFile::open(writer.finish().unwrap()).unwrap()
 }
 
 /// Prints the events of a slice into lines of its own.

@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::rechunk;
+
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -38,28 +42,6 @@ const PROCESS_FIELDS: &[&str] = &[
     "container.id",
     "proc.pid.ts",
 ];
-
-/// `trace`'s events written again with `chunk_events` events per chunk.
-fn rechunk(trace: &TraceFile<Vec<u8>>, chunk_events: u32) -> TraceFile<Vec<u8>> {
-    let options = WriterOptions {
-        chunk_events,
-        ..WriterOptions::default()
-    };
-    let mut writer =
-        TraceWriter::new(Vec::new(), trace.header(), trace.snapshot(), options).unwrap();
-    let flow = trace.for_each_chunk(
-        1,
-        |_| true,
-        |chunk| {
-            for event in chunk.unwrap().iter() {
-                writer.push(&event.to_event()).unwrap();
-            }
-            ControlFlow::<()>::Continue(())
-        },
-    );
-    assert!(flow.unwrap().is_continue());
-    TraceFile::open(writer.finish().unwrap()).unwrap()
-}
 
 fn sample(name: &str) -> TraceFile<Vec<u8>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
