@@ -1,7 +1,7 @@
 //! The parallel scan against the sequential one: the same events, in the
 //! same order, each printed from the same state, whatever the chunk and
 //! slice sizes, with or without a filter, with chunks left out by the
-//! index.
+//! index; and summaries of runs merged in order against one summary of all.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -10,7 +10,9 @@ use common::rechunk;
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 
+use scry_analyze::summary::{self, Bound, Summary};
 use scry_analyze::{
     ChunkWork, Ctx, Filter, OutputOptions, Prepared, Printer, Scan, scan, scan_parallel,
 };
@@ -191,4 +193,83 @@ fn a_visitor_that_stops_ends_the_scan() {
     )
     .unwrap();
     assert_eq!(flow, ControlFlow::Break(10));
+}
+
+/// Sums a run of events into a summary of its own.
+struct Sums {
+    summary: Summary,
+    bound: Arc<Bound>,
+}
+
+impl ChunkWork for Sums {
+    type Output = Summary;
+
+    fn event(&mut self, ctx: &Ctx<'_>) {
+        self.summary.add(&self.bound, ctx);
+    }
+
+    fn finish(&mut self) -> Summary {
+        let empty = Summary::new(self.summary.spec());
+        std::mem::replace(&mut self.summary, empty)
+    }
+}
+
+#[test]
+fn summaries_of_runs_merged_in_order_are_the_whole_summary() {
+    let trace = rechunk(&sample("workload.scry"), 64);
+    let prepared = Prepared::new(&trace);
+    for name in summary::view_names() {
+        let spec = summary::view(name).unwrap();
+        let bound = Arc::new(spec.bind(prepared.catalog(&trace)).unwrap());
+        let scan_options = Scan {
+            caller_needs_state: bound.needs_state(),
+            threads: 2,
+            slice_events: 5,
+            ..Scan::default()
+        };
+        let mut whole = Summary::new(spec);
+        let flow = scan(
+            &trace,
+            &prepared,
+            &scan_options,
+            |e| panic!("{e}"),
+            |ctx| {
+                whole.add(&bound, ctx);
+                ControlFlow::<()>::Continue(())
+            },
+        )
+        .unwrap();
+        assert!(flow.is_continue());
+        let workers = (0..2)
+            .map(|_| Sums {
+                summary: Summary::new(spec),
+                bound: Arc::clone(&bound),
+            })
+            .collect();
+        let mut merged = Summary::new(spec);
+        let flow = scan_parallel(
+            &trace,
+            &prepared,
+            &scan_options,
+            workers,
+            |e| panic!("{e}"),
+            |run| {
+                merged.merge(run);
+                ControlFlow::<()>::Continue(())
+            },
+        )
+        .unwrap();
+        assert!(flow.is_continue());
+        let json = |summary: Summary| {
+            let mut out = Vec::new();
+            summary::write_json(&summary.finish(), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let expected = json(whole);
+        assert!(
+            !expected.is_empty() || name == "containers",
+            "the {name} view is empty"
+        );
+        assert_eq!(expected, json(merged), "the {name} view");
+    }
 }

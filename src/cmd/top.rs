@@ -4,29 +4,71 @@
 use std::convert::Infallible;
 use std::io::{self, IsTerminal, Write};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use anyhow::Context;
-use scry_analyze::Ctx;
 use scry_analyze::summary::{
     self, Aggregate, Bound, Column, Measure, Summary, TableStyle, Unit, ViewSpec,
 };
+use scry_analyze::{ChunkWork, Ctx};
 
 use crate::cli::TopArgs;
 use crate::exit::{Code, UsageError};
-use crate::traces::{Visitor, split_inputs};
+use crate::traces::{ChunkVisitor, Visitor, split_inputs};
 
 /// Accumulates one summary over every trace.
 struct Top {
     summary: Summary,
-    bounds: Vec<Bound>,
+    bounds: Vec<Arc<Bound>>,
     current: usize,
+}
+
+/// Sums the events of one run of a trace on a worker thread; the runs'
+/// summaries are merged in file order.
+struct TopWork {
+    summary: Summary,
+    bound: Arc<Bound>,
+}
+
+impl ChunkWork for TopWork {
+    type Output = Summary;
+
+    fn event(&mut self, ctx: &Ctx<'_>) {
+        self.summary.add(&self.bound, ctx);
+    }
+
+    fn finish(&mut self) -> Summary {
+        let empty = Summary::new(self.summary.spec());
+        std::mem::replace(&mut self.summary, empty)
+    }
+}
+
+impl ChunkVisitor for Top {
+    type Work = TopWork;
+
+    fn workers(&mut self, count: usize) -> Option<Vec<TopWork>> {
+        let bound = &self.bounds[self.current];
+        Some(
+            (0..count)
+                .map(|_| TopWork {
+                    summary: Summary::new(self.summary.spec()),
+                    bound: Arc::clone(bound),
+                })
+                .collect(),
+        )
+    }
+
+    fn collect(&mut self, run: Summary) -> ControlFlow<Infallible> {
+        self.summary.merge(run);
+        ControlFlow::Continue(())
+    }
 }
 
 impl Visitor for Top {
     type Stop = Infallible;
 
     fn needs_state(&self) -> bool {
-        self.bounds.iter().any(Bound::needs_state)
+        self.bounds.iter().any(|bound| bound.needs_state())
     }
 
     fn enter(&mut self, trace: usize) {
@@ -133,6 +175,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<Code> {
         .catalogs()
         .map(|catalog| {
             spec.bind(catalog)
+                .map(Arc::new)
                 .map_err(|error| UsageError(format!("bad view field\n{}", error.render())))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -142,7 +185,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<Code> {
         current: 0,
     };
     // Nothing stops a summary early: it sees every selected event.
-    let _ = traces.scan(&mut top)?;
+    let _ = traces.scan_chunks(&mut top)?;
     let mut table = top.summary.finish();
     if args.rows > 0 {
         table.truncate(args.rows);

@@ -384,6 +384,49 @@ impl Summary {
         index
     }
 
+    /// Adds what `later` accumulated over events that come after all of
+    /// this summary's (a later run of the trace, summed on another
+    /// thread): the result is what adding those events here would have
+    /// made, rows first seen in `later` coming after the rows already here
+    /// and labels taking their latest values.
+    pub fn merge(&mut self, later: Summary) {
+        self.events += later.events;
+        let mut keys: Vec<Option<Box<[u8]>>> = vec![None; later.groups.len()];
+        for (key, index) in later.rows {
+            keys[index as usize] = Some(key);
+        }
+        for (group, key) in later.groups.into_iter().zip(keys) {
+            let Some(key) = key else { continue };
+            let Some(&index) = self.rows.get(&key) else {
+                self.groups.push(group);
+                self.rows.insert(key, (self.groups.len() - 1) as u32);
+                continue;
+            };
+            let mine = &mut self.groups[index as usize];
+            for (label, newer) in mine.labels.iter_mut().zip(group.labels) {
+                if newer.is_some() {
+                    *label = newer;
+                }
+            }
+            let values = mine.values.iter_mut().zip(group.values);
+            for (i, ((value, newer), measure)) in values.zip(&self.spec.measures).enumerate() {
+                match measure.aggregate {
+                    Aggregate::Count | Aggregate::Sum => *value = value.saturating_add(newer),
+                    Aggregate::Max => *value = (*value).max(newer),
+                    Aggregate::Distinct => {
+                        let (Some(seen), Some(newer_seen)) =
+                            (mine.seen.get_mut(i), group.seen.get(i))
+                        else {
+                            continue;
+                        };
+                        seen.extend(newer_seen);
+                        *value = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                    }
+                }
+            }
+        }
+    }
+
     /// Number of events that reached a row.
     pub fn events(&self) -> u64 {
         self.events
