@@ -81,6 +81,13 @@ pub trait ChunkVisitor: Visitor {
 
     /// What the workers made of one run, in file order.
     fn collect(&mut self, output: <Self::Work as ChunkWork>::Output) -> ControlFlow<Self::Stop>;
+
+    /// Events per run; 0 for the scan's default. Runs as long as a chunk
+    /// suit work whose output stays small whatever the run's length (a
+    /// summary): each run costs a copy of the state and an output to merge.
+    fn run_events(&self) -> usize {
+        0
+    }
 }
 
 /// The traces of a command, in the order of their first event, with what
@@ -241,6 +248,7 @@ impl Traces {
             caller_reads_no_fds: visitor.reads_no_fds(),
             caller_reads_buffers: visitor.reads_buffers(),
             threads: self.threads,
+            slice_events: visitor.run_events(),
             ..Scan::default()
         };
         let prepared = &self.prepared[index];

@@ -220,7 +220,7 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
         let chunk = Arc::new(chunk);
         let mut first = 0;
         while first < chunk.len() {
-            let events = first..(first + slice).min(chunk.len());
+            let events = first..first.saturating_add(slice).min(chunk.len());
             first = events.end;
             let start = state.clone();
             if let Some(state) = &mut state {
