@@ -233,6 +233,21 @@ impl Traces {
         Ok(None)
     }
 
+    /// How a trace is scanned with `filter` for `visitor`: what it reads
+    /// decides what the scan may leave out.
+    fn scan_options<'f, V: Visitor>(&self, filter: Option<&'f Filter>, visitor: &V) -> Scan<'f> {
+        Scan {
+            filter,
+            window: self.window,
+            caller_needs_state: visitor.needs_state(),
+            caller_reads_no_fds: visitor.reads_no_fds(),
+            caller_reads_buffers: visitor.reads_buffers(),
+            caller_reads_no_params: visitor.reads_no_params(),
+            threads: self.threads,
+            ..Scan::default()
+        }
+    }
+
     /// [`Traces::scan_one`] for a trace file, with `workers` doing the work
     /// on the events of its chunks.
     fn scan_parallel<V: ChunkVisitor>(
@@ -242,14 +257,8 @@ impl Traces {
         workers: Vec<V::Work>,
     ) -> anyhow::Result<Option<V::Stop>> {
         let options = Scan {
-            filter: self.filters[index].as_ref(),
-            window: self.window,
-            caller_needs_state: visitor.needs_state(),
-            caller_reads_no_fds: visitor.reads_no_fds(),
-            caller_reads_buffers: visitor.reads_buffers(),
-            threads: self.threads,
             slice_events: visitor.run_events(),
-            ..Scan::default()
+            ..self.scan_options(self.filters[index].as_ref(), visitor)
         };
         let prepared = &self.prepared[index];
         let (path, trace) = &self.traces[index];
@@ -276,16 +285,7 @@ impl Traces {
         index: usize,
         visitor: &mut V,
     ) -> anyhow::Result<Option<V::Stop>> {
-        let options = Scan {
-            filter: self.filters[index].as_ref(),
-            window: self.window,
-            caller_needs_state: visitor.needs_state(),
-            caller_reads_no_fds: visitor.reads_no_fds(),
-            caller_reads_buffers: visitor.reads_buffers(),
-            caller_reads_no_params: visitor.reads_no_params(),
-            threads: self.threads,
-            ..Scan::default()
-        };
+        let options = self.scan_options(self.filters[index].as_ref(), visitor);
         let prepared = &self.prepared[index];
         let (path, trace) = &mut self.traces[index];
         let name = path.display().to_string();
