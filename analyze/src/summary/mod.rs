@@ -21,7 +21,7 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::compile::{Catalog, Filter, FilterError};
-use crate::fields::{Ctx, Field};
+use crate::fields::{Ctx, Field, Shape};
 use crate::filter::Span;
 use crate::value::{FieldType, Value};
 
@@ -302,12 +302,8 @@ impl Summary {
         }
         self.key.clear();
         for field in &bound.keys {
-            match field.extract(ctx) {
-                // An empty name (a socket before bind or connect) says
-                // nothing: such events are left out like those without one.
-                Some(Value::Str(text)) if text.is_empty() => return,
-                Some(value) => encode(&value, &mut self.key),
-                None => return,
+            if !encode_field(field, ctx, &mut self.key) {
+                return;
             }
         }
         self.events += 1;
@@ -324,14 +320,20 @@ impl Summary {
             if measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
                 continue;
             }
-            let value = match &measure.field {
-                Some(field) => match field.extract(ctx) {
+            let slot = &mut group.values[i];
+            // Numbers are read as numbers: building a `Value` per event
+            // for them is most of the cost of a summary.
+            let value = match (&measure.field, measure.aggregate) {
+                (None, _) => Value::Num(1),
+                (Some(field), Aggregate::Sum | Aggregate::Max) if field.shape() == Shape::Num => {
+                    let Some(n) = field.num(ctx) else { continue };
+                    Value::Num(n.into())
+                }
+                (Some(field), _) => match field.extract(ctx) {
                     Some(value) => value,
                     None => continue,
                 },
-                None => Value::Num(1),
             };
-            let slot = &mut group.values[i];
             match measure.aggregate {
                 Aggregate::Count => *slot += 1,
                 Aggregate::Sum => {
@@ -459,11 +461,53 @@ impl Summary {
 /// program changes name), copying a value only when it changed.
 fn refresh_labels(bound: &Bound, ctx: &Ctx<'_>, labels: &mut [Option<Value<'static>>]) {
     for (field, label) in bound.labels.iter().zip(labels) {
+        // Text is compared where it lies: most events leave a label as it
+        // was, and building a `Value` to find that out costs more than the
+        // comparison.
+        if field.shape() == Shape::Text {
+            if let Some(text) = field.text(ctx)
+                && !matches!(label, Some(Value::Str(old)) if old.as_ref() == text)
+            {
+                *label = Some(Value::Str(Cow::Owned(text.to_vec())));
+            }
+            continue;
+        }
         if let Some(value) = field.extract(ctx)
             && label.as_ref() != Some(&value)
         {
             *label = Some(owned(&value));
         }
+    }
+}
+
+/// Appends the key encoding of `field`'s value (as [`encode`] writes it);
+/// false when the event has none, or an empty name (a socket before bind
+/// or connect), which says nothing: such events are left out.
+#[inline]
+fn encode_field(field: &Field, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
+    match field.shape() {
+        Shape::Num => match field.num(ctx) {
+            Some(n) => {
+                encode(&Value::Num(n.into()), out);
+                true
+            }
+            None => false,
+        },
+        Shape::Text => match field.text(ctx) {
+            Some(text) if !text.is_empty() => {
+                encode_bytes(1, text, out);
+                true
+            }
+            _ => false,
+        },
+        _ => match field.extract(ctx) {
+            Some(Value::Str(text)) if text.is_empty() => false,
+            Some(value) => {
+                encode(&value, out);
+                true
+            }
+            None => false,
+        },
     }
 }
 
