@@ -271,7 +271,14 @@ struct Group {
 #[derive(Debug)]
 pub struct Summary {
     spec: ViewSpec,
+    /// Row index by encoded key.
     rows: FxHashMap<Box<[u8]>, u32>,
+    /// For views keyed by one number or one text, the rows already looked
+    /// up by that value: found without encoding the key and hashing its
+    /// bytes (read back just after being written, which stalls). Caches in
+    /// front of `rows`, which stays complete.
+    number_rows: FxHashMap<i64, u32>,
+    text_rows: FxHashMap<Box<[u8]>, u32>,
     groups: Vec<Group>,
     key: Vec<u8>,
     events: u64,
@@ -283,6 +290,8 @@ impl Summary {
         Summary {
             spec: spec.clone(),
             rows: FxHashMap::default(),
+            number_rows: FxHashMap::default(),
+            text_rows: FxHashMap::default(),
             groups: Vec::new(),
             key: Vec::with_capacity(256),
             events: 0,
@@ -300,20 +309,56 @@ impl Summary {
         if bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
             return;
         }
-        self.key.clear();
-        for field in &bound.keys {
-            if !encode_field(field, ctx, &mut self.key) {
-                return;
+        let index = match &bound.keys[..] {
+            [field] if field.shape() == Shape::Num => {
+                let Some(n) = field.num(ctx) else { return };
+                self.events += 1;
+                match self.number_rows.get(&n) {
+                    Some(&index) => {
+                        let index = index as usize;
+                        refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                        index
+                    }
+                    None => {
+                        self.key.clear();
+                        encode(&Value::Num(n.into()), &mut self.key);
+                        let index = self.find_or_insert(bound, ctx);
+                        self.number_rows.insert(n, index as u32);
+                        index
+                    }
+                }
             }
-        }
-        self.events += 1;
-        let index = match self.rows.get(&self.key[..]) {
-            Some(&index) => {
-                let index = index as usize;
-                refresh_labels(bound, ctx, &mut self.groups[index].labels);
-                index
+            [field] if field.shape() == Shape::Text => {
+                let text = match field.text(ctx) {
+                    Some(text) if !text.is_empty() => text,
+                    _ => return,
+                };
+                self.events += 1;
+                match self.text_rows.get(text) {
+                    Some(&index) => {
+                        let index = index as usize;
+                        refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                        index
+                    }
+                    None => {
+                        self.key.clear();
+                        encode_bytes(1, text, &mut self.key);
+                        let index = self.find_or_insert(bound, ctx);
+                        self.text_rows.insert(text.into(), index as u32);
+                        index
+                    }
+                }
             }
-            None => self.insert(bound, ctx),
+            keys => {
+                self.key.clear();
+                for field in keys {
+                    if !encode_field(field, ctx, &mut self.key) {
+                        return;
+                    }
+                }
+                self.events += 1;
+                self.find_or_insert(bound, ctx)
+            }
         };
         let group = &mut self.groups[index];
         for (i, measure) in bound.measures.iter().enumerate() {
@@ -356,6 +401,19 @@ impl Summary {
                     *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
                 }
             }
+        }
+    }
+
+    /// The row of the key in `self.key`, made for the event if it is new
+    /// (its labels refreshed if not).
+    fn find_or_insert(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> usize {
+        match self.rows.get(&self.key[..]) {
+            Some(&index) => {
+                let index = index as usize;
+                refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                index
+            }
+            None => self.insert(bound, ctx),
         }
     }
 
