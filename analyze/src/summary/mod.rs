@@ -16,7 +16,7 @@ mod print;
 mod views;
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
@@ -393,9 +393,7 @@ impl Summary {
                 }
                 Aggregate::Distinct => {
                     let mut hasher = FxHasher::default();
-                    self.key.clear();
-                    encode(&value, &mut self.key);
-                    self.key.hash(&mut hasher);
+                    hash_value(&value, &mut hasher);
                     let seen = &mut group.seen[i];
                     seen.insert(hasher.finish());
                     *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
@@ -575,6 +573,34 @@ fn labels(bound: &Bound, ctx: &Ctx<'_>) -> Vec<Option<Value<'static>>> {
         .iter()
         .map(|field| field.extract(ctx).map(|v| owned(&v)))
         .collect()
+}
+
+/// Feeds `value` to `hasher` the way [`encode`] tells values apart, but
+/// from the value itself: hashing an encoding just written would read back
+/// bytes still on their way to memory, which stalls.
+fn hash_value(value: &Value<'_>, hasher: &mut FxHasher) {
+    match value {
+        Value::Num(n) => {
+            hasher.write_u8(0);
+            hasher.write_i128(*n);
+        }
+        Value::Str(text) => hash_bytes(text, hasher),
+        Value::Bytes(bytes) => hash_bytes(bytes, hasher),
+        Value::Bool(b) => hasher.write_u8(2 + u8::from(*b)),
+        Value::Ip(ip) => {
+            hasher.write_u8(4);
+            match ip {
+                std::net::IpAddr::V4(v4) => hasher.write(&v4.octets()),
+                std::net::IpAddr::V6(v6) => hasher.write(&v6.octets()),
+            }
+        }
+    }
+}
+
+fn hash_bytes(bytes: &[u8], hasher: &mut FxHasher) {
+    hasher.write_u8(1);
+    hasher.write_usize(bytes.len());
+    hasher.write(bytes);
 }
 
 /// Appends a self-delimiting encoding of `value`: equal values, and only
