@@ -76,6 +76,10 @@ impl Visitor for Top {
         self.bounds.iter().any(|bound| bound.needs_state())
     }
 
+    fn reads_no_fds(&self) -> bool {
+        !self.bounds.iter().any(|bound| bound.needs_fds())
+    }
+
     fn enter(&mut self, trace: usize) {
         self.current = trace;
     }

@@ -167,12 +167,19 @@ impl ViewSpec {
                     || m.when.as_ref().is_some_and(Filter::needs_state)
             })
             || restrict.as_ref().is_some_and(Filter::needs_state);
+        let needs_fds = keys.iter().chain(&labels).any(Field::needs_fds)
+            || measures.iter().any(|m| {
+                m.field.as_ref().is_some_and(Field::needs_fds)
+                    || m.when.as_ref().is_some_and(Filter::needs_fds)
+            })
+            || restrict.as_ref().is_some_and(Filter::needs_fds);
         Ok(Bound {
             keys,
             labels,
             measures,
             restrict,
             needs_state,
+            needs_fds,
         })
     }
 
@@ -241,12 +248,19 @@ pub struct Bound {
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
     needs_state: bool,
+    needs_fds: bool,
 }
 
 impl Bound {
     /// Whether the summary reads the reconstructed state.
     pub fn needs_state(&self) -> bool {
         self.needs_state
+    }
+
+    /// Whether the summary reads fd tables, not only processes (a scan
+    /// for one that does not can leave out what changes no process).
+    pub fn needs_fds(&self) -> bool {
+        self.needs_fds
     }
 }
 
