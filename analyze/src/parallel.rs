@@ -16,7 +16,9 @@ use std::ops::{ControlFlow, Range};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use scry_format::{ChunkPool, DecodedChunk, FormatError, IndexEntry, TraceFile, ordered_map_fed};
+use scry_format::{
+    ChunkPool, DecodedChunk, EventView, FormatError, IndexEntry, TraceFile, ordered_map_fed,
+};
 
 use crate::compile::Filter;
 use crate::fields::Ctx;
@@ -52,6 +54,9 @@ struct Job {
     /// `None` when no state is needed: the workers then share the
     /// snapshot's.
     state: Option<State>,
+    /// Whether the state follows fds through the slice, or processes only
+    /// (as the sequential scan replays the chunk: [`ChunkPlan::replays_fds`]).
+    fds: bool,
 }
 
 /// Visits, in file order, what `workers` make of the events of `trace`
@@ -99,6 +104,7 @@ where
             chunk,
             events,
             mut state,
+            fds,
         } = job;
         let mut worker = workers
             .lock()
@@ -108,7 +114,7 @@ where
         // Without a state of their own, the events see the snapshot's.
         for event in chunk.iter_range(events) {
             if let Some(state) = &mut state {
-                state.apply(&event);
+                apply(state, &event, fds);
             }
             let ts = event.ts();
             if ts < window.since || ts > window.until {
@@ -203,7 +209,7 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
             for (at, entry) in chunks.iter().enumerate().take(position).skip(unseen) {
                 if plan.skippable(at) && ChunkPlan::must_replay(entry, state) {
                     match trace.decode_chunk(entry) {
-                        Ok(skipped) => replay(&skipped, state),
+                        Ok(skipped) => replay(&skipped, state, plan.replays_fds(at)),
                         Err(error) => on_damage(error),
                     }
                 }
@@ -212,12 +218,13 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
         unseen = unseen.max(position + 1);
         if !plan.evaluate(position) {
             if let Some(state) = &mut state {
-                replay(&chunk, state);
+                replay(&chunk, state, plan.replays_fds(position));
             }
             pool.give_back(chunk);
             return ControlFlow::Continue(());
         }
         let chunk = Arc::new(chunk);
+        let fds = plan.replays_fds(position);
         let mut first = 0;
         while first < chunk.len() {
             let events = first..first.saturating_add(slice).min(chunk.len());
@@ -225,13 +232,14 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
             let start = state.clone();
             if let Some(state) = &mut state {
                 for event in chunk.iter_range(events.clone()) {
-                    state.apply(&event);
+                    apply(state, &event, fds);
                 }
             }
             let job = Job {
                 chunk: Arc::clone(&chunk),
                 events,
                 state: start,
+                fds,
             };
             if !send(job) {
                 return ControlFlow::Break(());
@@ -254,8 +262,18 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
         .map(|_| ())
 }
 
-fn replay(chunk: &DecodedChunk, state: &mut State) {
+fn replay(chunk: &DecodedChunk, state: &mut State, fds: bool) {
     for event in chunk.iter() {
-        state.apply(&event);
+        apply(state, &event, fds);
+    }
+}
+
+/// Replays one event: every change, or those to processes only.
+#[inline]
+fn apply(state: &mut State, event: &EventView<'_>, fds: bool) {
+    if fds {
+        state.apply(event);
+    } else {
+        state.apply_to_processes(event);
     }
 }
