@@ -111,23 +111,40 @@ where
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
             .expect("one worker per thread");
-        // Without a state of their own, the events see the snapshot's.
-        for event in chunk.iter_range(events) {
-            if let Some(state) = &mut state {
-                apply(state, &event, fds);
-            }
+        let mut visit = |event: EventView<'_>, state: &State| {
             let ts = event.ts();
             if ts < window.since || ts > window.until {
-                continue;
+                return;
             }
             let info = prepared.types.get(event.event_type());
             let names = table
                 .get(event.event_type())
                 .map_or(&[][..], |e| &e.params[..]);
-            let seen = state.as_ref().unwrap_or(&initial);
-            let ctx = Ctx::new(event, info, seen, first_ts, hostname, names);
+            let ctx = Ctx::new(event, info, state, first_ts, hostname, names);
             if filter.is_none_or(|filter| filter.matches(&ctx)) {
                 worker.event(&ctx);
+            }
+        };
+        // One loop per way of replaying, each compiled on its own: the
+        // choice is made once per slice, not per event.
+        match (&mut state, fds) {
+            (Some(state), true) => {
+                for event in chunk.iter_range(events) {
+                    state.apply(&event);
+                    visit(event, state);
+                }
+            }
+            (Some(state), false) => {
+                for event in chunk.iter_range(events) {
+                    state.apply_to_processes(&event);
+                    visit(event, state);
+                }
+            }
+            // Without a state of their own, the events see the snapshot's.
+            (None, _) => {
+                for event in chunk.iter_range(events) {
+                    visit(event, &initial);
+                }
             }
         }
         let output = worker.finish();
