@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use scry_analyze::summary::{self, Bound, Summary};
+use scry_analyze::summary::{self, RunSums, Summary};
 use scry_analyze::{
     ChunkWork, Ctx, Filter, OutputOptions, Prepared, Printer, Scan, scan, scan_parallel,
 };
@@ -195,25 +195,6 @@ fn a_visitor_that_stops_ends_the_scan() {
     assert_eq!(flow, ControlFlow::Break(10));
 }
 
-/// Sums a run of events into a summary of its own.
-struct Sums {
-    summary: Summary,
-    bound: Arc<Bound>,
-}
-
-impl ChunkWork for Sums {
-    type Output = Summary;
-
-    fn event(&mut self, ctx: &Ctx<'_>) {
-        self.summary.add(&self.bound, ctx);
-    }
-
-    fn finish(&mut self) -> Summary {
-        let empty = Summary::new(self.summary.spec());
-        std::mem::replace(&mut self.summary, empty)
-    }
-}
-
 #[test]
 fn summaries_of_runs_merged_in_order_are_the_whole_summary() {
     let trace = rechunk(&sample("workload.scry"), 64);
@@ -241,10 +222,7 @@ fn summaries_of_runs_merged_in_order_are_the_whole_summary() {
         .unwrap();
         assert!(flow.is_continue());
         let workers = (0..2)
-            .map(|_| Sums {
-                summary: Summary::new(spec),
-                bound: Arc::clone(&bound),
-            })
+            .map(|_| RunSums::new(spec, Arc::clone(&bound)))
             .collect();
         let mut merged = Summary::new(spec);
         let flow = scan_parallel(

@@ -7,10 +7,10 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use anyhow::Context;
+use scry_analyze::Ctx;
 use scry_analyze::summary::{
-    self, Aggregate, Bound, Column, Measure, Summary, TableStyle, Unit, ViewSpec,
+    self, Aggregate, Bound, Column, Measure, RunSums, Summary, TableStyle, Unit, ViewSpec,
 };
-use scry_analyze::{ChunkWork, Ctx};
 
 use crate::cli::TopArgs;
 use crate::exit::{Code, UsageError};
@@ -23,37 +23,14 @@ struct Top {
     current: usize,
 }
 
-/// Sums the events of one run of a trace on a worker thread; the runs'
-/// summaries are merged in file order.
-struct TopWork {
-    summary: Summary,
-    bound: Arc<Bound>,
-}
-
-impl ChunkWork for TopWork {
-    type Output = Summary;
-
-    fn event(&mut self, ctx: &Ctx<'_>) {
-        self.summary.add(&self.bound, ctx);
-    }
-
-    fn finish(&mut self) -> Summary {
-        let empty = Summary::new(self.summary.spec());
-        std::mem::replace(&mut self.summary, empty)
-    }
-}
-
 impl ChunkVisitor for Top {
-    type Work = TopWork;
+    type Work = RunSums;
 
-    fn workers(&mut self, count: usize) -> Option<Vec<TopWork>> {
+    fn workers(&mut self, count: usize) -> Option<Vec<RunSums>> {
         let bound = &self.bounds[self.current];
         Some(
             (0..count)
-                .map(|_| TopWork {
-                    summary: Summary::new(self.summary.spec()),
-                    bound: Arc::clone(bound),
-                })
+                .map(|_| RunSums::new(self.summary.spec(), Arc::clone(bound)))
                 .collect(),
         )
     }

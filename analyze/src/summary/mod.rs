@@ -17,12 +17,14 @@ mod views;
 
 use std::borrow::Cow;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::compile::{Catalog, Filter, FilterError};
 use crate::fields::{Ctx, Field, Shape};
 use crate::filter::Span;
+use crate::parallel::ChunkWork;
 use crate::value::{FieldType, Value};
 
 pub use print::{TableStyle, write_json, write_table};
@@ -327,20 +329,14 @@ impl Summary {
             [field] if field.shape() == Shape::Num => {
                 let Some(n) = field.num(ctx) else { return };
                 self.events += 1;
-                match self.number_rows.get(&n) {
-                    Some(&index) => {
-                        let index = index as usize;
-                        refresh_labels(bound, ctx, &mut self.groups[index].labels);
-                        index
-                    }
-                    None => {
-                        self.key.clear();
-                        encode(&Value::Num(n.into()), &mut self.key);
-                        let index = self.find_or_insert(bound, ctx);
-                        self.number_rows.insert(n, index as u32);
-                        index
-                    }
+                let cached = self.number_rows.get(&n).copied();
+                let index = self.row_of(cached, bound, ctx, |key| {
+                    encode(&Value::Num(n.into()), key);
+                });
+                if cached.is_none() {
+                    self.number_rows.insert(n, index as u32);
                 }
+                index
             }
             [field] if field.shape() == Shape::Text => {
                 let text = match field.text(ctx) {
@@ -348,20 +344,12 @@ impl Summary {
                     _ => return,
                 };
                 self.events += 1;
-                match self.text_rows.get(text) {
-                    Some(&index) => {
-                        let index = index as usize;
-                        refresh_labels(bound, ctx, &mut self.groups[index].labels);
-                        index
-                    }
-                    None => {
-                        self.key.clear();
-                        encode_bytes(1, text, &mut self.key);
-                        let index = self.find_or_insert(bound, ctx);
-                        self.text_rows.insert(text.into(), index as u32);
-                        index
-                    }
+                let cached = self.text_rows.get(text).copied();
+                let index = self.row_of(cached, bound, ctx, |key| encode_bytes(1, text, key));
+                if cached.is_none() {
+                    self.text_rows.insert(text.into(), index as u32);
                 }
+                index
             }
             keys => {
                 self.key.clear();
@@ -412,6 +400,30 @@ impl Summary {
                     seen.insert(hasher.finish());
                     *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
                 }
+            }
+        }
+    }
+
+    /// The row a cache of key values gave (`cached`), or else the row of
+    /// the key that `encode_key` writes, made for the event if it is new;
+    /// an existing row's labels are refreshed.
+    fn row_of(
+        &mut self,
+        cached: Option<u32>,
+        bound: &Bound,
+        ctx: &Ctx<'_>,
+        encode_key: impl FnOnce(&mut Vec<u8>),
+    ) -> usize {
+        match cached {
+            Some(index) => {
+                let index = index as usize;
+                refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                index
+            }
+            None => {
+                self.key.clear();
+                encode_key(&mut self.key);
+                self.find_or_insert(bound, ctx)
             }
         }
     }
@@ -524,6 +536,38 @@ impl Summary {
         let sort = table.spec.sort;
         table.sort_by_measure(sort);
         table
+    }
+}
+
+/// Sums runs of a trace on a worker thread of [`crate::scan_parallel`],
+/// a summary per run; merged in file order ([`Summary::merge`]) they make
+/// the summary of the whole trace.
+#[derive(Debug)]
+pub struct RunSums {
+    summary: Summary,
+    bound: Arc<Bound>,
+}
+
+impl RunSums {
+    /// A worker summing `spec`, read through `bound`.
+    pub fn new(spec: &ViewSpec, bound: Arc<Bound>) -> RunSums {
+        RunSums {
+            summary: Summary::new(spec),
+            bound,
+        }
+    }
+}
+
+impl ChunkWork for RunSums {
+    type Output = Summary;
+
+    fn event(&mut self, ctx: &Ctx<'_>) {
+        self.summary.add(&self.bound, ctx);
+    }
+
+    fn finish(&mut self) -> Summary {
+        let empty = Summary::new(self.summary.spec());
+        std::mem::replace(&mut self.summary, empty)
     }
 }
 
