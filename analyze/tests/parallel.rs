@@ -204,6 +204,7 @@ fn summaries_of_runs_merged_in_order_are_the_whole_summary() {
         let bound = Arc::new(spec.bind(prepared.catalog(&trace)).unwrap());
         let scan_options = Scan {
             caller_needs_state: bound.needs_state(),
+            caller_reads_no_fds: !bound.needs_fds(),
             threads: 2,
             slice_events: 5,
             ..Scan::default()
