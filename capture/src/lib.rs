@@ -298,6 +298,7 @@ fn capture_loop(
     let mut last_stats = Instant::now();
     let mut command_status = None;
     loop {
+        let cycle_started = Instant::now();
         // The command's exit (and so every event of it) was delivered
         // before it could be reaped: one more drain collects the rest.
         if let Some(child) = command.as_deref_mut().filter(|_| command_status.is_none()) {
@@ -382,9 +383,10 @@ fn capture_loop(
             sink.send(sink::Message::Stats(stats))?;
             last_stats = Instant::now();
         }
-        // A ring with a backlog is read again at once.
+        // A ring with a backlog is read again at once; otherwise the rings
+        // are read every interval, however long this drain took.
         if behind.is_none() {
-            std::thread::sleep(DRAIN_INTERVAL);
+            std::thread::sleep(DRAIN_INTERVAL.saturating_sub(cycle_started.elapsed()));
         }
     }
     let mut final_stats = probe.stats(delivered, machine::realtime_ns())?;
