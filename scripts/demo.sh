@@ -40,9 +40,16 @@ $scry top errors "$work/demo.scry" -n 5
 step "scry verify demo.scry"
 $scry verify "$work/demo.scry"
 
-step "the same capture cut off mid-way, as after a power loss: scry info"
-$sudo head -c $(( $($sudo stat -c %s "$work/demo.scry") * 2 / 3 )) "$work/demo.scry" > "$work/cut.scry"
-$scry info "$work/cut.scry" | grep -E '^(events|status)'
+# A chunk is sealed every second: a capture of a few seconds has several,
+# and a copy cut off part-way keeps every chunk before the cut.
+step "sudo scry record -w slow.scry -- a command that works for four seconds"
+$sudo "$scry" record -w "$work/slow.scry" -- \
+    bash -c 'for i in 1 2 3 4; do cat /etc/hostname > /dev/null; sleep 1; done'
+$scry info "$work/slow.scry" | grep -E '^(events +[0-9]|status)'
+
+step "the same capture cut off two thirds of the way, as after a power loss: scry info"
+$sudo head -c $(( $($sudo stat -c %s "$work/slow.scry") * 2 / 3 )) "$work/slow.scry" > "$work/cut.scry"
+$scry info "$work/cut.scry" | grep -E '^(events +[0-9]|status)'
 
 step "scry verify on it (exit code 3: damaged)"
 $scry verify "$work/cut.scry" || echo "exit code $?"
