@@ -188,3 +188,29 @@ fn mistakes_exit_2_and_no_rows_exit_1() {
     let run = scry(&["top", "files", &trace, "proc.name="]);
     assert_eq!(run.code, 2);
 }
+
+#[test]
+fn every_view_sums_the_same_on_one_thread_and_on_several() {
+    // Four threads sum the chunks on workers and merge the runs in order;
+    // one reads them one after the other.
+    let trace = incident();
+    for view in [
+        "procs",
+        "threads",
+        "files",
+        "dirs",
+        "conns",
+        "ports",
+        "syscalls",
+        "errors",
+        "containers",
+        "users",
+        "procs-files",
+        "procs-net",
+    ] {
+        let one = scry(&["top", view, &trace, "-n", "0", "-j", "--threads", "1"]);
+        let four = scry(&["top", view, &trace, "-n", "0", "-j", "--threads", "4"]);
+        assert_eq!(one.code, four.code, "{view}: {}", four.stderr);
+        assert_eq!(one.stdout, four.stdout, "the {view} view");
+    }
+}

@@ -26,13 +26,16 @@ struct Top {
 impl ChunkVisitor for Top {
     type Work = RunSums;
 
+    /// Workers from three threads on. With two, the sequential scan is as
+    /// fast and lighter: a parallel scan replays the state twice (in order,
+    /// then per run), which costs what the second worker gains.
     fn workers(&mut self, count: usize) -> Option<Vec<RunSums>> {
         let bound = &self.bounds[self.current];
-        Some(
+        (count > 2).then(|| {
             (0..count)
                 .map(|_| RunSums::new(self.summary.spec(), Arc::clone(bound)))
-                .collect(),
-        )
+                .collect()
+        })
     }
 
     fn collect(&mut self, run: Summary) -> ControlFlow<Infallible> {
