@@ -121,24 +121,27 @@ fn connections_and_ports_show_the_reverse_shell() {
     assert_eq!(ports[0]["fd.l4proto"], "tcp");
 }
 
+/// Every built-in view.
+const VIEWS: [&str; 12] = [
+    "procs",
+    "threads",
+    "files",
+    "dirs",
+    "conns",
+    "ports",
+    "syscalls",
+    "errors",
+    "containers",
+    "users",
+    "procs-files",
+    "procs-net",
+];
+
 #[test]
 fn every_view_matches_its_golden_file() {
     let trace = incident();
     let mut failures = Vec::new();
-    for view in [
-        "procs",
-        "threads",
-        "files",
-        "dirs",
-        "conns",
-        "ports",
-        "syscalls",
-        "errors",
-        "containers",
-        "users",
-        "procs-files",
-        "procs-net",
-    ] {
+    for view in VIEWS {
         let run = scry(&["top", view, &trace, "-n", "8"]);
         assert_eq!(run.code, 0, "{view}: {}", run.stderr);
         if let Err(failure) = golden(&format!("top-{view}.txt"), &run.stdout) {
@@ -194,20 +197,7 @@ fn every_view_sums_the_same_on_one_thread_and_on_several() {
     // Four threads sum the chunks on workers and merge the runs in order;
     // one reads them one after the other.
     let trace = incident();
-    for view in [
-        "procs",
-        "threads",
-        "files",
-        "dirs",
-        "conns",
-        "ports",
-        "syscalls",
-        "errors",
-        "containers",
-        "users",
-        "procs-files",
-        "procs-net",
-    ] {
+    for view in VIEWS {
         let one = scry(&["top", view, &trace, "-n", "0", "-j", "--threads", "1"]);
         let four = scry(&["top", view, &trace, "-n", "0", "-j", "--threads", "4"]);
         assert_eq!(one.code, four.code, "{view}: {}", four.stderr);
