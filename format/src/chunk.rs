@@ -51,6 +51,49 @@ mod column {
     pub(super) const BLOB_LEN: usize = 9;
 }
 
+/// The header fields of a chunk's events, one column per field: what a
+/// chunk being built collects and what a decoded chunk holds.
+#[derive(Debug, Default)]
+struct HeaderColumns {
+    ts: Vec<u64>,
+    tid: Vec<u32>,
+    tgid: Vec<u32>,
+    cpu: Vec<u16>,
+    event_type: Vec<EventType>,
+    ret: Vec<i64>,
+    latency: Vec<u64>,
+    param_count: Vec<u16>,
+}
+
+impl HeaderColumns {
+    fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Adds the fields of one event but its parameter count, which is
+    /// known once its parameters are written.
+    fn push(&mut self, head: &EventHead) {
+        self.ts.push(head.ts);
+        self.tid.push(head.tid);
+        self.tgid.push(head.tgid);
+        self.cpu.push(head.cpu);
+        self.event_type.push(head.event_type);
+        self.ret.push(head.ret);
+        self.latency.push(head.latency);
+    }
+
+    fn clear(&mut self) {
+        self.ts.clear();
+        self.tid.clear();
+        self.tgid.clear();
+        self.cpu.clear();
+        self.event_type.clear();
+        self.ret.clear();
+        self.latency.clear();
+        self.param_count.clear();
+    }
+}
+
 /// Encodes events into a chunk payload.
 ///
 /// The header fields are kept as plain columns of values while events come
@@ -64,14 +107,7 @@ pub struct ChunkBuilder {
     string_table: Vec<u8>,
     /// Where each string's bytes are in `string_table`.
     string_spans: Vec<(u32, u32)>,
-    ts: Vec<u64>,
-    tid: Vec<u32>,
-    tgid: Vec<u32>,
-    cpu: Vec<u16>,
-    event_type: Vec<EventType>,
-    ret: Vec<i64>,
-    latency: Vec<u64>,
-    param_count: Vec<u16>,
+    headers: HeaderColumns,
     /// End of each event's parameters in `params`.
     param_ends: Vec<u32>,
     /// End of each event's buffer bytes in `blob`.
@@ -95,13 +131,13 @@ impl ChunkBuilder {
 
     /// Number of events added so far.
     pub fn events(&self) -> u32 {
-        self.ts.len() as u32
+        self.headers.len() as u32
     }
 
     /// Approximate payload size so far, in bytes.
     pub fn raw_len(&self) -> usize {
         // About two bytes per header field once encoded.
-        self.string_table.len() + 20 * self.ts.len() + self.params.len() + self.blob.len()
+        self.string_table.len() + 20 * self.headers.len() + self.params.len() + self.blob.len()
     }
 
     fn intern(&mut self, text: &[u8]) -> u32 {
@@ -145,13 +181,7 @@ impl ChunkBuilder {
             }
             None => self.containers_incomplete = true,
         }
-        self.ts.push(head.ts);
-        self.tid.push(head.tid);
-        self.tgid.push(head.tgid);
-        self.cpu.push(head.cpu);
-        self.event_type.push(head.event_type);
-        self.ret.push(head.ret);
-        self.latency.push(head.latency);
+        self.headers.push(head);
         let mut params = std::mem::take(&mut self.params);
         let mut encoder = ParamEncoder {
             builder: self,
@@ -160,7 +190,8 @@ impl ChunkBuilder {
         };
         encode(&mut encoder);
         let count = encoder.count;
-        self.param_count
+        self.headers
+            .param_count
             .push(u16::try_from(count).unwrap_or(u16::MAX));
         self.param_ends
             .push(u32::try_from(params.len()).unwrap_or(u32::MAX));
@@ -174,14 +205,7 @@ impl ChunkBuilder {
         self.strings.clear();
         self.string_table.clear();
         self.string_spans.clear();
-        self.ts.clear();
-        self.tid.clear();
-        self.tgid.clear();
-        self.cpu.clear();
-        self.event_type.clear();
-        self.ret.clear();
-        self.latency.clear();
-        self.param_count.clear();
+        self.headers.clear();
         self.param_ends.clear();
         self.blob_ends.clear();
         self.params.clear();
@@ -193,8 +217,12 @@ impl ChunkBuilder {
     /// The summary of the events added so far, numbered from `first_num`.
     fn summary(&self, first_num: u64, raw_len: u32) -> ChunkSummary {
         let mut summary = SummaryBuilder::default();
-        for at in 0..self.ts.len() {
-            summary.add(self.ts[at], self.event_type[at], self.tgid[at]);
+        for at in 0..self.headers.len() {
+            summary.add(
+                self.headers.ts[at],
+                self.headers.event_type[at],
+                self.headers.tgid[at],
+            );
         }
         for id in &self.containers {
             summary.add_container(id);
@@ -209,7 +237,7 @@ impl ChunkBuilder {
     /// Finishes the chunk: its summary, its uncompressed payload, and the
     /// buffer contents its events point into.
     pub fn finish(self, first_num: u64) -> (ChunkSummary, Vec<u8>, Vec<u8>) {
-        let n = self.ts.len();
+        let n = self.headers.len();
         let mut payload = Vec::with_capacity(self.raw_len() + 64);
         put_uvarint(&mut payload, self.string_spans.len() as u64);
         payload.extend_from_slice(&self.string_table);
@@ -222,39 +250,44 @@ impl ChunkBuilder {
         };
         put_column(&mut payload, &|c| {
             let mut prev = 0u64;
-            for &ts in &self.ts {
+            for &ts in &self.headers.ts {
                 put_ivarint(c, ts.wrapping_sub(prev) as i64);
                 prev = ts;
             }
         });
         put_column(&mut payload, &|c| {
             let mut prev = 0u32;
-            for &tid in &self.tid {
+            for &tid in &self.headers.tid {
                 put_ivarint(c, i64::from(tid) - i64::from(prev));
                 prev = tid;
             }
         });
         put_column(&mut payload, &|c| {
-            for (&tgid, &tid) in self.tgid.iter().zip(&self.tid) {
+            for (&tgid, &tid) in self.headers.tgid.iter().zip(&self.headers.tid) {
                 put_ivarint(c, i64::from(tgid) - i64::from(tid));
             }
         });
         put_column(&mut payload, &|c| {
-            self.cpu.iter().for_each(|&v| put_uvarint(c, v.into()));
-        });
-        put_column(&mut payload, &|c| {
-            self.event_type
+            self.headers
+                .cpu
                 .iter()
                 .for_each(|&v| put_uvarint(c, v.into()));
         });
         put_column(&mut payload, &|c| {
-            self.ret.iter().for_each(|&v| put_ivarint(c, v));
+            self.headers
+                .event_type
+                .iter()
+                .for_each(|&v| put_uvarint(c, v.into()));
         });
         put_column(&mut payload, &|c| {
-            self.latency.iter().for_each(|&v| put_uvarint(c, v));
+            self.headers.ret.iter().for_each(|&v| put_ivarint(c, v));
         });
         put_column(&mut payload, &|c| {
-            self.param_count
+            self.headers.latency.iter().for_each(|&v| put_uvarint(c, v));
+        });
+        put_column(&mut payload, &|c| {
+            self.headers
+                .param_count
                 .iter()
                 .for_each(|&v| put_uvarint(c, v.into()));
         });
@@ -297,14 +330,7 @@ impl ChunkBuilder {
         payload.extend_from_slice(&self.params);
         chunk.payload = payload;
         std::mem::swap(&mut chunk.strings, &mut self.string_spans);
-        std::mem::swap(&mut chunk.ts, &mut self.ts);
-        std::mem::swap(&mut chunk.tid, &mut self.tid);
-        std::mem::swap(&mut chunk.tgid, &mut self.tgid);
-        std::mem::swap(&mut chunk.cpu, &mut self.cpu);
-        std::mem::swap(&mut chunk.event_type, &mut self.event_type);
-        std::mem::swap(&mut chunk.ret, &mut self.ret);
-        std::mem::swap(&mut chunk.latency, &mut self.latency);
-        std::mem::swap(&mut chunk.param_count, &mut self.param_count);
+        std::mem::swap(&mut chunk.headers, &mut self.headers);
         chunk.param_bounds.clear();
         chunk.param_bounds.push(table_len);
         chunk
@@ -494,14 +520,7 @@ pub struct DecodedChunk {
     offset: u64,
     payload: Vec<u8>,
     strings: Vec<(u32, u32)>,
-    ts: Vec<u64>,
-    tid: Vec<u32>,
-    tgid: Vec<u32>,
-    cpu: Vec<u16>,
-    event_type: Vec<EventType>,
-    ret: Vec<i64>,
-    latency: Vec<u64>,
-    param_count: Vec<u16>,
+    headers: HeaderColumns,
     /// Start of each event's parameters in the payload, plus the end.
     param_bounds: Vec<u32>,
     /// Start of each event's buffer bytes in the blob, plus the end.
@@ -623,14 +642,17 @@ impl DecodedChunk {
         let DecodedChunk {
             payload,
             strings,
-            ts,
-            tid,
-            tgid,
-            cpu,
-            event_type,
-            ret,
-            latency,
-            param_count,
+            headers:
+                HeaderColumns {
+                    ts,
+                    tid,
+                    tgid,
+                    cpu,
+                    event_type,
+                    ret,
+                    latency,
+                    param_count,
+                },
             param_bounds,
             blob_bounds,
             blob_len,
@@ -731,7 +753,7 @@ impl DecodedChunk {
         for index in 0..self.len() {
             let mut cursor = Cursor::new(self.param_bytes(index));
             let mut blob = self.blob_span(index);
-            for _ in 0..self.param_count[index] {
+            for _ in 0..self.headers.param_count[index] {
                 decode_value(self, &mut cursor, &mut blob)?;
             }
             if !cursor.is_empty() || blob.start != blob.end {
@@ -755,12 +777,12 @@ impl DecodedChunk {
 
     /// Number of events.
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.headers.len()
     }
 
     /// Whether the chunk holds no events.
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.headers.len() == 0
     }
 
     /// Zero-based number of the first event within the file.
@@ -873,42 +895,42 @@ impl<'a> EventView<'a> {
     /// Timestamp, ns since the epoch.
     #[inline]
     pub fn ts(&self) -> u64 {
-        self.chunk.ts[self.index]
+        self.chunk.headers.ts[self.index]
     }
     /// Thread id.
     #[inline]
     pub fn tid(&self) -> u32 {
-        self.chunk.tid[self.index]
+        self.chunk.headers.tid[self.index]
     }
     /// Process id.
     #[inline]
     pub fn tgid(&self) -> u32 {
-        self.chunk.tgid[self.index]
+        self.chunk.headers.tgid[self.index]
     }
     /// CPU.
     #[inline]
     pub fn cpu(&self) -> u16 {
-        self.chunk.cpu[self.index]
+        self.chunk.headers.cpu[self.index]
     }
     /// Event type.
     #[inline]
     pub fn event_type(&self) -> EventType {
-        self.chunk.event_type[self.index]
+        self.chunk.headers.event_type[self.index]
     }
     /// Return value.
     #[inline]
     pub fn ret(&self) -> i64 {
-        self.chunk.ret[self.index]
+        self.chunk.headers.ret[self.index]
     }
     /// Syscall duration in ns, 0 when not measured.
     #[inline]
     pub fn latency(&self) -> u64 {
-        self.chunk.latency[self.index]
+        self.chunk.headers.latency[self.index]
     }
     /// Number of parameters.
     #[inline]
     pub fn param_count(&self) -> usize {
-        usize::from(self.chunk.param_count[self.index])
+        usize::from(self.chunk.headers.param_count[self.index])
     }
 
     /// Parameter `index`, if present.
