@@ -22,7 +22,7 @@ use scry_format::{
 
 use crate::compile::Filter;
 use crate::fields::Ctx;
-use crate::query::{ChunkPlan, Prepared, Scan};
+use crate::query::{ChunkPlan, Prepared, Replay, Scan};
 use crate::state::State;
 
 /// How many events of a chunk a worker takes at once, unless the scan
@@ -54,9 +54,10 @@ struct Job {
     /// `None` when no state is needed: the workers then share the
     /// snapshot's.
     state: Option<State>,
-    /// Whether the state follows fds through the slice, or processes only
-    /// (as the sequential scan replays the chunk: [`ChunkPlan::replays_fds`]).
-    fds: bool,
+    /// What of the slice's events goes into the state: every change, or
+    /// those to processes only, as the sequential scan replays the chunk
+    /// ([`ChunkPlan::replays_fds`]).
+    replay: Replay,
 }
 
 /// Visits, in file order, what `workers` make of the events of `trace`
@@ -104,7 +105,7 @@ where
             chunk,
             events,
             mut state,
-            fds,
+            replay,
         } = job;
         let mut worker = workers
             .lock()
@@ -127,16 +128,16 @@ where
         };
         // One loop per way of replaying, each compiled on its own: the
         // choice is made once per slice, not per event.
-        match (&mut state, fds) {
-            (Some(state), true) => {
+        match (&mut state, replay) {
+            (Some(state), Replay::Processes) => {
                 for event in chunk.iter_range(events) {
-                    state.apply(&event);
+                    state.apply_to_processes(&event);
                     visit(event, state);
                 }
             }
-            (Some(state), false) => {
+            (Some(state), _) => {
                 for event in chunk.iter_range(events) {
-                    state.apply_to_processes(&event);
+                    state.apply(&event);
                     visit(event, state);
                 }
             }
@@ -223,25 +224,18 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
         };
         let position = position_of(chunk.first_num());
         if let Some(state) = &mut state {
-            for (at, entry) in chunks.iter().enumerate().take(position).skip(unseen) {
-                if plan.skippable(at) && ChunkPlan::must_replay(entry, state) {
-                    match trace.decode_chunk(entry) {
-                        Ok(skipped) => replay(&skipped, state, plan.replays_fds(at)),
-                        Err(error) => on_damage(error),
-                    }
-                }
-            }
+            plan.replay_skipped(trace, unseen..position, state, &mut on_damage);
         }
         unseen = unseen.max(position + 1);
+        let replay = Replay::of(true, plan.replays_fds(position));
         if !plan.evaluate(position) {
             if let Some(state) = &mut state {
-                replay(&chunk, state, plan.replays_fds(position));
+                replay.apply_all(state, &chunk);
             }
             pool.give_back(chunk);
             return ControlFlow::Continue(());
         }
         let chunk = Arc::new(chunk);
-        let fds = plan.replays_fds(position);
         let mut first = 0;
         while first < chunk.len() {
             let events = first..first.saturating_add(slice).min(chunk.len());
@@ -249,14 +243,14 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
             let start = state.clone();
             if let Some(state) = &mut state {
                 for event in chunk.iter_range(events.clone()) {
-                    apply(state, &event, fds);
+                    replay.apply(state, &event);
                 }
             }
             let job = Job {
                 chunk: Arc::clone(&chunk),
                 events,
                 state: start,
-                fds,
+                replay,
             };
             if !send(job) {
                 return ControlFlow::Break(());
@@ -277,20 +271,4 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
             on_chunk,
         )
         .map(|_| ())
-}
-
-fn replay(chunk: &DecodedChunk, state: &mut State, fds: bool) {
-    for event in chunk.iter() {
-        apply(state, &event, fds);
-    }
-}
-
-/// Replays one event: every change, or those to processes only.
-#[inline]
-fn apply(state: &mut State, event: &EventView<'_>, fds: bool) {
-    if fds {
-        state.apply(event);
-    } else {
-        state.apply_to_processes(event);
-    }
 }

@@ -8,9 +8,11 @@
 //! not even decompressed. Chunks that all start after `--until` are not
 //! read at all: the scan ends before them.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
-use scry_format::{ChunkSource, DecodedChunk, EventTable, FormatError, IndexEntry, TraceFile};
+use scry_format::{
+    ChunkSource, DecodedChunk, EventTable, EventView, FormatError, IndexEntry, TraceFile,
+};
 
 use crate::compile::{Catalog, Filter};
 use crate::fields::Ctx;
@@ -239,6 +241,30 @@ impl ChunkPlan {
     pub fn must_replay(entry: &IndexEntry, state: &State) -> bool {
         entry.summary.tgids_overflow || !entry.summary.tgids.iter().all(|&t| state.is_live(t))
     }
+
+    /// Replays into `state`, in order, those of the chunks `range` that the
+    /// scan leaves out but that may change a process it reads
+    /// ([`ChunkPlan::must_replay`]): the ones before the next chunk the
+    /// scan decodes.
+    pub(crate) fn replay_skipped<D: AsRef<[u8]>>(
+        &self,
+        trace: &TraceFile<D>,
+        range: Range<usize>,
+        state: &mut State,
+        on_damage: &mut impl FnMut(FormatError),
+    ) {
+        for at in range {
+            let entry = &trace.chunks()[at];
+            if self.skippable(at) && Self::must_replay(entry, state) {
+                match trace.decode_chunk(entry) {
+                    Ok(skipped) => {
+                        Replay::of(true, self.replays_fds(at)).apply_all(state, &skipped)
+                    }
+                    Err(error) => on_damage(error),
+                }
+            }
+        }
+    }
 }
 
 /// Visits, in file order, every event of `trace` that `scan` selects.
@@ -284,20 +310,7 @@ pub fn scan<D: AsRef<[u8]>, B>(
             }
         };
         let position = position_of(chunk.first_num());
-        for (at, entry) in chunks.iter().enumerate().take(position).skip(unseen) {
-            if plan.skippable(at) && ChunkPlan::must_replay(entry, &state) {
-                match trace.decode_chunk(entry) {
-                    Ok(skipped) => events.visit(
-                        &skipped,
-                        false,
-                        Replay::of(true, plan.replays_fds(at)),
-                        &mut state,
-                        &mut visit,
-                    )?,
-                    Err(error) => on_damage(error),
-                }
-            }
-        }
+        plan.replay_skipped(trace, unseen..position, &mut state, &mut on_damage);
         unseen = unseen.max(position + 1);
         events.visit(
             chunk,
@@ -317,7 +330,7 @@ pub fn scan<D: AsRef<[u8]>, B>(
 
 /// What of a chunk's events is replayed into the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Replay {
+pub(crate) enum Replay {
     Nothing,
     /// Every change.
     Everything,
@@ -326,11 +339,28 @@ enum Replay {
 }
 
 impl Replay {
-    fn of(with_state: bool, fds: bool) -> Self {
+    pub(crate) fn of(with_state: bool, fds: bool) -> Self {
         match (with_state, fds) {
             (false, _) => Replay::Nothing,
             (true, true) => Replay::Everything,
             (true, false) => Replay::Processes,
+        }
+    }
+
+    /// Replays one event into `state`.
+    #[inline]
+    pub(crate) fn apply(self, state: &mut State, event: &EventView<'_>) {
+        match self {
+            Replay::Nothing => {}
+            Replay::Everything => state.apply(event),
+            Replay::Processes => state.apply_to_processes(event),
+        }
+    }
+
+    /// Replays every event of `chunk` into `state`.
+    pub(crate) fn apply_all(self, state: &mut State, chunk: &DecodedChunk) {
+        for event in chunk.iter() {
+            self.apply(state, &event);
         }
     }
 }
@@ -360,11 +390,7 @@ impl Events<'_> {
     ) -> ControlFlow<B> {
         let window = self.scan.window;
         for event in chunk.iter() {
-            match replay {
-                Replay::Nothing => {}
-                Replay::Everything => state.apply(&event),
-                Replay::Processes => state.apply_to_processes(&event),
-            }
+            replay.apply(state, &event);
             if !wanted || event.ts() < window.since || event.ts() > window.until {
                 continue;
             }

@@ -217,7 +217,7 @@ pub fn result(ctx: &Ctx<'_>) -> String {
     if ctx.info.returns_fd && ret >= 0 {
         write_fd::<AsIs>(ctx, ret, Style::Alone, &mut out);
     } else {
-        push_int(&mut out, ret.into());
+        push_i64(&mut out, ret);
     }
     into_string(out)
 }
@@ -433,7 +433,7 @@ impl Literal {
 fn write_fd<S: TextStyle>(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8>) {
     let start = out.len();
     if style == Style::InArgs {
-        push_int(out, fd.into());
+        push_i64(out, fd);
         out.push(b'(');
     }
     let resolved = out.len();
@@ -461,7 +461,7 @@ fn write_fd<S: TextStyle>(ctx: &Ctx<'_>, fd: i64, style: Style, out: &mut Vec<u8
     match style {
         Style::InArgs if out.len() == resolved => out.truncate(resolved - 1),
         Style::InArgs => out.push(b')'),
-        Style::Alone if out.len() == start => push_int(out, fd.into()),
+        Style::Alone if out.len() == start => push_i64(out, fd),
         Style::Alone => {}
     }
 }

@@ -163,18 +163,17 @@ impl ViewSpec {
             });
         }
         let restrict = compile(self.restrict.as_deref(), catalog)?;
-        let needs_state = keys.iter().chain(&labels).any(Field::needs_state)
-            || measures.iter().any(|m| {
-                m.field.as_ref().is_some_and(Field::needs_state)
-                    || m.when.as_ref().is_some_and(Filter::needs_state)
-            })
-            || restrict.as_ref().is_some_and(Filter::needs_state);
-        let needs_fds = keys.iter().chain(&labels).any(Field::needs_fds)
-            || measures.iter().any(|m| {
-                m.field.as_ref().is_some_and(Field::needs_fds)
-                    || m.when.as_ref().is_some_and(Filter::needs_fds)
-            })
-            || restrict.as_ref().is_some_and(Filter::needs_fds);
+        // Whether any field or filter of the view needs what `field` and
+        // `filter` say of it.
+        let any_needs = |field: fn(&Field) -> bool, filter: fn(&Filter) -> bool| {
+            keys.iter().chain(&labels).any(field)
+                || measures.iter().any(|m| {
+                    m.field.as_ref().is_some_and(field) || m.when.as_ref().is_some_and(filter)
+                })
+                || restrict.as_ref().is_some_and(filter)
+        };
+        let needs_state = any_needs(Field::needs_state, Filter::needs_state);
+        let needs_fds = any_needs(Field::needs_fds, Filter::needs_fds);
         Ok(Bound {
             keys,
             labels,
