@@ -12,6 +12,7 @@
 //! ([`RecordOptions::syscalls`]); an [`EventSelector`] decides the rest in
 //! user space, on the writer thread, before anything is written.
 #![deny(unsafe_code)]
+// `ring` alone maps kernel memory, with `// SAFETY:` on each use.
 
 mod containers;
 mod decode;
@@ -19,6 +20,7 @@ mod error;
 mod machine;
 mod probe;
 mod reorder;
+mod ring;
 mod runtime;
 mod sink;
 mod snapshot;

@@ -2,11 +2,11 @@
 //! buffer per CPU, attaches, and drains the rings into decoded events. The
 //! only module that talks to libbpf.
 
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
 
+use libbpf_rs::ErrorKind;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{ErrorKind, RingBufferBuilder};
 use scry_format::{CaptureStats, CpuStats, Event};
 use scry_probe::skel::ScrySkelBuilder;
 use scry_probe::{
@@ -15,6 +15,7 @@ use scry_probe::{
 
 use crate::decode;
 use crate::error::{CaptureError, Result};
+use crate::ring::RingReader;
 
 /// Largest snaplen the probe supports.
 pub(crate) const SNAPLEN_MAX: u32 = abi::SNAPLEN_MAX;
@@ -34,18 +35,6 @@ pub(crate) struct ProbeConfig {
     /// The running kernel's `major.minor` (`(0, 0)` if unknown: the most
     /// portable probe variant is used).
     pub(crate) kernel: (u32, u32),
-}
-
-/// Decoded events waiting to be collected, filled by the ring callbacks.
-#[derive(Debug, Default)]
-struct Inbox {
-    events: Vec<Event>,
-    malformed: u64,
-    /// Written events handed back for reuse: records are decoded into
-    /// them, so a steady capture allocates almost nothing.
-    recycled: Vec<Event>,
-    /// Per ring, the time of the last event read from it.
-    last_ts: Vec<u64>,
 }
 
 /// Most records read from one ring in one drain. A ring whose producer is
@@ -71,8 +60,13 @@ const RECYCLED_MAX: usize = 1 << 16;
 pub(crate) struct Session<'a> {
     skel: scry_probe::skel::ScrySkel<'a>,
     /// One reader per CPU ring, so that each is read with its own budget.
-    rings: Vec<libbpf_rs::RingBuffer<'a>>,
-    inbox: &'a RefCell<Inbox>,
+    rings: Vec<RingReader>,
+    /// Per ring, the time of the last event read from it.
+    last_ts: Vec<u64>,
+    /// Written events handed back for reuse: records are decoded into
+    /// them, so a steady capture allocates almost nothing.
+    recycled: Vec<Event>,
+    boot_time_ns: u64,
     ring_bytes: u64,
 }
 
@@ -135,35 +129,11 @@ pub(crate) fn with_probe<T>(
     let ring_bytes = ring_size(config.ring_bytes);
     let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
         .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
-    let inbox = RefCell::new(Inbox {
-        last_ts: vec![0; rings.len()],
-        ..Inbox::default()
-    });
     let readers = rings
         .iter()
-        .enumerate()
-        .map(|(index, ring)| {
-            let inbox = &inbox;
-            let mut builder = RingBufferBuilder::new();
-            builder.add(ring, move |record: &[u8]| {
-                let mut inbox = inbox.borrow_mut();
-                let mut event = inbox.recycled.pop().unwrap_or_default();
-                match decode::decode_into(record, boot_time_ns, &mut event) {
-                    Ok(()) => {
-                        inbox.last_ts[index] = event.ts;
-                        inbox.events.push(event);
-                    }
-                    Err(_) => {
-                        inbox.malformed += 1;
-                        inbox.recycled.push(event);
-                    }
-                }
-                0
-            })?;
-            builder.build()
-        })
-        .collect::<libbpf_rs::Result<Vec<_>>>()
-        .map_err(|e| CaptureError::Load(format!("polling the ring buffers: {e:#}")))?;
+        .map(|ring| RingReader::new(ring.as_fd(), ring_bytes as usize))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| CaptureError::Load(format!("mapping the ring buffers: {e}")))?;
     skel.attach().map_err(|e| match e.kind() {
         ErrorKind::PermissionDenied => CaptureError::NotPermitted {
             detail: e.to_string(),
@@ -175,8 +145,10 @@ pub(crate) fn with_probe<T>(
     })?;
     let mut session = Session {
         skel,
+        last_ts: vec![0; readers.len()],
         rings: readers,
-        inbox: &inbox,
+        recycled: Vec::new(),
+        boot_time_ns,
         ring_bytes,
     };
     body(&mut session)
@@ -192,37 +164,39 @@ impl Session<'_> {
     /// [`RECORDS_PER_DRAIN`] per ring, into `events` (which must be empty:
     /// its memory is kept for the next drain).
     pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<Drained> {
+        debug_assert!(events.is_empty());
         let mut behind: Option<u64> = None;
-        for (index, ring) in self.rings.iter().enumerate() {
-            let read = ring.consume_raw_n(RECORDS_PER_DRAIN);
-            if read < 0 {
-                return Err(CaptureError::Load(format!(
-                    "reading the ring buffers: {}",
-                    std::io::Error::from_raw_os_error(-read)
-                )));
-            }
-            if read as usize >= RECORDS_PER_DRAIN {
-                let last = self.inbox.borrow().last_ts[index];
-                behind = Some(behind.map_or(last, |b| b.min(last)));
+        let mut malformed = 0;
+        for (index, ring) in self.rings.iter_mut().enumerate() {
+            let recycled = &mut self.recycled;
+            let last_ts = &mut self.last_ts[index];
+            let read = ring.read(RECORDS_PER_DRAIN, |record| {
+                let mut event = recycled.pop().unwrap_or_default();
+                match decode::decode_into(record, self.boot_time_ns, &mut event) {
+                    Ok(()) => {
+                        *last_ts = event.ts;
+                        events.push(event);
+                    }
+                    Err(_) => {
+                        malformed += 1;
+                        recycled.push(event);
+                    }
+                }
+            });
+            if read >= RECORDS_PER_DRAIN {
+                behind = Some(behind.map_or(*last_ts, |b| b.min(*last_ts)));
             }
         }
-        let mut inbox = self.inbox.borrow_mut();
-        debug_assert!(events.is_empty());
-        std::mem::swap(&mut inbox.events, events);
-        Ok(Drained {
-            malformed: std::mem::take(&mut inbox.malformed),
-            behind,
-        })
+        Ok(Drained { malformed, behind })
     }
 
     /// Takes written events back for reuse, leaving `events` empty.
     pub(crate) fn recycle(&mut self, events: &mut Vec<Event>) {
-        let mut inbox = self.inbox.borrow_mut();
-        let room = RECYCLED_MAX.saturating_sub(inbox.recycled.len());
+        let room = RECYCLED_MAX.saturating_sub(self.recycled.len());
         if events.len() > room {
             events.truncate(room);
         }
-        inbox.recycled.append(events);
+        self.recycled.append(events);
     }
 
     /// Detaches every program: from now on the kernel delivers nothing
