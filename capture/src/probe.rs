@@ -10,7 +10,8 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use scry_format::{CaptureStats, CpuStats, Event};
 use scry_probe::skel::ScrySkelBuilder;
 use scry_probe::{
-    abi, add_target, choose_stash, install_rings, read_counters, task_storage_usable,
+    abi, add_target, batch_records, choose_stash, flush_stage, install_rings, read_counters,
+    task_storage_usable,
 };
 
 use crate::decode;
@@ -42,6 +43,10 @@ pub(crate) struct ProbeConfig {
 /// while the other rings fill and nothing reaches the writer.
 const RECORDS_PER_DRAIN: usize = 1 << 15;
 
+/// How many times a CPU is asked to flush its stage before a drain: it
+/// refuses only while it builds a record, which takes a microsecond.
+const FLUSH_TRIES: usize = 4;
+
 /// What one drain read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Drained {
@@ -68,6 +73,22 @@ pub(crate) struct Session<'a> {
     recycled: Vec<Event>,
     boot_time_ns: u64,
     ring_bytes: u64,
+}
+
+/// Bytes a CPU stages before sending them to its ring as one batch: a
+/// quarter of the ring at most, so that a batch always fits in an empty
+/// ring and a ring holds several.
+fn stage_flush(ring_bytes: u64) -> u32 {
+    u32::try_from(ring_bytes / 4)
+        .unwrap_or(u32::MAX)
+        .min(abi::RECORD_MAX)
+}
+
+/// Whether `cpu` is offline now (a CPU without an `online` file, like the
+/// boot CPU, cannot go offline).
+fn cpu_is_offline(cpu: usize) -> bool {
+    std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu{cpu}/online"))
+        .is_ok_and(|state| state.trim() == "0")
 }
 
 /// The ring size actually used for a requested size: a power of two of at
@@ -105,6 +126,7 @@ pub(crate) fn with_probe<T>(
     rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
     rodata.targ_self_tgid = config.self_tgid;
     rodata.targ_targets = u32::from(config.targets.is_some());
+    rodata.targ_stage_flush = stage_flush(ring_size(config.ring_bytes));
     if let Some(syscalls) = &config.syscalls {
         for (slot, &on) in rodata.targ_syscalls.iter_mut().zip(syscalls) {
             *slot = u8::from(on);
@@ -165,29 +187,76 @@ impl Session<'_> {
     /// its memory is kept for the next drain).
     pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<Drained> {
         debug_assert!(events.is_empty());
+        let busy = self.flush_stages()?;
         let mut behind: Option<u64> = None;
         let mut malformed = 0;
         for (index, ring) in self.rings.iter_mut().enumerate() {
             let recycled = &mut self.recycled;
             let last_ts = &mut self.last_ts[index];
-            let read = ring.read(RECORDS_PER_DRAIN, |record| {
-                let mut event = recycled.pop().unwrap_or_default();
-                match decode::decode_into(record, self.boot_time_ns, &mut event) {
-                    Ok(()) => {
-                        *last_ts = event.ts;
-                        events.push(event);
-                    }
-                    Err(_) => {
-                        malformed += 1;
-                        recycled.push(event);
+            let read = ring.read(RECORDS_PER_DRAIN, |batch| {
+                let mut records = 0;
+                for record in batch_records(batch) {
+                    records += 1;
+                    let mut event = recycled.pop().unwrap_or_default();
+                    let decoded = record
+                        .ok_or(decode::Malformed("record length outside its batch"))
+                        .and_then(|record| {
+                            decode::decode_into(record, self.boot_time_ns, &mut event)
+                        });
+                    match decoded {
+                        Ok(()) => {
+                            *last_ts = event.ts;
+                            events.push(event);
+                        }
+                        Err(_) => {
+                            malformed += 1;
+                            recycled.push(event);
+                        }
                     }
                 }
+                records
             });
-            if read >= RECORDS_PER_DRAIN {
+            // A CPU that could not flush, like a ring read only in part,
+            // has records after the last one read.
+            if read >= RECORDS_PER_DRAIN || busy[index] {
                 behind = Some(behind.map_or(*last_ts, |b| b.min(*last_ts)));
             }
         }
         Ok(Drained { malformed, behind })
+    }
+
+    /// Sends the records every CPU has staged to its ring, and says which
+    /// CPUs were building a record every time they were asked: what they
+    /// staged is still to come.
+    fn flush_stages(&self) -> Result<Vec<bool>> {
+        let mut busy = vec![false; self.rings.len()];
+        for (cpu, busy) in busy.iter_mut().enumerate() {
+            *busy = true;
+            for _ in 0..FLUSH_TRIES {
+                let flushed = flush_stage(
+                    &self.skel.progs.handle__flush,
+                    u32::try_from(cpu).unwrap_or(u32::MAX),
+                );
+                match flushed {
+                    Ok(true) => {
+                        *busy = false;
+                        break;
+                    }
+                    Ok(false) => {}
+                    // An offline CPU has staged nothing.
+                    Err(_) if cpu_is_offline(cpu) => {
+                        *busy = false;
+                        break;
+                    }
+                    Err(error) => {
+                        return Err(CaptureError::Load(format!(
+                            "flushing the records staged on CPU {cpu}: {error:#}"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(busy)
     }
 
     /// Takes written events back for reuse, leaving `events` empty.

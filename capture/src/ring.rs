@@ -99,10 +99,11 @@ impl RingReader {
         unsafe { AtomicU64::from_ptr(self.producer.as_ptr().cast()) }
     }
 
-    /// Calls `record` with each record committed to the ring, oldest
-    /// first, up to `max` of them; returns how many it read. A record the
-    /// producer is still writing ends the read: it comes next time.
-    pub(crate) fn read(&mut self, max: usize, mut record: impl FnMut(&[u8])) -> usize {
+    /// Calls `sample` with each sample committed to the ring, oldest first,
+    /// until `max` records have been read; `sample` says how many records
+    /// it held. Returns the records read. A sample the producer is still
+    /// writing ends the read: it comes next time.
+    pub(crate) fn read(&mut self, max: usize, mut sample: impl FnMut(&[u8]) -> usize) -> usize {
         let mask = self.size as u64 - 1;
         let start = self.consumer_pos().load(Ordering::Acquire);
         let mut pos = start;
@@ -141,8 +142,7 @@ impl RingReader {
                 let bytes = unsafe {
                     std::slice::from_raw_parts(header.add(RECORD_HEADER as usize), data_len)
                 };
-                record(bytes);
-                count += 1;
+                count += sample(bytes);
             }
             pos += (data_len as u64 + RECORD_HEADER).next_multiple_of(8);
             if pos - released >= self.release_every {

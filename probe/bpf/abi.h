@@ -9,14 +9,15 @@
  * fields (enums exist only to export constants). Little-endian host order.
  * Include vmlinux.h before this header.
  *
- * Record layout, as delivered by one ring-buffer sample:
+ * A ring-buffer sample is a batch of one CPU's records, in order, each
+ * padded to a multiple of 8 bytes. Record layout:
  *
- *   struct scry_event_header     48 bytes, 8-aligned (ring samples are)
+ *   struct scry_event_header     48 bytes, 8-aligned
  *   nparams x { struct scry_param (4 bytes) ; len bytes of value }
  *
  * Parameters are packed back to back: no padding, so a parameter header or
  * value may be unaligned; decode with from_le_bytes. header.len is the total
- * record size including the header and equals the sample length.
+ * record size including the header, before the padding.
  *
  * Value encoding per kind:
  *   ABSENT    len 0: not available (NULL pointer, fault, not captured).

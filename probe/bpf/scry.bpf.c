@@ -38,6 +38,9 @@ const volatile __u32 targ_unknown_syscalls = 1;
  * programs may use it): the *_task programs run and `inflight` is unused.
  * 0 = the stash is kept in the `inflight` hash and the *_hash programs run. */
 const volatile __u32 targ_task_storage = 0;
+/* Stage bytes that make a batch (at most STAGE_START_MAX): set by user
+ * space to a fraction of the ring, so a batch always fits in it. */
+const volatile __u32 targ_stage_flush = 4096;
 
 /*
  * Force the ABI types into BTF so the skeleton generates them
@@ -93,12 +96,38 @@ struct stash_ext {
 	__u8 argv[2 * SCRY_ARGV_MAX];
 };
 
-/* Scratch space for building a record; twice the largest record so that
- * every masked offset plus every masked length stays inside. */
+/* Room for building a record; twice the largest record so that every
+ * masked offset plus every masked length stays inside. */
 #define SCRY_OFF_MASK (SCRY_RECORD_MAX - 1)
 #define SCRATCH_SIZE (2 * SCRY_RECORD_MAX + 64)
-struct scratch {
-	__u8 buf[SCRATCH_SIZE];
+
+/*
+ * Records are built in a per-CPU stage and reach the CPU's ring in batches:
+ * one ring reservation per batch instead of one per record, and each record
+ * is written into memory this CPU wrote a moment ago rather than into the
+ * ring's next cache lines, which nobody has touched for a whole lap of the
+ * ring. A batch goes out once the stage holds targ_stage_flush bytes, and
+ * whenever user space runs handle__flush on the CPU, which it does before
+ * every drain: no record waits in a stage for longer than a drain interval.
+ *
+ * A record starts below STAGE_START_MAX, so a masked start plus a record
+ * stays inside buf, and a batch is shorter than STAGE_START_MAX plus the
+ * largest record.
+ */
+#define STAGE_START_MAX SCRY_RECORD_MAX
+#define STAGE_BATCH_MASK (STAGE_START_MAX + SCRY_RECORD_MAX - 1)
+struct stage {
+	/* Bytes staged: whole records, each padded to 8 bytes as ring samples
+	 * are, so that every record header stays aligned. */
+	__u32 len;
+	/* Records staged. */
+	__u32 count;
+	/* Set while a record is being built at the end of the stage, so that
+	 * a flush run by user space (an interrupt on this CPU) leaves the stage
+	 * alone meanwhile: user space tries again. */
+	__u32 building;
+	__u32 pad;
+	__u8 buf[STAGE_START_MAX + SCRATCH_SIZE];
 };
 
 /* Path rebuilding area: components are prepended leftwards from PATHBUF_END. */
@@ -184,8 +213,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
+	__type(value, struct stage);
+} stage SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -713,37 +742,78 @@ static __always_inline void *cpu_ring(struct scry_counters **counters)
 	return rb;
 }
 
-static __always_inline void submit(__u8 *buf, __u32 len)
-{
-	struct scry_counters *c;
-	void *rb = cpu_ring(&c);
-
-	if (!rb || !c)
-		return;
-	barrier_var(len);
-	len &= 2 * SCRY_RECORD_MAX - 1;
-	if (bpf_ringbuf_output(rb, buf, len, BPF_RB_NO_WAKEUP))
-		c->dropped++;
-	else
-		c->delivered++;
-}
-
-static __always_inline __u8 *get_scratch(void)
+static __always_inline struct stage *get_stage(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&scratch, &zero);
+	return bpf_map_lookup_elem(&stage, &zero);
 }
 
+/* Sends the staged records to this CPU's ring, as one sample. */
+static __always_inline void flush(struct stage *st)
+{
+	__u32 len = st->len, count = st->count;
+	struct scry_counters *c;
+	void *rb;
+
+	/* Emptied before the output: a flush interrupting this one finds
+	 * nothing to send twice. */
+	st->len = 0;
+	st->count = 0;
+	if (!len)
+		return;
+	rb = cpu_ring(&c);
+	if (!rb || !c) {
+		if (c)
+			c->dropped_no_ring += count;
+		return;
+	}
+	barrier_var(len);
+	len &= STAGE_BATCH_MASK;
+	if (bpf_ringbuf_output(rb, st->buf, len, BPF_RB_NO_WAKEUP))
+		c->dropped += count;
+	else
+		c->delivered += count;
+}
+
+/* Where to build the next record: the end of this CPU's stage. */
+static __always_inline __u8 *get_scratch(void)
+{
+	struct stage *st = get_stage();
+
+	if (!st)
+		return NULL;
+	st->building = 1;
+	return st->buf + (st->len & (STAGE_START_MAX - 1));
+}
+
+/* The record built at the end of the stage is complete: keep it. */
 static __always_inline void finish(__u8 *buf, __u32 off, __u16 nparams)
 {
 	struct scry_event_header *hdr = (void *)buf;
+	struct stage *st;
 
 	if (off > SCRY_RECORD_MAX)
 		off = SCRY_RECORD_MAX;
 	hdr->nparams = nparams;
 	hdr->len = off;
-	submit(buf, off);
+	st = get_stage();
+	if (!st)
+		return;
+	st->len += (off + 7) & ~7;
+	st->count++;
+	if (st->len >= targ_stage_flush)
+		flush(st);
+	st->building = 0;
+}
+
+/* A record begun with get_scratch() was given up. */
+static __always_inline void abandon_record(void)
+{
+	struct stage *st = get_stage();
+
+	if (st)
+		st->building = 0;
 }
 
 static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s64 ret,
@@ -764,29 +834,14 @@ static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s6
 }
 
 /* A generic record: the header and the six raw arguments. */
-#define GENERIC_LEN (sizeof(struct scry_event_header) + 6 * (sizeof(struct scry_param) + 8))
-
-/*
- * Most syscalls of a busy host are generic records of a fixed size: they
- * are built in place in the ring, without the scratch buffer and the copy
- * out of it that variable-sized records need.
- */
 static __always_inline void emit_generic(__u64 ts, __u64 latency, __s64 ret, __u64 pid_tgid,
 					 __u16 nr, __u32 flags, const __u64 *a)
 {
 	__u32 off = sizeof(struct scry_event_header);
-	struct scry_event_header *hdr;
-	struct scry_counters *c;
-	void *rb = cpu_ring(&c);
-	__u8 *rec;
+	__u8 *rec = get_scratch();
 
-	if (!rb || !c)
+	if (!rec)
 		return;
-	rec = bpf_ringbuf_reserve(rb, GENERIC_LEN, 0);
-	if (!rec) {
-		c->dropped++;
-		return;
-	}
 	fill_header(rec, ts, latency, ret, pid_tgid, nr, flags);
 	off = put_uint(rec, off, a[0]);
 	off = put_uint(rec, off, a[1]);
@@ -794,11 +849,27 @@ static __always_inline void emit_generic(__u64 ts, __u64 latency, __s64 ret, __u
 	off = put_uint(rec, off, a[3]);
 	off = put_uint(rec, off, a[4]);
 	off = put_uint(rec, off, a[5]);
-	hdr = (void *)rec;
-	hdr->nparams = 6;
-	hdr->len = off;
-	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
-	c->delivered++;
+	finish(rec, off, 6);
+}
+
+/*
+ * Run by user space on each CPU (BPF_PROG_TEST_RUN with
+ * BPF_F_TEST_RUN_ON_CPU) before it drains the rings, so that records
+ * staged on a CPU that has gone quiet are read too. Never attached.
+ * Returns 1 when it interrupted the building of a record and left the
+ * stage alone.
+ */
+SEC("raw_tp")
+int handle__flush(void *ctx)
+{
+	struct stage *st = get_stage();
+
+	if (!st)
+		return 0;
+	if (st->building)
+		return 1;
+	flush(st);
+	return 0;
 }
 
 /* ---- sys_enter ---------------------------------------------------------- */
@@ -1522,6 +1593,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 generic:
 	emit_generic(now, latency, ret, pid_tgid, nr, flags, a);
 out:
+	abandon_record();
 	if (st) {
 		if (slot)
 			slot->task = 0;

@@ -204,6 +204,45 @@ pub fn choose_stash(
     }
 }
 
+/// The records of one ring-buffer sample, in order: each CPU's records
+/// reach its ring in batches (one sample holds several), each record padded
+/// to 8 bytes so that every header is aligned. `None` stands for bytes that
+/// do not frame a record (a length that does not fit what is left of the
+/// sample), which end the walk.
+pub fn batch_records(sample: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+    let mut rest = sample;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = header_of(rest).map_or(0, |h| h.len as usize);
+        if len < size_of::<scry_event_header>() || len > rest.len() {
+            rest = &[];
+            return Some(None);
+        }
+        let record = &rest[..len];
+        rest = rest.get(len.next_multiple_of(8)..).unwrap_or_default();
+        Some(Some(record))
+    })
+}
+
+/// Sends the records staged on `cpu` to its ring, by running
+/// `handle__flush` there (pass `&skel.progs.handle__flush`). `Ok(false)`:
+/// the CPU was building a record and kept its stage; ask again.
+///
+/// # Errors
+/// The kernel's, e.g. `ENXIO` for an offline CPU.
+pub fn flush_stage(flush: &libbpf_rs::ProgramMut<'_>, cpu: u32) -> libbpf_rs::Result<bool> {
+    let mut context = [0u8; 8];
+    let input = libbpf_rs::ProgramInput {
+        context_in: Some(&mut context),
+        cpu,
+        flags: libbpf_rs::libbpf_sys::BPF_F_TEST_RUN_ON_CPU,
+        ..Default::default()
+    };
+    Ok(flush.test_run(input)?.return_value == 0)
+}
+
 /// The header at the start of `record`, by reference. `None` if `record` is
 /// shorter than a header or not 8-byte aligned (ring-buffer samples always
 /// are).

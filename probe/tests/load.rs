@@ -14,6 +14,8 @@ use libbpf_rs::skel::OpenSkel;
 use libbpf_rs::skel::Skel;
 use libbpf_rs::skel::SkelBuilder;
 use scry_probe::abi;
+use scry_probe::batch_records;
+use scry_probe::flush_stage;
 use scry_probe::header_of;
 use scry_probe::install_rings;
 use scry_probe::param_header_of;
@@ -57,13 +59,13 @@ struct Record {
     params: Vec<Param>,
 }
 
-/// Decodes one ring sample, checking the framing as it goes.
+/// Decodes one record of a ring sample, checking the framing as it goes.
 fn decode(sample: &[u8]) -> Record {
     let hdr = *header_of(sample).expect("an aligned header");
     assert_eq!(
         hdr.len as usize,
         sample.len(),
-        "header.len is the sample length"
+        "header.len is the record length"
     );
     let mut off = size_of::<scry_event_header>();
     let mut params = Vec::new();
@@ -117,7 +119,11 @@ fn capture(
     for ring in &rings {
         builder
             .add(ring, |sample: &[u8]| {
-                records.borrow_mut().push(decode(sample));
+                for record in batch_records(sample) {
+                    records
+                        .borrow_mut()
+                        .push(decode(record.expect("records frame the sample exactly")));
+                }
                 0
             })
             .expect("add ring");
@@ -128,6 +134,10 @@ fn capture(
     workload();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
+        for cpu in 0..ncpus {
+            let cpu = u32::try_from(cpu).expect("cpu number");
+            while !flush_stage(&skel.progs.handle__flush, cpu).expect("flush a stage") {}
+        }
         rb.consume().expect("consume");
         if done(&records.borrow()) || Instant::now() > deadline {
             break;
