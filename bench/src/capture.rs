@@ -86,8 +86,12 @@ fn median_run(wrapper: &[&str], iterations: usize, runs: usize) -> Result<Durati
     for _ in 0..runs {
         times.push(run_storm(wrapper, iterations)?.elapsed);
     }
+    Ok(median(times))
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
-    Ok(times[times.len() / 2])
+    times[times.len() / 2]
 }
 
 fn stop(child: &mut Child) -> Result<(), String> {
@@ -282,21 +286,26 @@ pub fn run(iterations: usize, runs: usize) -> Result<(), String> {
     let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
     let trace = out_dir.join("capture-bench.scry");
 
-    eprintln!("capture: uninstrumented ×{runs}");
-    let base = median_run(&[], iterations, runs)?;
-    eprintln!("capture: under scry record ×{runs}");
-    let mut scry_runs = Vec::new();
-    for _ in 0..runs {
+    // The three modes take turns, round after round, so that a machine
+    // whose speed drifts over the minutes of the bench (shared hosts do)
+    // shifts every mode alike instead of favouring the one measured first.
+    let (mut bases, mut counts, mut scry_runs) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=runs {
+        eprintln!(
+            "capture: round {round}/{runs}: uninstrumented, under bpftrace (count only), under scry record"
+        );
+        bases.push(run_storm(&[], iterations)?.elapsed);
+        let mut bpftrace = start_bpftrace()?;
+        let counted = run_storm(&[], iterations);
+        stop(&mut bpftrace)?;
+        counts.push(counted?.elapsed);
         scry_runs.push(scry_run(&scry, &trace, iterations)?);
     }
+    let base = median(bases);
+    let counted = median(counts);
     scry_runs.sort_by_key(|r| r.elapsed);
     let scry = &scry_runs[scry_runs.len() / 2];
     let syscalls = scry.syscalls.max(1) as f64;
-    eprintln!("capture: under bpftrace (count only) ×{runs}");
-    let mut bpftrace = start_bpftrace()?;
-    let counted = median_run(&[], iterations, runs);
-    stop(&mut bpftrace)?;
-    let counted = counted?;
     // strace is ~100× slower: run a twentieth of the storm and scale.
     eprintln!("capture: under strace -f");
     let strace_iterations = (iterations / 20).max(1);

@@ -833,25 +833,6 @@ static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s6
 	hdr->flags = flags;
 }
 
-/* A generic record: the header and the six raw arguments. */
-static __always_inline void emit_generic(__u64 ts, __u64 latency, __s64 ret, __u64 pid_tgid,
-					 __u16 nr, __u32 flags, const __u64 *a)
-{
-	__u32 off = sizeof(struct scry_event_header);
-	__u8 *rec = get_scratch();
-
-	if (!rec)
-		return;
-	fill_header(rec, ts, latency, ret, pid_tgid, nr, flags);
-	off = put_uint(rec, off, a[0]);
-	off = put_uint(rec, off, a[1]);
-	off = put_uint(rec, off, a[2]);
-	off = put_uint(rec, off, a[3]);
-	off = put_uint(rec, off, a[4]);
-	off = put_uint(rec, off, a[5]);
-	finish(rec, off, 6);
-}
-
 /*
  * Run by user space on each CPU (BPF_PROG_TEST_RUN with
  * BPF_F_TEST_RUN_ON_CPU) before it drains the rings, so that records
@@ -1153,12 +1134,12 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 	if (!want_nr(id))
 		goto out;
 	nr = (__u64)id < SCRY_NR_MAX ? id : SCRY_NR_UNKNOWN;
-	if (flags & SCRY_HDR_COMPAT)
-		goto generic;
 	buf = get_scratch();
 	if (!buf)
 		goto out;
 	fill_header(buf, now, latency, ret, pid_tgid, nr, flags);
+	if (flags & SCRY_HDR_COMPAT)
+		goto generic;
 	if (st && needs_ext(id)) {
 		if (in_task)
 			ext = bpf_task_storage_get(&inflight_ext_task, task, 0, 0);
@@ -1591,7 +1572,15 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 	goto out;
 
 generic:
-	emit_generic(now, latency, ret, pid_tgid, nr, flags, a);
+	/* The header is in place: the six raw arguments follow it. */
+	off = sizeof(struct scry_event_header);
+	off = put_uint(buf, off, a[0]);
+	off = put_uint(buf, off, a[1]);
+	off = put_uint(buf, off, a[2]);
+	off = put_uint(buf, off, a[3]);
+	off = put_uint(buf, off, a[4]);
+	off = put_uint(buf, off, a[5]);
+	finish(buf, off, 6);
 out:
 	abandon_record();
 	if (st) {
