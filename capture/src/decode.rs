@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use scry_format::{Event, IA32_SYSCALL, SockAddr, UNKNOWN_SYSCALL, Value};
-use scry_probe::{abi, header_of, param_header_of};
+use scry_probe::{abi, header_copied, param_header_of};
 use scry_probe::{scry_event_header, scry_param};
 
 const AF_UNIX: u16 = 1;
@@ -27,8 +27,8 @@ fn le_u64(bytes: &[u8]) -> Option<u64> {
 }
 
 /// The header of a record, if it is long enough to hold one.
-pub fn header(record: &[u8]) -> Result<&scry_event_header, Malformed> {
-    header_of(record).ok_or(Malformed("record shorter than its header"))
+pub fn header(record: &[u8]) -> Result<scry_event_header, Malformed> {
+    header_copied(record).ok_or(Malformed("record shorter than its header"))
 }
 
 /// Converts one ring-buffer record into an event. `boot_time_ns` turns the
@@ -241,6 +241,20 @@ mod tests {
         bytes.extend(0u32.to_le_bytes());
         bytes.extend(body);
         bytes
+    }
+
+    /// Records leave the ring for the writer thread packed in one buffer,
+    /// so a record may start at any address.
+    #[test]
+    fn a_record_decodes_wherever_it_starts() {
+        let fd = 3u64.to_le_bytes();
+        let write = record(1, &[(abi::PARAM_FD, &fd), (abi::PARAM_BYTES, b"hello")]);
+        let expected = decode(&write, 10).unwrap();
+        for shift in 1..8 {
+            let mut shifted = vec![0u8; shift];
+            shifted.extend(&write);
+            assert_eq!(decode(&shifted[shift..], 10).unwrap(), expected);
+        }
     }
 
     #[test]

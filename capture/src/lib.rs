@@ -248,6 +248,7 @@ pub fn record<W: Write + Send + 'static>(
             policy,
         });
         let plan = sink::Plan {
+            boot_time_ns: boot_time,
             selector,
             max_events: options.max_events,
         };
@@ -294,7 +295,7 @@ fn capture_loop(
     let started = Instant::now();
     machine::prioritize_this_thread();
     let mut reorder = reorder::Reorder::default();
-    let mut drained = Vec::new();
+    let mut drained = reorder::Drain::default();
     let mut delivered = 0u64;
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
@@ -334,25 +335,19 @@ fn capture_loop(
                 Err(error) => {
                     // Keep what was already delivered: the file still closes
                     // properly when the sink is dropped.
-                    let mut rest = Vec::new();
+                    let mut rest = reorder::Records::default();
                     reorder.release_all(&mut rest);
-                    let _ = sink.send(sink::Message::Events(rest));
+                    let _ = sink.send(sink::Message::Records(rest));
                     return Err(error);
                 }
             };
             malformed += outcome.malformed;
-            reorder.push_batch(&mut drained);
+            reorder.push_drain(&mut drained);
             if !finishing || outcome.behind.is_none() {
                 break outcome.behind;
             }
         };
-        let mut ready = Vec::new();
-        while let Some(mut written) = sink.written_batch() {
-            probe.recycle(&mut written);
-            if ready.capacity() == 0 {
-                ready = written;
-            }
-        }
+        let mut ready = sink.written_batch().unwrap_or_default();
         if finishing {
             reorder.release_all(&mut ready);
         } else {
@@ -363,7 +358,7 @@ fn capture_loop(
         }
         delivered += ready.len() as u64;
         if !ready.is_empty() {
-            sink.send(sink::Message::Events(ready))?;
+            sink.send(sink::Message::Records(ready))?;
         }
         if finishing {
             break;

@@ -7,15 +7,15 @@ use std::os::fd::AsFd;
 
 use libbpf_rs::ErrorKind;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use scry_format::{CaptureStats, CpuStats, Event};
+use scry_format::{CaptureStats, CpuStats};
 use scry_probe::skel::ScrySkelBuilder;
 use scry_probe::{
-    abi, add_target, batch_records, choose_stash, flush_stage, install_rings, read_counters,
-    task_storage_usable,
+    abi, add_target, batch_records, choose_stash, flush_stage, header_of, install_rings,
+    read_counters, task_storage_usable,
 };
 
-use crate::decode;
 use crate::error::{CaptureError, Result};
+use crate::reorder::Drain;
 use crate::ring::RingReader;
 
 /// Largest snaplen the probe supports.
@@ -58,9 +58,6 @@ pub(crate) struct Drained {
     pub(crate) behind: Option<u64>,
 }
 
-/// Most events kept for reuse: a few drains' worth of a busy host.
-const RECYCLED_MAX: usize = 1 << 16;
-
 /// A loaded, attached probe.
 pub(crate) struct Session<'a> {
     skel: scry_probe::skel::ScrySkel<'a>,
@@ -68,9 +65,6 @@ pub(crate) struct Session<'a> {
     rings: Vec<RingReader>,
     /// Per ring, the time of the last event read from it.
     last_ts: Vec<u64>,
-    /// Written events handed back for reuse: records are decoded into
-    /// them, so a steady capture allocates almost nothing.
-    recycled: Vec<Event>,
     boot_time_ns: u64,
     ring_bytes: u64,
 }
@@ -169,7 +163,6 @@ pub(crate) fn with_probe<T>(
         skel,
         last_ts: vec![0; readers.len()],
         rings: readers,
-        recycled: Vec::new(),
         boot_time_ns,
         ring_bytes,
     };
@@ -182,36 +175,26 @@ impl Session<'_> {
         self.ring_bytes
     }
 
-    /// Reads the records waiting in the rings, at most
-    /// [`RECORDS_PER_DRAIN`] per ring, into `events` (which must be empty:
-    /// its memory is kept for the next drain).
-    pub(crate) fn drain(&mut self, events: &mut Vec<Event>) -> Result<Drained> {
-        debug_assert!(events.is_empty());
+    /// Copies the records waiting in the rings, at most
+    /// [`RECORDS_PER_DRAIN`] per ring, into `drain`. They are decoded on
+    /// the writer thread; here only their time is read, to order them.
+    pub(crate) fn drain(&mut self, drain: &mut Drain) -> Result<Drained> {
         let busy = self.flush_stages()?;
         let mut behind: Option<u64> = None;
         let mut malformed = 0;
         for (index, ring) in self.rings.iter_mut().enumerate() {
-            let recycled = &mut self.recycled;
             let last_ts = &mut self.last_ts[index];
             let read = ring.read(RECORDS_PER_DRAIN, |batch| {
                 let mut records = 0;
                 for record in batch_records(batch) {
                     records += 1;
-                    let mut event = recycled.pop().unwrap_or_default();
-                    let decoded = record
-                        .ok_or(decode::Malformed("record length outside its batch"))
-                        .and_then(|record| {
-                            decode::decode_into(record, self.boot_time_ns, &mut event)
-                        });
-                    match decoded {
-                        Ok(()) => {
-                            *last_ts = event.ts;
-                            events.push(event);
+                    match record.and_then(header_of) {
+                        Some(header) => {
+                            let ts = self.boot_time_ns.saturating_add(header.ts_boot_ns);
+                            *last_ts = ts;
+                            drain.push(ts, record.unwrap_or_default());
                         }
-                        Err(_) => {
-                            malformed += 1;
-                            recycled.push(event);
-                        }
+                        None => malformed += 1,
                     }
                 }
                 records
@@ -257,15 +240,6 @@ impl Session<'_> {
             }
         }
         Ok(busy)
-    }
-
-    /// Takes written events back for reuse, leaving `events` empty.
-    pub(crate) fn recycle(&mut self, events: &mut Vec<Event>) {
-        let room = RECYCLED_MAX.saturating_sub(self.recycled.len());
-        if events.len() > room {
-            events.truncate(room);
-        }
-        self.recycled.append(events);
     }
 
     /// Detaches every program: from now on the kernel delivers nothing

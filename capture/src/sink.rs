@@ -1,5 +1,6 @@
-//! The background writer: encodes, compresses and writes events on its own
-//! thread, so that compression never stalls the draining of kernel buffers.
+//! The background writer: decodes the probe's records into events, and
+//! encodes, compresses and writes them, on its own thread, so that none of
+//! that work stalls the draining of kernel buffers.
 //!
 //! The drain loop hands over batches through a bounded channel. If the
 //! writer falls behind, the drain loop blocks, the kernel buffers fill, and
@@ -21,7 +22,9 @@ use std::time::{Duration, Instant};
 use scry_format::{CaptureStats, Event, FileHeader, Snapshot, TraceWriter, WriterOptions};
 
 use crate::containers::ContainerTracker;
+use crate::decode;
 use crate::error::{CaptureError, Result};
+use crate::reorder::Records;
 use crate::{EventSelector, Rotation};
 
 /// How often pending events are sealed into a chunk even if it is not full:
@@ -29,10 +32,14 @@ use crate::{EventSelector, Rotation};
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Batches in flight between the drain loop and the writer.
 const QUEUE_BATCHES: usize = 256;
-/// Written batches (events and all) handed back to the drain loop for reuse.
+/// Written batches handed back to the drain loop for reuse.
 const SPARE_BATCHES: usize = 8;
 
 pub(crate) enum Message {
+    /// Probe records, in time order.
+    Records(Records),
+    /// Events, in time order.
+    #[cfg(test)]
     Events(Vec<Event>),
     Stats(CaptureStats),
 }
@@ -68,6 +75,8 @@ pub(crate) struct Counters {
 
 /// What the writer does besides writing.
 pub(crate) struct Plan {
+    /// Turns the probe's clock into wall time.
+    pub(crate) boot_time_ns: u64,
     /// The user-space half of the capture filter.
     pub(crate) selector: Option<Box<dyn EventSelector>>,
     /// Write at most this many events.
@@ -76,11 +85,10 @@ pub(crate) struct Plan {
 
 pub(crate) struct Sink {
     tx: Option<SyncSender<Message>>,
-    /// Batches the writer is done with, events and all: the drain loop
-    /// decodes new records into those events and refills the batches,
+    /// Batches the writer is done with: the drain loop fills them again,
     /// instead of allocating (and faulting in) fresh memory for millions of
-    /// events a second.
-    spare: Receiver<Vec<Event>>,
+    /// records a second.
+    spare: Receiver<Records>,
     thread: Option<JoinHandle<Result<SinkReport>>>,
     counters: Arc<Counters>,
 }
@@ -121,6 +129,12 @@ struct WriterState<W: Write> {
     limit: u64,
     filtered: u64,
     counters: Arc<Counters>,
+    boot_time_ns: u64,
+    /// Events the records of a batch are decoded into, batch after batch:
+    /// the same few thousand, warm in the cache.
+    decoded: Vec<Event>,
+    /// Records that could not be decoded: losses, in the statistics.
+    undecodable: u64,
 }
 
 impl<W: Write> WriterState<W> {
@@ -136,6 +150,24 @@ impl<W: Write> WriterState<W> {
     /// Events written so far, over every segment.
     fn events_total(&self) -> u64 {
         self.events_before + self.writer.as_ref().map_or(0, TraceWriter::events_written)
+    }
+
+    /// Decodes a batch of records and writes their events.
+    fn push_records(&mut self, records: &Records) -> Result<()> {
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let mut count = 0;
+        for record in records.iter() {
+            if count == decoded.len() {
+                decoded.push(Event::default());
+            }
+            match decode::decode_into(record, self.boot_time_ns, &mut decoded[count]) {
+                Ok(()) => count += 1,
+                Err(_) => self.undecodable += 1,
+            }
+        }
+        let written = self.push_batch(&decoded[..count]);
+        self.decoded = decoded;
+        written
     }
 
     /// Writes the events of one batch that the capture filter keeps, up to
@@ -198,6 +230,7 @@ impl<W: Write> WriterState<W> {
         let stats = CaptureStats {
             events_written: self.events_total(),
             events_filtered: self.filtered,
+            undecodable: stats.undecodable + self.undecodable,
             ..stats
         };
         self.current()?.write_stats(&stats)?;
@@ -319,10 +352,13 @@ impl Sink {
             limit: plan.max_events.unwrap_or(u64::MAX),
             filtered: 0,
             counters: Arc::clone(&counters),
+            boot_time_ns: plan.boot_time_ns,
+            decoded: Vec::new(),
+            undecodable: 0,
         };
         state.publish();
         let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE_BATCHES);
-        let (spare_tx, spare) = mpsc::sync_channel::<Vec<Event>>(SPARE_BATCHES);
+        let (spare_tx, spare) = mpsc::sync_channel::<Records>(SPARE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("scry-writer".into())
             .spawn(move || -> Result<SinkReport> {
@@ -332,11 +368,14 @@ impl Sink {
                 loop {
                     let timeout = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
                     match rx.recv_timeout(timeout) {
-                        Ok(Message::Events(events)) => {
-                            state.push_batch(&events)?;
+                        Ok(Message::Records(mut records)) => {
+                            state.push_records(&records)?;
+                            records.clear();
                             // Full: the drain loop has spares enough.
-                            let _ = spare_tx.try_send(events);
+                            let _ = spare_tx.try_send(records);
                         }
+                        #[cfg(test)]
+                        Ok(Message::Events(events)) => state.push_batch(&events)?,
                         Ok(Message::Stats(stats)) => {
                             let is_final = stats.is_final;
                             state.write_stats(stats)?;
@@ -367,9 +406,8 @@ impl Sink {
         })
     }
 
-    /// A batch the writer is done with, still holding its events, if
-    /// there is one.
-    pub(crate) fn written_batch(&self) -> Option<Vec<Event>> {
+    /// An empty batch the writer is done with, if there is one.
+    pub(crate) fn written_batch(&self) -> Option<Records> {
         self.spare.try_recv().ok()
     }
 
@@ -448,6 +486,7 @@ mod tests {
             },
             None,
             Plan {
+                boot_time_ns: 0,
                 selector: None,
                 max_events: None,
             },
@@ -517,6 +556,7 @@ mod tests {
             WriterOptions::default(),
             None,
             Plan {
+                boot_time_ns: 0,
                 selector: Some(Box::new(EvenThreads {
                     began: false,
                     seen: 0,

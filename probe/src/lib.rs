@@ -250,6 +250,15 @@ pub fn header_of(record: &[u8]) -> Option<&scry_event_header> {
     plain::from_bytes(record).ok()
 }
 
+/// The header at the start of `record`, copied: for a record that has
+/// left the ring, and may no longer be aligned. `None` if `record` is
+/// shorter than a header.
+pub fn header_copied(record: &[u8]) -> Option<scry_event_header> {
+    let mut header = scry_event_header::default();
+    plain::copy_from_bytes(&mut header, record).ok()?;
+    Some(header)
+}
+
 /// The parameter header at the start of `bytes`, copied: parameters are
 /// packed, so it may be unaligned. `None` if `bytes` is too short.
 pub fn param_header_of(bytes: &[u8]) -> Option<scry_param> {
