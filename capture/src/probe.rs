@@ -1,6 +1,6 @@
 //! Drives the probe: opens the skeleton, sets its knobs, installs one ring
-//! buffer per CPU, attaches, and drains the rings into decoded events. The
-//! only module that talks to libbpf.
+//! buffer per CPU, attaches, and drains the rings into time-stamped
+//! records. The only module that talks to libbpf.
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;

@@ -16,6 +16,9 @@
 //!               ro.targ_syscalls[nr] (u8, 1 = record; all 1 by default)
 //!               ro.targ_unknown_syscalls (u32, 1 = record numbers outside
 //!               targ_syscalls; default 1)
+//!               ro.targ_stage_flush (u32, bytes staged per CPU before they
+//!               go to the ring as one sample; at most RECORD_MAX and a
+//!               quarter of the ring)
 //!   stash:      choose_stash(&mut open_skel, task_storage_usable(release))
 //!               (required: it picks one of the two sys_enter/sys_exit pairs)
 //!   size:       open_skel.maps.events.set_max_entries(num_possible_cpus)
@@ -25,9 +28,12 @@
 //!   rings:      install_rings(&skel.maps.events, ncpus, bytes) -> Vec<MapHandle>
 //!   targets:    add_target(&skel.maps.targets, tgid) for each initial target
 //!               (with targ_targets; TARGETS_MAX at once)
-//!   consumer:   RingBufferBuilder::add(&ring, cb) for each ring, build()
+//!   consumer:   RingBufferBuilder::add(&ring, cb) for each ring, build(),
+//!               or a reader of the ring's own memory map
 //! .attach()                                        -> programs run
-//!   drain:      RingBuffer::consume() on a timer (records are submitted with
+//!   drain:      on a timer: flush_stage(&skel.progs.handle__flush, cpu)
+//!               for every CPU, then consume each ring and split each sample
+//!               with batch_records (records are submitted with
 //!               BPF_RB_NO_WAKEUP, so epoll never fires: do not rely on poll)
 //!   stats:      read_counters(&skel.maps.counters) -> one scry_counters per CPU
 //! ```
@@ -273,7 +279,7 @@ pub fn param_header_of(bytes: &[u8]) -> Option<scry_param> {
 /// two and a multiple of the page size (e.g.
 /// `scry_limits::SCRY_RINGBUF_DEFAULT`).
 ///
-/// Returns the rings, index = CPU, to hand to `RingBufferBuilder::add`. The
+/// Returns the rings, index = CPU, to read from. The
 /// outer map keeps each ring alive as long as it is installed.
 pub fn install_rings(
     events: &dyn MapCore,
