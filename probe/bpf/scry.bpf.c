@@ -776,7 +776,8 @@ static __always_inline void flush(struct stage *st)
 		c->delivered += count;
 }
 
-/* Where to build the next record: the end of this CPU's stage. */
+/* Where to build the next record: the end of this CPU's stage. Every
+ * record begun must be finished: until then, the CPU refuses to flush. */
 static __always_inline __u8 *get_scratch(void)
 {
 	struct stage *st = get_stage();
@@ -805,15 +806,6 @@ static __always_inline void finish(__u8 *buf, __u32 off, __u16 nparams)
 	if (st->len >= targ_stage_flush)
 		flush(st);
 	st->building = 0;
-}
-
-/* A record begun with get_scratch() was given up. */
-static __always_inline void abandon_record(void)
-{
-	struct stage *st = get_stage();
-
-	if (st)
-		st->building = 0;
 }
 
 static __always_inline void fill_header(__u8 *buf, __u64 ts, __u64 latency, __s64 ret,
@@ -1582,7 +1574,6 @@ generic:
 	off = put_uint(buf, off, a[5]);
 	finish(buf, off, 6);
 out:
-	abandon_record();
 	if (st) {
 		if (slot)
 			slot->task = 0;
