@@ -986,15 +986,15 @@ static __always_inline void emit_at_entry(__u64 pid_tgid, long id, __u64 status,
 /* `in_task` is a constant in each caller: the task storage or the hash. */
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int in_task)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct task_struct *task;
+	/* A trusted BTF pointer: its ids are plain loads, not a helper call. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tid = task->pid;
+	__u64 pid_tgid = ((__u64)task->tgid << 32) | tid;
 	struct stash local = {}, *st = &local;
 	int compat;
 
 	if (skip_tgid(pid_tgid >> 32) || !want_nr(id))
 		return 0;
-	task = bpf_get_current_task_btf();
 	compat = is_compat(task);
 
 	if (!compat && (id == SYS_exit || id == SYS_exit_group)) {
@@ -1074,10 +1074,10 @@ static __always_inline __u32 put_creds(__u8 *buf, __u32 off, struct task_struct 
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int in_task)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tid = task->pid;
+	__u64 pid_tgid = ((__u64)task->tgid << 32) | tid;
 	__u64 now = bpf_ktime_get_boot_ns();
-	struct task_struct *task;
 	struct cpu_stash *slot = NULL;
 	struct stash *st;
 	struct stash_ext *ext = NULL;
@@ -1089,7 +1089,6 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int
 
 	if (skip_tgid(pid_tgid >> 32))
 		return 0;
-	task = bpf_get_current_task_btf();
 	if (in_task) {
 		__u32 zero = 0;
 
