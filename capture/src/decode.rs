@@ -31,6 +31,12 @@ pub fn header(record: &[u8]) -> Result<scry_event_header, Malformed> {
     header_copied(record).ok_or(Malformed("record shorter than its header"))
 }
 
+/// The wall-clock time of a record's event: the probe stamps records with
+/// the boot clock.
+pub fn event_ts(header: &scry_event_header, boot_time_ns: u64) -> u64 {
+    boot_time_ns.saturating_add(header.ts_boot_ns)
+}
+
 /// Converts one ring-buffer record into an event. `boot_time_ns` turns the
 /// probe's boot-clock timestamps into wall-clock time.
 #[cfg(test)]
@@ -75,7 +81,7 @@ pub fn decode_into(record: &[u8], boot_time_ns: u64, event: &mut Event) -> Resul
         rest = &rest[start + value.len()..];
     }
     params.truncate(count);
-    event.ts = boot_time_ns.saturating_add(h.ts_boot_ns);
+    event.ts = event_ts(&h, boot_time_ns);
     event.tid = h.tid;
     event.tgid = h.tgid;
     event.cpu = u16::try_from(h.cpu).unwrap_or(u16::MAX);

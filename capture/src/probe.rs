@@ -10,10 +10,11 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use scry_format::{CaptureStats, CpuStats};
 use scry_probe::skel::ScrySkelBuilder;
 use scry_probe::{
-    abi, add_target, batch_records, choose_stash, flush_stage, header_of, install_rings,
-    read_counters, task_storage_usable,
+    abi, add_target, batch_records, choose_stash, flush_stage, install_rings, read_counters,
+    task_storage_usable,
 };
 
+use crate::decode;
 use crate::error::{CaptureError, Result};
 use crate::reorder::Drain;
 use crate::ring::RingReader;
@@ -52,9 +53,11 @@ const FLUSH_TRIES: usize = 4;
 pub(crate) struct Drained {
     /// Records that could not be decoded.
     pub(crate) malformed: u64,
-    /// Set when a ring had more than one drain's worth: the time of the
+    /// Set when a ring had more than one drain's worth, or its CPU was
+    /// building a record each time it was asked to flush: the time of the
     /// last event read from the most behind of those rings. Events after it
-    /// are still in that ring, so nothing later may be released yet.
+    /// are still to come from that CPU, so nothing later may be released
+    /// yet.
     pub(crate) behind: Option<u64>,
 }
 
@@ -109,6 +112,7 @@ pub(crate) fn with_probe<T>(
 ) -> Result<T> {
     let ncpus = libbpf_rs::num_possible_cpus()
         .map_err(|e| CaptureError::Unsupported(format!("cannot count the CPUs: {e}")))?;
+    let ring_bytes = ring_size(config.ring_bytes);
     let mut storage = MaybeUninit::uninit();
     let mut open_skel = ScrySkelBuilder::default()
         .open(&mut storage)
@@ -120,7 +124,7 @@ pub(crate) fn with_probe<T>(
     rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
     rodata.targ_self_tgid = config.self_tgid;
     rodata.targ_targets = u32::from(config.targets.is_some());
-    rodata.targ_stage_flush = stage_flush(ring_size(config.ring_bytes));
+    rodata.targ_stage_flush = stage_flush(ring_bytes);
     if let Some(syscalls) = &config.syscalls {
         for (slot, &on) in rodata.targ_syscalls.iter_mut().zip(syscalls) {
             *slot = u8::from(on);
@@ -142,7 +146,6 @@ pub(crate) fn with_probe<T>(
             CaptureError::Load(format!("adding process {tgid} to the targets: {e:#}"))
         })?;
     }
-    let ring_bytes = ring_size(config.ring_bytes);
     let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
         .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
     let readers = rings
@@ -188,11 +191,11 @@ impl Session<'_> {
                 let mut records = 0;
                 for record in batch_records(batch) {
                     records += 1;
-                    match record.and_then(header_of) {
-                        Some(header) => {
-                            let ts = self.boot_time_ns.saturating_add(header.ts_boot_ns);
+                    match record {
+                        Some((header, record)) => {
+                            let ts = decode::event_ts(header, self.boot_time_ns);
                             *last_ts = ts;
-                            drain.push(ts, record.unwrap_or_default());
+                            drain.push(ts, record);
                         }
                         None => malformed += 1,
                     }

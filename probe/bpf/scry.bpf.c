@@ -319,6 +319,14 @@ static __always_inline void read_args(struct pt_regs *regs, int compat, __u64 *a
 	args[5] = regs->r9;
 }
 
+/* The current thread's ids as bpf_get_current_pid_tgid() gives them (tgid
+ * in the high half), read from the task, a trusted BTF pointer: plain
+ * loads, not a helper call. */
+static __always_inline __u64 task_pid_tgid(struct task_struct *task)
+{
+	return ((__u64)task->tgid << 32) | (__u32)task->pid;
+}
+
 /* ---- record building -------------------------------------------------- */
 
 /*
@@ -726,22 +734,6 @@ static __always_inline __u32 tty_dev(struct task_struct *task)
 
 /* ---- output ----------------------------------------------------------- */
 
-/* This CPU's ring and counters; NULL (and counted) if the CPU has no ring. */
-static __always_inline void *cpu_ring(struct scry_counters **counters)
-{
-	struct scry_counters *c = get_counters();
-	__u32 cpu = bpf_get_smp_processor_id();
-	void *rb;
-
-	*counters = c;
-	if (!c)
-		return NULL;
-	rb = bpf_map_lookup_elem(&events, &cpu);
-	if (!rb)
-		c->dropped_no_ring++;
-	return rb;
-}
-
 static __always_inline struct stage *get_stage(void)
 {
 	__u32 zero = 0;
@@ -753,6 +745,7 @@ static __always_inline struct stage *get_stage(void)
 static __always_inline void flush(struct stage *st)
 {
 	__u32 len = st->len, count = st->count;
+	__u32 cpu = bpf_get_smp_processor_id();
 	struct scry_counters *c;
 	void *rb;
 
@@ -762,10 +755,12 @@ static __always_inline void flush(struct stage *st)
 	st->count = 0;
 	if (!len)
 		return;
-	rb = cpu_ring(&c);
-	if (!rb || !c) {
-		if (c)
-			c->dropped_no_ring += count;
+	c = get_counters();
+	if (!c)
+		return;
+	rb = bpf_map_lookup_elem(&events, &cpu);
+	if (!rb) {
+		c->dropped_no_ring += count;
 		return;
 	}
 	barrier_var(len);
@@ -986,10 +981,9 @@ static __always_inline void emit_at_entry(__u64 pid_tgid, long id, __u64 status,
 /* `in_task` is a constant in each caller: the task storage or the hash. */
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const int in_task)
 {
-	/* A trusted BTF pointer: its ids are plain loads, not a helper call. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tid = task->pid;
-	__u64 pid_tgid = ((__u64)task->tgid << 32) | tid;
+	__u64 pid_tgid = task_pid_tgid(task);
+	__u32 tid = (__u32)pid_tgid;
 	struct stash local = {}, *st = &local;
 	int compat;
 
@@ -1075,8 +1069,8 @@ static __always_inline __u32 put_creds(__u8 *buf, __u32 off, struct task_struct 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const int in_task)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tid = task->pid;
-	__u64 pid_tgid = ((__u64)task->tgid << 32) | tid;
+	__u64 pid_tgid = task_pid_tgid(task);
+	__u32 tid = (__u32)pid_tgid;
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct cpu_stash *slot = NULL;
 	struct stash *st;

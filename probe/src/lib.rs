@@ -210,25 +210,30 @@ pub fn choose_stash(
     }
 }
 
-/// The records of one ring-buffer sample, in order: each CPU's records
-/// reach its ring in batches (one sample holds several), each record padded
-/// to 8 bytes so that every header is aligned. `None` stands for bytes that
-/// do not frame a record (a length that does not fit what is left of the
-/// sample), which end the walk.
-pub fn batch_records(sample: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+/// The records of one ring-buffer sample, in order, each with its header:
+/// each CPU's records reach its ring in batches (one sample holds several),
+/// each record padded to 8 bytes so that every header is aligned. `None`
+/// stands for bytes that do not frame a record (a length that does not fit
+/// what is left of the sample), which end the walk.
+pub fn batch_records(sample: &[u8]) -> impl Iterator<Item = Option<(&scry_event_header, &[u8])>> {
     let mut rest = sample;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let len = header_of(rest).map_or(0, |h| h.len as usize);
-        if len < size_of::<scry_event_header>() || len > rest.len() {
+        let framed = header_of(rest).and_then(|header| {
+            let len = header.len as usize;
+            (len >= size_of::<scry_event_header>() && len <= rest.len())
+                .then(|| (header, &rest[..len]))
+        });
+        let Some((header, record)) = framed else {
             rest = &[];
             return Some(None);
-        }
-        let record = &rest[..len];
-        rest = rest.get(len.next_multiple_of(8)..).unwrap_or_default();
-        Some(Some(record))
+        };
+        rest = rest
+            .get(record.len().next_multiple_of(8)..)
+            .unwrap_or_default();
+        Some(Some((header, record)))
     })
 }
 

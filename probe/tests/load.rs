@@ -120,9 +120,8 @@ fn capture(
         builder
             .add(ring, |sample: &[u8]| {
                 for record in batch_records(sample) {
-                    records
-                        .borrow_mut()
-                        .push(decode(record.expect("records frame the sample exactly")));
+                    let (_, record) = record.expect("records frame the sample exactly");
+                    records.borrow_mut().push(decode(record));
                 }
                 0
             })
