@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use rustc_hash::FxHashMap;
 
 use crate::codec::{put_sockaddr, read_sockaddr};
-use crate::index::{ChunkSummary, SummaryBuilder};
+use crate::index::{ChunkSummary, PayloadLayout, SummaryBuilder};
 use crate::model::{Event, EventType, SockAddr, Value};
 use crate::wire::{Cursor, Malformed, WireResult, put_bytes, put_ivarint, put_uvarint};
 
@@ -36,8 +36,10 @@ mod tag {
     pub(super) const STR_LIST: u8 = 7;
 }
 
-/// The header columns, in payload order.
+/// The header columns, in payload order: the first eight in both layouts,
+/// the two length columns only in [`PayloadLayout::Lengths`].
 const COLUMNS: usize = 10;
+const PACKED_COLUMNS: usize = 8;
 mod column {
     pub(super) const TS: usize = 0;
     pub(super) const TID: usize = 1;
@@ -49,6 +51,16 @@ mod column {
     pub(super) const PARAM_COUNT: usize = 7;
     pub(super) const PARAM_LEN: usize = 8;
     pub(super) const BLOB_LEN: usize = 9;
+}
+
+/// How the time column of a packed payload is differenced (its first byte).
+mod ts_mode {
+    /// Each time minus the previous event's.
+    pub(super) const DELTA: u8 = 0;
+    /// Each time minus the previous event's and minus the event's own
+    /// latency: the gap between the previous event's end and this one's
+    /// start, which is smaller when events follow one another on one CPU.
+    pub(super) const GAP: u8 = 1;
 }
 
 /// The header fields of a chunk's events, one column per field: what a
@@ -249,11 +261,9 @@ impl ChunkBuilder {
             put_bytes(payload, &column);
         };
         put_column(&mut payload, &|c| {
-            let mut prev = 0u64;
-            for &ts in &self.headers.ts {
-                put_ivarint(c, ts.wrapping_sub(prev) as i64);
-                prev = ts;
-            }
+            let (mode, values) = self.ts_column();
+            c.push(mode);
+            put_packed(c, &values);
         });
         put_column(&mut payload, &|c| {
             let mut prev = 0u32;
@@ -282,33 +292,40 @@ impl ChunkBuilder {
         put_column(&mut payload, &|c| {
             self.headers.ret.iter().for_each(|&v| put_ivarint(c, v));
         });
+        put_column(&mut payload, &|c| put_packed(c, &self.headers.latency));
         put_column(&mut payload, &|c| {
-            self.headers.latency.iter().for_each(|&v| put_uvarint(c, v));
-        });
-        put_column(&mut payload, &|c| {
-            self.headers
-                .param_count
-                .iter()
-                .for_each(|&v| put_uvarint(c, v.into()));
-        });
-        put_column(&mut payload, &|c| {
-            let mut prev = 0u32;
-            for &end in &self.param_ends {
-                put_uvarint(c, u64::from(end - prev));
-                prev = end;
-            }
-        });
-        put_column(&mut payload, &|c| {
-            let mut prev = 0u32;
-            for &end in &self.blob_ends {
-                put_uvarint(c, u64::from(end - prev));
-                prev = end;
+            // Most events of a type have as many parameters as the last
+            // one of the type: the differences are nearly all zero.
+            let mut last: FxHashMap<EventType, u16> = FxHashMap::default();
+            for (&count, &event_type) in self.headers.param_count.iter().zip(&self.headers.event_type) {
+                let previous = last.insert(event_type, count).unwrap_or(0);
+                put_ivarint(c, i64::from(count) - i64::from(previous));
             }
         });
         payload.extend_from_slice(&self.params);
         let raw_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         let summary = self.summary(first_num, raw_len);
         (summary, payload, self.blob)
+    }
+
+    /// The time column of a packed payload: its mode and values, whichever
+    /// of the two differencings takes fewer bits.
+    fn ts_column(&self) -> (u8, Vec<u64>) {
+        let mut deltas = Vec::with_capacity(self.headers.ts.len());
+        let mut gaps = Vec::with_capacity(self.headers.ts.len());
+        let mut prev = 0u64;
+        for (&ts, &latency) in self.headers.ts.iter().zip(&self.headers.latency) {
+            let delta = ts.wrapping_sub(prev);
+            deltas.push(crate::wire::zigzag(delta as i64));
+            gaps.push(crate::wire::zigzag(delta.wrapping_sub(latency) as i64));
+            prev = ts;
+        }
+        let bits = |values: &[u64]| values.iter().map(|v| u64::from(64 - v.leading_zeros())).sum::<u64>();
+        if bits(&gaps) < bits(&deltas) {
+            (ts_mode::GAP, gaps)
+        } else {
+            (ts_mode::DELTA, deltas)
+        }
     }
 
     /// The events as a decoded chunk numbered from `first_num`, without
@@ -477,6 +494,105 @@ impl ParamEncoder<'_> {
     }
 }
 
+/// Appends `values` packed: one byte per value with its bit length, then,
+/// least significant first, the bits of each value below its leading one.
+/// Times and latencies in nanoseconds have a few leading bits that repeat
+/// and low bits that are noise: the lengths compress, and the noise takes
+/// its own width instead of a varint's eight bits per seven.
+fn put_packed(out: &mut Vec<u8>, values: &[u64]) {
+    out.extend(values.iter().map(|v| (64 - v.leading_zeros()) as u8));
+    let mut pending = 0u128;
+    let mut bits = 0u32;
+    for &value in values {
+        let below = (64 - value.leading_zeros()).saturating_sub(1);
+        pending |= u128::from(value & ((1u64 << below) - 1)) << bits;
+        bits += below;
+        if bits >= 64 {
+            out.extend_from_slice(&(pending as u64).to_le_bytes());
+            pending >>= 64;
+            bits -= 64;
+        }
+    }
+    out.extend_from_slice(&(pending as u64).to_le_bytes()[..bits.div_ceil(8) as usize]);
+}
+
+/// Decodes a column written by [`put_packed`] holding `count` values,
+/// passing each to `each`.
+#[inline]
+fn decode_packed(
+    bytes: &[u8],
+    count: usize,
+    mut each: impl FnMut(u64) -> WireResult<()>,
+) -> WireResult<()> {
+    let (lengths, packed) = bytes
+        .split_at_checked(count)
+        .ok_or(Malformed("packed column shorter than its events"))?;
+    let mut pending = 0u128;
+    let mut bits = 0u32;
+    let mut at = 0usize;
+    let mut total_bits = 0u64;
+    for &length in lengths {
+        let value = match length {
+            0 => 0,
+            1..=64 => {
+                let below = u32::from(length) - 1;
+                if bits < below {
+                    if let Some(word) = packed.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+                        pending |= u128::from(u64::from_le_bytes(*word)) << bits;
+                        bits += 64;
+                        at += 8;
+                    } else {
+                        while bits < below {
+                            let byte = *packed
+                                .get(at)
+                                .ok_or(Malformed("packed column shorter than its values"))?;
+                            pending |= u128::from(byte) << bits;
+                            bits += 8;
+                            at += 1;
+                        }
+                    }
+                }
+                let low = pending as u64 & ((1u64 << below) - 1);
+                pending >>= below;
+                bits -= below;
+                total_bits += u64::from(below);
+                (1u64 << below) | low
+            }
+            _ => return Err(Malformed("packed value longer than 64 bits")),
+        };
+        each(value)?;
+    }
+    if packed.len() as u64 != total_bits.div_ceil(8) {
+        return Err(Malformed("packed column longer than its values"));
+    }
+    Ok(())
+}
+
+/// Skips one tagged value, returning how many buffer bytes it takes: what
+/// finds where each event's parameters and buffer bytes end in a packed
+/// payload, which does not store those lengths.
+#[inline]
+fn skip_value(cursor: &mut Cursor<'_>) -> WireResult<u64> {
+    match cursor.u8()? {
+        tag::ABSENT => {}
+        tag::INT | tag::UINT | tag::FD | tag::STR => {
+            cursor.uvarint()?;
+        }
+        tag::BYTES => return cursor.uvarint(),
+        tag::SOCKADDR => {
+            read_sockaddr(cursor)?;
+        }
+        tag::STR_LIST => {
+            let count = cursor.uvarint()?;
+            for _ in 0..count {
+                cursor.uvarint()?;
+            }
+        }
+        _ => return Err(Malformed("unknown value tag")),
+    }
+    Ok(0)
+}
+
 /// Decodes a column of `count` varints into `out`, converting each with
 /// `convert` (which refuses values out of range by returning `None`).
 #[inline]
@@ -534,6 +650,9 @@ pub struct DecodedChunk {
     /// The allocation of the previous chunk's buffer contents, for the
     /// next [`DecodedChunk::preload_blob`].
     spare_blob: Vec<u8>,
+    /// Per event type, the parameter count of the last event of the type
+    /// while a packed payload decodes; all zero in between.
+    count_by_type: Option<Box<[u16]>>,
 }
 
 impl DecodedChunk {
@@ -565,7 +684,7 @@ impl DecodedChunk {
             ..DecodedChunk::default()
         };
         chunk.set_blob(&blob, blob.len(), false);
-        chunk.decode_payload(first_num, 0)?;
+        chunk.decode_payload(first_num, 0, PayloadLayout::Packed)?;
         chunk.validate_params()?;
         Ok(chunk)
     }
@@ -636,7 +755,12 @@ impl DecodedChunk {
 
     /// Decodes the string table and the event headers of the payload held in
     /// [`DecodedChunk::payload_buffer`], replacing any events decoded before.
-    pub(crate) fn decode_payload(&mut self, first_num: u64, offset: u64) -> WireResult<()> {
+    pub(crate) fn decode_payload(
+        &mut self,
+        first_num: u64,
+        offset: u64,
+        layout: PayloadLayout,
+    ) -> WireResult<()> {
         self.first_num = first_num;
         self.offset = offset;
         let DecodedChunk {
@@ -656,6 +780,7 @@ impl DecodedChunk {
             param_bounds,
             blob_bounds,
             blob_len,
+            count_by_type,
             ..
         } = self;
         // Every column is cleared by its decoding; a chunk that fails to
@@ -678,17 +803,16 @@ impl DecodedChunk {
         if n > payload.len() {
             return Err(Malformed("more events than payload bytes"));
         }
+        let column_count = match layout {
+            PayloadLayout::Lengths => COLUMNS,
+            PayloadLayout::Packed => PACKED_COLUMNS,
+        };
         let mut columns = [&[][..]; COLUMNS];
-        for column in &mut columns {
+        for column in &mut columns[..column_count] {
             *column = cursor.bytes()?;
         }
         let params_start = cursor.position();
 
-        let mut at = 0u64;
-        decode_column(columns[column::TS], ts, n, |delta| {
-            at = at.wrapping_add(crate::wire::unzigzag(delta) as u64);
-            Some(at)
-        })?;
         let mut thread = 0i64;
         decode_column(columns[column::TID], tid, n, |delta| {
             thread = thread.checked_add(crate::wire::unzigzag(delta))?;
@@ -709,26 +833,98 @@ impl DecodedChunk {
         decode_column(columns[column::RET], ret, n, |v| {
             Some(crate::wire::unzigzag(v))
         })?;
-        decode_column(columns[column::LATENCY], latency, n, Some)?;
-        decode_column(columns[column::PARAM_COUNT], param_count, n, |v| {
-            u16::try_from(v).ok()
-        })?;
-        let mut end = params_start as u64;
-        decode_column(columns[column::PARAM_LEN], param_bounds, n, |len| {
-            end = end.checked_add(len)?;
-            u32::try_from(end).ok()
-        })?;
-        param_bounds.insert(0, params_start as u32);
-        if end != payload.len() as u64 {
-            return Err(Malformed("parameter lengths do not add up to the payload"));
+        if layout == PayloadLayout::Lengths {
+            let mut at = 0u64;
+            decode_column(columns[column::TS], ts, n, |delta| {
+                at = at.wrapping_add(crate::wire::unzigzag(delta) as u64);
+                Some(at)
+            })?;
+            decode_column(columns[column::LATENCY], latency, n, Some)?;
+            decode_column(columns[column::PARAM_COUNT], param_count, n, |v| {
+                u16::try_from(v).ok()
+            })?;
+            let mut end = params_start as u64;
+            decode_column(columns[column::PARAM_LEN], param_bounds, n, |len| {
+                end = end.checked_add(len)?;
+                u32::try_from(end).ok()
+            })?;
+            param_bounds.insert(0, params_start as u32);
+            if end != payload.len() as u64 {
+                return Err(Malformed("parameter lengths do not add up to the payload"));
+            }
+            let mut end = 0u64;
+            decode_column(columns[column::BLOB_LEN], blob_bounds, n, |len| {
+                end = end.checked_add(len)?;
+                u32::try_from(end).ok()
+            })?;
+            blob_bounds.insert(0, 0);
+            if end != *blob_len as u64 {
+                return Err(Malformed(
+                    "buffer lengths do not add up to the buffer contents",
+                ));
+            }
+            return Ok(());
         }
-        let mut end = 0u64;
-        decode_column(columns[column::BLOB_LEN], blob_bounds, n, |len| {
-            end = end.checked_add(len)?;
-            u32::try_from(end).ok()
+
+        latency.clear();
+        latency.reserve(n);
+        decode_packed(columns[column::LATENCY], n, |value| {
+            latency.push(value);
+            Ok(())
         })?;
-        blob_bounds.insert(0, 0);
-        if end != *blob_len as u64 {
+        let (&mode, packed_ts) = columns[column::TS]
+            .split_first()
+            .ok_or(Malformed("time column without its mode"))?;
+        if mode > ts_mode::GAP {
+            return Err(Malformed("unknown time column mode"));
+        }
+        ts.clear();
+        ts.reserve(n);
+        let mut at = 0u64;
+        let latencies: &[u64] = latency;
+        decode_packed(packed_ts, n, |value| {
+            at = at.wrapping_add(crate::wire::unzigzag(value) as u64);
+            if mode == ts_mode::GAP {
+                at = at.wrapping_add(*latencies.get(ts.len()).unwrap_or(&0));
+            }
+            ts.push(at);
+            Ok(())
+        })?;
+        let last_counts = count_by_type.get_or_insert_with(|| vec![0; 1 << 16].into_boxed_slice());
+        let mut index = 0;
+        let types: &[EventType] = event_type;
+        let decoded = decode_column(columns[column::PARAM_COUNT], param_count, n, |delta| {
+            let last = &mut last_counts[usize::from(types[index])];
+            index += 1;
+            let count = u16::try_from(i64::from(*last).checked_add(crate::wire::unzigzag(delta))?).ok()?;
+            *last = count;
+            Some(count)
+        });
+        for &event_type in &types[..index] {
+            last_counts[usize::from(event_type)] = 0;
+        }
+        decoded?;
+
+        param_bounds.clear();
+        param_bounds.reserve(n + 1);
+        param_bounds.push(params_start as u32);
+        blob_bounds.clear();
+        blob_bounds.reserve(n + 1);
+        blob_bounds.push(0);
+        let mut blob_end = 0u64;
+        for &count in param_count.iter() {
+            for _ in 0..count {
+                blob_end = blob_end
+                    .checked_add(skip_value(&mut cursor)?)
+                    .ok_or(Malformed("buffer lengths overflow"))?;
+            }
+            param_bounds.push(cursor.position() as u32);
+            blob_bounds.push(u32::try_from(blob_end).map_err(|_| Malformed("buffer lengths overflow"))?);
+        }
+        if !cursor.is_empty() {
+            return Err(Malformed("parameters longer than their events"));
+        }
+        if blob_end != *blob_len as u64 {
             return Err(Malformed(
                 "buffer lengths do not add up to the buffer contents",
             ));

@@ -7,10 +7,11 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::chunk::SockAddrRef;
 use crate::event_table::{EventTable, EventTypeInfo, GENERIC_PARAMS};
-use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
+use crate::index::{ChunkSummary, IndexEntry, PayloadLayout, StatsEntry};
 use crate::model::*;
 use crate::wire::{
-    Cursor, Malformed, MessageReader, MessageWriter, WireResult, put_bytes, put_uvarint,
+    Cursor, FieldValue, Malformed, MessageReader, MessageWriter, WireResult, decode_table,
+    encode_table, put_bytes, put_uvarint,
 };
 
 // ---- socket addresses (shared with event records) ----
@@ -281,6 +282,7 @@ fn unpack_header(frame: &[u8]) -> WireResult<Vec<u8>> {
 pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     let mut msg = MessageWriter::new();
     msg.uint(1, snapshot.ts);
+    let mut rows = Vec::new();
     for p in &snapshot.processes {
         let mut m = MessageWriter::new();
         m.uint(1, p.pid.into())
@@ -306,15 +308,17 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
             .uint(19, p.start_ts)
             .bytes(20, &p.cgroup)
             .str(21, &p.container_id);
-        msg.message(2, &m);
+        rows.push(m.finish());
     }
+    put_table(&mut msg, 2, &mut rows);
     for t in &snapshot.threads {
         let mut m = MessageWriter::new();
         m.uint(1, t.tid.into())
             .uint(2, t.tgid.into())
             .bytes(3, &t.comm);
-        msg.message(3, &m);
+        rows.push(m.finish());
     }
+    put_table(&mut msg, 3, &mut rows);
     for f in &snapshot.fds {
         let mut m = MessageWriter::new();
         m.uint(1, f.pid.into())
@@ -330,8 +334,9 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
             m.bytes(8, &sockaddr_bytes(remote));
         }
         m.uint(9, f.l4proto.into());
-        msg.message(4, &m);
+        rows.push(m.finish());
     }
+    put_table(&mut msg, 4, &mut rows);
     for u in &snapshot.users {
         let mut m = MessageWriter::new();
         m.uint(1, u.uid.into())
@@ -339,13 +344,15 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
             .str(3, &u.name)
             .str(4, &u.home)
             .str(5, &u.shell);
-        msg.message(5, &m);
+        rows.push(m.finish());
     }
+    put_table(&mut msg, 5, &mut rows);
     for g in &snapshot.groups {
         let mut m = MessageWriter::new();
         m.uint(1, g.gid.into()).str(2, &g.name);
-        msg.message(6, &m);
+        rows.push(m.finish());
     }
+    put_table(&mut msg, 6, &mut rows);
     for c in &snapshot.containers {
         let mut m = MessageWriter::new();
         m.str(1, &c.id)
@@ -354,13 +361,49 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
             .str(4, &c.image)
             .bool(5, c.privileged)
             .uint(6, c.start_ts);
-        msg.message(7, &m);
+        rows.push(m.finish());
     }
+    put_table(&mut msg, 7, &mut rows);
     msg.finish()
 }
 
+/// Writes the records of snapshot field `field` as a table in field
+/// `field + 6` (1.3), or one by one in `field` in the rare case a table
+/// would not be valid (rows of empty records outnumbering its bytes).
+fn put_table(msg: &mut MessageWriter, field: u32, rows: &mut Vec<Vec<u8>>) {
+    if rows.is_empty() {
+        return;
+    }
+    let table = encode_table(rows);
+    if rows.len() <= table.len() {
+        msg.bytes(field + TABLE_FIELD_OFFSET, &table);
+    } else {
+        for row in rows.iter() {
+            msg.repeated_bytes(field, row);
+        }
+    }
+    rows.clear();
+}
+
+/// A snapshot list in field `n` (2 to 7) is written as a table in field
+/// `n + 6` (8 to 13).
+const TABLE_FIELD_OFFSET: u32 = 6;
+
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> WireResult<Snapshot> {
     decode(bytes, |s: &mut Snapshot, n, v| {
+        if (2 + TABLE_FIELD_OFFSET..=7 + TABLE_FIELD_OFFSET).contains(&n) {
+            for row in decode_table(v.bytes()?)? {
+                snapshot_field(s, n - TABLE_FIELD_OFFSET, FieldValue::Bytes(&row))?;
+            }
+            return Ok(());
+        }
+        snapshot_field(s, n, v)
+    })
+}
+
+/// Applies one field of a snapshot message (a record in the lists' fields).
+fn snapshot_field(s: &mut Snapshot, n: u32, v: FieldValue<'_>) -> WireResult<()> {
+    {
         match n {
             1 => s.ts = v.uint()?,
             2 => s
@@ -456,7 +499,7 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> WireResult<Snapshot> {
             _ => {}
         }
         Ok(())
-    })
+    }
 }
 
 // ---- capture statistics ----
@@ -529,7 +572,8 @@ pub(crate) fn encode_summary(summary: &ChunkSummary) -> MessageWriter {
         msg.repeated_bytes(9, container.as_bytes());
     }
     msg.uint(10, summary.blob_len.into())
-        .bool(11, summary.containers_incomplete);
+        .bool(11, summary.containers_incomplete)
+        .uint(12, summary.layout.code());
     msg
 }
 
@@ -569,6 +613,7 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
             9 => s.containers.push(v.string()?),
             10 => s.blob_len = v.uint_as()?,
             11 => s.containers_incomplete = v.bool()?,
+            12 => s.layout = PayloadLayout::from_code(v.uint()?)?,
             _ => {}
         }
         Ok(())

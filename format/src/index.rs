@@ -40,6 +40,41 @@ pub struct ChunkSummary {
     /// Some events belong to processes whose container the writer did not
     /// know: `containers` may be incomplete.
     pub containers_incomplete: bool,
+    /// How the chunk's payload is laid out.
+    pub layout: PayloadLayout,
+}
+
+/// How a chunk payload lays out its event headers (FORMAT.md, "Chunk
+/// payload"). The summary names it, so every chunk says how to decode it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayloadLayout {
+    /// Format 1.0 to 1.2: ten varint columns, among them every event's
+    /// parameter and buffer lengths.
+    #[default]
+    Lengths,
+    /// Format 1.3: eight columns; times and latencies as bit lengths plus
+    /// packed bits, parameter counts against the previous event of the same
+    /// type, and the parameter and buffer lengths found by walking the
+    /// parameters.
+    Packed,
+}
+
+impl PayloadLayout {
+    /// The number chunk summaries store (field 12; absent = 0).
+    pub(crate) fn code(self) -> u64 {
+        match self {
+            PayloadLayout::Lengths => 0,
+            PayloadLayout::Packed => 1,
+        }
+    }
+
+    pub(crate) fn from_code(code: u64) -> crate::wire::WireResult<Self> {
+        match code {
+            0 => Ok(PayloadLayout::Lengths),
+            1 => Ok(PayloadLayout::Packed),
+            _ => Err(crate::wire::Malformed("unknown chunk payload layout")),
+        }
+    }
 }
 
 impl ChunkSummary {
@@ -144,6 +179,7 @@ impl SummaryBuilder {
             tgids_overflow: self.tgids_overflow,
             containers: self.containers.into_iter().collect(),
             containers_incomplete: self.containers_incomplete,
+            layout: PayloadLayout::Packed,
         }
     }
 }

@@ -165,7 +165,7 @@ pub(crate) fn decode_chunk_block(
         return Err(corrupt("payload size differs from its summary".to_owned()));
     }
     chunk
-        .decode_payload(first_num, offset)
+        .decode_payload(first_num, offset, summary.layout)
         .map_err(|e| corrupt(e.0.to_owned()))?;
     if chunk.len() != summary.events as usize {
         return Err(corrupt("event count differs from its summary".to_owned()));

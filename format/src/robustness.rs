@@ -74,7 +74,7 @@ proptest! {
         let mut chunk = DecodedChunk::default();
         chunk.payload_buffer().extend_from_slice(&payload);
         chunk.set_blob(&blob, blob.len(), false);
-        if chunk.decode_payload(0, 0).is_ok() {
+        if chunk.decode_payload(0, 0, crate::PayloadLayout::Packed).is_ok() {
             exercise(&chunk);
         }
     }
