@@ -228,6 +228,24 @@ fn next_sync(data: &[u8]) -> usize {
     find_sync(data).unwrap_or_else(|| data.len().saturating_sub(BLOCK_SYNC.len() - 1).max(1))
 }
 
+/// The meta of the chunk block that is exactly `block` (header, meta and
+/// body), without checking the block's CRC; `None` if it is not one.
+pub(crate) fn chunk_meta(block: &[u8]) -> Option<&[u8]> {
+    if block.len() < BLOCK_HEADER_LEN || block[..4] != BLOCK_SYNC || block[4] != kind::CHUNK {
+        return None;
+    }
+    let meta_len = read_u32(block, 8) as usize;
+    let body_len = read_u32(block, 12) as usize;
+    if BLOCK_HEADER_LEN
+        .checked_add(meta_len)?
+        .checked_add(body_len)?
+        != block.len()
+    {
+        return None;
+    }
+    block.get(BLOCK_HEADER_LEN..BLOCK_HEADER_LEN + meta_len)
+}
+
 /// Looks at the block at the start of `data`. `at_eof` says that no bytes
 /// follow `data`, which decides whether an oversized length is a cut-off
 /// file or a damaged length field.

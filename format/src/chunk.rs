@@ -297,7 +297,12 @@ impl ChunkBuilder {
             // Most events of a type have as many parameters as the last
             // one of the type: the differences are nearly all zero.
             let mut last: FxHashMap<EventType, u16> = FxHashMap::default();
-            for (&count, &event_type) in self.headers.param_count.iter().zip(&self.headers.event_type) {
+            for (&count, &event_type) in self
+                .headers
+                .param_count
+                .iter()
+                .zip(&self.headers.event_type)
+            {
                 let previous = last.insert(event_type, count).unwrap_or(0);
                 put_ivarint(c, i64::from(count) - i64::from(previous));
             }
@@ -320,7 +325,12 @@ impl ChunkBuilder {
             gaps.push(crate::wire::zigzag(delta.wrapping_sub(latency) as i64));
             prev = ts;
         }
-        let bits = |values: &[u64]| values.iter().map(|v| u64::from(64 - v.leading_zeros())).sum::<u64>();
+        let bits = |values: &[u64]| {
+            values
+                .iter()
+                .map(|v| u64::from(64 - v.leading_zeros()))
+                .sum::<u64>()
+        };
         if bits(&gaps) < bits(&deltas) {
             (ts_mode::GAP, gaps)
         } else {
@@ -896,7 +906,8 @@ impl DecodedChunk {
         let decoded = decode_column(columns[column::PARAM_COUNT], param_count, n, |delta| {
             let last = &mut last_counts[usize::from(types[index])];
             index += 1;
-            let count = u16::try_from(i64::from(*last).checked_add(crate::wire::unzigzag(delta))?).ok()?;
+            let count =
+                u16::try_from(i64::from(*last).checked_add(crate::wire::unzigzag(delta))?).ok()?;
             *last = count;
             Some(count)
         });
@@ -919,7 +930,8 @@ impl DecodedChunk {
                     .ok_or(Malformed("buffer lengths overflow"))?;
             }
             param_bounds.push(cursor.position() as u32);
-            blob_bounds.push(u32::try_from(blob_end).map_err(|_| Malformed("buffer lengths overflow"))?);
+            blob_bounds
+                .push(u32::try_from(blob_end).map_err(|_| Malformed("buffer lengths overflow"))?);
         }
         if !cursor.is_empty() {
             return Err(Malformed("parameters longer than their events"));

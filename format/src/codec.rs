@@ -620,13 +620,17 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
     })
 }
 
+/// Encodes the index. A chunk's entry names its block and, instead of
+/// repeating the block's summary, the CRC-32 of it (1.3): the reader takes
+/// the summary from the block and knows it is the one the index vouched for.
 pub(crate) fn encode_index(chunks: &[IndexEntry], stats: &[StatsEntry]) -> Vec<u8> {
     let mut msg = MessageWriter::new();
     for entry in chunks {
         let mut m = MessageWriter::new();
-        m.uint(1, entry.offset)
-            .uint(2, entry.block_len)
-            .message(3, &encode_summary(&entry.summary));
+        m.uint(1, entry.offset).uint(2, entry.block_len).uint(
+            4,
+            crc32fast::hash(encode_summary(&entry.summary).as_bytes()).into(),
+        );
         msg.message(1, &m);
     }
     for entry in stats {
@@ -638,20 +642,38 @@ pub(crate) fn encode_index(chunks: &[IndexEntry], stats: &[StatsEntry]) -> Vec<u
     msg.finish()
 }
 
-pub(crate) fn decode_index(bytes: &[u8]) -> WireResult<(Vec<IndexEntry>, Vec<StatsEntry>)> {
+/// Where the summary of an indexed chunk is.
+#[derive(Debug, Default)]
+pub(crate) enum IndexedSummary {
+    /// In the index entry (1.0 to 1.2).
+    #[default]
+    Here,
+    /// In the chunk block's meta, whose CRC-32 this is (1.3).
+    InBlock(u32),
+}
+
+/// Decodes the index: its chunk entries, each with where its summary is,
+/// and its statistics entries.
+pub(crate) type DecodedIndex = (Vec<(IndexEntry, IndexedSummary)>, Vec<StatsEntry>);
+
+pub(crate) fn decode_index(bytes: &[u8]) -> WireResult<DecodedIndex> {
     let mut chunks = Vec::new();
     let mut stats = Vec::new();
     for field in MessageReader::new(bytes) {
         match field? {
-            (1, v) => chunks.push(decode(v.bytes()?, |e: &mut IndexEntry, n, v| {
-                match n {
-                    1 => e.offset = v.uint()?,
-                    2 => e.block_len = v.uint()?,
-                    3 => e.summary = decode_summary(v.bytes()?)?,
-                    _ => {}
-                }
-                Ok(())
-            })?),
+            (1, v) => chunks.push(decode(
+                v.bytes()?,
+                |(e, at): &mut (IndexEntry, IndexedSummary), n, v| {
+                    match n {
+                        1 => e.offset = v.uint()?,
+                        2 => e.block_len = v.uint()?,
+                        3 => e.summary = decode_summary(v.bytes()?)?,
+                        4 => *at = IndexedSummary::InBlock(v.uint_as()?),
+                        _ => {}
+                    }
+                    Ok(())
+                },
+            )?),
             (2, v) => stats.push(decode(v.bytes()?, |e: &mut StatsEntry, n, v| {
                 match n {
                     1 => e.offset = v.uint()?,

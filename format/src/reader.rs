@@ -555,6 +555,7 @@ fn decode_at(
 /// Reads the footer index; false when there is none or it is unusable, in
 /// which case the caller scans.
 fn read_index(bytes: &[u8], body_start: usize, layout: &mut Layout) -> bool {
+    use crate::codec::IndexedSummary;
     let Some(offset) = block::parse_trailer(bytes) else {
         return false;
     };
@@ -571,15 +572,38 @@ fn read_index(bytes: &[u8], body_start: usize, layout: &mut Layout) -> bool {
     if block.kind != kind::INDEX || offset + block.len != index_end {
         return false;
     }
-    let Ok((chunks, stats)) = crate::codec::decode_index(block.meta) else {
+    let Ok((entries, stats)) = crate::codec::decode_index(block.meta) else {
         return false;
     };
     let in_bounds =
         |at: u64, len: u64| at >= body_start as u64 && at.saturating_add(len) <= offset as u64;
-    if !chunks.iter().all(|c| in_bounds(c.offset, c.block_len))
+    if !entries
+        .iter()
+        .all(|(c, _)| in_bounds(c.offset, c.block_len))
         || !stats.iter().all(|s| in_bounds(s.offset, 0))
     {
         return false;
+    }
+    let mut chunks = Vec::with_capacity(entries.len());
+    for (mut entry, summary) in entries {
+        if let IndexedSummary::InBlock(crc) = summary {
+            // Only the summary is read here, not the whole block: a summary
+            // that is not the one the index vouched for sends the reader to
+            // the scan, which checks every block.
+            let start = entry.offset as usize;
+            let block_bytes = &bytes[start..start + entry.block_len as usize];
+            let Some(meta) = block::chunk_meta(block_bytes) else {
+                return false;
+            };
+            if crc32fast::hash(meta) != crc {
+                return false;
+            }
+            let Ok(decoded) = crate::codec::decode_summary(meta) else {
+                return false;
+            };
+            entry.summary = decoded;
+        }
+        chunks.push(entry);
     }
     layout.chunks = chunks;
     layout.stats = stats;

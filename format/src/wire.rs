@@ -392,7 +392,10 @@ pub(crate) fn encode_table(rows: &[Vec<u8>]) -> Vec<u8> {
     for (key, column) in columns {
         put_uvarint(&mut out, key);
         for row_index in 0..rows.len() {
-            put_uvarint(&mut out, column.counts.get(row_index).copied().unwrap_or(0).into());
+            put_uvarint(
+                &mut out,
+                column.counts.get(row_index).copied().unwrap_or(0).into(),
+            );
         }
         out.extend_from_slice(&column.values);
     }
