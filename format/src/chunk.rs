@@ -53,6 +53,16 @@ mod column {
     pub(super) const BLOB_LEN: usize = 9;
 }
 
+/// How the return value column of a packed payload is stored (its first
+/// byte).
+mod ret_mode {
+    /// Each value as it is.
+    pub(super) const PLAIN: u8 = 0;
+    /// Each value minus the previous one of an event of the same type:
+    /// addresses from `mmap` and `brk`, which are long but close together.
+    pub(super) const BY_TYPE: u8 = 1;
+}
+
 /// How the time column of a packed payload is differenced (its first byte).
 mod ts_mode {
     /// Each time minus the previous event's.
@@ -290,7 +300,9 @@ impl ChunkBuilder {
                 .for_each(|&v| put_uvarint(c, v.into()));
         });
         put_column(&mut payload, &|c| {
-            self.headers.ret.iter().for_each(|&v| put_ivarint(c, v));
+            let (mode, values) = self.ret_column();
+            c.push(mode);
+            values.iter().for_each(|&v| put_uvarint(c, v));
         });
         put_column(&mut payload, &|c| put_packed(c, &self.headers.latency));
         put_column(&mut payload, &|c| {
@@ -335,6 +347,34 @@ impl ChunkBuilder {
             (ts_mode::GAP, gaps)
         } else {
             (ts_mode::DELTA, deltas)
+        }
+    }
+
+    /// The return value column of a packed payload: its mode and values,
+    /// whichever of the two takes fewer varint bytes.
+    fn ret_column(&self) -> (u8, Vec<u64>) {
+        let plain: Vec<u64> = self
+            .headers
+            .ret
+            .iter()
+            .map(|&v| crate::wire::zigzag(v))
+            .collect();
+        let mut last: FxHashMap<EventType, i64> = FxHashMap::default();
+        let by_type: Vec<u64> = self
+            .headers
+            .ret
+            .iter()
+            .zip(&self.headers.event_type)
+            .map(|(&ret, &event_type)| {
+                let previous = last.insert(event_type, ret).unwrap_or(0);
+                crate::wire::zigzag(ret.wrapping_sub(previous))
+            })
+            .collect();
+        let bytes = |values: &[u64]| values.iter().map(|&v| varint_len(v)).sum::<usize>();
+        if bytes(&by_type) < bytes(&plain) {
+            (ret_mode::BY_TYPE, by_type)
+        } else {
+            (ret_mode::PLAIN, plain)
         }
     }
 
@@ -509,6 +549,10 @@ impl ParamEncoder<'_> {
 /// Times and latencies in nanoseconds have a few leading bits that repeat
 /// and low bits that are noise: the lengths compress, and the noise takes
 /// its own width instead of a varint's eight bits per seven.
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros()).div_ceil(7) as usize
+}
+
 fn put_packed(out: &mut Vec<u8>, values: &[u64]) {
     out.extend(values.iter().map(|v| (64 - v.leading_zeros()) as u8));
     let mut pending = 0u128;
@@ -840,10 +884,10 @@ impl DecodedChunk {
         decode_column(columns[column::TYPE], event_type, n, |v| {
             u16::try_from(v).ok()
         })?;
-        decode_column(columns[column::RET], ret, n, |v| {
-            Some(crate::wire::unzigzag(v))
-        })?;
         if layout == PayloadLayout::Lengths {
+            decode_column(columns[column::RET], ret, n, |v| {
+                Some(crate::wire::unzigzag(v))
+            })?;
             let mut at = 0u64;
             decode_column(columns[column::TS], ts, n, |delta| {
                 at = at.wrapping_add(crate::wire::unzigzag(delta) as u64);
@@ -876,6 +920,25 @@ impl DecodedChunk {
             return Ok(());
         }
 
+        let (&mode, rets) = columns[column::RET]
+            .split_first()
+            .ok_or(Malformed("return value column without its mode"))?;
+        match mode {
+            ret_mode::PLAIN => decode_column(rets, ret, n, |v| Some(crate::wire::unzigzag(v)))?,
+            ret_mode::BY_TYPE => {
+                let mut last: FxHashMap<EventType, i64> = FxHashMap::default();
+                let mut index = 0;
+                let types: &[EventType] = event_type;
+                decode_column(rets, ret, n, |v| {
+                    let value = crate::wire::unzigzag(v);
+                    let slot = last.entry(types[index]).or_insert(0);
+                    index += 1;
+                    *slot = slot.wrapping_add(value);
+                    Some(*slot)
+                })?;
+            }
+            _ => return Err(Malformed("unknown return value column mode")),
+        }
         latency.clear();
         latency.reserve(n);
         decode_packed(columns[column::LATENCY], n, |value| {

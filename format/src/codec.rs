@@ -107,13 +107,19 @@ const PACKED_HEADER_LIMIT: u64 = 64 << 20;
 
 /// Encodes the header message: the writer and creation time in the clear,
 /// the machine, capture settings and event table packed into one zstd
-/// frame (field 6), where they take a third of their plain size.
+/// frame (field 6), where they usually take a third of their plain size.
+/// A body too small to gain from a frame (an imported capture's, which
+/// names a standard table and little else) stays in the clear.
 pub(crate) fn encode_header(header: &FileHeader) -> Vec<u8> {
     let mut msg = MessageWriter::new();
     msg.str(1, &header.writer).uint(2, header.created_ns);
-    let packed =
-        zstd::bulk::compress(&encode_header_body(header), PACKED_HEADER_LEVEL).unwrap_or_default();
-    msg.bytes(6, &packed);
+    let body = encode_header_body(header);
+    match zstd::bulk::compress(&body, PACKED_HEADER_LEVEL) {
+        Ok(packed) if packed.len() < body.len() => {
+            msg.bytes(6, &packed);
+        }
+        _ => msg.fields(&body),
+    }
     msg.finish()
 }
 

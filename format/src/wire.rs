@@ -252,6 +252,11 @@ impl MessageWriter {
         self.bytes(field, value.as_bytes())
     }
 
+    /// Appends the fields of an encoded message as fields of this one.
+    pub(crate) fn fields(&mut self, message: &[u8]) {
+        self.buf.extend_from_slice(message);
+    }
+
     pub(crate) fn message(&mut self, field: u32, value: &MessageWriter) -> &mut Self {
         self.repeated_bytes(field, &value.buf)
     }
