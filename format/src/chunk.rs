@@ -34,6 +34,12 @@ mod tag {
     pub(super) const BYTES: u8 = 5;
     pub(super) const SOCKADDR: u8 = 6;
     pub(super) const STR_LIST: u8 = 7;
+    /// A signed integer, an unsigned one or an fd equal to the event's
+    /// return value, which is not repeated: `read`'s size, `mmap`'s address
+    /// with `MAP_FIXED` (1.3).
+    pub(super) const INT_RET: u8 = 8;
+    pub(super) const UINT_RET: u8 = 9;
+    pub(super) const FD_RET: u8 = 10;
 }
 
 /// The header columns, in payload order: the first eight in both layouts,
@@ -209,6 +215,7 @@ impl ChunkBuilder {
             builder: self,
             out: &mut params,
             count: 0,
+            ret: head.ret,
         };
         encode(&mut encoder);
         let count = encoder.count;
@@ -459,6 +466,8 @@ pub struct ParamEncoder<'b> {
     builder: &'b mut ChunkBuilder,
     out: &'b mut Vec<u8>,
     count: u64,
+    /// The event's return value, which integers equal to it refer to.
+    ret: i64,
 }
 
 impl ParamEncoder<'_> {
@@ -471,6 +480,10 @@ impl ParamEncoder<'_> {
     /// A signed integer.
     pub fn int(&mut self, value: i64) {
         self.count += 1;
+        if value == self.ret {
+            self.out.push(tag::INT_RET);
+            return;
+        }
         self.out.push(tag::INT);
         put_ivarint(self.out, value);
     }
@@ -478,6 +491,10 @@ impl ParamEncoder<'_> {
     /// An unsigned integer.
     pub fn uint(&mut self, value: u64) {
         self.count += 1;
+        if value == self.ret as u64 {
+            self.out.push(tag::UINT_RET);
+            return;
+        }
         self.out.push(tag::UINT);
         put_uvarint(self.out, value);
     }
@@ -485,6 +502,10 @@ impl ParamEncoder<'_> {
     /// A file descriptor.
     pub fn fd(&mut self, value: i64) {
         self.count += 1;
+        if value == self.ret {
+            self.out.push(tag::FD_RET);
+            return;
+        }
         self.out.push(tag::FD);
         put_ivarint(self.out, value);
     }
@@ -628,7 +649,7 @@ fn decode_packed(
 #[inline]
 fn skip_value(cursor: &mut Cursor<'_>) -> WireResult<u64> {
     match cursor.u8()? {
-        tag::ABSENT => {}
+        tag::ABSENT | tag::INT_RET | tag::UINT_RET | tag::FD_RET => {}
         tag::INT | tag::UINT | tag::FD | tag::STR => {
             cursor.uvarint()?;
         }
@@ -1025,7 +1046,7 @@ impl DecodedChunk {
             let mut cursor = Cursor::new(self.param_bytes(index));
             let mut blob = self.blob_span(index);
             for _ in 0..self.headers.param_count[index] {
-                decode_value(self, &mut cursor, &mut blob)?;
+                decode_value(self, &mut cursor, &mut blob, self.headers.ret[index])?;
             }
             if !cursor.is_empty() || blob.start != blob.end {
                 return Err(Malformed("parameter bytes left over"));
@@ -1113,9 +1134,13 @@ fn decode_value<'a>(
     chunk: &'a DecodedChunk,
     cursor: &mut Cursor<'a>,
     blob: &mut std::ops::Range<usize>,
+    ret: i64,
 ) -> WireResult<ValueRef<'a>> {
     Ok(match cursor.u8()? {
         tag::ABSENT => ValueRef::Absent,
+        tag::INT_RET => ValueRef::Int(ret),
+        tag::UINT_RET => ValueRef::Uint(ret as u64),
+        tag::FD_RET => ValueRef::Fd(ret),
         tag::INT => ValueRef::Int(cursor.ivarint()?),
         tag::UINT => ValueRef::Uint(cursor.uvarint()?),
         tag::FD => ValueRef::Fd(cursor.ivarint()?),
@@ -1235,11 +1260,12 @@ impl<'a> EventView<'a> {
         if index > 0 {
             let mut blob = self.chunk.blob_span(self.index);
             for _ in 0..index {
-                decode_value(self.chunk, &mut cursor, &mut blob).ok()?;
+                decode_value(self.chunk, &mut cursor, &mut blob, self.ret()).ok()?;
             }
         }
         match cursor.u8().ok()? {
             tag::FD | tag::INT => cursor.ivarint().ok(),
+            tag::FD_RET | tag::INT_RET => Some(self.ret()),
             _ => None,
         }
     }
@@ -1255,6 +1281,7 @@ impl<'a> EventView<'a> {
             cursor: Cursor::new(bytes),
             blob: self.chunk.blob_span(self.index),
             remaining: self.param_count(),
+            ret: self.ret(),
         }
     }
 
@@ -1280,6 +1307,7 @@ pub struct Params<'a> {
     cursor: Cursor<'a>,
     blob: std::ops::Range<usize>,
     remaining: usize,
+    ret: i64,
 }
 
 impl<'a> Iterator for Params<'a> {
@@ -1291,7 +1319,7 @@ impl<'a> Iterator for Params<'a> {
             return None;
         }
         self.remaining -= 1;
-        match decode_value(self.chunk, &mut self.cursor, &mut self.blob) {
+        match decode_value(self.chunk, &mut self.cursor, &mut self.blob, self.ret) {
             Ok(value) => Some(value),
             Err(_) => {
                 self.remaining = 0;
