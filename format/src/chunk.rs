@@ -1558,4 +1558,102 @@ mod tests {
         payload[last] = 9; // string id 9 of 1
         assert!(DecodedChunk::decode(payload, blob, 0).is_err());
     }
+
+    #[test]
+    fn packed_columns_round_trip_at_the_edges_and_refuse_stray_bytes() {
+        let values = [
+            0,
+            1,
+            2,
+            3,
+            127,
+            128,
+            12_345,
+            (1 << 63) - 1,
+            1 << 63,
+            u64::MAX,
+            0,
+            1_534_527_342_999_999_999,
+        ];
+        let mut column = Vec::new();
+        put_packed(&mut column, &values);
+        let mut back = Vec::new();
+        decode_packed(&column, values.len(), |v| {
+            back.push(v);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, values);
+        let ignore = |_| Ok(());
+        let mut longer = column.clone();
+        longer.push(0);
+        assert!(decode_packed(&longer, values.len(), ignore).is_err());
+        assert!(decode_packed(&column[..column.len() - 1], values.len(), ignore).is_err());
+        assert!(decode_packed(&[65], 1, ignore).is_err());
+    }
+
+    fn round_trip(events: &[Event]) -> ChunkBuilder {
+        let mut builder = ChunkBuilder::new();
+        for event in events {
+            builder.push(event, None);
+        }
+        let mut again = ChunkBuilder::new();
+        for event in events {
+            again.push(event, None);
+        }
+        let (_, payload, blob) = again.finish(0);
+        let chunk = DecodedChunk::decode(payload, blob, 0).unwrap();
+        let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
+        assert_eq!(decoded, events);
+        builder
+    }
+
+    #[test]
+    fn every_column_mode_round_trips() {
+        // Syscalls one after another on one CPU: times as gaps; mmap
+        // addresses close together: returns by type; parameters equal to
+        // the return value: tags alone.
+        let sequential: Vec<Event> = (0..40u64)
+            .map(|i| Event {
+                ts: 1_700_000_000_000_000_000 + i * 5_000 + (i * 7919) % 1000,
+                latency: 1_000 + (i * 104_729) % 3_000,
+                event_type: 9,
+                ret: 0x7f00_0000_0000 + (i as i64) * 0x20_0000,
+                params: if i % 2 == 0 {
+                    vec![
+                        Value::Uint(0x7f00_0000_0000 + i * 0x20_0000),
+                        Value::Uint(4096),
+                    ]
+                } else {
+                    vec![Value::Int(0x7f00_0000_0000 + (i as i64) * 0x20_0000)]
+                },
+                ..Event::default()
+            })
+            .collect();
+        let builder = round_trip(&sequential);
+        assert_eq!(builder.ts_column().0, ts_mode::GAP);
+        assert_eq!(builder.ret_column().0, ret_mode::BY_TYPE);
+        let ret_tags = builder
+            .params
+            .iter()
+            .filter(|&&b| b == tag::UINT_RET || b == tag::INT_RET);
+        assert_eq!(ret_tags.count(), 40);
+
+        // Long blocking calls ending close together: times as deltas;
+        // small, varied returns and fds equal to them.
+        let blocking: Vec<Event> = (0..40u64)
+            .map(|i| Event {
+                ts: 1_700_000_000_000_000_000 + i * 10,
+                latency: 1_000_000_000 + i * 1_000_003,
+                event_type: 7 + (i % 3) as u16,
+                ret: (i % 5) as i64 - 2,
+                params: vec![Value::Fd((i % 5) as i64 - 2); (i % 4) as usize],
+                ..Event::default()
+            })
+            .collect();
+        let builder = round_trip(&blocking);
+        assert_eq!(builder.ts_column().0, ts_mode::DELTA);
+        assert_eq!(builder.ret_column().0, ret_mode::PLAIN);
+        assert!(builder.params.iter().all(|&b| b == tag::FD_RET));
+    }
 }

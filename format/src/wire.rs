@@ -510,4 +510,43 @@ mod tests {
         assert_eq!(fields[1].1.string().unwrap(), "x");
         assert_eq!(fields[2].0, 4);
     }
+
+    #[test]
+    fn tables_give_back_their_rows_with_missing_repeated_and_empty_fields() {
+        let mut first = MessageWriter::new();
+        first
+            .uint(1, 300)
+            .bytes(2, b"bash")
+            .repeated_bytes(3, b"-c")
+            .repeated_bytes(3, b"");
+        let mut second = MessageWriter::new();
+        second.uint(1, 12).bytes(2, b"bash").uint(4, u64::MAX);
+        let rows = vec![first.finish(), Vec::new(), second.finish()];
+        let table = encode_table(&rows);
+        assert_eq!(decode_table(&table).unwrap(), rows);
+        // Integers are stored as differences: a descending column too.
+        let descending: Vec<Vec<u8>> = (0..5u64)
+            .map(|i| {
+                let mut row = MessageWriter::new();
+                row.uint(1, 1000 - i * 100);
+                row.finish()
+            })
+            .collect();
+        assert_eq!(
+            decode_table(&encode_table(&descending)).unwrap(),
+            descending
+        );
+    }
+
+    #[test]
+    fn a_table_claiming_more_rows_than_bytes_is_refused() {
+        let mut table = Vec::new();
+        put_uvarint(&mut table, 1 << 40);
+        assert!(decode_table(&table).is_err());
+        // A column cut short is an error, not a partial table.
+        let mut row = MessageWriter::new();
+        row.bytes(2, b"systemd");
+        let whole = encode_table(&[row.finish()]);
+        assert!(decode_table(&whole[..whole.len() - 1]).is_err());
+    }
 }

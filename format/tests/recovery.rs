@@ -137,6 +137,24 @@ fn a_damaged_index_falls_back_to_scanning() {
 }
 
 #[test]
+fn a_chunk_summary_the_index_did_not_vouch_for_sends_the_reader_to_the_scan() {
+    // The index names each chunk's summary by its CRC; a summary that was
+    // changed after the index was written is not trusted for planning.
+    let (events, mut data) = sample();
+    let whole = TraceFile::open(&data[..]).unwrap();
+    assert!(whole.has_index());
+    let entry = whole.chunks()[3].clone();
+    data[entry.offset as usize + 20 + 2] ^= 0x01; // inside the chunk's summary
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert!(!trace.has_index());
+    assert_eq!(trace.damage()[0].offset, entry.offset);
+    let mut expected = events;
+    let first = entry.summary.first_num as usize;
+    expected.drain(first..first + entry.summary.events as usize);
+    assert_eq!(read_all(&trace, 2), expected);
+}
+
+#[test]
 fn a_damaged_snapshot_is_reported_and_events_still_read() {
     let (events, mut data) = sample();
     let whole = TraceFile::open(&data[..]).unwrap();
