@@ -386,7 +386,7 @@ pub fn run_table(events: u64, runs: usize) -> Result<(), String> {
     println!("|---|---|---|---|---|---|");
     let per_event = |bytes: u64, n: u64| bytes as f64 / n.max(1) as f64;
     println!(
-        "| {} (repeated) | {} | {:.1} B/event | {:.1} B/event | {:.2} | - |",
+        "| {} (repeated) | {} | {:.1} B/event | {:.1} B/event | {:.3} | - |",
         SOURCE,
         crate::count(count),
         per_event(size(&gz), count),
@@ -427,7 +427,7 @@ pub fn run_table(events: u64, runs: usize) -> Result<(), String> {
         )?;
         let scry_len = size(&out);
         println!(
-            "| {} | {} | {} B ({:.1} B/event) | {} B ({:.1} B/event) | {:.2} | ≤ 0.33 |",
+            "| {} | {} | {} B ({:.1} B/event) | {} B ({:.1} B/event) | {:.3} | ≤ 1/3 (0.333) |",
             capture
                 .file_name()
                 .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
