@@ -591,61 +591,127 @@ fn put_packed(out: &mut Vec<u8>, values: &[u64]) {
     out.extend_from_slice(&(pending as u64).to_le_bytes()[..bits.div_ceil(8) as usize]);
 }
 
-/// Decodes a column written by [`put_packed`] holding `count` values,
-/// passing each to `each`.
-#[inline]
-fn decode_packed(
-    bytes: &[u8],
-    count: usize,
-    mut each: impl FnMut(u64) -> WireResult<()>,
-) -> WireResult<()> {
+/// Decodes a column written by [`put_packed`] holding `count` values into
+/// `out`.
+fn decode_packed(bytes: &[u8], count: usize, out: &mut Vec<u64>) -> WireResult<()> {
     let (lengths, packed) = bytes
         .split_at_checked(count)
         .ok_or(Malformed("packed column shorter than its events"))?;
-    let mut pending = 0u128;
-    let mut bits = 0u32;
-    let mut at = 0usize;
-    let mut total_bits = 0u64;
-    for &length in lengths {
-        let value = match length {
-            0 => 0,
-            1..=64 => {
-                let below = u32::from(length) - 1;
-                if bits < below {
-                    if let Some(word) = packed.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
-                        pending |= u128::from(u64::from_le_bytes(*word)) << bits;
-                        bits += 64;
-                        at += 8;
-                    } else {
-                        while bits < below {
-                            let byte = *packed
-                                .get(at)
-                                .ok_or(Malformed("packed column shorter than its values"))?;
-                            pending |= u128::from(byte) << bits;
-                            bits += 8;
-                            at += 1;
-                        }
-                    }
-                }
-                let low = pending as u64 & ((1u64 << below) - 1);
-                pending >>= below;
-                bits -= below;
-                total_bits += u64::from(below);
-                (1u64 << below) | low
-            }
-            _ => return Err(Malformed("packed value longer than 64 bits")),
-        };
-        each(value)?;
+    if lengths.iter().any(|&length| length > 64) {
+        return Err(Malformed("packed value longer than 64 bits"));
     }
+    let total_bits: u64 = lengths
+        .iter()
+        .map(|&length| u64::from(length.saturating_sub(1)))
+        .sum();
     if packed.len() as u64 != total_bits.div_ceil(8) {
-        return Err(Malformed("packed column longer than its values"));
+        return Err(Malformed("packed column differs in length from its values"));
     }
+    // Each value's bits are read from the eight bytes at the byte where
+    // they start (a ninth when they straddle it), from a copy padded so
+    // that every read is whole.
+    let mut padded = [0u8; 64];
+    let mut heap = Vec::new();
+    let source: &[u8] = if packed.len() + 9 <= padded.len() {
+        padded[..packed.len()].copy_from_slice(packed);
+        &padded
+    } else {
+        heap.reserve_exact(packed.len() + 9);
+        heap.extend_from_slice(packed);
+        heap.resize(packed.len() + 9, 0);
+        &heap
+    };
+    let mut bit = 0usize;
+    out.clear();
+    out.extend(lengths.iter().map(|&length| {
+        let below = u32::from(length.saturating_sub(1));
+        let byte = bit >> 3;
+        let shift = (bit & 7) as u32;
+        let word = source
+            .get(byte..byte + 9)
+            .and_then(|window| window.first_chunk::<9>())
+            .copied()
+            .unwrap_or_default();
+        let first = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        // The ninth byte supplies the bits a shift pushed out of the word.
+        let low = (first >> shift) | (u64::from(word[8]) << 1 << (63 - shift));
+        bit += below as usize;
+        // Length 0 is the value 0, length 1 the value 1.
+        (u64::from(length != 0) << below) | (low & ((1u64 << below) - 1))
+    }));
     Ok(())
 }
 
-/// Skips one tagged value, returning how many buffer bytes it takes: what
-/// finds where each event's parameters and buffer bytes end in a packed
-/// payload, which does not store those lengths.
+/// Finds where each event's parameters and buffer bytes end in a packed
+/// payload, which does not store those lengths, by skipping over the
+/// parameters from `start`; returns the buffer bytes they take. A loop
+/// over the payload's bytes rather than over decoded values: it runs for
+/// every event of every chunk read.
+#[inline(never)]
+fn walk_params(
+    payload: &[u8],
+    start: usize,
+    counts: &[u16],
+    param_bounds: &mut Vec<u32>,
+    blob_bounds: &mut Vec<u32>,
+) -> WireResult<u64> {
+    const END: Malformed = Malformed("parameters run past the payload");
+    // The payload is at most 4 GiB (checked by the caller), so offsets fit.
+    param_bounds.clear();
+    param_bounds.resize(counts.len() + 1, 0);
+    param_bounds[0] = start as u32;
+    blob_bounds.clear();
+    blob_bounds.resize(counts.len() + 1, 0);
+    let mut at = start;
+    let mut blob = 0u64;
+    for (event, &count) in counts.iter().enumerate() {
+        for _ in 0..count {
+            let tag = *payload.get(at).ok_or(END)?;
+            match tag {
+                tag::INT | tag::UINT | tag::FD | tag::STR => {
+                    // Mostly a one-byte varint.
+                    at = match payload.get(at + 1) {
+                        Some(&byte) if byte < 0x80 => at + 2,
+                        _ => skip_long_varint(payload, at + 1)?,
+                    };
+                }
+                tag::ABSENT | tag::INT_RET | tag::UINT_RET | tag::FD_RET => at += 1,
+                _ => {
+                    let mut cursor = Cursor::new(payload.get(at..).unwrap_or_default());
+                    blob = blob
+                        .checked_add(skip_value(&mut cursor)?)
+                        .filter(|&blob| blob <= u64::from(u32::MAX))
+                        .ok_or(Malformed("buffer lengths overflow"))?;
+                    at += cursor.position();
+                }
+            }
+        }
+        param_bounds[event + 1] = at as u32;
+        blob_bounds[event + 1] = blob as u32;
+    }
+    if at != payload.len() {
+        return Err(Malformed("parameters longer than their events"));
+    }
+    Ok(blob)
+}
+
+/// Where the varint at `at` ends, for one longer than a byte.
+#[inline]
+fn skip_long_varint(payload: &[u8], at: usize) -> WireResult<usize> {
+    let mut end = at;
+    while end < at + 10 {
+        match payload.get(end) {
+            Some(&byte) if byte < 0x80 => return Ok(end + 1),
+            Some(_) => end += 1,
+            None => break,
+        }
+    }
+    Err(Malformed("parameters run past the payload"))
+}
+
+/// Skips one tagged value, returning how many buffer bytes it takes.
 #[inline]
 fn skip_value(cursor: &mut Cursor<'_>) -> WireResult<u64> {
     match cursor.u8()? {
@@ -725,9 +791,8 @@ pub struct DecodedChunk {
     /// The allocation of the previous chunk's buffer contents, for the
     /// next [`DecodedChunk::preload_blob`].
     spare_blob: Vec<u8>,
-    /// Per event type, the parameter count of the last event of the type
-    /// while a packed payload decodes; all zero in between.
-    count_by_type: Option<Box<[u16]>>,
+    /// Scratch space for decoding packed payloads: a value per event type.
+    by_type: Vec<i64>,
 }
 
 impl DecodedChunk {
@@ -855,7 +920,7 @@ impl DecodedChunk {
             param_bounds,
             blob_bounds,
             blob_len,
-            count_by_type,
+            by_type,
             ..
         } = self;
         // Every column is cleared by its decoding; a chunk that fails to
@@ -941,85 +1006,67 @@ impl DecodedChunk {
             return Ok(());
         }
 
+        // Per event type, the last return value and parameter count while
+        // the columns that store differences from them decode.
+        let types: &[EventType] = event_type;
+        let type_count = usize::from(types.iter().copied().max().unwrap_or(0)) + 1;
         let (&mode, rets) = columns[column::RET]
             .split_first()
             .ok_or(Malformed("return value column without its mode"))?;
         match mode {
             ret_mode::PLAIN => decode_column(rets, ret, n, |v| Some(crate::wire::unzigzag(v)))?,
             ret_mode::BY_TYPE => {
-                let mut last: FxHashMap<EventType, i64> = FxHashMap::default();
+                by_type.clear();
+                by_type.resize(type_count, 0);
                 let mut index = 0;
-                let types: &[EventType] = event_type;
                 decode_column(rets, ret, n, |v| {
-                    let value = crate::wire::unzigzag(v);
-                    let slot = last.entry(types[index]).or_insert(0);
+                    let last = &mut by_type[usize::from(types[index])];
                     index += 1;
-                    *slot = slot.wrapping_add(value);
-                    Some(*slot)
+                    *last = last.wrapping_add(crate::wire::unzigzag(v));
+                    Some(*last)
                 })?;
             }
             _ => return Err(Malformed("unknown return value column mode")),
         }
-        latency.clear();
-        latency.reserve(n);
-        decode_packed(columns[column::LATENCY], n, |value| {
-            latency.push(value);
-            Ok(())
-        })?;
+        decode_packed(columns[column::LATENCY], n, latency)?;
         let (&mode, packed_ts) = columns[column::TS]
             .split_first()
             .ok_or(Malformed("time column without its mode"))?;
-        if mode > ts_mode::GAP {
-            return Err(Malformed("unknown time column mode"));
-        }
-        ts.clear();
-        ts.reserve(n);
+        decode_packed(packed_ts, n, ts)?;
         let mut at = 0u64;
-        let latencies: &[u64] = latency;
-        decode_packed(packed_ts, n, |value| {
-            at = at.wrapping_add(crate::wire::unzigzag(value) as u64);
-            if mode == ts_mode::GAP {
-                at = at.wrapping_add(*latencies.get(ts.len()).unwrap_or(&0));
-            }
-            ts.push(at);
-            Ok(())
-        })?;
-        let last_counts = count_by_type.get_or_insert_with(|| vec![0; 1 << 16].into_boxed_slice());
+        match mode {
+            ts_mode::DELTA => ts.iter_mut().for_each(|value| {
+                at = at.wrapping_add(crate::wire::unzigzag(*value) as u64);
+                *value = at;
+            }),
+            ts_mode::GAP => ts
+                .iter_mut()
+                .zip(latency.iter())
+                .for_each(|(value, latency)| {
+                    at = at
+                        .wrapping_add(crate::wire::unzigzag(*value) as u64)
+                        .wrapping_add(*latency);
+                    *value = at;
+                }),
+            _ => return Err(Malformed("unknown time column mode")),
+        }
+        by_type.clear();
+        by_type.resize(type_count, 0);
         let mut index = 0;
-        let types: &[EventType] = event_type;
-        let decoded = decode_column(columns[column::PARAM_COUNT], param_count, n, |delta| {
-            let last = &mut last_counts[usize::from(types[index])];
+        decode_column(columns[column::PARAM_COUNT], param_count, n, |delta| {
+            let last = &mut by_type[usize::from(types[index])];
             index += 1;
-            let count =
-                u16::try_from(i64::from(*last).checked_add(crate::wire::unzigzag(delta))?).ok()?;
-            *last = count;
-            Some(count)
-        });
-        for &event_type in &types[..index] {
-            last_counts[usize::from(event_type)] = 0;
-        }
-        decoded?;
+            *last = last.checked_add(crate::wire::unzigzag(delta))?;
+            u16::try_from(*last).ok()
+        })?;
 
-        param_bounds.clear();
-        param_bounds.reserve(n + 1);
-        param_bounds.push(params_start as u32);
-        blob_bounds.clear();
-        blob_bounds.reserve(n + 1);
-        blob_bounds.push(0);
-        let mut blob_end = 0u64;
-        for &count in param_count.iter() {
-            for _ in 0..count {
-                blob_end = blob_end
-                    .checked_add(skip_value(&mut cursor)?)
-                    .ok_or(Malformed("buffer lengths overflow"))?;
-            }
-            param_bounds.push(cursor.position() as u32);
-            blob_bounds
-                .push(u32::try_from(blob_end).map_err(|_| Malformed("buffer lengths overflow"))?);
-        }
-        if !cursor.is_empty() {
-            return Err(Malformed("parameters longer than their events"));
-        }
+        let blob_end = walk_params(
+            payload,
+            params_start,
+            param_count,
+            param_bounds,
+            blob_bounds,
+        )?;
         if blob_end != *blob_len as u64 {
             return Err(Malformed(
                 "buffer lengths do not add up to the buffer contents",
@@ -1578,18 +1625,13 @@ mod tests {
         let mut column = Vec::new();
         put_packed(&mut column, &values);
         let mut back = Vec::new();
-        decode_packed(&column, values.len(), |v| {
-            back.push(v);
-            Ok(())
-        })
-        .unwrap();
+        decode_packed(&column, values.len(), &mut back).unwrap();
         assert_eq!(back, values);
-        let ignore = |_| Ok(());
         let mut longer = column.clone();
         longer.push(0);
-        assert!(decode_packed(&longer, values.len(), ignore).is_err());
-        assert!(decode_packed(&column[..column.len() - 1], values.len(), ignore).is_err());
-        assert!(decode_packed(&[65], 1, ignore).is_err());
+        assert!(decode_packed(&longer, values.len(), &mut back).is_err());
+        assert!(decode_packed(&column[..column.len() - 1], values.len(), &mut back).is_err());
+        assert!(decode_packed(&[65], 1, &mut back).is_err());
     }
 
     fn round_trip(events: &[Event]) -> ChunkBuilder {
