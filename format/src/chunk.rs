@@ -4,9 +4,13 @@
 //! A chunk payload is a string table, then the event headers stored column
 //! by column (all timestamps, then all thread ids, …), then the events'
 //! parameters. Strings (paths, names, argv) are interned per chunk, so a
-//! chunk decodes alone; timestamps and thread ids are delta-encoded. Columns
-//! compress better than rows (like values sit together) and decode in tight,
-//! predictable loops.
+//! chunk decodes alone. Thread ids are delta-encoded; times and latencies
+//! are packed (a bit length per value, then only the bits below its leading
+//! one); return values and parameter counts may be stored against the
+//! previous event of the same type; an integer parameter equal to the
+//! return value is a tag alone. Columns compress better than rows (like
+//! values sit together) and decode in tight, predictable loops. Chunks of
+//! format 1.0 to 1.2 ([`PayloadLayout::Lengths`]) still decode.
 //!
 //! Decoding does not copy strings or buffers: [`DecodedChunk`] keeps the
 //! decompressed payload and its views point into it, and parameters are
