@@ -319,15 +319,13 @@ impl ChunkBuilder {
         put_column(&mut payload, &|c| {
             // Most events of a type have as many parameters as the last
             // one of the type: the differences are nearly all zero.
-            let mut last: FxHashMap<EventType, u16> = FxHashMap::default();
-            for (&count, &event_type) in self
+            let counts = self
                 .headers
                 .param_count
                 .iter()
-                .zip(&self.headers.event_type)
-            {
-                let previous = last.insert(event_type, count).unwrap_or(0);
-                put_ivarint(c, i64::from(count) - i64::from(previous));
+                .map(|&count| i64::from(count));
+            for difference in self.differences_by_type(counts) {
+                put_uvarint(c, difference);
             }
         });
         payload.extend_from_slice(&self.params);
@@ -361,6 +359,19 @@ impl ChunkBuilder {
         }
     }
 
+    /// Each of `values` (one per event) minus the value of the previous
+    /// event of the same type (0 for the first of its type), zigzagged.
+    fn differences_by_type(&self, values: impl Iterator<Item = i64>) -> Vec<u64> {
+        let mut last: FxHashMap<EventType, i64> = FxHashMap::default();
+        values
+            .zip(&self.headers.event_type)
+            .map(|(value, &event_type)| {
+                let previous = last.insert(event_type, value).unwrap_or(0);
+                crate::wire::zigzag(value.wrapping_sub(previous))
+            })
+            .collect()
+    }
+
     /// The return value column of a packed payload: its mode and values,
     /// whichever of the two takes fewer varint bytes.
     fn ret_column(&self) -> (u8, Vec<u64>) {
@@ -370,17 +381,7 @@ impl ChunkBuilder {
             .iter()
             .map(|&v| crate::wire::zigzag(v))
             .collect();
-        let mut last: FxHashMap<EventType, i64> = FxHashMap::default();
-        let by_type: Vec<u64> = self
-            .headers
-            .ret
-            .iter()
-            .zip(&self.headers.event_type)
-            .map(|(&ret, &event_type)| {
-                let previous = last.insert(event_type, ret).unwrap_or(0);
-                crate::wire::zigzag(ret.wrapping_sub(previous))
-            })
-            .collect();
+        let by_type = self.differences_by_type(self.headers.ret.iter().copied());
         let bytes = |values: &[u64]| values.iter().map(|&v| varint_len(v)).sum::<usize>();
         if bytes(&by_type) < bytes(&plain) {
             (ret_mode::BY_TYPE, by_type)
@@ -569,15 +570,16 @@ impl ParamEncoder<'_> {
     }
 }
 
+/// The bytes `value` takes as a varint.
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros()).div_ceil(7) as usize
+}
+
 /// Appends `values` packed: one byte per value with its bit length, then,
 /// least significant first, the bits of each value below its leading one.
 /// Times and latencies in nanoseconds have a few leading bits that repeat
 /// and low bits that are noise: the lengths compress, and the noise takes
 /// its own width instead of a varint's eight bits per seven.
-fn varint_len(value: u64) -> usize {
-    (64 - (value | 1).leading_zeros()).div_ceil(7) as usize
-}
-
 fn put_packed(out: &mut Vec<u8>, values: &[u64]) {
     out.extend(values.iter().map(|v| (64 - v.leading_zeros()) as u8));
     let mut pending = 0u128;
