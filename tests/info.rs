@@ -47,6 +47,29 @@ fn info_reports_truncated_samples_and_reads_their_complete_chunks() {
 }
 
 #[test]
+fn info_lists_a_damaged_chunk_behind_an_intact_index_as_the_stream_does() {
+    let path = samples().join("corrupt").join("flipped-chunk.scry");
+    let mapped = scry(&["info", path.to_str().unwrap()]);
+    let streamed = scry_with_stdin(&["info", "-"], &std::fs::read(&path).unwrap());
+    for run in [&mapped, &streamed] {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_contains!(run.stdout, "status     DAMAGED: 1 region(s) skipped\n");
+    }
+    let damage_lines = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .skip_while(|line| !line.starts_with("status"))
+            .take_while(|line| !line.starts_with("events by type"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let lines = damage_lines(&mapped.stdout);
+    assert_eq!(lines.len(), 2, "{}", mapped.stdout);
+    assert!(lines[1].contains("checksum mismatch"), "{}", mapped.stdout);
+    assert_eq!(lines, damage_lines(&streamed.stdout));
+}
+
+#[test]
 fn info_refuses_what_is_not_a_readable_trace_with_exit_code_3() {
     let cases = [
         ("zero-length.scry", "the file is empty"),

@@ -15,8 +15,8 @@ use scry_analyze::state::State;
 use scry_analyze::{Ctx, Prepared};
 use scry_format::scap::ScapReport;
 use scry_format::{
-    CaptureStats, ChunkSummary, Damage, DecodedChunk, EventTable, FileHeader, ReadOptions,
-    Snapshot, StreamItem, Truncation,
+    CaptureStats, ChunkSummary, Damage, DecodedChunk, EventTable, FileHeader, FormatError,
+    IndexEntry, ReadOptions, Snapshot, StreamItem, Truncation,
 };
 
 use crate::cli::InfoArgs;
@@ -138,21 +138,26 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
     let overview = match trace {
         Trace::Mapped(trace) => {
             let mut tally = Tally::new(trace.snapshot(), &trace.header().event_table);
-            // Damaged chunks are reported under `status`; the tally skips
-            // them.
+            // The index only vouches for where chunks are: a chunk that
+            // fails its checksum or does not decode is found here, and is
+            // reported under `status` with what the reader found while
+            // opening; the tally skips it.
+            let mut damage = trace.damage().to_vec();
             // Every chunk is visited: the walk never stops early.
             let _walked = trace
                 .for_each_chunk(
                     threads,
                     |_| true,
                     |chunk| {
-                        if let Ok(chunk) = chunk {
-                            tally.add(chunk);
+                        match chunk {
+                            Ok(chunk) => tally.add(chunk),
+                            Err(error) => damage.push(chunk_damage(trace.chunks(), &error)),
                         }
                         ControlFlow::<()>::Continue(())
                     },
                 )
                 .with_context(|| format!("cannot read {}", path.display()))?;
+            damage.sort_by_key(|d| d.offset);
             Overview {
                 header: trace.header().clone(),
                 version: trace.version(),
@@ -163,7 +168,7 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
                     .map(|c| (c.block_len, c.summary.clone()))
                     .collect(),
                 stats: trace.stats().iter().map(|s| s.stats.clone()).collect(),
-                damage: trace.damage().to_vec(),
+                damage,
                 truncation: trace.truncation().cloned(),
                 file_bytes: std::fs::metadata(path).ok().map(|m| m.len()),
                 tally,
@@ -202,6 +207,24 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
         Trace::Scap(_) => anyhow::bail!("{}: a capture must be read whole", path.display()),
     };
     Ok(overview)
+}
+
+/// A chunk that failed to decode, as a damaged region: the whole block the
+/// index places at the error's offset.
+fn chunk_damage(chunks: &[IndexEntry], error: &FormatError) -> Damage {
+    let (offset, reason) = match error {
+        FormatError::Corrupt { offset, reason, .. } => (*offset, reason.clone()),
+        other => (0, other.to_string()),
+    };
+    let len = chunks
+        .iter()
+        .find(|entry| entry.offset == offset)
+        .map_or(0, |entry| entry.block_len);
+    Damage {
+        offset,
+        len,
+        reason,
+    }
 }
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<Code> {
