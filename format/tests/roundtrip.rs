@@ -40,6 +40,40 @@ proptest! {
     }
 
     #[test]
+    fn chunks_of_mixed_sizes_in_one_file_read_back_identically(
+        events in ordered_events(150),
+        sizes in proptest::collection::vec(1usize..60, 1..12),
+        threads in 1usize..4,
+    ) {
+        // Chunks sealed after a schedule of sizes, as a capture seals
+        // them on a timer: one file mixes single events with long runs.
+        let options = WriterOptions { chunk_events: 1 << 20, ..WriterOptions::default() };
+        let mut writer = TraceWriter::new(Vec::new(), &header(), &Snapshot::default(), options).unwrap();
+        let mut expected_sizes = Vec::new();
+        let mut rest = &events[..];
+        for &size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, after) = rest.split_at(size.min(rest.len()));
+            for event in chunk {
+                writer.push(event).unwrap();
+            }
+            writer.flush_chunk().unwrap();
+            expected_sizes.push(chunk.len() as u64);
+            rest = after;
+        }
+        let data = writer.finish().unwrap();
+        let trace = TraceFile::open(&data[..]).unwrap();
+        let chunk_sizes: Vec<u64> = trace.chunks().iter().map(|c| u64::from(c.summary.events)).collect();
+        prop_assert_eq!(chunk_sizes, expected_sizes);
+        prop_assert_eq!(&read_all(&trace, threads), &events);
+        let (streamed, _) = read_stream(&data, threads);
+        prop_assert_eq!(&streamed, &events);
+        prop_assert!(trace.verify(threads).is_clean());
+    }
+
+    #[test]
     fn arbitrary_unordered_events_round_trip(events in proptest::collection::vec(event(), 0..60)) {
         let data = write(&events, &Snapshot::default(), 16, 0);
         let trace = TraceFile::open(&data[..]).unwrap();
