@@ -266,7 +266,7 @@ fn replay_in_order<D: AsRef<[u8]> + Sync>(
         .for_each_chunk_owned(
             scan.threads.max(1),
             select,
-            scan.caller_reads_buffers,
+            scan.prepare(with_state),
             pool,
             on_chunk,
         )

@@ -11,7 +11,7 @@
 use std::ops::{ControlFlow, Range};
 
 use scry_format::{
-    ChunkSource, DecodedChunk, EventTable, EventView, FormatError, IndexEntry, TraceFile,
+    ChunkSource, DecodedChunk, EventTable, EventView, FormatError, IndexEntry, Prepare, TraceFile,
 };
 
 use crate::compile::{Catalog, Filter};
@@ -89,6 +89,21 @@ pub struct Scan<'f> {
     /// How many events of a chunk a worker of [`crate::scan_parallel`]
     /// takes at once; 0 for its default.
     pub slice_events: usize,
+}
+
+impl Scan<'_> {
+    /// What the decoding threads prepare of each chunk: the parameters
+    /// when the state is replayed from them or the caller reads them, so
+    /// that the visiting thread does not walk them itself.
+    pub(crate) fn prepare(&self, with_state: bool) -> Prepare {
+        if self.caller_reads_buffers {
+            Prepare::Buffers
+        } else if with_state || !self.caller_reads_no_params {
+            Prepare::Params
+        } else {
+            Prepare::Headers
+        }
+    }
 }
 
 /// The per-trace tables a scan and a filter compilation need.
@@ -321,10 +336,10 @@ pub fn scan<D: AsRef<[u8]>, B>(
         )
     };
     let threads = scan.threads.max(1);
-    if scan.caller_reads_buffers {
-        trace.for_each_chunk_with_buffers(threads, select, on_chunk)
-    } else {
-        trace.for_each_chunk(threads, select, on_chunk)
+    match scan.prepare(with_state) {
+        Prepare::Buffers => trace.for_each_chunk_with_buffers(threads, select, on_chunk),
+        Prepare::Params => trace.for_each_chunk_with_params(threads, select, on_chunk),
+        Prepare::Headers => trace.for_each_chunk(threads, select, on_chunk),
     }
 }
 

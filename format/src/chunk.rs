@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rustc_hash::FxHashMap;
 
@@ -410,14 +410,14 @@ impl ChunkBuilder {
         chunk.payload = payload;
         std::mem::swap(&mut chunk.strings, &mut self.string_spans);
         std::mem::swap(&mut chunk.headers, &mut self.headers);
-        chunk.param_bounds.clear();
-        chunk.param_bounds.push(table_len);
-        chunk
-            .param_bounds
+        let mut bounds = chunk.reusable_bounds();
+        bounds.params.push(table_len);
+        bounds
+            .params
             .extend(self.param_ends.iter().map(|&end| end + table_len));
-        chunk.blob_bounds.clear();
-        chunk.blob_bounds.push(0);
-        chunk.blob_bounds.extend_from_slice(&self.blob_ends);
+        bounds.blobs.push(0);
+        bounds.blobs.extend_from_slice(&self.blob_ends);
+        let _ = chunk.bounds.set(bounds);
         chunk.first_num = first_num;
         chunk.offset = 0;
         chunk.blob_source.clear();
@@ -742,6 +742,9 @@ fn skip_value(cursor: &mut Cursor<'_>) -> WireResult<u64> {
 
 /// Decodes a column of `count` varints into `out`, converting each with
 /// `convert` (which refuses values out of range by returning `None`).
+/// Written as one `extend` per column, flagging a failure instead of
+/// returning on it, so that the loop stores into reserved space without a
+/// capacity check or an early exit per value.
 #[inline]
 fn decode_column<T: Copy + Default>(
     bytes: &[u8],
@@ -750,26 +753,52 @@ fn decode_column<T: Copy + Default>(
     mut convert: impl FnMut(u64) -> Option<T>,
 ) -> WireResult<()> {
     out.clear();
+    let mut failed = false;
     // A column of as many bytes as values, none with the continuation
     // bit, holds one-byte varints only (counts, cpus, small deltas): no
     // varint decoding needed.
     if bytes.len() == count && bytes.iter().fold(0, |high, &b| high | b) < 0x80 {
-        out.reserve(count);
-        for &byte in bytes {
-            let value = convert(u64::from(byte)).ok_or(Malformed("column value out of range"))?;
-            out.push(value);
+        out.extend(bytes.iter().map(|&byte| {
+            convert(u64::from(byte)).unwrap_or_else(|| {
+                failed = true;
+                T::default()
+            })
+        }));
+    } else {
+        if bytes.len() < count {
+            return Err(Malformed("column shorter than its events"));
         }
-        return Ok(());
+        let mut cursor = Cursor::new(bytes);
+        out.extend((0..count).map(|_| {
+            cursor
+                .uvarint()
+                .ok()
+                .and_then(&mut convert)
+                .unwrap_or_else(|| {
+                    failed = true;
+                    T::default()
+                })
+        }));
+        if !cursor.is_empty() && !failed {
+            return Err(Malformed("column longer than its events"));
+        }
     }
-    out.reserve(count);
-    let mut cursor = Cursor::new(bytes);
-    for _ in 0..count {
-        out.push(convert(cursor.uvarint()?).ok_or(Malformed("column value out of range"))?);
-    }
-    if !cursor.is_empty() {
-        return Err(Malformed("column longer than its events"));
+    if failed {
+        return Err(Malformed("column value out of range or cut off"));
     }
     Ok(())
+}
+
+/// Where each event's parameters and buffer bytes lie in a chunk.
+#[derive(Debug, Default)]
+struct ParamBounds {
+    /// Start of each event's parameters in the payload, plus the end.
+    params: Vec<u32>,
+    /// Start of each event's buffer bytes in the blob, plus the end.
+    blobs: Vec<u32>,
+    /// Why a packed payload's parameters could not be walked; every event
+    /// then reads as having none, and [`DecodedChunk::validate`] reports it.
+    damage: Option<&'static str>,
 }
 
 /// A decoded chunk: its events, ready to iterate.
@@ -784,10 +813,16 @@ pub struct DecodedChunk {
     payload: Vec<u8>,
     strings: Vec<(u32, u32)>,
     headers: HeaderColumns,
-    /// Start of each event's parameters in the payload, plus the end.
-    param_bounds: Vec<u32>,
-    /// Start of each event's buffer bytes in the blob, plus the end.
-    blob_bounds: Vec<u32>,
+    /// Where each event's parameters and buffer bytes lie. An older layout
+    /// stores them; a packed payload does not, and they are found by a walk
+    /// over its parameters when one is first asked for, so that scans that
+    /// look at event headers only never pay for it (or on the decoding
+    /// thread, by [`DecodedChunk::prepare_params`]).
+    bounds: OnceLock<ParamBounds>,
+    /// The allocations of the previous chunk's bounds, for the next walk.
+    spare_bounds: Mutex<ParamBounds>,
+    /// Where the parameters start in a packed payload.
+    params_start: usize,
     /// The buffer contents as stored (one zstd frame, or raw).
     blob_source: Vec<u8>,
     blob_compressed: bool,
@@ -909,6 +944,7 @@ impl DecodedChunk {
     ) -> WireResult<()> {
         self.first_num = first_num;
         self.offset = offset;
+        let mut bounds = self.reusable_bounds();
         let DecodedChunk {
             payload,
             strings,
@@ -923,10 +959,11 @@ impl DecodedChunk {
                     latency,
                     param_count,
                 },
-            param_bounds,
-            blob_bounds,
             blob_len,
             by_type,
+            params_start: start_of_params,
+            bounds: bounds_slot,
+            spare_bounds,
             ..
         } = self;
         // Every column is cleared by its decoding; a chunk that fails to
@@ -958,6 +995,7 @@ impl DecodedChunk {
             *column = cursor.bytes()?;
         }
         let params_start = cursor.position();
+        *start_of_params = params_start;
 
         let mut thread = 0i64;
         decode_column(columns[column::TID], tid, n, |delta| {
@@ -990,25 +1028,26 @@ impl DecodedChunk {
                 u16::try_from(v).ok()
             })?;
             let mut end = params_start as u64;
-            decode_column(columns[column::PARAM_LEN], param_bounds, n, |len| {
+            decode_column(columns[column::PARAM_LEN], &mut bounds.params, n, |len| {
                 end = end.checked_add(len)?;
                 u32::try_from(end).ok()
             })?;
-            param_bounds.insert(0, params_start as u32);
+            bounds.params.insert(0, params_start as u32);
             if end != payload.len() as u64 {
                 return Err(Malformed("parameter lengths do not add up to the payload"));
             }
             let mut end = 0u64;
-            decode_column(columns[column::BLOB_LEN], blob_bounds, n, |len| {
+            decode_column(columns[column::BLOB_LEN], &mut bounds.blobs, n, |len| {
                 end = end.checked_add(len)?;
                 u32::try_from(end).ok()
             })?;
-            blob_bounds.insert(0, 0);
+            bounds.blobs.insert(0, 0);
             if end != *blob_len as u64 {
                 return Err(Malformed(
                     "buffer lengths do not add up to the buffer contents",
                 ));
             }
+            let _ = bounds_slot.set(bounds);
             return Ok(());
         }
 
@@ -1065,20 +1104,66 @@ impl DecodedChunk {
             *last = last.checked_add(crate::wire::unzigzag(delta))?;
             u16::try_from(*last).ok()
         })?;
-
-        let blob_end = walk_params(
-            payload,
-            params_start,
-            param_count,
-            param_bounds,
-            blob_bounds,
-        )?;
-        if blob_end != *blob_len as u64 {
-            return Err(Malformed(
-                "buffer lengths do not add up to the buffer contents",
-            ));
-        }
+        // The bounds are walked on first use.
+        *spare_bounds.get_mut().unwrap_or_else(|e| e.into_inner()) = bounds;
         Ok(())
+    }
+
+    /// Empty bounds with the allocations of the ones held before, leaving
+    /// the chunk without bounds.
+    fn reusable_bounds(&mut self) -> ParamBounds {
+        let spare = self
+            .spare_bounds
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut bounds = self.bounds.take().unwrap_or_else(|| std::mem::take(spare));
+        bounds.params.clear();
+        bounds.blobs.clear();
+        bounds.damage = None;
+        bounds
+    }
+
+    /// Finds the bounds of every event's parameters now rather than on
+    /// first use: on the thread that decodes a chunk for a reader that
+    /// will look at parameters.
+    pub(crate) fn prepare_params(&mut self) {
+        if self.bounds.get().is_none() {
+            let bounds = self.walk();
+            let _ = self.bounds.set(bounds);
+        }
+    }
+
+    /// The bounds of a packed payload's parameters, walked.
+    #[cold]
+    fn walk(&self) -> ParamBounds {
+        let mut bounds =
+            std::mem::take(&mut *self.spare_bounds.lock().unwrap_or_else(|e| e.into_inner()));
+        let walked = walk_params(
+            &self.payload,
+            self.params_start,
+            &self.headers.param_count,
+            &mut bounds.params,
+            &mut bounds.blobs,
+        );
+        bounds.damage = match walked {
+            Ok(end) if end == self.blob_len as u64 => None,
+            Ok(_) => Some("buffer lengths do not add up to the buffer contents"),
+            Err(Malformed(reason)) => Some(reason),
+        };
+        if bounds.damage.is_some() {
+            bounds.params.clear();
+            bounds
+                .params
+                .resize(self.len() + 1, self.params_start as u32);
+            bounds.blobs.clear();
+            bounds.blobs.resize(self.len() + 1, 0);
+        }
+        bounds
+    }
+
+    #[inline]
+    fn bounds(&self) -> &ParamBounds {
+        self.bounds.get_or_init(|| self.walk())
     }
 
     /// Decodes every parameter of every event, to find damage that the lazy
@@ -1092,6 +1177,9 @@ impl DecodedChunk {
     }
 
     fn validate_params(&self) -> WireResult<()> {
+        if let Some(damage) = self.bounds().damage {
+            return Err(Malformed(damage));
+        }
         if self.blob.get().is_none() {
             self.load_blob().map_err(Malformed)?;
         }
@@ -1110,13 +1198,15 @@ impl DecodedChunk {
 
     #[inline]
     fn blob_span(&self, index: usize) -> std::ops::Range<usize> {
-        self.blob_bounds[index] as usize..self.blob_bounds[index + 1] as usize
+        let blobs = &self.bounds().blobs;
+        blobs[index] as usize..blobs[index + 1] as usize
     }
 
     #[inline]
     fn param_bytes(&self, index: usize) -> &[u8] {
-        let start = self.param_bounds[index] as usize;
-        let end = self.param_bounds[index + 1] as usize;
+        let params = &self.bounds().params;
+        let start = params[index] as usize;
+        let end = params[index + 1] as usize;
         self.payload.get(start..end).unwrap_or_default()
     }
 
@@ -1638,6 +1728,45 @@ mod tests {
         assert!(decode_packed(&longer, values.len(), &mut back).is_err());
         assert!(decode_packed(&column[..column.len() - 1], values.len(), &mut back).is_err());
         assert!(decode_packed(&[65], 1, &mut back).is_err());
+    }
+
+    #[test]
+    fn parameters_are_walked_on_first_use_and_damage_reads_as_none() {
+        let event = Event {
+            params: vec![Value::Str(b"x".to_vec()), Value::Int(300)],
+            ..Event::default()
+        };
+        let mut builder = ChunkBuilder::new();
+        builder.push(&event, None);
+        let (summary, payload, _) = builder.finish(0);
+        assert_eq!(summary.layout, PayloadLayout::Packed);
+        let decode = |payload: Vec<u8>| {
+            let mut chunk = DecodedChunk::default();
+            *chunk.payload_buffer() = payload;
+            chunk.decode_payload(0, 0, summary.layout).unwrap();
+            chunk
+        };
+
+        let chunk = decode(payload.clone());
+        assert!(chunk.bounds.get().is_none(), "headers alone walk nothing");
+        assert_eq!(chunk.get(0).unwrap().to_event(), event);
+        assert!(chunk.bounds.get().is_some());
+        let mut prepared = decode(payload.clone());
+        prepared.prepare_params();
+        assert!(prepared.bounds.get().is_some());
+        assert!(prepared.validate().is_ok());
+
+        // The last varint loses its final byte: the headers still read,
+        // the parameters read as none, and validation says why.
+        let mut cut = payload;
+        cut.pop();
+        let chunk = decode(cut);
+        let view = chunk.get(0).unwrap();
+        assert_eq!(view.param_count(), 2);
+        assert_eq!(view.params().count(), 0);
+        assert_eq!(view.param_int(1), None);
+        let error = chunk.validate().unwrap_err().to_string();
+        assert!(error.contains("parameters run past the payload"), "{error}");
     }
 
     fn round_trip(events: &[Event]) -> ChunkBuilder {

@@ -46,7 +46,7 @@ pub use event_table::{
 pub use index::{ChunkSummary, IndexEntry, MAX_SUMMARY_TGIDS, PayloadLayout, StatsEntry};
 pub use model::*;
 pub use pipeline::{ChunkPool, default_threads, ordered_map_fed};
-pub use reader::{Damage, ReadOptions, TraceFile, Truncation, VerifyReport};
+pub use reader::{Damage, Prepare, ReadOptions, TraceFile, Truncation, VerifyReport};
 pub use stream::{ChunkSource, RawChunk, StreamItem, StreamReader};
 pub use text::{format_rfc3339, thousands};
 pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions, container_id_of_cgroup};

@@ -31,6 +31,18 @@ pub struct Damage {
     pub reason: String,
 }
 
+/// What the threads decoding chunks do beyond the event headers, for what
+/// their reader will look at: work done there is off the visiting thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepare {
+    /// Nothing: parameters and buffer contents are found on first use.
+    Headers,
+    /// Find where each event's parameters lie.
+    Params,
+    /// That, and decompress the buffer contents.
+    Buffers,
+}
+
 /// Where and why a file ends early.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Truncation {
@@ -99,7 +111,7 @@ pub(crate) fn decode_chunk_block(
     offset: u64,
     first_num: u64,
     chunk: &mut DecodedChunk,
-    buffers: bool,
+    prepare: Prepare,
 ) -> Result<()> {
     let corrupt = |reason: String| FormatError::corrupt("chunk", offset, reason);
     let summary = crate::codec::decode_summary(block.meta)
@@ -129,7 +141,7 @@ pub(crate) fn decode_chunk_block(
         ));
     }
     chunk.set_blob(blob, summary.blob_len as usize, compressed);
-    if buffers {
+    if prepare == Prepare::Buffers {
         chunk.preload_blob(|frame, out| {
             DECOMPRESSOR.with(|cell| {
                 let mut slot = cell.borrow_mut();
@@ -169,6 +181,9 @@ pub(crate) fn decode_chunk_block(
         .map_err(|e| corrupt(e.0.to_owned()))?;
     if chunk.len() != summary.events as usize {
         return Err(corrupt("event count differs from its summary".to_owned()));
+    }
+    if prepare != Prepare::Headers {
+        chunk.prepare_params();
     }
     Ok(())
 }
@@ -380,7 +395,7 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
     /// A checksum mismatch or undecodable data, with the chunk's offset.
     pub fn decode_chunk(&self, entry: &IndexEntry) -> Result<DecodedChunk> {
         let mut chunk = DecodedChunk::default();
-        decode_at(self.data.as_ref(), entry, &mut chunk, false)?;
+        decode_at(self.data.as_ref(), entry, &mut chunk, Prepare::Headers)?;
         Ok(chunk)
     }
 
@@ -397,7 +412,23 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         select: impl Fn(&IndexEntry) -> bool,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
-        self.walk_chunks(threads, select, false, visit)
+        self.walk_chunks(threads, select, Prepare::Headers, visit)
+    }
+
+    /// As [`TraceFile::for_each_chunk`], with where each event's parameters
+    /// lie found by the decoding threads too, for a reader that looks at
+    /// the parameters of many events (replaying the state), rather than on
+    /// first use on the visiting thread.
+    ///
+    /// # Errors
+    /// Only in strict mode: the first chunk that fails to decode.
+    pub fn for_each_chunk_with_params<B>(
+        &self,
+        threads: usize,
+        select: impl Fn(&IndexEntry) -> bool,
+        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        self.walk_chunks(threads, select, Prepare::Params, visit)
     }
 
     /// As [`TraceFile::for_each_chunk`], with each chunk's buffer contents
@@ -413,14 +444,14 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         select: impl Fn(&IndexEntry) -> bool,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
-        self.walk_chunks(threads, select, true, visit)
+        self.walk_chunks(threads, select, Prepare::Buffers, visit)
     }
 
     /// As [`TraceFile::for_each_chunk`], handing each chunk over to
     /// `visit` to keep, so that its events can be used on another thread
     /// while the next chunks are decoded. Chunks are decoded into the
-    /// buffers of those given back to `pool`; with `buffers`, their buffer
-    /// contents are decompressed by the decoding threads too.
+    /// buffers of those given back to `pool`; the decoding threads also do
+    /// what `prepare` asks of them.
     ///
     /// # Errors
     /// Only in strict mode: the first chunk that fails to decode.
@@ -428,14 +459,14 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         &self,
         threads: usize,
         select: impl Fn(&IndexEntry) -> bool,
-        buffers: bool,
+        prepare: Prepare,
         pool: &ChunkPool,
         visit: impl FnMut(Result<DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         let data = self.data.as_ref();
         let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
         let decode =
-            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, buffers);
+            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, prepare);
         crate::pipeline::decode_owned(chosen, threads, self.options.strict, pool, decode, visit)
     }
 
@@ -443,13 +474,13 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         &self,
         threads: usize,
         select: impl Fn(&IndexEntry) -> bool,
-        buffers: bool,
+        prepare: Prepare,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         let data = self.data.as_ref();
         let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
         let decode =
-            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, buffers);
+            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, prepare);
         crate::pipeline::decode_ordered(chosen, threads, self.options.strict, decode, visit)
     }
 
@@ -481,8 +512,8 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
             threads,
             |entry| {
                 let mut chunk = DecodedChunk::default();
-                let result =
-                    decode_at(data, entry, &mut chunk, false).and_then(|()| chunk.validate());
+                let result = decode_at(data, entry, &mut chunk, Prepare::Params)
+                    .and_then(|()| chunk.validate());
                 (entry, result.map(|()| chunk.len()))
             },
             |(entry, result)| {
@@ -530,13 +561,13 @@ fn decode_at(
     data: &[u8],
     entry: &IndexEntry,
     chunk: &mut DecodedChunk,
-    buffers: bool,
+    prepare: Prepare,
 ) -> Result<()> {
     let start = usize::try_from(entry.offset).unwrap_or(usize::MAX);
     let bytes = data.get(start..).unwrap_or_default();
     match block::next_step(bytes, true) {
         Step::Block(block) if block.kind == kind::CHUNK => {
-            decode_chunk_block(block, entry.offset, entry.summary.first_num, chunk, buffers)
+            decode_chunk_block(block, entry.offset, entry.summary.first_num, chunk, prepare)
         }
         Step::Block(_) => Err(FormatError::corrupt(
             "chunk",

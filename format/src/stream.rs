@@ -11,7 +11,7 @@ use crate::error::{FormatError, Result};
 use crate::index::IndexEntry;
 use crate::model::{CaptureStats, FileHeader, Snapshot};
 use crate::reader::{
-    Damage, Layout, ReadOptions, Truncation, decode_chunk_block, decode_snapshot_block,
+    Damage, Layout, Prepare, ReadOptions, Truncation, decode_chunk_block, decode_snapshot_block,
 };
 
 const READ_SIZE: usize = 1 << 20;
@@ -52,7 +52,7 @@ impl RawChunk {
                 self.entry.offset,
                 self.entry.summary.first_num,
                 chunk,
-                false,
+                Prepare::Headers,
             ),
             _ => Err(FormatError::corrupt(
                 "chunk",
