@@ -191,11 +191,13 @@ fn info_reads_a_directory_of_segments_and_sums_several_traces_up() {
 fn traces_of_every_format_version_read_with_their_event_tables() {
     // The recorded samples are 1.0 (header in the clear); format-1.1.scry
     // lists its whole event table in a packed header; format-1.2.scry
-    // writes the table against a base table; what this scry writes is 1.3
-    // (packed chunk payloads, snapshot tables, summaries only in chunks).
+    // writes the table against a base table; format-1.3.scry has packed
+    // chunk payloads, snapshot tables and summaries only in chunks; what
+    // this scry writes is 1.4 (large chunks split their parameters off).
     let old = samples().join("workload.scry");
     let packed = samples().join("format-1.1.scry");
     let based = samples().join("format-1.2.scry");
+    let tabled = samples().join("format-1.3.scry");
     let dir = TempDir::new("info-versions");
     let new = dir.path("t.scry");
     std::fs::write(&new, small_trace(300)).unwrap();
@@ -203,7 +205,8 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
         (old.to_str().unwrap(), "scry 1.0", "evt.type=openat"),
         (packed.to_str().unwrap(), "scry 1.1", "evt.type=open"),
         (based.to_str().unwrap(), "scry 1.2", "evt.type=mmap"),
-        (new.as_str(), "scry 1.3", "evt.type=openat"),
+        (tabled.to_str().unwrap(), "scry 1.3", "evt.type=connect"),
+        (new.as_str(), "scry 1.4", "evt.type=openat"),
     ] {
         let run = scry(&["info", path]);
         assert_eq!(run.code, 0, "{path}: {}", run.stderr);
@@ -218,16 +221,20 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
         assert_eq!(count.code, 0, "{path}: {}", count.stderr);
         assert!(count.stdout.trim().parse::<u64>().unwrap() > 0, "{path}");
     }
-    // The 1.1 and 1.2 files read as the captures they were converted from
-    // do, and as those captures converted now (to 1.3) do.
-    for (sample, capture) in [(&packed, "cat_write"), (&based, "curl_google")] {
+    // The 1.1, 1.2 and 1.3 files read as the captures they were converted
+    // from do, and as those captures converted now (to 1.4) do.
+    for (sample, capture) in [
+        (&packed, "cat_write"),
+        (&based, "curl_google"),
+        (&tabled, "connect_localhost"),
+    ] {
         let converted = dir.path(&format!("{capture}.scry"));
         let capture = samples().join("scap").join(format!("{capture}.scap"));
         let run = scry(&["convert", capture.to_str().unwrap(), "-w", &converted, "-q"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         for format in [
             "%evt.num %evt.type %proc.name %evt.args",
-            "%fd.name %evt.res %evt.rawtime %evt.latency %evt.buffer",
+            "*%fd.name %evt.res %evt.rawtime %evt.latency %evt.buffer",
         ] {
             let from_scap = scry(&["read", capture.to_str().unwrap(), "-p", format]);
             assert_eq!(from_scap.code, 0, "{}", from_scap.stderr);

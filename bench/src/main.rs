@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use scry_format::{FileHeader, TraceFile, TraceWriter, WriterOptions, default_threads};
+use scry_format::{
+    FileHeader, PayloadLayout, TraceFile, TraceWriter, WriterOptions, default_threads,
+};
 
 const START_NS: u64 = 1_764_046_800_000_000_000;
 
@@ -128,23 +130,41 @@ fn param_weight(value: scry_format::ValueRef<'_>) -> u64 {
 }
 
 /// Decompresses every chunk without decoding it: the floor under decoding.
-/// With `buffers`, the buffer contents too (which header-only scans skip).
+/// The main frame (what a scan of event headers decompresses); with
+/// `buffers`, the parameter and buffer frames too.
 fn decompress_only(data: &[u8], trace: &TraceFile<&[u8]>, buffers: bool) -> u64 {
+    let u32_at = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
+    };
+    let mut decompressor = zstd::bulk::Decompressor::new().expect("a zstd context");
     let mut total = 0u64;
     for entry in trace.chunks() {
         let block = &data[entry.offset as usize..(entry.offset + entry.block_len) as usize];
         // Block layout (FORMAT.md): 20-byte header, meta, then a body made of
-        // the main frame's length, the main frame and the buffer frame.
-        let meta_len = u32::from_le_bytes([block[8], block[9], block[10], block[11]]) as usize;
-        let body = &block[20 + meta_len..];
-        let main_len = u32::from_le_bytes([body[0], body[1], body[2], body[3]]) as usize;
-        let main = zstd::bulk::decompress(&body[4..4 + main_len], entry.summary.raw_len as usize)
+        // the main frame's length, the main frame, in the split layout the
+        // parameter frame's lengths and the parameter frame, then the
+        // buffer frame.
+        let body = &block[20 + u32_at(block, 8)..];
+        let main_len = u32_at(body, 0);
+        let main = decompressor
+            .decompress(&body[4..4 + main_len], entry.summary.raw_len as usize)
             .expect("valid frame");
         total += main.len() as u64;
-        if buffers && entry.summary.blob_len > 0 {
-            let blob =
-                zstd::bulk::decompress(&body[4 + main_len..], entry.summary.blob_len as usize)
+        let mut rest = &body[4 + main_len..];
+        if entry.summary.layout == PayloadLayout::Split {
+            let (frame_len, params_len) = (u32_at(rest, 0), u32_at(rest, 4));
+            if buffers {
+                let params = decompressor
+                    .decompress(&rest[8..8 + frame_len], params_len)
                     .expect("valid frame");
+                total += params.len() as u64;
+            }
+            rest = &rest[8 + frame_len..];
+        }
+        if buffers && entry.summary.blob_len > 0 {
+            let blob = decompressor
+                .decompress(rest, entry.summary.blob_len as usize)
+                .expect("valid frame");
             total += blob.len() as u64;
         }
     }
@@ -403,11 +423,8 @@ fn format_bench(count: usize, runs: usize) -> Result<(), String> {
         data = write_trace(&events, Vec::with_capacity(data.capacity()));
     });
     let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
-    let raw_bytes: u64 = trace
-        .chunks()
-        .iter()
-        .map(|c| u64::from(c.summary.raw_len) + u64::from(c.summary.blob_len))
-        .sum();
+    // Every frame of every chunk decompressed: the records' raw size.
+    let raw_bytes = decompress_only(&data, &trace, true);
 
     eprintln!("format: read ×{runs}");
     let decode_1 = time_runs(runs, || {

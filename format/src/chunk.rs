@@ -267,13 +267,17 @@ impl ChunkBuilder {
         summary.finish(first_num, raw_len, blob_len)
     }
 
-    /// Finishes the chunk: its summary, its uncompressed payload, and the
-    /// buffer contents its events point into.
-    pub fn finish(self, first_num: u64) -> (ChunkSummary, Vec<u8>, Vec<u8>) {
+    /// Finishes the chunk: its summary, its uncompressed payload (and
+    /// parameter part, for a chunk of [`SPLIT_EVENTS`] events or more), and
+    /// the buffer contents its events point into.
+    pub fn finish(self, first_num: u64) -> FinishedChunk {
         let n = self.headers.len();
+        let split = n >= SPLIT_EVENTS;
         let mut payload = Vec::with_capacity(self.raw_len() + 64);
-        put_uvarint(&mut payload, self.string_spans.len() as u64);
-        payload.extend_from_slice(&self.string_table);
+        let mut params = Vec::new();
+        let strings_out = if split { &mut params } else { &mut payload };
+        put_uvarint(strings_out, self.string_spans.len() as u64);
+        strings_out.extend_from_slice(&self.string_table);
         put_uvarint(&mut payload, n as u64);
         let mut column = Vec::with_capacity(n * 2);
         let mut put_column = |payload: &mut Vec<u8>, fill: &dyn Fn(&mut Vec<u8>)| {
@@ -328,10 +332,22 @@ impl ChunkBuilder {
                 put_uvarint(c, difference);
             }
         });
-        payload.extend_from_slice(&self.params);
+        let layout = if split {
+            params.extend_from_slice(&self.params);
+            PayloadLayout::Split
+        } else {
+            payload.extend_from_slice(&self.params);
+            PayloadLayout::Packed
+        };
         let raw_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        let summary = self.summary(first_num, raw_len);
-        (summary, payload, self.blob)
+        let mut summary = self.summary(first_num, raw_len);
+        summary.layout = layout;
+        FinishedChunk {
+            summary,
+            payload,
+            params,
+            blob: self.blob,
+        }
     }
 
     /// The time column of a packed payload: its mode and values, whichever
@@ -428,6 +444,27 @@ impl ChunkBuilder {
         let _ = chunk.blob.set(blob);
         self.clear();
     }
+}
+
+/// Chunks of this many events or more are written in the split layout:
+/// their parameters in a frame of their own, which scans of event headers
+/// do not decompress. Smaller chunks (small captures, chunks sealed early)
+/// keep one frame, which compresses a little better.
+pub const SPLIT_EVENTS: usize = 2048;
+
+/// A chunk ready to be written, from [`ChunkBuilder::finish`].
+#[derive(Debug)]
+pub struct FinishedChunk {
+    /// Its summary; `summary.layout` says how the parts below divide.
+    pub summary: ChunkSummary,
+    /// The payload: in the split layout, the event count and header
+    /// columns alone.
+    pub payload: Vec<u8>,
+    /// In the split layout, the string table and the parameters; empty
+    /// otherwise.
+    pub params: Vec<u8>,
+    /// The buffer contents the events point into.
+    pub blob: Vec<u8>,
 }
 
 /// The header fields of one event, for [`ChunkBuilder::push_encoded`].
@@ -650,6 +687,22 @@ fn decode_packed(bytes: &[u8], count: usize, out: &mut Vec<u64>) -> WireResult<(
     Ok(())
 }
 
+/// Reads a string table at the start of `bytes` into `strings` (where each
+/// string lies in `bytes`); returns where the table ends.
+fn read_string_table(bytes: &[u8], strings: &mut Vec<(u32, u32)>) -> WireResult<usize> {
+    strings.clear();
+    let mut cursor = Cursor::new(bytes);
+    let string_count: usize = cursor.uvarint_as("string count too large")?;
+    strings.reserve(string_count.min(bytes.len()));
+    for _ in 0..string_count {
+        let len: usize = cursor.uvarint_as("string length too large")?;
+        let start = cursor.position();
+        cursor.take(len)?;
+        strings.push((start as u32, len as u32));
+    }
+    Ok(cursor.position())
+}
+
 /// Finds where each event's parameters and buffer bytes end in a packed
 /// payload, which does not store those lengths, by skipping over the
 /// parameters from `start`; returns the buffer bytes they take. A loop
@@ -799,6 +852,12 @@ struct ParamBounds {
     /// Why a packed payload's parameters could not be walked; every event
     /// then reads as having none, and [`DecodedChunk::validate`] reports it.
     damage: Option<&'static str>,
+    /// A split payload's parameter frame, decompressed: the string table
+    /// then the parameters. Empty for other layouts, whose parameters and
+    /// strings are in the payload.
+    frame: Vec<u8>,
+    /// Where each string of the frame's table lies in it.
+    strings: Vec<(u32, u32)>,
 }
 
 /// A decoded chunk: its events, ready to iterate.
@@ -823,6 +882,12 @@ pub struct DecodedChunk {
     spare_bounds: Mutex<ParamBounds>,
     /// Where the parameters start in a packed payload.
     params_start: usize,
+    /// A split payload's parameter frame as stored (zstd, or raw), and its
+    /// length decompressed; empty for other layouts.
+    params_frame: Vec<u8>,
+    params_frame_len: usize,
+    /// Whether the chunk is in the split layout.
+    split: bool,
     /// The buffer contents as stored (one zstd frame, or raw).
     blob_source: Vec<u8>,
     blob_compressed: bool,
@@ -866,6 +931,20 @@ impl DecodedChunk {
         };
         chunk.set_blob(&blob, blob.len(), false);
         chunk.decode_payload(first_num, 0, PayloadLayout::Packed)?;
+        chunk.validate_params()?;
+        Ok(chunk)
+    }
+
+    /// Decodes what [`ChunkBuilder::finish`] gave, in whichever layout.
+    #[cfg(test)]
+    pub(crate) fn decode_finished(finished: FinishedChunk, first_num: u64) -> WireResult<Self> {
+        let mut chunk = DecodedChunk {
+            payload: finished.payload,
+            ..DecodedChunk::default()
+        };
+        chunk.set_params_frame(&finished.params, finished.params.len(), false);
+        chunk.set_blob(&finished.blob, finished.blob.len(), false);
+        chunk.decode_payload(first_num, 0, finished.summary.layout)?;
         chunk.validate_params()?;
         Ok(chunk)
     }
@@ -962,6 +1041,7 @@ impl DecodedChunk {
             blob_len,
             by_type,
             params_start: start_of_params,
+            split,
             bounds: bounds_slot,
             spare_bounds,
             ..
@@ -973,29 +1053,33 @@ impl DecodedChunk {
         if payload.len() > u32::MAX as usize {
             return Err(Malformed("payload larger than 4 GiB"));
         }
-        let mut cursor = Cursor::new(payload);
-        let string_count: usize = cursor.uvarint_as("string count too large")?;
-        strings.reserve(string_count.min(payload.len()));
-        for _ in 0..string_count {
-            let len: usize = cursor.uvarint_as("string length too large")?;
-            let start = cursor.position();
-            cursor.take(len)?;
-            strings.push((start as u32, len as u32));
-        }
+        *split = layout == PayloadLayout::Split;
+        // A split payload's strings are with its parameters.
+        let table_end = if *split {
+            0
+        } else {
+            read_string_table(payload, strings)?
+        };
+        let mut cursor = Cursor::new(payload.get(table_end..).unwrap_or_default());
         let n: usize = cursor.uvarint_as("event count too large")?;
         if n > payload.len() {
             return Err(Malformed("more events than payload bytes"));
         }
         let column_count = match layout {
             PayloadLayout::Lengths => COLUMNS,
-            PayloadLayout::Packed => PACKED_COLUMNS,
+            PayloadLayout::Packed | PayloadLayout::Split => PACKED_COLUMNS,
         };
         let mut columns = [&[][..]; COLUMNS];
         for column in &mut columns[..column_count] {
             *column = cursor.bytes()?;
         }
-        let params_start = cursor.position();
+        let params_start = table_end + cursor.position();
         *start_of_params = params_start;
+        if *split && params_start != payload.len() {
+            return Err(Malformed(
+                "bytes after the header columns of a split payload",
+            ));
+        }
 
         let mut thread = 0i64;
         decode_column(columns[column::TID], tid, n, |delta| {
@@ -1120,7 +1204,19 @@ impl DecodedChunk {
         bounds.params.clear();
         bounds.blobs.clear();
         bounds.damage = None;
+        bounds.frame.clear();
+        bounds.strings.clear();
         bounds
+    }
+
+    /// Keeps a split payload's parameter frame as stored, to be
+    /// decompressed with the walk over the parameters; a chunk of another
+    /// layout has none.
+    pub(crate) fn set_params_frame(&mut self, source: &[u8], len: usize, compressed: bool) {
+        self.params_frame.clear();
+        self.params_frame.extend_from_slice(source);
+        self.params_frame_len = len;
+        self.blob_compressed = compressed;
     }
 
     /// Finds the bounds of every event's parameters now rather than on
@@ -1138,13 +1234,25 @@ impl DecodedChunk {
     fn walk(&self) -> ParamBounds {
         let mut bounds =
             std::mem::take(&mut *self.spare_bounds.lock().unwrap_or_else(|e| e.into_inner()));
-        let walked = walk_params(
-            &self.payload,
-            self.params_start,
-            &self.headers.param_count,
-            &mut bounds.params,
-            &mut bounds.blobs,
-        );
+        let walked = if self.split {
+            self.load_params_frame(&mut bounds).and_then(|start| {
+                walk_params(
+                    &bounds.frame,
+                    start,
+                    &self.headers.param_count,
+                    &mut bounds.params,
+                    &mut bounds.blobs,
+                )
+            })
+        } else {
+            walk_params(
+                &self.payload,
+                self.params_start,
+                &self.headers.param_count,
+                &mut bounds.params,
+                &mut bounds.blobs,
+            )
+        };
         bounds.damage = match walked {
             Ok(end) if end == self.blob_len as u64 => None,
             Ok(_) => Some("buffer lengths do not add up to the buffer contents"),
@@ -1159,6 +1267,30 @@ impl DecodedChunk {
             bounds.blobs.resize(self.len() + 1, 0);
         }
         bounds
+    }
+
+    /// Decompresses a split payload's parameter frame into `bounds.frame`
+    /// and reads its string table; returns where the parameters start.
+    fn load_params_frame(&self, bounds: &mut ParamBounds) -> WireResult<usize> {
+        let frame = &mut bounds.frame;
+        frame.clear();
+        if self.blob_compressed {
+            frame.reserve(self.params_frame_len);
+            if !crate::reader::decompress_to(&self.params_frame, frame) {
+                return Err(Malformed("the parameter frame does not decompress"));
+            }
+        } else {
+            frame.extend_from_slice(&self.params_frame);
+        }
+        if frame.len() != self.params_frame_len {
+            return Err(Malformed(
+                "the parameter frame differs in size from its length",
+            ));
+        }
+        if frame.len() > u32::MAX as usize {
+            return Err(Malformed("parameter frame larger than 4 GiB"));
+        }
+        read_string_table(frame, &mut bounds.strings)
     }
 
     #[inline]
@@ -1204,10 +1336,12 @@ impl DecodedChunk {
 
     #[inline]
     fn param_bytes(&self, index: usize) -> &[u8] {
-        let params = &self.bounds().params;
-        let start = params[index] as usize;
-        let end = params[index + 1] as usize;
-        self.payload.get(start..end).unwrap_or_default()
+        let bounds = self.bounds();
+        let start = bounds.params[index] as usize;
+        let end = bounds.params[index + 1] as usize;
+        self.param_source(bounds)
+            .get(start..end)
+            .unwrap_or_default()
     }
 
     /// Number of events.
@@ -1250,21 +1384,30 @@ impl DecodedChunk {
         (range.start.min(end)..end).map(move |index| EventView { chunk: self, index })
     }
 
+    /// Where parameters and strings are read from: the payload, or a
+    /// split payload's parameter frame.
     #[inline]
-    fn slice(&self, start: u32, len: u32) -> &[u8] {
-        let start = start as usize;
-        self.payload
-            .get(start..start + len as usize)
-            .unwrap_or_default()
+    fn param_source<'s>(&'s self, bounds: &'s ParamBounds) -> &'s [u8] {
+        if self.split {
+            &bounds.frame
+        } else {
+            &self.payload
+        }
     }
 
     #[inline]
     fn string(&self, id: u32) -> WireResult<&[u8]> {
-        let &(start, len) = self
-            .strings
+        let (source, table): (&[u8], &[(u32, u32)]) = if self.split {
+            let bounds = self.bounds();
+            (&bounds.frame, &bounds.strings)
+        } else {
+            (&self.payload, &self.strings)
+        };
+        let &(start, len) = table
             .get(id as usize)
             .ok_or(Malformed("string index out of range"))?;
-        Ok(self.slice(start, len))
+        let start = start as usize;
+        Ok(source.get(start..start + len as usize).unwrap_or_default())
     }
 }
 
@@ -1630,7 +1773,12 @@ mod tests {
         let mut builder = ChunkBuilder::new();
         builder.push(&event, Some("host"));
         builder.push(&second, None);
-        let (summary, payload, blob) = builder.finish(100);
+        let FinishedChunk {
+            summary,
+            payload,
+            blob,
+            ..
+        } = builder.finish(100);
         assert_eq!(summary.events, 2);
         assert_eq!(summary.min_ts, second.ts);
         assert_eq!(summary.containers, vec!["host".to_owned()]);
@@ -1696,7 +1844,9 @@ mod tests {
             },
             None,
         );
-        let (_, mut payload, blob) = builder.finish(0);
+        let FinishedChunk {
+            mut payload, blob, ..
+        } = builder.finish(0);
         let last = payload.len() - 1;
         payload[last] = 9; // string id 9 of 1
         assert!(DecodedChunk::decode(payload, blob, 0).is_err());
@@ -1738,7 +1888,9 @@ mod tests {
         };
         let mut builder = ChunkBuilder::new();
         builder.push(&event, None);
-        let (summary, payload, _) = builder.finish(0);
+        let FinishedChunk {
+            summary, payload, ..
+        } = builder.finish(0);
         assert_eq!(summary.layout, PayloadLayout::Packed);
         let decode = |payload: Vec<u8>| {
             let mut chunk = DecodedChunk::default();
@@ -1778,11 +1930,50 @@ mod tests {
         for event in events {
             again.push(event, None);
         }
-        let (_, payload, blob) = again.finish(0);
-        let chunk = DecodedChunk::decode(payload, blob, 0).unwrap();
+        let chunk = DecodedChunk::decode_finished(again.finish(0), 0).unwrap();
         let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
         assert_eq!(decoded, events);
         builder
+    }
+
+    #[test]
+    fn large_chunks_split_their_parameters_into_a_frame_of_their_own() {
+        let events: Vec<Event> = (0..SPLIT_EVENTS as u64 + 5)
+            .map(|i| Event {
+                ts: 1_700_000_000_000_000_000 + i * 1_000,
+                tid: 100 + (i % 3) as u32,
+                tgid: 100,
+                event_type: (i % 4) as u16,
+                ret: i as i64 - 2,
+                latency: i % 700,
+                params: vec![
+                    Value::Fd(3),
+                    Value::Str(format!("/tmp/file{}", i % 9).into_bytes()),
+                    Value::Bytes(vec![i as u8; (i % 5) as usize]),
+                    Value::Int(i as i64 - 2),
+                ],
+                ..Event::default()
+            })
+            .collect();
+        let mut builder = ChunkBuilder::new();
+        for event in &events {
+            builder.push(event, None);
+        }
+        let finished = builder.finish(0);
+        assert_eq!(finished.summary.layout, PayloadLayout::Split);
+        assert!(!finished.params.is_empty());
+        let chunk = DecodedChunk::decode_finished(finished, 0).unwrap();
+        let decoded: Vec<Event> = chunk.iter().map(|e| e.to_event()).collect();
+        assert_eq!(decoded, events);
+        // One event fewer than the threshold keeps one frame.
+        round_trip(&events[..SPLIT_EVENTS - 1]);
+        let mut small = ChunkBuilder::new();
+        for event in &events[..SPLIT_EVENTS - 1] {
+            small.push(event, None);
+        }
+        let finished = small.finish(0);
+        assert_eq!(finished.summary.layout, PayloadLayout::Packed);
+        assert!(finished.params.is_empty());
     }
 
     #[test]

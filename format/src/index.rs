@@ -57,6 +57,9 @@ pub enum PayloadLayout {
     /// type, and the parameter and buffer lengths found by walking the
     /// parameters.
     Packed,
+    /// Format 1.4: the packed layout with the string table and the
+    /// parameters in a frame of their own, after the payload's.
+    Split,
 }
 
 impl PayloadLayout {
@@ -65,6 +68,7 @@ impl PayloadLayout {
         match self {
             PayloadLayout::Lengths => 0,
             PayloadLayout::Packed => 1,
+            PayloadLayout::Split => 2,
         }
     }
 
@@ -72,6 +76,7 @@ impl PayloadLayout {
         match code {
             0 => Ok(PayloadLayout::Lengths),
             1 => Ok(PayloadLayout::Packed),
+            2 => Ok(PayloadLayout::Split),
             _ => Err(crate::wire::Malformed("unknown chunk payload layout")),
         }
     }

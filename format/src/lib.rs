@@ -36,8 +36,8 @@ mod writer;
 
 pub use block::{MAGIC, VERSION_MAJOR, VERSION_MINOR};
 pub use chunk::{
-    ChunkBuilder, DecodedChunk, EventHead, EventView, ParamEncoder, Params, SockAddrRef,
-    StrListRef, ValueRef,
+    ChunkBuilder, DecodedChunk, EventHead, EventView, FinishedChunk, ParamEncoder, Params,
+    SPLIT_EVENTS, SockAddrRef, StrListRef, ValueRef,
 };
 pub use error::{FormatError, Result};
 pub use event_table::{

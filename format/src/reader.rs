@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use crate::block::{self, BlockRef, FLAG_ZSTD, HeaderStep, Step, kind};
 use crate::chunk::DecodedChunk;
 use crate::error::{FormatError, Result};
-use crate::index::{IndexEntry, StatsEntry};
+use crate::index::{IndexEntry, PayloadLayout, StatsEntry};
 use crate::model::{CaptureStats, FileHeader, Snapshot};
 use crate::pipeline::ChunkPool;
 
@@ -104,6 +104,22 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
+/// Decompresses a zstd frame into `out` with this thread's context; false
+/// when the frame is damaged or does not fit `out`'s capacity.
+pub(crate) fn decompress_to(frame: &[u8], out: &mut Vec<u8>) -> bool {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let decompressor = match slot.as_mut() {
+            Some(decompressor) => decompressor,
+            None => match zstd::bulk::Decompressor::new() {
+                Ok(made) => slot.insert(made),
+                Err(_) => return false,
+            },
+        };
+        decompressor.decompress_to_buffer(frame, out).is_ok()
+    })
+}
+
 /// Decompresses a chunk block's body and decodes its events into `chunk`,
 /// reusing its buffers.
 pub(crate) fn decode_chunk_block(
@@ -120,8 +136,9 @@ pub(crate) fn decode_chunk_block(
     if raw_len > block::MAX_BLOCK_LEN {
         return Err(corrupt(format!("implausible payload size {raw_len}")));
     }
-    // The body is the main frame's length, the main frame, then the
-    // buffer contents (kept as they are until a parameter needs them).
+    // The body is the main frame's length, the main frame, in the split
+    // layout the parameter frame's lengths and the parameter frame, then
+    // the buffer contents (kept as they are until a parameter needs them).
     let main_len = block
         .body
         .get(..4)
@@ -132,7 +149,28 @@ pub(crate) fn decode_chunk_block(
         .get(4..4 + main_len)
         .ok_or_else(|| corrupt("chunk body shorter than its main frame".to_owned()))?;
     let compressed = block.flags & FLAG_ZSTD != 0;
-    let blob = &block.body[4 + main_len..];
+    let mut blob = &block.body[4 + main_len..];
+    if summary.layout == PayloadLayout::Split {
+        let field = |at: usize| {
+            blob.get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        let (Some(frame_len), Some(params_len)) = (field(0), field(4)) else {
+            return Err(corrupt(
+                "chunk body shorter than its parameter frame's lengths".to_owned(),
+            ));
+        };
+        if params_len > block::MAX_BLOCK_LEN {
+            return Err(corrupt(format!(
+                "implausible parameter frame size {params_len}"
+            )));
+        }
+        let frame = blob
+            .get(8..8 + frame_len)
+            .ok_or_else(|| corrupt("chunk body shorter than its parameter frame".to_owned()))?;
+        chunk.set_params_frame(frame, params_len, compressed);
+        blob = &blob[8 + frame_len..];
+    }
     if summary.blob_len as usize > block::MAX_BLOCK_LEN
         || (summary.blob_len == 0) != blob.is_empty()
     {
@@ -142,19 +180,7 @@ pub(crate) fn decode_chunk_block(
     }
     chunk.set_blob(blob, summary.blob_len as usize, compressed);
     if prepare == Prepare::Buffers {
-        chunk.preload_blob(|frame, out| {
-            DECOMPRESSOR.with(|cell| {
-                let mut slot = cell.borrow_mut();
-                let decompressor = match slot.as_mut() {
-                    Some(decompressor) => decompressor,
-                    None => match zstd::bulk::Decompressor::new() {
-                        Ok(made) => slot.insert(made),
-                        Err(_) => return false,
-                    },
-                };
-                decompressor.decompress_to_buffer(frame, out).is_ok()
-            })
-        });
+        chunk.preload_blob(decompress_to);
     }
     let payload = chunk.payload_buffer();
     payload.clear();

@@ -30,7 +30,7 @@ fn valid_chunk() -> (Vec<u8>, Vec<u8>) {
             None,
         );
     }
-    let (_, payload, blob) = builder.finish(0);
+    let crate::chunk::FinishedChunk { payload, blob, .. } = builder.finish(0);
     (payload, blob)
 }
 

@@ -10,9 +10,9 @@ use std::io::Write;
 use rustc_hash::FxHashMap;
 
 use crate::block::{self, FLAG_ZSTD, kind};
-use crate::chunk::{ChunkBuilder, EventHead, ParamEncoder};
+use crate::chunk::{ChunkBuilder, EventHead, FinishedChunk, ParamEncoder};
 use crate::error::{FormatError, Result};
-use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
+use crate::index::{ChunkSummary, IndexEntry, PayloadLayout, StatsEntry};
 use crate::model::{CaptureStats, Event, FileHeader, Snapshot};
 
 /// Tuning of a [`TraceWriter`].
@@ -232,11 +232,22 @@ impl<W: Write> TraceWriter<W> {
     }
 
     fn write_built(&mut self, builder: ChunkBuilder) -> Result<()> {
-        let (summary, payload, blob) = builder.finish(self.next_num);
+        let FinishedChunk {
+            summary,
+            payload,
+            params,
+            blob,
+        } = builder.finish(self.next_num);
         let main = self.compress(&payload, "chunk")?;
         let mut body = Vec::with_capacity(4 + main.len() + blob.len() / 2);
         body.extend_from_slice(&(main.len() as u32).to_le_bytes());
         body.extend_from_slice(&main);
+        if summary.layout == PayloadLayout::Split {
+            let frame = self.compress(&params, "chunk parameters")?;
+            body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            body.extend_from_slice(&(params.len() as u32).to_le_bytes());
+            body.extend_from_slice(&frame);
+        }
         if !blob.is_empty() {
             body.extend_from_slice(&self.compress(&blob, "chunk buffers")?);
         }

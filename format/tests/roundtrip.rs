@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use std::ops::ControlFlow;
+
 use proptest::prelude::*;
 use scry_format::*;
 
@@ -135,6 +137,62 @@ fn files_are_compact_for_repetitive_streams() {
     let data = write(&events, &Snapshot::default(), 8192, 0);
     let per_event = data.len() as f64 / events.len() as f64;
     assert!(per_event < 6.0, "{per_event:.2} bytes per event");
+}
+
+#[test]
+fn large_chunks_read_back_through_every_path_and_damage_to_their_parameters_is_found() {
+    // Chunks of SPLIT_EVENTS events or more keep their parameters in a
+    // frame of their own.
+    let events: Vec<Event> = (0..3 * SPLIT_EVENTS as u64)
+        .map(|i| Event {
+            ts: 1_700_000_000_000_000_000 + i * 1_500,
+            tid: 1000 + (i % 4) as u32,
+            tgid: 1000,
+            event_type: if i % 3 == 0 { 257 } else { 0 },
+            ret: 32,
+            latency: 900 + i % 50,
+            params: vec![
+                Value::Fd(3),
+                Value::Str(format!("/var/log/app{}.log", i % 8).into_bytes()),
+                Value::Bytes(format!("line {i}\n").into_bytes()),
+            ],
+            ..Event::default()
+        })
+        .collect();
+    let data = write(&events, &Snapshot::default(), 2 * SPLIT_EVENTS as u32, 0);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert_eq!(trace.chunks().len(), 2);
+    assert!(
+        trace
+            .chunks()
+            .iter()
+            .all(|c| c.summary.layout == PayloadLayout::Split)
+    );
+    assert_eq!(read_all(&trace, 2), events);
+    let mut prepared = Vec::new();
+    let flow = trace
+        .for_each_chunk_with_buffers(
+            2,
+            |_| true,
+            |chunk| {
+                prepared.extend(chunk.unwrap().iter().map(|e| e.to_event()));
+                ControlFlow::<()>::Continue(())
+            },
+        )
+        .unwrap();
+    assert!(flow.is_continue());
+    assert_eq!(prepared, events);
+    assert_eq!(read_stream(&data, 2).0, events);
+    assert!(trace.verify(2).is_clean());
+
+    // A byte of the first chunk flipped: its checksum
+    // fails and the other chunk still reads.
+    let first = &trace.chunks()[0];
+    let mut damaged = data.clone();
+    damaged[(first.offset + first.block_len) as usize - 100] ^= 0x40;
+    let trace = TraceFile::open(&damaged[..]).unwrap();
+    assert!(!trace.verify(2).is_clean());
+    assert_eq!(read_all(&trace, 2), events[2 * SPLIT_EVENTS..]);
 }
 
 #[test]
