@@ -61,6 +61,12 @@ impl State {
             // A connect's address was read at entry: even a refused
             // connect names its destination, as sysdig's enter event does.
             Action::Connect => {}
+            Action::Open if ret < 0 => {
+                let args = Args::decode(slot, event);
+                let entry = self.open_entry(tgid, &args);
+                self.failed_open = Some((event.num(), event.ts(), Arc::new(entry)));
+                return;
+            }
             _ if ret < 0 => return,
             _ => {}
         }
@@ -114,9 +120,9 @@ impl State {
             Action::Capset => {
                 if let Some(process) = self.processes.get_mut(&tgid) {
                     let info = &mut process.info;
-                    info.cap_effective = args.uint(0).unwrap_or(info.cap_effective);
-                    info.cap_permitted = args.uint(1).unwrap_or(info.cap_permitted);
-                    info.cap_inheritable = args.uint(2).unwrap_or(info.cap_inheritable);
+                    set_caps(&mut info.cap_effective, args.uint(0));
+                    set_caps(&mut info.cap_permitted, args.uint(1));
+                    set_caps(&mut info.cap_inheritable, args.uint(2));
                 }
             }
             Action::Memfd => {
@@ -195,6 +201,13 @@ impl State {
     }
 
     fn open(&mut self, tgid: u32, fd: i64, args: &Args<'_>) {
+        let entry = self.open_entry(tgid, args);
+        self.insert_fd(tgid, fd, entry);
+    }
+
+    /// The fd an open call asks for: its path resolved against its dirfd
+    /// or the cwd, its flags.
+    fn open_entry(&self, tgid: u32, args: &Args<'_>) -> FdEntry {
         let flags = args.uint(2).unwrap_or(0);
         let name = self.resolve_at(tgid, args.fd(0), args.str(1).unwrap_or_default());
         let kind = if flags & O_DIRECTORY != 0 {
@@ -202,14 +215,13 @@ impl State {
         } else {
             FdKind::File
         };
-        let entry = FdEntry {
+        FdEntry {
             kind,
             name,
             flags: flags as u32,
             cloexec: flags & O_CLOEXEC != 0,
             ..FdEntry::default()
-        };
-        self.insert_fd(tgid, fd, entry);
+        }
     }
 
     fn close(&mut self, tgid: u32, args: &Args<'_>) {
@@ -456,6 +468,7 @@ impl State {
             .list(exec::ARGS)
             .map(|list| list.iter().skip(1).map(<[u8]>::to_vec).collect())
             .unwrap_or_default();
+        info.names_changed();
         if let Some(cwd) = args.str(exec::CWD).filter(|cwd| !cwd.is_empty()) {
             info.cwd = cwd.to_vec();
         }
@@ -466,10 +479,9 @@ impl State {
         info.egid = id(exec::EGID, info.egid);
         info.loginuid = id(exec::LOGINUID, info.loginuid);
         info.tty = id(exec::TTY, info.tty);
-        let cap = |arg, old: u64| args.uint(arg).unwrap_or(old);
-        info.cap_effective = cap(exec::CAP_EFFECTIVE, info.cap_effective);
-        info.cap_permitted = cap(exec::CAP_PERMITTED, info.cap_permitted);
-        info.cap_inheritable = cap(exec::CAP_INHERITABLE, info.cap_inheritable);
+        set_caps(&mut info.cap_effective, args.uint(exec::CAP_EFFECTIVE));
+        set_caps(&mut info.cap_permitted, args.uint(exec::CAP_PERMITTED));
+        set_caps(&mut info.cap_inheritable, args.uint(exec::CAP_INHERITABLE));
         if let Some(cgroup) = args.str(exec::CGROUP) {
             // A cgroup that names no container (the root, a session) says
             // nothing against a container id known otherwise.
@@ -492,7 +504,7 @@ impl State {
         // Unknown credentials count as privileged: a successful call by a
         // process whose ids are unknown most likely came from root.
         let privileged =
-            |cap| info.euid == 0 || info.euid == UNKNOWN_ID || info.cap_effective & cap != 0;
+            |cap| info.euid == 0 || info.euid == UNKNOWN_ID || info.cap_effective.bits() & cap != 0;
         match call {
             IdCall::Uid => {
                 if let Some(uid) = given(0) {
@@ -585,8 +597,9 @@ impl State {
         info.vpid = child_vpid(&parent.info, child, flags);
         info.start_ts = ts;
         info.exited = false;
-        if !parent_comm.is_empty() {
+        if !parent_comm.is_empty() && parent_comm != info.comm {
             info.comm.clone_from(&parent_comm);
+            info.names_changed();
         }
         let entry = ProcEntry {
             info,
@@ -647,6 +660,7 @@ impl State {
         info.exe = parent_info.exe;
         info.exepath = parent_info.exepath;
         info.args = parent_info.args;
+        info.names_changed();
         info.exe_from_memfd = parent_info.exe_from_memfd;
         info.cap_effective = parent_info.cap_effective;
         info.cap_permitted = parent_info.cap_permitted;
@@ -658,6 +672,14 @@ impl State {
         {
             thread.comm = comm;
         }
+    }
+}
+
+/// Sets a capability set to what an event says, if it says anything
+/// new: an unchanged set keeps its rendered names.
+fn set_caps(set: &mut super::CapSet, bits: Option<u64>) {
+    if let Some(bits) = bits.filter(|&b| b != set.bits() || !set.is_known()) {
+        *set = super::CapSet::new(bits);
     }
 }
 

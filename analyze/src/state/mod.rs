@@ -20,7 +20,7 @@ mod events;
 mod fds;
 mod text;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use scry_format::{
@@ -93,11 +93,11 @@ pub struct Process {
     /// Controlling terminal (`major << 20 | minor`), 0 when none.
     pub tty: u32,
     /// Effective capability set.
-    pub cap_effective: u64,
+    pub cap_effective: CapSet,
     /// Permitted capability set.
-    pub cap_permitted: u64,
+    pub cap_permitted: CapSet,
     /// Inheritable capability set.
-    pub cap_inheritable: u64,
+    pub cap_inheritable: CapSet,
     /// Start time, ns since the epoch, 0 when unknown.
     pub start_ts: u64,
     /// Container id, `host` outside containers.
@@ -107,6 +107,153 @@ pub struct Process {
     /// Whether the process is exiting (`exit_group`) or has exited
     /// (`procexit`, the last event it is visible for).
     pub exited: bool,
+    /// `comm` and the arguments joined by spaces, built on first use and
+    /// dropped whenever either changes ([`Process::names_changed`]), so
+    /// that filters on the command line read it without building it per
+    /// event.
+    cmdline: OnceLock<Box<[u8]>>,
+}
+
+impl Process {
+    /// The command line as sysdig shows it (`proc.cmdline`): the name and
+    /// the arguments, joined by spaces.
+    pub fn cmdline(&self) -> &[u8] {
+        self.cmdline.get_or_init(|| {
+            let mut out = self.comm.clone();
+            for arg in &self.args {
+                if !out.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(arg);
+            }
+            out.into_boxed_slice()
+        })
+    }
+
+    /// The arguments joined by spaces (`proc.args`): the tail of
+    /// [`Process::cmdline`].
+    pub fn joined_args(&self) -> &[u8] {
+        let line = self.cmdline();
+        if self.args.is_empty() {
+            return &[];
+        }
+        let skip = if self.comm.is_empty() { 0 } else { self.comm.len() + 1 };
+        &line[skip..]
+    }
+
+    /// Must follow every change to `comm` or `args`: the cached command
+    /// line is rebuilt on its next use.
+    pub fn names_changed(&mut self) {
+        self.cmdline = OnceLock::new();
+    }
+}
+
+/// A capability set: its bits, and the names sysdig shows for them
+/// (`thread.cap_effective`), rendered on first use and kept with the bits
+/// they describe. The default is the unknown set of a process first seen
+/// mid-life, before any exec or capset says what it holds.
+#[derive(Debug, Clone, Default)]
+pub struct CapSet {
+    bits: u64,
+    known: bool,
+    names: OnceLock<Box<[u8]>>,
+}
+
+impl PartialEq for CapSet {
+    fn eq(&self, other: &Self) -> bool {
+        (self.bits, self.known) == (other.bits, other.known)
+    }
+}
+
+impl Eq for CapSet {}
+
+/// Capability names by bit number, as libsinsp knows them: bits past
+/// the last are not shown.
+const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+impl CapSet {
+    /// The set with these bits.
+    pub fn new(bits: u64) -> Self {
+        CapSet {
+            bits,
+            known: true,
+            names: OnceLock::new(),
+        }
+    }
+
+    /// Its bits (bit N is capability N); 0 while unknown.
+    pub fn bits(&self) -> u64 {
+        self.bits
+    }
+
+    /// Whether the set is known.
+    pub fn is_known(&self) -> bool {
+        self.known
+    }
+
+    /// Its capabilities' names in bit order, separated by spaces
+    /// (`CAP_CHOWN CAP_DAC_OVERRIDE …`), empty for the empty set; `None`
+    /// while unknown.
+    pub fn names(&self) -> Option<&[u8]> {
+        if !self.known {
+            return None;
+        }
+        let names = self.names.get_or_init(|| {
+            let mut out = Vec::new();
+            for (bit, name) in CAP_NAMES.iter().enumerate() {
+                if self.bits & (1 << bit) != 0 {
+                    if !out.is_empty() {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(name.as_bytes());
+                }
+            }
+            out.into_boxed_slice()
+        });
+        Some(names)
+    }
 }
 
 /// What one file descriptor refers to.
@@ -318,6 +465,9 @@ pub struct State {
     thread_generation: u64,
     /// Pipes get names from this counter: the records carry no inode.
     next_pipe: u64,
+    /// The file the last failed open asked for, with the (number, time)
+    /// of its event: libsinsp describes a failed open by it (fd -1).
+    failed_open: Option<(u64, u64, Arc<FdEntry>)>,
 }
 
 impl std::fmt::Debug for State {
@@ -355,6 +505,7 @@ impl State {
             seen: [(0, 0, u64::MAX); SEEN],
             thread_generation: 0,
             next_pipe: 0,
+            failed_open: None,
         };
         for info in &snapshot.processes {
             let entry = ProcEntry {
@@ -478,6 +629,16 @@ impl State {
             .fds
             .get(&fd)
             .map(|entry| &**entry)
+    }
+
+    /// What a failed open (`event`, the last event applied) asked for: a
+    /// file named by the path it gave, resolved as a successful open's
+    /// would be. `None` for any other event.
+    pub fn failed_open(&self, event: &EventView<'_>) -> Option<&FdEntry> {
+        match &self.failed_open {
+            Some((num, ts, entry)) if *num == event.num() && *ts == event.ts() => Some(entry),
+            _ => None,
+        }
     }
 
     /// Every open fd of process `tgid`, in no particular order.
@@ -700,9 +861,9 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
         egid: info.egid,
         loginuid: info.loginuid,
         tty: info.tty,
-        cap_effective: info.cap_effective,
-        cap_permitted: info.cap_permitted,
-        cap_inheritable: info.cap_inheritable,
+        cap_effective: CapSet::new(info.cap_effective),
+        cap_permitted: CapSet::new(info.cap_permitted),
+        cap_inheritable: CapSet::new(info.cap_inheritable),
         start_ts: info.start_ts,
         container_id: if info.container_id.is_empty() {
             HOST.to_owned()
@@ -710,6 +871,7 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
             info.container_id.clone()
         },
         exited: false,
+        cmdline: OnceLock::new(),
     }
 }
 
