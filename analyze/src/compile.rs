@@ -355,6 +355,15 @@ fn compile_side(
             let bracket = field.arg.as_ref().map(|a| a.text.as_str());
             let resolved = fields::resolve(&field.name, bracket, catalog.types, catalog.table)
                 .map_err(|message| FilterError::at(field.span, message))?;
+            if resolved.is_print_only() {
+                return Err(FilterError::at(
+                    field.span,
+                    format!(
+                        "{} is print-only (it follows -t): filter on evt.rawtime, evt.time or evt.reltime",
+                        field.name
+                    ),
+                ));
+            }
             cx.needs.add(&resolved);
             let ty = resolved.def().ty;
             Ok((Side::Field(resolved), ty))

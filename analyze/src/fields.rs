@@ -48,6 +48,7 @@ pub struct FieldDef {
 enum Which {
     EvtNum,
     EvtTime,
+    EvtOutputtime,
     EvtDatetime,
     EvtRawtime,
     EvtReltime,
@@ -202,6 +203,13 @@ pub static FIELDS: &[FieldDef] = &[
         A::None,
         Which::EvtTime,
         "Time of the event, HH:MM:SS.nnnnnnnnn (UTC).",
+    ),
+    def(
+        "evt.outputtime",
+        T::Str,
+        A::None,
+        Which::EvtOutputtime,
+        "Print-only (-p): the event's time as -t shows it: h clock time (the default, as evt.time), a seconds since the epoch, r since the first event, d the call's latency, D since the previous printed event; in -j the raw ns. Filters use evt.rawtime, evt.time or evt.reltime instead.",
     ),
     def(
         "evt.datetime",
@@ -1150,7 +1158,7 @@ impl Shape {
             | ProcCmdline
             | ProcPcmdline
             | ProcAcmdline => Shape::Text,
-            EvtTime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg | EvtRes | EvtBuffer
+            EvtTime | EvtOutputtime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg | EvtRes | EvtBuffer
             | ProcExeline | ProcIsExeUpperLayer | FdIp | FdCip | FdSip | FdLip | FdRip | FdNet | FdCnet
             | FdSnet | FdLnet | FdRnet | FdSipName | FsPathName | FsPathSource | FsPathTarget
             | NotCaptured => Shape::Other,
@@ -1904,7 +1912,9 @@ impl Field {
     fn extract_other<'a>(&self, ctx: &Ctx<'a>) -> Option<Value<'a>> {
         let e = &ctx.event;
         match self.def.id {
-            Which::EvtTime => owned(crate::render::clock_time(e.ts())),
+            // The printer shows evt.outputtime as -t says; elsewhere it is
+            // the default, the clock time.
+            Which::EvtTime | Which::EvtOutputtime => owned(crate::render::clock_time(e.ts())),
             Which::EvtDatetime => owned(crate::render::date_time(e.ts())),
             Which::EvtArgs | Which::EvtInfo => owned(crate::render::args(ctx)),
             Which::EvtArg if matches!(self.arg, Arg::Res) => {
@@ -2064,6 +2074,11 @@ impl Field {
             (Which::EvtTypeIs, Arg::Types(ids)) => Some(ids),
             _ => None,
         }
+    }
+
+    /// Whether this field is only for output formats (`evt.outputtime`).
+    pub fn is_print_only(&self) -> bool {
+        self.def.id == Which::EvtOutputtime
     }
 
     /// Whether this field is `evt.type`.

@@ -327,6 +327,9 @@ fn compile_errors_point_at_the_offending_token() {
         "{}",
         e.message
     );
+    let e = error(&trace, "evt.type=openat and evt.outputtime > 0");
+    assert_eq!(e.span.start, 20);
+    assert!(e.message.contains("print-only"), "{}", e.message);
     assert!(
         error(&trace, "evt.type=openat and")
             .render("evt.type=openat and")
