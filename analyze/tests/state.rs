@@ -325,6 +325,7 @@ fn dups_copy_the_entry_and_set_close_on_exec_as_asked() {
         ev("dup3", 100, 100, 2, vec![fd(4), fd(2), u(O_CLOEXEC)]),
         ev("dup", 100, 100, 5, vec![fd(3), fd(5), u(0)]),
         ev("fcntl", 100, 100, 10, vec![fd(4), u(1030), u(3)]),
+        ev("fcntl", 100, 100, 11, vec![fd(4), u(0), u(11)]),
         ev("fcntl", 100, 100, 0, vec![fd(5), u(2), u(1)]),
         ev("dup2", 100, 100, 2, vec![fd(77), fd(2), u(0)]),
     ];
@@ -338,6 +339,13 @@ fn dups_copy_the_entry_and_set_close_on_exec_as_asked() {
     assert_eq!(dup.name, b"/var/log/app.log");
     assert!(dup.cloexec, "F_SETFD FD_CLOEXEC");
     assert!(state.fd(100, 10).unwrap().cloexec, "F_DUPFD_CLOEXEC");
+    // Plain F_DUPFD copies the entry but, like dup, not close-on-exec.
+    let copy = state.fd(100, 11).unwrap();
+    assert_eq!(
+        (copy.name.as_slice(), copy.cloexec),
+        (&b"/tmp/log"[..], false),
+        "F_DUPFD"
+    );
     assert!(
         state.fd(100, 2).is_none(),
         "a dup of an unknown fd leaves the target unknown"
