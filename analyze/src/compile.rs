@@ -1594,7 +1594,11 @@ mod tests {
                 (Ok(_), None) => {}
                 (Err(e), Some(at)) => {
                     assert_eq!(e.span.start, at, "{source}: {}", e.message);
-                    assert!(e.message.contains("is not a port"), "{source}: {}", e.message);
+                    assert!(
+                        e.message.contains("is not a port"),
+                        "{source}: {}",
+                        e.message
+                    );
                     assert!(e.render(source).contains('^'), "{source}");
                 }
                 (Ok(_), Some(_)) => panic!("{source} compiled"),

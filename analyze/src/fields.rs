@@ -1107,9 +1107,8 @@ impl Shape {
             | EvtBuflen | EvtCount | ProcPid | ProcPpid | ProcVpid | ProcApid | ProcCmdnargs
             | ProcTty | ProcSid | ProcPgid | ProcLoginshellid | ProcDuration | ProcPidTs
             | ProcPpidDuration | ProcVpgid | ThreadTid | ThreadVtid | FdNum | FdPort | FdCport
-            | FdSport | FdLport | FdRport | UserUid | UserLoginuid | GroupGid | ContainerStartTs => {
-                Shape::Num
-            }
+            | FdSport | FdLport | FdRport | UserUid | UserLoginuid | GroupGid
+            | ContainerStartTs => Shape::Num,
             EvtFailed | EvtIsIo | EvtIsIoRead | EvtIsIoWrite | EvtIsWait | EvtIsOpenRead
             | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate | ProcIsExeFromMemfd
             | ProcIsVpgidLeader | ProcIsSidLeader | ThreadIsmain | FdIsServer | FdConnected
@@ -1158,10 +1157,10 @@ impl Shape {
             | ProcCmdline
             | ProcPcmdline
             | ProcAcmdline => Shape::Text,
-            EvtTime | EvtOutputtime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg | EvtRes | EvtBuffer
-            | ProcExeline | ProcIsExeUpperLayer | FdIp | FdCip | FdSip | FdLip | FdRip | FdNet | FdCnet
-            | FdSnet | FdLnet | FdRnet | FdSipName | FsPathName | FsPathSource | FsPathTarget
-            | NotCaptured => Shape::Other,
+            EvtTime | EvtOutputtime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg
+            | EvtRes | EvtBuffer | ProcExeline | ProcIsExeUpperLayer | FdIp | FdCip | FdSip
+            | FdLip | FdRip | FdNet | FdCnet | FdSnet | FdLnet | FdRnet | FdSipName
+            | FsPathName | FsPathSource | FsPathTarget | NotCaptured => Shape::Other,
         }
     }
 }

@@ -237,7 +237,10 @@ fn operators_behave_like_sysdig() {
     assert_eq!(with_fd, 1063);
     assert_eq!(
         count(&trace, "fd.name exists and fd.num=-1"),
-        count(&trace, "evt.type in (open,openat,openat2,creat) and evt.failed=true")
+        count(
+            &trace,
+            "evt.type in (open,openat,openat2,creat) and evt.failed=true"
+        )
     );
     assert_eq!(count(&trace, "fd.name != /nonexistent"), with_fd);
     assert!(count(&trace, "not fd.name = /nonexistent") > with_fd);
@@ -1085,7 +1088,12 @@ fn capabilities_and_opens() -> TraceFile<Vec<u8>> {
     };
     let snapshot = Snapshot {
         processes: vec![
-            process(10, CAP_CHOWN | CAP_SYS_ADMIN, CAP_SYS_MODULE | CAP_SYS_ADMIN, 0),
+            process(
+                10,
+                CAP_CHOWN | CAP_SYS_ADMIN,
+                CAP_SYS_MODULE | CAP_SYS_ADMIN,
+                0,
+            ),
             process(11, 0, 0, 0),
         ],
         threads: [10, 11]
@@ -1102,7 +1110,13 @@ fn capabilities_and_opens() -> TraceFile<Vec<u8>> {
             pid,
             "openat",
             ret,
-            vec![Value::Fd(dirfd), s(path), Value::Uint(flags), Value::Uint(0), Value::Fd(ret)],
+            vec![
+                Value::Fd(dirfd),
+                s(path),
+                Value::Uint(flags),
+                Value::Uint(0),
+                Value::Fd(ret),
+            ],
         )
     };
     const O_DIRECTORY: u64 = 0o200_000;
@@ -1110,11 +1124,21 @@ fn capabilities_and_opens() -> TraceFile<Vec<u8>> {
         openat(10, -100, "missing.txt", 0, -2),
         openat(10, -100, "/etc", O_DIRECTORY, 3),
         openat(10, 3, "shadow.bak", 0, -13),
-        event(10, "open", -2, vec![s("/abs/x"), Value::Uint(0), Value::Uint(0), Value::Fd(-2)]),
+        event(
+            10,
+            "open",
+            -2,
+            vec![s("/abs/x"), Value::Uint(0), Value::Uint(0), Value::Fd(-2)],
+        ),
         openat(10, 3, "hosts", 0, 4),
         event(11, "getpid", 11, vec![]),
         event(30, "getpid", 30, vec![]),
-        event(10, "capset", 0, vec![Value::Uint(0), Value::Uint(CAP_SYS_MODULE), Value::Uint(0)]),
+        event(
+            10,
+            "capset",
+            0,
+            vec![Value::Uint(0), Value::Uint(CAP_SYS_MODULE), Value::Uint(0)],
+        ),
     ];
     written(&snapshot, &events)
 }
@@ -1134,15 +1158,25 @@ fn capabilities_read_as_names_as_falco_tests_them() {
     assert_eq!(
         rows,
         [
-            ["CAP_CHOWN CAP_SYS_ADMIN", "CAP_SYS_MODULE CAP_SYS_ADMIN", ""],
+            [
+                "CAP_CHOWN CAP_SYS_ADMIN",
+                "CAP_SYS_MODULE CAP_SYS_ADMIN",
+                ""
+            ],
             ["", "", ""],
         ]
     );
     // Process 10's events before its capset, then none after it drops
     // CAP_SYS_ADMIN from its effective set.
-    assert_eq!(count(&trace, "thread.cap_effective contains CAP_SYS_ADMIN"), 5);
+    assert_eq!(
+        count(&trace, "thread.cap_effective contains CAP_SYS_ADMIN"),
+        5
+    );
     assert_eq!(count(&trace, "thread.cap_effective icontains sys_admin"), 5);
-    assert_eq!(count(&trace, "thread.cap_permitted icontains sys_module"), 6);
+    assert_eq!(
+        count(&trace, "thread.cap_permitted icontains sys_module"),
+        6
+    );
     assert_eq!(
         count(
             &trace,
@@ -1152,9 +1186,15 @@ fn capabilities_read_as_names_as_falco_tests_them() {
     );
     assert_eq!(count(&trace, "thread.cap_effective = ''"), 2);
     assert_eq!(count(&trace, "thread.cap_effective != ''"), 5);
-    assert_eq!(count(&trace, "thread.cap_inheritable exists and proc.pid=10"), 6);
+    assert_eq!(
+        count(&trace, "thread.cap_inheritable exists and proc.pid=10"),
+        6
+    );
     // The process nobody knows has no capabilities to test.
-    assert_eq!(count(&trace, "proc.pid=30 and thread.cap_effective exists"), 0);
+    assert_eq!(
+        count(&trace, "proc.pid=30 and thread.cap_effective exists"),
+        0
+    );
     assert_eq!(
         count(&trace, "thread.cap_effective glob '*CAP_SYS_ADMIN*'"),
         5
@@ -1205,7 +1245,11 @@ fn failed_opens_name_the_file_they_asked_for() {
     );
     // Successful opens keep their own fds, and a failed open's file is
     // not left behind for the events after it.
-    let rows = query(&trace, "evt.type=openat and evt.res=SUCCESS", &["fd.num", "fd.name"]);
+    let rows = query(
+        &trace,
+        "evt.type=openat and evt.res=SUCCESS",
+        &["fd.num", "fd.name"],
+    );
     assert_eq!(rows, [["3", "/etc"], ["4", "/etc/hosts"]]);
     assert_eq!(count(&trace, "fd.num=-1"), 3);
     assert_eq!(count(&trace, "evt.type=getpid and fd.name exists"), 0);
@@ -1225,13 +1269,28 @@ fn names_of_a_process_first_seen_mid_life_are_missing() {
     let rows = query(&trace, "proc.pid=30", &fields);
     assert_eq!(rows, [["<NA>"; 6]]);
     for field in fields {
-        assert_eq!(count(&trace, &format!("proc.pid=30 and {field}=''")), 0, "{field}");
-        assert_eq!(count(&trace, &format!("proc.pid=30 and {field}!=''")), 0, "{field}");
+        assert_eq!(
+            count(&trace, &format!("proc.pid=30 and {field}=''")),
+            0,
+            "{field}"
+        );
+        assert_eq!(
+            count(&trace, &format!("proc.pid=30 and {field}!=''")),
+            0,
+            "{field}"
+        );
     }
     let rows = query(&trace, "proc.pid=11", &fields);
     assert_eq!(
         rows,
-        [["sh", "/bin/sh", "/bin/sh", "sh -c true", "-c true", "/bin/sh -c true"]]
+        [[
+            "sh",
+            "/bin/sh",
+            "/bin/sh",
+            "sh -c true",
+            "-c true",
+            "/bin/sh -c true"
+        ]]
     );
     assert_eq!(count(&trace, "proc.cmdline contains 'sh -c'"), 7);
     assert_eq!(count(&trace, "proc.args = '-c true'"), 7);

@@ -137,7 +137,11 @@ impl Process {
         if self.args.is_empty() {
             return &[];
         }
-        let skip = if self.comm.is_empty() { 0 } else { self.comm.len() + 1 };
+        let skip = if self.comm.is_empty() {
+            0
+        } else {
+            self.comm.len() + 1
+        };
         &line[skip..]
     }
 
