@@ -1156,11 +1156,12 @@ impl Shape {
             | ProcArgs
             | ProcCmdline
             | ProcPcmdline
-            | ProcAcmdline => Shape::Text,
+            | ProcAcmdline
+            | ProcExeline => Shape::Text,
             EvtTime | EvtOutputtime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg
-            | EvtRes | EvtBuffer | ProcExeline | ProcIsExeUpperLayer | FdIp | FdCip | FdSip
-            | FdLip | FdRip | FdNet | FdCnet | FdSnet | FdLnet | FdRnet | FdSipName
-            | FsPathName | FsPathSource | FsPathTarget | NotCaptured => Shape::Other,
+            | EvtRes | EvtBuffer | ProcIsExeUpperLayer | FdIp | FdCip | FdSip | FdLip | FdRip
+            | FdNet | FdCnet | FdSnet | FdLnet | FdRnet | FdSipName | FsPathName | FsPathSource
+            | FsPathTarget | NotCaptured => Shape::Other,
         }
     }
 }
@@ -1453,17 +1454,6 @@ fn owned(text: String) -> Option<Value<'static>> {
 
 fn num(n: impl Into<i128>) -> Option<Value<'static>> {
     Some(Value::Num(n.into()))
-}
-
-fn join_args(first: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = first.to_vec();
-    for arg in args {
-        if !out.is_empty() {
-            out.push(b' ');
-        }
-        out.extend_from_slice(arg);
-    }
-    out
 }
 
 fn basename(path: &[u8]) -> &[u8] {
@@ -1799,6 +1789,7 @@ impl Field {
                 p.joined_args()
             }
             Which::ProcCmdline => known(ctx.process()?.cmdline())?,
+            Which::ProcExeline => known(ctx.process()?.exeline())?,
             Which::ProcPcmdline => known(ctx.state.ancestor(e.tgid(), 1)?.cmdline())?,
             Which::ProcAcmdline => known(self.ancestor(ctx)?.cmdline())?,
             Which::ThreadCapEffective => ctx.process()?.cap_effective.names()?,
@@ -1947,13 +1938,7 @@ impl Field {
                 ValueRef::Bytes(b) => Some(Value::Bytes(b)),
                 _ => None,
             },
-            Which::ProcExeline => {
-                let p = ctx.process()?;
-                if p.exe.is_empty() && p.args.is_empty() {
-                    return None;
-                }
-                Some(Value::Str(Cow::Owned(join_args(&p.exe, &p.args))))
-            }
+
             Which::ProcIsExeUpperLayer | Which::FdSipName | Which::NotCaptured => None,
             Which::FdIp | Which::FdNet => {
                 let fd = ctx.fd()?;

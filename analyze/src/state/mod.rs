@@ -112,22 +112,21 @@ pub struct Process {
     /// that filters on the command line read it without building it per
     /// event.
     cmdline: OnceLock<Box<[u8]>>,
+    /// The executable and the arguments joined by spaces, kept likewise.
+    exeline: OnceLock<Box<[u8]>>,
 }
 
 impl Process {
     /// The command line as sysdig shows it (`proc.cmdline`): the name and
     /// the arguments, joined by spaces.
     pub fn cmdline(&self) -> &[u8] {
-        self.cmdline.get_or_init(|| {
-            let mut out = self.comm.clone();
-            for arg in &self.args {
-                if !out.is_empty() {
-                    out.push(b' ');
-                }
-                out.extend_from_slice(arg);
-            }
-            out.into_boxed_slice()
-        })
+        self.cmdline.get_or_init(|| join(&self.comm, &self.args))
+    }
+
+    /// The executable and the arguments, joined by spaces
+    /// (`proc.exeline`).
+    pub fn exeline(&self) -> &[u8] {
+        self.exeline.get_or_init(|| join(&self.exe, &self.args))
     }
 
     /// The arguments joined by spaces (`proc.args`): the tail of
@@ -145,11 +144,24 @@ impl Process {
         &line[skip..]
     }
 
-    /// Must follow every change to `comm` or `args`: the cached command
-    /// line is rebuilt on its next use.
+    /// Must follow every change to `comm`, `exe` or `args`: the cached
+    /// command lines are rebuilt on their next use.
     pub fn names_changed(&mut self) {
         self.cmdline = OnceLock::new();
+        self.exeline = OnceLock::new();
     }
+}
+
+/// `first` and `args` joined by spaces.
+fn join(first: &[u8], args: &[Vec<u8>]) -> Box<[u8]> {
+    let mut out = first.to_vec();
+    for arg in args {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(arg);
+    }
+    out.into_boxed_slice()
 }
 
 /// A capability set: its bits, and the names sysdig shows for them
@@ -876,6 +888,7 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
         },
         exited: false,
         cmdline: OnceLock::new(),
+        exeline: OnceLock::new(),
     }
 }
 
