@@ -529,6 +529,94 @@ fn pipes_socketpairs_memfds_and_anonymous_fds() {
     assert!(state.fd(100, 0).is_none());
 }
 
+/// `clone` of a new process that shares its parent's fd table.
+fn clone_files(parent: u32, child: u32) -> [Event; 2] {
+    const CLONE_FILES: u64 = 0x400;
+    let flags = CLONE_FILES | SIGCHLD;
+    [
+        ev(
+            "clone",
+            parent,
+            parent,
+            i64::from(child),
+            vec![u(flags), Value::Int(i64::from(child))],
+        ),
+        ev("clone", child, child, 0, vec![u(flags), Value::Int(0)]),
+    ]
+}
+
+#[test]
+fn processes_made_with_clone_files_share_one_fd_table_until_they_unshare() {
+    const CLONE_FILES: u64 = 0x400;
+    let [parent, child] = clone_files(100, 102);
+    let [parent2, child2] = clone_files(100, 103);
+    let events = [
+        parent,
+        child,
+        // Opened by the child, seen by the parent; closed by the parent,
+        // gone for the child.
+        openat(102, AT_FDCWD, "/tmp/shared", 0, 5),
+        close(100, 3),
+        getpid(102),
+        // The child takes a private copy; from then on, each its own.
+        ev("unshare", 102, 102, 0, vec![u(CLONE_FILES)]),
+        openat(102, AT_FDCWD, "/tmp/private", 0, 6),
+        openat(100, AT_FDCWD, "/tmp/parent", O_CLOEXEC, 7),
+        // A second sharer outlives the parent: the table stays with it.
+        parent2,
+        child2,
+        ev("procexit", 100, 100, 0, vec![Value::Int(0), Value::Int(0)]),
+        openat(103, AT_FDCWD, "/tmp/after", 0, 8),
+        // Its exec keeps the table without the close-on-exec fd.
+        execve(103, "/bin/true", &["true"], "/bin/true", "/home/u"),
+    ];
+    let state = replay(&shell_snapshot(), &events, |num, state| match num {
+        2 => {
+            assert_eq!(name_of(state, 100, 5).as_deref(), Some("/tmp/shared"));
+            assert_eq!(name_of(state, 102, 3).as_deref(), Some("/var/log/app.log"));
+        }
+        4 => assert_eq!(name_of(state, 102, 3), None, "closed by the parent"),
+        7 => {
+            assert_eq!(name_of(state, 102, 6).as_deref(), Some("/tmp/private"));
+            assert_eq!(name_of(state, 100, 6), None);
+            assert_eq!(name_of(state, 100, 7).as_deref(), Some("/tmp/parent"));
+            assert_eq!(name_of(state, 102, 7), None);
+            assert_eq!(name_of(state, 102, 5).as_deref(), Some("/tmp/shared"));
+        }
+        11 => {
+            assert!(state.process(100).is_none(), "reaped");
+            assert_eq!(name_of(state, 103, 8).as_deref(), Some("/tmp/after"));
+            assert_eq!(name_of(state, 103, 7).as_deref(), Some("/tmp/parent"));
+        }
+        _ => {}
+    });
+    assert_eq!(name_of(&state, 103, 7), None, "close-on-exec");
+    assert_eq!(name_of(&state, 103, 5).as_deref(), Some("/tmp/shared"));
+    assert_eq!(name_of(&state, 103, 8).as_deref(), Some("/tmp/after"));
+    assert_eq!(name_of(&state, 102, 8), None);
+}
+
+#[test]
+fn an_exec_in_a_process_sharing_its_table_leaves_the_others_theirs() {
+    let [parent, child] = clone_files(100, 102);
+    let events = [
+        parent,
+        child,
+        openat(100, AT_FDCWD, "/tmp/cloexec", O_CLOEXEC, 4),
+        execve(100, "/bin/true", &["true"], "/bin/true", "/home/u"),
+        openat(102, AT_FDCWD, "/tmp/child", 0, 5),
+    ];
+    let state = replay(&shell_snapshot(), &events, |_, _| {});
+    // The child keeps the table as it was, close-on-exec fd included.
+    assert_eq!(name_of(&state, 102, 4).as_deref(), Some("/tmp/cloexec"));
+    assert_eq!(name_of(&state, 102, 5).as_deref(), Some("/tmp/child"));
+    // The exec'd parent has a copy without it, and without what the child
+    // opened after.
+    assert_eq!(name_of(&state, 100, 4), None);
+    assert_eq!(name_of(&state, 100, 5), None);
+    assert_eq!(name_of(&state, 100, 3).as_deref(), Some("/var/log/app.log"));
+}
+
 #[test]
 fn fork_copies_the_parent_when_its_record_comes_first() {
     let [parent, child] = fork(100, 101);

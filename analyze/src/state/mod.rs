@@ -11,6 +11,10 @@
 //! one is applied. Exited processes are dropped, so memory follows the live
 //! processes and their open fds, not the length of the trace.
 //!
+//! Threads use their process' fd table; a process made with `CLONE_FILES`
+//! (and not `CLONE_THREAD`) uses its creator's, as the kernel shares it,
+//! until an exec or `unshare(CLONE_FILES)` gives it a copy of its own.
+//!
 //! Captures may start with an empty snapshot: a thread or process first
 //! seen in an event is then created with what the event says (its ids) and
 //! filled in by later clone and exec events.
@@ -298,25 +302,35 @@ pub struct FdEntry {
 /// A process with what belongs to it.
 /// A process and its fd table, as found by [`State::process_ref`].
 #[derive(Debug, Clone, Copy)]
-pub struct ProcessRef<'a>(&'a ProcEntry);
+pub struct ProcessRef<'a> {
+    entry: &'a ProcEntry,
+    /// Its fd table: its own, or the one it shares (`CLONE_FILES`).
+    fds: &'a FdTable,
+}
 
 impl<'a> ProcessRef<'a> {
     /// The process.
     pub fn info(self) -> &'a Process {
-        &self.0.info
+        &self.entry.info
     }
 
     /// Its fd `fd`, if open.
     pub fn fd(self, fd: i64) -> Option<&'a FdEntry> {
-        self.0.fds.get(&fd).map(|entry| &**entry)
+        self.fds.get(&fd).map(|entry| &**entry)
     }
 }
 
 #[derive(Debug, Clone, Default)]
 struct ProcEntry {
     info: Process,
-    /// Its fd table, shared by its threads.
+    /// Its fd table, shared by its threads; empty while it uses another
+    /// process' table.
     fds: FdTable,
+    /// The process whose fd table it uses (created with `CLONE_FILES` but
+    /// not `CLONE_THREAD`), 0 for its own. That process uses its own.
+    fds_of: u32,
+    /// The processes that use its fd table.
+    sharers: Vec<u32>,
     /// Its known threads, so that reaping it needs no scan.
     tids: Vec<u32>,
     /// Whether any process was ever given it as parent: only then can its
@@ -634,17 +648,83 @@ impl State {
     /// Process `tgid` with its fd table, for callers that look up both: one
     /// lookup instead of two.
     pub fn process_ref(&self, tgid: u32) -> Option<ProcessRef<'_>> {
-        self.processes.get(&tgid).map(ProcessRef)
+        let entry = self.processes.get(&tgid)?;
+        let fds = match entry.fds_of {
+            0 => &entry.fds,
+            owner => self.processes.get(&owner).map_or(&entry.fds, |o| &o.fds),
+        };
+        Some(ProcessRef { entry, fds })
     }
 
     /// The fd table entry of process `tgid` (threads share their process'
-    /// table).
+    /// table, processes made with `CLONE_FILES` their creator's).
     pub fn fd(&self, tgid: u32, fd: i64) -> Option<&FdEntry> {
-        self.processes
-            .get(&tgid)?
-            .fds
-            .get(&fd)
-            .map(|entry| &**entry)
+        self.process_ref(tgid)?.fd(fd)
+    }
+
+    /// The process whose fd table process `tgid` uses: itself, or the one
+    /// it shares a table with.
+    fn table_of(&self, tgid: u32) -> u32 {
+        match self.processes.get(&tgid) {
+            Some(p) if p.fds_of != 0 => p.fds_of,
+            _ => tgid,
+        }
+    }
+
+    /// The fd table process `tgid` uses, to change.
+    fn table_mut(&mut self, tgid: u32) -> Option<&mut FdTable> {
+        let owner = self.table_of(tgid);
+        self.processes.get_mut(&owner).map(|p| &mut p.fds)
+    }
+
+    /// Process `tgid` gets an fd table of its own, as `unshare(CLONE_FILES)`
+    /// and exec give it: a copy of the one it shared, while the processes
+    /// that shared its table keep that table between them.
+    fn unshare_fds(&mut self, tgid: u32) {
+        let Some(process) = self.processes.get(&tgid) else {
+            return;
+        };
+        let owner = process.fds_of;
+        if owner != 0 {
+            let table = self
+                .processes
+                .get(&owner)
+                .map(|o| o.fds.clone())
+                .unwrap_or_default();
+            if let Some(o) = self.processes.get_mut(&owner) {
+                o.sharers.retain(|&p| p != tgid);
+            }
+            if let Some(process) = self.processes.get_mut(&tgid) {
+                process.fds = table;
+                process.fds_of = 0;
+            }
+        } else if !process.sharers.is_empty() {
+            let table = process.fds.clone();
+            let sharers = self
+                .processes
+                .get_mut(&tgid)
+                .map(|p| std::mem::take(&mut p.sharers))
+                .unwrap_or_default();
+            self.hand_table_over(table, sharers);
+        }
+    }
+
+    /// The processes `sharers` go on sharing `table` without the process
+    /// that held it: the first of them holds it now.
+    fn hand_table_over(&mut self, table: FdTable, sharers: Vec<u32>) {
+        let Some((&holder, rest)) = sharers.split_first() else {
+            return;
+        };
+        for &other in rest {
+            if let Some(p) = self.processes.get_mut(&other) {
+                p.fds_of = holder;
+            }
+        }
+        if let Some(p) = self.processes.get_mut(&holder) {
+            p.fds = table;
+            p.fds_of = 0;
+            p.sharers = rest.to_vec();
+        }
     }
 
     /// What a failed open (`event`, the last event applied) asked for: a
@@ -659,8 +739,7 @@ impl State {
 
     /// Every open fd of process `tgid`, in no particular order.
     pub fn fds(&self, tgid: u32) -> impl Iterator<Item = (i64, &FdEntry)> + '_ {
-        self.processes
-            .get(&tgid)
+        self.process_ref(tgid)
             .into_iter()
             .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, &**entry)))
     }
@@ -770,13 +849,13 @@ impl State {
         for change in deferred.drain(..) {
             match change {
                 Deferred::CloseFd { tgid, fd } => {
-                    if let Some(process) = self.processes.get_mut(&tgid) {
-                        process.fds.remove(&fd);
+                    if let Some(fds) = self.table_mut(tgid) {
+                        fds.remove(&fd);
                     }
                 }
                 Deferred::CloseRange { tgid, first, last } => {
-                    if let Some(process) = self.processes.get_mut(&tgid) {
-                        process.fds.retain(|fd, _| !(first..=last).contains(fd));
+                    if let Some(fds) = self.table_mut(tgid) {
+                        fds.retain(|fd, _| !(first..=last).contains(fd));
                     }
                 }
                 Deferred::RemoveThread { tid } => self.remove_thread(tid),
@@ -803,6 +882,13 @@ impl State {
         let Some(process) = self.processes.remove(&tgid) else {
             return;
         };
+        if process.fds_of != 0 {
+            if let Some(owner) = self.processes.get_mut(&process.fds_of) {
+                owner.sharers.retain(|&p| p != tgid);
+            }
+        } else if !process.sharers.is_empty() {
+            self.hand_table_over(process.fds.clone(), process.sharers.clone());
+        }
         for &tid in &process.tids {
             if self.threads.get(&tid).is_some_and(|t| t.tgid == tgid) {
                 self.threads.remove(&tid);
