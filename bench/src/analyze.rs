@@ -21,7 +21,7 @@ const FILTERS: [(&str, &str); 4] = [
     ),
     (
         "cmdline-heavy",
-        "proc.cmdline contains curl and proc.pcmdline contains bash",
+        "proc.cmdline contains health and proc.args contains app.internal and proc.exeline contains curl",
     ),
 ];
 
