@@ -60,6 +60,7 @@ fn fields_lists_every_field_with_type_and_description() {
     assert_eq!(run.code, 0);
     for name in [
         "evt.type",
+        "evt.outputtime",
         "proc.aname[N]",
         "fd.name",
         "evt.arg[NAME|N]",

@@ -73,7 +73,7 @@ fn check_contents(name: &str, trace: &str) {
         "{name}: syscalls"
     );
     assert_eq!(
-        distinct(trace, "syscall.type exists", "%proc.pid %proc.name"),
+        distinct(trace, "syscall.type exists", "*%proc.pid %proc.name"),
         golden(name, "procs"),
         "{name}: processes"
     );

@@ -355,6 +355,15 @@ fn compile_side(
             let bracket = field.arg.as_ref().map(|a| a.text.as_str());
             let resolved = fields::resolve(&field.name, bracket, catalog.types, catalog.table)
                 .map_err(|message| FilterError::at(field.span, message))?;
+            if resolved.is_print_only() {
+                return Err(FilterError::at(
+                    field.span,
+                    format!(
+                        "{} is print-only (it follows -t): filter on evt.rawtime, evt.time or evt.reltime",
+                        field.name
+                    ),
+                ));
+            }
             cx.needs.add(&resolved);
             let ty = resolved.def().ty;
             Ok((Side::Field(resolved), ty))
@@ -698,6 +707,16 @@ fn compile_compare(compare: &Compare, cx: &mut Compiler<'_>) -> Result<Node, Fil
     let num = |lit: &Literal| -> Result<i128, FilterError> {
         match (is_port, service_port(&lit.text)) {
             (true, Some(port)) => Ok(port),
+            (true, None) => match parse_num(lit) {
+                Ok(port) if (0..=i128::from(u16::MAX)).contains(&port) => Ok(port),
+                _ => Err(FilterError::at(
+                    lit.span,
+                    format!(
+                        "'{}' is not a port: expected a number from 0 to 65535 or a service name (ssh, http…)",
+                        lit.text
+                    ),
+                )),
+            },
             _ => parse_num(lit),
         }
     };
@@ -1546,5 +1565,45 @@ mod tests {
         assert!(fast_nodes > 400, "{fast_nodes} fast filters");
         assert!(telling > 400, "{telling} filters matched some events");
         assert!(checked > 1_000_000, "{checked} results checked");
+    }
+
+    #[test]
+    fn port_values_are_checked_when_compiled() {
+        let trace = &samples()[0];
+        let tables = Tables::new(trace);
+        let catalog = tables.catalog(trace);
+        // (filter, where the caret goes, or None when it compiles)
+        let table: &[(&str, Option<usize>)] = &[
+            ("fd.sport=99999", Some(9)),
+            ("fd.port=-5", Some(8)),
+            ("fd.lport > 65536", Some(11)),
+            ("fd.rport in (22, 70000)", Some(17)),
+            ("fd.cport=0x10000", Some(9)),
+            ("fd.sport=5s", Some(9)),
+            ("evt.type=connect and fd.port <= 1e3", Some(32)),
+            ("fd.sport=65535", None),
+            ("fd.port=0", None),
+            ("fd.rport in (ssh, 443, 0x50)", None),
+            ("fd.lport != http", None),
+            // Only ports are bounded: an fd number may be negative.
+            ("fd.num=-1", None),
+            ("proc.pid=99999", None),
+        ];
+        for &(source, caret) in table {
+            match (Filter::new(source, catalog), caret) {
+                (Ok(_), None) => {}
+                (Err(e), Some(at)) => {
+                    assert_eq!(e.span.start, at, "{source}: {}", e.message);
+                    assert!(
+                        e.message.contains("is not a port"),
+                        "{source}: {}",
+                        e.message
+                    );
+                    assert!(e.render(source).contains('^'), "{source}");
+                }
+                (Ok(_), Some(_)) => panic!("{source} compiled"),
+                (Err(e), None) => panic!("{source}: {}", e.render(source)),
+            }
+        }
     }
 }

@@ -48,6 +48,7 @@ pub struct FieldDef {
 enum Which {
     EvtNum,
     EvtTime,
+    EvtOutputtime,
     EvtDatetime,
     EvtRawtime,
     EvtReltime,
@@ -202,6 +203,13 @@ pub static FIELDS: &[FieldDef] = &[
         A::None,
         Which::EvtTime,
         "Time of the event, HH:MM:SS.nnnnnnnnn (UTC).",
+    ),
+    def(
+        "evt.outputtime",
+        T::Str,
+        A::None,
+        Which::EvtOutputtime,
+        "Print-only (-p): the event's time as -t shows it: h clock time (the default, as evt.time), a seconds since the epoch, r since the first event, d the call's latency, D since the previous printed event; in -j the raw ns. Filters use evt.rawtime, evt.time or evt.reltime instead.",
     ),
     def(
         "evt.datetime",
@@ -439,7 +447,7 @@ pub static FIELDS: &[FieldDef] = &[
         T::Str,
         A::None,
         Which::ProcName,
-        "Process name (the kernel's comm: at most 15 bytes).",
+        "Process name (the kernel's comm: at most 15 bytes); missing for a process first seen mid-life until its exec, as are its exe, exepath, args and command line.",
     ),
     def(
         "proc.pname",
@@ -709,31 +717,31 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     def(
         "thread.cap_effective",
-        T::Num,
+        T::Str,
         A::None,
         Which::ThreadCapEffective,
-        "Effective capability set (bit mask).",
+        "Effective capability set as libsinsp shows it: the names of its capabilities in bit order, separated by spaces (CAP_CHOWN CAP_DAC_OVERRIDE …), empty for none, missing for a process first seen mid-life until its exec or capset; thread.cap_effective contains CAP_SYS_ADMIN tests one. Set at exec and capset, inherited across fork.",
     ),
     def(
         "thread.cap_permitted",
-        T::Num,
+        T::Str,
         A::None,
         Which::ThreadCapPermitted,
-        "Permitted capability set (bit mask).",
+        "Permitted capability set as libsinsp shows it: the names of its capabilities in bit order, separated by spaces (CAP_CHOWN CAP_DAC_OVERRIDE …), empty for none, missing for a process first seen mid-life until its exec or capset; thread.cap_permitted contains CAP_SYS_ADMIN tests one. Set at exec and capset, inherited across fork.",
     ),
     def(
         "thread.cap_inheritable",
-        T::Num,
+        T::Str,
         A::None,
         Which::ThreadCapInheritable,
-        "Inheritable capability set (bit mask).",
+        "Inheritable capability set as libsinsp shows it: the names of its capabilities in bit order, separated by spaces (CAP_CHOWN CAP_DAC_OVERRIDE …), empty for none, missing for a process first seen mid-life until its exec or capset; thread.cap_inheritable contains CAP_SYS_ADMIN tests one. Set at exec and capset, inherited across fork.",
     ),
     def(
         "fd.num",
         T::Num,
         A::None,
         Which::FdNum,
-        "The fd the event operates on (for calls that create one, the new fd).",
+        "The fd the event operates on (for calls that create one, the new fd); -1 for a failed open, whose fd.* fields describe the file it asked for (fd.type file, fd.name its path resolved against the dirfd or cwd), as libsinsp has them.",
     ),
     def(
         "fd.type",
@@ -1098,11 +1106,9 @@ impl Shape {
             EvtNum | EvtRawtime | EvtReltime | EvtLatency | EvtTypeIs | EvtCpu | EvtRawres
             | EvtBuflen | EvtCount | ProcPid | ProcPpid | ProcVpid | ProcApid | ProcCmdnargs
             | ProcTty | ProcSid | ProcPgid | ProcLoginshellid | ProcDuration | ProcPidTs
-            | ProcPpidDuration | ProcVpgid | ThreadTid | ThreadVtid | ThreadCapEffective
-            | ThreadCapPermitted | ThreadCapInheritable | FdNum | FdPort | FdCport | FdSport
-            | FdLport | FdRport | UserUid | UserLoginuid | GroupGid | ContainerStartTs => {
-                Shape::Num
-            }
+            | ProcPpidDuration | ProcVpgid | ThreadTid | ThreadVtid | FdNum | FdPort | FdCport
+            | FdSport | FdLport | FdRport | UserUid | UserLoginuid | GroupGid
+            | ContainerStartTs => Shape::Num,
             EvtFailed | EvtIsIo | EvtIsIoRead | EvtIsIoWrite | EvtIsWait | EvtIsOpenRead
             | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate | ProcIsExeFromMemfd
             | ProcIsVpgidLeader | ProcIsSidLeader | ThreadIsmain | FdIsServer | FdConnected
@@ -1143,12 +1149,19 @@ impl Shape {
             | ContainerName
             | ContainerImage
             | ContainerImageRepository
-            | ContainerType => Shape::Text,
-            EvtTime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg | EvtRes | EvtBuffer
-            | ProcArgs | ProcCmdline | ProcPcmdline | ProcAcmdline | ProcExeline
-            | ProcIsExeUpperLayer | FdIp | FdCip | FdSip | FdLip | FdRip | FdNet | FdCnet
-            | FdSnet | FdLnet | FdRnet | FdSipName | FsPathName | FsPathSource | FsPathTarget
-            | NotCaptured => Shape::Other,
+            | ContainerType
+            | ThreadCapEffective
+            | ThreadCapPermitted
+            | ThreadCapInheritable
+            | ProcArgs
+            | ProcCmdline
+            | ProcPcmdline
+            | ProcAcmdline
+            | ProcExeline => Shape::Text,
+            EvtTime | EvtOutputtime | EvtDatetime | EvtArgs | EvtInfo | EvtArg | EvtRawarg
+            | EvtRes | EvtBuffer | ProcIsExeUpperLayer | FdIp | FdCip | FdSip | FdLip | FdRip
+            | FdNet | FdCnet | FdSnet | FdLnet | FdRnet | FdSipName | FsPathName | FsPathSource
+            | FsPathTarget | NotCaptured => Shape::Other,
         }
     }
 }
@@ -1403,19 +1416,29 @@ impl<'a> Ctx<'a> {
     }
 
     /// The fd the event operates on.
+    /// A failed open's is -1, as libsinsp has it.
     pub fn fd_num(&self) -> Option<i64> {
         if self.info.returns_fd {
-            return (self.event.ret() >= 0).then_some(self.event.ret());
+            let ret = self.event.ret();
+            if ret < 0 {
+                return self.info.is_open.then_some(-1);
+            }
+            return Some(ret);
         }
         self.event.param_int(self.info.fd_param?)
     }
 
+    /// What the event's fd is. For a failed open, the file it asked for
+    /// (libsinsp's fd -1: `fd.name`, `fd.typechar`… describe it).
     #[inline]
     pub(crate) fn fd(&self) -> Option<&'a FdEntry> {
         if let Some(known) = self.fd.get() {
             return known;
         }
-        let found = self.fd_num().and_then(|fd| self.process_ref()?.fd(fd));
+        let found = match self.fd_num() {
+            Some(-1) if self.info.returns_fd => self.state.failed_open(&self.event),
+            fd => fd.and_then(|fd| self.process_ref()?.fd(fd)),
+        };
         self.fd.set(Some(found));
         found
     }
@@ -1431,17 +1454,6 @@ fn owned(text: String) -> Option<Value<'static>> {
 
 fn num(n: impl Into<i128>) -> Option<Value<'static>> {
     Some(Value::Num(n.into()))
-}
-
-fn join_args(first: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = first.to_vec();
-    for arg in args {
-        if !out.is_empty() {
-            out.push(b' ');
-        }
-        out.extend_from_slice(arg);
-    }
-    out
 }
 
 fn basename(path: &[u8]) -> &[u8] {
@@ -1651,9 +1663,6 @@ impl Field {
                 }
                 wide(e.ts().saturating_sub(start))?
             }
-            Which::ThreadCapEffective => wide(ctx.process()?.cap_effective)?,
-            Which::ThreadCapPermitted => wide(ctx.process()?.cap_permitted)?,
-            Which::ThreadCapInheritable => wide(ctx.process()?.cap_inheritable)?,
             Which::FdNum => ctx.fd_num()?,
             Which::FdPort => {
                 let fd = ctx.fd()?;
@@ -1761,15 +1770,31 @@ impl Field {
                 _ => return None,
             },
             Which::EvtHostname => ctx.hostname.as_bytes(),
-            Which::ProcName => &ctx.process()?.comm,
-            Which::ProcPname => &ctx.state.ancestor(e.tgid(), 1)?.comm,
-            Which::ProcAname => &self.ancestor(ctx)?.comm,
-            Which::ProcExe => &ctx.process()?.exe,
-            Which::ProcPexe => &ctx.state.ancestor(e.tgid(), 1)?.exe,
-            Which::ProcAexe => &self.ancestor(ctx)?.exe,
-            Which::ProcExepath => &ctx.process()?.exepath,
-            Which::ProcPexepath => &ctx.state.ancestor(e.tgid(), 1)?.exepath,
-            Which::ProcAexepath => &self.ancestor(ctx)?.exepath,
+            // A process first seen mid-life has no name, executable or
+            // command line yet: those are missing, not empty.
+            Which::ProcName => known(&ctx.process()?.comm)?,
+            Which::ProcPname => known(&ctx.state.ancestor(e.tgid(), 1)?.comm)?,
+            Which::ProcAname => known(&self.ancestor(ctx)?.comm)?,
+            Which::ProcExe => known(&ctx.process()?.exe)?,
+            Which::ProcPexe => known(&ctx.state.ancestor(e.tgid(), 1)?.exe)?,
+            Which::ProcAexe => known(&self.ancestor(ctx)?.exe)?,
+            Which::ProcExepath => known(&ctx.process()?.exepath)?,
+            Which::ProcPexepath => known(&ctx.state.ancestor(e.tgid(), 1)?.exepath)?,
+            Which::ProcAexepath => known(&self.ancestor(ctx)?.exepath)?,
+            Which::ProcArgs => {
+                let p = ctx.process()?;
+                if p.comm.is_empty() && p.args.is_empty() {
+                    return None;
+                }
+                p.joined_args()
+            }
+            Which::ProcCmdline => known(ctx.process()?.cmdline())?,
+            Which::ProcExeline => known(ctx.process()?.exeline())?,
+            Which::ProcPcmdline => known(ctx.state.ancestor(e.tgid(), 1)?.cmdline())?,
+            Which::ProcAcmdline => known(self.ancestor(ctx)?.cmdline())?,
+            Which::ThreadCapEffective => ctx.process()?.cap_effective.names()?,
+            Which::ThreadCapPermitted => ctx.process()?.cap_permitted.names()?,
+            Which::ThreadCapInheritable => ctx.process()?.cap_inheritable.names()?,
             Which::ProcCwd => {
                 let cwd = &ctx.process()?.cwd;
                 if cwd.is_empty() {
@@ -1782,21 +1807,21 @@ impl Field {
                 if sid == 0 {
                     return None;
                 }
-                &ctx.state.process(sid)?.comm
+                known(&ctx.state.process(sid)?.comm)?
             }
             Which::ProcVpgidName => {
                 let pgid = ctx.process()?.pgid;
                 if pgid == 0 {
                     return None;
                 }
-                &ctx.state.process(pgid)?.comm
+                known(&ctx.state.process(pgid)?.comm)?
             }
             Which::ProcVpgidExe => {
                 let pgid = ctx.process()?.pgid;
                 if pgid == 0 {
                     return None;
                 }
-                &ctx.state.process(pgid)?.exe
+                known(&ctx.state.process(pgid)?.exe)?
             }
             Which::FdType => type_name(ctx.fd()?.kind).as_bytes(),
             Which::FdTypechar => typechar(ctx.fd()?.kind).as_bytes(),
@@ -1877,7 +1902,9 @@ impl Field {
     fn extract_other<'a>(&self, ctx: &Ctx<'a>) -> Option<Value<'a>> {
         let e = &ctx.event;
         match self.def.id {
-            Which::EvtTime => owned(crate::render::clock_time(e.ts())),
+            // The printer shows evt.outputtime as -t says; elsewhere it is
+            // the default, the clock time.
+            Which::EvtTime | Which::EvtOutputtime => owned(crate::render::clock_time(e.ts())),
             Which::EvtDatetime => owned(crate::render::date_time(e.ts())),
             Which::EvtArgs | Which::EvtInfo => owned(crate::render::args(ctx)),
             Which::EvtArg if matches!(self.arg, Arg::Res) => {
@@ -1911,14 +1938,7 @@ impl Field {
                 ValueRef::Bytes(b) => Some(Value::Bytes(b)),
                 _ => None,
             },
-            Which::ProcArgs => Some(Value::Str(Cow::Owned(join_args(b"", &ctx.process()?.args)))),
-            Which::ProcCmdline => cmdline(ctx.process()?),
-            Which::ProcPcmdline => cmdline(ctx.state.ancestor(e.tgid(), 1)?),
-            Which::ProcAcmdline => cmdline(self.ancestor(ctx)?),
-            Which::ProcExeline => {
-                let p = ctx.process()?;
-                Some(Value::Str(Cow::Owned(join_args(&p.exe, &p.args))))
-            }
+
             Which::ProcIsExeUpperLayer | Which::FdSipName | Which::NotCaptured => None,
             Which::FdIp | Which::FdNet => {
                 let fd = ctx.fd()?;
@@ -1956,17 +1976,22 @@ impl Field {
             let Some(p) = ctx.state.ancestor(ctx.event.tgid(), level) else {
                 break;
             };
-            let value = match self.def.id {
-                Which::ProcAname => Value::Str(Cow::Borrowed(&p.comm[..])),
-                Which::ProcApid => Value::Num(p.pid.into()),
-                Which::ProcAexe => Value::Str(Cow::Borrowed(&p.exe[..])),
-                Which::ProcAexepath => Value::Str(Cow::Borrowed(&p.exepath[..])),
-                Which::ProcAcmdline => match cmdline(p) {
-                    Some(v) => v,
-                    None => continue,
-                },
+            let text = match self.def.id {
+                Which::ProcApid => {
+                    out.push(Value::Num(p.pid.into()));
+                    continue;
+                }
+                Which::ProcAname => &p.comm[..],
+                Which::ProcAexe => &p.exe[..],
+                Which::ProcAexepath => &p.exepath[..],
+                Which::ProcAcmdline => p.cmdline(),
                 _ => break,
             };
+            // An ancestor not known by name has no value to match.
+            let Some(text) = known(text) else {
+                continue;
+            };
+            let value = Value::Str(Cow::Borrowed(text));
             out.push(value);
         }
         out
@@ -2035,6 +2060,11 @@ impl Field {
         }
     }
 
+    /// Whether this field is only for output formats (`evt.outputtime`).
+    pub fn is_print_only(&self) -> bool {
+        self.def.id == Which::EvtOutputtime
+    }
+
     /// Whether this field is `evt.type`.
     pub fn is_event_type(&self) -> bool {
         self.def.id == Which::EvtType
@@ -2078,8 +2108,9 @@ fn container_id<'a>(ctx: &Ctx<'a>) -> &'a str {
     }
 }
 
-fn cmdline(p: &Process) -> Option<Value<'_>> {
-    Some(Value::Str(Cow::Owned(join_args(&p.comm, &p.args))))
+/// A name, path or command line of a process, missing while unknown.
+fn known(text: &[u8]) -> Option<&[u8]> {
+    (!text.is_empty()).then_some(text)
 }
 
 pub(crate) fn is_shell(comm: &[u8]) -> bool {

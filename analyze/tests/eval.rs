@@ -232,7 +232,16 @@ fn operators_behave_like_sysdig() {
     assert_eq!(count(&trace, "evt.buffer bstartswith 6f6f74"), 0);
     // A missing field makes a comparison false, even with !=.
     let with_fd = count(&trace, "fd.name exists");
-    assert_eq!(with_fd, 903);
+    // 903 events on open fds and the 160 failed opens, which name the
+    // file they asked for.
+    assert_eq!(with_fd, 1063);
+    assert_eq!(
+        count(&trace, "fd.name exists and fd.num=-1"),
+        count(
+            &trace,
+            "evt.type in (open,openat,openat2,creat) and evt.failed=true"
+        )
+    );
     assert_eq!(count(&trace, "fd.name != /nonexistent"), with_fd);
     assert!(count(&trace, "not fd.name = /nonexistent") > with_fd);
     let failed = count(&trace, "evt.failed=true");
@@ -321,6 +330,9 @@ fn compile_errors_point_at_the_offending_token() {
         "{}",
         e.message
     );
+    let e = error(&trace, "evt.type=openat and evt.outputtime > 0");
+    assert_eq!(e.span.start, 20);
+    assert!(e.message.contains("print-only"), "{}", e.message);
     assert!(
         error(&trace, "evt.type=openat and")
             .render("evt.type=openat and")
@@ -1021,4 +1033,265 @@ fn evt_dir_selects_exit_records_and_procexit_with_a_warning() {
     let bad = error(&trace, "evt.dir = x");
     assert_eq!(bad.span.start, 10);
     assert!(bad.message.contains("not a direction"), "{}", bad.message);
+}
+
+/// A trace of `events` after `snapshot`, written with scry's own writer.
+fn written(snapshot: &scry_format::Snapshot, events: &[scry_format::Event]) -> TraceFile<Vec<u8>> {
+    use scry_format::{EventTable, FileHeader, TraceWriter, WriterOptions};
+    let header = FileHeader {
+        event_table: EventTable::builtin_x86_64(),
+        ..FileHeader::default()
+    };
+    let mut writer =
+        TraceWriter::new(Vec::new(), &header, snapshot, WriterOptions::default()).unwrap();
+    for event in events {
+        writer.push(event).unwrap();
+    }
+    TraceFile::open(writer.finish().unwrap()).unwrap()
+}
+
+fn event(pid: u32, name: &str, ret: i64, params: Vec<scry_format::Value>) -> scry_format::Event {
+    scry_format::Event {
+        ts: 1_700_000_000_000_000_000,
+        tid: pid,
+        tgid: pid,
+        event_type: scry_format::EventTable::builtin_x86_64()
+            .id_of(name)
+            .unwrap(),
+        ret,
+        params,
+        ..scry_format::Event::default()
+    }
+}
+
+const CAP_CHOWN: u64 = 1;
+const CAP_SYS_MODULE: u64 = 1 << 16;
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+
+/// Process 10 (`sh`, cwd /home/u) with known capabilities, process 11
+/// with none, and a process 30 first seen in an event: failed and
+/// successful opens, a capset, an event of the unknown process.
+fn capabilities_and_opens() -> TraceFile<Vec<u8>> {
+    use scry_format::{ProcessInfo, Snapshot, ThreadInfo, Value};
+    let s = |text: &str| Value::Str(text.as_bytes().to_vec());
+    let process = |pid: u32, effective: u64, permitted: u64, inheritable: u64| ProcessInfo {
+        pid,
+        ppid: 1,
+        comm: b"sh".to_vec(),
+        exe: b"/bin/sh".to_vec(),
+        args: vec![b"sh".to_vec(), b"-c".to_vec(), b"true".to_vec()],
+        cwd: b"/home/u".to_vec(),
+        cap_effective: effective,
+        cap_permitted: permitted,
+        cap_inheritable: inheritable,
+        ..ProcessInfo::default()
+    };
+    let snapshot = Snapshot {
+        processes: vec![
+            process(
+                10,
+                CAP_CHOWN | CAP_SYS_ADMIN,
+                CAP_SYS_MODULE | CAP_SYS_ADMIN,
+                0,
+            ),
+            process(11, 0, 0, 0),
+        ],
+        threads: [10, 11]
+            .map(|pid| ThreadInfo {
+                tid: pid,
+                tgid: pid,
+                comm: b"sh".to_vec(),
+            })
+            .to_vec(),
+        ..Snapshot::default()
+    };
+    let openat = |pid, dirfd: i64, path: &str, flags: u64, ret: i64| {
+        event(
+            pid,
+            "openat",
+            ret,
+            vec![
+                Value::Fd(dirfd),
+                s(path),
+                Value::Uint(flags),
+                Value::Uint(0),
+                Value::Fd(ret),
+            ],
+        )
+    };
+    const O_DIRECTORY: u64 = 0o200_000;
+    let events = [
+        openat(10, -100, "missing.txt", 0, -2),
+        openat(10, -100, "/etc", O_DIRECTORY, 3),
+        openat(10, 3, "shadow.bak", 0, -13),
+        event(
+            10,
+            "open",
+            -2,
+            vec![s("/abs/x"), Value::Uint(0), Value::Uint(0), Value::Fd(-2)],
+        ),
+        openat(10, 3, "hosts", 0, 4),
+        event(11, "getpid", 11, vec![]),
+        event(30, "getpid", 30, vec![]),
+        event(
+            10,
+            "capset",
+            0,
+            vec![Value::Uint(0), Value::Uint(CAP_SYS_MODULE), Value::Uint(0)],
+        ),
+    ];
+    written(&snapshot, &events)
+}
+
+#[test]
+fn capabilities_read_as_names_as_falco_tests_them() {
+    let trace = capabilities_and_opens();
+    let rows = query(
+        &trace,
+        "evt.type=getpid and proc.pid=11 or evt.num=1",
+        &[
+            "thread.cap_effective",
+            "thread.cap_permitted",
+            "thread.cap_inheritable",
+        ],
+    );
+    assert_eq!(
+        rows,
+        [
+            [
+                "CAP_CHOWN CAP_SYS_ADMIN",
+                "CAP_SYS_MODULE CAP_SYS_ADMIN",
+                ""
+            ],
+            ["", "", ""],
+        ]
+    );
+    // Process 10's events before its capset, then none after it drops
+    // CAP_SYS_ADMIN from its effective set.
+    assert_eq!(
+        count(&trace, "thread.cap_effective contains CAP_SYS_ADMIN"),
+        5
+    );
+    assert_eq!(count(&trace, "thread.cap_effective icontains sys_admin"), 5);
+    assert_eq!(
+        count(&trace, "thread.cap_permitted icontains sys_module"),
+        6
+    );
+    assert_eq!(
+        count(
+            &trace,
+            "proc.pid=10 and not thread.cap_effective contains CAP_SYS_ADMIN"
+        ),
+        1
+    );
+    assert_eq!(count(&trace, "thread.cap_effective = ''"), 2);
+    assert_eq!(count(&trace, "thread.cap_effective != ''"), 5);
+    assert_eq!(
+        count(&trace, "thread.cap_inheritable exists and proc.pid=10"),
+        6
+    );
+    // The process nobody knows has no capabilities to test.
+    assert_eq!(
+        count(&trace, "proc.pid=30 and thread.cap_effective exists"),
+        0
+    );
+    assert_eq!(
+        count(&trace, "thread.cap_effective glob '*CAP_SYS_ADMIN*'"),
+        5
+    );
+}
+
+#[test]
+fn failed_opens_name_the_file_they_asked_for() {
+    let trace = capabilities_and_opens();
+    let open_file_failed = "evt.type in (open,openat,openat2) and fd.typechar='f' \
+                            and fd.num=-1 and evt.res startswith E";
+    let rows = query(
+        &trace,
+        open_file_failed,
+        &[
+            "fd.num",
+            "fd.type",
+            "fd.name",
+            "fd.nameraw",
+            "fd.directory",
+            "fd.filename",
+            "evt.res",
+        ],
+    );
+    assert_eq!(
+        rows,
+        [
+            [
+                "-1",
+                "file",
+                "/home/u/missing.txt",
+                "missing.txt",
+                "/home/u",
+                "missing.txt",
+                "ENOENT"
+            ],
+            [
+                "-1",
+                "file",
+                "/etc/shadow.bak",
+                "shadow.bak",
+                "/etc",
+                "shadow.bak",
+                "EACCES"
+            ],
+            ["-1", "file", "/abs/x", "/abs/x", "/abs", "x", "ENOENT"],
+        ]
+    );
+    // Successful opens keep their own fds, and a failed open's file is
+    // not left behind for the events after it.
+    let rows = query(
+        &trace,
+        "evt.type=openat and evt.res=SUCCESS",
+        &["fd.num", "fd.name"],
+    );
+    assert_eq!(rows, [["3", "/etc"], ["4", "/etc/hosts"]]);
+    assert_eq!(count(&trace, "fd.num=-1"), 3);
+    assert_eq!(count(&trace, "evt.type=getpid and fd.name exists"), 0);
+}
+
+#[test]
+fn names_of_a_process_first_seen_mid_life_are_missing() {
+    let trace = capabilities_and_opens();
+    let fields = [
+        "proc.name",
+        "proc.exe",
+        "proc.exepath",
+        "proc.cmdline",
+        "proc.args",
+        "proc.exeline",
+    ];
+    let rows = query(&trace, "proc.pid=30", &fields);
+    assert_eq!(rows, [["<NA>"; 6]]);
+    for field in fields {
+        assert_eq!(
+            count(&trace, &format!("proc.pid=30 and {field}=''")),
+            0,
+            "{field}"
+        );
+        assert_eq!(
+            count(&trace, &format!("proc.pid=30 and {field}!=''")),
+            0,
+            "{field}"
+        );
+    }
+    let rows = query(&trace, "proc.pid=11", &fields);
+    assert_eq!(
+        rows,
+        [[
+            "sh",
+            "/bin/sh",
+            "/bin/sh",
+            "sh -c true",
+            "-c true",
+            "/bin/sh -c true"
+        ]]
+    );
+    assert_eq!(count(&trace, "proc.cmdline contains 'sh -c'"), 7);
+    assert_eq!(count(&trace, "proc.args = '-c true'"), 7);
 }

@@ -325,6 +325,7 @@ fn dups_copy_the_entry_and_set_close_on_exec_as_asked() {
         ev("dup3", 100, 100, 2, vec![fd(4), fd(2), u(O_CLOEXEC)]),
         ev("dup", 100, 100, 5, vec![fd(3), fd(5), u(0)]),
         ev("fcntl", 100, 100, 10, vec![fd(4), u(1030), u(3)]),
+        ev("fcntl", 100, 100, 11, vec![fd(4), u(0), u(11)]),
         ev("fcntl", 100, 100, 0, vec![fd(5), u(2), u(1)]),
         ev("dup2", 100, 100, 2, vec![fd(77), fd(2), u(0)]),
     ];
@@ -338,6 +339,13 @@ fn dups_copy_the_entry_and_set_close_on_exec_as_asked() {
     assert_eq!(dup.name, b"/var/log/app.log");
     assert!(dup.cloexec, "F_SETFD FD_CLOEXEC");
     assert!(state.fd(100, 10).unwrap().cloexec, "F_DUPFD_CLOEXEC");
+    // Plain F_DUPFD copies the entry but, like dup, not close-on-exec.
+    let copy = state.fd(100, 11).unwrap();
+    assert_eq!(
+        (copy.name.as_slice(), copy.cloexec),
+        (&b"/tmp/log"[..], false),
+        "F_DUPFD"
+    );
     assert!(
         state.fd(100, 2).is_none(),
         "a dup of an unknown fd leaves the target unknown"
@@ -519,6 +527,94 @@ fn pipes_socketpairs_memfds_and_anonymous_fds() {
     let epoll = state.fd(100, 10).unwrap();
     assert_eq!((epoll.kind, epoll.cloexec), (FdKind::EventPoll, false));
     assert!(state.fd(100, 0).is_none());
+}
+
+/// `clone` of a new process that shares its parent's fd table.
+fn clone_files(parent: u32, child: u32) -> [Event; 2] {
+    const CLONE_FILES: u64 = 0x400;
+    let flags = CLONE_FILES | SIGCHLD;
+    [
+        ev(
+            "clone",
+            parent,
+            parent,
+            i64::from(child),
+            vec![u(flags), Value::Int(i64::from(child))],
+        ),
+        ev("clone", child, child, 0, vec![u(flags), Value::Int(0)]),
+    ]
+}
+
+#[test]
+fn processes_made_with_clone_files_share_one_fd_table_until_they_unshare() {
+    const CLONE_FILES: u64 = 0x400;
+    let [parent, child] = clone_files(100, 102);
+    let [parent2, child2] = clone_files(100, 103);
+    let events = [
+        parent,
+        child,
+        // Opened by the child, seen by the parent; closed by the parent,
+        // gone for the child.
+        openat(102, AT_FDCWD, "/tmp/shared", 0, 5),
+        close(100, 3),
+        getpid(102),
+        // The child takes a private copy; from then on, each its own.
+        ev("unshare", 102, 102, 0, vec![u(CLONE_FILES)]),
+        openat(102, AT_FDCWD, "/tmp/private", 0, 6),
+        openat(100, AT_FDCWD, "/tmp/parent", O_CLOEXEC, 7),
+        // A second sharer outlives the parent: the table stays with it.
+        parent2,
+        child2,
+        ev("procexit", 100, 100, 0, vec![Value::Int(0), Value::Int(0)]),
+        openat(103, AT_FDCWD, "/tmp/after", 0, 8),
+        // Its exec keeps the table without the close-on-exec fd.
+        execve(103, "/bin/true", &["true"], "/bin/true", "/home/u"),
+    ];
+    let state = replay(&shell_snapshot(), &events, |num, state| match num {
+        2 => {
+            assert_eq!(name_of(state, 100, 5).as_deref(), Some("/tmp/shared"));
+            assert_eq!(name_of(state, 102, 3).as_deref(), Some("/var/log/app.log"));
+        }
+        4 => assert_eq!(name_of(state, 102, 3), None, "closed by the parent"),
+        7 => {
+            assert_eq!(name_of(state, 102, 6).as_deref(), Some("/tmp/private"));
+            assert_eq!(name_of(state, 100, 6), None);
+            assert_eq!(name_of(state, 100, 7).as_deref(), Some("/tmp/parent"));
+            assert_eq!(name_of(state, 102, 7), None);
+            assert_eq!(name_of(state, 102, 5).as_deref(), Some("/tmp/shared"));
+        }
+        11 => {
+            assert!(state.process(100).is_none(), "reaped");
+            assert_eq!(name_of(state, 103, 8).as_deref(), Some("/tmp/after"));
+            assert_eq!(name_of(state, 103, 7).as_deref(), Some("/tmp/parent"));
+        }
+        _ => {}
+    });
+    assert_eq!(name_of(&state, 103, 7), None, "close-on-exec");
+    assert_eq!(name_of(&state, 103, 5).as_deref(), Some("/tmp/shared"));
+    assert_eq!(name_of(&state, 103, 8).as_deref(), Some("/tmp/after"));
+    assert_eq!(name_of(&state, 102, 8), None);
+}
+
+#[test]
+fn an_exec_in_a_process_sharing_its_table_leaves_the_others_theirs() {
+    let [parent, child] = clone_files(100, 102);
+    let events = [
+        parent,
+        child,
+        openat(100, AT_FDCWD, "/tmp/cloexec", O_CLOEXEC, 4),
+        execve(100, "/bin/true", &["true"], "/bin/true", "/home/u"),
+        openat(102, AT_FDCWD, "/tmp/child", 0, 5),
+    ];
+    let state = replay(&shell_snapshot(), &events, |_, _| {});
+    // The child keeps the table as it was, close-on-exec fd included.
+    assert_eq!(name_of(&state, 102, 4).as_deref(), Some("/tmp/cloexec"));
+    assert_eq!(name_of(&state, 102, 5).as_deref(), Some("/tmp/child"));
+    // The exec'd parent has a copy without it, and without what the child
+    // opened after.
+    assert_eq!(name_of(&state, 100, 4), None);
+    assert_eq!(name_of(&state, 100, 5), None);
+    assert_eq!(name_of(&state, 100, 3).as_deref(), Some("/var/log/app.log"));
 }
 
 #[test]
@@ -730,7 +826,7 @@ fn execve_replaces_the_identity_and_drops_cloexec_fds() {
     assert_eq!(p.args, vec![b"-c".to_vec(), b"print(1)".to_vec()]);
     assert_eq!(p.cwd, b"/srv");
     assert_eq!((p.uid, p.euid, p.gid), (1000, 0, 0));
-    assert_eq!(p.cap_effective, 0x1ff);
+    assert_eq!(p.cap_effective.bits(), 0x1ff);
     assert_eq!(p.container_id, id);
     assert!(!p.exe_from_memfd);
     assert_eq!(state.thread(100).unwrap().comm, b"a-very-long-pro");
@@ -852,7 +948,11 @@ fn set_id_calls_follow_the_kernel() {
     let p = state.process(100).unwrap();
     assert_eq!((p.uid, p.euid, p.gid, p.egid), (1000, 1002, 5, 1000));
     assert_eq!(
-        (p.cap_effective, p.cap_permitted, p.cap_inheritable),
+        (
+            p.cap_effective.bits(),
+            p.cap_permitted.bits(),
+            p.cap_inheritable.bits()
+        ),
         (1, 3, 0)
     );
 }

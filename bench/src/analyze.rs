@@ -1,5 +1,6 @@
 //! Filter evaluation: the cost a filter adds per event on top of decoding
-//! and state replay, for a selective, a broad and a field-heavy filter, on
+//! and state replay, for a selective, a broad, a field-heavy and a
+//! command-line-heavy filter (command lines are built once per process), on
 //! the synthetic trace of the format benchmark, and the peak memory of each
 //! scan, measured in a child process (`phase-filter`) so that the timing
 //! runs do not inflate it.
@@ -11,12 +12,16 @@ use std::time::{Duration, Instant};
 use scry_analyze::{Filter, Prepared, Scan, scan};
 use scry_format::{TraceFile, default_threads};
 
-const FILTERS: [(&str, &str); 3] = [
+const FILTERS: [(&str, &str); 4] = [
     ("selective", "evt.type=execve and proc.name=curl"),
     ("broad", "evt.type in (read, write) and evt.failed=false"),
     (
         "field-heavy",
         "fd.name startswith /etc and proc.name != bash and evt.buflen > 10 and not fd.typechar=4 and user.uid exists",
+    ),
+    (
+        "cmdline-heavy",
+        "proc.cmdline contains health and proc.args contains app.internal and proc.exeline contains curl",
     ),
 ];
 

@@ -11,9 +11,9 @@
 #   NAME.paths     the path argument of every open, openat and creat
 #   NAME.files     the fd name of every successful open, openat and creat
 #   NAME.tuples    the tuple of every connect, accept and accept4
-# sysdig's notation is put into scry's: an unknown process name is empty
-# rather than <NA>; IPv6 addresses are bracketed ([::1]:80); a unix socket
-# tuple is the socket's path (sysdig prefixes two kernel addresses).
+# sysdig's notation is put into scry's where they differ: IPv6 addresses
+# are bracketed ([::1]:80); a unix socket tuple is the socket's path
+# (sysdig prefixes two kernel addresses).
 # curl_google_comments.scap is curl_google.scap with pcapng comments added
 # by editcap, which sysdig 0.29.3 cannot read: its expectations are
 # curl_google's.
@@ -34,7 +34,7 @@ for capture in samples/scap/*.scap; do
   never=$(sysdig -r "$capture" "evt.dir=> and evt.type in (exit, exit_group)" | wc -l)
   echo $((exits + never)) > "$out/$name.syscalls"
   sysdig -r "$capture" "syscall.type exists" -p "%proc.pid %proc.name" \
-    | sed 's/ <NA>$/ /' | LC_ALL=C sort -u > "$out/$name.procs"
+    | LC_ALL=C sort -u > "$out/$name.procs"
   sysdig -r "$capture" "evt.type in (open, openat, creat) and evt.dir=<" -p "%evt.arg.name" \
     | LC_ALL=C sort -u > "$out/$name.paths"
   sysdig -r "$capture" "evt.type in (open, openat, creat) and evt.dir=< and evt.rawres>=0" -p "%fd.name" \

@@ -435,8 +435,10 @@ impl Printer {
             Col::Pid => push_u64(out, event.tgid().into()),
             Col::Tid => push_u64(out, event.tid().into()),
             Col::ProcName => match ctx.process_ref() {
-                Some(process) => S::text(&process.info().comm, out),
-                None => return false,
+                Some(process) if !process.info().comm.is_empty() => {
+                    S::text(&process.info().comm, out);
+                }
+                _ => return false,
             },
             Col::Type => S::text(ctx.info.name.as_bytes(), out),
             Col::Dir => out.extend_from_slice(direction(ctx.info)),

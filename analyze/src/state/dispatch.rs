@@ -60,6 +60,8 @@ pub(super) enum Action {
     Ids(IdCall),
     /// `capset`: the three sets after the call.
     Capset,
+    /// `unshare`: `flags` (`CLONE_FILES` gives a private fd table).
+    Unshare,
     /// `memfd_create`: `name`, `flags`.
     Memfd,
     /// A syscall that returns a new anonymous-inode fd (mostly recorded
@@ -217,6 +219,7 @@ fn action_of(name: &str) -> Option<(Action, &'static [&'static str])> {
             &["cap_effective", "cap_permitted", "cap_inheritable"],
         ),
         "memfd_create" => (Action::Memfd, &["name", "flags"]),
+        "unshare" => (Action::Unshare, &["flags"]),
         "eventfd" => (
             anon(FdKind::EventFd, "anon_inode:[eventfd]", Cloexec::Never),
             &[],

@@ -18,6 +18,7 @@ const O_NONBLOCK: u64 = 0o4000;
 const O_DIRECTORY: u64 = 0o200_000;
 /// Status flags `F_SETFL` may change.
 const SETFL_MASK: u64 = 0o2000 | 0o20_000 | 0o40_000 | 0o1_000_000 | O_NONBLOCK;
+const CLONE_FILES: u64 = 0x0400;
 const CLONE_THREAD: u64 = 0x0001_0000;
 const CLONE_NEWPID: u64 = 0x2000_0000;
 const F_DUPFD: u64 = 0;
@@ -61,6 +62,12 @@ impl State {
             // A connect's address was read at entry: even a refused
             // connect names its destination, as sysdig's enter event does.
             Action::Connect => {}
+            Action::Open if ret < 0 => {
+                let args = Args::decode(slot, event);
+                let entry = self.open_entry(tgid, &args);
+                self.failed_open = Some((event.num(), event.ts(), Arc::new(entry)));
+                return;
+            }
             _ if ret < 0 => return,
             _ => {}
         }
@@ -114,9 +121,14 @@ impl State {
             Action::Capset => {
                 if let Some(process) = self.processes.get_mut(&tgid) {
                     let info = &mut process.info;
-                    info.cap_effective = args.uint(0).unwrap_or(info.cap_effective);
-                    info.cap_permitted = args.uint(1).unwrap_or(info.cap_permitted);
-                    info.cap_inheritable = args.uint(2).unwrap_or(info.cap_inheritable);
+                    set_caps(&mut info.cap_effective, args.uint(0));
+                    set_caps(&mut info.cap_permitted, args.uint(1));
+                    set_caps(&mut info.cap_inheritable, args.uint(2));
+                }
+            }
+            Action::Unshare => {
+                if args.uint(0).unwrap_or(0) & CLONE_FILES != 0 {
+                    self.unshare_fds(tgid);
                 }
             }
             Action::Memfd => {
@@ -160,8 +172,8 @@ impl State {
     }
 
     fn insert_fd(&mut self, tgid: u32, fd: i64, entry: FdEntry) {
-        if let Some(process) = self.processes.get_mut(&tgid) {
-            process.fds.insert(fd, Arc::new(entry));
+        if let Some(fds) = self.table_mut(tgid) {
+            fds.insert(fd, Arc::new(entry));
         }
     }
 
@@ -184,17 +196,24 @@ impl State {
         if path.first() == Some(&b'/') {
             return text::resolve(b"", path);
         }
-        let Some(process) = self.processes.get(&tgid) else {
+        let Some(process) = self.process_ref(tgid) else {
             return path.to_vec();
         };
         let base: &[u8] = match dirfd {
-            None | Some(AT_FDCWD) => &process.info.cwd,
-            Some(fd) => process.fds.get(&fd).map_or(&[], |dir| &dir.name),
+            None | Some(AT_FDCWD) => &process.info().cwd,
+            Some(fd) => process.fd(fd).map_or(&[], |dir| &dir.name),
         };
         text::resolve(base, path)
     }
 
     fn open(&mut self, tgid: u32, fd: i64, args: &Args<'_>) {
+        let entry = self.open_entry(tgid, args);
+        self.insert_fd(tgid, fd, entry);
+    }
+
+    /// The fd an open call asks for: its path resolved against its dirfd
+    /// or the cwd, its flags.
+    fn open_entry(&self, tgid: u32, args: &Args<'_>) -> FdEntry {
         let flags = args.uint(2).unwrap_or(0);
         let name = self.resolve_at(tgid, args.fd(0), args.str(1).unwrap_or_default());
         let kind = if flags & O_DIRECTORY != 0 {
@@ -202,14 +221,13 @@ impl State {
         } else {
             FdKind::File
         };
-        let entry = FdEntry {
+        FdEntry {
             kind,
             name,
             flags: flags as u32,
             cloexec: flags & O_CLOEXEC != 0,
             ..FdEntry::default()
-        };
-        self.insert_fd(tgid, fd, entry);
+        }
     }
 
     fn close(&mut self, tgid: u32, args: &Args<'_>) {
@@ -232,9 +250,8 @@ impl State {
         // The kernel takes unsigned ints; ~0U means "to the end".
         let (first, last) = (i64::from(first as u32), i64::from(last as u32));
         if args.uint(2).unwrap_or(0) & CLOSE_RANGE_CLOEXEC != 0 {
-            if let Some(process) = self.processes.get_mut(&tgid) {
-                for (_, entry) in process
-                    .fds
+            if let Some(fds) = self.table_mut(tgid) {
+                for (_, entry) in fds
                     .iter_mut()
                     .filter(|(fd, _)| (first..=last).contains(*fd))
                 {
@@ -250,18 +267,18 @@ impl State {
     /// `new` becomes a copy of `old` (dup and `F_DUPFD`): whatever `new`
     /// was is replaced; if `old` is unknown, so is `new` now.
     fn copy_fd(&mut self, tgid: u32, old: i64, new: i64, cloexec: bool) {
-        let Some(process) = self.processes.get_mut(&tgid) else {
+        let Some(fds) = self.table_mut(tgid) else {
             return;
         };
-        match process.fds.get(&old).cloned() {
+        match fds.get(&old).cloned() {
             Some(mut entry) => {
                 if entry.cloexec != cloexec {
                     Arc::make_mut(&mut entry).cloexec = cloexec;
                 }
-                process.fds.insert(new, entry);
+                fds.insert(new, entry);
             }
             None => {
-                process.fds.remove(&new);
+                fds.remove(&new);
             }
         }
     }
@@ -275,9 +292,8 @@ impl State {
             F_DUPFD | F_DUPFD_CLOEXEC => self.copy_fd(tgid, fd, ret, cmd == F_DUPFD_CLOEXEC),
             F_SETFD | F_SETFL => {
                 let entry = self
-                    .processes
-                    .get_mut(&tgid)
-                    .and_then(|process| process.fds.get_mut(&fd))
+                    .table_mut(tgid)
+                    .and_then(|fds| fds.get_mut(&fd))
                     .map(Arc::make_mut);
                 if let Some(entry) = entry {
                     if cmd == F_SETFD {
@@ -313,8 +329,7 @@ impl State {
     /// The socket entry for `fd`, created from the address family if the fd
     /// is not known (a socket from before the capture).
     fn socket_mut(&mut self, tgid: u32, fd: i64, addr: &SockAddr) -> Option<&mut FdEntry> {
-        let process = self.processes.get_mut(&tgid)?;
-        let entry = process.fds.get_or_insert(fd, FdEntry::default());
+        let entry = self.table_mut(tgid)?.get_or_insert(fd, FdEntry::default());
         if matches!(entry.kind, FdKind::Unknown) {
             entry.kind = kind_of_addr(addr);
             entry.flags = O_RDWR as u32;
@@ -348,9 +363,8 @@ impl State {
         } else {
             // A failed call may not even have had a socket: only a known
             // one is updated.
-            self.processes
-                .get_mut(&tgid)
-                .and_then(|process| process.fds.get_mut(&fd))
+            self.table_mut(tgid)
+                .and_then(|fds| fds.get_mut(&fd))
                 .map(Arc::make_mut)
         };
         let Some(entry) = entry else {
@@ -367,10 +381,10 @@ impl State {
     }
 
     fn accept(&mut self, tgid: u32, fd: i64, args: &Args<'_>) {
-        let Some(process) = self.processes.get_mut(&tgid) else {
+        let Some(fds) = self.table_mut(tgid) else {
             return;
         };
-        let listening = args.fd(0).and_then(|fd| process.fds.get(&fd));
+        let listening = args.fd(0).and_then(|fd| fds.get(&fd));
         let peer = args.addr(2).map(|a| a.to_sockaddr());
         let local = args
             .addr(3)
@@ -405,7 +419,7 @@ impl State {
             is_server: true,
             cloexec: flags & O_CLOEXEC != 0,
         };
-        process.fds.insert(fd, Arc::new(entry));
+        fds.insert(fd, Arc::new(entry));
     }
 
     fn exec(&mut self, tid: u32, tgid: u32, args: &Args<'_>) {
@@ -431,6 +445,9 @@ impl State {
         if let Some(orphan) = self.orphans.get_mut(&tgid) {
             orphan.exec_seen = true;
         }
+        // An exec gives the process an fd table of its own (the kernel's
+        // unshare_files), which then loses its close-on-exec fds.
+        self.unshare_fds(tgid);
         let Some(process) = self.processes.get_mut(&tgid) else {
             return;
         };
@@ -456,6 +473,7 @@ impl State {
             .list(exec::ARGS)
             .map(|list| list.iter().skip(1).map(<[u8]>::to_vec).collect())
             .unwrap_or_default();
+        info.names_changed();
         if let Some(cwd) = args.str(exec::CWD).filter(|cwd| !cwd.is_empty()) {
             info.cwd = cwd.to_vec();
         }
@@ -466,10 +484,9 @@ impl State {
         info.egid = id(exec::EGID, info.egid);
         info.loginuid = id(exec::LOGINUID, info.loginuid);
         info.tty = id(exec::TTY, info.tty);
-        let cap = |arg, old: u64| args.uint(arg).unwrap_or(old);
-        info.cap_effective = cap(exec::CAP_EFFECTIVE, info.cap_effective);
-        info.cap_permitted = cap(exec::CAP_PERMITTED, info.cap_permitted);
-        info.cap_inheritable = cap(exec::CAP_INHERITABLE, info.cap_inheritable);
+        set_caps(&mut info.cap_effective, args.uint(exec::CAP_EFFECTIVE));
+        set_caps(&mut info.cap_permitted, args.uint(exec::CAP_PERMITTED));
+        set_caps(&mut info.cap_inheritable, args.uint(exec::CAP_INHERITABLE));
         if let Some(cgroup) = args.str(exec::CGROUP) {
             // A cgroup that names no container (the root, a session) says
             // nothing against a container id known otherwise.
@@ -492,7 +509,7 @@ impl State {
         // Unknown credentials count as privileged: a successful call by a
         // process whose ids are unknown most likely came from root.
         let privileged =
-            |cap| info.euid == 0 || info.euid == UNKNOWN_ID || info.cap_effective & cap != 0;
+            |cap| info.euid == 0 || info.euid == UNKNOWN_ID || info.cap_effective.bits() & cap != 0;
         match call {
             IdCall::Uid => {
                 if let Some(uid) = given(0) {
@@ -575,6 +592,17 @@ impl State {
             Some(_) => self.remove_process(child),
             None => {}
         }
+        // With CLONE_FILES the child uses the fd table the parent uses;
+        // without, it gets a copy of it.
+        let table = self.table_of(tgid);
+        let shares_fds = flags & CLONE_FILES != 0;
+        let fds = match self.processes.get(&table) {
+            Some(owner) if !shares_fds => owner.fds.clone(),
+            _ => super::fds::FdTable::default(),
+        };
+        if shares_fds && let Some(owner) = self.processes.get_mut(&table) {
+            owner.sharers.push(child);
+        }
         let Some(parent) = self.processes.get_mut(&tgid) else {
             return;
         };
@@ -585,12 +613,15 @@ impl State {
         info.vpid = child_vpid(&parent.info, child, flags);
         info.start_ts = ts;
         info.exited = false;
-        if !parent_comm.is_empty() {
+        if !parent_comm.is_empty() && parent_comm != info.comm {
             info.comm.clone_from(&parent_comm);
+            info.names_changed();
         }
         let entry = ProcEntry {
             info,
-            fds: parent.fds.clone(),
+            fds,
+            fds_of: if shares_fds { table } else { 0 },
+            sharers: Vec::new(),
             tids: Vec::new(),
             has_children: false,
         };
@@ -601,14 +632,12 @@ impl State {
     /// The parent's record of an orphan arrived: link them and give the
     /// child what it inherited and has not replaced since.
     fn adopt(&mut self, child: u32, ppid: u32, orphan: &Orphan) {
-        let Some(parent) = self.processes.get_mut(&ppid) else {
-            return;
-        };
-        parent.has_children = true;
-        let parent_info = parent.info.clone();
-        let parent_fds: Vec<(i64, Arc<FdEntry>)> = parent
-            .fds
-            .iter()
+        let table = self.table_of(ppid);
+        let parent_fds: Vec<(i64, Arc<FdEntry>)> = self
+            .processes
+            .get(&table)
+            .into_iter()
+            .flat_map(|owner| owner.fds.iter())
             .filter(|(fd, entry)| {
                 let closed = orphan.closed.contains(fd);
                 let dropped_by_exec = orphan.exec_seen && entry.cloexec;
@@ -616,6 +645,11 @@ impl State {
             })
             .map(|(&fd, entry)| (fd, entry.clone()))
             .collect();
+        let Some(parent) = self.processes.get_mut(&ppid) else {
+            return;
+        };
+        parent.has_children = true;
+        let parent_info = parent.info.clone();
         let Some(process) = self.processes.get_mut(&child) else {
             return;
         };
@@ -647,6 +681,7 @@ impl State {
         info.exe = parent_info.exe;
         info.exepath = parent_info.exepath;
         info.args = parent_info.args;
+        info.names_changed();
         info.exe_from_memfd = parent_info.exe_from_memfd;
         info.cap_effective = parent_info.cap_effective;
         info.cap_permitted = parent_info.cap_permitted;
@@ -658,6 +693,14 @@ impl State {
         {
             thread.comm = comm;
         }
+    }
+}
+
+/// Sets a capability set to what an event says, if it says anything
+/// new: an unchanged set keeps its rendered names.
+fn set_caps(set: &mut super::CapSet, bits: Option<u64>) {
+    if let Some(bits) = bits.filter(|&b| b != set.bits() || !set.is_known()) {
+        *set = super::CapSet::new(bits);
     }
 }
 

@@ -11,6 +11,10 @@
 //! one is applied. Exited processes are dropped, so memory follows the live
 //! processes and their open fds, not the length of the trace.
 //!
+//! Threads use their process' fd table; a process made with `CLONE_FILES`
+//! (and not `CLONE_THREAD`) uses its creator's, as the kernel shares it,
+//! until an exec or `unshare(CLONE_FILES)` gives it a copy of its own.
+//!
 //! Captures may start with an empty snapshot: a thread or process first
 //! seen in an event is then created with what the event says (its ids) and
 //! filled in by later clone and exec events.
@@ -20,7 +24,7 @@ mod events;
 mod fds;
 mod text;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use scry_format::{
@@ -93,11 +97,11 @@ pub struct Process {
     /// Controlling terminal (`major << 20 | minor`), 0 when none.
     pub tty: u32,
     /// Effective capability set.
-    pub cap_effective: u64,
+    pub cap_effective: CapSet,
     /// Permitted capability set.
-    pub cap_permitted: u64,
+    pub cap_permitted: CapSet,
     /// Inheritable capability set.
-    pub cap_inheritable: u64,
+    pub cap_inheritable: CapSet,
     /// Start time, ns since the epoch, 0 when unknown.
     pub start_ts: u64,
     /// Container id, `host` outside containers.
@@ -107,6 +111,169 @@ pub struct Process {
     /// Whether the process is exiting (`exit_group`) or has exited
     /// (`procexit`, the last event it is visible for).
     pub exited: bool,
+    /// `comm` and the arguments joined by spaces, built on first use and
+    /// dropped whenever either changes ([`Process::names_changed`]), so
+    /// that filters on the command line read it without building it per
+    /// event.
+    cmdline: OnceLock<Box<[u8]>>,
+    /// The executable and the arguments joined by spaces, kept likewise.
+    exeline: OnceLock<Box<[u8]>>,
+}
+
+impl Process {
+    /// The command line as sysdig shows it (`proc.cmdline`): the name and
+    /// the arguments, joined by spaces.
+    pub fn cmdline(&self) -> &[u8] {
+        self.cmdline.get_or_init(|| join(&self.comm, &self.args))
+    }
+
+    /// The executable and the arguments, joined by spaces
+    /// (`proc.exeline`).
+    pub fn exeline(&self) -> &[u8] {
+        self.exeline.get_or_init(|| join(&self.exe, &self.args))
+    }
+
+    /// The arguments joined by spaces (`proc.args`): the tail of
+    /// [`Process::cmdline`].
+    pub fn joined_args(&self) -> &[u8] {
+        let line = self.cmdline();
+        if self.args.is_empty() {
+            return &[];
+        }
+        let skip = if self.comm.is_empty() {
+            0
+        } else {
+            self.comm.len() + 1
+        };
+        &line[skip..]
+    }
+
+    /// Must follow every change to `comm`, `exe` or `args`: the cached
+    /// command lines are rebuilt on their next use.
+    pub fn names_changed(&mut self) {
+        self.cmdline = OnceLock::new();
+        self.exeline = OnceLock::new();
+    }
+}
+
+/// `first` and `args` joined by spaces.
+fn join(first: &[u8], args: &[Vec<u8>]) -> Box<[u8]> {
+    let mut out = first.to_vec();
+    for arg in args {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(arg);
+    }
+    out.into_boxed_slice()
+}
+
+/// A capability set: its bits, and the names sysdig shows for them
+/// (`thread.cap_effective`), rendered on first use and kept with the bits
+/// they describe. The default is the unknown set of a process first seen
+/// mid-life, before any exec or capset says what it holds.
+#[derive(Debug, Clone, Default)]
+pub struct CapSet {
+    bits: u64,
+    known: bool,
+    names: OnceLock<Box<[u8]>>,
+}
+
+impl PartialEq for CapSet {
+    fn eq(&self, other: &Self) -> bool {
+        (self.bits, self.known) == (other.bits, other.known)
+    }
+}
+
+impl Eq for CapSet {}
+
+/// Capability names by bit number, as libsinsp knows them: bits past
+/// the last are not shown.
+const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+impl CapSet {
+    /// The set with these bits.
+    pub fn new(bits: u64) -> Self {
+        CapSet {
+            bits,
+            known: true,
+            names: OnceLock::new(),
+        }
+    }
+
+    /// Its bits (bit N is capability N); 0 while unknown.
+    pub fn bits(&self) -> u64 {
+        self.bits
+    }
+
+    /// Whether the set is known.
+    pub fn is_known(&self) -> bool {
+        self.known
+    }
+
+    /// Its capabilities' names in bit order, separated by spaces
+    /// (`CAP_CHOWN CAP_DAC_OVERRIDE …`), empty for the empty set; `None`
+    /// while unknown.
+    pub fn names(&self) -> Option<&[u8]> {
+        if !self.known {
+            return None;
+        }
+        let names = self.names.get_or_init(|| {
+            let mut out = Vec::new();
+            for (bit, name) in CAP_NAMES.iter().enumerate() {
+                if self.bits & (1 << bit) != 0 {
+                    if !out.is_empty() {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(name.as_bytes());
+                }
+            }
+            out.into_boxed_slice()
+        });
+        Some(names)
+    }
 }
 
 /// What one file descriptor refers to.
@@ -135,25 +302,35 @@ pub struct FdEntry {
 /// A process with what belongs to it.
 /// A process and its fd table, as found by [`State::process_ref`].
 #[derive(Debug, Clone, Copy)]
-pub struct ProcessRef<'a>(&'a ProcEntry);
+pub struct ProcessRef<'a> {
+    entry: &'a ProcEntry,
+    /// Its fd table: its own, or the one it shares (`CLONE_FILES`).
+    fds: &'a FdTable,
+}
 
 impl<'a> ProcessRef<'a> {
     /// The process.
     pub fn info(self) -> &'a Process {
-        &self.0.info
+        &self.entry.info
     }
 
     /// Its fd `fd`, if open.
     pub fn fd(self, fd: i64) -> Option<&'a FdEntry> {
-        self.0.fds.get(&fd).map(|entry| &**entry)
+        self.fds.get(&fd).map(|entry| &**entry)
     }
 }
 
 #[derive(Debug, Clone, Default)]
 struct ProcEntry {
     info: Process,
-    /// Its fd table, shared by its threads.
+    /// Its fd table, shared by its threads; empty while it uses another
+    /// process' table.
     fds: FdTable,
+    /// The process whose fd table it uses (created with `CLONE_FILES` but
+    /// not `CLONE_THREAD`), 0 for its own. That process uses its own.
+    fds_of: u32,
+    /// The processes that use its fd table.
+    sharers: Vec<u32>,
     /// Its known threads, so that reaping it needs no scan.
     tids: Vec<u32>,
     /// Whether any process was ever given it as parent: only then can its
@@ -318,6 +495,9 @@ pub struct State {
     thread_generation: u64,
     /// Pipes get names from this counter: the records carry no inode.
     next_pipe: u64,
+    /// The file the last failed open asked for, with the (number, time)
+    /// of its event: libsinsp describes a failed open by it (fd -1).
+    failed_open: Option<(u64, u64, Arc<FdEntry>)>,
 }
 
 impl std::fmt::Debug for State {
@@ -355,6 +535,7 @@ impl State {
             seen: [(0, 0, u64::MAX); SEEN],
             thread_generation: 0,
             next_pipe: 0,
+            failed_open: None,
         };
         for info in &snapshot.processes {
             let entry = ProcEntry {
@@ -467,23 +648,98 @@ impl State {
     /// Process `tgid` with its fd table, for callers that look up both: one
     /// lookup instead of two.
     pub fn process_ref(&self, tgid: u32) -> Option<ProcessRef<'_>> {
-        self.processes.get(&tgid).map(ProcessRef)
+        let entry = self.processes.get(&tgid)?;
+        let fds = match entry.fds_of {
+            0 => &entry.fds,
+            owner => self.processes.get(&owner).map_or(&entry.fds, |o| &o.fds),
+        };
+        Some(ProcessRef { entry, fds })
     }
 
     /// The fd table entry of process `tgid` (threads share their process'
-    /// table).
+    /// table, processes made with `CLONE_FILES` their creator's).
     pub fn fd(&self, tgid: u32, fd: i64) -> Option<&FdEntry> {
-        self.processes
-            .get(&tgid)?
-            .fds
-            .get(&fd)
-            .map(|entry| &**entry)
+        self.process_ref(tgid)?.fd(fd)
+    }
+
+    /// The process whose fd table process `tgid` uses: itself, or the one
+    /// it shares a table with.
+    fn table_of(&self, tgid: u32) -> u32 {
+        match self.processes.get(&tgid) {
+            Some(p) if p.fds_of != 0 => p.fds_of,
+            _ => tgid,
+        }
+    }
+
+    /// The fd table process `tgid` uses, to change.
+    fn table_mut(&mut self, tgid: u32) -> Option<&mut FdTable> {
+        let owner = self.table_of(tgid);
+        self.processes.get_mut(&owner).map(|p| &mut p.fds)
+    }
+
+    /// Process `tgid` gets an fd table of its own, as `unshare(CLONE_FILES)`
+    /// and exec give it: a copy of the one it shared, while the processes
+    /// that shared its table keep that table between them.
+    fn unshare_fds(&mut self, tgid: u32) {
+        let Some(process) = self.processes.get(&tgid) else {
+            return;
+        };
+        let owner = process.fds_of;
+        if owner != 0 {
+            let table = self
+                .processes
+                .get(&owner)
+                .map(|o| o.fds.clone())
+                .unwrap_or_default();
+            if let Some(o) = self.processes.get_mut(&owner) {
+                o.sharers.retain(|&p| p != tgid);
+            }
+            if let Some(process) = self.processes.get_mut(&tgid) {
+                process.fds = table;
+                process.fds_of = 0;
+            }
+        } else if !process.sharers.is_empty() {
+            let table = process.fds.clone();
+            let sharers = self
+                .processes
+                .get_mut(&tgid)
+                .map(|p| std::mem::take(&mut p.sharers))
+                .unwrap_or_default();
+            self.hand_table_over(table, sharers);
+        }
+    }
+
+    /// The processes `sharers` go on sharing `table` without the process
+    /// that held it: the first of them holds it now.
+    fn hand_table_over(&mut self, table: FdTable, sharers: Vec<u32>) {
+        let Some((&holder, rest)) = sharers.split_first() else {
+            return;
+        };
+        for &other in rest {
+            if let Some(p) = self.processes.get_mut(&other) {
+                p.fds_of = holder;
+            }
+        }
+        if let Some(p) = self.processes.get_mut(&holder) {
+            p.fds = table;
+            p.fds_of = 0;
+            p.sharers = rest.to_vec();
+        }
+    }
+
+    /// What a failed open (`event`, the last event applied) asked for: a
+    /// file named by the path it gave, resolved as a successful open's
+    /// would be. `None` for any other event.
+    pub fn failed_open(&self, event: &EventView<'_>) -> Option<&FdEntry> {
+        match &self.failed_open {
+            Some((num, ts, entry)) if *num == event.num() && *ts == event.ts() => Some(entry),
+            _ => None,
+        }
     }
 
     /// Every open fd of process `tgid`, in no particular order.
     pub fn fds(&self, tgid: u32) -> impl Iterator<Item = (i64, &FdEntry)> + '_ {
-        self.processes
-            .get(&tgid)
+        self.process_ref(tgid)
             .into_iter()
             .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, &**entry)))
     }
@@ -593,13 +849,13 @@ impl State {
         for change in deferred.drain(..) {
             match change {
                 Deferred::CloseFd { tgid, fd } => {
-                    if let Some(process) = self.processes.get_mut(&tgid) {
-                        process.fds.remove(&fd);
+                    if let Some(fds) = self.table_mut(tgid) {
+                        fds.remove(&fd);
                     }
                 }
                 Deferred::CloseRange { tgid, first, last } => {
-                    if let Some(process) = self.processes.get_mut(&tgid) {
-                        process.fds.retain(|fd, _| !(first..=last).contains(fd));
+                    if let Some(fds) = self.table_mut(tgid) {
+                        fds.retain(|fd, _| !(first..=last).contains(fd));
                     }
                 }
                 Deferred::RemoveThread { tid } => self.remove_thread(tid),
@@ -626,6 +882,13 @@ impl State {
         let Some(process) = self.processes.remove(&tgid) else {
             return;
         };
+        if process.fds_of != 0 {
+            if let Some(owner) = self.processes.get_mut(&process.fds_of) {
+                owner.sharers.retain(|&p| p != tgid);
+            }
+        } else if !process.sharers.is_empty() {
+            self.hand_table_over(process.fds.clone(), process.sharers.clone());
+        }
         for &tid in &process.tids {
             if self.threads.get(&tid).is_some_and(|t| t.tgid == tgid) {
                 self.threads.remove(&tid);
@@ -700,9 +963,9 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
         egid: info.egid,
         loginuid: info.loginuid,
         tty: info.tty,
-        cap_effective: info.cap_effective,
-        cap_permitted: info.cap_permitted,
-        cap_inheritable: info.cap_inheritable,
+        cap_effective: CapSet::new(info.cap_effective),
+        cap_permitted: CapSet::new(info.cap_permitted),
+        cap_inheritable: CapSet::new(info.cap_inheritable),
         start_ts: info.start_ts,
         container_id: if info.container_id.is_empty() {
             HOST.to_owned()
@@ -710,6 +973,8 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
             info.container_id.clone()
         },
         exited: false,
+        cmdline: OnceLock::new(),
+        exeline: OnceLock::new(),
     }
 }
 
