@@ -9,6 +9,8 @@
 //! and scroll offset, and its computed table, so going back restores the
 //! exact row and scroll that were left.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
@@ -200,11 +202,38 @@ enum Done {
     Masked(String, Result<Mask, FilterError>),
 }
 
+/// What a background thread hands back: its result, or the message of
+/// the panic that ended it.
+type Outcome<T> = Result<T, String>;
+
 /// A job running on a background thread.
 struct Job {
     what: &'static str,
     progress: Arc<Progress>,
-    rx: Receiver<Done>,
+    rx: Receiver<Outcome<Done>>,
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panicked".to_owned()
+    }
+}
+
+/// Runs `work` on a new thread. A panic there is caught and handed back
+/// as an error: the UI must not go on as if the pass were still running
+/// (or had found nothing), it must end and say why.
+fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Receiver<Outcome<T>> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let outcome = catch_unwind(AssertUnwindSafe(work)).map_err(|p| panic_message(&*p));
+        let _ = tx.send(outcome);
+    });
+    rx
 }
 
 /// Where things were drawn, for the mouse.
@@ -262,7 +291,9 @@ pub struct App {
     job: Option<Job>,
     /// The exact detail of an event, being read: its ordinal, progress and
     /// result.
-    detail_job: Option<(usize, Arc<Progress>, Receiver<Option<Detail>>)>,
+    detail_job: Option<(usize, Arc<Progress>, Receiver<Outcome<Option<Detail>>>)>,
+    /// A background pass died: why. The view cannot go on without it.
+    failure: Option<String>,
     generation: u64,
     overview: Option<(u64, Overview)>,
     timeline: Option<Timeline>,
@@ -311,20 +342,17 @@ impl App {
             hits: Hits::default(),
             job: None,
             detail_job: None,
+            failure: None,
             generation: 0,
             overview: None,
             timeline: None,
             drag: None,
         };
         let progress = Progress::new(app.preview.events);
-        let (tx, rx) = channel();
         let source = app.source.clone();
         let text = app.filter.clone();
         let shared = progress.clone();
-        std::thread::spawn(move || {
-            let result = source.index(&text, &shared);
-            let _ = tx.send(Done::Indexed(Box::new(result)));
-        });
+        let rx = spawn(move || Done::Indexed(Box::new(source.index(&text, &shared))));
         app.job = Some(Job {
             what: "indexing",
             progress,
@@ -360,17 +388,38 @@ impl App {
         }
     }
 
+    /// Why the view cannot go on, if a background pass died: the caller
+    /// ends the view with this message.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    fn fail(&mut self, what: &str, why: &str) {
+        if self.failure.is_none() {
+            self.failure = Some(format!("the {what} pass failed: {why}"));
+        }
+    }
+
     /// Takes the results of finished background jobs; `true` if any.
     pub fn poll(&mut self) -> bool {
         if let Some((ordinal, _, rx)) = &self.detail_job {
             let ordinal = *ordinal;
             match rx.try_recv() {
-                Ok(detail) => {
+                Ok(Ok(detail)) => {
                     self.detail_job = None;
                     self.take_detail(ordinal, detail);
                     return true;
                 }
-                Err(TryRecvError::Disconnected) => self.detail_job = None,
+                Ok(Err(why)) => {
+                    self.detail_job = None;
+                    self.fail("event detail", &why);
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.detail_job = None;
+                    self.fail("event detail", "its thread ended without a result");
+                    return true;
+                }
                 Err(TryRecvError::Empty) => {}
             }
         }
@@ -378,16 +427,21 @@ impl App {
             return false;
         };
         match job.rx.try_recv() {
-            Ok(done) => {
+            Ok(outcome) => {
                 let damaged = job.progress.damaged.load(Ordering::Relaxed);
+                let what = job.what;
                 self.job = None;
-                self.finish(done, damaged);
+                match outcome {
+                    Ok(done) => self.finish(done, damaged),
+                    Err(why) => self.fail(what, &why),
+                }
                 true
             }
             Err(TryRecvError::Empty) => false,
             Err(TryRecvError::Disconnected) => {
+                let what = job.what;
                 self.job = None;
-                self.message = Some("the background pass stopped unexpectedly".to_owned());
+                self.fail(what, "its thread ended without a result");
                 true
             }
         }
@@ -395,16 +449,19 @@ impl App {
 
     /// Waits for the running jobs, if any, and takes their results.
     pub fn wait(&mut self) {
-        if let Some((ordinal, _, rx)) = self.detail_job.take()
-            && let Ok(detail) = rx.recv()
-        {
-            self.take_detail(ordinal, detail);
+        if let Some((ordinal, _, rx)) = self.detail_job.take() {
+            match rx.recv() {
+                Ok(Ok(detail)) => self.take_detail(ordinal, detail),
+                Ok(Err(why)) => self.fail("event detail", &why),
+                Err(_) => self.fail("event detail", "its thread ended without a result"),
+            }
         }
         if let Some(job) = self.job.take() {
             let damaged = job.progress.damaged.load(Ordering::Relaxed);
             match job.rx.recv() {
-                Ok(done) => self.finish(done, damaged),
-                Err(_) => self.message = Some("the background pass stopped".to_owned()),
+                Ok(Ok(done)) => self.finish(done, damaged),
+                Ok(Err(why)) => self.fail(job.what, &why),
+                Err(_) => self.fail(job.what, "its thread ended without a result"),
             }
         }
     }
@@ -443,13 +500,9 @@ impl App {
 
     fn restart_index(&mut self) {
         let progress = Progress::new(self.preview.events);
-        let (tx, rx) = channel();
         let source = self.source.clone();
         let shared = progress.clone();
-        std::thread::spawn(move || {
-            let result = source.index("", &shared);
-            let _ = tx.send(Done::Indexed(Box::new(result)));
-        });
+        let rx = spawn(move || Done::Indexed(Box::new(source.index("", &shared))));
         self.job = Some(Job {
             what: "indexing",
             progress,
@@ -473,12 +526,11 @@ impl App {
             job.progress.cancel.store(true, Ordering::Relaxed);
         }
         let progress = Progress::new(index.len() as u64);
-        let (tx, rx) = channel();
         let source = self.source.clone();
         let shared = progress.clone();
-        std::thread::spawn(move || {
+        let rx = spawn(move || {
             let result = source.mask(&text, &index, &shared);
-            let _ = tx.send(Done::Masked(text, result));
+            Done::Masked(text, result)
         });
         self.job = Some(Job {
             what: "filtering",
@@ -734,12 +786,9 @@ impl App {
                 self.detail_exact = false;
                 self.mode = Mode::Detail(ordinal, 0);
                 let progress = Progress::new(0);
-                let (tx, rx) = channel();
                 let source = self.source.clone();
                 let shared = progress.clone();
-                std::thread::spawn(move || {
-                    let _ = tx.send(source.exact_detail(&index, ordinal, &shared));
-                });
+                let rx = spawn(move || source.exact_detail(&index, ordinal, &shared));
                 self.detail_job = Some((ordinal, progress, rx));
             }
             Some(view) => self.drill(view),

@@ -12,9 +12,12 @@ use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use scry_format::{EventTable, FileHeader, Snapshot, TraceFile, TraceWriter, WriterOptions};
+use scry_analyze::FilterError;
 use scry_tui::app::{EchoFormat, Mode};
+use scry_tui::index::{EventIndex, Mask};
+use scry_tui::source::{Detail, Preview, Progress};
 use scry_tui::views::{Pred, Rows, ViewId};
-use scry_tui::{App, Traces, ui};
+use scry_tui::{App, Source, Traces, ui};
 
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples")
@@ -600,4 +603,78 @@ fn every_row_has_a_cell_per_column() {
             }
         }
     }
+}
+
+/// A source whose passes over the trace panic: index, filter, or the exact
+/// detail of one event.
+struct Panicking {
+    inner: Traces<Vec<u8>>,
+    index: bool,
+}
+
+impl Source for Panicking {
+    fn preview(&self) -> Preview {
+        self.inner.preview()
+    }
+    fn index(&self, filter: &str, progress: &Progress) -> Result<(EventIndex, Option<Mask>), FilterError> {
+        assert!(!self.index, "a bug in indexing");
+        self.inner.index(filter, progress)
+    }
+    fn check(&self, filter: &str) -> Result<(), FilterError> {
+        self.inner.check(filter)
+    }
+    fn mask(&self, _: &str, _: &EventIndex, _: &Progress) -> Result<Mask, FilterError> {
+        panic!("a bug in filtering")
+    }
+    fn detail(&self, index: &EventIndex, ordinal: usize) -> Option<Detail> {
+        self.inner.detail(index, ordinal)
+    }
+    fn exact_detail(&self, _: &EventIndex, _: usize, _: &Progress) -> Option<Detail> {
+        panic!("a bug in the detail pass")
+    }
+    fn args(&self, index: &EventIndex, ordinal: usize) -> String {
+        self.inner.args(index, ordinal)
+    }
+    fn data(&self, index: &EventIndex, ordinal: usize) -> Option<Vec<u8>> {
+        self.inner.data(index, ordinal)
+    }
+}
+
+fn panicking(index: bool) -> App {
+    let source = Panicking {
+        inner: open("workload.scry"),
+        index,
+    };
+    let mut app = App::new(Arc::new(source), "", true);
+    app.wait();
+    app
+}
+
+#[test]
+fn a_panicking_pass_is_a_failure_not_a_half_dead_view() {
+    let app = panicking(true);
+    assert!(app.index.is_none());
+    let why = app.failure().expect("the failure is reported");
+    assert!(why.contains("indexing") && why.contains("a bug in indexing"), "{why}");
+
+    let mut app = panicking(false);
+    assert_eq!(app.failure(), None);
+    key(&mut app, KeyCode::Char('f'));
+    keys(&mut app, "proc.name=cat");
+    key(&mut app, KeyCode::Enter);
+    app.wait();
+    let why = app.failure().expect("the filter pass failure is reported");
+    assert!(why.contains("a bug in filtering"), "{why}");
+
+    let mut app = panicking(false);
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Enter);
+    // Polled as the event loop does, not waited for.
+    let start = std::time::Instant::now();
+    while app.failure().is_none() {
+        app.poll();
+        assert!(start.elapsed().as_secs() < 10, "the detail pass never failed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(app.failure().is_some_and(|w| w.contains("a bug in the detail pass")));
 }
