@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use scry_analyze::fields::{ArgKind, Field, resolve};
+use scry_analyze::reports::users::UserCommands;
 use scry_analyze::state::State;
 use scry_analyze::{Ctx, FIELDS, Filter, FilterError, Prepared, Scan, Window, scan};
 use scry_format::{DecodedChunk, Snapshot, TraceFile};
@@ -298,6 +299,7 @@ fn index_fields<D: AsRef<[u8]>>(file: &File<D>) -> Option<IndexFields> {
         fd_name: get("fd.name")?,
         fd_kind: get("fd.typechar")?,
         path: get("fs.path.name")?,
+        commands: UserCommands::new(&file.trace.header().event_table),
     })
 }
 
