@@ -321,7 +321,10 @@ fn a_background_pass_that_panics_ends_the_view_with_an_error() {
         30,
         &command,
     );
-    let modes = wait_for_file(Path::new(&stty), "scry view went on after its pass panicked");
+    let modes = wait_for_file(
+        Path::new(&stty),
+        "scry view went on after its pass panicked",
+    );
     let code = std::fs::read_to_string(&status).unwrap();
     assert_ne!(code.trim(), "0");
     let stderr = std::fs::read_to_string(&stderr).unwrap();

@@ -185,6 +185,9 @@ pub enum Mode {
     Search(Input),
     /// Choosing a view (selected entry).
     Switch(usize),
+    /// Choosing which view to drill the selected row into (selected entry
+    /// of [`App::drill_choices`]).
+    Drill(usize),
     /// The help screen.
     Help,
     /// One event in full (its ordinal, scroll).
@@ -666,6 +669,38 @@ impl App {
                 }
                 _ => {}
             },
+            Mode::Drill(at) => {
+                let choices = self.drill_choices();
+                let count = choices.len().max(1);
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Drill(at.checked_sub(1).unwrap_or(count - 1));
+                    }
+                    KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+                        self.mode = Mode::Drill((at + 1) % count);
+                    }
+                    KeyCode::Enter => {
+                        self.mode = Mode::Normal;
+                        if let Some(&view) = choices.get(at) {
+                            self.drill_into(view);
+                        }
+                    }
+                    KeyCode::Char(c) => {
+                        // First letters pick: `c` connections, `f` files…
+                        match choices
+                            .iter()
+                            .position(|v| views::def(*v).name.starts_with(c))
+                        {
+                            Some(found) => {
+                                self.mode = Mode::Normal;
+                                self.drill_into(choices[found]);
+                            }
+                            None => self.mode = Mode::Normal,
+                        }
+                    }
+                    _ => self.mode = Mode::Normal,
+                }
+            }
             Mode::Help => self.mode = Mode::Normal,
             Mode::Detail(ordinal, scroll) => match key.code {
                 KeyCode::Down | KeyCode::Char('j') => self.mode = Mode::Detail(ordinal, scroll + 1),
@@ -716,6 +751,9 @@ impl App {
                 self.mode = Mode::Timeline(cursor, None);
             }
             KeyCode::Char('e') => self.open_echo(),
+            KeyCode::Char('d') if !self.drill_choices().is_empty() => {
+                self.mode = Mode::Drill(0);
+            }
             KeyCode::Char('>') | KeyCode::F(9) => self.cycle_sort(1),
             KeyCode::Char('<') => self.cycle_sort(-1),
             KeyCode::Char('i') => self.invert_sort(),
@@ -831,6 +869,30 @@ impl App {
         let Some(target) = views::drill_target(view, &preds) else {
             return;
         };
+        self.stack.push(Level::new(Some(target), preds));
+    }
+
+    /// The views the selected row can be drilled into (`d`), Enter's
+    /// first: a process' files, connections or events…
+    pub fn drill_choices(&mut self) -> Vec<ViewId> {
+        let Some(view) = self.level().view else {
+            return Vec::new();
+        };
+        let Some(pred) = self.selected_pred() else {
+            return Vec::new();
+        };
+        let mut preds = self.level().preds.clone();
+        preds.push(pred);
+        views::drill_targets(view, &preds)
+    }
+
+    /// Drills the selected row into `target`.
+    fn drill_into(&mut self, target: ViewId) {
+        let Some(pred) = self.selected_pred() else {
+            return;
+        };
+        let mut preds = self.level().preds.clone();
+        preds.push(pred);
         self.stack.push(Level::new(Some(target), preds));
     }
 

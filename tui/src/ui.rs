@@ -13,7 +13,7 @@ use scry_format::thousands;
 
 use crate::app::{App, EchoFormat, Hits, Mode, TIMELINE_STEPS};
 use crate::overview::{TILES, Timeline, resample};
-use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS};
+use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS, ViewId};
 
 const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
 const HEADER: Style = Style::new().fg(Color::Black).bg(Color::Green);
@@ -54,6 +54,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     match app.mode.clone() {
         Mode::Help => draw_help(frame, main),
         Mode::Switch(at) => draw_switch(frame, main, at),
+        Mode::Drill(at) => {
+            let choices = app.drill_choices();
+            draw_drill(frame, main, &choices, at);
+        }
         Mode::Filter(input, Some(error)) => {
             let text = error.render(&input.text);
             let lines = text.lines().count() as u16;
@@ -354,17 +358,11 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
         area.width.saturating_sub(gutter),
         area.height,
     );
-    let constraints: Vec<Constraint> = def
-        .columns
-        .iter()
-        .map(|c| {
-            if c.width == 0 {
-                Constraint::Fill(1)
-            } else {
-                Constraint::Length(c.width)
-            }
-        })
-        .collect();
+    let constraints: Vec<Constraint> =
+        views::column_widths(def.columns, body.width, def.fill_share)
+            .into_iter()
+            .map(Constraint::Length)
+            .collect();
     let header = Rect::new(body.x, body.y, body.width, 1);
     let cells = Layout::horizontal(constraints).spacing(1).split(header);
     let sort = app.table().and_then(|t| t.sort);
@@ -648,6 +646,10 @@ const HELP: &[(&str, &str)] = &[
         "back to the previous level, same row and scroll",
     ),
     ("↑ ↓ PgUp PgDn g G", "move"),
+    (
+        "d",
+        "drill into…: choose the view (a process' files, connections, events)",
+    ),
     ("F2, :", "switch view, keeping the drill-down"),
     ("f, F4", "filter with the full filter language"),
     ("/  n  N", "search rows, next, previous"),
@@ -686,6 +688,24 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" help (any key closes) ")),
+        popup,
+    );
+}
+
+fn draw_drill(frame: &mut Frame<'_>, area: Rect, choices: &[ViewId], at: usize) {
+    let lines: Vec<Line<'_>> = choices
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let def = views::def(*v);
+            let style = if k == at { SELECTED } else { Style::new() };
+            Line::styled(format!(" {:<11} {}", def.name, def.title), style)
+        })
+        .collect();
+    let popup = centered(area, 40, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" drill into (Enter) ")),
         popup,
     );
 }
