@@ -310,7 +310,11 @@ Tables show sizes and durations in units that fit on a terminal and exact
 numbers otherwise (--human forces units). --by and --sum turn any view, or
 no view, into sysdig's fdbytes_by/fdcount_by: rows keyed by any fields,
 summing any numeric field (negative values, the errors of failed calls, are
-left out). Exits 1 when no event reached a row.";
+left out). Sums of evt.rawres and evt.buflen count I/O calls only
+(evt.is_io=true), as fdbytes_by does: other calls return fds, pids and
+addresses. A filter that names the calls itself (evt.type, evt.is_io,
+evt.is_io_read, evt.category…) lifts that. Exits 1 when no event reached a
+row.";
 
 /// The time window and decoding threads of an analysis command.
 #[derive(Debug, Args)]

@@ -117,7 +117,7 @@ fn spec_of(args: &TopArgs) -> anyhow::Result<(ViewSpec, &[String])> {
                 header: field.to_ascii_uppercase(),
                 aggregate: Aggregate::Sum,
                 field: Some(field.clone()),
-                when: None,
+                when: io_only(field).then(|| IO_EVENTS.to_owned()),
                 unit: unit_of(field),
             })
             .chain(std::iter::once(Measure {
@@ -147,6 +147,25 @@ fn spec_of(args: &TopArgs) -> anyhow::Result<(ViewSpec, &[String])> {
     Ok((spec, rest))
 }
 
+/// Which events a sum of an [`io_only`] field counts, unless the filter
+/// chooses the events itself.
+const IO_EVENTS: &str = "evt.is_io=true";
+
+/// Fields whose sum means bytes moved only over I/O calls: on other calls
+/// the return value is an fd, a pid or an address (mmap), which summed
+/// make nonsense. sysdig's `fdbytes_by` sums them over I/O events alone.
+fn io_only(field: &str) -> bool {
+    matches!(field, "evt.rawres" | "evt.buflen")
+}
+
+/// Whether a filter says which calls it wants (their type, category or
+/// I/O direction): then sums count every call it lets through.
+fn chooses_events(filter: &str) -> bool {
+    ["evt.type", "evt.is_io", "evt.category", "syscall.type"]
+        .iter()
+        .any(|field| filter.contains(field))
+}
+
 /// Sizes and times show in their units; other fields as plain numbers.
 fn unit_of(field: &str) -> Unit {
     match field {
@@ -157,8 +176,17 @@ fn unit_of(field: &str) -> Unit {
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<Code> {
-    let (spec, rest) = spec_of(args)?;
+    let (mut spec, rest) = spec_of(args)?;
     let (paths, filter) = split_inputs(rest, &[], "scry top VIEW FILE… [FILTER]")?;
+    if chooses_events(&filter) {
+        for measure in &mut spec.measures {
+            if measure.field.as_deref().is_some_and(io_only)
+                && measure.when.as_deref() == Some(IO_EVENTS)
+            {
+                measure.when = None;
+            }
+        }
+    }
     let mut traces = super::open(paths, &filter, &args.selection)?;
     let bounds = traces
         .catalogs()
@@ -175,9 +203,19 @@ pub fn run(args: &TopArgs) -> anyhow::Result<Code> {
     };
     // Nothing stops a summary early: it sees every selected event.
     let _ = traces.scan_chunks(&mut top)?;
-    let mut table = top.summary.finish();
-    if args.rows > 0 {
-        table.truncate(args.rows);
+    // A trace that records no durations at all (some .scap captures, an
+    // import) would show a TIME of 0 on every row: the column is left out,
+    // unless asked for with --sum.
+    let unrecorded: Vec<usize> = (0..spec.measures.len())
+        .filter(|&m| {
+            spec.measures[m].field.as_deref() == Some("evt.latency")
+                && !args.sum.iter().any(|f| f == "evt.latency")
+                && top.summary.is_zero(m)
+        })
+        .collect();
+    let mut table = top.summary.finish_top(args.rows);
+    for measure in unrecorded.into_iter().rev() {
+        table.remove_measure(measure);
     }
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
