@@ -171,6 +171,8 @@ pub struct Echo {
     pub scroll: usize,
     /// Format.
     pub format: EchoFormat,
+    /// The bytes are still being read (on a background thread).
+    pub loading: bool,
 }
 
 /// What has the keyboard.
@@ -252,6 +254,23 @@ pub struct Hits {
     pub timeline: Rect,
 }
 
+/// Computes the table `key` names over `index`, its filter `mask` and time
+/// `range`.
+fn build_table(
+    index: &EventIndex,
+    mask: Option<&Mask>,
+    range: Option<(u64, u64)>,
+    key: &TableKey,
+) -> Table {
+    let (_, view, preds, _, sort) = key;
+    let sel = Selection::new(index, mask, range, preds);
+    let mut table = views::compute(*view, index, &sel);
+    if sort.is_some() {
+        views::sort_table(&mut table, index, *sort);
+    }
+    table
+}
+
 /// Thousandths: the time-line's resolution.
 pub const TIMELINE_STEPS: u16 = 1000;
 
@@ -297,6 +316,13 @@ pub struct App {
     detail_job: Option<(usize, Arc<Progress>, Receiver<Outcome<Option<Detail>>>)>,
     /// A background pass died: why. The view cannot go on without it.
     failure: Option<String>,
+    /// The table of the current level being computed in the background.
+    table_job: Option<TableJob>,
+    /// The bytes of the echo pane being read.
+    echo_job: Option<Receiver<Outcome<Vec<EchoChunk>>>>,
+    /// Tables over an index of at least this many events are computed on
+    /// a background thread; smaller ones at once, when asked for.
+    pub background_events: usize,
     generation: u64,
     overview: Option<(u64, Overview)>,
     timeline: Option<Timeline>,
@@ -313,6 +339,21 @@ impl std::fmt::Debug for App {
             .finish_non_exhaustive()
     }
 }
+
+/// What a table is computed for: the level (its depth, view and steps),
+/// the data generation and the sort.
+type TableKey = (usize, ViewId, Vec<Pred>, u64, Option<(usize, bool)>);
+
+/// A table being computed on a background thread.
+struct TableJob {
+    key: TableKey,
+    rx: Receiver<Outcome<Table>>,
+}
+
+/// Below this many events a table takes a few milliseconds: computed when
+/// drawn. Above, a background thread computes it, the screen staying live
+/// (and the table it had up) meanwhile.
+const BACKGROUND_EVENTS: usize = 1 << 20;
 
 /// A search looks at most at this many rows per key.
 const SEARCH_ROWS: usize = 200_000;
@@ -346,6 +387,9 @@ impl App {
             job: None,
             detail_job: None,
             failure: None,
+            table_job: None,
+            echo_job: None,
+            background_events: BACKGROUND_EVENTS,
             generation: 0,
             overview: None,
             timeline: None,
@@ -405,6 +449,21 @@ impl App {
 
     /// Takes the results of finished background jobs; `true` if any.
     pub fn poll(&mut self) -> bool {
+        if let Some(rx) = &self.echo_job {
+            match rx.try_recv() {
+                Ok(outcome) => {
+                    self.echo_job = None;
+                    self.take_echo(Ok(outcome));
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.echo_job = None;
+                    self.take_echo(Err(()));
+                    return true;
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+        }
         if let Some((ordinal, _, rx)) = &self.detail_job {
             let ordinal = *ordinal;
             match rx.try_recv() {
@@ -466,6 +525,34 @@ impl App {
                 Ok(Err(why)) => self.fail(job.what, &why),
                 Err(_) => self.fail(job.what, "its thread ended without a result"),
             }
+        }
+        if let Some(rx) = self.echo_job.take() {
+            let outcome = rx.recv();
+            self.take_echo(outcome.map_err(|_| ()));
+        }
+        // The table of the current level, if it is computed in the
+        // background: asked for, then waited for.
+        let _ = self.table();
+        if let Some(job) = self.table_job.take() {
+            match job.rx.recv() {
+                Ok(Ok(table)) => self.install_table(job.key.3, table),
+                Ok(Err(why)) => self.fail("table", &why),
+                Err(_) => self.fail("table", "its thread ended without a result"),
+            }
+        }
+    }
+
+    /// Takes the bytes the echo job read.
+    fn take_echo(&mut self, outcome: Result<Outcome<Vec<EchoChunk>>, ()>) {
+        match outcome {
+            Ok(Ok(chunks)) => {
+                if let Some(echo) = &mut self.echo {
+                    echo.chunks = chunks;
+                    echo.loading = false;
+                }
+            }
+            Ok(Err(why)) => self.fail("echo", &why),
+            Err(()) => self.fail("echo", "its thread ended without a result"),
         }
     }
 
@@ -575,26 +662,77 @@ impl App {
     }
 
     /// Makes sure the current level's table is computed for the current
-    /// filter and range, and returns it.
+    /// filter and range, and returns it. On a big index it is computed in
+    /// the background: until it is ready this gives the level's previous
+    /// table, if any.
     pub fn table(&mut self) -> Option<&Table> {
         let index = self.index.clone()?;
         let generation = self.generation;
-        let mask = self.mask.clone();
-        let range = self.range;
-        let level = self.level_mut();
-        let view = level.view?;
-        if level.table.as_ref().is_none_or(|(g, _)| *g != generation) {
-            let sel = Selection::new(&index, mask.as_deref(), range, &level.preds);
-            let mut table = views::compute(view, &index, &sel);
-            if level.sort.is_some() {
-                views::sort_table(&mut table, &index, level.sort);
+        let view = self.level().view?;
+        let stale = self
+            .level()
+            .table
+            .as_ref()
+            .is_none_or(|(g, _)| *g != generation);
+        if stale {
+            let key: TableKey = (
+                self.stack.len(),
+                view,
+                self.level().preds.clone(),
+                generation,
+                self.level().sort,
+            );
+            if index.len() < self.background_events {
+                let table = build_table(&index, self.mask.as_deref(), self.range, &key);
+                self.install_table(generation, table);
+            } else {
+                self.poll_table(&index, key);
             }
-            let rows = table.len();
-            level.table = Some((generation, table));
-            level.selected = level.selected.min(rows.saturating_sub(1));
-            level.offset = level.offset.min(level.selected);
         }
-        level.table.as_ref().map(|(_, t)| t)
+        self.level().table.as_ref().map(|(_, t)| t)
+    }
+
+    /// Starts computing the table `key` names, unless that is under way,
+    /// and takes it if it is done.
+    fn poll_table(&mut self, index: &Arc<EventIndex>, key: TableKey) {
+        if self.table_job.as_ref().is_none_or(|job| job.key != key) {
+            let (index, mask, range) = (index.clone(), self.mask.clone(), self.range);
+            let wanted = key.clone();
+            let rx = spawn(move || build_table(&index, mask.as_deref(), range, &wanted));
+            self.table_job = Some(TableJob { key, rx });
+        }
+        let Some(job) = &self.table_job else {
+            return;
+        };
+        let generation = job.key.3;
+        match job.rx.try_recv() {
+            Ok(Ok(table)) => {
+                self.table_job = None;
+                self.install_table(generation, table);
+            }
+            Ok(Err(why)) => {
+                self.table_job = None;
+                self.fail("table", &why);
+            }
+            Err(TryRecvError::Disconnected) => {
+                self.table_job = None;
+                self.fail("table", "its thread ended without a result");
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+
+    /// Whether the current level's table is being computed.
+    pub fn computing(&self) -> bool {
+        self.table_job.is_some()
+    }
+
+    fn install_table(&mut self, generation: u64, table: Table) {
+        let level = self.level_mut();
+        let rows = table.len();
+        level.table = Some((generation, table));
+        level.selected = level.selected.min(rows.saturating_sub(1));
+        level.offset = level.offset.min(level.selected);
     }
 
     fn clamp_selection(&mut self) {
@@ -1117,15 +1255,21 @@ impl App {
                 }
             }
         });
-        let chunks = ordinals
-            .into_iter()
-            .map(|i| EchoChunk {
-                ordinal: i,
-                write: index.class[i] & class::WRITE != 0,
-                moved: index.io_bytes(i),
-                data: self.source.data(&index, i).unwrap_or_default(),
-            })
-            .collect();
+        // Each chunk of the trace holding one of the events is decoded:
+        // up to thousands, on a background thread.
+        let source = self.source.clone();
+        let events = index.clone();
+        self.echo_job = Some(spawn(move || {
+            ordinals
+                .into_iter()
+                .map(|i| EchoChunk {
+                    ordinal: i,
+                    write: events.class[i] & class::WRITE != 0,
+                    moved: events.io_bytes(i),
+                    data: source.data(&events, i).unwrap_or_default(),
+                })
+                .collect()
+        }));
         let format = self.echo.as_ref().map(|e| e.format).unwrap_or_default();
         self.echo = Some(Echo {
             title: if title.is_empty() {
@@ -1133,10 +1277,11 @@ impl App {
             } else {
                 title.join(" and ")
             },
-            chunks,
+            chunks: Vec::new(),
             truncated: more,
             scroll: 0,
             format,
+            loading: true,
         });
         self.mode = Mode::Echo;
     }

@@ -382,6 +382,15 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
     let page = usize::from(rows_area.height);
     app.page = page;
     let Some(rows) = app.table().map(Table::len) else {
+        if app.computing() {
+            buf.set_stringn(
+                rows_area.x + 2,
+                rows_area.y + 1,
+                "computing…",
+                usize::from(rows_area.width),
+                DIM,
+            );
+        }
         return;
     };
     let level = app.stack.last_mut().unwrap_or_else(|| unreachable!());
@@ -594,7 +603,9 @@ fn draw_echo(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
                 .map(|t| Line::styled(t, Style::new().fg(color))),
         );
     }
-    if echo.chunks.is_empty() {
+    if echo.loading {
+        lines.push(Line::styled("reading the I/O…", DIM));
+    } else if echo.chunks.is_empty() {
         lines.push(Line::styled("no I/O bytes here", DIM));
     }
     if echo.truncated {

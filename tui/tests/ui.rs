@@ -302,6 +302,7 @@ fn empty_trace_shows_empty_views() {
     snapshot("empty-events", &screen(&mut app, 100, 10));
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('e'));
+    app.wait();
     assert_eq!(app.echo.as_ref().map(|e| e.chunks.len()), Some(0));
 }
 
@@ -337,7 +338,11 @@ fn echo_shows_the_bytes_read_from_etc_passwd() {
     key(&mut app, KeyCode::Enter);
     keys(&mut app, "e");
     assert_eq!(app.mode, Mode::Echo);
+    // The bytes are read in the background, the pane up meanwhile.
+    assert!(screen(&mut app, 100, 16).contains("echo: fd.name=/etc/passwd"));
+    app.wait();
     let echo = app.echo.clone().expect("echo data");
+    assert!(!echo.loading);
     assert_eq!(echo.title, "fd.name=/etc/passwd");
     assert!(!echo.chunks.is_empty());
     let read: Vec<u8> = echo.chunks.iter().flat_map(|c| c.data.clone()).collect();
@@ -927,4 +932,40 @@ fn drops_list_each_loss_with_its_interval() {
         &Selection::new(&index, None, Some((250, 500)), &[]),
     );
     assert_eq!(table.len(), 1);
+}
+
+#[test]
+fn tables_of_a_big_index_are_computed_in_the_background() {
+    let mut at_once = workload();
+    let mut behind = workload();
+    // As if the index were big: every table on a background thread.
+    behind.background_events = 0;
+    for app in [&mut at_once, &mut behind] {
+        key(app, KeyCode::Char('2'));
+    }
+    // The first frame does not wait for the table; it says it is coming.
+    let first = screen(&mut behind, 100, 12);
+    if behind.computing() {
+        assert!(first.contains("computing…"), "{first}");
+    }
+    behind.wait();
+    assert!(!behind.computing());
+    assert_eq!(at_once.table(), behind.table());
+    assert_eq!(screen(&mut at_once, 100, 12), screen(&mut behind, 100, 12));
+    // A drill-down, a sort and a filter: the same tables again.
+    for app in [&mut at_once, &mut behind] {
+        key(app, KeyCode::Enter);
+        app.wait();
+        app.sort_by(0, true);
+        app.wait();
+    }
+    assert_eq!(at_once.table(), behind.table());
+    for app in [&mut at_once, &mut behind] {
+        key(app, KeyCode::Char('f'));
+        keys(app, "evt.type=read");
+        key(app, KeyCode::Enter);
+        app.wait();
+    }
+    assert!(behind.table().is_some_and(|t| !t.is_empty()));
+    assert_eq!(at_once.table(), behind.table());
 }
