@@ -157,11 +157,7 @@ fn sums_of_return_values_count_io_calls_only() {
     let files = json_rows(&["top", "files", &trace, "-n", "0", "-j"]);
     for name in ["/big.bin", "/libc.so.6", "/etc/ld.so.cache"] {
         let file = row(&files, "fd.name", name);
-        let sum = row(
-            &sums,
-            "fd.name",
-            &file["fd.name"].as_str().unwrap().to_owned(),
-        );
+        let sum = row(&sums, "fd.name", file["fd.name"].as_str().unwrap());
         assert_eq!(sum["evt.rawres"], file["total"], "{name}");
     }
     assert_eq!(row(&sums, "fd.name", "/big.bin")["evt.rawres"], 1_048_576);

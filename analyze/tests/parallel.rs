@@ -267,7 +267,7 @@ fn the_first_rows_are_those_of_the_whole_sorted_table() {
         };
         let summarize = || {
             let mut summary = Summary::new(spec);
-            scan(
+            let flow = scan(
                 &trace,
                 &prepared,
                 &scan_options,
@@ -278,6 +278,7 @@ fn the_first_rows_are_those_of_the_whole_sorted_table() {
                 },
             )
             .unwrap();
+            assert!(flow.is_continue());
             summary
         };
         let json = |table: &summary::Table| {

@@ -211,6 +211,10 @@ enum Done {
 /// the panic that ended it.
 type Outcome<T> = Result<T, String>;
 
+/// The exact detail of an event being read: its ordinal, progress and
+/// result.
+type DetailJob = (usize, Arc<Progress>, Receiver<Outcome<Option<Detail>>>);
+
 /// A job running on a background thread.
 struct Job {
     what: &'static str,
@@ -313,7 +317,7 @@ pub struct App {
     job: Option<Job>,
     /// The exact detail of an event, being read: its ordinal, progress and
     /// result.
-    detail_job: Option<(usize, Arc<Progress>, Receiver<Outcome<Option<Detail>>>)>,
+    detail_job: Option<DetailJob>,
     /// A background pass died: why. The view cannot go on without it.
     failure: Option<String>,
     /// The table of the current level being computed in the background.
