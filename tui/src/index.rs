@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use scry_analyze::fields::{Ctx, Field};
 use scry_analyze::reports::users::UserCommands;
+use scry_format::ValueRef;
 
 /// Event class bits, set at indexing time from the event type and result.
 pub mod class {
@@ -35,7 +36,7 @@ pub mod class {
 }
 
 /// The clone flag that makes a thread rather than a process.
-const CLONE_THREAD: i64 = 0x0001_0000;
+const CLONE_THREAD: u64 = 0x0001_0000;
 
 /// No object (the event touched no fd or path).
 pub const NO_OBJECT: u32 = u32::MAX;
@@ -390,7 +391,11 @@ impl IndexBuilder {
         } else if type_bits & class::SPAWN != 0 {
             // The parent's side (the child's id returned); the first
             // parameter is the clone flags (none for fork and vfork).
-            let flags = event.param_int(0).unwrap_or(0);
+            let flags = match event.param(0) {
+                Some(ValueRef::Uint(flags)) => flags,
+                Some(ValueRef::Int(flags)) => flags as u64,
+                _ => 0,
+            };
             if ret > 0 && flags & CLONE_THREAD == 0 {
                 bits |= class::SPAWN;
             }

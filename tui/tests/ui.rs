@@ -969,3 +969,48 @@ fn tables_of_a_big_index_are_computed_in_the_background() {
     assert!(behind.table().is_some_and(|t| !t.is_empty()));
     assert_eq!(at_once.table(), behind.table());
 }
+
+#[test]
+fn a_thread_created_is_not_a_process_spawned() {
+    use scry_format::{Event, Value};
+    let table = EventTable::builtin_x86_64();
+    let header = FileHeader {
+        event_table: table.clone(),
+        ..FileHeader::default()
+    };
+    let mut writer = TraceWriter::new(
+        Vec::new(),
+        &header,
+        &Snapshot::default(),
+        WriterOptions::default(),
+    )
+    .expect("a writer");
+    let clone = table.id_of("clone").expect("clone");
+    let execve = table.id_of("execve").expect("execve");
+    let event = |ts: u64, tid: u32, event_type, ret, params| Event {
+        ts: 1_700_000_000_000_000_000 + ts,
+        tid,
+        tgid: if tid == 102 { 100 } else { tid },
+        cpu: 0,
+        event_type,
+        ret,
+        latency: 1000,
+        params,
+    };
+    // A fork (SIGCHLD), a thread (CLONE_VM|CLONE_FS|CLONE_FILES|
+    // CLONE_SIGHAND|CLONE_THREAD), and the new process executing.
+    let fork = vec![Value::Uint(0x11), Value::Int(0)];
+    let thread = vec![Value::Uint(0x1_0f00), Value::Int(0)];
+    for e in [
+        event(1, 100, clone, 101, fork),
+        event(2, 100, clone, 102, thread),
+        event(3, 101, execve, 0, Vec::new()),
+    ] {
+        writer.push(&e).expect("an event");
+    }
+    let bytes = writer.finish().expect("a trace");
+    let trace = TraceFile::open(bytes).expect("readable");
+    let mut app = app_with(Traces::new(vec![("spawn.scry".to_owned(), trace)], 1), "");
+    let text = screen(&mut app, 120, 40);
+    assert!(text.contains("1 spawned, 1 exec"), "{text}");
+}
