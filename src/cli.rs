@@ -285,7 +285,8 @@ pub struct ReadArgs {
 const TOP_HELP: &str = "\
 Views:
   procs        processes by syscalls, with time in syscalls, bytes read and
-               written, errors
+               written, errors; by CPU time first when the trace has the
+               procinfo samples of sysdig captures
   threads      threads by syscalls
   files        files by bytes read and written, with opens
   dirs         directories by bytes read and written in their files

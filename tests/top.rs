@@ -198,14 +198,21 @@ fn durations_that_were_not_recorded_do_not_show_as_zero() {
     assert!(rows[0].get("time").is_none(), "{rows:?}");
     // Where some calls were timed, a row with none says so.
     let run = scry(&["top", "procs", &scap, "-n", "0"]);
-    assert!(run.stdout.lines().next().unwrap().contains("TIME"));
+    let column = run
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .position(|h| h == "TIME")
+        .expect("a TIME column");
     let time_of = |name: &str| {
         let line = run
             .stdout
             .lines()
             .find(|l| l.split_whitespace().any(|w| w == name))
             .unwrap_or_else(|| panic!("no {name}: {}", run.stdout));
-        line.split_whitespace().nth(1).unwrap().to_owned()
+        line.split_whitespace().nth(column).unwrap().to_owned()
     };
     assert_eq!(time_of("rsyslogd"), "-", "{}", run.stdout);
     assert!(time_of("cat").parse::<u64>().unwrap() > 0, "{}", run.stdout);
@@ -336,4 +343,25 @@ fn a_terminal_gets_units_and_a_bold_header_unless_no_color() {
         piped.stdout.lines().count(),
         "{plain}"
     );
+}
+
+#[test]
+fn procs_show_cpu_time_from_procinfo_samples() {
+    // Two threads of this capture used CPU between their first and last
+    // samples: emacs 17640+970 ticks, then 17642+970; sshd 81+1283, then
+    // 81+1284. A tick is 10 ms.
+    let scap = samples().join("scap/cat_write.scap").display().to_string();
+    let rows = json_rows(&["top", "procs", &scap, "-n", "3", "-j"]);
+    let cpu: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| (r["proc.pid"].as_u64().unwrap(), r["cpu"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(cpu, [(1077, 20_000_000), (1019, 10_000_000), (1, 0)]);
+    let run = scry(&["top", "procs", &scap, "-n", "3"]);
+    assert!(run.stdout.starts_with("     CPU  EVENTS"), "{}", run.stdout);
+    // --sort still picks the order; traces without samples have no CPU.
+    let rows = json_rows(&["top", "procs", &scap, "-n", "1", "-j", "--sort", "events"]);
+    assert_eq!(rows[0]["proc.pid"], 20072, "{rows:?}");
+    let rows = json_rows(&["top", "procs", &incident(), "-n", "1", "-j"]);
+    assert!(rows[0].get("cpu").is_none(), "{rows:?}");
 }

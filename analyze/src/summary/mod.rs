@@ -851,6 +851,26 @@ impl Table {
         self.rows.truncate(n);
     }
 
+    /// Adds `measure` at position `at`, each row's value computed from
+    /// its keys by `value` (a measure summed apart, such as CPU time from
+    /// samples). The rows keep their order.
+    pub fn insert_measure(
+        &mut self,
+        at: usize,
+        measure: Measure,
+        value: impl Fn(&[Value<'static>]) -> i64,
+    ) {
+        let at = at.min(self.spec.measures.len());
+        self.spec.measures.insert(at, measure);
+        for row in &mut self.rows {
+            let computed = value(&row.keys);
+            row.values.insert(at.min(row.values.len()), computed);
+        }
+        if self.spec.sort >= at {
+            self.spec.sort += 1;
+        }
+    }
+
     /// Leaves measure `measure` out: its column and every row's value. The
     /// rows keep their order.
     pub fn remove_measure(&mut self, measure: usize) {
