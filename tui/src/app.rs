@@ -324,6 +324,8 @@ pub struct App {
     table_job: Option<TableJob>,
     /// The bytes of the echo pane being read.
     echo_job: Option<Receiver<Outcome<Vec<EchoChunk>>>>,
+    /// The overview being computed in the background, for a generation.
+    overview_job: Option<(u64, Receiver<Outcome<Overview>>)>,
     /// Tables over an index of at least this many events are computed on
     /// a background thread; smaller ones at once, when asked for.
     pub background_events: usize,
@@ -393,6 +395,7 @@ impl App {
             failure: None,
             table_job: None,
             echo_job: None,
+            overview_job: None,
             background_events: BACKGROUND_EVENTS,
             generation: 0,
             overview: None,
@@ -534,8 +537,12 @@ impl App {
             let outcome = rx.recv();
             self.take_echo(outcome.map_err(|_| ()));
         }
-        // The table of the current level, if it is computed in the
-        // background: asked for, then waited for.
+        // The overview, or the table of the current level, if computed in
+        // the background: asked for, then waited for.
+        if self.level().view.is_none() {
+            let _ = self.overview();
+            self.take_overview(true);
+        }
         let _ = self.table();
         if let Some(job) = self.table_job.take() {
             match job.rx.recv() {
@@ -645,19 +652,66 @@ impl App {
         &mut self.stack[last]
     }
 
-    /// The overview figures for the current filter and range.
+    /// The overview figures for the current filter and range. On a big
+    /// index they are computed in the background, as tables are: until
+    /// they are ready this gives the previous figures, if any.
     pub fn overview(&mut self) -> Option<&Overview> {
         let index = self.index.clone()?;
-        if self
-            .overview
-            .as_ref()
-            .is_none_or(|(g, _)| *g != self.generation)
-        {
-            let sel = Selection::new(&index, self.mask.as_deref(), self.range, &[]);
-            let span = self.range.or(index.time_range()).unwrap_or((0, 0));
-            self.overview = Some((self.generation, Overview::compute(&index, &sel, span)));
+        let generation = self.generation;
+        if self.overview.as_ref().is_none_or(|(g, _)| *g != generation) {
+            let (mask, range) = (self.mask.clone(), self.range);
+            let compute = move || {
+                let sel = Selection::new(&index, mask.as_deref(), range, &[]);
+                let span = range.or(index.time_range()).unwrap_or((0, 0));
+                Overview::compute(&index, &sel, span)
+            };
+            if self
+                .index
+                .as_ref()
+                .is_some_and(|i| i.len() < self.background_events)
+            {
+                self.overview = Some((generation, compute()));
+            } else {
+                if self
+                    .overview_job
+                    .as_ref()
+                    .is_none_or(|(g, _)| *g != generation)
+                {
+                    self.overview_job = Some((generation, spawn(compute)));
+                }
+                self.take_overview(false);
+            }
         }
         self.overview.as_ref().map(|(_, o)| o)
+    }
+
+    /// Takes the overview of the background job, if it is done (or when
+    /// `wait`, once it is).
+    fn take_overview(&mut self, wait: bool) {
+        let Some((generation, rx)) = &self.overview_job else {
+            return;
+        };
+        let generation = *generation;
+        let outcome = if wait {
+            rx.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            rx.try_recv()
+        };
+        match outcome {
+            Ok(Ok(overview)) => {
+                self.overview_job = None;
+                self.overview = Some((generation, overview));
+            }
+            Ok(Err(why)) => {
+                self.overview_job = None;
+                self.fail("overview", &why);
+            }
+            Err(TryRecvError::Disconnected) => {
+                self.overview_job = None;
+                self.fail("overview", "its thread ended without a result");
+            }
+            Err(TryRecvError::Empty) => {}
+        }
     }
 
     /// The capture-wide time-line, once indexed.
@@ -726,9 +780,10 @@ impl App {
         }
     }
 
-    /// Whether the current level's table is being computed.
+    /// Whether the current level's table (or the overview) is being
+    /// computed.
     pub fn computing(&self) -> bool {
-        self.table_job.is_some()
+        self.table_job.is_some() || self.overview_job.is_some()
     }
 
     fn install_table(&mut self, generation: u64, table: Table) {

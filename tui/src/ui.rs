@@ -218,6 +218,15 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(5)]).areas(area);
     let selected = app.level().selected;
     let Some(overview) = app.overview().cloned() else {
+        if app.computing() {
+            frame.buffer_mut().set_stringn(
+                area.x + 2,
+                area.y + 1,
+                "computing the overview…",
+                usize::from(area.width),
+                DIM,
+            );
+        }
         return;
     };
     let rows = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).split(tiles_area);
