@@ -73,10 +73,12 @@ Examples:
 
 Starts on an overview of the whole capture: tiles with totals and activity
 over time, each opening its view (Enter, or the tile's number). Enter on a
-row drills into it, Esc goes back; F2 or : switches view, f or F4 filters,
-/ searches, t selects a time range, e shows the I/O bytes, ? lists every
-key. The trace is indexed once, in the background, with a progress bar.
-Exits 2 for a bad filter or without a terminal, 3 for an unreadable trace.")]
+row drills into it (d chooses the view: a process' files, connections or
+events), Esc goes back; F2 or : switches view, f or F4 filters, / searches,
+t selects a time range, e shows the I/O bytes, ? lists every key. The trace
+is indexed once, in the background, with a progress bar. Exits 2 for a bad
+filter or without a terminal, 3 for an unreadable trace or when a
+background pass fails.")]
     View(ViewArgs),
     /// Summarise traces: the top processes, files, connections, ports,
     /// syscalls, errors, containers or users, by any filter.

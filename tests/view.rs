@@ -326,7 +326,7 @@ fn a_background_pass_that_panics_ends_the_view_with_an_error() {
         "scry view went on after its pass panicked",
     );
     let code = std::fs::read_to_string(&status).unwrap();
-    assert_ne!(code.trim(), "0");
+    assert_eq!(code.trim(), "3", "a failed pass exits 3");
     let stderr = std::fs::read_to_string(&stderr).unwrap();
     assert!(stderr.contains("the indexing pass failed"), "{stderr}");
     assert!(stderr.contains(scry_tui::source::PANIC_SWITCH), "{stderr}");
