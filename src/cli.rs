@@ -73,10 +73,12 @@ Examples:
 
 Starts on an overview of the whole capture: tiles with totals and activity
 over time, each opening its view (Enter, or the tile's number). Enter on a
-row drills into it, Esc goes back; F2 or : switches view, f or F4 filters,
-/ searches, t selects a time range, e shows the I/O bytes, ? lists every
-key. The trace is indexed once, in the background, with a progress bar.
-Exits 2 for a bad filter or without a terminal, 3 for an unreadable trace.")]
+row drills into it (d chooses the view: a process' files, connections or
+events), Esc goes back; F2 or : switches view, f or F4 filters, / searches,
+t selects a time range, e shows the I/O bytes, ? lists every key. The trace
+is indexed once, in the background, with a progress bar. Exits 2 for a bad
+filter or without a terminal, 3 for an unreadable trace or when a
+background pass fails.")]
     View(ViewArgs),
     /// Summarise traces: the top processes, files, connections, ports,
     /// syscalls, errors, containers or users, by any filter.
@@ -285,7 +287,8 @@ pub struct ReadArgs {
 const TOP_HELP: &str = "\
 Views:
   procs        processes by syscalls, with time in syscalls, bytes read and
-               written, errors
+               written, errors; by CPU time first when the trace has the
+               procinfo samples of sysdig captures
   threads      threads by syscalls
   files        files by bytes read and written, with opens
   dirs         directories by bytes read and written in their files
@@ -310,7 +313,11 @@ Tables show sizes and durations in units that fit on a terminal and exact
 numbers otherwise (--human forces units). --by and --sum turn any view, or
 no view, into sysdig's fdbytes_by/fdcount_by: rows keyed by any fields,
 summing any numeric field (negative values, the errors of failed calls, are
-left out). Exits 1 when no event reached a row.";
+left out). Sums of evt.rawres and evt.buflen count I/O calls only
+(evt.is_io=true), as fdbytes_by does: other calls return fds, pids and
+addresses. A filter that names the calls itself (evt.type, evt.is_io,
+evt.is_io_read, evt.category…) lifts that. Exits 1 when no event reached a
+row.";
 
 /// The time window and decoding threads of an analysis command.
 #[derive(Debug, Args)]

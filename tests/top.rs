@@ -138,6 +138,98 @@ const VIEWS: [&str; 12] = [
 ];
 
 #[test]
+fn sums_of_return_values_count_io_calls_only() {
+    // No filter: the sum of evt.rawres by file is the bytes read and
+    // written, as in the files view, not those plus fds returned by opens
+    // and addresses returned by mmap (libc is mapped by every program).
+    let trace = incident();
+    let sums = json_rows(&[
+        "top",
+        &trace,
+        "--by",
+        "fd.name",
+        "--sum",
+        "evt.rawres",
+        "-n",
+        "0",
+        "-j",
+    ]);
+    let files = json_rows(&["top", "files", &trace, "-n", "0", "-j"]);
+    for name in ["/big.bin", "/libc.so.6", "/etc/ld.so.cache"] {
+        let file = row(&files, "fd.name", name);
+        let sum = row(&sums, "fd.name", file["fd.name"].as_str().unwrap());
+        assert_eq!(sum["evt.rawres"], file["total"], "{name}");
+    }
+    assert_eq!(row(&sums, "fd.name", "/big.bin")["evt.rawres"], 1_048_576);
+    // A filter that picks the calls itself is taken at its word: the
+    // returns of every mmap of libc.
+    let mmaps = json_rows(&[
+        "top",
+        &trace,
+        "--by",
+        "fd.name",
+        "--sum",
+        "evt.rawres",
+        "-j",
+        "evt.type=mmap and fd.name endswith /libc.so.6",
+    ]);
+    assert_eq!(mmaps.len(), 1);
+    assert!(
+        mmaps[0]["evt.rawres"].as_i64().unwrap() > 1 << 32,
+        "{mmaps:?}"
+    );
+}
+
+#[test]
+fn durations_that_were_not_recorded_do_not_show_as_zero() {
+    let scap = samples().join("scap/cat_write.scap").display().to_string();
+    // procinfo events have no duration: a view of them alone has no time
+    // columns, in the table or in JSON.
+    let run = scry(&["top", "syscalls", &scap, "evt.type=procinfo"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let header = run.stdout.lines().next().unwrap();
+    assert!(header.contains("CALLS"), "{}", run.stdout);
+    assert!(
+        !header.contains("TIME") && !header.contains("MAX"),
+        "{}",
+        run.stdout
+    );
+    let rows = json_rows(&["top", "syscalls", &scap, "-j", "evt.type=procinfo"]);
+    assert!(rows[0].get("time").is_none(), "{rows:?}");
+    // Where some calls were timed, a row with none says so.
+    let run = scry(&["top", "procs", &scap, "-n", "0"]);
+    let column = run
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .position(|h| h == "TIME")
+        .expect("a TIME column");
+    let time_of = |name: &str| {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == name))
+            .unwrap_or_else(|| panic!("no {name}: {}", run.stdout));
+        line.split_whitespace().nth(column).unwrap().to_owned()
+    };
+    assert_eq!(time_of("rsyslogd"), "-", "{}", run.stdout);
+    assert!(time_of("cat").parse::<u64>().unwrap() > 0, "{}", run.stdout);
+    // Asked for, a sum of durations stays.
+    let run = scry(&[
+        "top",
+        &scap,
+        "--by",
+        "evt.type",
+        "--sum",
+        "evt.latency",
+        "evt.type=procinfo",
+    ]);
+    assert!(run.stdout.contains("EVT.LATENCY"), "{}", run.stdout);
+}
+
+#[test]
 fn every_view_matches_its_golden_file() {
     let trace = incident();
     let mut failures = Vec::new();
@@ -203,4 +295,73 @@ fn every_view_sums_the_same_on_one_thread_and_on_several() {
         assert_eq!(one.code, four.code, "{view}: {}", four.stderr);
         assert_eq!(one.stdout, four.stdout, "the {view} view");
     }
+}
+
+/// Runs `scry ARGS` on a pseudo-terminal (util-linux `script`), with
+/// `NO_COLOR` set or not; its output, or `None` without `script`.
+fn on_a_terminal(args: &[&str], no_color: bool) -> Option<String> {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_scry"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]);
+    script.env_remove("NO_COLOR");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let output = script.output().ok()?;
+    assert!(output.status.success(), "{output:?}");
+    Some(String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"))
+}
+
+#[test]
+fn a_terminal_gets_units_and_a_bold_header_unless_no_color() {
+    let trace = incident();
+    let args = ["top", "files", &trace, "-n", "3"];
+    let Some(tty) = on_a_terminal(&args, false) else {
+        eprintln!("note: script (util-linux) is not installed; skipped");
+        return;
+    };
+    let header = tty.lines().next().unwrap();
+    assert!(
+        header.starts_with("\x1b[1m") && header.ends_with("\x1b[0m"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("1.0 MiB"), "{tty}");
+    // NO_COLOR: no escapes at all, the units stay.
+    let plain = on_a_terminal(&args, true).unwrap();
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(plain.contains("1.0 MiB"), "{plain}");
+    // Not a terminal: exact numbers for scripts, no escapes.
+    let piped = scry(&args);
+    assert!(!piped.stdout.contains('\x1b'));
+    assert!(piped.stdout.contains("1048576"), "{}", piped.stdout);
+    assert_eq!(
+        plain.lines().count(),
+        piped.stdout.lines().count(),
+        "{plain}"
+    );
+}
+
+#[test]
+fn procs_show_cpu_time_from_procinfo_samples() {
+    // Two threads of this capture used CPU between their first and last
+    // samples: emacs 17640+970 ticks, then 17642+970; sshd 81+1283, then
+    // 81+1284. A tick is 10 ms.
+    let scap = samples().join("scap/cat_write.scap").display().to_string();
+    let rows = json_rows(&["top", "procs", &scap, "-n", "3", "-j"]);
+    let cpu: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| (r["proc.pid"].as_u64().unwrap(), r["cpu"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(cpu, [(1077, 20_000_000), (1019, 10_000_000), (1, 0)]);
+    let run = scry(&["top", "procs", &scap, "-n", "3"]);
+    assert!(run.stdout.starts_with("     CPU  EVENTS"), "{}", run.stdout);
+    // --sort still picks the order; traces without samples have no CPU.
+    let rows = json_rows(&["top", "procs", &scap, "-n", "1", "-j", "--sort", "events"]);
+    assert_eq!(rows[0]["proc.pid"], 20072, "{rows:?}");
+    let rows = json_rows(&["top", "procs", &incident(), "-n", "1", "-j"]);
+    assert!(rows[0].get("cpu").is_none(), "{rows:?}");
 }

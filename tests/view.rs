@@ -282,3 +282,88 @@ fn a_view_whose_terminal_dies_ends() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Waits until `path` holds something.
+fn wait_for_file(path: &Path, what: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            // The writer may still be at it.
+            std::thread::sleep(Duration::from_millis(100));
+            return std::fs::read_to_string(path).unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_background_pass_that_panics_ends_the_view_with_an_error() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed (scripts/deps.sh test installs it); skipped");
+        return;
+    }
+    let dir = TempDir::new("view-panic");
+    let (status, stderr, stty) = (dir.path("status"), dir.path("stderr"), dir.path("stty"));
+    let sample = samples().join("workload.scry");
+    // The switch makes the indexing pass, on its background thread, panic.
+    let command = format!(
+        "{}=1 {} view {} 2> {stderr}; echo $? > {status}; stty -a > {stty}; sleep 10",
+        scry_tui::source::PANIC_SWITCH,
+        env!("CARGO_BIN_EXE_scry"),
+        sample.display(),
+    );
+    let tmux = Tmux::start(
+        format!("scry-test-panic-{}", std::process::id()),
+        100,
+        30,
+        &command,
+    );
+    let modes = wait_for_file(
+        Path::new(&stty),
+        "scry view went on after its pass panicked",
+    );
+    let code = std::fs::read_to_string(&status).unwrap();
+    assert_eq!(code.trim(), "3", "a failed pass exits 3");
+    let stderr = std::fs::read_to_string(&stderr).unwrap();
+    assert!(stderr.contains("the indexing pass failed"), "{stderr}");
+    assert!(stderr.contains(scry_tui::source::PANIC_SWITCH), "{stderr}");
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    assert!(words.contains(&"icanon"), "{modes}");
+    assert!(words.contains(&"echo"), "{modes}");
+    // The alternate screen is left, and nothing was drawn over the shell's.
+    let screen = tmux.screen();
+    assert!(!screen.contains("Overview"), "{screen}");
+    assert!(!screen.contains("indexing"), "{screen}");
+}
+
+#[test]
+fn no_mouse_leaves_mouse_reporting_off() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed (scripts/deps.sh test installs it); skipped");
+        return;
+    }
+    let sample = samples().join("workload.scry");
+    // tmux knows which mouse modes the program in a pane asked for.
+    let mouse_flag = |flags: &str| {
+        let command = format!(
+            "{} view {} {flags}; sleep 10",
+            env!("CARGO_BIN_EXE_scry"),
+            sample.display()
+        );
+        let tmux = Tmux::start(
+            format!("scry-test-mouse{}-{}", flags.len(), std::process::id()),
+            100,
+            30,
+            &command,
+        );
+        tmux.wait_for("the overview", |s| s.contains("8 Drops"));
+        let flag = tmux.run(&["display-message", "-p", "#{mouse_any_flag}"]);
+        tmux.keys(&["q"]);
+        String::from_utf8_lossy(&flag.stdout).trim().to_owned()
+    };
+    assert_eq!(mouse_flag(""), "1", "mouse reporting is on by default");
+    assert_eq!(mouse_flag("--no-mouse"), "0");
+}

@@ -252,3 +252,46 @@ fn summaries_of_runs_merged_in_order_are_the_whole_summary() {
         assert_eq!(expected, json(merged), "the {name} view");
     }
 }
+
+#[test]
+fn the_first_rows_are_those_of_the_whole_sorted_table() {
+    let trace = sample("incident.scry");
+    let prepared = Prepared::new(&trace);
+    for name in summary::view_names() {
+        let spec = summary::view(name).unwrap();
+        let bound = spec.bind(prepared.catalog(&trace)).unwrap();
+        let scan_options = Scan {
+            caller_needs_state: bound.needs_state(),
+            caller_reads_no_fds: !bound.needs_fds(),
+            ..Scan::default()
+        };
+        let summarize = || {
+            let mut summary = Summary::new(spec);
+            let flow = scan(
+                &trace,
+                &prepared,
+                &scan_options,
+                |e| panic!("{e}"),
+                |ctx| {
+                    summary.add(&bound, ctx);
+                    ControlFlow::<()>::Continue(())
+                },
+            )
+            .unwrap();
+            assert!(flow.is_continue());
+            summary
+        };
+        let json = |table: &summary::Table| {
+            let mut out = Vec::new();
+            summary::write_json(table, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let whole = summarize().finish();
+        for n in [1, 3, 8] {
+            let mut cut = whole.clone();
+            cut.truncate(n);
+            let first = summarize().finish_top(n);
+            assert_eq!(json(&first), json(&cut), "the first {n} rows of {name}");
+        }
+    }
+}

@@ -41,6 +41,6 @@ pub fn run(args: &ViewArgs) -> anyhow::Result<Code> {
         )
         .into());
     }
-    scry_tui::run(Arc::new(source), &filter, !args.no_mouse).context("terminal error")?;
+    scry_tui::run(Arc::new(source), &filter, !args.no_mouse).context("scry view stopped")?;
     Ok(Code::Ok)
 }

@@ -9,6 +9,8 @@
 //! and scroll offset, and its computed table, so going back restores the
 //! exact row and scroll that were left.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
@@ -169,6 +171,8 @@ pub struct Echo {
     pub scroll: usize,
     /// Format.
     pub format: EchoFormat,
+    /// The bytes are still being read (on a background thread).
+    pub loading: bool,
 }
 
 /// What has the keyboard.
@@ -183,6 +187,9 @@ pub enum Mode {
     Search(Input),
     /// Choosing a view (selected entry).
     Switch(usize),
+    /// Choosing which view to drill the selected row into (selected entry
+    /// of [`App::drill_choices`]).
+    Drill(usize),
     /// The help screen.
     Help,
     /// One event in full (its ordinal, scroll).
@@ -200,11 +207,42 @@ enum Done {
     Masked(String, Result<Mask, FilterError>),
 }
 
+/// What a background thread hands back: its result, or the message of
+/// the panic that ended it.
+type Outcome<T> = Result<T, String>;
+
+/// The exact detail of an event being read: its ordinal, progress and
+/// result.
+type DetailJob = (usize, Arc<Progress>, Receiver<Outcome<Option<Detail>>>);
+
 /// A job running on a background thread.
 struct Job {
     what: &'static str,
     progress: Arc<Progress>,
-    rx: Receiver<Done>,
+    rx: Receiver<Outcome<Done>>,
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panicked".to_owned()
+    }
+}
+
+/// Runs `work` on a new thread. A panic there is caught and handed back
+/// as an error: the UI must not go on as if the pass were still running
+/// (or had found nothing), it must end and say why.
+fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Receiver<Outcome<T>> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let outcome = catch_unwind(AssertUnwindSafe(work)).map_err(|p| panic_message(&*p));
+        let _ = tx.send(outcome);
+    });
+    rx
 }
 
 /// Where things were drawn, for the mouse.
@@ -218,6 +256,23 @@ pub struct Hits {
     pub tiles: Vec<Rect>,
     /// The time-line strip.
     pub timeline: Rect,
+}
+
+/// Computes the table `key` names over `index`, its filter `mask` and time
+/// `range`.
+fn build_table(
+    index: &EventIndex,
+    mask: Option<&Mask>,
+    range: Option<(u64, u64)>,
+    key: &TableKey,
+) -> Table {
+    let (_, view, preds, _, sort) = key;
+    let sel = Selection::new(index, mask, range, preds);
+    let mut table = views::compute(*view, index, &sel);
+    if sort.is_some() {
+        views::sort_table(&mut table, index, *sort);
+    }
+    table
 }
 
 /// Thousandths: the time-line's resolution.
@@ -262,7 +317,18 @@ pub struct App {
     job: Option<Job>,
     /// The exact detail of an event, being read: its ordinal, progress and
     /// result.
-    detail_job: Option<(usize, Arc<Progress>, Receiver<Option<Detail>>)>,
+    detail_job: Option<DetailJob>,
+    /// A background pass died: why. The view cannot go on without it.
+    failure: Option<String>,
+    /// The table of the current level being computed in the background.
+    table_job: Option<TableJob>,
+    /// The bytes of the echo pane being read.
+    echo_job: Option<Receiver<Outcome<Vec<EchoChunk>>>>,
+    /// The overview being computed in the background, for a generation.
+    overview_job: Option<(u64, Receiver<Outcome<Overview>>)>,
+    /// Tables over an index of at least this many events are computed on
+    /// a background thread; smaller ones at once, when asked for.
+    pub background_events: usize,
     generation: u64,
     overview: Option<(u64, Overview)>,
     timeline: Option<Timeline>,
@@ -279,6 +345,21 @@ impl std::fmt::Debug for App {
             .finish_non_exhaustive()
     }
 }
+
+/// What a table is computed for: the level (its depth, view and steps),
+/// the data generation and the sort.
+type TableKey = (usize, ViewId, Vec<Pred>, u64, Option<(usize, bool)>);
+
+/// A table being computed on a background thread.
+struct TableJob {
+    key: TableKey,
+    rx: Receiver<Outcome<Table>>,
+}
+
+/// Below this many events a table takes a few milliseconds: computed when
+/// drawn. Above, a background thread computes it, the screen staying live
+/// (and the table it had up) meanwhile.
+const BACKGROUND_EVENTS: usize = 1 << 20;
 
 /// A search looks at most at this many rows per key.
 const SEARCH_ROWS: usize = 200_000;
@@ -311,20 +392,21 @@ impl App {
             hits: Hits::default(),
             job: None,
             detail_job: None,
+            failure: None,
+            table_job: None,
+            echo_job: None,
+            overview_job: None,
+            background_events: BACKGROUND_EVENTS,
             generation: 0,
             overview: None,
             timeline: None,
             drag: None,
         };
         let progress = Progress::new(app.preview.events);
-        let (tx, rx) = channel();
         let source = app.source.clone();
         let text = app.filter.clone();
         let shared = progress.clone();
-        std::thread::spawn(move || {
-            let result = source.index(&text, &shared);
-            let _ = tx.send(Done::Indexed(Box::new(result)));
-        });
+        let rx = spawn(move || Done::Indexed(Box::new(source.index(&text, &shared))));
         app.job = Some(Job {
             what: "indexing",
             progress,
@@ -360,17 +442,53 @@ impl App {
         }
     }
 
+    /// Why the view cannot go on, if a background pass died: the caller
+    /// ends the view with this message.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    fn fail(&mut self, what: &str, why: &str) {
+        if self.failure.is_none() {
+            self.failure = Some(format!("the {what} pass failed: {why}"));
+        }
+    }
+
     /// Takes the results of finished background jobs; `true` if any.
     pub fn poll(&mut self) -> bool {
+        if let Some(rx) = &self.echo_job {
+            match rx.try_recv() {
+                Ok(outcome) => {
+                    self.echo_job = None;
+                    self.take_echo(Ok(outcome));
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.echo_job = None;
+                    self.take_echo(Err(()));
+                    return true;
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+        }
         if let Some((ordinal, _, rx)) = &self.detail_job {
             let ordinal = *ordinal;
             match rx.try_recv() {
-                Ok(detail) => {
+                Ok(Ok(detail)) => {
                     self.detail_job = None;
                     self.take_detail(ordinal, detail);
                     return true;
                 }
-                Err(TryRecvError::Disconnected) => self.detail_job = None,
+                Ok(Err(why)) => {
+                    self.detail_job = None;
+                    self.fail("event detail", &why);
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.detail_job = None;
+                    self.fail("event detail", "its thread ended without a result");
+                    return true;
+                }
                 Err(TryRecvError::Empty) => {}
             }
         }
@@ -378,16 +496,21 @@ impl App {
             return false;
         };
         match job.rx.try_recv() {
-            Ok(done) => {
+            Ok(outcome) => {
                 let damaged = job.progress.damaged.load(Ordering::Relaxed);
+                let what = job.what;
                 self.job = None;
-                self.finish(done, damaged);
+                match outcome {
+                    Ok(done) => self.finish(done, damaged),
+                    Err(why) => self.fail(what, &why),
+                }
                 true
             }
             Err(TryRecvError::Empty) => false,
             Err(TryRecvError::Disconnected) => {
+                let what = job.what;
                 self.job = None;
-                self.message = Some("the background pass stopped unexpectedly".to_owned());
+                self.fail(what, "its thread ended without a result");
                 true
             }
         }
@@ -395,17 +518,52 @@ impl App {
 
     /// Waits for the running jobs, if any, and takes their results.
     pub fn wait(&mut self) {
-        if let Some((ordinal, _, rx)) = self.detail_job.take()
-            && let Ok(detail) = rx.recv()
-        {
-            self.take_detail(ordinal, detail);
+        if let Some((ordinal, _, rx)) = self.detail_job.take() {
+            match rx.recv() {
+                Ok(Ok(detail)) => self.take_detail(ordinal, detail),
+                Ok(Err(why)) => self.fail("event detail", &why),
+                Err(_) => self.fail("event detail", "its thread ended without a result"),
+            }
         }
         if let Some(job) = self.job.take() {
             let damaged = job.progress.damaged.load(Ordering::Relaxed);
             match job.rx.recv() {
-                Ok(done) => self.finish(done, damaged),
-                Err(_) => self.message = Some("the background pass stopped".to_owned()),
+                Ok(Ok(done)) => self.finish(done, damaged),
+                Ok(Err(why)) => self.fail(job.what, &why),
+                Err(_) => self.fail(job.what, "its thread ended without a result"),
             }
+        }
+        if let Some(rx) = self.echo_job.take() {
+            let outcome = rx.recv();
+            self.take_echo(outcome.map_err(|_| ()));
+        }
+        // The overview, or the table of the current level, if computed in
+        // the background: asked for, then waited for.
+        if self.level().view.is_none() {
+            let _ = self.overview();
+            self.take_overview(true);
+        }
+        let _ = self.table();
+        if let Some(job) = self.table_job.take() {
+            match job.rx.recv() {
+                Ok(Ok(table)) => self.install_table(job.key.3, table),
+                Ok(Err(why)) => self.fail("table", &why),
+                Err(_) => self.fail("table", "its thread ended without a result"),
+            }
+        }
+    }
+
+    /// Takes the bytes the echo job read.
+    fn take_echo(&mut self, outcome: Result<Outcome<Vec<EchoChunk>>, ()>) {
+        match outcome {
+            Ok(Ok(chunks)) => {
+                if let Some(echo) = &mut self.echo {
+                    echo.chunks = chunks;
+                    echo.loading = false;
+                }
+            }
+            Ok(Err(why)) => self.fail("echo", &why),
+            Err(()) => self.fail("echo", "its thread ended without a result"),
         }
     }
 
@@ -443,13 +601,9 @@ impl App {
 
     fn restart_index(&mut self) {
         let progress = Progress::new(self.preview.events);
-        let (tx, rx) = channel();
         let source = self.source.clone();
         let shared = progress.clone();
-        std::thread::spawn(move || {
-            let result = source.index("", &shared);
-            let _ = tx.send(Done::Indexed(Box::new(result)));
-        });
+        let rx = spawn(move || Done::Indexed(Box::new(source.index("", &shared))));
         self.job = Some(Job {
             what: "indexing",
             progress,
@@ -473,12 +627,11 @@ impl App {
             job.progress.cancel.store(true, Ordering::Relaxed);
         }
         let progress = Progress::new(index.len() as u64);
-        let (tx, rx) = channel();
         let source = self.source.clone();
         let shared = progress.clone();
-        std::thread::spawn(move || {
+        let rx = spawn(move || {
             let result = source.mask(&text, &index, &shared);
-            let _ = tx.send(Done::Masked(text, result));
+            Done::Masked(text, result)
         });
         self.job = Some(Job {
             what: "filtering",
@@ -499,19 +652,66 @@ impl App {
         &mut self.stack[last]
     }
 
-    /// The overview figures for the current filter and range.
+    /// The overview figures for the current filter and range. On a big
+    /// index they are computed in the background, as tables are: until
+    /// they are ready this gives the previous figures, if any.
     pub fn overview(&mut self) -> Option<&Overview> {
         let index = self.index.clone()?;
-        if self
-            .overview
-            .as_ref()
-            .is_none_or(|(g, _)| *g != self.generation)
-        {
-            let sel = Selection::new(&index, self.mask.as_deref(), self.range, &[]);
-            let span = self.range.or(index.time_range()).unwrap_or((0, 0));
-            self.overview = Some((self.generation, Overview::compute(&index, &sel, span)));
+        let generation = self.generation;
+        if self.overview.as_ref().is_none_or(|(g, _)| *g != generation) {
+            let (mask, range) = (self.mask.clone(), self.range);
+            let compute = move || {
+                let sel = Selection::new(&index, mask.as_deref(), range, &[]);
+                let span = range.or(index.time_range()).unwrap_or((0, 0));
+                Overview::compute(&index, &sel, span)
+            };
+            if self
+                .index
+                .as_ref()
+                .is_some_and(|i| i.len() < self.background_events)
+            {
+                self.overview = Some((generation, compute()));
+            } else {
+                if self
+                    .overview_job
+                    .as_ref()
+                    .is_none_or(|(g, _)| *g != generation)
+                {
+                    self.overview_job = Some((generation, spawn(compute)));
+                }
+                self.take_overview(false);
+            }
         }
         self.overview.as_ref().map(|(_, o)| o)
+    }
+
+    /// Takes the overview of the background job, if it is done (or when
+    /// `wait`, once it is).
+    fn take_overview(&mut self, wait: bool) {
+        let Some((generation, rx)) = &self.overview_job else {
+            return;
+        };
+        let generation = *generation;
+        let outcome = if wait {
+            rx.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            rx.try_recv()
+        };
+        match outcome {
+            Ok(Ok(overview)) => {
+                self.overview_job = None;
+                self.overview = Some((generation, overview));
+            }
+            Ok(Err(why)) => {
+                self.overview_job = None;
+                self.fail("overview", &why);
+            }
+            Err(TryRecvError::Disconnected) => {
+                self.overview_job = None;
+                self.fail("overview", "its thread ended without a result");
+            }
+            Err(TryRecvError::Empty) => {}
+        }
     }
 
     /// The capture-wide time-line, once indexed.
@@ -520,26 +720,78 @@ impl App {
     }
 
     /// Makes sure the current level's table is computed for the current
-    /// filter and range, and returns it.
+    /// filter and range, and returns it. On a big index it is computed in
+    /// the background: until it is ready this gives the level's previous
+    /// table, if any.
     pub fn table(&mut self) -> Option<&Table> {
         let index = self.index.clone()?;
         let generation = self.generation;
-        let mask = self.mask.clone();
-        let range = self.range;
-        let level = self.level_mut();
-        let view = level.view?;
-        if level.table.as_ref().is_none_or(|(g, _)| *g != generation) {
-            let sel = Selection::new(&index, mask.as_deref(), range, &level.preds);
-            let mut table = views::compute(view, &index, &sel);
-            if level.sort.is_some() {
-                views::sort_table(&mut table, &index, level.sort);
+        let view = self.level().view?;
+        let stale = self
+            .level()
+            .table
+            .as_ref()
+            .is_none_or(|(g, _)| *g != generation);
+        if stale {
+            let key: TableKey = (
+                self.stack.len(),
+                view,
+                self.level().preds.clone(),
+                generation,
+                self.level().sort,
+            );
+            if index.len() < self.background_events {
+                let table = build_table(&index, self.mask.as_deref(), self.range, &key);
+                self.install_table(generation, table);
+            } else {
+                self.poll_table(&index, key);
             }
-            let rows = table.len();
-            level.table = Some((generation, table));
-            level.selected = level.selected.min(rows.saturating_sub(1));
-            level.offset = level.offset.min(level.selected);
         }
-        level.table.as_ref().map(|(_, t)| t)
+        self.level().table.as_ref().map(|(_, t)| t)
+    }
+
+    /// Starts computing the table `key` names, unless that is under way,
+    /// and takes it if it is done.
+    fn poll_table(&mut self, index: &Arc<EventIndex>, key: TableKey) {
+        if self.table_job.as_ref().is_none_or(|job| job.key != key) {
+            let (index, mask, range) = (index.clone(), self.mask.clone(), self.range);
+            let wanted = key.clone();
+            let rx = spawn(move || build_table(&index, mask.as_deref(), range, &wanted));
+            self.table_job = Some(TableJob { key, rx });
+        }
+        let Some(job) = &self.table_job else {
+            return;
+        };
+        let generation = job.key.3;
+        match job.rx.try_recv() {
+            Ok(Ok(table)) => {
+                self.table_job = None;
+                self.install_table(generation, table);
+            }
+            Ok(Err(why)) => {
+                self.table_job = None;
+                self.fail("table", &why);
+            }
+            Err(TryRecvError::Disconnected) => {
+                self.table_job = None;
+                self.fail("table", "its thread ended without a result");
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+
+    /// Whether the current level's table (or the overview) is being
+    /// computed.
+    pub fn computing(&self) -> bool {
+        self.table_job.is_some() || self.overview_job.is_some()
+    }
+
+    fn install_table(&mut self, generation: u64, table: Table) {
+        let level = self.level_mut();
+        let rows = table.len();
+        level.table = Some((generation, table));
+        level.selected = level.selected.min(rows.saturating_sub(1));
+        level.offset = level.offset.min(level.selected);
     }
 
     fn clamp_selection(&mut self) {
@@ -614,6 +866,38 @@ impl App {
                 }
                 _ => {}
             },
+            Mode::Drill(at) => {
+                let choices = self.drill_choices();
+                let count = choices.len().max(1);
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Drill(at.checked_sub(1).unwrap_or(count - 1));
+                    }
+                    KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+                        self.mode = Mode::Drill((at + 1) % count);
+                    }
+                    KeyCode::Enter => {
+                        self.mode = Mode::Normal;
+                        if let Some(&view) = choices.get(at) {
+                            self.drill_into(view);
+                        }
+                    }
+                    KeyCode::Char(c) => {
+                        // First letters pick: `c` connections, `f` files…
+                        match choices
+                            .iter()
+                            .position(|v| views::def(*v).name.starts_with(c))
+                        {
+                            Some(found) => {
+                                self.mode = Mode::Normal;
+                                self.drill_into(choices[found]);
+                            }
+                            None => self.mode = Mode::Normal,
+                        }
+                    }
+                    _ => self.mode = Mode::Normal,
+                }
+            }
             Mode::Help => self.mode = Mode::Normal,
             Mode::Detail(ordinal, scroll) => match key.code {
                 KeyCode::Down | KeyCode::Char('j') => self.mode = Mode::Detail(ordinal, scroll + 1),
@@ -664,6 +948,9 @@ impl App {
                 self.mode = Mode::Timeline(cursor, None);
             }
             KeyCode::Char('e') => self.open_echo(),
+            KeyCode::Char('d') if !self.drill_choices().is_empty() => {
+                self.mode = Mode::Drill(0);
+            }
             KeyCode::Char('>') | KeyCode::F(9) => self.cycle_sort(1),
             KeyCode::Char('<') => self.cycle_sort(-1),
             KeyCode::Char('i') => self.invert_sort(),
@@ -734,12 +1021,9 @@ impl App {
                 self.detail_exact = false;
                 self.mode = Mode::Detail(ordinal, 0);
                 let progress = Progress::new(0);
-                let (tx, rx) = channel();
                 let source = self.source.clone();
                 let shared = progress.clone();
-                std::thread::spawn(move || {
-                    let _ = tx.send(source.exact_detail(&index, ordinal, &shared));
-                });
+                let rx = spawn(move || source.exact_detail(&index, ordinal, &shared));
                 self.detail_job = Some((ordinal, progress, rx));
             }
             Some(view) => self.drill(view),
@@ -782,6 +1066,30 @@ impl App {
         let Some(target) = views::drill_target(view, &preds) else {
             return;
         };
+        self.stack.push(Level::new(Some(target), preds));
+    }
+
+    /// The views the selected row can be drilled into (`d`), Enter's
+    /// first: a process' files, connections or events…
+    pub fn drill_choices(&mut self) -> Vec<ViewId> {
+        let Some(view) = self.level().view else {
+            return Vec::new();
+        };
+        let Some(pred) = self.selected_pred() else {
+            return Vec::new();
+        };
+        let mut preds = self.level().preds.clone();
+        preds.push(pred);
+        views::drill_targets(view, &preds)
+    }
+
+    /// Drills the selected row into `target`.
+    fn drill_into(&mut self, target: ViewId) {
+        let Some(pred) = self.selected_pred() else {
+            return;
+        };
+        let mut preds = self.level().preds.clone();
+        preds.push(pred);
         self.stack.push(Level::new(Some(target), preds));
     }
 
@@ -1006,15 +1314,21 @@ impl App {
                 }
             }
         });
-        let chunks = ordinals
-            .into_iter()
-            .map(|i| EchoChunk {
-                ordinal: i,
-                write: index.class[i] & class::WRITE != 0,
-                moved: index.io_bytes(i),
-                data: self.source.data(&index, i).unwrap_or_default(),
-            })
-            .collect();
+        // Each chunk of the trace holding one of the events is decoded:
+        // up to thousands, on a background thread.
+        let source = self.source.clone();
+        let events = index.clone();
+        self.echo_job = Some(spawn(move || {
+            ordinals
+                .into_iter()
+                .map(|i| EchoChunk {
+                    ordinal: i,
+                    write: events.class[i] & class::WRITE != 0,
+                    moved: events.io_bytes(i),
+                    data: source.data(&events, i).unwrap_or_default(),
+                })
+                .collect()
+        }));
         let format = self.echo.as_ref().map(|e| e.format).unwrap_or_default();
         self.echo = Some(Echo {
             title: if title.is_empty() {
@@ -1022,10 +1336,11 @@ impl App {
             } else {
                 title.join(" and ")
             },
-            chunks,
+            chunks: Vec::new(),
             truncated: more,
             scroll: 0,
             format,
+            loading: true,
         });
         self.mode = Mode::Echo;
     }

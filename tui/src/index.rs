@@ -11,11 +11,13 @@
 use rustc_hash::FxHashMap;
 
 use scry_analyze::fields::{Ctx, Field};
+use scry_analyze::reports::users::UserCommands;
+use scry_format::ValueRef;
 
 /// Event class bits, set at indexing time from the event type and result.
 pub mod class {
-    /// A process or thread was created (clone family, in the parent), or a
-    /// program was executed.
+    /// A new process was created: a clone, fork or vfork without
+    /// `CLONE_THREAD`, seen in the parent (threads and execs are not).
     pub const SPAWN: u8 = 1;
     /// A successful `execve`/`execveat`.
     pub const EXEC: u8 = 1 << 1;
@@ -32,6 +34,9 @@ pub mod class {
     /// A syscall that failed (negative return value).
     pub const ERROR: u8 = 1 << 7;
 }
+
+/// The clone flag that makes a thread rather than a process.
+const CLONE_THREAD: u64 = 0x0001_0000;
 
 /// No object (the event touched no fd or path).
 pub const NO_OBJECT: u32 = u32::MAX;
@@ -79,6 +84,23 @@ impl Object {
     }
 }
 
+/// A command of an interactive user, as `scry spy users` finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCommand {
+    /// The event (an exec, or a shell's change of directory).
+    pub ordinal: u32,
+    /// The user's name (or uid).
+    pub user: String,
+    /// The process that ran it.
+    pub pid: u32,
+    /// Pid of its session shell.
+    pub shell: u32,
+    /// Generations between the process and its session shell.
+    pub depth: u16,
+    /// Its command line, or `cd DIR`.
+    pub text: String,
+}
+
 /// The compact per-event columns and the tables they point into.
 #[derive(Debug, Default)]
 pub struct EventIndex {
@@ -118,6 +140,8 @@ pub struct EventIndex {
     /// Events lost by the capture, with when they were counted:
     /// (timestamp, cumulative drops).
     pub drops: Vec<(u64, u64)>,
+    /// Commands of interactive users (a terminal or a login id), in order.
+    pub commands: Vec<UserCommand>,
     /// The events of each process entry, in order.
     pub by_proc: Postings,
     /// The events on each object, in order.
@@ -260,6 +284,7 @@ pub struct IndexFields {
     pub(crate) fd_name: Field,
     pub(crate) fd_kind: Field,
     pub(crate) path: Field,
+    pub(crate) commands: UserCommands,
 }
 
 /// Builds an [`EventIndex`] one event at a time, file after file.
@@ -323,7 +348,7 @@ impl IndexBuilder {
             };
             self.type_map.push(id);
             let bits = match name {
-                "execve" | "execveat" => class::EXEC | class::SPAWN,
+                "execve" | "execveat" => class::EXEC,
                 "clone" | "clone3" | "fork" | "vfork" => class::SPAWN,
                 "connect" | "accept" | "accept4" => class::CONNECT,
                 _ => 0,
@@ -361,10 +386,17 @@ impl IndexBuilder {
         let mut bits = 0;
         if type_bits & class::EXEC != 0 {
             if ret == 0 {
-                bits |= class::EXEC | class::SPAWN;
+                bits |= class::EXEC;
             }
         } else if type_bits & class::SPAWN != 0 {
-            if ret > 0 {
+            // The parent's side (the child's id returned); the first
+            // parameter is the clone flags (none for fork and vfork).
+            let flags = match event.param(0) {
+                Some(ValueRef::Uint(flags)) => flags,
+                Some(ValueRef::Int(flags)) => flags as u64,
+                _ => 0,
+            };
+            if ret > 0 && flags & CLONE_THREAD == 0 {
                 bits |= class::SPAWN;
             }
         } else if type_bits & class::CONNECT != 0 && ret >= 0 {
@@ -386,6 +418,16 @@ impl IndexBuilder {
         let obj = self.object_of(ctx, fields);
         if obj != NO_OBJECT && self.index.objects[obj as usize].is_net() {
             bits |= class::NET;
+        }
+        if let Some(command) = fields.commands.command(ctx) {
+            self.index.commands.push(UserCommand {
+                ordinal: u32::try_from(self.index.len()).unwrap_or(u32::MAX),
+                user: command.user,
+                pid: command.pid,
+                shell: command.shell,
+                depth: u16::try_from(command.depth).unwrap_or(u16::MAX),
+                text: command.text,
+            });
         }
         let index = &mut self.index;
         index.ts.push(event.ts());

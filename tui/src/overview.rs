@@ -60,7 +60,7 @@ pub static TILES: &[Tile] = &[
     },
     Tile {
         title: "Drops",
-        view: ViewId::Syscalls,
+        view: ViewId::Drops,
         series: "events lost",
     },
 ];
@@ -125,6 +125,14 @@ impl Overview {
             error_kinds,
             ..
         } = tally;
+        // The Users tile opens the commands of interactive users: its
+        // sparkline counts those, not every exec.
+        for command in &index.commands {
+            let at = command.ordinal as usize;
+            if sel.contains(at) {
+                series[6][bucket(index.ts[at])] += 1;
+            }
+        }
         let mut drops_total = 0;
         let mut previous = None;
         for &(ts, cumulative) in &index.drops {
@@ -256,7 +264,6 @@ impl Tally {
         }
         if bits & class::EXEC != 0 {
             self.execs += 1;
-            self.series[6][b] += 1;
         }
         if bits & class::OPEN != 0 {
             self.opens += 1;

@@ -2,10 +2,17 @@
 //! on the way in, all undone on the way out: on quitting, on error, on
 //! panic, and on SIGTERM, SIGHUP or SIGINT; and the event loop that feeds
 //! keys and mouse actions to the application while background passes run.
+//!
+//! A panic on the UI thread restores the terminal before its message is
+//! printed. A panic in a background pass is not the end of the process
+//! but it is the end of the view: the loop sees the pass fail, stops
+//! drawing, and returns the panic's message as an error once the terminal
+//! is restored.
 
 use std::io::{self, Stdout, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use ratatui::Terminal;
@@ -38,6 +45,11 @@ fn restore(mouse: bool) {
     let _ = out.flush();
 }
 
+/// The message and place of the first panic on a thread other than the
+/// UI's, kept for the error the view ends with: printed at once it would
+/// land on the alternate screen and vanish with it.
+static BACKGROUND_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
 /// Restores the terminal when dropped, however the loop ends.
 struct Guard {
     mouse: bool,
@@ -50,12 +62,22 @@ impl Drop for Guard {
 }
 
 fn setup(mouse: bool) -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)> {
-    // A panic must leave a usable terminal behind, with its message
-    // readable: restore first, then let the usual hook print.
+    // A panic of the UI thread must leave a usable terminal behind, with
+    // its message readable: restore first, then let the usual hook print.
+    // Another thread's panic leaves the terminal to the UI thread, which
+    // is maybe drawing: its job fails and the loop ends (see `run`).
+    let ui: ThreadId = std::thread::current().id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore(mouse);
-        previous(info);
+        if std::thread::current().id() == ui {
+            restore(mouse);
+            previous(info);
+        } else {
+            let mut slot = BACKGROUND_PANIC
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            slot.get_or_insert_with(|| info.to_string());
+        }
     }));
     enable_raw_mode()?;
     let guard = Guard { mouse };
@@ -114,10 +136,24 @@ fn wait_for_input(timeout: Duration) -> io::Result<Input> {
     }
 }
 
+/// The error a failed background pass ends the view with: what failed,
+/// and where the panic was when one was caught.
+fn failure(why: &str) -> io::Error {
+    let panic = BACKGROUND_PANIC
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match panic {
+        Some(panic) => io::Error::other(format!("{why}\n{panic}")),
+        None => io::Error::other(why.to_owned()),
+    }
+}
+
 /// Runs the UI over `source` until the user quits.
 ///
 /// # Errors
-/// Terminal I/O errors.
+/// Terminal I/O errors; a background pass that failed (panicked), after
+/// the terminal is restored.
 pub fn run(source: Arc<dyn Source>, filter: &str, mouse: bool) -> io::Result<()> {
     // A signal ends the loop like `q`, so the guard restores the terminal.
     let stop = Arc::new(AtomicBool::new(false));
@@ -128,6 +164,9 @@ pub fn run(source: Arc<dyn Source>, filter: &str, mouse: bool) -> io::Result<()>
     let (_guard, mut terminal) = setup(mouse)?;
     terminal.clear()?;
     loop {
+        if let Some(why) = app.failure() {
+            return Err(failure(why));
+        }
         terminal.draw(|frame| ui::draw(frame, &mut app))?;
         if app.quit || stop.load(Ordering::Relaxed) {
             return Ok(());

@@ -13,7 +13,7 @@ use scry_format::thousands;
 
 use crate::app::{App, EchoFormat, Hits, Mode, TIMELINE_STEPS};
 use crate::overview::{TILES, Timeline, resample};
-use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS};
+use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS, ViewId};
 
 const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
 const HEADER: Style = Style::new().fg(Color::Black).bg(Color::Green);
@@ -54,6 +54,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     match app.mode.clone() {
         Mode::Help => draw_help(frame, main),
         Mode::Switch(at) => draw_switch(frame, main, at),
+        Mode::Drill(at) => {
+            let choices = app.drill_choices();
+            draw_drill(frame, main, &choices, at);
+        }
         Mode::Filter(input, Some(error)) => {
             let text = error.render(&input.text);
             let lines = text.lines().count() as u16;
@@ -214,6 +218,15 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(5)]).areas(area);
     let selected = app.level().selected;
     let Some(overview) = app.overview().cloned() else {
+        if app.computing() {
+            frame.buffer_mut().set_stringn(
+                area.x + 2,
+                area.y + 1,
+                "computing the overview…",
+                usize::from(area.width),
+                DIM,
+            );
+        }
         return;
     };
     let rows = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).split(tiles_area);
@@ -354,17 +367,11 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
         area.width.saturating_sub(gutter),
         area.height,
     );
-    let constraints: Vec<Constraint> = def
-        .columns
-        .iter()
-        .map(|c| {
-            if c.width == 0 {
-                Constraint::Fill(1)
-            } else {
-                Constraint::Length(c.width)
-            }
-        })
-        .collect();
+    let constraints: Vec<Constraint> =
+        views::column_widths(def.columns, body.width, def.fill_share)
+            .into_iter()
+            .map(Constraint::Length)
+            .collect();
     let header = Rect::new(body.x, body.y, body.width, 1);
     let cells = Layout::horizontal(constraints).spacing(1).split(header);
     let sort = app.table().and_then(|t| t.sort);
@@ -384,6 +391,15 @@ fn draw_table(buf: &mut Buffer, area: Rect, app: &mut App) {
     let page = usize::from(rows_area.height);
     app.page = page;
     let Some(rows) = app.table().map(Table::len) else {
+        if app.computing() {
+            buf.set_stringn(
+                rows_area.x + 2,
+                rows_area.y + 1,
+                "computing…",
+                usize::from(rows_area.width),
+                DIM,
+            );
+        }
         return;
     };
     let level = app.stack.last_mut().unwrap_or_else(|| unreachable!());
@@ -596,7 +612,9 @@ fn draw_echo(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
                 .map(|t| Line::styled(t, Style::new().fg(color))),
         );
     }
-    if echo.chunks.is_empty() {
+    if echo.loading {
+        lines.push(Line::styled("reading the I/O…", DIM));
+    } else if echo.chunks.is_empty() {
         lines.push(Line::styled("no I/O bytes here", DIM));
     }
     if echo.truncated {
@@ -648,6 +666,10 @@ const HELP: &[(&str, &str)] = &[
         "back to the previous level, same row and scroll",
     ),
     ("↑ ↓ PgUp PgDn g G", "move"),
+    (
+        "d",
+        "drill into…: choose the view (a process' files, connections, events)",
+    ),
     ("F2, :", "switch view, keeping the drill-down"),
     ("f, F4", "filter with the full filter language"),
     ("/  n  N", "search rows, next, previous"),
@@ -686,6 +708,24 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" help (any key closes) ")),
+        popup,
+    );
+}
+
+fn draw_drill(frame: &mut Frame<'_>, area: Rect, choices: &[ViewId], at: usize) {
+    let lines: Vec<Line<'_>> = choices
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let def = views::def(*v);
+            let style = if k == at { SELECTED } else { Style::new() };
+            Line::styled(format!(" {:<11} {}", def.name, def.title), style)
+        })
+        .collect();
+    let popup = centered(area, 40, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" drill into (Enter) ")),
         popup,
     );
 }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use scry_analyze::filter::quote_value;
+use scry_format::thousands;
 
 use crate::index::{EventIndex, Mask, NO_OBJECT, class};
 
@@ -36,12 +37,15 @@ pub enum ViewId {
     Errors,
     /// Users.
     Users,
-    /// Programs executed, with their user (csysdig's spy_users).
+    /// Commands of interactive users under their session shells
+    /// (csysdig's spy_users).
     Spy,
     /// Processes as a tree of parents and children.
     Tree,
     /// The raw event list.
     Events,
+    /// Events the capture lost, when.
+    Drops,
 }
 
 /// How a column's values are shown and compared.
@@ -97,6 +101,9 @@ pub struct ViewDef {
     pub columns: &'static [Column],
     /// Default sort column (descending for numbers, ascending for text).
     pub sort: usize,
+    /// The share of the width, in percent, the column of width 0 gets at
+    /// least, narrowing text columns (see [`column_widths`]).
+    pub fill_share: u16,
     /// Where Enter goes: the first of these whose key is not already
     /// pinned by a level above.
     pub drill: &'static [ViewId],
@@ -125,8 +132,9 @@ pub static VIEWS: &[ViewDef] = &[
             col("COMMAND", 0, Text),
         ],
         sort: 3,
-        drill: &[ViewId::Files, ViewId::Events],
-        about: "processes with their activity; Enter shows the files they touched",
+        fill_share: 0,
+        drill: &[ViewId::Files, ViewId::Conns, ViewId::Events],
+        about: "processes with their activity; Enter shows their files, d their connections",
     },
     ViewDef {
         id: ViewId::Threads,
@@ -144,6 +152,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("COMMAND", 0, Text),
         ],
         sort: 3,
+        fill_share: 0,
         drill: &[ViewId::Events],
         about: "threads with their activity; Enter shows their events",
     },
@@ -162,6 +171,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("NAME", 0, Text),
         ],
         sort: 3,
+        fill_share: 0,
         drill: &[ViewId::Procs, ViewId::Events],
         about: "files and directories touched; Enter shows the processes that touched one",
     },
@@ -179,6 +189,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("DIRECTORY", 0, Text),
         ],
         sort: 3,
+        fill_share: 0,
         drill: &[ViewId::Files, ViewId::Procs, ViewId::Events],
         about: "directories of the files touched; Enter shows their files",
     },
@@ -196,6 +207,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("CONNECTION", 0, Text),
         ],
         sort: 3,
+        fill_share: 0,
         drill: &[ViewId::Procs, ViewId::Events],
         about: "network connections (client->server); Enter shows the processes using one",
     },
@@ -213,6 +225,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("PROCS", 6, Num),
         ],
         sort: 4,
+        fill_share: 0,
         drill: &[ViewId::Conns, ViewId::Procs, ViewId::Events],
         about: "server ports of the connections; Enter shows their connections",
     },
@@ -230,6 +243,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("CONTAINER", 0, Text),
         ],
         sort: 1,
+        fill_share: 0,
         drill: &[ViewId::Procs, ViewId::Events],
         about: "containers (host outside any); Enter shows their processes",
     },
@@ -246,6 +260,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("SYSCALL", 0, Text),
         ],
         sort: 0,
+        fill_share: 0,
         drill: &[ViewId::Procs, ViewId::Events],
         about: "system calls by type; Enter shows the processes that made one",
     },
@@ -260,6 +275,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("SYSCALL", 0, Text),
         ],
         sort: 0,
+        fill_share: 0,
         drill: &[ViewId::Procs, ViewId::Events],
         about: "failed system calls by call and error; Enter shows who failed",
     },
@@ -275,6 +291,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("USER", 0, Text),
         ],
         sort: 2,
+        fill_share: 0,
         drill: &[ViewId::Spy, ViewId::Procs, ViewId::Events],
         about: "users with their activity; Enter shows the commands they ran",
     },
@@ -283,15 +300,16 @@ pub static VIEWS: &[ViewDef] = &[
         name: "spy",
         title: "Commands executed",
         columns: &[
-            col("TIME", 18, Time),
+            col("TIME", 15, Time),
             col("USER", 10, Text),
             col("PID", 8, Num),
-            col("PPID", 8, Num),
+            col("SHELL", 8, Num),
             col("COMMAND", 0, Text),
         ],
         sort: 0,
+        fill_share: 0,
         drill: &[ViewId::Events],
-        about: "every program executed, in order, with its user (spy_users)",
+        about: "commands of interactive users under their login shells (spy_users)",
     },
     ViewDef {
         id: ViewId::Tree,
@@ -306,6 +324,7 @@ pub static VIEWS: &[ViewDef] = &[
             col("COMMAND", 0, Text),
         ],
         sort: usize::MAX,
+        fill_share: 0,
         drill: &[ViewId::Files, ViewId::Events],
         about: "processes under their parents; Enter shows a process' files",
     },
@@ -315,7 +334,7 @@ pub static VIEWS: &[ViewDef] = &[
         title: "Events",
         columns: &[
             col("NUM", 8, Num),
-            col("TIME", 18, Time),
+            col("TIME", 15, Time),
             col("PID", 7, Num),
             col("PROCESS", 15, Text),
             col("TID", 7, Num),
@@ -325,10 +344,72 @@ pub static VIEWS: &[ViewDef] = &[
             col("ARGS", 0, Text),
         ],
         sort: 0,
+        fill_share: 25,
         drill: &[],
         about: "every event in order; Enter shows one with every field",
     },
+    ViewDef {
+        id: ViewId::Drops,
+        name: "drops",
+        title: "Drops",
+        columns: &[
+            col("TIME", 15, Time),
+            col("LOST", 9, Num),
+            col("SO FAR", 9, Num),
+            col("INTERVAL", 10, Nanos),
+            col("RATE", 0, Text),
+        ],
+        sort: 0,
+        fill_share: 0,
+        drill: &[ViewId::Events],
+        about: "events the capture lost, when; Enter shows the events of that interval",
+    },
 ];
+
+/// Text columns are not narrowed below this.
+const TEXT_MIN: u16 = 8;
+
+/// The width of each of `columns` in a table `width` cells wide, one cell
+/// between columns. The column of width 0 takes what is left, but at least
+/// `share` percent of the width (the event list's arguments must not
+/// shrink to a few letters): the text columns give up cells for it, each
+/// in proportion to what it has above [`TEXT_MIN`]; numbers keep theirs.
+pub fn column_widths(columns: &[Column], width: u16, share: u16) -> Vec<u16> {
+    let mut widths: Vec<u16> = columns.iter().map(|c| c.width).collect();
+    let Some(fill) = columns.iter().position(|c| c.width == 0) else {
+        return widths;
+    };
+    let spacing = u32::try_from(columns.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    let room = u32::from(width).saturating_sub(spacing);
+    let wanted = u32::from(width) * u32::from(share) / 100;
+    let fixed: u32 = widths.iter().map(|&w| u32::from(w)).sum();
+    let slack = |c: &Column| match c.kind {
+        ColKind::Text if c.width > TEXT_MIN => u32::from(c.width - TEXT_MIN),
+        _ => 0,
+    };
+    let total_slack: u32 = columns.iter().map(slack).sum();
+    let deficit = (fixed + wanted).saturating_sub(room).min(total_slack);
+    if deficit > 0 {
+        let mut taken = 0;
+        for (w, c) in widths.iter_mut().zip(columns) {
+            let share = deficit * slack(c) / total_slack;
+            *w -= share as u16;
+            taken += share;
+        }
+        // What rounding left: from the widest, one cell each.
+        while taken < deficit {
+            let widest = (0..columns.len())
+                .filter(|&at| slack(&columns[at]) > 0 && widths[at] > TEXT_MIN)
+                .max_by_key(|&at| (widths[at], std::cmp::Reverse(at)));
+            let Some(at) = widest else { break };
+            widths[at] -= 1;
+            taken += 1;
+        }
+    }
+    let fixed: u32 = widths.iter().map(|&w| u32::from(w)).sum();
+    widths[fill] = u16::try_from(room.saturating_sub(fixed)).unwrap_or(0);
+    widths
+}
 
 /// The definition of `id`.
 pub fn def(id: ViewId) -> &'static ViewDef {
@@ -371,6 +452,8 @@ pub enum Pred {
     Type(u16),
     /// A failed call: type and return value.
     Error(u16, i64),
+    /// A stretch of time (ns since the epoch, inclusive).
+    Span(u64, u64),
 }
 
 impl Pred {
@@ -399,6 +482,7 @@ impl Pred {
                 name(&index.types, u32::from(id)),
                 error_name(ret)
             ),
+            Pred::Span(from, to) => format!("evt.rawtime>={from} and evt.rawtime<={to}"),
         }
     }
 
@@ -415,17 +499,25 @@ impl Pred {
             Pred::User(_) => &[ViewId::Users],
             Pred::Type(_) => &[ViewId::Syscalls],
             Pred::Error(..) => &[ViewId::Errors, ViewId::Syscalls],
+            Pred::Span(..) => &[ViewId::Drops],
         }
     }
 }
 
 /// Where Enter on `view` goes, given the steps already taken.
 pub fn drill_target(view: ViewId, preds: &[Pred]) -> Option<ViewId> {
+    drill_targets(view, preds).first().copied()
+}
+
+/// Every view a row of `view` can be drilled into, given the steps
+/// already taken, Enter's first.
+pub fn drill_targets(view: ViewId, preds: &[Pred]) -> Vec<ViewId> {
     def(view)
         .drill
         .iter()
         .copied()
-        .find(|target| !preds.iter().any(|p| p.pins().contains(target)))
+        .filter(|target| !preds.iter().any(|p| p.pins().contains(target)))
+        .collect()
 }
 
 /// The errno name of a negative return value, or the number.
@@ -560,6 +652,14 @@ impl<'a> Selection<'a> {
                     sel.none |= sel.tid.is_some_and(|t| t != tid);
                     sel.tid = Some(tid);
                 }
+                Pred::Span(from, to) => {
+                    let (from, to) = match sel.range {
+                        Some((a, b)) => (a.max(from), b.min(to)),
+                        None => (from, to),
+                    };
+                    sel.none |= from > to;
+                    sel.range = Some((from, to));
+                }
             }
         }
         sel.candidates = candidates(index, sel.procs.as_deref(), sel.objects.as_deref());
@@ -604,6 +704,16 @@ impl<'a> Selection<'a> {
             return false;
         }
         true
+    }
+
+    /// Whether a moment is in the selected time range.
+    pub fn in_range(&self, ts: u64) -> bool {
+        self.range.is_none_or(|(from, to)| ts >= from && ts <= to)
+    }
+
+    /// Whether event `i` is selected, contradicting steps included.
+    pub fn contains(&self, i: usize) -> bool {
+        !self.none && self.matches(i)
     }
 
     /// Runs `visit` over every selected event, on several threads for a
@@ -992,6 +1102,7 @@ pub fn compute(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Table {
             Rows::Events(parts.concat())
         }
         ViewId::Spy => Rows::Groups(spy_rows(index, sel)),
+        ViewId::Drops => Rows::Groups(drop_rows(index, sel)),
         ViewId::Tree => Rows::Groups(tree_rows(index, sel)),
         _ => Rows::Groups(group_rows(view, index, sel)),
     };
@@ -1060,7 +1171,7 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
             })
         }),
         ViewId::Users => group_by(sel, index, new, |i| Some(u64::from(proc(i).user))),
-        ViewId::Spy | ViewId::Tree | ViewId::Events => new(),
+        ViewId::Spy | ViewId::Tree | ViewId::Events | ViewId::Drops => new(),
     };
     // The latest process entry of each pid names its row.
     let mut latest: FxHashMap<u32, usize> = FxHashMap::default();
@@ -1237,30 +1348,67 @@ fn group_rows(view: ViewId, index: &EventIndex, sel: &Selection<'_>) -> Vec<Row>
         .collect()
 }
 
+/// The commands of interactive users, as `scry spy users` lists them:
+/// each indented under its session shell.
 fn spy_rows(index: &EventIndex, sel: &Selection<'_>) -> Vec<Row> {
-    let mut rows = Vec::new();
-    sel.for_each(|i| {
-        if index.class[i] & class::EXEC == 0 {
-            return;
-        }
-        let p = &index.procs[index.proc[i] as usize];
-        rows.push(Row {
-            key: Pred::Pid(p.pid),
+    index
+        .commands
+        .iter()
+        .filter(|c| sel.contains(c.ordinal as usize))
+        .map(|c| Row {
+            key: Pred::Pid(c.pid),
             cells: vec![
-                Cell::Time(index.ts[i]),
-                Cell::Text(
-                    index
-                        .users
-                        .get(p.user as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                ),
-                Cell::Num(u64::from(p.pid)),
-                Cell::Num(u64::from(p.ppid)),
-                Cell::Text(p.cmdline.clone()),
+                Cell::Time(index.ts[c.ordinal as usize]),
+                Cell::Text(c.user.clone()),
+                Cell::Num(u64::from(c.pid)),
+                Cell::Num(u64::from(c.shell)),
+                Cell::Text(format!(
+                    "{:indent$}{}",
+                    "",
+                    c.text,
+                    indent = usize::from(c.depth) * 2
+                )),
+            ],
+        })
+        .collect()
+}
+
+/// One row per drop counter that went up in the selected time: when, how
+/// many events were lost since the counter before it, over how long.
+fn drop_rows(index: &EventIndex, sel: &Selection<'_>) -> Vec<Row> {
+    let start = index.time_range().map(|(first, _)| first);
+    let mut rows = Vec::new();
+    let mut previous: Option<(u64, u64)> = None;
+    for &(ts, so_far) in &index.drops {
+        // Each file counts from zero: a counter that went down starts one.
+        let (since, lost) = match previous {
+            Some((at, before)) if so_far >= before => (at, so_far - before),
+            _ => (start.map_or(ts, |first| first.min(ts)), so_far),
+        };
+        previous = Some((ts, so_far));
+        if lost == 0 || !sel.in_range(ts) {
+            continue;
+        }
+        let seconds = (ts - since) as f64 / 1e9;
+        let rate = if seconds > 0.0 {
+            format!(
+                "{} lost/s",
+                thousands((lost as f64 / seconds).round() as u64)
+            )
+        } else {
+            String::new()
+        };
+        rows.push(Row {
+            key: Pred::Span(since, ts),
+            cells: vec![
+                Cell::Time(ts),
+                Cell::Num(lost),
+                Cell::Num(so_far),
+                Cell::Nanos(ts - since),
+                Cell::Text(rate),
             ],
         });
-    });
+    }
     rows
 }
 
@@ -1420,6 +1568,37 @@ mod tests {
 
     use super::*;
     use crate::source::{Progress, Source, Traces};
+
+    #[test]
+    fn the_last_column_gets_a_share_of_the_width() {
+        let share = def(ViewId::Events).fill_share;
+        let events = &def(ViewId::Events).columns;
+        for width in [80u16, 100, 120, 160] {
+            let widths = column_widths(events, width, share);
+            let used: u32 =
+                widths.iter().map(|&w| u32::from(w)).sum::<u32>() + (widths.len() as u32 - 1);
+            assert_eq!(used, u32::from(width), "{widths:?}");
+            // Narrower, the text columns reach their minimum first.
+            let args = *widths.last().unwrap();
+            assert!(width < 120 || args * 100 >= width * share, "{widths:?}");
+            for (w, c) in widths.iter().zip(events.iter()) {
+                // Numbers and times keep their width; text keeps a minimum.
+                match c.kind {
+                    ColKind::Text if c.width > 0 => assert!(*w >= TEXT_MIN.min(c.width)),
+                    ColKind::Text => {}
+                    _ => assert_eq!(*w, c.width),
+                }
+            }
+        }
+        // Wide enough, nothing shrinks.
+        let widths = column_widths(events, 250, share);
+        assert!(
+            widths
+                .iter()
+                .zip(events.iter())
+                .all(|(w, c)| c.width == 0 || *w == c.width)
+        );
+    }
 
     fn workload() -> EventIndex {
         let path =

@@ -11,10 +11,13 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
+use scry_analyze::FilterError;
 use scry_format::{EventTable, FileHeader, Snapshot, TraceFile, TraceWriter, WriterOptions};
 use scry_tui::app::{EchoFormat, Mode};
+use scry_tui::index::{EventIndex, Mask};
+use scry_tui::source::{Detail, Preview, Progress};
 use scry_tui::views::{Pred, Rows, ViewId};
-use scry_tui::{App, Traces, ui};
+use scry_tui::{App, Source, Traces, ui};
 
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples")
@@ -299,6 +302,7 @@ fn empty_trace_shows_empty_views() {
     snapshot("empty-events", &screen(&mut app, 100, 10));
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('e'));
+    app.wait();
     assert_eq!(app.echo.as_ref().map(|e| e.chunks.len()), Some(0));
 }
 
@@ -334,7 +338,11 @@ fn echo_shows_the_bytes_read_from_etc_passwd() {
     key(&mut app, KeyCode::Enter);
     keys(&mut app, "e");
     assert_eq!(app.mode, Mode::Echo);
+    // The bytes are read in the background, the pane up meanwhile.
+    assert!(screen(&mut app, 100, 16).contains("echo: fd.name=/etc/passwd"));
+    app.wait();
     let echo = app.echo.clone().expect("echo data");
+    assert!(!echo.loading);
     assert_eq!(echo.title, "fd.name=/etc/passwd");
     assert!(!echo.chunks.is_empty());
     let read: Vec<u8> = echo.chunks.iter().flat_map(|c| c.data.clone()).collect();
@@ -343,6 +351,18 @@ fn echo_shows_the_bytes_read_from_etc_passwd() {
     keys(&mut app, "x");
     assert_eq!(app.echo.as_ref().map(|e| e.format), Some(EchoFormat::Hex));
     snapshot("echo-hex", &screen(&mut app, 100, 16));
+    // Printable: each chunk on one line, line breaks shown as dots.
+    keys(&mut app, "p");
+    assert_eq!(
+        app.echo.as_ref().map(|e| e.format),
+        Some(EchoFormat::Printable)
+    );
+    let text = screen(&mut app, 100, 16);
+    assert!(
+        text.contains("root:x:0:0:root:/root:/bin/bash.daemon:"),
+        "{text}"
+    );
+    snapshot("echo-printable", &text);
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Normal);
     assert_eq!(app.level().view, Some(ViewId::Files));
@@ -374,10 +394,58 @@ fn time_range_narrows_every_view() {
         );
     }
     snapshot("time-range-events", &screen(&mut app, 100, 12));
+    // The other views count the same events: processes all of them, files
+    // those on files.
+    let in_range = |keep: &dyn Fn(usize) -> bool| {
+        (0..index.len())
+            .filter(|&i| (from..=to).contains(&index.ts[i]) && keep(i))
+            .count() as u64
+    };
+    let on_file = |i: usize| {
+        index
+            .objects
+            .get(index.obj[i] as usize)
+            .is_some_and(|o| o.is_file())
+    };
+    switch_to(&mut app, ViewId::Procs);
+    assert_eq!(column_sum(&mut app, 3), half as u64);
+    switch_to(&mut app, ViewId::Files);
+    let ranged_files = column_sum(&mut app, 3);
+    assert_eq!(ranged_files, in_range(&on_file));
     keys(&mut app, "t");
     keys(&mut app, "c");
     assert_eq!(app.range, None);
+    assert!(column_sum(&mut app, 3) > ranged_files);
+    switch_to(&mut app, ViewId::Procs);
+    assert_eq!(column_sum(&mut app, 3), all as u64);
+    switch_to(&mut app, ViewId::Events);
     assert_eq!(app.table().map(|t| t.len()), Some(all));
+}
+
+/// Switches the current level to `view` with the view switcher (`:`).
+fn switch_to(app: &mut App, view: ViewId) {
+    keys(app, ":");
+    for _ in 0..scry_tui::views::VIEWS.len() {
+        if let Mode::Switch(at) = app.mode
+            && scry_tui::views::VIEWS[at].id == view
+        {
+            break;
+        }
+        key(app, KeyCode::Down);
+    }
+    key(app, KeyCode::Enter);
+    assert_eq!(app.level().view, Some(view));
+}
+
+/// The sum of a numeric column of the current table.
+fn column_sum(app: &mut App, column: usize) -> u64 {
+    match &app.table().expect("a table").rows {
+        Rows::Groups(rows) => rows
+            .iter()
+            .map(|r| r.cells[column].render().parse::<u64>().expect("a count"))
+            .sum(),
+        Rows::Events(_) => unreachable!("a grouped view"),
+    }
 }
 
 #[test]
@@ -483,6 +551,16 @@ fn help_and_view_switcher() {
     snapshot("help", &screen(&mut app, 120, 40));
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Normal);
+    // `?` too, and any key closes it.
+    keys(&mut app, "?");
+    assert_eq!(app.mode, Mode::Help);
+    assert_eq!(screen(&mut app, 120, 40), {
+        let mut again = workload();
+        key(&mut again, KeyCode::F(1));
+        screen(&mut again, 120, 40)
+    });
+    keys(&mut app, "x");
+    assert_eq!(app.mode, Mode::Normal);
     key(&mut app, KeyCode::F(2));
     snapshot("view-switcher", &screen(&mut app, 100, 30));
 }
@@ -570,7 +648,9 @@ fn several_files_make_one_index() {
 
 #[test]
 fn every_row_has_a_cell_per_column() {
-    let mut app = workload();
+    // The incident has something for every view but drops (none lost; see
+    // drops_list_each_loss_with_its_interval).
+    let mut app = incident();
     for def in scry_tui::views::VIEWS {
         key(&mut app, KeyCode::Esc);
         key(&mut app, KeyCode::F(2));
@@ -588,7 +668,11 @@ fn every_row_has_a_cell_per_column() {
         let index = app.index.clone().expect("indexed");
         match &app.table().expect("a table").rows {
             Rows::Groups(rows) => {
-                assert!(!rows.is_empty(), "{} has rows", def.name);
+                assert!(
+                    !rows.is_empty() || def.id == ViewId::Drops,
+                    "{} has rows",
+                    def.name
+                );
                 for row in rows {
                     assert_eq!(row.cells.len(), def.columns.len(), "{}", def.name);
                 }
@@ -600,4 +684,348 @@ fn every_row_has_a_cell_per_column() {
             }
         }
     }
+}
+
+/// A source whose passes over the trace panic: index, filter, or the exact
+/// detail of one event.
+struct Panicking {
+    inner: Traces<Vec<u8>>,
+    index: bool,
+}
+
+impl Source for Panicking {
+    fn preview(&self) -> Preview {
+        self.inner.preview()
+    }
+    fn index(
+        &self,
+        filter: &str,
+        progress: &Progress,
+    ) -> Result<(EventIndex, Option<Mask>), FilterError> {
+        assert!(!self.index, "a bug in indexing");
+        self.inner.index(filter, progress)
+    }
+    fn check(&self, filter: &str) -> Result<(), FilterError> {
+        self.inner.check(filter)
+    }
+    fn mask(&self, _: &str, _: &EventIndex, _: &Progress) -> Result<Mask, FilterError> {
+        panic!("a bug in filtering")
+    }
+    fn detail(&self, index: &EventIndex, ordinal: usize) -> Option<Detail> {
+        self.inner.detail(index, ordinal)
+    }
+    fn exact_detail(&self, _: &EventIndex, _: usize, _: &Progress) -> Option<Detail> {
+        panic!("a bug in the detail pass")
+    }
+    fn args(&self, index: &EventIndex, ordinal: usize) -> String {
+        self.inner.args(index, ordinal)
+    }
+    fn data(&self, index: &EventIndex, ordinal: usize) -> Option<Vec<u8>> {
+        self.inner.data(index, ordinal)
+    }
+}
+
+fn panicking(index: bool) -> App {
+    let source = Panicking {
+        inner: open("workload.scry"),
+        index,
+    };
+    let mut app = App::new(Arc::new(source), "", true);
+    app.wait();
+    app
+}
+
+#[test]
+fn a_panicking_pass_is_a_failure_not_a_half_dead_view() {
+    let app = panicking(true);
+    assert!(app.index.is_none());
+    let why = app.failure().expect("the failure is reported");
+    assert!(
+        why.contains("indexing") && why.contains("a bug in indexing"),
+        "{why}"
+    );
+
+    let mut app = panicking(false);
+    assert_eq!(app.failure(), None);
+    key(&mut app, KeyCode::Char('f'));
+    keys(&mut app, "proc.name=cat");
+    key(&mut app, KeyCode::Enter);
+    app.wait();
+    let why = app.failure().expect("the filter pass failure is reported");
+    assert!(why.contains("a bug in filtering"), "{why}");
+
+    let mut app = panicking(false);
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Enter);
+    // Polled as the event loop does, not waited for.
+    let start = std::time::Instant::now();
+    while app.failure().is_none() {
+        app.poll();
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "the detail pass never failed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        app.failure()
+            .is_some_and(|w| w.contains("a bug in the detail pass"))
+    );
+}
+
+fn incident() -> App {
+    app_with(open("incident.scry"), "")
+}
+
+#[test]
+fn incident_overview_network_and_interactive_session() {
+    let mut app = incident();
+    let text = screen(&mut app, 120, 40);
+    // The session's connection moved bytes both ways.
+    let network = text
+        .lines()
+        .find(|l| l.contains(" in, ") && l.contains(" out"))
+        .expect("the network tile");
+    assert!(!network.contains("0 B in, 0 B out"), "{text}");
+    snapshot("incident-overview", &text);
+
+    key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.level().view, Some(ViewId::Conns));
+    snapshot("incident-conns", &screen(&mut app, 120, 12));
+    key(&mut app, KeyCode::Esc);
+
+    // The Users tile: the commands of the interactive shell, as `scry spy
+    // users` lists them, nothing else the capture ran.
+    key(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.level().view, Some(ViewId::Spy));
+    let commands: Vec<String> = match &app.table().expect("a table").rows {
+        Rows::Groups(rows) => rows.iter().map(|r| r.cells[4].render()).collect(),
+        Rows::Events(_) => unreachable!(),
+    };
+    assert_eq!(
+        commands[..6],
+        [
+            "bash -c bash --norc --noprofile -i",
+            "bash --norc --noprofile -i",
+            "cd /tmp",
+            "  whoami",
+            "  ls -a /etc/ssh",
+            "  cat /etc/hostname",
+        ]
+    );
+    snapshot("incident-spy", &screen(&mut app, 120, 24));
+}
+
+#[test]
+fn spy_leaves_out_programs_no_user_ran() {
+    // The workload sample runs its programs from a script with no terminal
+    // and no login: nothing for spy, though it executed a dozen.
+    let mut app = workload();
+    let index = app.index.clone().expect("indexed");
+    assert!(
+        index
+            .class
+            .iter()
+            .filter(|&&c| c & scry_tui::index::class::EXEC != 0)
+            .count()
+            > 10
+    );
+    key(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.level().view, Some(ViewId::Spy));
+    assert_eq!(app.table().map(|t| t.len()), Some(0));
+}
+
+#[test]
+fn processes_spawned_are_forks_not_threads_or_execs() {
+    let app = workload();
+    let index = app.index.clone().expect("indexed");
+    let type_of = |i: usize| index.types[usize::from(index.etype[i])].as_str();
+    let mut spawned = 0;
+    for i in 0..index.len() {
+        let spawn = index.class[i] & scry_tui::index::class::SPAWN != 0;
+        if spawn {
+            spawned += 1;
+            assert!(matches!(type_of(i), "clone" | "clone3" | "fork" | "vfork"));
+            // The child is a new process: its events carry its own pid.
+            let child = u32::try_from(index.ret[i]).expect("a child id");
+            assert!(
+                index.procs.iter().any(|p| p.pid == child),
+                "{child} is no process"
+            );
+        }
+    }
+    assert!(spawned > 0);
+    let mut app = app;
+    let text = screen(&mut app, 120, 40);
+    assert!(text.contains(&format!("{spawned} spawned, ")), "{text}");
+}
+
+#[test]
+fn a_process_drills_into_its_connections() {
+    let mut app = incident();
+    key(&mut app, KeyCode::Char('2'));
+    // The process with the most network bytes.
+    app.sort_by(8, true);
+    let pred = app.selected_pred().expect("a row");
+    keys(&mut app, "d");
+    assert_eq!(app.mode, Mode::Drill(0));
+    assert_eq!(
+        app.drill_choices(),
+        [ViewId::Files, ViewId::Conns, ViewId::Events]
+    );
+    snapshot("drill-choices", &screen(&mut app, 100, 16));
+    keys(&mut app, "c");
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.level().view, Some(ViewId::Conns));
+    assert_eq!(app.level().preds, [pred]);
+    assert!(app.table().is_some_and(|t| !t.is_empty()));
+    // Enter still takes the first: files.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.level().view, Some(ViewId::Files));
+}
+
+#[test]
+fn the_drops_tile_opens_the_drops() {
+    let mut app = workload();
+    key(&mut app, KeyCode::Char('8'));
+    assert_eq!(app.level().view, Some(ViewId::Drops));
+    // Nothing was lost in this capture.
+    assert_eq!(app.table().map(|t| t.len()), Some(0));
+}
+
+#[test]
+fn drops_list_each_loss_with_its_interval() {
+    use scry_tui::index::IndexBuilder;
+    use scry_tui::views::{Cell, Selection, compute};
+    let mut builder = IndexBuilder::default();
+    builder.start_file(&[]);
+    for (ts, so_far) in [(100, 0), (200, 5), (300, 5), (400, 12)] {
+        builder.add_drops(ts, so_far);
+    }
+    let index = builder.finish();
+    let table = compute(
+        ViewId::Drops,
+        &index,
+        &Selection::new(&index, None, None, &[]),
+    );
+    let Rows::Groups(rows) = table.rows else {
+        unreachable!()
+    };
+    let columns = scry_tui::views::def(ViewId::Drops).columns.len();
+    assert!(rows.iter().all(|r| r.cells.len() == columns));
+    let got: Vec<(Pred, Cell, Cell)> = rows
+        .iter()
+        .map(|r| (r.key, r.cells[1].clone(), r.cells[2].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Pred::Span(100, 200), Cell::Num(5), Cell::Num(5)),
+            (Pred::Span(300, 400), Cell::Num(7), Cell::Num(12)),
+        ]
+    );
+    // A time range keeps the losses counted in it.
+    let table = compute(
+        ViewId::Drops,
+        &index,
+        &Selection::new(&index, None, Some((250, 500)), &[]),
+    );
+    assert_eq!(table.len(), 1);
+}
+
+#[test]
+fn tables_of_a_big_index_are_computed_in_the_background() {
+    let mut at_once = workload();
+    // As if the index were big: the overview and every table on a
+    // background thread.
+    let mut behind = App::new(Arc::new(open("workload.scry")), "", true);
+    behind.background_events = 0;
+    let start = std::time::Instant::now();
+    while behind.index.is_none() {
+        assert!(start.elapsed().as_secs() < 10, "indexing never ended");
+        behind.poll();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // The first frame with the index does not wait for the figures.
+    let first = screen(&mut behind, 120, 40);
+    if behind.computing() {
+        assert!(first.contains("computing the overview…"), "{first}");
+    }
+    behind.wait();
+    assert!(!behind.computing());
+    assert_eq!(screen(&mut at_once, 120, 40), screen(&mut behind, 120, 40));
+    for app in [&mut at_once, &mut behind] {
+        key(app, KeyCode::Char('2'));
+    }
+    // The first frame does not wait for the table; it says it is coming.
+    let first = screen(&mut behind, 100, 12);
+    if behind.computing() {
+        assert!(first.contains("computing…"), "{first}");
+    }
+    behind.wait();
+    assert!(!behind.computing());
+    assert_eq!(at_once.table(), behind.table());
+    assert_eq!(screen(&mut at_once, 100, 12), screen(&mut behind, 100, 12));
+    // A drill-down, a sort and a filter: the same tables again.
+    for app in [&mut at_once, &mut behind] {
+        key(app, KeyCode::Enter);
+        app.wait();
+        app.sort_by(0, true);
+        app.wait();
+    }
+    assert_eq!(at_once.table(), behind.table());
+    for app in [&mut at_once, &mut behind] {
+        key(app, KeyCode::Char('f'));
+        keys(app, "evt.type=read");
+        key(app, KeyCode::Enter);
+        app.wait();
+    }
+    assert!(behind.table().is_some_and(|t| !t.is_empty()));
+    assert_eq!(at_once.table(), behind.table());
+}
+
+#[test]
+fn a_thread_created_is_not_a_process_spawned() {
+    use scry_format::{Event, Value};
+    let table = EventTable::builtin_x86_64();
+    let header = FileHeader {
+        event_table: table.clone(),
+        ..FileHeader::default()
+    };
+    let mut writer = TraceWriter::new(
+        Vec::new(),
+        &header,
+        &Snapshot::default(),
+        WriterOptions::default(),
+    )
+    .expect("a writer");
+    let clone = table.id_of("clone").expect("clone");
+    let execve = table.id_of("execve").expect("execve");
+    let event = |ts: u64, tid: u32, event_type, ret, params| Event {
+        ts: 1_700_000_000_000_000_000 + ts,
+        tid,
+        tgid: if tid == 102 { 100 } else { tid },
+        cpu: 0,
+        event_type,
+        ret,
+        latency: 1000,
+        params,
+    };
+    // A fork (SIGCHLD), a thread (CLONE_VM|CLONE_FS|CLONE_FILES|
+    // CLONE_SIGHAND|CLONE_THREAD), and the new process executing.
+    let fork = vec![Value::Uint(0x11), Value::Int(0)];
+    let thread = vec![Value::Uint(0x1_0f00), Value::Int(0)];
+    for e in [
+        event(1, 100, clone, 101, fork),
+        event(2, 100, clone, 102, thread),
+        event(3, 101, execve, 0, Vec::new()),
+    ] {
+        writer.push(&e).expect("an event");
+    }
+    let bytes = writer.finish().expect("a trace");
+    let trace = TraceFile::open(bytes).expect("readable");
+    let mut app = app_with(Traces::new(vec![("spawn.scry".to_owned(), trace)], 1), "");
+    let text = screen(&mut app, 120, 40);
+    assert!(text.contains("1 spawned, 1 exec"), "{text}");
 }

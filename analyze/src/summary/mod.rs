@@ -296,6 +296,15 @@ pub struct Summary {
     text_rows: FxHashMap<Box<[u8]>, u32>,
     groups: Vec<Group>,
     key: Vec<u8>,
+    /// The key (its text, or its encoding) of the row the last event went
+    /// to, and that row: events come in runs on one file or connection,
+    /// found again by comparing bytes, with no hashing.
+    last_key: Vec<u8>,
+    last_row: Option<usize>,
+    /// Per measure, the row and the text value a distinct count last
+    /// counted: a run of events with the same value is counted once
+    /// without hashing it again.
+    last_distinct: Vec<(usize, Vec<u8>)>,
     events: u64,
 }
 
@@ -309,6 +318,9 @@ impl Summary {
             text_rows: FxHashMap::default(),
             groups: Vec::new(),
             key: Vec::with_capacity(256),
+            last_key: Vec::with_capacity(256),
+            last_row: None,
+            last_distinct: vec![(usize::MAX, Vec::new()); spec.measures.len()],
             events: 0,
         }
     }
@@ -343,23 +355,45 @@ impl Summary {
                     _ => return,
                 };
                 self.events += 1;
-                let cached = self.text_rows.get(text).copied();
-                let index = self.row_of(cached, bound, ctx, |key| encode_bytes(1, text, key));
-                if cached.is_none() {
-                    self.text_rows.insert(text.into(), index as u32);
-                }
-                index
-            }
-            keys => {
-                self.key.clear();
-                for field in keys {
-                    if !encode_field(field, ctx, &mut self.key) {
-                        return;
+                match self.last_row {
+                    Some(index) if self.last_key == text => {
+                        refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                        index
+                    }
+                    _ => {
+                        let cached = self.text_rows.get(text).copied();
+                        let index =
+                            self.row_of(cached, bound, ctx, |key| encode_bytes(1, text, key));
+                        if cached.is_none() {
+                            self.text_rows.insert(text.into(), index as u32);
+                        }
+                        self.last_key.clear();
+                        self.last_key.extend_from_slice(text);
+                        self.last_row = Some(index);
+                        index
                     }
                 }
-                self.events += 1;
-                self.find_or_insert(bound, ctx)
             }
+            keys => match self.last_row {
+                // Compared where the values lie: no key is encoded.
+                Some(index) if same_keys(keys, ctx, &self.groups[index].keys) => {
+                    self.events += 1;
+                    refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                    index
+                }
+                _ => {
+                    self.key.clear();
+                    for field in keys {
+                        if !encode_field(field, ctx, &mut self.key) {
+                            return;
+                        }
+                    }
+                    self.events += 1;
+                    let index = self.find_or_insert(bound, ctx);
+                    self.last_row = Some(index);
+                    index
+                }
+            },
         };
         let group = &mut self.groups[index];
         for (i, measure) in bound.measures.iter().enumerate() {
@@ -367,6 +401,28 @@ impl Summary {
                 continue;
             }
             let slot = &mut group.values[i];
+            if measure.aggregate == Aggregate::Distinct
+                && let Some(field) = measure.field.as_ref().filter(|f| f.shape() == Shape::Text)
+            {
+                let Some(text) = field.text(ctx) else {
+                    continue;
+                };
+                let last = &mut self.last_distinct[i];
+                if last.0 == index && last.1 == text {
+                    continue;
+                }
+                last.0 = index;
+                last.1.clear();
+                last.1.extend_from_slice(text);
+                // Hashed as `hash_value` hashes the text's value, so that
+                // runs summed elsewhere merge with these.
+                let mut hasher = FxHasher::default();
+                hash_bytes(text, &mut hasher);
+                let seen = &mut group.seen[i];
+                seen.insert(hasher.finish());
+                *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                continue;
+            }
             // Numbers are read as numbers: building a `Value` per event
             // for them is most of the cost of a summary.
             let value = match (&measure.field, measure.aggregate) {
@@ -510,9 +566,46 @@ impl Summary {
         }
     }
 
+    /// Whether measure `measure` is 0 in every row (and there are rows).
+    pub fn is_zero(&self, measure: usize) -> bool {
+        !self.groups.is_empty()
+            && self
+                .groups
+                .iter()
+                .all(|g| g.values.get(measure) == Some(&0))
+    }
+
     /// Number of events that reached a row.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// The first `n` rows (all for 0) as [`Summary::finish`] sorts them,
+    /// without sorting the rest: a view of many rows (connections, files)
+    /// is cut to a screenful.
+    pub fn finish_top(self, n: usize) -> Table {
+        if n == 0 || self.groups.len() <= n {
+            return self.finish();
+        }
+        let sort = self.spec.sort;
+        let mut rows: Vec<Row> = self
+            .groups
+            .into_iter()
+            .map(|g| Row {
+                keys: g.keys,
+                labels: g.labels,
+                values: g.values,
+            })
+            .collect();
+        rows.select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
+        rows.truncate(n);
+        let mut table = Table {
+            spec: self.spec,
+            rows,
+            events: self.events,
+        };
+        table.sort_by_measure(sort);
+        table
     }
 
     /// The rows, sorted by the spec's sort measure, largest first; ties in
@@ -572,6 +665,28 @@ impl ChunkWork for RunSums {
 
 /// Keeps the labels of a row current (a process that executes another
 /// program changes name), copying a value only when it changed.
+/// Whether the event's values of `fields` are `keys`, a row's: a key
+/// field the event lacks, or an empty name, is no match (such events are
+/// left out, see [`encode_field`]).
+#[inline]
+fn same_keys(fields: &[Field], ctx: &Ctx<'_>, keys: &[Value<'static>]) -> bool {
+    fields.len() == keys.len()
+        && fields
+            .iter()
+            .zip(keys)
+            .all(|(field, key)| match field.shape() {
+                Shape::Num => field
+                    .num(ctx)
+                    .is_some_and(|n| matches!(key, Value::Num(k) if *k == i128::from(n))),
+                Shape::Text => field.text(ctx).is_some_and(|text| {
+                    !text.is_empty() && matches!(key, Value::Str(k) if k.as_ref() == text)
+                }),
+                _ => field.extract(ctx).is_some_and(|value| {
+                    !matches!(&value, Value::Str(text) if text.is_empty()) && value == *key
+                }),
+            })
+}
+
 fn refresh_labels(bound: &Bound, ctx: &Ctx<'_>, labels: &mut [Option<Value<'static>>]) {
     for (field, label) in bound.labels.iter().zip(labels) {
         // Text is compared where it lies: most events leave a label as it
@@ -723,10 +838,7 @@ pub struct Row {
 impl Table {
     /// Sorts rows by a measure, largest first, ties in key order.
     pub fn sort_by_measure(&mut self, measure: usize) {
-        self.rows.sort_by(|a, b| {
-            let (x, y) = (a.values.get(measure), b.values.get(measure));
-            y.cmp(&x).then_with(|| compare_keys(&a.keys, &b.keys))
-        });
+        self.rows.sort_by(|a, b| by_measure(a, b, measure));
     }
 
     /// Sorts rows by their keys, smallest first.
@@ -738,6 +850,51 @@ impl Table {
     pub fn truncate(&mut self, n: usize) {
         self.rows.truncate(n);
     }
+
+    /// Adds `measure` at position `at`, each row's value computed from
+    /// its keys by `value` (a measure summed apart, such as CPU time from
+    /// samples). The rows keep their order.
+    pub fn insert_measure(
+        &mut self,
+        at: usize,
+        measure: Measure,
+        value: impl Fn(&[Value<'static>]) -> i64,
+    ) {
+        let at = at.min(self.spec.measures.len());
+        self.spec.measures.insert(at, measure);
+        for row in &mut self.rows {
+            let computed = value(&row.keys);
+            row.values.insert(at.min(row.values.len()), computed);
+        }
+        if self.spec.sort >= at {
+            self.spec.sort += 1;
+        }
+    }
+
+    /// Leaves measure `measure` out: its column and every row's value. The
+    /// rows keep their order.
+    pub fn remove_measure(&mut self, measure: usize) {
+        if measure >= self.spec.measures.len() {
+            return;
+        }
+        self.spec.measures.remove(measure);
+        for row in &mut self.rows {
+            if measure < row.values.len() {
+                row.values.remove(measure);
+            }
+        }
+        if self.spec.sort > measure {
+            self.spec.sort -= 1;
+        } else if self.spec.sort == measure {
+            self.spec.sort = 0;
+        }
+    }
+}
+
+/// Rows in the order of a measure, largest first, ties in key order.
+fn by_measure(a: &Row, b: &Row, measure: usize) -> std::cmp::Ordering {
+    let (x, y) = (a.values.get(measure), b.values.get(measure));
+    y.cmp(&x).then_with(|| compare_keys(&a.keys, &b.keys))
 }
 
 fn compare_keys(a: &[Value<'_>], b: &[Value<'_>]) -> std::cmp::Ordering {

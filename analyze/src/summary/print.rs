@@ -55,6 +55,13 @@ pub fn write_table(table: &Table, style: TableStyle, out: &mut impl Write) -> io
     for row in &table.rows {
         let mut line = Vec::with_capacity(measures + row.keys.len() + row.labels.len());
         for (value, measure) in row.values.iter().zip(&spec.measures) {
+            // No call of the row had a duration (a sysdig capture times
+            // only the calls it holds both ends of; procinfo and other
+            // events have none): not the same as calls that took no time.
+            if measure.unit == Unit::Nanos && *value == 0 {
+                line.push("-".to_owned());
+                continue;
+            }
             line.push(measure_text(*value, measure.unit, style.human));
         }
         line.extend(row.keys.iter().map(|v| text_of(Some(v))));
