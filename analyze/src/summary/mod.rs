@@ -587,23 +587,12 @@ impl Summary {
         if n == 0 || self.groups.len() <= n {
             return self.finish();
         }
-        let sort = self.spec.sort;
-        let mut rows: Vec<Row> = self
-            .groups
-            .into_iter()
-            .map(|g| Row {
-                keys: g.keys,
-                labels: g.labels,
-                values: g.values,
-            })
-            .collect();
-        rows.select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
-        rows.truncate(n);
-        let mut table = Table {
-            spec: self.spec,
-            rows,
-            events: self.events,
-        };
+        let mut table = self.unsorted();
+        let sort = table.spec.sort;
+        table
+            .rows
+            .select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
+        table.rows.truncate(n);
         table.sort_by_measure(sort);
         table
     }
@@ -611,6 +600,14 @@ impl Summary {
     /// The rows, sorted by the spec's sort measure, largest first; ties in
     /// key order, so the same trace always gives the same table.
     pub fn finish(self) -> Table {
+        let mut table = self.unsorted();
+        let sort = table.spec.sort;
+        table.sort_by_measure(sort);
+        table
+    }
+
+    /// The rows in no particular order.
+    fn unsorted(self) -> Table {
         let rows = self
             .groups
             .into_iter()
@@ -620,14 +617,11 @@ impl Summary {
                 values: g.values,
             })
             .collect();
-        let mut table = Table {
+        Table {
             spec: self.spec,
             rows,
             events: self.events,
-        };
-        let sort = table.spec.sort;
-        table.sort_by_measure(sort);
-        table
+        }
     }
 }
 
