@@ -980,6 +980,35 @@ fn a_command_with_a_pid_target_is_a_usage_error() {
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
+/// A shell on the host that cats `file` once it reads a line: started
+/// outside any container, as `docker exec` starts its shells.
+fn waiting_cat(file: &str) -> Child {
+    Command::new("sh")
+        .args(["-c", &format!("read line; cat {file}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Lets a [`waiting_cat`] go and waits for it.
+fn release(mut cat: Child) {
+    cat.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(cat.wait().unwrap().success());
+}
+
+/// Whether the capture has an `openat` of `path` by a process of `family`.
+fn opened(events: &[Event], table: &EventTable, path: &str) -> Vec<u32> {
+    events
+        .iter()
+        .filter(|e| {
+            name(table, e) == "openat"
+                && param(table, e, "name") == &Value::Str(path.as_bytes().to_vec())
+        })
+        .map(|e| e.tgid)
+        .collect()
+}
+
 #[test]
 fn a_container_target_records_only_that_containers_processes() {
     let Some(_turn) = capture_turn() else { return };
@@ -987,18 +1016,26 @@ fn a_container_target_records_only_that_containers_processes() {
     let Some((id, group)) = container_cgroup(0x5c7a) else {
         return;
     };
-    let mut workload = Command::new("sh")
-        .args(["-c", "read line; cat /etc/hostname"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = workload.id();
-    std::fs::write(group.join("cgroup.procs"), pid.to_string()).unwrap();
+    let (early_file, joiner_file, host_file) =
+        (dir.path("early"), dir.path("joiner"), dir.path("host"));
+    for file in [&early_file, &joiner_file, &host_file] {
+        std::fs::write(file, "x").unwrap();
+    }
+    // In the container before the capture starts.
+    let early = waiting_cat(&early_file);
+    std::fs::write(group.join("cgroup.procs"), early.id().to_string()).unwrap();
+    let early_pid = early.id();
+    let joiner = waiting_cat(&joiner_file);
+    let joiner_pid = joiner.id();
+    let host = waiting_cat(&host_file);
     let recording = start_recording(&dir, &["--container", &id[..12]]);
     while_busy(|| {
-        workload.stdin.take().unwrap().write_all(b"go\n").unwrap();
-        assert!(workload.wait().unwrap().success());
+        // Moved in once the capture runs, as `docker exec` moves its
+        // shell: the kernel knows it by its cgroup, not its ancestry.
+        std::fs::write(group.join("cgroup.procs"), joiner_pid.to_string()).unwrap();
+        release(early);
+        release(joiner);
+        release(host);
     });
     let (run, data) = stop_recording(recording, "-INT");
     let _ = std::fs::remove_dir(&group);
@@ -1009,7 +1046,8 @@ fn a_container_target_records_only_that_containers_processes() {
         format!("container {}", &id[..12])
     );
     let (events, table) = events_of(&data, |_| true);
-    let family = family_of(&events, &table, pid);
+    let mut family = family_of(&events, &table, early_pid);
+    family.extend(family_of(&events, &table, joiner_pid));
     let strangers: Vec<&Event> = events
         .iter()
         .filter(|e| !family.contains(&e.tgid))
@@ -1020,22 +1058,55 @@ fn a_container_target_records_only_that_containers_processes() {
         strangers.len(),
         strangers.first()
     );
-    assert!(
-        events.iter().any(|e| name(&table, e) == "openat"
-            && param(&table, e, "name") == &Value::Str(b"/etc/hostname".to_vec())),
-        "the container's cat is recorded"
+    assert_eq!(
+        opened(&events, &table, &early_file).len(),
+        1,
+        "the cat of the container's first process is recorded"
     );
+    assert_eq!(
+        opened(&events, &table, &joiner_file).len(),
+        1,
+        "the cat of the process that joined during the capture is recorded"
+    );
+    assert!(opened(&events, &table, &host_file).is_empty());
 }
 
 #[test]
-fn a_container_nobody_runs_in_fails_with_exit_code_4() {
+fn a_container_started_during_the_capture_is_recorded() {
     let Some(_turn) = capture_turn() else { return };
-    let dir = TempDir::new("record-no-container");
-    let path = dir.path("capture.scry");
-    let run = scry(&["record", "-w", &path, "--container", "0000ffff0000"]);
-    assert_eq!(run.code, 4, "{}", run.stderr);
-    assert_contains!(run.stderr, "no running process");
-    assert!(!Path::new(&path).exists(), "no file is left behind");
+    let dir = TempDir::new("record-late-container");
+    let Some((id, group)) = container_cgroup(0x1a7e) else {
+        return;
+    };
+    // Nothing runs in it, nor does its cgroup exist, when the capture starts.
+    std::fs::remove_dir(&group).unwrap();
+    let (inside, outside) = (dir.path("inside"), dir.path("outside"));
+    std::fs::write(&inside, "x").unwrap();
+    std::fs::write(&outside, "x").unwrap();
+    let recording = start_recording(&dir, &["--container", &id[..12]]);
+    std::fs::create_dir(&group).unwrap();
+    // The recorder looks for new cgroups ten times a second.
+    std::thread::sleep(Duration::from_millis(500));
+    let workload = waiting_cat(&inside);
+    let pid = workload.id();
+    let host = waiting_cat(&outside);
+    std::fs::write(group.join("cgroup.procs"), pid.to_string()).unwrap();
+    while_busy(|| {
+        release(workload);
+        release(host);
+    });
+    let (run, data) = stop_recording(recording, "-INT");
+    let _ = std::fs::remove_dir(&group);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (events, table) = events_of(&data, |_| true);
+    let family = family_of(&events, &table, pid);
+    assert!(events.iter().all(|e| family.contains(&e.tgid)));
+    assert_eq!(
+        opened(&events, &table, &inside).len(),
+        1,
+        "its cat is recorded"
+    );
+    assert!(opened(&events, &table, &outside).is_empty());
 }
 
 /// Checks that a closed single-file capture accounts for every event the

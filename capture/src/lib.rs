@@ -45,6 +45,10 @@ pub use target::{CONTAINER_PREFIX_MIN, TARGETS_MAX, Target, exec_when_ready};
 const DRAIN_INTERVAL: Duration = Duration::from_millis(5);
 /// How often capture statistics are written into the file.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the cgroup hierarchy is searched for new cgroups of a
+/// `--container` target: what a container started during the capture does
+/// before is not recorded.
+const SCAN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
@@ -212,11 +216,16 @@ pub fn record<W: Write + Send + 'static>(
         (_, Some(launch)) => Some(vec![launch.pid()]),
         (target, None) => Some(target::resolve(target)?),
     };
+    let mut watch = match &options.target {
+        Target::Container(prefixes) => target::CgroupWatch::new(prefixes),
+        _ => None,
+    };
     let config = probe::ProbeConfig {
         snaplen: options.snaplen,
         ring_bytes: options.buffer_bytes,
         self_tgid: std::process::id(),
         targets,
+        cgroups: watch.as_mut().map(target::CgroupWatch::scan),
         syscalls: syscalls.clone(),
         kernel: kernel.unwrap_or((0, 0)),
     };
@@ -276,6 +285,7 @@ pub fn record<W: Write + Send + 'static>(
             boot_time,
             stop,
             command,
+            watch.as_mut(),
             &mut progress,
         )
     })
@@ -290,6 +300,7 @@ fn capture_loop(
     boot_time: u64,
     stop: &AtomicBool,
     mut command: Option<&mut std::process::Child>,
+    mut watch: Option<&mut target::CgroupWatch>,
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
     let started = Instant::now();
@@ -299,6 +310,7 @@ fn capture_loop(
     let mut delivered = 0u64;
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
+    let mut last_scan = Instant::now();
     let mut command_status = None;
     loop {
         let cycle_started = Instant::now();
@@ -362,6 +374,13 @@ fn capture_loop(
         }
         if finishing {
             break;
+        }
+        if let Some(watch) = watch
+            .as_deref_mut()
+            .filter(|_| last_scan.elapsed() >= SCAN_INTERVAL)
+        {
+            probe.add_cgroups(&watch.scan())?;
+            last_scan = Instant::now();
         }
         if last_stats.elapsed() >= STATS_INTERVAL {
             // The writer fills in what it wrote and left out when the

@@ -324,7 +324,7 @@ pub(crate) fn parse_cgroups(cgroups: &str) -> (String, Option<(String, &'static 
 /// wins, so that a container nested in another is attributed to itself.
 /// Only full 64-hex ids are accepted: shorter hex runs are common in
 /// non-container cgroup names (session ids, hashes).
-fn container_of(cgroup: &str) -> Option<(String, &'static str)> {
+pub(crate) fn container_of(cgroup: &str) -> Option<(String, &'static str)> {
     let components: Vec<&str> = cgroup.split('/').collect();
     for (at, component) in components.iter().enumerate().rev() {
         // systemd cgroup driver: `<prefix><id>.scope`.
