@@ -168,8 +168,9 @@ fn info_reads_a_directory_of_segments_and_sums_several_traces_up() {
 fn traces_of_every_format_version_read_with_their_event_tables() {
     // The recorded samples are 1.0 (header in the clear); format-1.1.scry
     // lists its whole event table in a packed header; format-1.2.scry
-    // writes the table against a base table; what this scry writes is 1.3
-    // (packed chunk payloads, snapshot tables, summaries only in chunks).
+    // writes the table against a base table; what this scry writes is 1.4
+    // (packed chunk payloads, snapshot tables, summaries only in chunks,
+    // container records).
     let old = samples().join("workload.scry");
     let packed = samples().join("format-1.1.scry");
     let based = samples().join("format-1.2.scry");
@@ -180,7 +181,7 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
         (old.to_str().unwrap(), "scry 1.0", "evt.type=openat"),
         (packed.to_str().unwrap(), "scry 1.1", "evt.type=open"),
         (based.to_str().unwrap(), "scry 1.2", "evt.type=mmap"),
-        (new.as_str(), "scry 1.3", "evt.type=openat"),
+        (new.as_str(), "scry 1.4", "evt.type=openat"),
     ] {
         let run = scry(&["info", path]);
         assert_eq!(run.code, 0, "{path}: {}", run.stderr);
@@ -196,7 +197,7 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
         assert!(count.stdout.trim().parse::<u64>().unwrap() > 0, "{path}");
     }
     // The 1.1 and 1.2 files read as the captures they were converted from
-    // do, and as those captures converted now (to 1.3) do.
+    // do, and as those captures converted now (to 1.4) do.
     for (sample, capture) in [(&packed, "cat_write"), (&based, "curl_google")] {
         let converted = dir.path(&format!("{capture}.scry"));
         let capture = samples().join("scap").join(format!("{capture}.scap"));

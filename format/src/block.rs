@@ -16,7 +16,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'S', b'C', b'R', b'Y', b'\r', b'\n', 0x1a];
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor format version: additions that older readers of the same major
 /// version can safely ignore.
-pub const VERSION_MINOR: u16 = 3;
+pub const VERSION_MINOR: u16 = 4;
 
 /// Magic, major, minor, header length.
 const FILE_PREFIX_LEN: usize = 8 + 2 + 2 + 4;
@@ -35,6 +35,8 @@ pub(crate) mod kind {
     pub(crate) const CHUNK: u8 = 2;
     pub(crate) const STATS: u8 = 3;
     pub(crate) const INDEX: u8 = 4;
+    /// A container first seen during the capture (1.4).
+    pub(crate) const CONTAINER: u8 = 5;
 }
 
 /// Block flag: the body is one zstd frame.

@@ -12,8 +12,8 @@ use rustc_hash::FxHashMap;
 use crate::block::{self, FLAG_ZSTD, kind};
 use crate::chunk::{ChunkBuilder, EventHead, ParamEncoder};
 use crate::error::{FormatError, Result};
-use crate::index::{ChunkSummary, IndexEntry, StatsEntry};
-use crate::model::{CaptureStats, Event, FileHeader, Snapshot};
+use crate::index::{ChunkSummary, ContainerEntry, IndexEntry, StatsEntry};
+use crate::model::{CaptureStats, ContainerInfo, Event, FileHeader, Snapshot};
 
 /// Tuning of a [`TraceWriter`].
 #[derive(Debug, Clone)]
@@ -79,6 +79,7 @@ pub struct TraceWriter<W: Write> {
     block_buf: Vec<u8>,
     index: Vec<IndexEntry>,
     stats: Vec<StatsEntry>,
+    recorded_containers: Vec<ContainerEntry>,
     next_num: u64,
     containers: FxHashMap<u32, String>,
 }
@@ -123,6 +124,7 @@ impl<W: Write> TraceWriter<W> {
             block_buf: Vec::new(),
             index: Vec::new(),
             stats: Vec::new(),
+            recorded_containers: Vec::new(),
             next_num: 0,
             containers,
         };
@@ -276,6 +278,25 @@ impl<W: Write> TraceWriter<W> {
         Ok(())
     }
 
+    /// Records a container first seen during the capture (one the snapshot
+    /// does not describe), so that readers know its runtime, name and image
+    /// (1.4). Written at once: it comes before the chunk of the event that
+    /// revealed it.
+    ///
+    /// # Errors
+    /// I/O errors of the underlying writer.
+    pub fn write_container(&mut self, info: &ContainerInfo) -> Result<()> {
+        let meta = crate::codec::encode_container(info);
+        let offset = self.written;
+        self.write_block(kind::CONTAINER, 0, meta.as_bytes(), &[])?;
+        self.recorded_containers.push(ContainerEntry {
+            offset,
+            info: info.clone(),
+        });
+        self.out.flush()?;
+        Ok(())
+    }
+
     /// Events written or pending so far.
     pub fn events_written(&self) -> u64 {
         self.next_num + u64::from(self.builder.events())
@@ -293,7 +314,7 @@ impl<W: Write> TraceWriter<W> {
     /// I/O errors of the underlying writer.
     pub fn finish(mut self) -> Result<W> {
         self.flush_chunk()?;
-        let index = crate::codec::encode_index(&self.index, &self.stats);
+        let index = crate::codec::encode_index(&self.index, &self.stats, &self.recorded_containers);
         let offset = self.written;
         self.write_block(kind::INDEX, 0, &index, &[])?;
         self.write_raw(&block::encode_trailer(offset))?;
