@@ -1071,8 +1071,45 @@ fn a_container_target_records_only_that_containers_processes() {
     assert!(opened(&events, &table, &host_file).is_empty());
 }
 
+/// Docker's state files for container `id`, as docker writes them under
+/// `/var/lib/docker/containers`; removed (with the directories created for
+/// them) when dropped.
+struct DockerState(Vec<std::path::PathBuf>);
+
+impl DockerState {
+    fn write(id: &str, name: &str, image: &str, privileged: bool) -> DockerState {
+        let dir = Path::new("/var/lib/docker/containers").join(id);
+        let mut created = Vec::new();
+        for ancestor in dir.ancestors().collect::<Vec<_>>().into_iter().rev() {
+            if !ancestor.exists() {
+                std::fs::create_dir(ancestor).unwrap();
+                created.push(ancestor.to_path_buf());
+            }
+        }
+        std::fs::write(
+            dir.join("config.v2.json"),
+            format!(r#"{{"ID":"{id}","Config":{{"Image":"{image}"}},"Image":"sha256:0","Name":"/{name}"}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("hostconfig.json"),
+            format!(r#"{{"Privileged":{privileged}}}"#),
+        )
+        .unwrap();
+        DockerState(created)
+    }
+}
+
+impl Drop for DockerState {
+    fn drop(&mut self) {
+        if let Some(first) = self.0.first() {
+            let _ = std::fs::remove_dir_all(first);
+        }
+    }
+}
+
 #[test]
-fn a_container_started_during_the_capture_is_recorded() {
+fn a_container_started_during_the_capture_is_recorded_and_described() {
     let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-late-container");
     let Some((id, group)) = container_cgroup(0x1a7e) else {
@@ -1084,6 +1121,8 @@ fn a_container_started_during_the_capture_is_recorded() {
     std::fs::write(&inside, "x").unwrap();
     std::fs::write(&outside, "x").unwrap();
     let recording = start_recording(&dir, &["--container", &id[..12]]);
+    // The runtime writes its state, then creates the cgroup.
+    let _state = DockerState::write(&id, "late-web", "nginx:1.27", true);
     std::fs::create_dir(&group).unwrap();
     // The recorder looks for new cgroups ten times a second.
     std::thread::sleep(Duration::from_millis(500));
@@ -1107,6 +1146,39 @@ fn a_container_started_during_the_capture_is_recorded() {
         "its cat is recorded"
     );
     assert!(opened(&events, &table, &outside).is_empty());
+    // The snapshot could not describe it; the record written when its
+    // first exec named it does.
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert!(trace.snapshot().containers.iter().all(|c| c.id != id));
+    let recorded: Vec<_> = trace
+        .recorded_containers()
+        .iter()
+        .map(|c| &c.info)
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(
+        (
+            recorded[0].id.as_str(),
+            recorded[0].runtime.as_str(),
+            recorded[0].name.as_str(),
+            recorded[0].image.as_str(),
+            recorded[0].privileged,
+        ),
+        (id.as_str(), "docker", "late-web", "nginx:1.27", true)
+    );
+    let filter = format!("evt.type=openat and fd.name={inside}");
+    let opens = scry(&[
+        "read",
+        &dir.path("capture.scry"),
+        &filter,
+        "-p",
+        "%container.id %container.name %container.image %container.privileged",
+    ]);
+    assert_eq!(opens.code, 0, "{}", opens.stderr);
+    assert_eq!(
+        opens.stdout.trim(),
+        format!("{id} late-web nginx:1.27 true")
+    );
 }
 
 /// Checks that a closed single-file capture accounts for every event the

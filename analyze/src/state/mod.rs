@@ -337,16 +337,31 @@ impl State {
     /// Starts from a file's snapshot; `table` is the file's event table
     /// (parameters are looked up by name once, here).
     pub fn new(snapshot: &Snapshot, table: &EventTable) -> State {
+        State::with_containers(snapshot, table, [])
+    }
+
+    /// As [`State::new`], knowing also the containers the file describes
+    /// after its snapshot (its container records,
+    /// `TraceFile::recorded_containers`): those started during the capture.
+    pub fn with_containers<'a>(
+        snapshot: &Snapshot,
+        table: &EventTable,
+        recorded: impl IntoIterator<Item = &'a ContainerInfo>,
+    ) -> State {
+        let mut containers: FxHashMap<String, ContainerInfo> = snapshot
+            .containers
+            .iter()
+            .map(|c| (c.id.clone(), c.clone()))
+            .collect();
+        for c in recorded {
+            containers.entry(c.id.clone()).or_insert_with(|| c.clone());
+        }
         let mut state = State {
             fixed: Arc::new(Fixed {
                 dispatch: Dispatch::new(table),
                 users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
                 groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
-                containers: snapshot
-                    .containers
-                    .iter()
-                    .map(|c| (c.id.clone(), c.clone()))
-                    .collect(),
+                containers,
             }),
             threads: FxHashMap::default(),
             processes: Processes::default(),
