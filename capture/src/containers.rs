@@ -109,10 +109,10 @@ impl ContainerTracker {
         // the host's.
         let container = match container_id_of_cgroup(cgroup) {
             Some(id) => id,
-            None if cgroup.is_empty() => HOST_CONTAINER,
+            None if cgroup.is_empty() => HOST_CONTAINER.into(),
             None => return After::Nothing,
         };
-        if writer.container_of(event.tgid) == Some(container) {
+        if writer.container_of(event.tgid) == Some(&*container) {
             return After::Nothing;
         }
         // A reader may attribute the exec itself to either side.
@@ -120,11 +120,11 @@ impl ContainerTracker {
         let runtime = std::str::from_utf8(cgroup)
             .ok()
             .and_then(crate::snapshot::container_of)
-            .filter(|(id, _)| id == container)
+            .filter(|(id, _)| *id == *container)
             .map_or("", |(_, runtime)| runtime);
         After::Enter {
             tgid: event.tgid,
-            container: container.to_owned(),
+            container: container.into_owned(),
             runtime,
         }
     }

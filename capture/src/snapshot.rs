@@ -334,10 +334,18 @@ pub(crate) fn container_of(cgroup: &str) -> Option<(String, &'static str)> {
                 ("cri-containerd-", "containerd"),
                 ("crio-", "cri-o"),
                 ("libpod-", "podman"),
+                ("nerdctl-", "containerd"),
             ] {
                 if let Some(id) = unit.strip_prefix(prefix).filter(|id| is_id(id)) {
                     return Some((id.to_owned(), runtime));
                 }
+            }
+            // systemd-machined (systemd-nspawn, VMs): the machine name is
+            // the id, as the analyser reads it from an exec's cgroup.
+            if unit.starts_with("machine-")
+                && let Some(name) = scry_format::container_id_of_cgroup(component.as_bytes())
+            {
+                return Some((name.into_owned(), "systemd"));
             }
         }
         // cgroupfs driver: the id is a directory of its own, under
@@ -818,6 +826,7 @@ mod tests {
                 format!("/system.slice/docker-{ID}.scope/init.scope"),
                 "docker",
             ),
+            (format!("/system.slice/nerdctl-{ID}.scope"), "containerd"),
         ];
         for (path, runtime) in cases {
             assert_eq!(
@@ -826,10 +835,24 @@ mod tests {
                 "{path}"
             );
         }
+        // systemd-nspawn: the machine name, unescaped, also when the
+        // container runs its own systemd below its scope.
+        for path in [
+            "/machine.slice/machine-build\\x2d01.scope",
+            "/machine.slice/machine-build\\x2d01.scope/payload/system.slice/sshd.service",
+        ] {
+            assert_eq!(
+                container_of(path),
+                Some(("build-01".to_owned(), "systemd")),
+                "{path}"
+            );
+        }
         for host in [
             "/",
             "/user.slice/user-1000.slice/session-3.scope",
             "/system.slice/sshd.service",
+            "/machine.slice",
+            "/system.slice/machine-.scope",
             &format!("/machine.slice/libpod-conmon-{ID}.scope"),
             &format!("/system.slice/docker-{}.scope", &ID[..12]),
         ] {

@@ -474,7 +474,7 @@ impl State {
             // A cgroup that names no container (the root, a session) says
             // nothing against a container id known otherwise.
             match text::container_of_cgroup(cgroup) {
-                Some(id) => id.clone_into(&mut info.container_id),
+                Some(id) => (*id).clone_into(&mut info.container_id),
                 None if cgroup.is_empty() => super::HOST.clone_into(&mut info.container_id),
                 None => {}
             }
