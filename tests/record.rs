@@ -320,6 +320,12 @@ fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
         assert!(Instant::now() < deadline, "the workload did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let mntns = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{}/ns/mnt", child.id()))
+            .unwrap()
+            .ino()
+    };
     let recording = start_recording(&dir, &[]);
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     assert!(child.wait().unwrap().success(), "workload preopened failed");
@@ -340,7 +346,7 @@ fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
     let rows = query(
         &trace,
         &format!("evt.type=write and proc.pid={pid}"),
-        &["fd.name", "fd.typechar", "evt.buffer"],
+        &["fd.name", "fd.typechar", "evt.buffer", "proc.mntns"],
     );
     let write = rows
         .iter()
@@ -348,6 +354,8 @@ fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
         .unwrap_or_else(|| panic!("the write is recorded: {rows:?}"));
     assert_eq!(write[0], path, "{rows:?}");
     assert_eq!(write[1], "f");
+    // Its mount namespace, from the snapshot.
+    assert_eq!(write[3], mntns.to_string());
 }
 
 /// Values of `fields` for every event of `trace` matching `filter`, as the

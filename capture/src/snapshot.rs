@@ -215,6 +215,10 @@ fn read_process(
     {
         info.loginuid = loginuid;
     }
+    info.mntns = std::fs::read_link(format!("{base}/ns/mnt"))
+        .ok()
+        .and_then(|link| namespace_inode(&link.to_string_lossy()))
+        .unwrap_or(0);
     let mut runtime = None;
     if let Some(cgroups) = reader.read(&format!("{base}/cgroup")) {
         let (path, container) = parse_cgroups(&String::from_utf8_lossy(cgroups));
@@ -225,6 +229,12 @@ fn read_process(
         }
     }
     Some((info, runtime))
+}
+
+/// The inode number in a namespace link's target, `mnt:[4026531841]`.
+fn namespace_inode(target: &str) -> Option<u64> {
+    let (_, rest) = target.split_once(":[")?;
+    rest.strip_suffix(']')?.parse().ok()
 }
 
 /// The fields of `/proc/PID/stat` the snapshot keeps.
@@ -725,6 +735,13 @@ mod tests {
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn namespace_links_give_their_inode() {
+        assert_eq!(namespace_inode("mnt:[4026531841]"), Some(4_026_531_841));
+        assert_eq!(namespace_inode("mnt:[]"), None);
+        assert_eq!(namespace_inode("/some/file"), None);
+    }
+
+    #[test]
     fn the_snapshot_shows_this_process_its_files_sockets_and_pipes() {
         let dir = std::env::temp_dir().join(format!("scry-snapshot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -752,6 +769,9 @@ mod tests {
         );
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
         assert!(me.start_ts > 1_000, "start time counts from boot");
+        // stat() follows the namespace link to the namespace's own inode.
+        let mntns = std::fs::metadata("/proc/self/ns/mnt").unwrap().ino();
+        assert_eq!(me.mntns, mntns);
         assert!(
             snapshot
                 .threads

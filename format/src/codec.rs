@@ -313,7 +313,8 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
             .uint(18, p.cap_inheritable)
             .uint(19, p.start_ts)
             .bytes(20, &p.cgroup)
-            .str(21, &p.container_id);
+            .str(21, &p.container_id)
+            .uint(22, p.mntns);
         rows.push(m.finish());
     }
     put_table(&mut msg, 2, &mut rows);
@@ -430,6 +431,7 @@ fn snapshot_field(s: &mut Snapshot, n: u32, v: FieldValue<'_>) -> WireResult<()>
                         19 => p.start_ts = v.uint()?,
                         20 => p.cgroup = v.bytes()?.to_vec(),
                         21 => p.container_id = v.string()?,
+                        22 => p.mntns = v.uint()?,
                         _ => {}
                     }
                     Ok(())

@@ -102,6 +102,11 @@ pub struct Process {
     pub start_ts: u64,
     /// Container id, `host` outside containers.
     pub container_id: String,
+    /// Mount namespace (inode number), 0 when unknown: known for the
+    /// processes of the snapshot and inherited by their forks; a fork
+    /// into a new namespace makes it unknown (`unshare` and `setns` are not
+    /// followed).
+    pub mntns: u64,
     /// Whether the executable is a memfd (`/memfd:…`), i.e. has no file.
     pub exe_from_memfd: bool,
     /// Whether the process is exiting (`exit_group`) or has exited
@@ -724,6 +729,7 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
         } else {
             info.container_id.clone()
         },
+        mntns: info.mntns,
         exited: false,
     }
 }
