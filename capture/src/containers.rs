@@ -277,7 +277,7 @@ mod tests {
             TraceWriter::new(Vec::new(), &header, &snapshot, WriterOptions::default()).unwrap();
         let tracker = ContainerTracker::new(&table);
         let mut described = Described::of(&snapshot);
-        let mut events = vec![
+        let mut events = [
             exec(&table, 10, &format!("docker-{ID}.scope")),
             exec(&table, 11, &format!("crio-{other}.scope")),
             exec(&table, 12, &format!("crio-{other}.scope")),

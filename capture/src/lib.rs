@@ -284,11 +284,21 @@ pub fn record<W: Write + Send + 'static>(
             options,
             boot_time,
             stop,
-            command,
-            watch.as_mut(),
+            Followed {
+                command,
+                watch: watch.as_mut(),
+            },
             &mut progress,
         )
     })
+}
+
+/// What the capture loop watches besides the probe.
+struct Followed<'a> {
+    /// The command of `-- CMD`: the capture ends when it exits.
+    command: Option<&'a mut std::process::Child>,
+    /// The cgroups of `--container`, searched for new ones.
+    watch: Option<&'a mut target::CgroupWatch>,
 }
 
 /// Drains the probe into the writer until a stop condition, then closes the
@@ -299,10 +309,13 @@ fn capture_loop(
     options: &RecordOptions,
     boot_time: u64,
     stop: &AtomicBool,
-    mut command: Option<&mut std::process::Child>,
-    mut watch: Option<&mut target::CgroupWatch>,
+    followed: Followed<'_>,
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
+    let Followed {
+        mut command,
+        mut watch,
+    } = followed;
     let started = Instant::now();
     machine::prioritize_this_thread();
     let mut reorder = reorder::Reorder::default();
