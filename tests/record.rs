@@ -812,6 +812,50 @@ fn a_file_limit_keeps_only_the_newest_segments() {
 }
 
 #[test]
+fn a_file_limit_with_size_rotation_keeps_a_ring_of_the_newest_segments() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-rotate-size-ring");
+    let child = start_rotating(&dir, "ring", &["-C", "1", "-W", "2"]);
+    // Enough for several 1 MB segments.
+    let status = Command::new("dd")
+        .args(["if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run: Run = finish(child).into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files = segments(&dir, "ring");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let numbers: Vec<u32> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_stem().unwrap().to_str().unwrap();
+            name.rsplit('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(numbers[1], numbers[0] + 1, "{files:?}");
+    let summaries: Vec<SegmentSummary> = files.iter().map(|f| read_segment(f, 0)).collect();
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(
+        (1_000_000..4_000_000).contains(&size),
+        "{} holds {size} bytes",
+        files[0].display()
+    );
+    // The final statistics count every event of the capture: the two
+    // segments left hold fewer, so older ones were written and deleted.
+    let kept: u64 = summaries.iter().map(|s| s.events).sum();
+    let total = summaries[1].final_stats.events_written;
+    assert!(kept < total, "{kept} events kept of {total}");
+    assert!(numbers[0] >= 1, "the oldest were deleted: {files:?}");
+}
+
+#[test]
 fn rotation_to_standard_output_is_a_usage_error() {
     let run = scry(&["record", "-w", "-", "-C", "1"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -1132,8 +1176,8 @@ fn a_container_started_during_the_capture_is_recorded_and_described() {
     // The runtime writes its state, then creates the cgroup.
     let _state = DockerState::write(&id, "late-web", "nginx:1.27", true);
     std::fs::create_dir(&group).unwrap();
-    // The recorder looks for new cgroups ten times a second.
-    std::thread::sleep(Duration::from_millis(500));
+    // The recorder looks for new cgroups every 20 ms.
+    std::thread::sleep(Duration::from_millis(200));
     let workload = waiting_cat(&inside);
     let pid = workload.id();
     let host = waiting_cat(&outside);

@@ -45,10 +45,10 @@ pub use target::{CONTAINER_PREFIX_MIN, TARGETS_MAX, Target, exec_when_ready};
 const DRAIN_INTERVAL: Duration = Duration::from_millis(5);
 /// How often capture statistics are written into the file.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// How often the cgroup hierarchy is searched for new cgroups of a
-/// `--container` target: what a container started during the capture does
-/// before is not recorded.
-const SCAN_INTERVAL: Duration = Duration::from_millis(100);
+/// How often new cgroups of a `--container` target are looked for (with
+/// inotify, one read): what a container started during the capture does
+/// before its cgroup is found is not recorded.
+const SCAN_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What to capture and how.
 #[derive(Debug, Clone)]

@@ -18,15 +18,19 @@
 //! makes the shim's pid a target, attaches, and writes one byte to the FIFO;
 //! only then does the shim exec CMD, which keeps the real standard streams.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{DirBuilderExt, DirEntryExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, DirEntryExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use rustix::fs::inotify;
 
 use crate::error::{CaptureError, Result};
 
@@ -165,17 +169,35 @@ fn unescape_mount_path(path: &str) -> PathBuf {
 
 /// The cgroups of a `--container` target: every directory of the cgroup v2
 /// hierarchy whose path names a container id starting with one of the
-/// prefixes (the container's scope and anything nested in it). Scanned
-/// again and again during the capture, each scan returning the cgroups not
-/// seen before. A cgroup's id, which the kernel compares, is the inode
-/// number of its directory; ids are never reused, so a cgroup once added
-/// needs no removal.
+/// prefixes (the container's scope and anything nested in it). Asked again
+/// and again during the capture, each time for the cgroups not seen before.
+/// A cgroup's id, which the kernel compares, is the inode number of its
+/// directory; ids are never reused, so a cgroup once added needs no
+/// removal.
+///
+/// The hierarchy is walked once; after that, inotify reports the
+/// directories created in it (runtimes create cgroups with mkdir), so
+/// asking costs one read. Without inotify (or past its watch limit) the
+/// hierarchy is walked again, at most every [`WALK_INTERVAL`]: a walk reads
+/// every cgroup directory, tens of milliseconds on a host with a thousand
+/// cgroups.
 #[derive(Debug)]
 pub(crate) struct CgroupWatch {
     root: PathBuf,
     prefixes: Vec<String>,
     known: HashSet<u64>,
+    /// The inotify instance and what its watches watch; `None` once
+    /// inotify cannot keep up.
+    inotify: Option<(OwnedFd, Watched)>,
+    last_walk: Option<Instant>,
 }
+
+/// Per inotify watch, the directory it watches: its path, and its path
+/// relative to the hierarchy's root.
+type Watched = HashMap<i32, (PathBuf, String)>;
+
+/// Least time between two walks of the hierarchy without inotify.
+const WALK_INTERVAL: Duration = Duration::from_secs(1);
 
 impl CgroupWatch {
     /// A watch of the host's cgroup v2 hierarchy; `None` without one.
@@ -184,18 +206,99 @@ impl CgroupWatch {
     }
 
     pub(crate) fn at(root: PathBuf, prefixes: &[String]) -> Self {
+        let inotify = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+            .ok()
+            .map(|fd| (fd, HashMap::new()));
         Self {
             root,
             prefixes: prefixes.to_vec(),
             known: HashSet::new(),
+            inotify,
+            last_walk: None,
         }
     }
 
-    /// The ids of the container cgroups that appeared since the last scan.
+    /// The ids of the container cgroups that appeared since the last call.
     pub(crate) fn scan(&mut self) -> Vec<u64> {
         let mut new = Vec::new();
-        let mut pending = vec![(self.root.clone(), String::new())];
+        let created = if self.last_walk.is_some() {
+            self.created()
+        } else {
+            None
+        };
+        match created {
+            Some(created) => {
+                for (dir, relative) in created {
+                    self.check(&dir, &relative, &mut new);
+                    self.walk(dir, relative, &mut new);
+                }
+            }
+            None => {
+                let due = self
+                    .last_walk
+                    .is_none_or(|at| self.inotify.is_some() || at.elapsed() >= WALK_INTERVAL);
+                if due {
+                    self.last_walk = Some(Instant::now());
+                    self.walk(self.root.clone(), String::new(), &mut new);
+                }
+            }
+        }
+        new
+    }
+
+    /// The directories inotify reported created since the last call;
+    /// `None` without inotify, or when it lost events (the hierarchy must
+    /// be walked again).
+    fn created(&mut self) -> Option<Vec<(PathBuf, String)>> {
+        let (fd, dirs) = self.inotify.as_mut()?;
+        let mut created = Vec::new();
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        let mut reader = inotify::Reader::new(&*fd, &mut buf);
+        // Until EAGAIN: nothing more for now.
+        while let Ok(event) = reader.next() {
+            let flags = event.events();
+            if flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
+                return None;
+            }
+            if flags.contains(inotify::ReadFlags::IGNORED) {
+                // The directory is gone.
+                dirs.remove(&event.wd());
+            } else if flags.contains(inotify::ReadFlags::CREATE | inotify::ReadFlags::ISDIR)
+                && let (Some((dir, relative)), Some(name)) =
+                    (dirs.get(&event.wd()), event.file_name())
+                && let Ok(name) = name.to_str()
+            {
+                created.push((dir.join(name), format!("{relative}/{name}")));
+            }
+        }
+        Some(created)
+    }
+
+    /// Adds `dir`'s id to `new` if it is a cgroup of the target not seen
+    /// before.
+    fn check(&mut self, dir: &Path, relative: &str, new: &mut Vec<u64>) {
+        if self.is_ours(relative)
+            && let Ok(meta) = std::fs::metadata(dir)
+            && self.known.insert(meta.ino())
+        {
+            new.push(meta.ino());
+        }
+    }
+
+    fn is_ours(&self, relative: &str) -> bool {
+        crate::snapshot::container_of(relative)
+            .is_some_and(|(id, _)| self.prefixes.iter().any(|p| id.starts_with(p)))
+    }
+
+    /// Walks the hierarchy below `dir` (whose own id the caller checks),
+    /// adding the ids of the target's cgroups to `new` and, with inotify, a
+    /// watch to every directory. A watch is added before its directory is
+    /// read, so a subdirectory created meanwhile is read or reported, or
+    /// both (ids are added once).
+    fn walk(&mut self, dir: PathBuf, relative: String, new: &mut Vec<u64>) {
+        let mut pending = vec![(dir, relative)];
         while let Some((dir, relative)) = pending.pop() {
+            self.watch(&dir, &relative);
             // A cgroup removed during the walk is simply gone.
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -208,17 +311,31 @@ impl CgroupWatch {
                     continue;
                 };
                 let path = format!("{relative}/{name}");
-                let ours = crate::snapshot::container_of(&path)
-                    .is_some_and(|(id, _)| self.prefixes.iter().any(|p| id.starts_with(p)));
                 // The directory entry's inode number is the cgroup id:
                 // no stat needed.
-                if ours && self.known.insert(entry.ino()) {
+                if self.is_ours(&path) && self.known.insert(entry.ino()) {
                     new.push(entry.ino());
                 }
                 pending.push((entry.path(), path));
             }
         }
-        new
+    }
+
+    /// Watches `dir` for new subdirectories; past inotify's limits, gives
+    /// inotify up for periodic walks.
+    fn watch(&mut self, dir: &Path, relative: &str) {
+        let Some((fd, dirs)) = self.inotify.as_mut() else {
+            return;
+        };
+        let flags = inotify::WatchFlags::CREATE | inotify::WatchFlags::ONLYDIR;
+        match inotify::add_watch(&*fd, dir, flags) {
+            Ok(wd) => {
+                dirs.insert(wd, (dir.to_path_buf(), relative.to_owned()));
+            }
+            // Removed meanwhile: nothing to watch.
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => {}
+            Err(_) => self.inotify = None,
+        }
     }
 }
 
@@ -414,7 +531,6 @@ mod tests {
 
     #[test]
     fn a_cgroup_watch_finds_each_container_cgroup_once_as_it_appears() {
-        use std::os::unix::fs::MetadataExt;
         let root = std::env::temp_dir().join(format!("scry-watch-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let id = format!("5c7a{}", "0".repeat(60));
@@ -438,6 +554,11 @@ mod tests {
         ));
         std::fs::create_dir_all(&late).unwrap();
         assert_eq!(watch.scan(), vec![ino(&late)]);
+        // A cgroup created inside a known one (systemd in the container).
+        let inner = scope.join("system.slice");
+        std::fs::create_dir(&inner).unwrap();
+        assert_eq!(watch.scan(), vec![ino(&inner)]);
+        assert!(watch.scan().is_empty());
         let _ = std::fs::remove_dir_all(&root);
     }
 
