@@ -43,9 +43,10 @@ pub enum Target {
     /// These processes, their current descendants and everything they
     /// start during the capture.
     Pids(Vec<u32>),
-    /// Every process whose container id starts with one of these prefixes
-    /// (at least [`CONTAINER_PREFIX_MIN`] characters each), and what they
-    /// start.
+    /// Every process that runs in a container whose id starts with one of
+    /// these prefixes (at least [`CONTAINER_PREFIX_MIN`] characters each):
+    /// in one of its cgroups, whenever it got there, including containers
+    /// that start during the capture.
     Container(Vec<String>),
     /// A command started for the capture, and everything it starts. The
     /// capture ends when the command exits.
