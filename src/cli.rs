@@ -630,7 +630,9 @@ pub struct RecordArgs {
     pub pids: Vec<u32>,
 
     /// Record only the processes of the container whose id starts with ID
-    /// (at least 3 characters; repeatable), and what they start.
+    /// (at least 3 characters; repeatable): whatever runs in its cgroups,
+    /// including processes that join it (`docker exec`) and a container
+    /// that starts during the capture.
     #[arg(long = "container", value_name = "ID")]
     pub containers: Vec<String>,
 

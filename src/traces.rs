@@ -393,7 +393,11 @@ impl Traces {
                     window,
                     with_state,
                     first_ts: trace.time_range().map_or(0, |(first, _)| first),
-                    state: State::new(trace.snapshot(), &trace.header().event_table),
+                    state: State::with_containers(
+                        trace.snapshot(),
+                        &trace.header().event_table,
+                        trace.recorded_containers().iter().map(|c| &c.info),
+                    ),
                     chunks,
                     chunk: DecodedChunk::default(),
                     wanted: false,

@@ -193,7 +193,8 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
     // lists its whole event table in a packed header; format-1.2.scry
     // writes the table against a base table; format-1.3.scry has packed
     // chunk payloads, snapshot tables and summaries only in chunks; what
-    // this scry writes is 1.4 (large chunks split their parameters off).
+    // this scry writes is 1.4 (large chunks split their parameters off,
+    // container records).
     let old = samples().join("workload.scry");
     let packed = samples().join("format-1.1.scry");
     let based = samples().join("format-1.2.scry");

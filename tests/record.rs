@@ -320,6 +320,12 @@ fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
         assert!(Instant::now() < deadline, "the workload did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let mntns = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{}/ns/mnt", child.id()))
+            .unwrap()
+            .ino()
+    };
     let recording = start_recording(&dir, &[]);
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     assert!(child.wait().unwrap().success(), "workload preopened failed");
@@ -340,7 +346,7 @@ fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
     let rows = query(
         &trace,
         &format!("evt.type=write and proc.pid={pid}"),
-        &["fd.name", "fd.typechar", "evt.buffer"],
+        &["fd.name", "fd.typechar", "evt.buffer", "proc.mntns"],
     );
     let write = rows
         .iter()
@@ -348,6 +354,8 @@ fn an_fd_opened_before_the_capture_is_named_in_events_after_it() {
         .unwrap_or_else(|| panic!("the write is recorded: {rows:?}"));
     assert_eq!(write[0], path, "{rows:?}");
     assert_eq!(write[1], "f");
+    // Its mount namespace, from the snapshot.
+    assert_eq!(write[3], mntns.to_string());
 }
 
 /// Values of `fields` for every event of `trace` matching `filter`, as the
@@ -804,6 +812,50 @@ fn a_file_limit_keeps_only_the_newest_segments() {
 }
 
 #[test]
+fn a_file_limit_with_size_rotation_keeps_a_ring_of_the_newest_segments() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-rotate-size-ring");
+    let child = start_rotating(&dir, "ring", &["-C", "1", "-W", "2"]);
+    // Enough for several 1 MB segments.
+    let status = Command::new("dd")
+        .args(["if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run: Run = finish(child).into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files = segments(&dir, "ring");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let numbers: Vec<u32> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_stem().unwrap().to_str().unwrap();
+            name.rsplit('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(numbers[1], numbers[0] + 1, "{files:?}");
+    let summaries: Vec<SegmentSummary> = files.iter().map(|f| read_segment(f, 0)).collect();
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(
+        (1_000_000..4_000_000).contains(&size),
+        "{} holds {size} bytes",
+        files[0].display()
+    );
+    // The final statistics count every event of the capture: the two
+    // segments left hold fewer, so older ones were written and deleted.
+    let kept: u64 = summaries.iter().map(|s| s.events).sum();
+    let total = summaries[1].final_stats.events_written;
+    assert!(kept < total, "{kept} events kept of {total}");
+    assert!(numbers[0] >= 1, "the oldest were deleted: {files:?}");
+}
+
+#[test]
 fn rotation_to_standard_output_is_a_usage_error() {
     let run = scry(&["record", "-w", "-", "-C", "1"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -980,6 +1032,35 @@ fn a_command_with_a_pid_target_is_a_usage_error() {
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
+/// A shell on the host that cats `file` once it reads a line: started
+/// outside any container, as `docker exec` starts its shells.
+fn waiting_cat(file: &str) -> Child {
+    Command::new("sh")
+        .args(["-c", &format!("read line; cat {file}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Lets a [`waiting_cat`] go and waits for it.
+fn release(mut cat: Child) {
+    cat.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(cat.wait().unwrap().success());
+}
+
+/// Whether the capture has an `openat` of `path` by a process of `family`.
+fn opened(events: &[Event], table: &EventTable, path: &str) -> Vec<u32> {
+    events
+        .iter()
+        .filter(|e| {
+            name(table, e) == "openat"
+                && param(table, e, "name") == &Value::Str(path.as_bytes().to_vec())
+        })
+        .map(|e| e.tgid)
+        .collect()
+}
+
 #[test]
 fn a_container_target_records_only_that_containers_processes() {
     let Some(_turn) = capture_turn() else { return };
@@ -987,18 +1068,26 @@ fn a_container_target_records_only_that_containers_processes() {
     let Some((id, group)) = container_cgroup(0x5c7a) else {
         return;
     };
-    let mut workload = Command::new("sh")
-        .args(["-c", "read line; cat /etc/hostname"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = workload.id();
-    std::fs::write(group.join("cgroup.procs"), pid.to_string()).unwrap();
+    let (early_file, joiner_file, host_file) =
+        (dir.path("early"), dir.path("joiner"), dir.path("host"));
+    for file in [&early_file, &joiner_file, &host_file] {
+        std::fs::write(file, "x").unwrap();
+    }
+    // In the container before the capture starts.
+    let early = waiting_cat(&early_file);
+    std::fs::write(group.join("cgroup.procs"), early.id().to_string()).unwrap();
+    let early_pid = early.id();
+    let joiner = waiting_cat(&joiner_file);
+    let joiner_pid = joiner.id();
+    let host = waiting_cat(&host_file);
     let recording = start_recording(&dir, &["--container", &id[..12]]);
     while_busy(|| {
-        workload.stdin.take().unwrap().write_all(b"go\n").unwrap();
-        assert!(workload.wait().unwrap().success());
+        // Moved in once the capture runs, as `docker exec` moves its
+        // shell: the kernel knows it by its cgroup, not its ancestry.
+        std::fs::write(group.join("cgroup.procs"), joiner_pid.to_string()).unwrap();
+        release(early);
+        release(joiner);
+        release(host);
     });
     let (run, data) = stop_recording(recording, "-INT");
     let _ = std::fs::remove_dir(&group);
@@ -1009,7 +1098,8 @@ fn a_container_target_records_only_that_containers_processes() {
         format!("container {}", &id[..12])
     );
     let (events, table) = events_of(&data, |_| true);
-    let family = family_of(&events, &table, pid);
+    let mut family = family_of(&events, &table, early_pid);
+    family.extend(family_of(&events, &table, joiner_pid));
     let strangers: Vec<&Event> = events
         .iter()
         .filter(|e| !family.contains(&e.tgid))
@@ -1020,22 +1110,127 @@ fn a_container_target_records_only_that_containers_processes() {
         strangers.len(),
         strangers.first()
     );
-    assert!(
-        events.iter().any(|e| name(&table, e) == "openat"
-            && param(&table, e, "name") == &Value::Str(b"/etc/hostname".to_vec())),
-        "the container's cat is recorded"
+    assert_eq!(
+        opened(&events, &table, &early_file).len(),
+        1,
+        "the cat of the container's first process is recorded"
     );
+    assert_eq!(
+        opened(&events, &table, &joiner_file).len(),
+        1,
+        "the cat of the process that joined during the capture is recorded"
+    );
+    assert!(opened(&events, &table, &host_file).is_empty());
+}
+
+/// Docker's state files for container `id`, as docker writes them under
+/// `/var/lib/docker/containers`; removed (with the directories created for
+/// them) when dropped.
+struct DockerState(Vec<std::path::PathBuf>);
+
+impl DockerState {
+    fn write(id: &str, name: &str, image: &str, privileged: bool) -> DockerState {
+        let dir = Path::new("/var/lib/docker/containers").join(id);
+        let mut created = Vec::new();
+        for ancestor in dir.ancestors().collect::<Vec<_>>().into_iter().rev() {
+            if !ancestor.exists() {
+                std::fs::create_dir(ancestor).unwrap();
+                created.push(ancestor.to_path_buf());
+            }
+        }
+        std::fs::write(
+            dir.join("config.v2.json"),
+            format!(r#"{{"ID":"{id}","Config":{{"Image":"{image}"}},"Image":"sha256:0","Name":"/{name}"}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("hostconfig.json"),
+            format!(r#"{{"Privileged":{privileged}}}"#),
+        )
+        .unwrap();
+        DockerState(created)
+    }
+}
+
+impl Drop for DockerState {
+    fn drop(&mut self) {
+        if let Some(first) = self.0.first() {
+            let _ = std::fs::remove_dir_all(first);
+        }
+    }
 }
 
 #[test]
-fn a_container_nobody_runs_in_fails_with_exit_code_4() {
+fn a_container_started_during_the_capture_is_recorded_and_described() {
     let Some(_turn) = capture_turn() else { return };
-    let dir = TempDir::new("record-no-container");
-    let path = dir.path("capture.scry");
-    let run = scry(&["record", "-w", &path, "--container", "0000ffff0000"]);
-    assert_eq!(run.code, 4, "{}", run.stderr);
-    assert_contains!(run.stderr, "no running process");
-    assert!(!Path::new(&path).exists(), "no file is left behind");
+    let dir = TempDir::new("record-late-container");
+    let Some((id, group)) = container_cgroup(0x1a7e) else {
+        return;
+    };
+    // Nothing runs in it, nor does its cgroup exist, when the capture starts.
+    std::fs::remove_dir(&group).unwrap();
+    let (inside, outside) = (dir.path("inside"), dir.path("outside"));
+    std::fs::write(&inside, "x").unwrap();
+    std::fs::write(&outside, "x").unwrap();
+    let recording = start_recording(&dir, &["--container", &id[..12]]);
+    // The runtime writes its state, then creates the cgroup.
+    let _state = DockerState::write(&id, "late-web", "nginx:1.27", true);
+    std::fs::create_dir(&group).unwrap();
+    // The recorder looks for new cgroups every 20 ms.
+    std::thread::sleep(Duration::from_millis(200));
+    let workload = waiting_cat(&inside);
+    let pid = workload.id();
+    let host = waiting_cat(&outside);
+    std::fs::write(group.join("cgroup.procs"), pid.to_string()).unwrap();
+    while_busy(|| {
+        release(workload);
+        release(host);
+    });
+    let (run, data) = stop_recording(recording, "-INT");
+    let _ = std::fs::remove_dir(&group);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (events, table) = events_of(&data, |_| true);
+    let family = family_of(&events, &table, pid);
+    assert!(events.iter().all(|e| family.contains(&e.tgid)));
+    assert_eq!(
+        opened(&events, &table, &inside).len(),
+        1,
+        "its cat is recorded"
+    );
+    assert!(opened(&events, &table, &outside).is_empty());
+    // The snapshot could not describe it; the record written when its
+    // first exec named it does.
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert!(trace.snapshot().containers.iter().all(|c| c.id != id));
+    let recorded: Vec<_> = trace
+        .recorded_containers()
+        .iter()
+        .map(|c| &c.info)
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(
+        (
+            recorded[0].id.as_str(),
+            recorded[0].runtime.as_str(),
+            recorded[0].name.as_str(),
+            recorded[0].image.as_str(),
+            recorded[0].privileged,
+        ),
+        (id.as_str(), "docker", "late-web", "nginx:1.27", true)
+    );
+    let filter = format!("evt.type=openat and fd.name={inside}");
+    let opens = scry(&[
+        "read",
+        &dir.path("capture.scry"),
+        &filter,
+        "-p",
+        "%container.id %container.name %container.image %container.privileged",
+    ]);
+    assert_eq!(opens.code, 0, "{}", opens.stderr);
+    assert_eq!(
+        opens.stdout.trim(),
+        format!("{id} late-web nginx:1.27 true")
+    );
 }
 
 /// Checks that a closed single-file capture accounts for every event the

@@ -82,6 +82,7 @@ enum Which {
     ProcPid,
     ProcPpid,
     ProcVpid,
+    ProcMntns,
     ProcName,
     ProcPname,
     ProcAname,
@@ -441,6 +442,13 @@ pub static FIELDS: &[FieldDef] = &[
         A::None,
         Which::ProcVpid,
         "Process id inside its pid namespace (known for processes in the snapshot).",
+    ),
+    def(
+        "proc.mntns",
+        T::Num,
+        A::None,
+        Which::ProcMntns,
+        "Mount namespace of the process (inode number of /proc/PID/ns/mnt; known for processes in the snapshot and their forks).",
     ),
     def(
         "proc.name",
@@ -1104,11 +1112,11 @@ impl Shape {
         use Which::*;
         match id {
             EvtNum | EvtRawtime | EvtReltime | EvtLatency | EvtTypeIs | EvtCpu | EvtRawres
-            | EvtBuflen | EvtCount | ProcPid | ProcPpid | ProcVpid | ProcApid | ProcCmdnargs
-            | ProcTty | ProcSid | ProcPgid | ProcLoginshellid | ProcDuration | ProcPidTs
-            | ProcPpidDuration | ProcVpgid | ThreadTid | ThreadVtid | FdNum | FdPort | FdCport
-            | FdSport | FdLport | FdRport | UserUid | UserLoginuid | GroupGid
-            | ContainerStartTs => Shape::Num,
+            | EvtBuflen | EvtCount | ProcPid | ProcPpid | ProcVpid | ProcMntns | ProcApid
+            | ProcCmdnargs | ProcTty | ProcSid | ProcPgid | ProcLoginshellid | ProcDuration
+            | ProcPidTs | ProcPpidDuration | ProcVpgid | ThreadTid | ThreadVtid | FdNum
+            | FdPort | FdCport | FdSport | FdLport | FdRport | UserUid | UserLoginuid
+            | GroupGid | ContainerStartTs => Shape::Num,
             EvtFailed | EvtIsIo | EvtIsIoRead | EvtIsIoWrite | EvtIsWait | EvtIsOpenRead
             | EvtIsOpenWrite | EvtIsOpenExec | EvtIsOpenCreate | ProcIsExeFromMemfd
             | ProcIsVpgidLeader | ProcIsSidLeader | ThreadIsmain | FdIsServer | FdConnected
@@ -1631,6 +1639,7 @@ impl Field {
         let n: i64 = match self.def.id {
             Which::ProcPpid => ctx.process()?.ppid.into(),
             Which::ProcVpid => nonzero(ctx.process()?.vpid.into())?,
+            Which::ProcMntns => nonzero(ctx.process()?.mntns)?,
             Which::ProcApid => self.ancestor(ctx)?.pid.into(),
             Which::ProcCmdnargs => wide(ctx.process()?.args.len() as u64)?,
             Which::ProcTty => ctx.process()?.tty.into(),

@@ -9,11 +9,17 @@
 //! (a child whose first event comes before its parent's fork returns, the
 //! exec that moves a process into a container), it says it does not know and
 //! the chunk is marked incomplete: never skipped by container, never wrong.
+//!
+//! A container the file's snapshot does not describe (it started during the
+//! capture) is described when an exec first names it, in a container record
+//! written before the exec: its runtime, and its name and image from the
+//! runtime's state files, which exist by the time its first process runs.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use scry_format::{
-    Event, EventTable, EventType, HOST_CONTAINER, PROCEXIT, TraceWriter, Value,
+    ContainerInfo, Event, EventTable, EventType, HOST_CONTAINER, PROCEXIT, TraceWriter, Value,
     container_id_of_cgroup,
 };
 
@@ -35,8 +41,15 @@ pub(crate) struct ContainerTracker {
 #[must_use]
 pub(crate) enum After {
     Nothing,
-    Enter { tgid: u32, container: String },
-    Exit { tgid: u32 },
+    Enter {
+        tgid: u32,
+        container: String,
+        /// The runtime the exec's cgroup name says, `""` if it does not.
+        runtime: &'static str,
+    },
+    Exit {
+        tgid: u32,
+    },
 }
 
 impl ContainerTracker {
@@ -96,26 +109,91 @@ impl ContainerTracker {
         // the host's.
         let container = match container_id_of_cgroup(cgroup) {
             Some(id) => id,
-            None if cgroup.is_empty() => HOST_CONTAINER,
+            None if cgroup.is_empty() => HOST_CONTAINER.into(),
             None => return After::Nothing,
         };
-        if writer.container_of(event.tgid) == Some(container) {
+        if writer.container_of(event.tgid) == Some(&*container) {
             return After::Nothing;
         }
         // A reader may attribute the exec itself to either side.
         writer.forget_container(event.tgid);
+        let runtime = std::str::from_utf8(cgroup)
+            .ok()
+            .and_then(crate::snapshot::container_of)
+            .filter(|(id, _)| *id == *container)
+            .map_or("", |(_, runtime)| runtime);
         After::Enter {
             tgid: event.tgid,
-            container: container.to_owned(),
+            container: container.into_owned(),
+            runtime,
         }
     }
+}
+
+/// The containers a file describes: those of its snapshot, and those it
+/// has written a container record for.
+#[derive(Debug, Default)]
+pub(crate) struct Described(HashSet<String>);
+
+impl Described {
+    /// The containers of a new file's snapshot.
+    pub(crate) fn of(snapshot: &scry_format::Snapshot) -> Self {
+        Self(snapshot.containers.iter().map(|c| c.id.clone()).collect())
+    }
+
+    /// Writes a container record if `after` enters a container the file
+    /// does not describe yet; `ts` is the time of the exec that revealed it.
+    pub(crate) fn record<W: Write>(
+        &mut self,
+        writer: &mut TraceWriter<W>,
+        after: &After,
+        ts: u64,
+    ) -> scry_format::Result<()> {
+        let After::Enter {
+            tgid,
+            container,
+            runtime,
+        } = after
+        else {
+            return Ok(());
+        };
+        if container == HOST_CONTAINER || !self.0.insert(container.clone()) {
+            return Ok(());
+        }
+        writer.write_container(&describe(container, runtime, *tgid, ts))
+    }
+}
+
+/// A container first seen at `ts` through process `tgid`. The cgroup name
+/// of an exec says the runtime only for the systemd drivers' scopes; for a
+/// bare id (cgroupfs driver), the full path of the process' cgroup does.
+fn describe(id: &str, runtime: &'static str, tgid: u32, ts: u64) -> ContainerInfo {
+    let runtime = if runtime.is_empty() {
+        std::fs::read_to_string(format!("/proc/{tgid}/cgroup"))
+            .ok()
+            .and_then(|cgroups| crate::snapshot::parse_cgroups(&cgroups).1)
+            .filter(|(found, _)| found == id)
+            .map_or("", |(_, runtime)| runtime)
+    } else {
+        runtime
+    };
+    let mut info = ContainerInfo {
+        id: id.to_owned(),
+        runtime: runtime.to_owned(),
+        start_ts: ts,
+        ..ContainerInfo::default()
+    };
+    crate::runtime::Runtimes::at("/").describe(&mut info);
+    info
 }
 
 impl After {
     pub(crate) fn apply<W: Write>(self, writer: &mut TraceWriter<W>) {
         match self {
             After::Nothing => {}
-            After::Enter { tgid, container } => writer.set_container(tgid, &container),
+            After::Enter {
+                tgid, container, ..
+            } => writer.set_container(tgid, &container),
             // Its pid may be reused by a process the writer knows nothing
             // about.
             After::Exit { tgid } => writer.forget_container(tgid),
@@ -177,6 +255,56 @@ mod tests {
             .iter()
             .map(|c| (!c.summary.containers_incomplete).then(|| c.summary.containers.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_container_the_snapshot_does_not_describe_is_recorded_once_when_first_entered() {
+        let table = EventTable::builtin_x86_64();
+        let other = "b0b0".repeat(16);
+        let snapshot = Snapshot {
+            containers: vec![ContainerInfo {
+                id: ID.to_owned(),
+                runtime: "docker".to_owned(),
+                ..ContainerInfo::default()
+            }],
+            ..Snapshot::default()
+        };
+        let header = FileHeader {
+            event_table: table.clone(),
+            ..FileHeader::default()
+        };
+        let mut writer =
+            TraceWriter::new(Vec::new(), &header, &snapshot, WriterOptions::default()).unwrap();
+        let tracker = ContainerTracker::new(&table);
+        let mut described = Described::of(&snapshot);
+        let mut events = [
+            exec(&table, 10, &format!("docker-{ID}.scope")),
+            exec(&table, 11, &format!("crio-{other}.scope")),
+            exec(&table, 12, &format!("crio-{other}.scope")),
+            exec(&table, 13, ""),
+        ];
+        for (ts, event) in events.iter_mut().enumerate() {
+            event.ts = 100 + ts as u64;
+            let after = tracker.before(&mut writer, event);
+            described.record(&mut writer, &after, event.ts).unwrap();
+            writer.push(event).unwrap();
+            after.apply(&mut writer);
+        }
+        let trace = TraceFile::open(writer.finish().unwrap()).unwrap();
+        let recorded: Vec<ContainerInfo> = trace
+            .recorded_containers()
+            .iter()
+            .map(|c| c.info.clone())
+            .collect();
+        assert_eq!(
+            recorded,
+            [ContainerInfo {
+                id: other,
+                runtime: "cri-o".to_owned(),
+                start_ts: 101,
+                ..ContainerInfo::default()
+            }]
+        );
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub use target::{CONTAINER_PREFIX_MIN, TARGETS_MAX, Target, exec_when_ready};
 const DRAIN_INTERVAL: Duration = Duration::from_millis(5);
 /// How often capture statistics are written into the file.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often new cgroups of a `--container` target are looked for (with
+/// inotify, one read): what a container started during the capture does
+/// before its cgroup is found is not recorded.
+const SCAN_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
@@ -212,11 +216,16 @@ pub fn record<W: Write + Send + 'static>(
         (_, Some(launch)) => Some(vec![launch.pid()]),
         (target, None) => Some(target::resolve(target)?),
     };
+    let mut watch = match &options.target {
+        Target::Container(prefixes) => target::CgroupWatch::new(prefixes),
+        _ => None,
+    };
     let config = probe::ProbeConfig {
         snaplen: options.snaplen,
         ring_bytes: options.buffer_bytes,
         self_tgid: std::process::id(),
         targets,
+        cgroups: watch.as_mut().map(target::CgroupWatch::scan),
         syscalls: syscalls.clone(),
         kernel: kernel.unwrap_or((0, 0)),
     };
@@ -275,10 +284,21 @@ pub fn record<W: Write + Send + 'static>(
             options,
             boot_time,
             stop,
-            command,
+            Followed {
+                command,
+                watch: watch.as_mut(),
+            },
             &mut progress,
         )
     })
+}
+
+/// What the capture loop watches besides the probe.
+struct Followed<'a> {
+    /// The command of `-- CMD`: the capture ends when it exits.
+    command: Option<&'a mut std::process::Child>,
+    /// The cgroups of `--container`, searched for new ones.
+    watch: Option<&'a mut target::CgroupWatch>,
 }
 
 /// Drains the probe into the writer until a stop condition, then closes the
@@ -289,9 +309,13 @@ fn capture_loop(
     options: &RecordOptions,
     boot_time: u64,
     stop: &AtomicBool,
-    mut command: Option<&mut std::process::Child>,
+    followed: Followed<'_>,
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RecordSummary> {
+    let Followed {
+        mut command,
+        mut watch,
+    } = followed;
     let started = Instant::now();
     machine::prioritize_this_thread();
     let mut reorder = reorder::Reorder::default();
@@ -299,6 +323,7 @@ fn capture_loop(
     let mut delivered = 0u64;
     let mut malformed = 0u64;
     let mut last_stats = Instant::now();
+    let mut last_scan = Instant::now();
     let mut command_status = None;
     loop {
         let cycle_started = Instant::now();
@@ -362,6 +387,13 @@ fn capture_loop(
         }
         if finishing {
             break;
+        }
+        if let Some(watch) = watch
+            .as_deref_mut()
+            .filter(|_| last_scan.elapsed() >= SCAN_INTERVAL)
+        {
+            probe.add_cgroups(&watch.scan())?;
+            last_scan = Instant::now();
         }
         if last_stats.elapsed() >= STATS_INTERVAL {
             // The writer fills in what it wrote and left out when the

@@ -10,8 +10,8 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use scry_format::{CaptureStats, CpuStats};
 use scry_probe::skel::ScrySkelBuilder;
 use scry_probe::{
-    abi, add_target, batch_records, choose_stash, flush_stage, install_rings, read_counters,
-    task_storage_usable,
+    abi, add_cgroup, add_target, batch_records, choose_stash, flush_stage, install_rings,
+    read_counters, task_storage_usable,
 };
 
 use crate::decode;
@@ -32,6 +32,10 @@ pub(crate) struct ProbeConfig {
     pub(crate) self_tgid: u32,
     /// Record only these processes and what they start (`None`: all).
     pub(crate) targets: Option<Vec<u32>>,
+    /// Record also the processes in these cgroups (v2 ids), and in those
+    /// added later with [`Session::add_cgroups`] (`None`: no cgroup is
+    /// matched).
+    pub(crate) cgroups: Option<Vec<u64>>,
     /// Record only the syscalls whose number is set (`None`: all).
     pub(crate) syscalls: Option<Vec<bool>>,
     /// The running kernel's `major.minor` (`(0, 0)` if unknown: the most
@@ -103,6 +107,13 @@ fn load_error(error: libbpf_rs::Error) -> CaptureError {
     }
 }
 
+fn cgroup_error(id: u64, error: &libbpf_rs::Error) -> CaptureError {
+    CaptureError::Load(format!(
+        "adding cgroup {id} to the recorded cgroups (at most {}): {error:#}",
+        abi::CGROUPS_MAX
+    ))
+}
+
 /// Loads and attaches the probe, runs `body` with it, and detaches it when
 /// `body` returns. `boot_time_ns` converts the probe's clock to wall time.
 pub(crate) fn with_probe<T>(
@@ -124,6 +135,7 @@ pub(crate) fn with_probe<T>(
     rodata.targ_snaplen = config.snaplen.min(SNAPLEN_MAX);
     rodata.targ_self_tgid = config.self_tgid;
     rodata.targ_targets = u32::from(config.targets.is_some());
+    rodata.targ_cgroups = u32::from(config.cgroups.is_some());
     rodata.targ_stage_flush = stage_flush(ring_bytes);
     if let Some(syscalls) = &config.syscalls {
         for (slot, &on) in rodata.targ_syscalls.iter_mut().zip(syscalls) {
@@ -145,6 +157,9 @@ pub(crate) fn with_probe<T>(
         add_target(&skel.maps.targets, tgid).map_err(|e| {
             CaptureError::Load(format!("adding process {tgid} to the targets: {e:#}"))
         })?;
+    }
+    for &id in config.cgroups.iter().flatten() {
+        add_cgroup(&skel.maps.cgroups, id).map_err(|e| cgroup_error(id, &e))?;
     }
     let rings = install_rings(&skel.maps.events, ncpus, ring_bytes as u32)
         .map_err(|e| CaptureError::Load(format!("creating the ring buffers: {e:#}")))?;
@@ -259,6 +274,15 @@ impl Session<'_> {
             add_target(&self.skel.maps.targets, tgid).map_err(|e| {
                 CaptureError::Load(format!("adding process {tgid} to the targets: {e:#}"))
             })?;
+        }
+        Ok(())
+    }
+
+    /// Makes the processes of more cgroups recorded, from their next
+    /// syscall on.
+    pub(crate) fn add_cgroups(&self, ids: &[u64]) -> Result<()> {
+        for &id in ids {
+            add_cgroup(&self.skel.maps.cgroups, id).map_err(|e| cgroup_error(id, &e))?;
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use scry_format::{CaptureStats, Event, FileHeader, Snapshot, TraceWriter, WriterOptions};
 
-use crate::containers::ContainerTracker;
+use crate::containers::{ContainerTracker, Described};
 use crate::decode;
 use crate::error::{CaptureError, Result};
 use crate::reorder::Records;
@@ -123,6 +123,8 @@ struct WriterState<W: Write> {
     events_before: u64,
     bytes_before: u64,
     tracker: ContainerTracker,
+    /// The containers the current file describes.
+    described: Described,
     selector: Option<Box<dyn EventSelector>>,
     /// The selector's verdicts on the current batch.
     keep: Vec<bool>,
@@ -192,6 +194,7 @@ impl<W: Write> WriterState<W> {
                 )
             })?;
             let after = tracker.before(writer, event);
+            self.described.record(writer, &after, event.ts)?;
             if kept {
                 self.current()?.push(event)?;
             } else {
@@ -291,6 +294,7 @@ impl<W: Write> WriterState<W> {
         let out = (segments.open)(self.segment)
             .map_err(|e| CaptureError::io(format!("opening segment {}", self.segment + 1), e))?;
         let writer = TraceWriter::new(out, &segments.header, &snapshot, self.options.clone())?;
+        self.described = Described::of(&snapshot);
         self.segment_start_bytes = writer.bytes_written();
         self.writer = Some(writer);
         self.segment_started = Instant::now();
@@ -347,6 +351,7 @@ impl Sink {
             events_before: 0,
             bytes_before: 0,
             tracker: ContainerTracker::new(&header.event_table),
+            described: Described::of(snapshot),
             selector: plan.selector,
             keep: Vec::new(),
             limit: plan.max_events.unwrap_or(u64::MAX),

@@ -29,6 +29,7 @@ const USER_HZ: u64 = 100;
 const NS_PER_TICK: u64 = 1_000_000_000 / USER_HZ;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
+const IPPROTO_UDPLITE: u8 = 136;
 
 /// Reads the state of the machine. `now_ns` stamps the snapshot;
 /// `boot_time_ns` (wall-clock time of boot) turns process start times,
@@ -215,6 +216,10 @@ fn read_process(
     {
         info.loginuid = loginuid;
     }
+    info.mntns = std::fs::read_link(format!("{base}/ns/mnt"))
+        .ok()
+        .and_then(|link| namespace_inode(&link.to_string_lossy()))
+        .unwrap_or(0);
     let mut runtime = None;
     if let Some(cgroups) = reader.read(&format!("{base}/cgroup")) {
         let (path, container) = parse_cgroups(&String::from_utf8_lossy(cgroups));
@@ -225,6 +230,12 @@ fn read_process(
         }
     }
     Some((info, runtime))
+}
+
+/// The inode number in a namespace link's target, `mnt:[4026531841]`.
+fn namespace_inode(target: &str) -> Option<u64> {
+    let (_, rest) = target.split_once(":[")?;
+    rest.strip_suffix(']')?.parse().ok()
 }
 
 /// The fields of `/proc/PID/stat` the snapshot keeps.
@@ -324,7 +335,7 @@ pub(crate) fn parse_cgroups(cgroups: &str) -> (String, Option<(String, &'static 
 /// wins, so that a container nested in another is attributed to itself.
 /// Only full 64-hex ids are accepted: shorter hex runs are common in
 /// non-container cgroup names (session ids, hashes).
-fn container_of(cgroup: &str) -> Option<(String, &'static str)> {
+pub(crate) fn container_of(cgroup: &str) -> Option<(String, &'static str)> {
     let components: Vec<&str> = cgroup.split('/').collect();
     for (at, component) in components.iter().enumerate().rev() {
         // systemd cgroup driver: `<prefix><id>.scope`.
@@ -334,10 +345,18 @@ fn container_of(cgroup: &str) -> Option<(String, &'static str)> {
                 ("cri-containerd-", "containerd"),
                 ("crio-", "cri-o"),
                 ("libpod-", "podman"),
+                ("nerdctl-", "containerd"),
             ] {
                 if let Some(id) = unit.strip_prefix(prefix).filter(|id| is_id(id)) {
                     return Some((id.to_owned(), runtime));
                 }
+            }
+            // systemd-machined (systemd-nspawn, VMs): the machine name is
+            // the id, as the analyser reads it from an exec's cgroup.
+            if unit.starts_with("machine-")
+                && let Some(name) = scry_format::container_id_of_cgroup(component.as_bytes())
+            {
+                return Some((name.into_owned(), "systemd"));
             }
         }
         // cgroupfs driver: the id is a directory of its own, under
@@ -538,10 +557,14 @@ fn read_socket_tables(pid: u32) -> HashMap<u64, Socket> {
     let mut table = HashMap::new();
     let read = |name: &str| std::fs::read_to_string(format!("/proc/{pid}/net/{name}"));
     for (name, proto) in [
-        ("tcp", IPPROTO_TCP),
-        ("tcp6", IPPROTO_TCP),
-        ("udp", IPPROTO_UDP),
-        ("udp6", IPPROTO_UDP),
+        ("tcp", Some(IPPROTO_TCP)),
+        ("tcp6", Some(IPPROTO_TCP)),
+        ("udp", Some(IPPROTO_UDP)),
+        ("udp6", Some(IPPROTO_UDP)),
+        ("udplite", Some(IPPROTO_UDPLITE)),
+        ("udplite6", Some(IPPROTO_UDPLITE)),
+        ("raw", None),
+        ("raw6", None),
     ] {
         if let Ok(text) = read(name) {
             parse_inet_table(&text, proto, &mut table);
@@ -571,12 +594,14 @@ fn read_socket_tables(pid: u32) -> HashMap<u64, Socket> {
     table
 }
 
-/// Rows of `/proc/net/{tcp,udp}{,6}`:
-/// `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`.
-fn parse_inet_table(text: &str, l4proto: u8, table: &mut HashMap<u64, Socket>) {
+/// Rows of `/proc/net/{tcp,udp,udplite,raw}{,6}`:
+/// `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`. Raw
+/// sockets (`l4proto` `None`) have no ports: the local "port" is their IP
+/// protocol, which becomes their `l4proto` as `socket()` would give it.
+fn parse_inet_table(text: &str, l4proto: Option<u8>, table: &mut HashMap<u64, Socket>) {
     for line in text.lines().skip(1) {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-        let (Some(local), Some(remote), Some(ino)) = (
+        let (Some(mut local), Some(mut remote), Some(ino)) = (
             fields.get(1).and_then(|a| parse_inet_addr(a)),
             fields.get(2).and_then(|a| parse_inet_addr(a)),
             fields.get(9).and_then(|i| i.parse::<u64>().ok()),
@@ -587,6 +612,15 @@ fn parse_inet_table(text: &str, l4proto: u8, table: &mut HashMap<u64, Socket>) {
         if ino == 0 {
             continue;
         }
+        let l4proto = match l4proto {
+            Some(proto) => proto,
+            None => {
+                let proto = u8::try_from(local.port()).unwrap_or(0);
+                local.set_port(0);
+                remote.set_port(0);
+                proto
+            }
+        };
         let kind = if local.is_ipv4() {
             FdKind::Ipv4
         } else {
@@ -717,6 +751,49 @@ mod tests {
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn raw_and_udplite_sockets_are_named_with_their_protocol() {
+        use rustix::net::{AddressFamily, SocketType, ipproto, socket};
+        use std::os::fd::AsRawFd;
+        let udplite = socket(
+            AddressFamily::INET,
+            SocketType::DGRAM,
+            Some(ipproto::UDPLITE),
+        );
+        // Raw sockets need CAP_NET_RAW: without it, only UDP-Lite is checked.
+        let raw = socket(AddressFamily::INET6, SocketType::RAW, Some(ipproto::ICMPV6)).ok();
+        let Ok(udplite) = udplite else {
+            eprintln!("note: skipped, this kernel has no UDP-Lite");
+            return;
+        };
+        // Like UDP, only a bound socket is in the table.
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        rustix::net::bind(&udplite, &loopback).unwrap();
+        let snapshot = take_snapshot(1, 1_000);
+        let pid = std::process::id();
+        let fd_of = |fd: i32| {
+            snapshot
+                .fds
+                .iter()
+                .find(|f| f.pid == pid && f.fd == fd)
+                .unwrap_or_else(|| panic!("fd {fd} is in the snapshot"))
+        };
+        let found = fd_of(udplite.as_raw_fd());
+        assert_eq!((found.kind, found.l4proto), (FdKind::Ipv4, IPPROTO_UDPLITE));
+        if let Some(raw) = raw {
+            let found = fd_of(raw.as_raw_fd());
+            assert_eq!((found.kind, found.l4proto), (FdKind::Ipv6, 58));
+            assert_eq!(found.local, Some(SockAddr::Inet("[::]:0".parse().unwrap())));
+        }
+    }
+
+    #[test]
+    fn namespace_links_give_their_inode() {
+        assert_eq!(namespace_inode("mnt:[4026531841]"), Some(4_026_531_841));
+        assert_eq!(namespace_inode("mnt:[]"), None);
+        assert_eq!(namespace_inode("/some/file"), None);
+    }
+
+    #[test]
     fn the_snapshot_shows_this_process_its_files_sockets_and_pipes() {
         let dir = std::env::temp_dir().join(format!("scry-snapshot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -744,6 +821,9 @@ mod tests {
         );
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
         assert!(me.start_ts > 1_000, "start time counts from boot");
+        // stat() follows the namespace link to the namespace's own inode.
+        let mntns = std::fs::metadata("/proc/self/ns/mnt").unwrap().ino();
+        assert_eq!(me.mntns, mntns);
         assert!(
             snapshot
                 .threads
@@ -818,6 +898,7 @@ mod tests {
                 format!("/system.slice/docker-{ID}.scope/init.scope"),
                 "docker",
             ),
+            (format!("/system.slice/nerdctl-{ID}.scope"), "containerd"),
         ];
         for (path, runtime) in cases {
             assert_eq!(
@@ -826,10 +907,24 @@ mod tests {
                 "{path}"
             );
         }
+        // systemd-nspawn: the machine name, unescaped, also when the
+        // container runs its own systemd below its scope.
+        for path in [
+            "/machine.slice/machine-build\\x2d01.scope",
+            "/machine.slice/machine-build\\x2d01.scope/payload/system.slice/sshd.service",
+        ] {
+            assert_eq!(
+                container_of(path),
+                Some(("build-01".to_owned(), "systemd")),
+                "{path}"
+            );
+        }
         for host in [
             "/",
             "/user.slice/user-1000.slice/session-3.scope",
             "/system.slice/sshd.service",
+            "/machine.slice",
+            "/system.slice/machine-.scope",
             &format!("/machine.slice/libpod-conmon-{ID}.scope"),
             &format!("/system.slice/docker-{}.scope", &ID[..12]),
         ] {
@@ -844,7 +939,7 @@ mod tests {
     fn socket_tables_parse_addresses_and_states() {
         let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1111 1 0 100 0 0 10 0\n   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2222 1 0 100 0 0 10 0\n";
         let mut table = HashMap::new();
-        parse_inet_table(tcp, IPPROTO_TCP, &mut table);
+        parse_inet_table(tcp, Some(IPPROTO_TCP), &mut table);
         let listener = &table[&1111];
         assert_eq!(listener.kind, FdKind::Ipv4);
         assert_eq!(
@@ -857,12 +952,21 @@ mod tests {
             Some(SockAddr::Inet("127.0.0.1:54321".parse().unwrap()))
         );
         let tcp6 = "  sl  local_address                         remote_address                        st\n   0: 00000000000000000000000001000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3333 1\n";
-        parse_inet_table(tcp6, IPPROTO_TCP, &mut table);
+        parse_inet_table(tcp6, Some(IPPROTO_TCP), &mut table);
         assert_eq!(table[&3333].kind, FdKind::Ipv6);
         assert_eq!(
             table[&3333].local,
             Some(SockAddr::Inet("[::1]:22".parse().unwrap()))
         );
+        // A raw socket's "port" is its protocol (ICMP here), not a port.
+        let raw = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n    1: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 7777 2 0000000000000000 0\n";
+        parse_inet_table(raw, None, &mut table);
+        assert_eq!(table[&7777].l4proto, 1);
+        assert_eq!(
+            table[&7777].local,
+            Some(SockAddr::Inet("0.0.0.0:0".parse().unwrap()))
+        );
+        assert_eq!(table[&7777].remote, None);
         let unix = "Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 4444 /run/a socket\n0000000000000000: 00000002 00000000 00010000 0001 01 5555 @abstract\n0000000000000000: 00000003 00000000 00000000 0001 03 6666\n";
         parse_unix_table(unix, &mut table);
         assert_eq!(

@@ -4,19 +4,33 @@
 //! target forks (before the child runs) and removes targets as they exit, so
 //! nothing a target starts escapes and user space never races a fork.
 //!
+//! `--container` is matched in the kernel on the cgroup instead: a process
+//! is in a container when it runs in one of the container's cgroups, however
+//! it got there (`docker exec` starts its shell on the host and moves it in).
+//! [`CgroupWatch`] finds those cgroups in the cgroup v2 hierarchy as they
+//! appear, so a container started during the capture is recorded too. Only
+//! processes whose container shows in a cgroup v1 hierarchy alone (hybrid
+//! hosts with the cgroupfs driver) are followed by tgid.
+//!
 //! `-- CMD` needs CMD to be a target before its first syscall. The command
 //! is started through a shim (any program that calls [`exec_when_ready`],
 //! e.g. the scry binary itself): the shim blocks on a FIFO, the recorder
 //! makes the shim's pid a target, attaches, and writes one byte to the FIFO;
 //! only then does the shim exec CMD, which keeps the real standard streams.
 
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{DirBuilderExt, DirEntryExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use rustix::fs::inotify;
 
 use crate::error::{CaptureError, Result};
 
@@ -29,9 +43,10 @@ pub enum Target {
     /// These processes, their current descendants and everything they
     /// start during the capture.
     Pids(Vec<u32>),
-    /// Every process whose container id starts with one of these prefixes
-    /// (at least [`CONTAINER_PREFIX_MIN`] characters each), and what they
-    /// start.
+    /// Every process that runs in a container whose id starts with one of
+    /// these prefixes (at least [`CONTAINER_PREFIX_MIN`] characters each):
+    /// in one of its cgroups, whenever it got there, including containers
+    /// that start during the capture.
     Container(Vec<String>),
     /// A command started for the capture, and everything it starts. The
     /// capture ends when the command exits.
@@ -73,9 +88,13 @@ impl Target {
     }
 }
 
-/// The current processes of a `Pids` or `Container` target. Called before
-/// attaching (to seed the map) and once after (to catch what forked in
-/// between, when the kernel was not yet following forks).
+/// The processes the kernel follows by tgid (with their descendants) for a
+/// `Pids` or `Container` target. Called before attaching (to seed the map)
+/// and once after (to catch what forked in between, when the kernel was not
+/// yet following forks). For a container these are only the processes the
+/// cgroup v2 hierarchy does not place in it ([`CgroupWatch`] covers the
+/// others); a container with no process yet is refused only when there is
+/// no cgroup v2 hierarchy to watch for it.
 pub(crate) fn resolve(target: &Target) -> Result<Vec<u32>> {
     match target {
         Target::Host | Target::Command { .. } => Ok(Vec::new()),
@@ -90,6 +109,7 @@ pub(crate) fn resolve(target: &Target) -> Result<Vec<u32>> {
             Ok(found)
         }
         Target::Container(prefixes) => {
+            let watched = cgroup2_root().is_some();
             let mut found = Vec::new();
             for prefix in prefixes {
                 if prefix.len() < CONTAINER_PREFIX_MIN {
@@ -97,15 +117,225 @@ pub(crate) fn resolve(target: &Target) -> Result<Vec<u32>> {
                         "container id '{prefix}' is too short: give at least {CONTAINER_PREFIX_MIN} characters"
                     )));
                 }
-                let before = found.len();
-                found.extend(container_processes(prefix));
-                if found.len() == before {
+                let (v1_only, any) = container_processes(prefix);
+                if !any && !watched {
                     return Err(CaptureError::Target(format!(
                         "no running process belongs to a container whose id starts with '{prefix}'"
                     )));
                 }
+                found.extend(v1_only);
             }
             Ok(found)
+        }
+    }
+}
+
+/// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or
+/// `/sys/fs/cgroup/unified` on hybrid hosts), from `/proc/self/mountinfo`.
+pub(crate) fn cgroup2_root() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|line| {
+        // `id parent dev root mountpoint options… - fstype source options`
+        let (fields, rest) = line.split_once(" - ")?;
+        if rest.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        Some(unescape_mount_path(fields.split_whitespace().nth(4)?))
+    })
+}
+
+/// A mountinfo path: space, tab, newline and backslash are octal escapes.
+fn unescape_mount_path(path: &str) -> PathBuf {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let octal = bytes
+            .get(at + 1..at + 4)
+            .filter(|_| bytes[at] == b'\\')
+            .and_then(|digits| u8::from_str_radix(std::str::from_utf8(digits).ok()?, 8).ok());
+        match octal {
+            Some(byte) => {
+                out.push(byte);
+                at += 4;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// The cgroups of a `--container` target: every directory of the cgroup v2
+/// hierarchy whose path names a container id starting with one of the
+/// prefixes (the container's scope and anything nested in it). Asked again
+/// and again during the capture, each time for the cgroups not seen before.
+/// A cgroup's id, which the kernel compares, is the inode number of its
+/// directory; ids are never reused, so a cgroup once added needs no
+/// removal.
+///
+/// The hierarchy is walked once; after that, inotify reports the
+/// directories created in it (runtimes create cgroups with mkdir), so
+/// asking costs one read. Without inotify (or past its watch limit) the
+/// hierarchy is walked again, at most every [`WALK_INTERVAL`]: a walk reads
+/// every cgroup directory, tens of milliseconds on a host with a thousand
+/// cgroups.
+#[derive(Debug)]
+pub(crate) struct CgroupWatch {
+    root: PathBuf,
+    prefixes: Vec<String>,
+    known: HashSet<u64>,
+    /// The inotify instance and what its watches watch; `None` once
+    /// inotify cannot keep up.
+    inotify: Option<(OwnedFd, Watched)>,
+    last_walk: Option<Instant>,
+}
+
+/// Per inotify watch, the directory it watches: its path, and its path
+/// relative to the hierarchy's root.
+type Watched = HashMap<i32, (PathBuf, String)>;
+
+/// Least time between two walks of the hierarchy without inotify.
+const WALK_INTERVAL: Duration = Duration::from_secs(1);
+
+impl CgroupWatch {
+    /// A watch of the host's cgroup v2 hierarchy; `None` without one.
+    pub(crate) fn new(prefixes: &[String]) -> Option<Self> {
+        Some(Self::at(cgroup2_root()?, prefixes))
+    }
+
+    pub(crate) fn at(root: PathBuf, prefixes: &[String]) -> Self {
+        let inotify = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+            .ok()
+            .map(|fd| (fd, HashMap::new()));
+        Self {
+            root,
+            prefixes: prefixes.to_vec(),
+            known: HashSet::new(),
+            inotify,
+            last_walk: None,
+        }
+    }
+
+    /// The ids of the container cgroups that appeared since the last call.
+    pub(crate) fn scan(&mut self) -> Vec<u64> {
+        let mut new = Vec::new();
+        let created = if self.last_walk.is_some() {
+            self.created()
+        } else {
+            None
+        };
+        match created {
+            Some(created) => {
+                for (dir, relative) in created {
+                    self.check(&dir, &relative, &mut new);
+                    self.walk(dir, relative, &mut new);
+                }
+            }
+            None => {
+                let due = self
+                    .last_walk
+                    .is_none_or(|at| self.inotify.is_some() || at.elapsed() >= WALK_INTERVAL);
+                if due {
+                    self.last_walk = Some(Instant::now());
+                    self.walk(self.root.clone(), String::new(), &mut new);
+                }
+            }
+        }
+        new
+    }
+
+    /// The directories inotify reported created since the last call;
+    /// `None` without inotify, or when it lost events (the hierarchy must
+    /// be walked again).
+    fn created(&mut self) -> Option<Vec<(PathBuf, String)>> {
+        let (fd, dirs) = self.inotify.as_mut()?;
+        let mut created = Vec::new();
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        let mut reader = inotify::Reader::new(&*fd, &mut buf);
+        // Until EAGAIN: nothing more for now.
+        while let Ok(event) = reader.next() {
+            let flags = event.events();
+            if flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
+                return None;
+            }
+            if flags.contains(inotify::ReadFlags::IGNORED) {
+                // The directory is gone.
+                dirs.remove(&event.wd());
+            } else if flags.contains(inotify::ReadFlags::CREATE | inotify::ReadFlags::ISDIR)
+                && let (Some((dir, relative)), Some(name)) =
+                    (dirs.get(&event.wd()), event.file_name())
+                && let Ok(name) = name.to_str()
+            {
+                created.push((dir.join(name), format!("{relative}/{name}")));
+            }
+        }
+        Some(created)
+    }
+
+    /// Adds `dir`'s id to `new` if it is a cgroup of the target not seen
+    /// before.
+    fn check(&mut self, dir: &Path, relative: &str, new: &mut Vec<u64>) {
+        if self.is_ours(relative)
+            && let Ok(meta) = std::fs::metadata(dir)
+            && self.known.insert(meta.ino())
+        {
+            new.push(meta.ino());
+        }
+    }
+
+    fn is_ours(&self, relative: &str) -> bool {
+        crate::snapshot::container_of(relative)
+            .is_some_and(|(id, _)| self.prefixes.iter().any(|p| id.starts_with(p)))
+    }
+
+    /// Walks the hierarchy below `dir` (whose own id the caller checks),
+    /// adding the ids of the target's cgroups to `new` and, with inotify, a
+    /// watch to every directory. A watch is added before its directory is
+    /// read, so a subdirectory created meanwhile is read or reported, or
+    /// both (ids are added once).
+    fn walk(&mut self, dir: PathBuf, relative: String, new: &mut Vec<u64>) {
+        let mut pending = vec![(dir, relative)];
+        while let Some((dir, relative)) = pending.pop() {
+            self.watch(&dir, &relative);
+            // A cgroup removed during the walk is simply gone.
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let path = format!("{relative}/{name}");
+                // The directory entry's inode number is the cgroup id:
+                // no stat needed.
+                if self.is_ours(&path) && self.known.insert(entry.ino()) {
+                    new.push(entry.ino());
+                }
+                pending.push((entry.path(), path));
+            }
+        }
+    }
+
+    /// Watches `dir` for new subdirectories; past inotify's limits, gives
+    /// inotify up for periodic walks.
+    fn watch(&mut self, dir: &Path, relative: &str) {
+        let Some((fd, dirs)) = self.inotify.as_mut() else {
+            return;
+        };
+        let flags = inotify::WatchFlags::CREATE | inotify::WatchFlags::ONLYDIR;
+        match inotify::add_watch(&*fd, dir, flags) {
+            Ok(wd) => {
+                dirs.insert(wd, (dir.to_path_buf(), relative.to_owned()));
+            }
+            // Removed meanwhile: nothing to watch.
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => {}
+            Err(_) => self.inotify = None,
         }
     }
 }
@@ -134,22 +364,30 @@ fn descendants(pid: u32, found: &mut Vec<u32>) {
     }
 }
 
-/// Processes whose cgroup names a container id starting with `prefix`.
-fn container_processes(prefix: &str) -> Vec<u32> {
+/// Processes whose cgroup names a container id starting with `prefix`:
+/// those whose cgroup v2 path does not name it (found in a v1 hierarchy
+/// only), and whether there was any.
+fn container_processes(prefix: &str) -> (Vec<u32>, bool) {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
-    entries
+    let mut any = false;
+    let v1_only = entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|cgroups| {
-                crate::snapshot::parse_cgroups(&cgroups)
-                    .1
-                    .is_some_and(|(id, _)| id.starts_with(prefix))
-            })
+            let Ok(cgroups) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+                return false;
+            };
+            let (v2, container) = crate::snapshot::parse_cgroups(&cgroups);
+            if !container.is_some_and(|(id, _)| id.starts_with(prefix)) {
+                return false;
+            }
+            any = true;
+            crate::snapshot::container_of(&v2).is_none()
         })
-        .collect()
+        .collect();
+    (v1_only, any)
 }
 
 /// A command waiting in its shim for the capture to attach.
@@ -290,6 +528,51 @@ mod tests {
         let _ = child.wait();
         assert_eq!(found[0], std::process::id());
         assert!(found.contains(&child.id()), "{found:?}");
+    }
+
+    #[test]
+    fn a_cgroup_watch_finds_each_container_cgroup_once_as_it_appears() {
+        let root = std::env::temp_dir().join(format!("scry-watch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let id = format!("5c7a{}", "0".repeat(60));
+        let other = format!("b0b0{}", "0".repeat(60));
+        let scope = root.join(format!("system.slice/docker-{id}.scope"));
+        let nested = scope.join("init.scope");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::create_dir_all(root.join(format!("system.slice/docker-{other}.scope"))).unwrap();
+        std::fs::create_dir_all(root.join("user.slice/session-4.scope")).unwrap();
+        let ino = |path: &Path| std::fs::metadata(path).unwrap().ino();
+        let mut watch = CgroupWatch::at(root.clone(), &["5c7a".to_owned()]);
+        let mut found = watch.scan();
+        found.sort_unstable();
+        let mut expected = vec![ino(&scope), ino(&nested)];
+        expected.sort_unstable();
+        assert_eq!(found, expected);
+        assert!(watch.scan().is_empty(), "known cgroups are not repeated");
+        // A pod's container, deeper down, appearing later.
+        let late = root.join(format!(
+            "kubepods.slice/kubepods-pod1.slice/cri-containerd-{id}.scope"
+        ));
+        std::fs::create_dir_all(&late).unwrap();
+        assert_eq!(watch.scan(), vec![ino(&late)]);
+        // A cgroup created inside a known one (systemd in the container).
+        let inner = scope.join("system.slice");
+        std::fs::create_dir(&inner).unwrap();
+        assert_eq!(watch.scan(), vec![ino(&inner)]);
+        assert!(watch.scan().is_empty());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn mount_points_are_unescaped() {
+        assert_eq!(
+            unescape_mount_path("/sys/fs/cgroup/my\\040group"),
+            PathBuf::from("/sys/fs/cgroup/my group")
+        );
+        assert_eq!(
+            unescape_mount_path("/a\\134b\\04"),
+            PathBuf::from("/a\\b\\04")
+        );
     }
 
     #[test]

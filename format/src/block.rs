@@ -35,6 +35,8 @@ pub(crate) mod kind {
     pub(crate) const CHUNK: u8 = 2;
     pub(crate) const STATS: u8 = 3;
     pub(crate) const INDEX: u8 = 4;
+    /// A container first seen during the capture (1.4).
+    pub(crate) const CONTAINER: u8 = 5;
 }
 
 /// Block flag: the body is one zstd frame.

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::chunk::SockAddrRef;
 use crate::event_table::{EventTable, EventTypeInfo, GENERIC_PARAMS};
-use crate::index::{ChunkSummary, IndexEntry, PayloadLayout, StatsEntry};
+use crate::index::{ChunkSummary, ContainerEntry, IndexEntry, PayloadLayout, StatsEntry};
 use crate::model::*;
 use crate::wire::{
     Cursor, FieldValue, Malformed, MessageReader, MessageWriter, WireResult, decode_table,
@@ -313,7 +313,8 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
             .uint(18, p.cap_inheritable)
             .uint(19, p.start_ts)
             .bytes(20, &p.cgroup)
-            .str(21, &p.container_id);
+            .str(21, &p.container_id)
+            .uint(22, p.mntns);
         rows.push(m.finish());
     }
     put_table(&mut msg, 2, &mut rows);
@@ -360,14 +361,7 @@ pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     }
     put_table(&mut msg, 6, &mut rows);
     for c in &snapshot.containers {
-        let mut m = MessageWriter::new();
-        m.str(1, &c.id)
-            .str(2, &c.runtime)
-            .str(3, &c.name)
-            .str(4, &c.image)
-            .bool(5, c.privileged)
-            .uint(6, c.start_ts);
-        rows.push(m.finish());
+        rows.push(encode_container(c).finish());
     }
     put_table(&mut msg, 7, &mut rows);
     msg.finish()
@@ -437,6 +431,7 @@ fn snapshot_field(s: &mut Snapshot, n: u32, v: FieldValue<'_>) -> WireResult<()>
                         19 => p.start_ts = v.uint()?,
                         20 => p.cgroup = v.bytes()?.to_vec(),
                         21 => p.container_id = v.string()?,
+                        22 => p.mntns = v.uint()?,
                         _ => {}
                     }
                     Ok(())
@@ -488,24 +483,39 @@ fn snapshot_field(s: &mut Snapshot, n: u32, v: FieldValue<'_>) -> WireResult<()>
                 }
                 Ok(())
             })?),
-            7 => s
-                .containers
-                .push(decode(v.bytes()?, |c: &mut ContainerInfo, n, v| {
-                    match n {
-                        1 => c.id = v.string()?,
-                        2 => c.runtime = v.string()?,
-                        3 => c.name = v.string()?,
-                        4 => c.image = v.string()?,
-                        5 => c.privileged = v.bool()?,
-                        6 => c.start_ts = v.uint()?,
-                        _ => {}
-                    }
-                    Ok(())
-                })?),
+            7 => s.containers.push(decode_container(v.bytes()?)?),
             _ => {}
         }
         Ok(())
     }
+}
+
+/// A container message: a snapshot's container (field 7) and a container
+/// block's meta (1.4) alike.
+pub(crate) fn encode_container(c: &ContainerInfo) -> MessageWriter {
+    let mut m = MessageWriter::new();
+    m.str(1, &c.id)
+        .str(2, &c.runtime)
+        .str(3, &c.name)
+        .str(4, &c.image)
+        .bool(5, c.privileged)
+        .uint(6, c.start_ts);
+    m
+}
+
+pub(crate) fn decode_container(bytes: &[u8]) -> WireResult<ContainerInfo> {
+    decode(bytes, |c: &mut ContainerInfo, n, v| {
+        match n {
+            1 => c.id = v.string()?,
+            2 => c.runtime = v.string()?,
+            3 => c.name = v.string()?,
+            4 => c.image = v.string()?,
+            5 => c.privileged = v.bool()?,
+            6 => c.start_ts = v.uint()?,
+            _ => {}
+        }
+        Ok(())
+    })
 }
 
 // ---- capture statistics ----
@@ -629,7 +639,11 @@ pub(crate) fn decode_summary(bytes: &[u8]) -> WireResult<ChunkSummary> {
 /// Encodes the index. A chunk's entry names its block and, instead of
 /// repeating the block's summary, the CRC-32 of it (1.3): the reader takes
 /// the summary from the block and knows it is the one the index vouched for.
-pub(crate) fn encode_index(chunks: &[IndexEntry], stats: &[StatsEntry]) -> Vec<u8> {
+pub(crate) fn encode_index(
+    chunks: &[IndexEntry],
+    stats: &[StatsEntry],
+    containers: &[ContainerEntry],
+) -> Vec<u8> {
     let mut msg = MessageWriter::new();
     for entry in chunks {
         let mut m = MessageWriter::new();
@@ -645,6 +659,12 @@ pub(crate) fn encode_index(chunks: &[IndexEntry], stats: &[StatsEntry]) -> Vec<u
             .message(2, &encode_stats(&entry.stats));
         msg.message(2, &m);
     }
+    for entry in containers {
+        let mut m = MessageWriter::new();
+        m.uint(1, entry.offset)
+            .message(2, &encode_container(&entry.info));
+        msg.message(3, &m);
+    }
     msg.finish()
 }
 
@@ -659,12 +679,17 @@ pub(crate) enum IndexedSummary {
 }
 
 /// Decodes the index: its chunk entries, each with where its summary is,
-/// and its statistics entries.
-pub(crate) type DecodedIndex = (Vec<(IndexEntry, IndexedSummary)>, Vec<StatsEntry>);
+/// its statistics entries and its container entries.
+pub(crate) type DecodedIndex = (
+    Vec<(IndexEntry, IndexedSummary)>,
+    Vec<StatsEntry>,
+    Vec<ContainerEntry>,
+);
 
 pub(crate) fn decode_index(bytes: &[u8]) -> WireResult<DecodedIndex> {
     let mut chunks = Vec::new();
     let mut stats = Vec::new();
+    let mut containers = Vec::new();
     for field in MessageReader::new(bytes) {
         match field? {
             (1, v) => chunks.push(decode(
@@ -688,10 +713,18 @@ pub(crate) fn decode_index(bytes: &[u8]) -> WireResult<DecodedIndex> {
                 }
                 Ok(())
             })?),
+            (3, v) => containers.push(decode(v.bytes()?, |e: &mut ContainerEntry, n, v| {
+                match n {
+                    1 => e.offset = v.uint()?,
+                    2 => e.info = decode_container(v.bytes()?)?,
+                    _ => {}
+                }
+                Ok(())
+            })?),
             _ => {}
         }
     }
-    Ok((chunks, stats))
+    Ok((chunks, stats, containers))
 }
 
 #[cfg(test)]

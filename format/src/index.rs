@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::model::{CaptureStats, EventType};
+use crate::model::{CaptureStats, ContainerInfo, EventType};
 
 /// A chunk lists at most this many distinct tgids; past that it only says
 /// "many" and cannot be skipped by process.
@@ -124,6 +124,16 @@ pub struct StatsEntry {
     pub offset: u64,
     /// The counters.
     pub stats: CaptureStats,
+}
+
+/// Where a container record is and what it says: a container first seen
+/// during the capture, described when it was (format 1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerEntry {
+    /// Byte offset of the container block in the file.
+    pub offset: u64,
+    /// The container.
+    pub info: ContainerInfo,
 }
 
 /// Accumulates a [`ChunkSummary`] while a chunk is being built.

@@ -43,7 +43,9 @@ pub use error::{FormatError, Result};
 pub use event_table::{
     EventTable, EventTypeInfo, FIRST_SPECIAL_TYPE, IA32_SYSCALL, PROCEXIT, UNKNOWN_SYSCALL,
 };
-pub use index::{ChunkSummary, IndexEntry, MAX_SUMMARY_TGIDS, PayloadLayout, StatsEntry};
+pub use index::{
+    ChunkSummary, ContainerEntry, IndexEntry, MAX_SUMMARY_TGIDS, PayloadLayout, StatsEntry,
+};
 pub use model::*;
 pub use pipeline::{ChunkPool, default_threads, ordered_map_fed};
 pub use reader::{Damage, Prepare, ReadOptions, TraceFile, Truncation, VerifyReport};

@@ -380,6 +380,9 @@ pub struct ProcessInfo {
     pub cgroup: Vec<u8>,
     /// Container id, empty for host processes.
     pub container_id: String,
+    /// Mount namespace: the inode number of `/proc/PID/ns/mnt`, 0 when
+    /// unknown.
+    pub mntns: u64,
 }
 
 /// A thread as it was at snapshot time.

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use crate::block::{self, BlockRef, FLAG_ZSTD, HeaderStep, Step, kind};
 use crate::chunk::DecodedChunk;
 use crate::error::{FormatError, Result};
-use crate::index::{IndexEntry, PayloadLayout, StatsEntry};
+use crate::index::{ContainerEntry, IndexEntry, PayloadLayout, StatsEntry};
 use crate::model::{CaptureStats, FileHeader, Snapshot};
 use crate::pipeline::ChunkPool;
 
@@ -57,6 +57,7 @@ pub struct Truncation {
 pub(crate) struct Layout {
     pub(crate) chunks: Vec<IndexEntry>,
     pub(crate) stats: Vec<StatsEntry>,
+    pub(crate) containers: Vec<ContainerEntry>,
     pub(crate) damage: Vec<Damage>,
     pub(crate) truncation: Option<Truncation>,
     pub(crate) has_index: bool,
@@ -90,6 +91,11 @@ impl Layout {
                 let stats = crate::codec::decode_stats(block.meta)
                     .map_err(|e| FormatError::corrupt("statistics", offset, e.0))?;
                 self.stats.push(StatsEntry { offset, stats });
+            }
+            kind::CONTAINER => {
+                let info = crate::codec::decode_container(block.meta)
+                    .map_err(|e| FormatError::corrupt("container record", offset, e.0))?;
+                self.containers.push(ContainerEntry { offset, info });
             }
             // A second snapshot, a stray index or a kind from a newer minor
             // version: nothing this reader needs.
@@ -377,6 +383,13 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         &self.layout.stats
     }
 
+    /// The containers first seen during the capture (format 1.4), in file
+    /// order: those the snapshot could not describe. A container appears
+    /// at most once in a file, here or in the snapshot.
+    pub fn recorded_containers(&self) -> &[ContainerEntry] {
+        &self.layout.containers
+    }
+
     /// The last statistics record, i.e. the capture's totals.
     pub fn final_stats(&self) -> Option<&CaptureStats> {
         self.layout.stats.last().map(|entry| &entry.stats)
@@ -629,7 +642,7 @@ fn read_index(bytes: &[u8], body_start: usize, layout: &mut Layout) -> bool {
     if block.kind != kind::INDEX || offset + block.len != index_end {
         return false;
     }
-    let Ok((entries, stats)) = crate::codec::decode_index(block.meta) else {
+    let Ok((entries, stats, containers)) = crate::codec::decode_index(block.meta) else {
         return false;
     };
     let in_bounds =
@@ -638,6 +651,7 @@ fn read_index(bytes: &[u8], body_start: usize, layout: &mut Layout) -> bool {
         .iter()
         .all(|(c, _)| in_bounds(c.offset, c.block_len))
         || !stats.iter().all(|s| in_bounds(s.offset, 0))
+        || !containers.iter().all(|c| in_bounds(c.offset, 0))
     {
         return false;
     }
@@ -664,6 +678,7 @@ fn read_index(bytes: &[u8], body_start: usize, layout: &mut Layout) -> bool {
     }
     layout.chunks = chunks;
     layout.stats = stats;
+    layout.containers = containers;
     layout.has_index = true;
     true
 }

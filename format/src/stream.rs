@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use crate::block::{self, HeaderStep, Step, kind};
 use crate::chunk::DecodedChunk;
 use crate::error::{FormatError, Result};
-use crate::index::IndexEntry;
+use crate::index::{ContainerEntry, IndexEntry};
 use crate::model::{CaptureStats, FileHeader, Snapshot};
 use crate::reader::{
     Damage, Layout, Prepare, ReadOptions, Truncation, decode_chunk_block, decode_snapshot_block,
@@ -257,6 +257,12 @@ impl<R: Read> StreamReader<R> {
         self.layout.stats.iter().map(|entry| &entry.stats)
     }
 
+    /// The containers first seen during the capture (format 1.4) read so
+    /// far, in file order.
+    pub fn recorded_containers(&self) -> &[ContainerEntry] {
+        &self.layout.containers
+    }
+
     /// The next chunk or statistics record, `None` at the end.
     ///
     /// # Errors
@@ -290,7 +296,7 @@ impl<R: Read> StreamReader<R> {
                 Step::Block(block) => {
                     let len = block.len;
                     let item = match block.kind {
-                        kind::CHUNK | kind::STATS => {
+                        kind::CHUNK | kind::STATS | kind::CONTAINER => {
                             let before = (self.layout.chunks.len(), self.layout.stats.len());
                             if let Err(error) =
                                 self.layout.add_block(pos, block, &mut self.next_num)
@@ -310,11 +316,14 @@ impl<R: Read> StreamReader<R> {
                                     entry,
                                     block: data[..len].to_vec(),
                                 }))
-                            } else {
+                            } else if self.layout.stats.len() > before.1 {
                                 self.layout
                                     .stats
                                     .last()
                                     .map(|entry| StreamItem::Stats(entry.stats.clone()))
+                            } else {
+                                // A container record: kept in the layout.
+                                None
                             }
                         }
                         kind::INDEX => {

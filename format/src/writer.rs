@@ -5,6 +5,7 @@
 //! is complete, so a writer killed at any moment leaves a file whose
 //! complete chunks all read back.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use rustc_hash::FxHashMap;
@@ -12,8 +13,8 @@ use rustc_hash::FxHashMap;
 use crate::block::{self, FLAG_ZSTD, kind};
 use crate::chunk::{ChunkBuilder, EventHead, FinishedChunk, ParamEncoder};
 use crate::error::{FormatError, Result};
-use crate::index::{ChunkSummary, IndexEntry, PayloadLayout, StatsEntry};
-use crate::model::{CaptureStats, Event, FileHeader, Snapshot};
+use crate::index::{ChunkSummary, ContainerEntry, IndexEntry, PayloadLayout, StatsEntry};
+use crate::model::{CaptureStats, ContainerInfo, Event, FileHeader, Snapshot};
 
 /// Tuning of a [`TraceWriter`].
 #[derive(Debug, Clone)]
@@ -50,23 +51,61 @@ pub const HOST_CONTAINER: &str = "host";
 
 /// The container id a cgroup name carries: its first run of exactly 64 hex
 /// digits (`docker-<id>.scope`, `cri-containerd-<id>.scope`,
-/// `crio-<id>.scope`, `libpod-<id>.scope`, or the bare id of the cgroupfs
-/// driver). `None` for host cgroups (`session-3.scope`,
-/// `user@1000.service`). The one rule shared by the capture (for chunk
-/// summaries) and the analyser (for `container.id`), so that a summary never
-/// disagrees with what a reader computes.
-pub fn container_id_of_cgroup(cgroup: &[u8]) -> Option<&str> {
+/// `crio-<id>.scope`, `libpod-<id>.scope`, `nerdctl-<id>.scope`, or the
+/// bare id of the cgroupfs driver), or else the machine name of a
+/// systemd-machined scope (`machine-<name>.scope`: systemd-nspawn
+/// containers and the VMs registered with machined), unescaped. `None` for
+/// host cgroups (`session-3.scope`, `user@1000.service`). The one rule
+/// shared by the capture (for chunk summaries) and the analyser (for
+/// `container.id`), so that a summary never disagrees with what a reader
+/// computes.
+pub fn container_id_of_cgroup(cgroup: &[u8]) -> Option<Cow<'_, str>> {
     let mut run_start = 0;
     for (index, byte) in cgroup.iter().chain(std::iter::once(&b'/')).enumerate() {
         if byte.is_ascii_hexdigit() {
             continue;
         }
         if index - run_start == 64 {
-            return std::str::from_utf8(&cgroup[run_start..index]).ok();
+            return std::str::from_utf8(&cgroup[run_start..index])
+                .ok()
+                .map(Cow::Borrowed);
         }
         run_start = index + 1;
     }
-    None
+    // The innermost machine: one nested in another is its own.
+    cgroup.rsplit(|&b| b == b'/').find_map(machine_name)
+}
+
+/// The machine name of `machine-<name>.scope`, with systemd's unit name
+/// escapes (`\x2d` for `-`) undone.
+fn machine_name(component: &[u8]) -> Option<Cow<'_, str>> {
+    let name = component
+        .strip_prefix(b"machine-")?
+        .strip_suffix(b".scope")?;
+    let name = std::str::from_utf8(name).ok().filter(|n| !n.is_empty())?;
+    if !name.contains('\\') {
+        return Some(Cow::Borrowed(name));
+    }
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = bytes
+            .get(at..at + 4)
+            .filter(|e| e.starts_with(b"\\x"))
+            .and_then(|e| u8::from_str_radix(std::str::from_utf8(&e[2..]).ok()?, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                at += 4;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 /// Writes a `.scry` file to any [`Write`].
@@ -79,6 +118,7 @@ pub struct TraceWriter<W: Write> {
     block_buf: Vec<u8>,
     index: Vec<IndexEntry>,
     stats: Vec<StatsEntry>,
+    recorded_containers: Vec<ContainerEntry>,
     next_num: u64,
     containers: FxHashMap<u32, String>,
 }
@@ -123,6 +163,7 @@ impl<W: Write> TraceWriter<W> {
             block_buf: Vec::new(),
             index: Vec::new(),
             stats: Vec::new(),
+            recorded_containers: Vec::new(),
             next_num: 0,
             containers,
         };
@@ -287,6 +328,25 @@ impl<W: Write> TraceWriter<W> {
         Ok(())
     }
 
+    /// Records a container first seen during the capture (one the snapshot
+    /// does not describe), so that readers know its runtime, name and image
+    /// (1.4). Written at once: it comes before the chunk of the event that
+    /// revealed it.
+    ///
+    /// # Errors
+    /// I/O errors of the underlying writer.
+    pub fn write_container(&mut self, info: &ContainerInfo) -> Result<()> {
+        let meta = crate::codec::encode_container(info);
+        let offset = self.written;
+        self.write_block(kind::CONTAINER, 0, meta.as_bytes(), &[])?;
+        self.recorded_containers.push(ContainerEntry {
+            offset,
+            info: info.clone(),
+        });
+        self.out.flush()?;
+        Ok(())
+    }
+
     /// Events written or pending so far.
     pub fn events_written(&self) -> u64 {
         self.next_num + u64::from(self.builder.events())
@@ -304,7 +364,7 @@ impl<W: Write> TraceWriter<W> {
     /// I/O errors of the underlying writer.
     pub fn finish(mut self) -> Result<W> {
         self.flush_chunk()?;
-        let index = crate::codec::encode_index(&self.index, &self.stats);
+        let index = crate::codec::encode_index(&self.index, &self.stats, &self.recorded_containers);
         let offset = self.written;
         self.write_block(kind::INDEX, 0, &index, &[])?;
         self.write_raw(&block::encode_trailer(offset))?;
@@ -357,5 +417,49 @@ impl<W: Write> TraceWriter<W> {
         self.out.write_all(bytes)?;
         self.written += bytes.len() as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_ids_come_from_runtime_scopes_and_machine_names() {
+        let id = "0123456789abcdef".repeat(4);
+        for cgroup in [
+            format!("docker-{id}.scope"),
+            format!("nerdctl-{id}.scope"),
+            format!("cri-containerd-{id}.scope"),
+            id.clone(),
+        ] {
+            assert_eq!(
+                container_id_of_cgroup(cgroup.as_bytes()).as_deref(),
+                Some(id.as_str()),
+                "{cgroup}"
+            );
+        }
+        assert_eq!(
+            container_id_of_cgroup(b"machine-web.scope"),
+            Some(Cow::Borrowed("web"))
+        );
+        assert_eq!(
+            container_id_of_cgroup(b"machine-qemu\\x2d1\\x2dvm.scope").as_deref(),
+            Some("qemu-1-vm")
+        );
+        // An escape cut short stays as it is.
+        assert_eq!(
+            container_id_of_cgroup(b"machine-a\\x2.scope").as_deref(),
+            Some("a\\x2")
+        );
+        for host in [
+            &b"session-3.scope"[..],
+            b"machine.slice",
+            b"machine-.scope",
+            b"machine-web.service",
+            b"",
+        ] {
+            assert_eq!(container_id_of_cgroup(host), None);
+        }
     }
 }

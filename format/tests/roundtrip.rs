@@ -270,3 +270,66 @@ fn container_ids_reach_the_chunk_summaries() {
     assert!(summary.may_contain_container("host"));
     assert!(!summary.may_contain_container("zzz"));
 }
+
+#[test]
+fn containers_first_seen_during_the_capture_read_back_from_every_reader() {
+    let late = ContainerInfo {
+        id: "5c7a".repeat(16),
+        runtime: "docker".into(),
+        name: "web".into(),
+        image: "nginx:1.27".into(),
+        privileged: true,
+        start_ts: 7,
+    };
+    let event = |tgid: u32, ts: u64| Event {
+        ts,
+        tgid,
+        tid: tgid,
+        ..Event::default()
+    };
+    let options = WriterOptions {
+        chunk_events: 2,
+        ..WriterOptions::default()
+    };
+    let mut writer =
+        TraceWriter::new(Vec::new(), &header(), &Snapshot::default(), options).unwrap();
+    writer.push(&event(1, 1)).unwrap();
+    writer.write_container(&late).unwrap();
+    for ts in 2..6 {
+        writer.push(&event(2, ts)).unwrap();
+    }
+    let data = writer.finish().unwrap();
+    let events: Vec<Event> = (1..6)
+        .map(|ts| event(if ts == 1 { 1 } else { 2 }, ts))
+        .collect();
+
+    // Through the index.
+    let trace = TraceFile::open(&data[..]).unwrap();
+    assert!(trace.has_index());
+    assert_eq!(trace.version(), (1, 4));
+    let recorded: Vec<&ContainerInfo> = trace
+        .recorded_containers()
+        .iter()
+        .map(|c| &c.info)
+        .collect();
+    assert_eq!(recorded, [&late]);
+    assert_eq!(read_all(&trace, 2), events, "a container block is no chunk");
+    assert!(trace.damage().is_empty());
+
+    // Through a scan of a file whose writer never finished.
+    let index_at = trace
+        .chunks()
+        .last()
+        .map(|c| c.offset + c.block_len)
+        .unwrap();
+    let cut = &data[..usize::try_from(index_at).unwrap()];
+    let scanned = TraceFile::open(cut).unwrap();
+    assert!(!scanned.has_index());
+    assert_eq!(scanned.recorded_containers(), trace.recorded_containers());
+    assert_eq!(read_all(&scanned, 1), events);
+
+    // Through a stream.
+    let (streamed, reader) = read_stream(&data, 2);
+    assert_eq!(streamed, events);
+    assert_eq!(reader.recorded_containers(), trace.recorded_containers());
+}

@@ -145,6 +145,9 @@ enum scry_limits {
 	/* max_entries of the `targets` map: processes traced at once when
 	 * targ_targets is set. */
 	SCRY_TARGETS_MAX = 65536,
+	/* max_entries of the `cgroups` map: cgroups traced at once when
+	 * targ_cgroups is set. */
+	SCRY_CGROUPS_MAX = 16384,
 };
 
 /* header.nr values that are not syscall numbers. */

@@ -30,6 +30,9 @@ const volatile __u32 targ_tgid = 0;
 /* 1 = only the tgids in the `targets` map are recorded (and, since forks
  * are followed, everything they start). */
 const volatile __u32 targ_targets = 0;
+/* 1 = the processes whose cgroup (v2) is in the `cgroups` map are recorded
+ * too, whichever way they got there. */
+const volatile __u32 targ_cgroups = 0;
 /* 1 = record this syscall number. */
 const volatile __u8 targ_syscalls[SCRY_NR_MAX] = { [0 ... SCRY_NR_MAX - 1] = 1 };
 /* 1 = record syscall numbers outside targ_syscalls (unknown_syscall). */
@@ -245,6 +248,21 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
+/*
+ * The cgroups recorded when targ_cgroups is set: cgroup v2 id (the inode
+ * number of its directory) -> 1. A container's processes are recognised
+ * by where they run, not by their ancestry: a process moved into the
+ * container (`docker exec`, a write to cgroup.procs) is recorded from its
+ * next syscall on. User space adds the cgroups of a container as they
+ * appear.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SCRY_CGROUPS_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroups SEC(".maps");
+
 #define AT_FDCWD -100
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -258,14 +276,25 @@ struct {
 
 /* ---- filters ---------------------------------------------------------- */
 
+/* Whether to leave out the current task, of thread group `tgid` (the cgroup
+ * is the current task's: every caller runs in the task it asks about). */
 static __always_inline int skip_tgid(__u32 tgid)
 {
 	if (targ_self_tgid && tgid == targ_self_tgid)
 		return 1;
 	if (targ_tgid && tgid != targ_tgid)
 		return 1;
-	/* targ_targets is a load-time constant: without it the verifier drops
-	 * the lookup, so a whole-host capture pays nothing for it. */
+	/* targ_targets and targ_cgroups are load-time constants: without them
+	 * the verifier drops the lookups, so a whole-host capture pays
+	 * nothing for them. Either map admits a process. */
+	if (targ_cgroups) {
+		__u64 cgroup = bpf_get_current_cgroup_id();
+
+		if (bpf_map_lookup_elem(&cgroups, &cgroup))
+			return 0;
+		if (!targ_targets)
+			return 1;
+	}
 	if (targ_targets && !bpf_map_lookup_elem(&targets, &tgid))
 		return 1;
 	return 0;

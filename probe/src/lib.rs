@@ -13,6 +13,8 @@
 //!               ro.targ_tgid (u32, only this tgid, 0 = all),
 //!               ro.targ_targets (u32, 1 = only the tgids in the `targets`
 //!               map, which follows forks and exits in the kernel),
+//!               ro.targ_cgroups (u32, 1 = also the processes whose cgroup
+//!               v2 id is in the `cgroups` map),
 //!               ro.targ_syscalls[nr] (u8, 1 = record; all 1 by default)
 //!               ro.targ_unknown_syscalls (u32, 1 = record numbers outside
 //!               targ_syscalls; default 1)
@@ -28,6 +30,8 @@
 //!   rings:      install_rings(&skel.maps.events, ncpus, bytes) -> Vec<MapHandle>
 //!   targets:    add_target(&skel.maps.targets, tgid) for each initial target
 //!               (with targ_targets; TARGETS_MAX at once)
+//!   cgroups:    add_cgroup(&skel.maps.cgroups, id) (with targ_cgroups;
+//!               CGROUPS_MAX at once; also while attached)
 //!   consumer:   RingBufferBuilder::add(&ring, cb) for each ring, build(),
 //!               or a reader of the ring's own memory map
 //! .attach()                                        -> programs run
@@ -140,6 +144,8 @@ pub mod abi {
     pub const MAX_CPUS: u32 = scry_limits::SCRY_MAX_CPUS.0;
     /// Processes the `targets` map holds at once.
     pub const TARGETS_MAX: u32 = scry_limits::SCRY_TARGETS_MAX.0;
+    /// Cgroups the `cgroups` map holds at once.
+    pub const CGROUPS_MAX: u32 = scry_limits::SCRY_CGROUPS_MAX.0;
 
     /// `header.nr` of a process exit record.
     pub const EVT_PROCEXIT: u16 = scry_event_type::SCRY_EVT_PROCEXIT.0 as u16;
@@ -322,6 +328,17 @@ pub fn install_rings(
 /// already targets.
 pub fn add_target(targets: &dyn MapCore, tgid: u32) -> libbpf_rs::Result<()> {
     targets.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+}
+
+/// Makes the processes of cgroup `id` (its cgroup v2 id: the inode number
+/// of its directory) recorded by a probe loaded with `targ_cgroups` (pass
+/// `&skel.maps.cgroups`), from their next syscall on. Safe while attached.
+///
+/// # Errors
+/// The map update's error; `E2BIG` when [`abi::CGROUPS_MAX`] cgroups are
+/// already in the map.
+pub fn add_cgroup(cgroups: &dyn MapCore, id: u64) -> libbpf_rs::Result<()> {
+    cgroups.update(&id.to_ne_bytes(), &[1u8], MapFlags::ANY)
 }
 
 /// Reads the per-CPU `counters` map (pass `&skel.maps.counters`): one entry

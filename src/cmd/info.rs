@@ -15,8 +15,8 @@ use scry_analyze::state::State;
 use scry_analyze::{Ctx, Prepared};
 use scry_format::scap::ScapReport;
 use scry_format::{
-    CaptureStats, ChunkSummary, Damage, DecodedChunk, EventTable, FileHeader, FormatError,
-    IndexEntry, ReadOptions, Snapshot, StreamItem, Truncation,
+    CaptureStats, ChunkSummary, ContainerEntry, Damage, DecodedChunk, EventTable, FileHeader,
+    FormatError, IndexEntry, ReadOptions, Snapshot, StreamItem, Truncation,
 };
 
 use crate::cli::InfoArgs;
@@ -59,11 +59,12 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(snapshot: &Snapshot, table: &EventTable) -> Tally {
+    /// `recorded`: the containers the file describes after its snapshot.
+    fn new(snapshot: &Snapshot, table: &EventTable, recorded: &[ContainerEntry]) -> Tally {
         let prepared = Prepared::from_table(table);
         let field = |name: &str| fields::resolve(name, None, &prepared.types, table).ok();
         Tally {
-            state: State::new(snapshot, table),
+            state: State::with_containers(snapshot, table, recorded.iter().map(|c| &c.info)),
             proc_name: field("proc.name"),
             container_id: field("container.id"),
             prepared,
@@ -137,7 +138,11 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
     let (trace, scap) = open_with_origin(path, ReadOptions::default())?;
     let overview = match trace {
         Trace::Mapped(trace) => {
-            let mut tally = Tally::new(trace.snapshot(), &trace.header().event_table);
+            let mut tally = Tally::new(
+                trace.snapshot(),
+                &trace.header().event_table,
+                trace.recorded_containers(),
+            );
             // The index only vouches for where chunks are: a chunk that
             // fails its checksum or does not decode is found here, and is
             // reported under `status` with what the reader found while
@@ -178,7 +183,9 @@ fn gather(path: &Path, threads: usize) -> anyhow::Result<Overview> {
         Trace::Stream(mut reader) => {
             let mut chunks = Vec::new();
             let mut stats = Vec::new();
-            let mut tally = Tally::new(reader.snapshot(), &reader.header().event_table);
+            // Containers recorded later in the stream come too late for
+            // the tally: their events count under their ids.
+            let mut tally = Tally::new(reader.snapshot(), &reader.header().event_table, &[]);
             while let Some(item) = reader.next_item().context("reading standard input")? {
                 match item {
                     StreamItem::Chunk(chunk) => {

@@ -21,6 +21,7 @@ const SETFL_MASK: u64 = 0o2000 | 0o20_000 | 0o40_000 | 0o1_000_000 | O_NONBLOCK;
 const CLONE_FILES: u64 = 0x0400;
 const CLONE_THREAD: u64 = 0x0001_0000;
 const CLONE_NEWPID: u64 = 0x2000_0000;
+const CLONE_NEWNS: u64 = 0x0002_0000;
 const F_DUPFD: u64 = 0;
 const F_SETFD: u64 = 2;
 const F_SETFL: u64 = 4;
@@ -491,7 +492,7 @@ impl State {
             // A cgroup that names no container (the root, a session) says
             // nothing against a container id known otherwise.
             match text::container_of_cgroup(cgroup) {
-                Some(id) => id.clone_into(&mut info.container_id),
+                Some(id) => (*id).clone_into(&mut info.container_id),
                 None if cgroup.is_empty() => super::HOST.clone_into(&mut info.container_id),
                 None => {}
             }
@@ -611,6 +612,9 @@ impl State {
         info.pid = child;
         info.ppid = tgid;
         info.vpid = child_vpid(&parent.info, child, flags);
+        if flags & CLONE_NEWNS != 0 {
+            info.mntns = 0;
+        }
         info.start_ts = ts;
         info.exited = false;
         if !parent_comm.is_empty() && parent_comm != info.comm {

@@ -106,6 +106,11 @@ pub struct Process {
     pub start_ts: u64,
     /// Container id, `host` outside containers.
     pub container_id: String,
+    /// Mount namespace (inode number), 0 when unknown: known for the
+    /// processes of the snapshot and inherited by their forks; a fork
+    /// into a new namespace makes it unknown (`unshare` and `setns` are not
+    /// followed).
+    pub mntns: u64,
     /// Whether the executable is a memfd (`/memfd:…`), i.e. has no file.
     pub exe_from_memfd: bool,
     /// Whether the process is exiting (`exit_group`) or has exited
@@ -517,16 +522,31 @@ impl State {
     /// Starts from a file's snapshot; `table` is the file's event table
     /// (parameters are looked up by name once, here).
     pub fn new(snapshot: &Snapshot, table: &EventTable) -> State {
+        State::with_containers(snapshot, table, [])
+    }
+
+    /// As [`State::new`], knowing also the containers the file describes
+    /// after its snapshot (its container records,
+    /// `TraceFile::recorded_containers`): those started during the capture.
+    pub fn with_containers<'a>(
+        snapshot: &Snapshot,
+        table: &EventTable,
+        recorded: impl IntoIterator<Item = &'a ContainerInfo>,
+    ) -> State {
+        let mut containers: FxHashMap<String, ContainerInfo> = snapshot
+            .containers
+            .iter()
+            .map(|c| (c.id.clone(), c.clone()))
+            .collect();
+        for c in recorded {
+            containers.entry(c.id.clone()).or_insert_with(|| c.clone());
+        }
         let mut state = State {
             fixed: Arc::new(Fixed {
                 dispatch: Dispatch::new(table),
                 users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
                 groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
-                containers: snapshot
-                    .containers
-                    .iter()
-                    .map(|c| (c.id.clone(), c.clone()))
-                    .collect(),
+                containers,
             }),
             threads: FxHashMap::default(),
             processes: Processes::default(),
@@ -972,6 +992,7 @@ fn process_from_snapshot(info: &ProcessInfo) -> Process {
         } else {
             info.container_id.clone()
         },
+        mntns: info.mntns,
         exited: false,
         cmdline: OnceLock::new(),
         exeline: OnceLock::new(),

@@ -182,7 +182,7 @@ pub(super) fn socket_name(
 
 /// The container id in a cgroup name (see
 /// [`scry_format::container_id_of_cgroup`]).
-pub(super) fn container_of_cgroup(cgroup: &[u8]) -> Option<&str> {
+pub(super) fn container_of_cgroup(cgroup: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     scry_format::container_id_of_cgroup(cgroup)
 }
 
@@ -254,9 +254,9 @@ mod tests {
         let id = "0123456789abcdef".repeat(4);
         assert_eq!(
             container_of_cgroup(format!("docker-{id}.scope").as_bytes()),
-            Some(id.as_str())
+            Some(id.as_str().into())
         );
-        assert_eq!(container_of_cgroup(id.as_bytes()), Some(id.as_str()));
+        assert_eq!(container_of_cgroup(id.as_bytes()), Some(id.as_str().into()));
         assert_eq!(container_of_cgroup(b"session-3.scope"), None);
         assert_eq!(container_of_cgroup(format!("{id}0").as_bytes()), None);
     }
