@@ -574,9 +574,10 @@ pub struct RecordArgs {
     pub output: Option<PathBuf>,
 
     /// Keep only events matching FILTER, in the language of `scry read`.
-    /// The kernel delivers only the event types the filter can keep; the
-    /// rest is decided before writing, and the events left out are counted
-    /// in the file.
+    /// The kernel delivers only the event types the filter can keep, and
+    /// only the running processes it pins with `proc.pid` (and their
+    /// descendants) when no other target is given; the rest is decided
+    /// before writing, and the events left out are counted in the file.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 

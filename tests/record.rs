@@ -1381,6 +1381,38 @@ fn a_capture_filter_keeps_only_matching_events_and_counts_the_rest() {
 }
 
 #[test]
+fn a_filter_that_pins_a_process_is_left_to_the_kernel() {
+    let Some(_turn) = capture_turn() else { return };
+    let dir = TempDir::new("record-filter-pid");
+    // A process that reads a file in a loop and starts no other.
+    let mut reader = Command::new("python3")
+        .args([
+            "-c",
+            "import time\nwhile True:\n    open('/etc/hostname').read()\n    time.sleep(0.005)",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = reader.id().to_string();
+    let recording = start_recording(&dir, &[&format!("proc.pid={pid}")]);
+    while_busy(|| run_workload("files", &dir));
+    let (run, data) = stop_recording(recording, "-INT");
+    reader.kill().unwrap();
+    let _ = reader.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trace = TraceFile::open(&data[..]).unwrap();
+    // The busy workload never reached user space to be filtered out: the
+    // kernel delivered the pinned process alone.
+    let stats = check_accounting(&trace);
+    assert_eq!(stats.events_filtered, 0, "{stats:?}");
+    let path = dir.path("capture.scry");
+    let pids = scry(&["read", &path, "-p", "%proc.pid"]);
+    assert_eq!(pids.code, 0, "{}", pids.stderr);
+    let lines: Vec<&str> = pids.stdout.lines().collect();
+    assert!(lines.len() > 10, "{lines:?}");
+    assert!(lines.iter().all(|line| *line == pid), "{lines:?}");
+}
+
+#[test]
 fn a_syscall_set_is_left_to_the_kernel_and_recorded_in_the_header() {
     let Some(_turn) = capture_turn() else { return };
     let dir = TempDir::new("record-syscalls");

@@ -292,6 +292,17 @@ impl Filter {
         self.types.clone()
     }
 
+    /// The processes (tgids) a matching event must belong to, or `None`
+    /// when the filter does not pin them (as far as can be told without
+    /// evaluating it): what a capture can leave to the kernel, beside the
+    /// event types.
+    pub fn tgids(&self) -> Option<Vec<u32>> {
+        let mut tgids = pinned_tgids(&self.root)?;
+        tgids.sort_unstable();
+        tgids.dedup();
+        Some(tgids)
+    }
+
     /// Whether a chunk may hold a matching event, from its summary alone.
     pub fn chunk_may_match(&self, summary: &ChunkSummary) -> bool {
         let type_may_match = |types: &Vec<bool>| {
@@ -1224,6 +1235,31 @@ fn side_types(side: &Side, types: &TypeTable) -> Option<Vec<bool>> {
         Side::Field(field) if field.is_any_ancestor() => None,
         Side::Field(field) => field.present_types(types),
         Side::Transform(_, inner) => side_types(inner, types),
+    }
+}
+
+/// The tgids `node` can match only within: one conjunct that pins them is
+/// enough, alternatives pin the union of theirs.
+fn pinned_tgids(node: &Node) -> Option<Vec<u32>> {
+    let field_tgids = |field: &Field, op: Op, rhs: &Prepared| match (op, rhs) {
+        (Op::Eq, Prepared::Num(pid)) if field.is_pid() => Some(vec![u32::try_from(*pid).ok()?]),
+        (Op::In | Op::Intersects, Prepared::NumSet(pids)) if field.is_pid() => {
+            pids.iter().map(|&pid| u32::try_from(pid).ok()).collect()
+        }
+        _ => None,
+    };
+    match node {
+        Node::And(items) => items.iter().find_map(pinned_tgids),
+        Node::Or(items) => items.iter().try_fold(Vec::new(), |mut all, item| {
+            all.extend(pinned_tgids(item)?);
+            Some(all)
+        }),
+        Node::Not(_) | Node::TypeIn(_) => None,
+        Node::Fast(check) => field_tgids(&check.field, check.op, &check.rhs),
+        Node::Check(check) => match &check.left {
+            Side::Field(field) => field_tgids(field, check.op, &check.rhs),
+            Side::Transform(..) => None,
+        },
     }
 }
 

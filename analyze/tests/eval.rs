@@ -763,6 +763,29 @@ fn a_scan_stops_at_the_first_chunk_past_until() {
 }
 
 #[test]
+fn the_processes_a_filter_pins_are_those_every_match_belongs_to() {
+    let trace = sample();
+    let prepared = Prepared::new(&trace);
+    let tgids = |filter: &str| {
+        Filter::new(filter, prepared.catalog(&trace))
+            .unwrap()
+            .tgids()
+    };
+    assert_eq!(tgids("proc.name=cat"), None);
+    assert_eq!(tgids("proc.pid=42"), Some(vec![42]));
+    assert_eq!(
+        tgids("evt.type=openat and proc.pid in (7, 3, 7)"),
+        Some(vec![3, 7])
+    );
+    assert_eq!(tgids("proc.pid=3 or proc.pid=5"), Some(vec![3, 5]));
+    assert_eq!(tgids("proc.pid=3 or proc.name=cat"), None);
+    assert_eq!(tgids("not proc.pid=3"), None);
+    assert_eq!(tgids("proc.pid!=3"), None);
+    assert_eq!(tgids("proc.ppid=3"), None);
+    assert_eq!(tgids("thread.tid=3"), None);
+}
+
+#[test]
 fn the_event_types_a_filter_allows_are_a_superset_of_its_matches() {
     let trace = sample();
     let prepared = Prepared::new(&trace);

@@ -36,7 +36,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<Code> {
         max_events: args.count,
         command_line: std::env::args().collect(),
         rotation: rotation(args)?,
-        target: target(args)?,
+        target: match (
+            target(args)?,
+            filter.as_ref().and_then(|f| f.kernel_tgids.clone()),
+        ) {
+            // A filter that pins the processes is a target the kernel can
+            // follow: their descendants come too, and the filter drops them.
+            (scry_capture::Target::Host, Some(tgids)) => scry_capture::Target::Pids(tgids),
+            (target, _) => target,
+        },
         syscalls: syscalls(&args.syscalls, filter.as_ref(), &table)?,
         filter: filter.as_ref().map(|f| f.text.clone()).unwrap_or_default(),
     };
@@ -368,6 +376,9 @@ struct CaptureFilter {
     /// The event types the kernel must deliver for the filter to be decided
     /// right (`None`: all of them).
     kernel_types: Option<Vec<bool>>,
+    /// The running processes the filter's matches must belong to, for the
+    /// kernel to follow (`None`: any).
+    kernel_tgids: Option<Vec<u32>>,
     /// Decides the rest, event by event.
     selector: FilterSelector,
 }
@@ -405,9 +416,21 @@ impl CaptureFilter {
                 }
                 allowed
             });
+        // A pinned process that is not running cannot be followed; if none
+        // is, the filter alone decides.
+        let kernel_tgids = filter
+            .tgids()
+            .map(|tgids| {
+                tgids
+                    .into_iter()
+                    .filter(|tgid| Path::new(&format!("/proc/{tgid}")).exists())
+                    .collect::<Vec<u32>>()
+            })
+            .filter(|running| !running.is_empty());
         Ok(Some(CaptureFilter {
             text: text.trim().to_owned(),
             kernel_types,
+            kernel_tgids,
             selector: FilterSelector {
                 filter,
                 prepared,
