@@ -788,6 +788,17 @@ fn rotation_by_time_starts_a_segment_every_interval() {
     }
 }
 
+/// The sequence number at the end of each segment's name, in order.
+fn segment_numbers(files: &[std::path::PathBuf]) -> Vec<u32> {
+    files
+        .iter()
+        .map(|f| {
+            let name = f.file_stem().unwrap().to_str().unwrap();
+            name.rsplit('-').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn a_file_limit_keeps_only_the_newest_segments() {
     let Some(_turn) = capture_turn() else { return };
@@ -797,13 +808,7 @@ fn a_file_limit_keeps_only_the_newest_segments() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let files = segments(&dir, "ring");
     assert_eq!(files.len(), 2, "{files:?}");
-    let numbers: Vec<u32> = files
-        .iter()
-        .map(|f| {
-            let name = f.file_stem().unwrap().to_str().unwrap();
-            name.rsplit('-').next().unwrap().parse().unwrap()
-        })
-        .collect();
+    let numbers = segment_numbers(&files);
     assert!(numbers[0] >= 2, "the oldest were deleted: {files:?}");
     assert_eq!(numbers[1], numbers[0] + 1, "{files:?}");
     for file in &files {
@@ -832,13 +837,7 @@ fn a_file_limit_with_size_rotation_keeps_a_ring_of_the_newest_segments() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let files = segments(&dir, "ring");
     assert_eq!(files.len(), 2, "{files:?}");
-    let numbers: Vec<u32> = files
-        .iter()
-        .map(|f| {
-            let name = f.file_stem().unwrap().to_str().unwrap();
-            name.rsplit('-').next().unwrap().parse().unwrap()
-        })
-        .collect();
+    let numbers = segment_numbers(&files);
     assert_eq!(numbers[1], numbers[0] + 1, "{files:?}");
     let summaries: Vec<SegmentSummary> = files.iter().map(|f| read_segment(f, 0)).collect();
     let size = std::fs::metadata(&files[0]).unwrap().len();
