@@ -437,7 +437,7 @@ impl ChunkBuilder {
         chunk.first_num = first_num;
         chunk.offset = 0;
         chunk.blob_source.clear();
-        chunk.blob_compressed = false;
+        chunk.frames_compressed = false;
         chunk.blob_len = self.blob.len();
         let mut blob = chunk.blob.take().unwrap_or_default();
         std::mem::swap(&mut blob, &mut self.blob);
@@ -890,7 +890,9 @@ pub struct DecodedChunk {
     split: bool,
     /// The buffer contents as stored (one zstd frame, or raw).
     blob_source: Vec<u8>,
-    blob_compressed: bool,
+    /// Whether the buffer and parameter frames are zstd frames (one flag
+    /// of the chunk's block covers both).
+    frames_compressed: bool,
     blob_len: usize,
     /// The buffer contents, decompressed on first use.
     blob: OnceLock<Vec<u8>>,
@@ -954,7 +956,7 @@ impl DecodedChunk {
     pub(crate) fn set_blob(&mut self, source: &[u8], len: usize, compressed: bool) {
         self.blob_source.clear();
         self.blob_source.extend_from_slice(source);
-        self.blob_compressed = compressed;
+        self.frames_compressed = compressed;
         self.blob_len = len;
         if let Some(old) = self.blob.take() {
             self.spare_blob = old;
@@ -972,7 +974,7 @@ impl DecodedChunk {
         }
         let mut out = std::mem::take(&mut self.spare_blob);
         out.clear();
-        let loaded = if self.blob_compressed {
+        let loaded = if self.frames_compressed {
             out.reserve(self.blob_len);
             decompress(&self.blob_source, &mut out)
         } else {
@@ -987,7 +989,7 @@ impl DecodedChunk {
     }
 
     fn load_blob(&self) -> Result<Vec<u8>, &'static str> {
-        let blob = if self.blob_compressed {
+        let blob = if self.frames_compressed {
             zstd::bulk::decompress(&self.blob_source, self.blob_len)
                 .map_err(|_| "buffer contents do not decompress")?
         } else {
@@ -1216,7 +1218,7 @@ impl DecodedChunk {
         self.params_frame.clear();
         self.params_frame.extend_from_slice(source);
         self.params_frame_len = len;
-        self.blob_compressed = compressed;
+        self.frames_compressed = compressed;
     }
 
     /// Finds the bounds of every event's parameters now rather than on
@@ -1274,7 +1276,7 @@ impl DecodedChunk {
     fn load_params_frame(&self, bounds: &mut ParamBounds) -> WireResult<usize> {
         let frame = &mut bounds.frame;
         frame.clear();
-        if self.blob_compressed {
+        if self.frames_compressed {
             frame.reserve(self.params_frame_len);
             if !crate::reader::decompress_to(&self.params_frame, frame) {
                 return Err(Malformed("the parameter frame does not decompress"));

@@ -126,6 +126,13 @@ pub(crate) fn decompress_to(frame: &[u8], out: &mut Vec<u8>) -> bool {
     })
 }
 
+/// The little-endian u32 length at `at` in a chunk body, if the body
+/// holds it.
+fn length_at(body: &[u8], at: usize) -> Option<usize> {
+    let bytes = body.get(at..at + 4)?;
+    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
+}
+
 /// Decompresses a chunk block's body and decodes its events into `chunk`,
 /// reusing its buffers.
 pub(crate) fn decode_chunk_block(
@@ -145,10 +152,7 @@ pub(crate) fn decode_chunk_block(
     // The body is the main frame's length, the main frame, in the split
     // layout the parameter frame's lengths and the parameter frame, then
     // the buffer contents (kept as they are until a parameter needs them).
-    let main_len = block
-        .body
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    let main_len = length_at(block.body, 0)
         .ok_or_else(|| corrupt("chunk body shorter than its length field".to_owned()))?;
     let main = block
         .body
@@ -157,11 +161,7 @@ pub(crate) fn decode_chunk_block(
     let compressed = block.flags & FLAG_ZSTD != 0;
     let mut blob = &block.body[4 + main_len..];
     if summary.layout == PayloadLayout::Split {
-        let field = |at: usize| {
-            blob.get(at..at + 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        };
-        let (Some(frame_len), Some(params_len)) = (field(0), field(4)) else {
+        let (Some(frame_len), Some(params_len)) = (length_at(blob, 0), length_at(blob, 4)) else {
             return Err(corrupt(
                 "chunk body shorter than its parameter frame's lengths".to_owned(),
             ));
