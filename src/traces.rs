@@ -393,11 +393,7 @@ impl Traces {
                     window,
                     with_state,
                     first_ts: trace.time_range().map_or(0, |(first, _)| first),
-                    state: State::with_containers(
-                        trace.snapshot(),
-                        &trace.header().event_table,
-                        trace.recorded_containers().iter().map(|c| &c.info),
-                    ),
+                    state: State::of_trace(trace),
                     chunks,
                     chunk: DecodedChunk::default(),
                     wanted: false,

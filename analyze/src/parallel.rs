@@ -88,8 +88,7 @@ where
     let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
     let chunks = trace.chunks();
     let plan = ChunkPlan::new(chunks, prepared, scan);
-    let recorded = trace.recorded_containers().iter().map(|c| &c.info);
-    let initial = State::with_containers(trace.snapshot(), table, recorded);
+    let initial = State::of_trace(trace);
     let window = scan.window;
     let filter = scan.filter;
     if workers.is_empty() {

@@ -300,8 +300,7 @@ pub fn scan<D: AsRef<[u8]>, B>(
     let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
     let chunks = trace.chunks();
     let plan = ChunkPlan::new(chunks, prepared, scan);
-    let recorded = trace.recorded_containers().iter().map(|c| &c.info);
-    let mut state = State::with_containers(trace.snapshot(), table, recorded);
+    let mut state = State::of_trace(trace);
     let position_of = |first_num: u64| chunks.partition_point(|c| c.summary.first_num < first_num);
     let select = |entry: &IndexEntry| plan.decode(position_of(entry.summary.first_num));
     let types = scan.filter.and_then(Filter::event_types);

@@ -66,7 +66,7 @@ impl State {
             Action::Open if ret < 0 => {
                 let args = Args::decode(slot, event);
                 let entry = self.open_entry(tgid, &args);
-                self.failed_open = Some((event.num(), event.ts(), Arc::new(entry)));
+                self.failed_open = Some((event.num(), event.ts(), entry));
                 return;
             }
             _ if ret < 0 => return,

@@ -184,14 +184,6 @@ pub struct CapSet {
     names: OnceLock<Box<[u8]>>,
 }
 
-impl PartialEq for CapSet {
-    fn eq(&self, other: &Self) -> bool {
-        (self.bits, self.known) == (other.bits, other.known)
-    }
-}
-
-impl Eq for CapSet {}
-
 /// Capability names by bit number, as libsinsp knows them: bits past
 /// the last are not shown.
 const CAP_NAMES: [&str; 41] = [
@@ -502,7 +494,7 @@ pub struct State {
     next_pipe: u64,
     /// The file the last failed open asked for, with the (number, time)
     /// of its event: libsinsp describes a failed open by it (fd -1).
-    failed_open: Option<(u64, u64, Arc<FdEntry>)>,
+    failed_open: Option<(u64, u64, FdEntry)>,
 }
 
 impl std::fmt::Debug for State {
@@ -523,6 +515,16 @@ impl State {
     /// (parameters are looked up by name once, here).
     pub fn new(snapshot: &Snapshot, table: &EventTable) -> State {
         State::with_containers(snapshot, table, [])
+    }
+
+    /// The state at the start of `trace`: its snapshot, and the containers
+    /// it describes in container records.
+    pub fn of_trace<D: AsRef<[u8]>>(trace: &scry_format::TraceFile<D>) -> State {
+        State::with_containers(
+            trace.snapshot(),
+            &trace.header().event_table,
+            trace.recorded_containers().iter().map(|c| &c.info),
+        )
     }
 
     /// As [`State::new`], knowing also the containers the file describes

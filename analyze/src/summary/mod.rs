@@ -657,8 +657,6 @@ impl ChunkWork for RunSums {
     }
 }
 
-/// Keeps the labels of a row current (a process that executes another
-/// program changes name), copying a value only when it changed.
 /// Whether the event's values of `fields` are `keys`, a row's: a key
 /// field the event lacks, or an empty name, is no match (such events are
 /// left out, see [`encode_field`]).
@@ -681,6 +679,8 @@ fn same_keys(fields: &[Field], ctx: &Ctx<'_>, keys: &[Value<'static>]) -> bool {
             })
 }
 
+/// Keeps the labels of a row current (a process that executes another
+/// program changes name), copying a value only when it changed.
 fn refresh_labels(bound: &Bound, ctx: &Ctx<'_>, labels: &mut [Option<Value<'static>>]) {
     for (field, label) in bound.labels.iter().zip(labels) {
         // Text is compared where it lies: most events leave a label as it
