@@ -1026,7 +1026,7 @@ impl App {
                 let rx = spawn(move || source.exact_detail(&index, ordinal, &shared));
                 self.detail_job = Some((ordinal, progress, rx));
             }
-            Some(view) => self.drill(view),
+            Some(_) => self.drill(),
         }
     }
 
@@ -1057,16 +1057,11 @@ impl App {
         }
     }
 
-    fn drill(&mut self, view: ViewId) {
-        let Some(pred) = self.selected_pred() else {
-            return;
-        };
-        let mut preds = self.level().preds.clone();
-        preds.push(pred);
-        let Some(target) = views::drill_target(view, &preds) else {
-            return;
-        };
-        self.stack.push(Level::new(Some(target), preds));
+    /// Drills the selected row into the first view it can go to (Enter).
+    fn drill(&mut self) {
+        if let Some(&target) = self.drill_choices().first() {
+            self.drill_into(target);
+        }
     }
 
     /// The views the selected row can be drilled into (`d`), Enter's

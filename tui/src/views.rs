@@ -504,11 +504,6 @@ impl Pred {
     }
 }
 
-/// Where Enter on `view` goes, given the steps already taken.
-pub fn drill_target(view: ViewId, preds: &[Pred]) -> Option<ViewId> {
-    drill_targets(view, preds).first().copied()
-}
-
 /// Every view a row of `view` can be drilled into, given the steps
 /// already taken, Enter's first.
 pub fn drill_targets(view: ViewId, preds: &[Pred]) -> Vec<ViewId> {
