@@ -37,7 +37,7 @@ use scry_format::{
 pub use error::{CaptureError, Result};
 pub use machine::{boot_time_ns, machine_info};
 pub use sink::SinkReport;
-pub use target::{CONTAINER_PREFIX_MIN, TARGETS_MAX, Target, exec_when_ready};
+pub use target::{CONTAINER_PREFIX_MIN, TARGETS_MAX, Target, exec_when_ready, is_running};
 
 /// How often the ring buffers are drained. The probe never wakes user space
 /// (a wake-up per event would cost more than the event), so draining is on

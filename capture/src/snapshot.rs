@@ -216,10 +216,7 @@ fn read_process(
     {
         info.loginuid = loginuid;
     }
-    info.mntns = std::fs::read_link(format!("{base}/ns/mnt"))
-        .ok()
-        .and_then(|link| namespace_inode(&link.to_string_lossy()))
-        .unwrap_or(0);
+    info.mntns = bracketed(&read_link_bytes(&format!("{base}/ns/mnt")), b"mnt:").unwrap_or(0);
     let mut runtime = None;
     if let Some(cgroups) = reader.read(&format!("{base}/cgroup")) {
         let (path, container) = parse_cgroups(&String::from_utf8_lossy(cgroups));
@@ -230,12 +227,6 @@ fn read_process(
         }
     }
     Some((info, runtime))
-}
-
-/// The inode number in a namespace link's target, `mnt:[4026531841]`.
-fn namespace_inode(target: &str) -> Option<u64> {
-    let (_, rest) = target.split_once(":[")?;
-    rest.strip_suffix(']')?.parse().ok()
 }
 
 /// The fields of `/proc/PID/stat` the snapshot keeps.
@@ -788,9 +779,9 @@ mod tests {
 
     #[test]
     fn namespace_links_give_their_inode() {
-        assert_eq!(namespace_inode("mnt:[4026531841]"), Some(4_026_531_841));
-        assert_eq!(namespace_inode("mnt:[]"), None);
-        assert_eq!(namespace_inode("/some/file"), None);
+        assert_eq!(bracketed(b"mnt:[4026531841]", b"mnt:"), Some(4_026_531_841));
+        assert_eq!(bracketed(b"mnt:[]", b"mnt:"), None);
+        assert_eq!(bracketed(b"/some/file", b"mnt:"), None);
     }
 
     #[test]

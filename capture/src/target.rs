@@ -88,6 +88,11 @@ impl Target {
     }
 }
 
+/// Whether process `pid` is running (has a `/proc` entry).
+pub fn is_running(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// The processes the kernel follows by tgid (with their descendants) for a
 /// `Pids` or `Container` target. Called before attaching (to seed the map)
 /// and once after (to catch what forked in between, when the kernel was not
@@ -101,7 +106,7 @@ pub(crate) fn resolve(target: &Target) -> Result<Vec<u32>> {
         Target::Pids(pids) => {
             let mut found = Vec::new();
             for &pid in pids {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
+                if !is_running(pid) {
                     return Err(CaptureError::Target(format!("no process has pid {pid}")));
                 }
                 descendants(pid, &mut found);

@@ -423,7 +423,7 @@ impl CaptureFilter {
             .map(|tgids| {
                 tgids
                     .into_iter()
-                    .filter(|tgid| Path::new(&format!("/proc/{tgid}")).exists())
+                    .filter(|&tgid| scry_capture::is_running(tgid))
                     .collect::<Vec<u32>>()
             })
             .filter(|running| !running.is_empty());
