@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use memchr::memmem;
 use regex::bytes::Regex;
@@ -18,6 +19,7 @@ use scry_format::{ChunkSummary, EventTable};
 
 use crate::fields::{self, Ctx, Field, Shape};
 use crate::filter::{self, Compare, Expr, Literal, Op, Operand, Rhs, Span, Transformer};
+use crate::state::Memo;
 use crate::types::TypeTable;
 use crate::value::{FieldType, Value};
 
@@ -136,7 +138,30 @@ enum Node {
     /// compared without building a [`Value`].
     Fast(Box<FastCheck>),
     Check(Box<Check>),
+    /// A part that reads nothing but the event's process, whose result is
+    /// kept in the process until it changes.
+    Remembered(Box<Remembered>),
 }
+
+/// A part of a filter whose result is the same for every event of a
+/// process until the process changes, kept in the process' [`Memo`] word:
+/// the high half names the filter, the low half holds two bits per
+/// remembered part (known, result) at `shift`.
+#[derive(Debug)]
+struct Remembered {
+    /// The filter's [`FILTER_TAGS`] number, in the high half of the word.
+    tag: u64,
+    shift: u32,
+    inner: Node,
+}
+
+/// How many parts of a filter can be remembered: two bits each in the low
+/// half of the word.
+const REMEMBERED_PARTS: u32 = 16;
+
+/// Numbers filters, so that the word a process keeps for one filter is not
+/// read as another's. 32 bits: no session compiles four billion filters.
+static FILTER_TAGS: AtomicU32 = AtomicU32::new(1);
 
 #[derive(Debug)]
 struct FastCheck {
@@ -225,8 +250,8 @@ impl Filter {
     }
 
     /// [`Filter::compile`], with or without the fast path for comparisons
-    /// on numbers, flags and borrowed text (without it only to test that
-    /// both paths agree).
+    /// on numbers, flags and borrowed text and the results remembered per
+    /// process (without them only to test that both paths agree).
     fn compile_with(expr: &Expr, catalog: Catalog<'_>, fast: bool) -> Result<Filter, FilterError> {
         let mut cx = Compiler {
             catalog,
@@ -235,6 +260,10 @@ impl Filter {
             warnings: Vec::new(),
         };
         let mut root = compile_expr(expr, &mut cx)?;
+        if fast {
+            let tag = FILTER_TAGS.fetch_add(1, Ordering::Relaxed).max(1);
+            root = remember(root, u64::from(tag) << 32, &mut 0);
+        }
         cheapest_first(&mut root);
         let types = possible_types(&root, catalog.types);
         if types.as_ref().is_some_and(|t| !t.contains(&true)) {
@@ -923,7 +952,30 @@ fn eval(node: &Node, ctx: &Ctx<'_>) -> bool {
             .copied()
             .unwrap_or(false),
         Node::Check(check) => check.eval(ctx),
+        Node::Remembered(part) => part.eval(ctx),
         Node::And(_) | Node::Or(_) | Node::Not(_) => eval_compound(node, ctx),
+    }
+}
+
+impl Remembered {
+    #[inline(never)]
+    fn eval(&self, ctx: &Ctx<'_>) -> bool {
+        let Some(process) = ctx.process_ref() else {
+            return eval(&self.inner, ctx);
+        };
+        let memo: &Memo = process.memo();
+        let word = memo.get();
+        let ours = word & !u64::from(u32::MAX) == self.tag;
+        if ours {
+            let bits = word >> self.shift;
+            if bits & 2 != 0 {
+                return bits & 1 != 0;
+            }
+        }
+        let result = eval(&self.inner, ctx);
+        let base = if ours { word } else { self.tag };
+        memo.set(base | (2 | u64::from(result)) << self.shift);
+        result
     }
 }
 
@@ -1114,6 +1166,8 @@ fn cost(node: &Node) -> u32 {
         Node::And(items) | Node::Or(items) => items.iter().map(cost).sum(),
         Node::Fast(check) => field_cost(&check.field) + rhs_cost(&check.rhs),
         Node::Check(check) => side_cost(&check.left) + rhs_cost(&check.rhs),
+        // The process is looked up, then one word read.
+        Node::Remembered(_) => 4,
     }
 }
 
@@ -1163,6 +1217,7 @@ fn pass_percent(node: &Node) -> u32 {
         Node::Or(items) => items.iter().map(pass_percent).max().unwrap_or(0),
         Node::Fast(check) => op_pass_percent(check.op),
         Node::Check(check) => op_pass_percent(check.op),
+        Node::Remembered(part) => pass_percent(&part.inner),
     }
 }
 
@@ -1189,7 +1244,73 @@ fn cheapest_first(node: &mut Node) {
             items.sort_by_key(|n| cost(n) * 100 / pass_percent(n).max(1));
         }
         Node::Not(inner) => cheapest_first(inner),
+        Node::Remembered(part) => cheapest_first(&mut part.inner),
         Node::TypeIn(_) | Node::Fast(_) | Node::Check(_) => {}
+    }
+}
+
+/// Wraps the largest parts of `node` that read nothing but the event's
+/// process (and read it: `proc.pid` alone is in the event) into
+/// [`Remembered`] nodes, numbering them from `next`.
+fn remember(node: Node, tag: u64, next: &mut u32) -> Node {
+    if *next >= REMEMBERED_PARTS {
+        return node;
+    }
+    if only_process(&node) && reads_process(&node) {
+        let shift = 2 * *next;
+        *next += 1;
+        return Node::Remembered(Box::new(Remembered {
+            tag,
+            shift,
+            inner: node,
+        }));
+    }
+    match node {
+        Node::And(items) => Node::And(items.into_iter().map(|n| remember(n, tag, next)).collect()),
+        Node::Or(items) => Node::Or(items.into_iter().map(|n| remember(n, tag, next)).collect()),
+        Node::Not(inner) => Node::Not(Box::new(remember(*inner, tag, next))),
+        leaf => leaf,
+    }
+}
+
+/// Whether every field `node` reads depends on the event's process alone.
+fn only_process(node: &Node) -> bool {
+    let side = |side: &Side| base_field(side).reads_only_its_process();
+    match node {
+        Node::And(items) | Node::Or(items) => items.iter().all(only_process),
+        Node::Not(inner) => only_process(inner),
+        Node::TypeIn(_) => false,
+        Node::Fast(check) => check.field.reads_only_its_process(),
+        Node::Check(check) => {
+            side(&check.left)
+                && match &check.rhs {
+                    Prepared::Field(other) => side(other),
+                    _ => true,
+                }
+        }
+        Node::Remembered(_) => false,
+    }
+}
+
+/// Whether `node` reads the process record (not only `proc.pid`).
+fn reads_process(node: &Node) -> bool {
+    let side = |side: &Side| base_field(side).needs_state();
+    match node {
+        Node::And(items) | Node::Or(items) => items.iter().any(reads_process),
+        Node::Not(inner) => reads_process(inner),
+        Node::TypeIn(_) | Node::Remembered(_) => false,
+        Node::Fast(check) => check.field.needs_state(),
+        Node::Check(check) => {
+            side(&check.left) || matches!(&check.rhs, Prepared::Field(other) if side(other))
+        }
+    }
+}
+
+/// The field under a side's transformers.
+fn base_field(side: &Side) -> &Field {
+    match side {
+        Side::Field(field) => field,
+        Side::Transform(_, inner) => base_field(inner),
     }
 }
 
@@ -1215,6 +1336,7 @@ fn possible_types(node: &Node, types: &TypeTable) -> Option<Vec<bool>> {
             .into_iter()
             .reduce(|a, b| a.iter().zip(&b).map(|(&x, &y)| x || y).collect()),
         Node::Fast(check) => check.field.present_types(types),
+        Node::Remembered(part) => possible_types(&part.inner, types),
         Node::Check(check) => {
             let left = side_types(&check.left, types);
             let right = match &check.rhs {
@@ -1255,6 +1377,7 @@ fn pinned_tgids(node: &Node) -> Option<Vec<u32>> {
             Some(all)
         }),
         Node::Not(_) | Node::TypeIn(_) => None,
+        Node::Remembered(part) => pinned_tgids(&part.inner),
         Node::Fast(check) => field_tgids(&check.field, check.op, &check.rhs),
         Node::Check(check) => match &check.left {
             Side::Field(field) => field_tgids(field, check.op, &check.rhs),
@@ -1273,6 +1396,7 @@ fn may_match(node: &Node, summary: &ChunkSummary) -> bool {
             .iter()
             .any(|&(t, _)| bitmap.get(usize::from(t)).copied().unwrap_or(false)),
         Node::Fast(check) => field_may_match(&check.field, check.op, &check.rhs, summary),
+        Node::Remembered(part) => may_match(&part.inner, summary),
         Node::Check(check) => match &check.left {
             Side::Field(field) => field_may_match(field, check.op, &check.rhs, summary),
             Side::Transform(..) => true,
@@ -1592,7 +1716,11 @@ mod tests {
             });
             fast_nodes += filters
                 .iter()
-                .filter(|(.., fast, _)| matches!(&fast.root, Node::Fast(_)))
+                .filter(|(.., fast, _)| match &fast.root {
+                    Node::Fast(_) => true,
+                    Node::Remembered(part) => matches!(part.inner, Node::Fast(_)),
+                    _ => false,
+                })
                 .count();
             telling += matched.iter().filter(|&&m| m > 0 && m < events).count();
         }
@@ -1601,6 +1729,49 @@ mod tests {
         assert!(fast_nodes > 400, "{fast_nodes} fast filters");
         assert!(telling > 400, "{telling} filters matched some events");
         assert!(checked > 1_000_000, "{checked} results checked");
+    }
+
+    /// Each filter alone over every sample, so that what it remembers in
+    /// a process is read back by the process' next events, and must be
+    /// forgotten when an exec, a setuid or a chdir changes the process.
+    #[test]
+    fn results_remembered_per_process_follow_the_process() {
+        let sources = [
+            "proc.name=curl",
+            "proc.name in (bash, sh) or proc.cmdline contains http",
+            "not proc.exe endswith sh",
+            "user.name=root and proc.cwd startswith /",
+            "proc.args contains -s and proc.pid > 1",
+            "container.id=host and thread.cap_effective contains CAP_SYS_ADMIN",
+            "evt.type=openat and (proc.name=cat or user.uid != 0)",
+            "fd.name startswith /etc and proc.exepath glob '*/bin/*'",
+            "toupper(proc.name) = CURL or proc.name = proc.exe",
+        ];
+        let mut remembered = 0;
+        let mut telling = 0;
+        for trace in samples() {
+            let tables = Tables::new(&trace);
+            let catalog = tables.catalog(&trace);
+            for source in sources {
+                let expr = filter::parse(source).unwrap();
+                let fast = Filter::compile_with(&expr, catalog, true).unwrap();
+                let general = Filter::compile_with(&expr, catalog, false).unwrap();
+                remembered += usize::from(format!("{:?}", fast.root).contains("Remembered"));
+                let (mut hits, mut events) = (0, 0);
+                each_event(&trace, &tables, |ctx| {
+                    let hit = fast.matches(ctx);
+                    assert_eq!(hit, general.matches(ctx), "{source}");
+                    hits += usize::from(hit);
+                    events += 1;
+                });
+                telling += usize::from(hits > 0 && hits < events);
+            }
+        }
+        assert!(remembered >= 9, "{remembered} filters remember results");
+        assert!(
+            telling > 10,
+            "{telling} filters matched some events but not all"
+        );
     }
 
     #[test]

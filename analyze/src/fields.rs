@@ -1244,6 +1244,54 @@ impl Field {
                 ))
     }
 
+    /// Whether the value depends on nothing but the event's process (its
+    /// own record, and the users, groups and containers it names, which
+    /// events never change): the same for every event of the process until
+    /// the process changes. Fields of other processes (parent, ancestors,
+    /// session leader) and of the event's time are not.
+    pub fn reads_only_its_process(&self) -> bool {
+        use Which::*;
+        matches!(
+            self.def.id,
+            ProcPid
+                | ProcPpid
+                | ProcVpid
+                | ProcMntns
+                | ProcName
+                | ProcExe
+                | ProcExepath
+                | ProcArgs
+                | ProcCmdline
+                | ProcExeline
+                | ProcCmdnargs
+                | ProcCwd
+                | ProcTty
+                | ProcSid
+                | ProcPgid
+                | ProcVpgid
+                | ProcPidTs
+                | ProcIsExeFromMemfd
+                | ThreadCapEffective
+                | ThreadCapPermitted
+                | ThreadCapInheritable
+                | UserUid
+                | UserName
+                | UserHomedir
+                | UserShell
+                | UserLoginuid
+                | UserLoginname
+                | GroupGid
+                | GroupName
+                | ContainerId
+                | ContainerName
+                | ContainerImage
+                | ContainerImageRepository
+                | ContainerType
+                | ContainerPrivileged
+                | ContainerStartTs
+        )
+    }
+
     /// Whether this is `proc.aname`-style without a level: the filter matches
     /// if any ancestor matches.
     pub fn is_any_ancestor(&self) -> bool {

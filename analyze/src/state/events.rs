@@ -8,7 +8,7 @@ use scry_format::{EventView, FdKind, SockAddr};
 
 use super::dispatch::{Action, Args, Cloexec, IdCall, Slot, exec};
 use super::text;
-use super::{Deferred, FdEntry, O_CLOEXEC, Orphan, ProcEntry, State, UNKNOWN_ID};
+use super::{Deferred, FdEntry, Memo, O_CLOEXEC, Orphan, ProcEntry, State, UNKNOWN_ID};
 
 const AT_FDCWD: i64 = -100;
 const EINPROGRESS: i64 = 115;
@@ -626,6 +626,7 @@ impl State {
             fds,
             fds_of: if shares_fds { table } else { 0 },
             sharers: Vec::new(),
+            memo: Memo::default(),
             tids: Vec::new(),
             has_children: false,
         };

@@ -24,6 +24,7 @@ mod events;
 mod fds;
 mod text;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -315,6 +316,47 @@ impl<'a> ProcessRef<'a> {
     pub fn fd(self, fd: i64) -> Option<&'a FdEntry> {
         self.fds.get(&fd).map(|entry| &**entry)
     }
+
+    /// What filters remember of the process as it is now.
+    pub(crate) fn memo(self) -> &'a Memo {
+        &self.entry.memo
+    }
+}
+
+/// One word that a filter may keep in a process: the results of its tests
+/// that read nothing but the process (`proc.cmdline contains x`,
+/// `user.name=root`), so that the events after the first one of the
+/// process are not tested again. What the word means is the filter's
+/// business; the state only wipes it whenever the process changes, which
+/// is what makes it safe to trust.
+///
+/// Atomic because processes are shared between copies of a state on other
+/// threads; a word written by two threads at once loses one of them, and
+/// the tests are then done again.
+#[derive(Debug, Default)]
+pub(crate) struct Memo(AtomicU64);
+
+impl Memo {
+    /// The word, 0 when nothing is remembered.
+    #[inline]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, word: u64) {
+        self.0.store(word, Ordering::Relaxed);
+    }
+
+    fn forget(&mut self) {
+        *self.0.get_mut() = 0;
+    }
+}
+
+impl Clone for Memo {
+    fn clone(&self) -> Self {
+        Memo(AtomicU64::new(self.get()))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -328,6 +370,9 @@ struct ProcEntry {
     fds_of: u32,
     /// The processes that use its fd table.
     sharers: Vec<u32>,
+    /// What filters remember of it; wiped by every change
+    /// ([`Processes::get_mut`]).
+    memo: Memo,
     /// Its known threads, so that reaping it needs no scan.
     tids: Vec<u32>,
     /// Whether any process was ever given it as parent: only then can its
@@ -441,12 +486,21 @@ impl Processes {
         self.0.get(pid).map(|entry| &**entry)
     }
 
+    /// The process, to change: what filters remember of it is forgotten.
     fn get_mut(&mut self, pid: &u32) -> Option<&mut ProcEntry> {
-        self.0.get_mut(pid).map(Arc::make_mut)
+        self.0.get_mut(pid).map(changing)
+    }
+
+    /// The fd table of the process, to change: what filters remember of
+    /// the process stays, as they remember nothing of its fds.
+    fn fds_mut(&mut self, pid: &u32) -> Option<&mut FdTable> {
+        self.0
+            .get_mut(pid)
+            .map(|entry| &mut Arc::make_mut(entry).fds)
     }
 
     fn get_or_insert_with(&mut self, pid: u32, new: impl FnOnce() -> ProcEntry) -> &mut ProcEntry {
-        Arc::make_mut(self.0.entry(pid).or_insert_with(|| Arc::new(new())))
+        changing(self.0.entry(pid).or_insert_with(|| Arc::new(new())))
     }
 
     fn insert(&mut self, pid: u32, entry: ProcEntry) {
@@ -468,6 +522,14 @@ impl Processes {
     fn values(&self) -> impl Iterator<Item = &ProcEntry> {
         self.0.values().map(|entry| &**entry)
     }
+}
+
+/// A process about to change, made its own (not shared with copies of the
+/// state) and with nothing remembered of it.
+fn changing(entry: &mut Arc<ProcEntry>) -> &mut ProcEntry {
+    let entry = Arc::make_mut(entry);
+    entry.memo.forget();
+    entry
 }
 
 /// The reconstructed state of the traced machine.
@@ -696,7 +758,7 @@ impl State {
     /// The fd table process `tgid` uses, to change.
     fn table_mut(&mut self, tgid: u32) -> Option<&mut FdTable> {
         let owner = self.table_of(tgid);
-        self.processes.get_mut(&owner).map(|p| &mut p.fds)
+        self.processes.fds_mut(&owner)
     }
 
     /// Process `tgid` gets an fd table of its own, as `unshare(CLONE_FILES)`
