@@ -713,19 +713,37 @@ fn walk_params(
     payload: &[u8],
     start: usize,
     counts: &[u16],
-    param_bounds: &mut Vec<u32>,
-    blob_bounds: &mut Vec<u32>,
+    bounds: &mut ParamBounds,
 ) -> WireResult<u64> {
     const END: Malformed = Malformed("parameters run past the payload");
+    let ParamBounds {
+        params: param_bounds,
+        blobs: blob_bounds,
+        small_firsts,
+        ..
+    } = bounds;
     // The payload is at most 4 GiB (checked by the caller), so offsets fit.
     param_bounds.clear();
     param_bounds.resize(counts.len() + 1, 0);
     param_bounds[0] = start as u32;
     blob_bounds.clear();
     blob_bounds.resize(counts.len() + 1, 0);
+    small_firsts.clear();
+    small_firsts.resize(counts.len(), NO_SMALL_FIRST);
     let mut at = start;
     let mut blob = 0u64;
-    for (event, &count) in counts.iter().enumerate() {
+    let ends = param_bounds[1..].iter_mut().zip(&mut blob_bounds[1..]);
+    for ((&count, small_first), (param_end, blob_end)) in
+        counts.iter().zip(small_firsts.iter_mut()).zip(ends)
+    {
+        if count > 0
+            && let Some(&[tag, byte]) = payload.get(at..at + 2)
+            && (tag == tag::FD || tag == tag::INT)
+            && byte < 0x80
+        {
+            // A one-byte zigzag varint: -64..=63.
+            *small_first = crate::wire::unzigzag(u64::from(byte)) as i8;
+        }
         for _ in 0..count {
             let tag = *payload.get(at).ok_or(END)?;
             match tag {
@@ -747,8 +765,8 @@ fn walk_params(
                 }
             }
         }
-        param_bounds[event + 1] = at as u32;
-        blob_bounds[event + 1] = blob as u32;
+        *param_end = at as u32;
+        *blob_end = blob as u32;
     }
     if at != payload.len() {
         return Err(Malformed("parameters longer than their events"));
@@ -842,6 +860,10 @@ fn decode_column<T: Copy + Default>(
     Ok(())
 }
 
+/// In [`ParamBounds::small_firsts`], an event whose first parameter is not
+/// a one-byte fd or integer (which are -64..=63).
+const NO_SMALL_FIRST: i8 = i8::MIN;
+
 /// Where each event's parameters and buffer bytes lie in a chunk.
 #[derive(Debug, Default)]
 struct ParamBounds {
@@ -849,6 +871,10 @@ struct ParamBounds {
     params: Vec<u32>,
     /// Start of each event's buffer bytes in the blob, plus the end.
     blobs: Vec<u32>,
+    /// Each event's first parameter when it is an fd or an integer of one
+    /// varint byte (the fd of most calls, which every fd field looks up),
+    /// [`NO_SMALL_FIRST`] otherwise.
+    small_firsts: Vec<i8>,
     /// Why a packed payload's parameters could not be walked; every event
     /// then reads as having none, and [`DecodedChunk::validate`] reports it.
     damage: Option<&'static str>,
@@ -1238,21 +1264,17 @@ impl DecodedChunk {
             std::mem::take(&mut *self.spare_bounds.lock().unwrap_or_else(|e| e.into_inner()));
         let walked = if self.split {
             self.load_params_frame(&mut bounds).and_then(|start| {
-                walk_params(
-                    &bounds.frame,
-                    start,
-                    &self.headers.param_count,
-                    &mut bounds.params,
-                    &mut bounds.blobs,
-                )
+                let frame = std::mem::take(&mut bounds.frame);
+                let walked = walk_params(&frame, start, &self.headers.param_count, &mut bounds);
+                bounds.frame = frame;
+                walked
             })
         } else {
             walk_params(
                 &self.payload,
                 self.params_start,
                 &self.headers.param_count,
-                &mut bounds.params,
-                &mut bounds.blobs,
+                &mut bounds,
             )
         };
         bounds.damage = match walked {
@@ -1267,6 +1289,8 @@ impl DecodedChunk {
                 .resize(self.len() + 1, self.params_start as u32);
             bounds.blobs.clear();
             bounds.blobs.resize(self.len() + 1, 0);
+            bounds.small_firsts.clear();
+            bounds.small_firsts.resize(self.len(), NO_SMALL_FIRST);
         }
         bounds
     }
@@ -1526,15 +1550,13 @@ impl<'a> EventView<'a> {
     /// lookups every fd field makes, which skips building a [`ValueRef`].
     #[inline]
     pub fn param_int(&self, index: usize) -> Option<i64> {
-        // The first parameter (the fd of most calls) in one byte: no cursor,
-        // no skipping, no call.
+        // The first parameter (the fd of most calls) in one byte, as the
+        // walk found it: no cursor, no skipping, no call.
         if index == 0
-            && self.param_count() > 0
-            && let [tag, first, ..] = self.chunk.param_bytes(self.index)
-            && (*tag == tag::FD || *tag == tag::INT)
-            && *first < 0x80
+            && let Some(&first) = self.chunk.bounds().small_firsts.get(self.index)
+            && first != NO_SMALL_FIRST
         {
-            return Some(crate::wire::unzigzag(u64::from(*first)));
+            return Some(first.into());
         }
         self.param_int_decoded(index)
     }
