@@ -478,49 +478,146 @@ struct Fixed {
 /// copies ([`State::clone`]) until one of them changes it, which then
 /// changes a copy of its own: copying a state costs a reference count per
 /// process, not a copy of every fd table.
-#[derive(Debug, Clone, Default)]
-struct Processes(FxHashMap<u32, Arc<ProcEntry>>);
+///
+/// Processes sit in slots that do not move while they live, found by pid
+/// through a hash map, and for the pids of the latest events through a
+/// small table of slots filled as events are replayed ([`Processes::note`]):
+/// every field of an event's process looks it up, and most events belong
+/// to a few busy processes.
+#[derive(Debug, Clone)]
+struct Processes {
+    slot_of: FxHashMap<u32, u32>,
+    slots: Vec<Option<(u32, Arc<ProcEntry>)>>,
+    free: Vec<u32>,
+    /// (pid, slot) of pids lately noted, one entry per pid modulo
+    /// [`RECENT`]; an entry whose process goes is cleared.
+    recent: [(u32, u32); RECENT],
+}
+
+/// Entries of [`Processes::recent`].
+const RECENT: usize = 64;
+/// A [`Processes::recent`] entry that names no slot.
+const NO_SLOT: u32 = u32::MAX;
+
+impl Default for Processes {
+    fn default() -> Self {
+        Processes {
+            slot_of: FxHashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            recent: [(0, NO_SLOT); RECENT],
+        }
+    }
+}
 
 impl Processes {
+    #[inline]
+    fn slot(&self, pid: u32) -> Option<usize> {
+        let (noted, slot) = self.recent[pid as usize % RECENT];
+        if noted == pid && slot != NO_SLOT {
+            return Some(slot as usize);
+        }
+        self.slot_by_hash(pid)
+    }
+
+    // Apart, so that the common case above saves no registers for it.
+    #[inline(never)]
+    fn slot_by_hash(&self, pid: u32) -> Option<usize> {
+        self.slot_of.get(&pid).map(|&slot| slot as usize)
+    }
+
+    /// Makes `pid`'s process quick to find until another pid takes its
+    /// place in the table of recent ones: done when a process is made and
+    /// when a thread is met again after the threads changed, which is
+    /// often enough for the busy ones.
+    #[inline]
+    fn note(&mut self, pid: u32) {
+        let recent = &mut self.recent[pid as usize % RECENT];
+        if recent.0 == pid && recent.1 != NO_SLOT {
+            return;
+        }
+        if let Some(&slot) = self.slot_of.get(&pid) {
+            *recent = (pid, slot);
+        }
+    }
+
+    #[inline]
+    fn entry_mut(&mut self, pid: u32) -> Option<&mut Arc<ProcEntry>> {
+        let slot = self.slot(pid)?;
+        self.slots[slot].as_mut().map(|(_, entry)| entry)
+    }
+
+    #[inline]
     fn get(&self, pid: &u32) -> Option<&ProcEntry> {
-        self.0.get(pid).map(|entry| &**entry)
+        let slot = self.slot(*pid)?;
+        self.slots[slot].as_ref().map(|(_, entry)| &**entry)
     }
 
     /// The process, to change: what filters remember of it is forgotten.
     fn get_mut(&mut self, pid: &u32) -> Option<&mut ProcEntry> {
-        self.0.get_mut(pid).map(changing)
+        self.entry_mut(*pid).map(changing)
     }
 
     /// The fd table of the process, to change: what filters remember of
     /// the process stays, as they remember nothing of its fds.
     fn fds_mut(&mut self, pid: &u32) -> Option<&mut FdTable> {
-        self.0
-            .get_mut(pid)
+        self.entry_mut(*pid)
             .map(|entry| &mut Arc::make_mut(entry).fds)
     }
 
     fn get_or_insert_with(&mut self, pid: u32, new: impl FnOnce() -> ProcEntry) -> &mut ProcEntry {
-        changing(self.0.entry(pid).or_insert_with(|| Arc::new(new())))
+        let slot = self.slot_or_new(pid);
+        changing(
+            &mut self.slots[slot]
+                .get_or_insert_with(|| (pid, Arc::new(new())))
+                .1,
+        )
     }
 
     fn insert(&mut self, pid: u32, entry: ProcEntry) {
-        self.0.insert(pid, Arc::new(entry));
+        let slot = self.slot_or_new(pid);
+        self.slots[slot] = Some((pid, Arc::new(entry)));
+    }
+
+    /// The slot of `pid`, a free one given to it when it has none.
+    fn slot_or_new(&mut self, pid: u32) -> usize {
+        if let Some(slot) = self.slot(pid) {
+            return slot;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            // Each process takes hundreds of bytes: memory runs out long
+            // before four billion of them.
+            u32::try_from(self.slots.len() - 1).expect("fewer than 4 billion processes")
+        });
+        self.slot_of.insert(pid, slot);
+        self.recent[pid as usize % RECENT] = (pid, slot);
+        slot as usize
     }
 
     fn remove(&mut self, pid: &u32) -> Option<Arc<ProcEntry>> {
-        self.0.remove(pid)
+        let slot = self.slot_of.remove(pid)?;
+        let recent = &mut self.recent[*pid as usize % RECENT];
+        if recent.0 == *pid {
+            *recent = (0, NO_SLOT);
+        }
+        self.free.push(slot);
+        self.slots[slot as usize].take().map(|(_, entry)| entry)
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.slot_of.len()
     }
 
     fn iter(&self) -> impl Iterator<Item = (&u32, &ProcEntry)> {
-        self.0.iter().map(|(pid, entry)| (pid, &**entry))
+        self.slots
+            .iter()
+            .flatten()
+            .map(|(pid, entry)| (pid, &**entry))
     }
 
     fn values(&self) -> impl Iterator<Item = &ProcEntry> {
-        self.0.values().map(|entry| &**entry)
+        self.iter().map(|(_, entry)| entry)
     }
 }
 
@@ -735,9 +832,16 @@ impl State {
         let entry = self.processes.get(&tgid)?;
         let fds = match entry.fds_of {
             0 => &entry.fds,
-            owner => self.processes.get(&owner).map_or(&entry.fds, |o| &o.fds),
+            owner => self.shared_table(owner, entry),
         };
         Some(ProcessRef { entry, fds })
+    }
+
+    /// The table a process created with `CLONE_FILES` shares with `owner`;
+    /// apart from [`State::process_ref`], whose common case it would slow.
+    #[inline(never)]
+    fn shared_table<'a>(&'a self, owner: u32, entry: &'a ProcEntry) -> &'a FdTable {
+        self.processes.get(&owner).map_or(&entry.fds, |o| &o.fds)
     }
 
     /// The fd table entry of process `tgid` (threads share their process'
@@ -919,9 +1023,16 @@ impl State {
     #[inline]
     fn ensure_thread(&mut self, tid: u32, tgid: u32) {
         let slot = tid as usize % SEEN;
-        if self.seen[slot] == (tid, tgid, self.thread_generation) {
-            return;
+        if self.seen[slot] != (tid, tgid, self.thread_generation) {
+            self.meet_thread(slot, tid, tgid);
         }
+    }
+
+    /// [`State::ensure_thread`] for a thread not in `seen`, apart so that
+    /// the common case stays small enough to inline.
+    #[inline(never)]
+    fn meet_thread(&mut self, slot: usize, tid: u32, tgid: u32) {
+        self.processes.note(tgid);
         if self.threads.get(&tid).is_none_or(|t| t.tgid != tgid) {
             self.add_thread(tid, tgid, None);
         }
