@@ -1217,3 +1217,53 @@ fn fd_from_snapshot(info: &FdInfo, listening: &FxHashSet<std::net::SocketAddr>) 
         cloexec: u64::from(info.flags) & O_CLOEXEC != 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(pid: u32, comm: &str) -> ProcEntry {
+        let mut entry = ProcEntry::unknown(pid);
+        entry.info.comm = comm.as_bytes().to_vec();
+        entry
+    }
+
+    fn comm(processes: &Processes, pid: u32) -> Option<String> {
+        let entry = processes.get(&pid)?;
+        Some(String::from_utf8_lossy(&entry.info.comm).into_owned())
+    }
+
+    /// Pids that share an entry of the recent table, noted in turn, and
+    /// slots freed and taken again: each pid still finds its own process.
+    #[test]
+    fn processes_are_found_through_recent_pids_and_reused_slots() {
+        let mut processes = Processes::default();
+        let pids = [7, 7 + RECENT as u32, 7 + 2 * RECENT as u32, 9];
+        for pid in pids {
+            processes.insert(pid, named(pid, &format!("p{pid}")));
+        }
+        for round in 0..3 {
+            for pid in pids {
+                if round > 0 {
+                    processes.note(pid);
+                }
+                assert_eq!(comm(&processes, pid), Some(format!("p{pid}")));
+            }
+        }
+        let gone = processes.remove(&pids[1]).map(|e| e.info.pid);
+        assert_eq!(gone, Some(pids[1]));
+        assert_eq!(comm(&processes, pids[1]), None);
+        // The freed slot goes to a new process; the old pid stays unknown.
+        processes.insert(200, named(200, "new"));
+        processes.note(pids[1]);
+        assert_eq!(comm(&processes, pids[1]), None);
+        assert_eq!(comm(&processes, 200), Some("new".to_owned()));
+        processes.get_or_insert_with(pids[1], || named(pids[1], "again"));
+        assert_eq!(comm(&processes, pids[1]), Some("again".to_owned()));
+        assert_eq!(comm(&processes, pids[2]), Some(format!("p{}", pids[2])));
+        assert_eq!(processes.len(), 5);
+        let mut listed: Vec<u32> = processes.iter().map(|(&pid, _)| pid).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, vec![7, 9, 71, 135, 200]);
+    }
+}
