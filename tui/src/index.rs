@@ -10,7 +10,8 @@
 
 use rustc_hash::FxHashMap;
 
-use scry_analyze::fields::{Ctx, Field};
+use scry_analyze::Value;
+use scry_analyze::fields::{Ctx, Field, typechar};
 use scry_analyze::reports::users::UserCommands;
 use scry_format::ValueRef;
 
@@ -281,8 +282,6 @@ pub struct IndexFields {
     pub(crate) ppid: Field,
     pub(crate) user: Field,
     pub(crate) container: Field,
-    pub(crate) fd_name: Field,
-    pub(crate) fd_kind: Field,
     pub(crate) path: Field,
     pub(crate) commands: UserCommands,
 }
@@ -305,7 +304,27 @@ pub struct IndexBuilder {
     /// Per type id of the current file: exec, spawn, connect.
     type_class: Vec<u8>,
     scratch: Vec<u8>,
+    /// The latest events, moved into the columns [`ROWS`] at a time:
+    /// one write of a row per event rather than one push per column.
+    rows: Vec<Row>,
 }
+
+/// One event's entries in the columns of [`EventIndex`].
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    ts: u64,
+    num: u64,
+    ret: i64,
+    latency: u64,
+    tid: u32,
+    proc: u32,
+    obj: u32,
+    etype: u16,
+    class: u8,
+}
+
+/// Rows held before they are moved into the columns.
+const ROWS: usize = 1024;
 
 fn intern<K: std::hash::Hash + Eq + Clone>(
     map: &mut FxHashMap<K, u32>,
@@ -331,7 +350,8 @@ impl IndexBuilder {
     /// Processes are looked up afresh: pids of another file are another
     /// machine's or another time's.
     pub fn start_file(&mut self, type_names: &[Option<&str>]) {
-        self.index.parts.push(self.index.len());
+        let start = self.len();
+        self.index.parts.push(start);
         self.by_tgid.clear();
         self.type_map.clear();
         self.type_class.clear();
@@ -369,6 +389,7 @@ impl IndexBuilder {
         index.latency.reserve_exact(events);
         index.obj.reserve_exact(events);
         index.class.reserve_exact(events);
+        self.rows.reserve_exact(ROWS.min(events));
     }
 
     /// Records drop counters of the current file.
@@ -421,7 +442,7 @@ impl IndexBuilder {
         }
         if let Some(command) = fields.commands.command(ctx) {
             self.index.commands.push(UserCommand {
-                ordinal: u32::try_from(self.index.len()).unwrap_or(u32::MAX),
+                ordinal: u32::try_from(self.len()).unwrap_or(u32::MAX),
                 user: command.user,
                 pid: command.pid,
                 shell: command.shell,
@@ -429,16 +450,40 @@ impl IndexBuilder {
                 text: command.text,
             });
         }
-        let index = &mut self.index;
-        index.ts.push(event.ts());
-        index.num.push(event.num());
-        index.tid.push(event.tid());
-        index.proc.push(proc);
-        index.etype.push(etype);
-        index.ret.push(ret);
-        index.latency.push(event.latency());
-        index.obj.push(obj);
-        index.class.push(bits);
+        self.rows.push(Row {
+            ts: event.ts(),
+            num: event.num(),
+            ret,
+            latency: event.latency(),
+            tid: event.tid(),
+            proc,
+            obj,
+            etype,
+            class: bits,
+        });
+        if self.rows.len() >= ROWS {
+            self.flush();
+        }
+    }
+
+    /// Events added so far.
+    fn len(&self) -> usize {
+        self.index.len() + self.rows.len()
+    }
+
+    /// Moves the rows held into the columns, column by column.
+    fn flush(&mut self) {
+        let (index, rows) = (&mut self.index, &self.rows);
+        index.ts.extend(rows.iter().map(|r| r.ts));
+        index.num.extend(rows.iter().map(|r| r.num));
+        index.tid.extend(rows.iter().map(|r| r.tid));
+        index.proc.extend(rows.iter().map(|r| r.proc));
+        index.etype.extend(rows.iter().map(|r| r.etype));
+        index.ret.extend(rows.iter().map(|r| r.ret));
+        index.latency.extend(rows.iter().map(|r| r.latency));
+        index.obj.extend(rows.iter().map(|r| r.obj));
+        index.class.extend(rows.iter().map(|r| r.class));
+        self.rows.clear();
     }
 
     fn proc_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields, refresh: bool) -> u32 {
@@ -496,22 +541,21 @@ impl IndexBuilder {
         if info.fd_param.is_none() && !info.returns_fd && info.path_param.is_none() {
             return NO_OBJECT;
         }
-        let (kind, name) = match fields.fd_name.extract(ctx) {
-            Some(name) => {
-                let kind = fields
-                    .fd_kind
-                    .extract(ctx)
-                    .and_then(|k| k.as_bytes().and_then(|b| b.first().copied()))
-                    .unwrap_or(b'o');
-                (kind, name)
+        // The fd's name and kind letter (`fd.name`, `fd.typechar`) from
+        // one lookup; else the path the call names (`fs.path.name`).
+        let path;
+        let (kind, name): (u8, &[u8]) = match ctx.fd() {
+            Some(fd) => {
+                let kind = typechar(fd.kind).as_bytes().first().copied();
+                (kind.unwrap_or(b'o'), &fd.name)
             }
-            None => match fields.path.extract(ctx) {
-                Some(path) => (b'f', path),
-                None => return NO_OBJECT,
-            },
-        };
-        let Some(name) = name.as_bytes() else {
-            return NO_OBJECT;
+            None => {
+                path = fields.path.extract(ctx);
+                match path.as_ref().and_then(Value::as_bytes) {
+                    Some(path) => (b'f', path),
+                    None => return NO_OBJECT,
+                }
+            }
         };
         if name.is_empty() {
             return NO_OBJECT;
@@ -553,6 +597,7 @@ impl IndexBuilder {
 
     /// The finished index.
     pub fn finish(mut self) -> EventIndex {
+        self.flush();
         let index = &mut self.index;
         index.ts.shrink_to_fit();
         index.num.shrink_to_fit();
@@ -563,8 +608,17 @@ impl IndexBuilder {
         index.latency.shrink_to_fit();
         index.obj.shrink_to_fit();
         index.class.shrink_to_fit();
-        index.by_proc = Postings::build(&index.proc, index.procs.len());
-        index.by_object = Postings::build(&index.obj, index.objects.len());
+        // The two postings are independent: built side by side.
+        let (by_proc, by_object) = std::thread::scope(|scope| {
+            let by_object = scope.spawn(|| Postings::build(&index.obj, index.objects.len()));
+            let by_proc = Postings::build(&index.proc, index.procs.len());
+            let by_object = by_object
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (by_proc, by_object)
+        });
+        index.by_proc = by_proc;
+        index.by_object = by_object;
         index.range = index
             .ts
             .iter()

@@ -92,19 +92,38 @@ impl Overview {
     /// Sums up the events of `sel` over `span`.
     pub fn compute(index: &EventIndex, sel: &Selection<'_>, span: (u64, u64)) -> Overview {
         let (from, to) = span;
-        let width = (to.saturating_sub(from) as u128 + 1).max(1);
-        let bucket = |ts: u64| {
-            ((u128::from(ts.saturating_sub(from)) * BUCKETS as u128 / width) as usize)
-                .min(BUCKETS - 1)
-        };
+        let scale = Scale::new(from, to, BUCKETS);
+        let bucket = |ts: u64| scale.at(ts);
         let host = index.containers.iter().position(|c| c == "host");
-        let parts = sel.fold(Tally::new, |t: &mut Tally, i| {
-            t.add(index, i, bucket(index.ts[i]), host);
-        });
+        // Whether each process entry runs in a container, looked up per
+        // event; `None` when none does, the common case.
+        let inside: Vec<bool> = index
+            .procs
+            .iter()
+            .map(|p| host.is_none_or(|h| p.container as usize != h))
+            .collect();
+        let inside = inside.contains(&true).then_some(&inside[..]);
+        let procs = index.procs.len();
+        let parts = sel.fold(
+            || Tally::new(procs),
+            |t: &mut Tally, i| {
+                t.add(index, i, bucket(index.ts[i]), inside);
+            },
+        );
         let mut parts = parts.into_iter();
-        let mut tally = parts.next().unwrap_or_else(Tally::new);
+        let mut tally = parts.next().unwrap_or_else(|| Tally::new(procs));
         for part in parts {
             tally.merge(part);
+        }
+        // Processes, containers and users are told from the process
+        // entries seen, once, rather than per event.
+        let mut pids = FxHashSet::default();
+        let mut containers = FxHashSet::default();
+        let mut users = FxHashSet::default();
+        for (proc, _) in index.procs.iter().zip(&tally.seen).filter(|(_, s)| **s) {
+            pids.insert(proc.pid);
+            containers.insert(proc.container);
+            users.insert(proc.user);
         }
         let Tally {
             mut series,
@@ -119,9 +138,6 @@ impl Overview {
             net_in,
             net_out,
             contained,
-            pids,
-            containers,
-            users,
             error_kinds,
             ..
         } = tally;
@@ -215,15 +231,14 @@ struct Tally {
     net_in: u64,
     net_out: u64,
     contained: u64,
-    pids: FxHashSet<u32>,
-    containers: FxHashSet<u32>,
-    users: FxHashSet<u32>,
+    /// Per process entry, whether some event counted is its.
+    seen: Vec<bool>,
     error_kinds: FxHashMap<i64, u64>,
-    last_proc: u32,
 }
 
 impl Tally {
-    fn new() -> Self {
+    /// Nothing counted, for an index of `procs` process entries.
+    fn new(procs: usize) -> Self {
         Tally {
             series: vec![vec![0; BUCKETS]; TILES.len()],
             events: 0,
@@ -237,26 +252,21 @@ impl Tally {
             net_in: 0,
             net_out: 0,
             contained: 0,
-            pids: FxHashSet::default(),
-            containers: FxHashSet::default(),
-            users: FxHashSet::default(),
+            seen: vec![false; procs],
             error_kinds: FxHashMap::default(),
-            last_proc: u32::MAX,
         }
     }
 
-    /// Counts event `i`, in sparkline bucket `b`.
-    fn add(&mut self, index: &EventIndex, i: usize, b: usize, host: Option<usize>) {
+    /// Counts event `i`, in sparkline bucket `b`; `inside` tells, per
+    /// process entry, whether it runs in a container (`None`: none does).
+    #[inline]
+    fn add(&mut self, index: &EventIndex, i: usize, b: usize, inside: Option<&[bool]>) {
         let bits = index.class[i];
         self.events += 1;
         self.series[0][b] += 1;
-        let proc_id = index.proc[i];
-        let proc = &index.procs[proc_id as usize];
-        if proc_id != self.last_proc {
-            self.last_proc = proc_id;
-            self.pids.insert(proc.pid);
-            self.containers.insert(proc.container);
-            self.users.insert(proc.user);
+        let proc_id = index.proc[i] as usize;
+        if let Some(seen) = self.seen.get_mut(proc_id) {
+            *seen = true;
         }
         if bits & class::SPAWN != 0 {
             self.spawns += 1;
@@ -269,18 +279,20 @@ impl Tally {
             self.opens += 1;
             self.series[2][b] += 1;
         }
-        let moved = index.io_bytes(i);
-        if bits & class::NET != 0 {
-            if bits & class::READ != 0 {
-                self.net_in += moved;
+        if bits & (class::READ | class::WRITE) != 0 {
+            let moved = index.io_bytes(i);
+            if bits & class::NET != 0 {
+                if bits & class::READ != 0 {
+                    self.net_in += moved;
+                } else {
+                    self.net_out += moved;
+                }
+                self.series[3][b] += moved;
+            } else if bits & class::READ != 0 {
+                self.file_read += moved;
             } else {
-                self.net_out += moved;
+                self.file_write += moved;
             }
-            self.series[3][b] += moved;
-        } else if bits & class::READ != 0 {
-            self.file_read += moved;
-        } else if bits & class::WRITE != 0 {
-            self.file_write += moved;
         }
         if bits & class::CONNECT != 0 {
             self.conns += 1;
@@ -290,7 +302,7 @@ impl Tally {
             self.series[4][b] += 1;
             *self.error_kinds.entry(index.ret[i]).or_default() += 1;
         }
-        if host.is_none_or(|h| proc.container as usize != h) {
+        if inside.is_some_and(|inside| inside.get(proc_id).copied().unwrap_or(true)) {
             self.contained += 1;
             self.series[5][b] += 1;
         }
@@ -314,12 +326,46 @@ impl Tally {
         self.net_in += other.net_in;
         self.net_out += other.net_out;
         self.contained += other.contained;
-        self.pids.extend(other.pids);
-        self.containers.extend(other.containers);
-        self.users.extend(other.users);
+        for (mine, theirs) in self.seen.iter_mut().zip(&other.seen) {
+            *mine |= theirs;
+        }
         for (ret, n) in other.error_kinds {
             *self.error_kinds.entry(ret).or_default() += n;
         }
+    }
+}
+
+/// Timestamps over a span, mapped to equal buckets: bucket
+/// `(ts - first) * count / (last - first + 1)`, computed in 64 bits
+/// whenever that cannot overflow (a 128-bit division is a call, per event).
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    first: u64,
+    width: u128,
+    count: usize,
+}
+
+impl Scale {
+    fn new(first: u64, last: u64, count: usize) -> Self {
+        Scale {
+            first,
+            width: (u128::from(last.saturating_sub(first)) + 1).max(1),
+            count: count.max(1),
+        }
+    }
+
+    /// The bucket of `ts`; those outside the span go to the nearest end.
+    #[inline]
+    fn at(&self, ts: u64) -> usize {
+        let offset = ts.saturating_sub(self.first);
+        let at = match (
+            offset.checked_mul(self.count as u64),
+            u64::try_from(self.width),
+        ) {
+            (Some(scaled), Ok(width)) => (scaled / width) as usize,
+            _ => (u128::from(offset) * self.count as u128 / self.width) as usize,
+        };
+        at.min(self.count - 1)
     }
 }
 
@@ -340,10 +386,9 @@ impl Timeline {
         let Some((first, last)) = index.time_range() else {
             return Timeline::default();
         };
-        let width = u128::from(last - first) + 1;
+        let scale = Scale::new(first, last, steps);
         for &ts in &index.ts {
-            let at = (u128::from(ts - first) * steps as u128 / width) as usize;
-            counts[at.min(steps - 1)] += 1;
+            counts[scale.at(ts)] += 1;
         }
         Timeline {
             counts,

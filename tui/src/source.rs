@@ -296,8 +296,6 @@ fn index_fields<D: AsRef<[u8]>>(file: &File<D>) -> Option<IndexFields> {
         ppid: get("proc.ppid")?,
         user: get("user.name")?,
         container: get("container.id")?,
-        fd_name: get("fd.name")?,
-        fd_kind: get("fd.typechar")?,
         path: get("fs.path.name")?,
         commands: UserCommands::new(&file.trace.header().event_table),
     })
