@@ -445,6 +445,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn buckets_are_those_of_the_128_bit_formula() {
+        let exact = |first: u64, last: u64, count: usize, ts: u64| {
+            let width = u128::from(last - first) + 1;
+            ((u128::from(ts.saturating_sub(first)) * count as u128 / width) as usize).min(count - 1)
+        };
+        let spans = [
+            (0, 0),
+            (1_000, 1_999),
+            (1_764_046_800_000_000_000, 1_764_046_860_000_000_000),
+            // Too wide for 64 bits: the scaled offset overflows them.
+            (0, u64::MAX / 3),
+            (0, u64::MAX),
+        ];
+        for (first, last) in spans {
+            for count in [1, 240, 1000] {
+                let scale = Scale::new(first, last, count);
+                let width = last - first;
+                for ts in [
+                    first,
+                    first + width / 7,
+                    first + width / 2,
+                    last - width / 1000,
+                    last,
+                ] {
+                    assert_eq!(
+                        scale.at(ts),
+                        exact(first, last, count, ts),
+                        "{first} {last} {ts}"
+                    );
+                }
+                assert_eq!(scale.at(first.saturating_sub(1)), 0);
+            }
+        }
+    }
+
+    #[test]
     fn resampling_keeps_totals() {
         let series: Vec<u64> = (0..240).collect();
         for width in [1, 7, 60, 239] {
