@@ -7,11 +7,12 @@
 //! thread, process, type, return value, the object it touched, a few class
 //! bits). Processes, objects (files, sockets…), event types, users and
 //! containers are interned once into small tables the columns point into.
-
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
+//! The thread that replays the trace does only what needs the state as of
+//! each event; the columns are filled on a thread of their own.
 
 use std::hash::Hasher;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
