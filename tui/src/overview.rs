@@ -93,7 +93,6 @@ impl Overview {
     pub fn compute(index: &EventIndex, sel: &Selection<'_>, span: (u64, u64)) -> Overview {
         let (from, to) = span;
         let scale = Scale::new(from, to, BUCKETS);
-        let bucket = |ts: u64| scale.at(ts);
         let host = index.containers.iter().position(|c| c == "host");
         // Whether each process entry runs in a container, looked up per
         // event; `None` when none does, the common case.
@@ -105,13 +104,11 @@ impl Overview {
         let inside = inside.contains(&true).then_some(&inside[..]);
         let procs = index.procs.len();
         let parts = sel.fold(
-            || Tally::new(procs),
-            |t: &mut Tally, i| {
-                t.add(index, i, bucket(index.ts[i]), inside);
-            },
+            || Tally::new(procs, scale),
+            |t: &mut Tally, i| t.add(index, i, inside),
         );
         let mut parts = parts.into_iter();
-        let mut tally = parts.next().unwrap_or_else(|| Tally::new(procs));
+        let mut tally = parts.next().unwrap_or_else(|| Tally::new(procs, scale));
         for part in parts {
             tally.merge(part);
         }
@@ -146,7 +143,7 @@ impl Overview {
         for command in &index.commands {
             let at = command.ordinal as usize;
             if sel.contains(at) {
-                series[6][bucket(index.ts[at])] += 1;
+                series[6][scale.at(index.ts[at])] += 1;
             }
         }
         let mut drops_total = 0;
@@ -156,7 +153,7 @@ impl Overview {
             previous = Some(cumulative);
             if ts >= from && ts <= to {
                 drops_total += lost;
-                series[7][bucket(ts)] += lost;
+                series[7][scale.at(ts)] += lost;
             }
         }
         let seconds = (to.saturating_sub(from)) as f64 / 1e9;
@@ -234,11 +231,14 @@ struct Tally {
     /// Per process entry, whether some event counted is its.
     seen: Vec<bool>,
     error_kinds: FxHashMap<i64, u64>,
+    /// The sparkline bucket of the latest event.
+    bucket: Cursor,
 }
 
 impl Tally {
-    /// Nothing counted, for an index of `procs` process entries.
-    fn new(procs: usize) -> Self {
+    /// Nothing counted, for an index of `procs` process entries and
+    /// sparklines over `scale`.
+    fn new(procs: usize, scale: Scale) -> Self {
         Tally {
             series: vec![vec![0; BUCKETS]; TILES.len()],
             events: 0,
@@ -254,13 +254,15 @@ impl Tally {
             contained: 0,
             seen: vec![false; procs],
             error_kinds: FxHashMap::default(),
+            bucket: Cursor::new(scale),
         }
     }
 
-    /// Counts event `i`, in sparkline bucket `b`; `inside` tells, per
-    /// process entry, whether it runs in a container (`None`: none does).
+    /// Counts event `i`; `inside` tells, per process entry, whether it
+    /// runs in a container (`None`: none does).
     #[inline]
-    fn add(&mut self, index: &EventIndex, i: usize, b: usize, inside: Option<&[bool]>) {
+    fn add(&mut self, index: &EventIndex, i: usize, inside: Option<&[bool]>) {
+        let b = self.bucket.at(index.ts[i]);
         let bits = index.class[i];
         self.events += 1;
         self.series[0][b] += 1;
@@ -367,6 +369,48 @@ impl Scale {
         };
         at.min(self.count - 1)
     }
+
+    /// The timestamps of the span that fall in `bucket`: `[from, until)`,
+    /// or a part of it when its ends do not fit in 64 bits.
+    fn bounds(&self, bucket: usize) -> (u64, u64) {
+        let count = self.count as u128;
+        let start = |b: usize| {
+            let offset = (b as u128 * self.width).div_ceil(count);
+            u64::try_from(u128::from(self.first) + offset).unwrap_or(u64::MAX)
+        };
+        (start(bucket), start(bucket + 1))
+    }
+}
+
+/// [`Scale::at`] for timestamps that mostly come in order: the bucket of
+/// the previous one, and its bounds, answer most without a division.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    scale: Scale,
+    bucket: usize,
+    from: u64,
+    until: u64,
+}
+
+impl Cursor {
+    fn new(scale: Scale) -> Self {
+        Cursor {
+            scale,
+            bucket: 0,
+            from: 1,
+            until: 0,
+        }
+    }
+
+    /// `Scale::at(ts)`.
+    #[inline]
+    fn at(&mut self, ts: u64) -> usize {
+        if ts < self.from || ts >= self.until {
+            self.bucket = self.scale.at(ts);
+            (self.from, self.until) = self.scale.bounds(self.bucket);
+        }
+        self.bucket
+    }
 }
 
 /// Events over the whole capture, in [`TIMELINE_STEPS`] buckets.
@@ -386,9 +430,9 @@ impl Timeline {
         let Some((first, last)) = index.time_range() else {
             return Timeline::default();
         };
-        let scale = Scale::new(first, last, steps);
+        let mut cursor = Cursor::new(Scale::new(first, last, steps));
         for &ts in &index.ts {
-            counts[scale.at(ts)] += 1;
+            counts[cursor.at(ts)] += 1;
         }
         Timeline {
             counts,
@@ -476,6 +520,35 @@ mod tests {
                     );
                 }
                 assert_eq!(scale.at(first.saturating_sub(1)), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_finds_the_buckets_of_its_scale() {
+        let spans = [
+            (0, 0),
+            (1_000, 1_006),
+            (1_764_046_800_000_000_000, 1_764_046_800_000_999_999),
+            (5, u64::MAX / 3),
+            (0, u64::MAX),
+        ];
+        for (first, last) in spans {
+            for count in [1, 7, 240, 1000] {
+                let scale = Scale::new(first, last, count);
+                let mut cursor = Cursor::new(scale);
+                let width = last - first;
+                // In order, with repeats; backwards; out of the span.
+                let mut times: Vec<u64> = (0..=3000u64)
+                    .map(|k| first + (width / 3000).saturating_mul(k) + k % 3)
+                    .map(|ts| ts.min(last))
+                    .collect();
+                times.extend(times.clone().iter().rev());
+                times.extend([first.saturating_sub(1), last, last.saturating_add(1), 0]);
+                times.extend([u64::MAX, first, last / 2 + first / 2]);
+                for ts in times {
+                    assert_eq!(cursor.at(ts), scale.at(ts), "{first} {last} {count} {ts}");
+                }
             }
         }
     }
