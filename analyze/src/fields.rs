@@ -1485,9 +1485,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// What the event's fd is. For a failed open, the file it asked for
-    /// (libsinsp's fd -1: `fd.name`, `fd.typechar`… describe it).
+    /// (libsinsp's fd -1: `fd.name`, `fd.typechar`… describe it). A caller
+    /// that reads several of its fields takes them from here, with one
+    /// lookup and no field dispatch.
     #[inline]
-    pub(crate) fn fd(&self) -> Option<&'a FdEntry> {
+    pub fn fd(&self) -> Option<&'a FdEntry> {
         if let Some(known) = self.fd.get() {
             return known;
         }

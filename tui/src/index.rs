@@ -7,10 +7,17 @@
 //! thread, process, type, return value, the object it touched, a few class
 //! bits). Processes, objects (files, sockets…), event types, users and
 //! containers are interned once into small tables the columns point into.
+//! The thread that replays the trace does only what needs the state as of
+//! each event; the columns are filled on a thread of their own.
 
-use rustc_hash::FxHashMap;
+use std::hash::Hasher;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
-use scry_analyze::fields::{Ctx, Field};
+use rustc_hash::{FxHashMap, FxHasher};
+
+use scry_analyze::Value;
+use scry_analyze::fields::{Ctx, Field, typechar};
 use scry_analyze::reports::users::UserCommands;
 use scry_format::ValueRef;
 
@@ -281,8 +288,6 @@ pub struct IndexFields {
     pub(crate) ppid: Field,
     pub(crate) user: Field,
     pub(crate) container: Field,
-    pub(crate) fd_name: Field,
-    pub(crate) fd_kind: Field,
     pub(crate) path: Field,
     pub(crate) commands: UserCommands,
 }
@@ -293,9 +298,13 @@ pub struct IndexBuilder {
     index: EventIndex,
     /// The current process entry of each tgid.
     by_tgid: FxHashMap<u32, u32>,
+    /// Entries of `by_tgid` looked up lately.
+    recent_procs: RecentProcs,
     procs_by_key: FxHashMap<(u32, String, String), u32>,
     /// Objects by kind letter followed by name.
     objects_by_key: FxHashMap<Vec<u8>, u32>,
+    /// Entries of `objects_by_key` looked up lately.
+    recent_objects: RecentObjects,
     types_by_name: FxHashMap<String, u16>,
     users_by_name: FxHashMap<String, u32>,
     containers_by_id: FxHashMap<String, u32>,
@@ -305,6 +314,214 @@ pub struct IndexBuilder {
     /// Per type id of the current file: exec, spawn, connect.
     type_class: Vec<u8>,
     scratch: Vec<u8>,
+    /// The latest events, moved into the columns [`ROWS`] at a time:
+    /// one write of a row per event rather than one push per column.
+    rows: Vec<Row>,
+    /// Events moved into the columns (or handed to `writer`) so far.
+    written: usize,
+    /// The thread that fills the columns, if any; else this one does.
+    writer: Option<ColumnWriter>,
+}
+
+/// Fills the columns of an index from batches of rows on a thread of its
+/// own. The thread that replays the trace is the one the indexing pass
+/// waits for; filling the columns (about 55 bytes of new memory per event,
+/// each page of it faulted in) is work it can hand over, to a core that
+/// the decoding threads leave partly idle.
+#[derive(Debug)]
+struct ColumnWriter {
+    batches: SyncSender<Vec<Row>>,
+    /// Batches the writer is done with, to be filled again.
+    spare: Receiver<Vec<Row>>,
+    thread: JoinHandle<EventIndex>,
+}
+
+impl ColumnWriter {
+    /// Starts the thread, with room for `events` events; `None` if no
+    /// thread can be started.
+    fn start(events: usize) -> Option<Self> {
+        let (batches, full) = sync_channel::<Vec<Row>>(WRITER_BATCHES);
+        let (done, spare) = sync_channel::<Vec<Row>>(WRITER_BATCHES + 1);
+        let thread = std::thread::Builder::new()
+            .name("scry-index-columns".to_owned())
+            .spawn(move || {
+                let mut columns = EventIndex::default();
+                reserve_columns(&mut columns, events);
+                for mut rows in full {
+                    append_rows(&mut columns, &rows);
+                    rows.clear();
+                    // Full when the builder has enough spares: this one goes.
+                    let _ = done.try_send(rows);
+                }
+                columns
+            })
+            .ok()?;
+        Some(ColumnWriter {
+            batches,
+            spare,
+            thread,
+        })
+    }
+}
+
+/// Batches of rows in flight to the column writer at most.
+const WRITER_BATCHES: usize = 32;
+
+/// One event's entries in the columns of [`EventIndex`].
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    ts: u64,
+    num: u64,
+    ret: i64,
+    latency: u64,
+    tid: u32,
+    proc: u32,
+    obj: u32,
+    etype: u16,
+    class: u8,
+}
+
+/// Small caches in front of the builder's maps. On a big trace the maps
+/// spread over megabytes (their buckets, their keys on the heap, the
+/// tables they point into), and most lookups would miss the processor's
+/// caches; the events of a trace mostly touch what recent events touched,
+/// which these keep in a few hundred kilobytes. Each slot holds its whole
+/// key, so a hit is exact.
+#[derive(Debug)]
+struct RecentObjects {
+    slots: Box<[RecentObject]>,
+}
+
+/// One object looked up lately: its id, kind letter and name.
+#[derive(Debug, Clone, Copy)]
+struct RecentObject {
+    /// [`NO_OBJECT`] for an empty slot.
+    id: u32,
+    kind: u8,
+    len: u8,
+    name: [u8; RECENT_NAME],
+}
+
+/// Longest name kept in [`RecentObjects`] (a slot is 64 bytes); longer
+/// ones are always looked up in the map.
+const RECENT_NAME: usize = 58;
+
+/// Slots of [`RecentObjects`], a power of two.
+const RECENT_OBJECTS: usize = 4096;
+
+impl Default for RecentObjects {
+    fn default() -> Self {
+        let empty = RecentObject {
+            id: NO_OBJECT,
+            kind: 0,
+            len: 0,
+            name: [0; RECENT_NAME],
+        };
+        RecentObjects {
+            slots: vec![empty; RECENT_OBJECTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl RecentObjects {
+    /// The slot of an object of `kind` named `name`.
+    #[inline]
+    fn slot(kind: u8, name: &[u8]) -> usize {
+        let mut hasher = FxHasher::default();
+        hasher.write_u8(kind);
+        hasher.write(name);
+        // The high bits of a multiplicative hash are its best mixed.
+        (hasher.finish() >> (64 - RECENT_OBJECTS.trailing_zeros())) as usize
+    }
+
+    /// The object in `slot` if it is the one of `kind` named `name`.
+    #[inline]
+    fn get(&self, slot: usize, kind: u8, name: &[u8]) -> Option<u32> {
+        let recent = self.slots.get(slot)?;
+        (recent.id != NO_OBJECT
+            && recent.kind == kind
+            && usize::from(recent.len) == name.len()
+            && recent.name.get(..name.len()) == Some(name))
+        .then_some(recent.id)
+    }
+
+    /// Keeps object `id`, of `kind` named `name`, in `slot`.
+    fn put(&mut self, slot: usize, kind: u8, name: &[u8], id: u32) {
+        let (Some(recent), Ok(len)) = (self.slots.get_mut(slot), u8::try_from(name.len())) else {
+            return;
+        };
+        if name.len() <= RECENT_NAME {
+            recent.id = id;
+            recent.kind = kind;
+            recent.len = len;
+            recent.name[..name.len()].copy_from_slice(name);
+        }
+    }
+}
+
+/// The process entries of tgids looked up lately, a slot per tgid modulo
+/// their number: (tgid, entry), `u32::MAX` for an empty slot's entry.
+#[derive(Debug)]
+struct RecentProcs {
+    slots: Box<[(u32, u32)]>,
+}
+
+/// Slots of [`RecentProcs`], a power of two.
+const RECENT_PROCS: usize = 1024;
+
+impl Default for RecentProcs {
+    fn default() -> Self {
+        RecentProcs {
+            slots: vec![(0, u32::MAX); RECENT_PROCS].into_boxed_slice(),
+        }
+    }
+}
+
+impl RecentProcs {
+    #[inline]
+    fn get(&self, tgid: u32) -> Option<u32> {
+        let &(seen, id) = self.slots.get(tgid as usize % RECENT_PROCS)?;
+        (seen == tgid && id != u32::MAX).then_some(id)
+    }
+
+    fn put(&mut self, tgid: u32, id: u32) {
+        if let Some(slot) = self.slots.get_mut(tgid as usize % RECENT_PROCS) {
+            *slot = (tgid, id);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill((0, u32::MAX));
+    }
+}
+
+/// Rows held before they are moved into the columns.
+const ROWS: usize = 512;
+
+/// Makes room for `events` more events in the columns of `index`.
+fn reserve_columns(index: &mut EventIndex, events: usize) {
+    index.ts.reserve_exact(events);
+    index.num.reserve_exact(events);
+    index.tid.reserve_exact(events);
+    index.proc.reserve_exact(events);
+    index.etype.reserve_exact(events);
+    index.ret.reserve_exact(events);
+    index.latency.reserve_exact(events);
+    index.obj.reserve_exact(events);
+    index.class.reserve_exact(events);
+}
+
+/// Adds `rows` to the columns of `index`, column by column.
+fn append_rows(index: &mut EventIndex, rows: &[Row]) {
+    index.ts.extend(rows.iter().map(|r| r.ts));
+    index.num.extend(rows.iter().map(|r| r.num));
+    index.tid.extend(rows.iter().map(|r| r.tid));
+    index.proc.extend(rows.iter().map(|r| r.proc));
+    index.etype.extend(rows.iter().map(|r| r.etype));
+    index.ret.extend(rows.iter().map(|r| r.ret));
+    index.latency.extend(rows.iter().map(|r| r.latency));
+    index.obj.extend(rows.iter().map(|r| r.obj));
+    index.class.extend(rows.iter().map(|r| r.class));
 }
 
 fn intern<K: std::hash::Hash + Eq + Clone>(
@@ -331,8 +548,10 @@ impl IndexBuilder {
     /// Processes are looked up afresh: pids of another file are another
     /// machine's or another time's.
     pub fn start_file(&mut self, type_names: &[Option<&str>]) {
-        self.index.parts.push(self.index.len());
+        let start = self.len();
+        self.index.parts.push(start);
         self.by_tgid.clear();
+        self.recent_procs.clear();
         self.type_map.clear();
         self.type_class.clear();
         for name in type_names {
@@ -357,18 +576,18 @@ impl IndexBuilder {
         }
     }
 
-    /// Makes room for `events` more events, so the columns grow once.
-    pub fn reserve(&mut self, events: usize) {
-        let index = &mut self.index;
-        index.ts.reserve_exact(events);
-        index.num.reserve_exact(events);
-        index.tid.reserve_exact(events);
-        index.proc.reserve_exact(events);
-        index.etype.reserve_exact(events);
-        index.ret.reserve_exact(events);
-        index.latency.reserve_exact(events);
-        index.obj.reserve_exact(events);
-        index.class.reserve_exact(events);
+    /// A builder for about `events` events: the columns grow once, and
+    /// are filled on a thread of their own.
+    pub fn with_capacity(events: usize) -> Self {
+        let mut builder = IndexBuilder {
+            writer: ColumnWriter::start(events),
+            ..IndexBuilder::default()
+        };
+        if builder.writer.is_none() {
+            reserve_columns(&mut builder.index, events);
+        }
+        builder.rows.reserve_exact(ROWS.min(events));
+        builder
     }
 
     /// Records drop counters of the current file.
@@ -415,13 +634,13 @@ impl IndexBuilder {
             bits |= class::ERROR;
         }
         let proc = self.proc_of(ctx, fields, bits & class::EXEC != 0);
-        let obj = self.object_of(ctx, fields);
-        if obj != NO_OBJECT && self.index.objects[obj as usize].is_net() {
+        let (obj, kind) = self.object_of(ctx, fields);
+        if matches!(kind, b'4' | b'6') {
             bits |= class::NET;
         }
         if let Some(command) = fields.commands.command(ctx) {
             self.index.commands.push(UserCommand {
-                ordinal: u32::try_from(self.index.len()).unwrap_or(u32::MAX),
+                ordinal: u32::try_from(self.len()).unwrap_or(u32::MAX),
                 user: command.user,
                 pid: command.pid,
                 shell: command.shell,
@@ -429,22 +648,63 @@ impl IndexBuilder {
                 text: command.text,
             });
         }
-        let index = &mut self.index;
-        index.ts.push(event.ts());
-        index.num.push(event.num());
-        index.tid.push(event.tid());
-        index.proc.push(proc);
-        index.etype.push(etype);
-        index.ret.push(ret);
-        index.latency.push(event.latency());
-        index.obj.push(obj);
-        index.class.push(bits);
+        self.push(Row {
+            ts: event.ts(),
+            num: event.num(),
+            ret,
+            latency: event.latency(),
+            tid: event.tid(),
+            proc,
+            obj,
+            etype,
+            class: bits,
+        });
+    }
+
+    /// Adds one event's row.
+    #[inline]
+    fn push(&mut self, row: Row) {
+        self.rows.push(row);
+        if self.rows.len() >= ROWS {
+            self.flush();
+        }
+    }
+
+    /// Events added so far.
+    fn len(&self) -> usize {
+        self.written + self.rows.len()
+    }
+
+    /// Moves the rows held into the columns, or hands them to the writer.
+    fn flush(&mut self) {
+        self.written += self.rows.len();
+        match &self.writer {
+            Some(writer) => {
+                let spare = writer
+                    .spare
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(ROWS));
+                let rows = std::mem::replace(&mut self.rows, spare);
+                // A writer that is gone has panicked: `finish` says so.
+                let _ = writer.batches.send(rows);
+            }
+            None => {
+                append_rows(&mut self.index, &self.rows);
+                self.rows.clear();
+            }
+        }
     }
 
     fn proc_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields, refresh: bool) -> u32 {
         let tgid = ctx.event.tgid();
-        if !refresh && let Some(&id) = self.by_tgid.get(&tgid) {
-            return id;
+        if !refresh {
+            if let Some(id) = self.recent_procs.get(tgid) {
+                return id;
+            }
+            if let Some(&id) = self.by_tgid.get(&tgid) {
+                self.recent_procs.put(tgid, id);
+                return id;
+            }
         }
         let name = text_of(&fields.proc_name, ctx).unwrap_or_default();
         let cmdline = text_of(&fields.cmdline, ctx).unwrap_or_default();
@@ -487,41 +747,50 @@ impl IndexBuilder {
             }
         };
         self.by_tgid.insert(tgid, id);
+        self.recent_procs.put(tgid, id);
         id
     }
 
-    fn object_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields) -> u32 {
+    /// The object the event touched, and its kind letter ([`NO_OBJECT`]
+    /// and 0 if none).
+    fn object_of(&mut self, ctx: &Ctx<'_>, fields: &IndexFields) -> (u32, u8) {
+        const NONE: (u32, u8) = (NO_OBJECT, 0);
         let info = ctx.info;
         // Most calls of some types touch nothing: no process or fd lookup.
         if info.fd_param.is_none() && !info.returns_fd && info.path_param.is_none() {
-            return NO_OBJECT;
+            return NONE;
         }
-        let (kind, name) = match fields.fd_name.extract(ctx) {
-            Some(name) => {
-                let kind = fields
-                    .fd_kind
-                    .extract(ctx)
-                    .and_then(|k| k.as_bytes().and_then(|b| b.first().copied()))
-                    .unwrap_or(b'o');
-                (kind, name)
+        // The fd's name and kind letter (`fd.name`, `fd.typechar`) from
+        // one lookup; else the path the call names (`fs.path.name`).
+        let path;
+        let (kind, name): (u8, &[u8]) = match ctx.fd() {
+            Some(fd) => {
+                let kind = typechar(fd.kind).as_bytes().first().copied();
+                (kind.unwrap_or(b'o'), &fd.name)
             }
-            None => match fields.path.extract(ctx) {
-                Some(path) => (b'f', path),
-                None => return NO_OBJECT,
-            },
-        };
-        let Some(name) = name.as_bytes() else {
-            return NO_OBJECT;
+            None => {
+                path = fields.path.extract(ctx);
+                match path.as_ref().and_then(Value::as_bytes) {
+                    Some(path) => (b'f', path),
+                    None => return NONE,
+                }
+            }
         };
         if name.is_empty() {
-            return NO_OBJECT;
+            return NONE;
+        }
+        let slot = RecentObjects::slot(kind, name);
+        if let Some(id) = self.recent_objects.get(slot, kind, name) {
+            return (id, kind);
         }
         self.scratch.clear();
         self.scratch.push(kind);
         self.scratch.extend_from_slice(name);
         if let Some(&id) = self.objects_by_key.get(&self.scratch) {
-            return id;
+            self.recent_objects.put(slot, kind, name, id);
+            return (id, kind);
         }
+        let key = name;
         let name = String::from_utf8_lossy(name).into_owned();
         let dir = if matches!(kind, b'f' | b'd') {
             let dir = match name.rfind('/') {
@@ -548,11 +817,32 @@ impl IndexBuilder {
             dir,
         });
         self.objects_by_key.insert(self.scratch.clone(), id);
-        id
+        self.recent_objects.put(slot, kind, key, id);
+        (id, kind)
     }
 
     /// The finished index.
     pub fn finish(mut self) -> EventIndex {
+        self.flush();
+        if let Some(ColumnWriter {
+            batches, thread, ..
+        }) = self.writer.take()
+        {
+            drop(batches);
+            let columns = thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let index = &mut self.index;
+            index.ts = columns.ts;
+            index.num = columns.num;
+            index.tid = columns.tid;
+            index.proc = columns.proc;
+            index.etype = columns.etype;
+            index.ret = columns.ret;
+            index.latency = columns.latency;
+            index.obj = columns.obj;
+            index.class = columns.class;
+        }
         let index = &mut self.index;
         index.ts.shrink_to_fit();
         index.num.shrink_to_fit();
@@ -563,8 +853,17 @@ impl IndexBuilder {
         index.latency.shrink_to_fit();
         index.obj.shrink_to_fit();
         index.class.shrink_to_fit();
-        index.by_proc = Postings::build(&index.proc, index.procs.len());
-        index.by_object = Postings::build(&index.obj, index.objects.len());
+        // The two postings are independent: built side by side.
+        let (by_proc, by_object) = std::thread::scope(|scope| {
+            let by_object = scope.spawn(|| Postings::build(&index.obj, index.objects.len()));
+            let by_proc = Postings::build(&index.proc, index.procs.len());
+            let by_object = by_object
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (by_proc, by_object)
+        });
+        index.by_proc = by_proc;
+        index.by_object = by_object;
         index.range = index
             .ts
             .iter()
@@ -653,6 +952,68 @@ mod tests {
         assert_eq!(postings.get(1), &[4]);
         assert_eq!(postings.get(2), &[0, 2, 5]);
         assert!(postings.get(3).is_empty());
+    }
+
+    #[test]
+    fn columns_keep_every_row_in_order_with_or_without_a_writer() {
+        let events = ROWS * 3 + 5;
+        for mut builder in [IndexBuilder::default(), IndexBuilder::with_capacity(events)] {
+            builder.start_file(&[]);
+            for i in 0..events {
+                builder.push(Row {
+                    ts: 1000 + i as u64,
+                    num: i as u64,
+                    ret: -(i as i64),
+                    latency: 1,
+                    tid: i as u32,
+                    proc: 0,
+                    obj: NO_OBJECT,
+                    etype: 0,
+                    class: 0,
+                });
+            }
+            // Ordinals go on from the rows held, not only those moved.
+            builder.start_file(&[]);
+            let index = builder.finish();
+            assert_eq!(index.len(), events);
+            assert_eq!(index.parts, [0, events]);
+            assert!(index.num.iter().enumerate().all(|(i, &n)| n == i as u64));
+            assert!(index.tid.iter().enumerate().all(|(i, &t)| t == i as u32));
+            assert!(index.ret.iter().enumerate().all(|(i, &r)| r == -(i as i64)));
+            assert_eq!(index.time_range(), Some((1000, 1000 + events as u64 - 1)));
+        }
+    }
+
+    #[test]
+    fn recent_objects_hit_only_on_their_whole_key() {
+        let mut recent = RecentObjects::default();
+        let name = b"/etc/passwd";
+        let slot = RecentObjects::slot(b'f', name);
+        assert_eq!(recent.get(slot, b'f', name), None);
+        recent.put(slot, b'f', name, 7);
+        assert_eq!(recent.get(slot, b'f', name), Some(7));
+        // Same slot, another key: a miss, never another object's id.
+        assert_eq!(recent.get(slot, b'd', name), None);
+        assert_eq!(recent.get(slot, b'f', b"/etc/passw"), None);
+        assert_eq!(recent.get(slot, b'f', b"/etc/passwx"), None);
+        // A name too long for a slot is not kept.
+        let long = [b'a'; RECENT_NAME + 1];
+        let slot = RecentObjects::slot(b'f', &long);
+        recent.put(slot, b'f', &long, 9);
+        assert_eq!(recent.get(slot, b'f', &long), None);
+    }
+
+    #[test]
+    fn recent_procs_forget_on_clear_and_tell_tgids_of_a_slot_apart() {
+        let mut recent = RecentProcs::default();
+        recent.put(5, 1);
+        assert_eq!(recent.get(5), Some(1));
+        // Same slot, another tgid.
+        assert_eq!(recent.get(5 + RECENT_PROCS as u32), None);
+        recent.put(5 + RECENT_PROCS as u32, 2);
+        assert_eq!(recent.get(5), None);
+        recent.clear();
+        assert_eq!(recent.get(5 + RECENT_PROCS as u32), None);
     }
 
     #[test]

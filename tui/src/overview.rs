@@ -92,19 +92,35 @@ impl Overview {
     /// Sums up the events of `sel` over `span`.
     pub fn compute(index: &EventIndex, sel: &Selection<'_>, span: (u64, u64)) -> Overview {
         let (from, to) = span;
-        let width = (to.saturating_sub(from) as u128 + 1).max(1);
-        let bucket = |ts: u64| {
-            ((u128::from(ts.saturating_sub(from)) * BUCKETS as u128 / width) as usize)
-                .min(BUCKETS - 1)
-        };
+        let scale = Scale::new(from, to, BUCKETS);
         let host = index.containers.iter().position(|c| c == "host");
-        let parts = sel.fold(Tally::new, |t: &mut Tally, i| {
-            t.add(index, i, bucket(index.ts[i]), host);
-        });
+        // Whether each process entry runs in a container, looked up per
+        // event; `None` when none does, the common case.
+        let inside: Vec<bool> = index
+            .procs
+            .iter()
+            .map(|p| host.is_none_or(|h| p.container as usize != h))
+            .collect();
+        let inside = inside.contains(&true).then_some(&inside[..]);
+        let procs = index.procs.len();
+        let parts = sel.fold(
+            || Tally::new(procs, scale),
+            |t: &mut Tally, i| t.add(index, i, inside),
+        );
         let mut parts = parts.into_iter();
-        let mut tally = parts.next().unwrap_or_else(Tally::new);
+        let mut tally = parts.next().unwrap_or_else(|| Tally::new(procs, scale));
         for part in parts {
             tally.merge(part);
+        }
+        // Processes, containers and users are told from the process
+        // entries seen, once, rather than per event.
+        let mut pids = FxHashSet::default();
+        let mut containers = FxHashSet::default();
+        let mut users = FxHashSet::default();
+        for (proc, _) in index.procs.iter().zip(&tally.seen).filter(|(_, s)| **s) {
+            pids.insert(proc.pid);
+            containers.insert(proc.container);
+            users.insert(proc.user);
         }
         let Tally {
             mut series,
@@ -119,9 +135,6 @@ impl Overview {
             net_in,
             net_out,
             contained,
-            pids,
-            containers,
-            users,
             error_kinds,
             ..
         } = tally;
@@ -130,7 +143,7 @@ impl Overview {
         for command in &index.commands {
             let at = command.ordinal as usize;
             if sel.contains(at) {
-                series[6][bucket(index.ts[at])] += 1;
+                series[6][scale.at(index.ts[at])] += 1;
             }
         }
         let mut drops_total = 0;
@@ -140,7 +153,7 @@ impl Overview {
             previous = Some(cumulative);
             if ts >= from && ts <= to {
                 drops_total += lost;
-                series[7][bucket(ts)] += lost;
+                series[7][scale.at(ts)] += lost;
             }
         }
         let seconds = (to.saturating_sub(from)) as f64 / 1e9;
@@ -215,15 +228,17 @@ struct Tally {
     net_in: u64,
     net_out: u64,
     contained: u64,
-    pids: FxHashSet<u32>,
-    containers: FxHashSet<u32>,
-    users: FxHashSet<u32>,
+    /// Per process entry, whether some event counted is its.
+    seen: Vec<bool>,
     error_kinds: FxHashMap<i64, u64>,
-    last_proc: u32,
+    /// The sparkline bucket of the latest event.
+    bucket: Cursor,
 }
 
 impl Tally {
-    fn new() -> Self {
+    /// Nothing counted, for an index of `procs` process entries and
+    /// sparklines over `scale`.
+    fn new(procs: usize, scale: Scale) -> Self {
         Tally {
             series: vec![vec![0; BUCKETS]; TILES.len()],
             events: 0,
@@ -237,26 +252,23 @@ impl Tally {
             net_in: 0,
             net_out: 0,
             contained: 0,
-            pids: FxHashSet::default(),
-            containers: FxHashSet::default(),
-            users: FxHashSet::default(),
+            seen: vec![false; procs],
             error_kinds: FxHashMap::default(),
-            last_proc: u32::MAX,
+            bucket: Cursor::new(scale),
         }
     }
 
-    /// Counts event `i`, in sparkline bucket `b`.
-    fn add(&mut self, index: &EventIndex, i: usize, b: usize, host: Option<usize>) {
+    /// Counts event `i`; `inside` tells, per process entry, whether it
+    /// runs in a container (`None`: none does).
+    #[inline]
+    fn add(&mut self, index: &EventIndex, i: usize, inside: Option<&[bool]>) {
+        let b = self.bucket.at(index.ts[i]);
         let bits = index.class[i];
         self.events += 1;
         self.series[0][b] += 1;
-        let proc_id = index.proc[i];
-        let proc = &index.procs[proc_id as usize];
-        if proc_id != self.last_proc {
-            self.last_proc = proc_id;
-            self.pids.insert(proc.pid);
-            self.containers.insert(proc.container);
-            self.users.insert(proc.user);
+        let proc_id = index.proc[i] as usize;
+        if let Some(seen) = self.seen.get_mut(proc_id) {
+            *seen = true;
         }
         if bits & class::SPAWN != 0 {
             self.spawns += 1;
@@ -269,18 +281,20 @@ impl Tally {
             self.opens += 1;
             self.series[2][b] += 1;
         }
-        let moved = index.io_bytes(i);
-        if bits & class::NET != 0 {
-            if bits & class::READ != 0 {
-                self.net_in += moved;
+        if bits & (class::READ | class::WRITE) != 0 {
+            let moved = index.io_bytes(i);
+            if bits & class::NET != 0 {
+                if bits & class::READ != 0 {
+                    self.net_in += moved;
+                } else {
+                    self.net_out += moved;
+                }
+                self.series[3][b] += moved;
+            } else if bits & class::READ != 0 {
+                self.file_read += moved;
             } else {
-                self.net_out += moved;
+                self.file_write += moved;
             }
-            self.series[3][b] += moved;
-        } else if bits & class::READ != 0 {
-            self.file_read += moved;
-        } else if bits & class::WRITE != 0 {
-            self.file_write += moved;
         }
         if bits & class::CONNECT != 0 {
             self.conns += 1;
@@ -290,7 +304,7 @@ impl Tally {
             self.series[4][b] += 1;
             *self.error_kinds.entry(index.ret[i]).or_default() += 1;
         }
-        if host.is_none_or(|h| proc.container as usize != h) {
+        if inside.is_some_and(|inside| inside.get(proc_id).copied().unwrap_or(true)) {
             self.contained += 1;
             self.series[5][b] += 1;
         }
@@ -314,12 +328,88 @@ impl Tally {
         self.net_in += other.net_in;
         self.net_out += other.net_out;
         self.contained += other.contained;
-        self.pids.extend(other.pids);
-        self.containers.extend(other.containers);
-        self.users.extend(other.users);
+        for (mine, theirs) in self.seen.iter_mut().zip(&other.seen) {
+            *mine |= theirs;
+        }
         for (ret, n) in other.error_kinds {
             *self.error_kinds.entry(ret).or_default() += n;
         }
+    }
+}
+
+/// Timestamps over a span, mapped to equal buckets: bucket
+/// `(ts - first) * count / (last - first + 1)`, computed in 64 bits
+/// whenever that cannot overflow (a 128-bit division is a call, per event).
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    first: u64,
+    width: u128,
+    count: usize,
+}
+
+impl Scale {
+    fn new(first: u64, last: u64, count: usize) -> Self {
+        Scale {
+            first,
+            width: (u128::from(last.saturating_sub(first)) + 1).max(1),
+            count: count.max(1),
+        }
+    }
+
+    /// The bucket of `ts`; those outside the span go to the nearest end.
+    #[inline]
+    fn at(&self, ts: u64) -> usize {
+        let offset = ts.saturating_sub(self.first);
+        let at = match (
+            offset.checked_mul(self.count as u64),
+            u64::try_from(self.width),
+        ) {
+            (Some(scaled), Ok(width)) => (scaled / width) as usize,
+            _ => (u128::from(offset) * self.count as u128 / self.width) as usize,
+        };
+        at.min(self.count - 1)
+    }
+
+    /// The timestamps of the span that fall in `bucket`: `[from, until)`,
+    /// or a part of it when its ends do not fit in 64 bits.
+    fn bounds(&self, bucket: usize) -> (u64, u64) {
+        let count = self.count as u128;
+        let start = |b: usize| {
+            let offset = (b as u128 * self.width).div_ceil(count);
+            u64::try_from(u128::from(self.first) + offset).unwrap_or(u64::MAX)
+        };
+        (start(bucket), start(bucket + 1))
+    }
+}
+
+/// [`Scale::at`] for timestamps that mostly come in order: the bucket of
+/// the previous one, and its bounds, answer most without a division.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    scale: Scale,
+    bucket: usize,
+    from: u64,
+    until: u64,
+}
+
+impl Cursor {
+    fn new(scale: Scale) -> Self {
+        Cursor {
+            scale,
+            bucket: 0,
+            from: 1,
+            until: 0,
+        }
+    }
+
+    /// `Scale::at(ts)`.
+    #[inline]
+    fn at(&mut self, ts: u64) -> usize {
+        if ts < self.from || ts >= self.until {
+            self.bucket = self.scale.at(ts);
+            (self.from, self.until) = self.scale.bounds(self.bucket);
+        }
+        self.bucket
     }
 }
 
@@ -340,10 +430,9 @@ impl Timeline {
         let Some((first, last)) = index.time_range() else {
             return Timeline::default();
         };
-        let width = u128::from(last - first) + 1;
+        let mut cursor = Cursor::new(Scale::new(first, last, steps));
         for &ts in &index.ts {
-            let at = (u128::from(ts - first) * steps as u128 / width) as usize;
-            counts[at.min(steps - 1)] += 1;
+            counts[cursor.at(ts)] += 1;
         }
         Timeline {
             counts,
@@ -398,6 +487,71 @@ pub fn resample(series: &[u64], width: usize) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_are_those_of_the_128_bit_formula() {
+        let exact = |first: u64, last: u64, count: usize, ts: u64| {
+            let width = u128::from(last - first) + 1;
+            ((u128::from(ts.saturating_sub(first)) * count as u128 / width) as usize).min(count - 1)
+        };
+        let spans = [
+            (0, 0),
+            (1_000, 1_999),
+            (1_764_046_800_000_000_000, 1_764_046_860_000_000_000),
+            // Too wide for 64 bits: the scaled offset overflows them.
+            (0, u64::MAX / 3),
+            (0, u64::MAX),
+        ];
+        for (first, last) in spans {
+            for count in [1, 240, 1000] {
+                let scale = Scale::new(first, last, count);
+                let width = last - first;
+                for ts in [
+                    first,
+                    first + width / 7,
+                    first + width / 2,
+                    last - width / 1000,
+                    last,
+                ] {
+                    assert_eq!(
+                        scale.at(ts),
+                        exact(first, last, count, ts),
+                        "{first} {last} {ts}"
+                    );
+                }
+                assert_eq!(scale.at(first.saturating_sub(1)), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_finds_the_buckets_of_its_scale() {
+        let spans = [
+            (0, 0),
+            (1_000, 1_006),
+            (1_764_046_800_000_000_000, 1_764_046_800_000_999_999),
+            (5, u64::MAX / 3),
+            (0, u64::MAX),
+        ];
+        for (first, last) in spans {
+            for count in [1, 7, 240, 1000] {
+                let scale = Scale::new(first, last, count);
+                let mut cursor = Cursor::new(scale);
+                let width = last - first;
+                // In order, with repeats; backwards; out of the span.
+                let mut times: Vec<u64> = (0..=3000u64)
+                    .map(|k| first + (width / 3000).saturating_mul(k) + k % 3)
+                    .map(|ts| ts.min(last))
+                    .collect();
+                times.extend(times.clone().iter().rev());
+                times.extend([first.saturating_sub(1), last, last.saturating_add(1), 0]);
+                times.extend([u64::MAX, first, last / 2 + first / 2]);
+                for ts in times {
+                    assert_eq!(cursor.at(ts), scale.at(ts), "{first} {last} {count} {ts}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn resampling_keeps_totals() {

@@ -296,8 +296,6 @@ fn index_fields<D: AsRef<[u8]>>(file: &File<D>) -> Option<IndexFields> {
         ppid: get("proc.ppid")?,
         user: get("user.name")?,
         container: get("container.id")?,
-        fd_name: get("fd.name")?,
-        fd_kind: get("fd.typechar")?,
         path: get("fs.path.name")?,
         commands: UserCommands::new(&file.trace.header().event_table),
     })
@@ -346,8 +344,7 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
         if std::env::var_os(PANIC_SWITCH).is_some() {
             panic!("indexing stopped: {PANIC_SWITCH} is set");
         }
-        let mut builder = IndexBuilder::default();
-        builder.reserve(usize::try_from(total).unwrap_or(0));
+        let mut builder = IndexBuilder::with_capacity(usize::try_from(total).unwrap_or(0));
         let mut matched: Vec<usize> = Vec::new();
         let mut ordinal = 0usize;
         let mut done = 0u64;

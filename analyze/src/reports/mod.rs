@@ -22,6 +22,7 @@ fn types_named(table: &EventTable, names: &[&str]) -> Vec<bool> {
     found
 }
 
+#[inline]
 fn is_type(types: &[bool], id: u16) -> bool {
     types.get(usize::from(id)).copied().unwrap_or(false)
 }

@@ -55,6 +55,9 @@ impl UserCommands {
 
     /// The command `ctx` stands for, if it is one: a successful exec, or a
     /// shell's successful change of directory, by an interactive process.
+    /// Inlined up to the type check, which turns down nearly every event
+    /// of a trace without a call.
+    #[inline]
     pub fn command(&self, ctx: &Ctx<'_>) -> Option<Command> {
         let event = &ctx.event;
         let kind = event.event_type();
@@ -62,6 +65,13 @@ impl UserCommands {
         if !(exec || is_type(&self.chdirs, kind)) || event.ret() != 0 {
             return None;
         }
+        Self::command_of(ctx, exec)
+    }
+
+    /// [`UserCommands::command`] for a successful exec (`exec`) or change
+    /// of directory.
+    fn command_of(ctx: &Ctx<'_>, exec: bool) -> Option<Command> {
+        let event = &ctx.event;
         let process = ctx.state.process(event.tgid())?;
         if process.tty == 0 && process.loginuid == u32::MAX {
             return None;
