@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use memchr::memmem;
 use regex::bytes::Regex;
 use rustc_hash::FxHashSet;
-use scry_format::{ChunkSummary, EventTable};
+use scry_format::{ChunkSummary, EventTable, FdKind};
 
 use crate::fields::{self, Ctx, Field, Shape};
 use crate::filter::{self, Compare, Expr, Literal, Op, Operand, Rhs, Span, Transformer};
@@ -100,7 +100,15 @@ const ENTER_WARNING: &str = "scry records each syscall once, at its exit, with t
 /// A compiled filter.
 #[derive(Debug)]
 pub struct Filter {
+    /// What is left to evaluate of an event whose type `types` lets
+    /// through: the conjuncts that test the type alone, which `types`
+    /// already answered, are in `type_tests`.
     root: Node,
+    /// The conjuncts of the filter that test the event type alone: only
+    /// evaluated for a type past the end of `types`.
+    type_tests: Vec<Node>,
+    /// Nothing is left in `root`: the type decides.
+    type_decides: bool,
     needs: StateNeeds,
     /// The event types a matching event can have, by id (`None`: any):
     /// checked before anything else, so that most events of a filter on
@@ -143,6 +151,56 @@ struct FastCheck {
     field: Field,
     op: Op,
     rhs: Prepared,
+    /// For a field the kind of the event's fd decides (`fd.type`), the
+    /// kinds whose value passes: tested without making the text.
+    kinds: Option<Vec<FdKind>>,
+}
+
+impl FastCheck {
+    fn new(field: Field, op: Op, rhs: Prepared) -> FastCheck {
+        let kinds = field.text_of_fd_kind(FdKind::Unknown).map(|_| {
+            FdKind::ALL
+                .into_iter()
+                .filter(|&kind| {
+                    field
+                        .text_of_fd_kind(kind)
+                        .is_some_and(|text| bytes_match(text, op, &rhs))
+                })
+                .collect()
+        });
+        FastCheck {
+            field,
+            op,
+            rhs,
+            kinds,
+        }
+    }
+
+    /// The check as a bitmap by event type id, when the event type alone
+    /// decides it (`evt.is_io=true`): exact for every type, known or not.
+    fn by_type(&self, types: &TypeTable) -> Option<Vec<bool>> {
+        let (field, op, rhs) = (&self.field, self.op, &self.rhs);
+        match field.shape() {
+            Shape::Flag => {
+                field.flag_of_type(types.get(0))?;
+                types.exact_bitmap(|info| {
+                    field
+                        .flag_of_type(info)
+                        .is_some_and(|v| flag_matches(v, op, rhs))
+                })
+            }
+            Shape::Text => {
+                field.text_of_type(types.get(0))?;
+                types.exact_bitmap(|info| {
+                    field
+                        .text_of_type(info)
+                        .flatten()
+                        .is_some_and(|v| bytes_match(v, op, rhs))
+                })
+            }
+            Shape::Num | Shape::Other => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -244,8 +302,15 @@ impl Filter {
                     .to_owned(),
             });
         }
+        let (root, type_tests) = match types {
+            Some(_) => split_type_tests(root),
+            None => (root, Vec::new()),
+        };
+        let type_decides = matches!(&root, Node::And(rest) if rest.is_empty());
         Ok(Filter {
             root,
+            type_tests,
+            type_decides,
             needs: cx.needs,
             types,
             warnings: cx.warnings,
@@ -274,15 +339,16 @@ impl Filter {
     /// Whether the event matches.
     #[inline]
     pub fn matches(&self, ctx: &Ctx<'_>) -> bool {
-        // Types past the table cannot occur in a trace; should one, the
-        // tree decides.
-        let possible = |types: &Vec<bool>| {
-            types
-                .get(usize::from(ctx.event.event_type()))
-                .copied()
-                .unwrap_or(true)
+        let Some(types) = &self.types else {
+            return eval(&self.root, ctx);
         };
-        self.types.as_ref().is_none_or(possible) && eval(&self.root, ctx)
+        match types.get(usize::from(ctx.event.event_type())) {
+            Some(false) => false,
+            Some(true) => self.type_decides || eval(&self.root, ctx),
+            // Types past the table cannot occur in a trace; should one,
+            // the tree decides.
+            None => self.type_tests.iter().all(|n| eval(n, ctx)) && eval(&self.root, ctx),
+        }
     }
 
     /// The event types a matching event can have, by type id, or `None`
@@ -311,7 +377,31 @@ impl Filter {
                 .iter()
                 .any(|&(t, _)| types.get(usize::from(t)).copied().unwrap_or(true))
         };
-        self.types.as_ref().is_none_or(type_may_match) && may_match(&self.root, summary)
+        self.types.as_ref().is_none_or(type_may_match)
+            && self.type_tests.iter().all(|n| may_match(n, summary))
+            && may_match(&self.root, summary)
+    }
+}
+
+/// Splits off `root` its conjuncts that test the event type alone
+/// (`evt.type in (…)`, `evt.is_io=true`): the bitmap of the types the
+/// filter can match ([`possible_types`]) holds their answer for every type
+/// in the table, so that an event it lets through need not test them again.
+fn split_type_tests(root: Node) -> (Node, Vec<Node>) {
+    let is_type_test =
+        |node: &Node| matches!(node, Node::TypeIn(_)) || matches!(node, Node::Not(inner) if matches!(**inner, Node::TypeIn(_)));
+    match root {
+        Node::And(items) => {
+            let (tests, mut rest): (Vec<Node>, Vec<Node>) = items.into_iter().partition(is_type_test);
+            let root = if rest.len() == 1 {
+                rest.pop().unwrap_or(Node::And(Vec::new()))
+            } else {
+                Node::And(rest)
+            };
+            (root, tests)
+        }
+        node if is_type_test(&node) => (Node::And(Vec::new()), vec![node]),
+        node => (node, Vec::new()),
     }
 }
 
@@ -856,7 +946,13 @@ fn compile_compare(compare: &Compare, cx: &mut Compiler<'_>) -> Result<Node, Fil
         Side::Field(field)
             if constant && field.shape() != Shape::Other && !field.is_any_ancestor() =>
         {
-            return Ok(Node::Fast(Box::new(FastCheck { field, op, rhs })));
+            let check = FastCheck::new(field, op, rhs);
+            // Decided by the event type alone: one bitmap lookup, which
+            // also tells which types the filter can match at all.
+            if let Some(bitmap) = check.by_type(catalog.types) {
+                return Ok(Node::TypeIn(bitmap));
+            }
+            return Ok(Node::Fast(Box::new(check)));
         }
         other => other,
     };
@@ -947,7 +1043,10 @@ impl FastCheck {
         match field.shape() {
             Shape::Num => field.num(ctx).is_some_and(|v| num_matches(v, op, rhs)),
             Shape::Flag => field.flag(ctx).is_some_and(|v| flag_matches(v, op, rhs)),
-            Shape::Text => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
+            Shape::Text => match &self.kinds {
+                Some(kinds) => ctx.fd().is_some_and(|fd| kinds.contains(&fd.kind)),
+                None => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
+            },
             Shape::Other => false,
         }
     }
