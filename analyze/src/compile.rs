@@ -107,8 +107,10 @@ pub struct Filter {
     /// The conjuncts of the filter that test the event type alone: only
     /// evaluated for a type past the end of `types`.
     type_tests: Vec<Node>,
-    /// Nothing is left in `root`: the type decides.
-    type_decides: bool,
+    /// Per type id in the table, what its type alone says of an event:
+    /// most events a view or a measure looks at are decided here, with no
+    /// call.
+    by_type: Vec<TypeAnswer>,
     needs: StateNeeds,
     /// The event types a matching event can have, by id (`None`: any):
     /// checked before anything else, so that most events of a filter on
@@ -131,6 +133,17 @@ impl StateNeeds {
         self.state |= field.needs_state();
         self.fds |= field.needs_fds();
     }
+}
+
+/// What the type of an event says of a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TypeAnswer {
+    /// No event of the type matches.
+    No,
+    /// Every event of the type matches.
+    Yes,
+    /// The tree decides.
+    Tree,
 }
 
 #[derive(Debug)]
@@ -307,10 +320,21 @@ impl Filter {
             None => (root, Vec::new()),
         };
         let type_decides = matches!(&root, Node::And(rest) if rest.is_empty());
+        let by_type = match &types {
+            Some(types) => types
+                .iter()
+                .map(|&possible| match (possible, type_decides) {
+                    (false, _) => TypeAnswer::No,
+                    (true, true) => TypeAnswer::Yes,
+                    (true, false) => TypeAnswer::Tree,
+                })
+                .collect(),
+            None => vec![TypeAnswer::Tree; catalog.types.len()],
+        };
         Ok(Filter {
             root,
             type_tests,
-            type_decides,
+            by_type,
             needs: cx.needs,
             types,
             warnings: cx.warnings,
@@ -339,16 +363,26 @@ impl Filter {
     /// Whether the event matches.
     #[inline]
     pub fn matches(&self, ctx: &Ctx<'_>) -> bool {
-        let Some(types) = &self.types else {
-            return eval(&self.root, ctx);
-        };
-        match types.get(usize::from(ctx.event.event_type())) {
-            Some(false) => false,
-            Some(true) => self.type_decides || eval(&self.root, ctx),
-            // Types past the table cannot occur in a trace; should one,
-            // the tree decides.
-            None => self.type_tests.iter().all(|n| eval(n, ctx)) && eval(&self.root, ctx),
+        match self.by_type.get(usize::from(ctx.event.event_type())) {
+            Some(TypeAnswer::No) => false,
+            Some(TypeAnswer::Yes) => true,
+            Some(TypeAnswer::Tree) => self.eval_tree(ctx),
+            None => self.matches_past_table(ctx),
         }
+    }
+
+    /// What is left of the tree once the type has let the event through,
+    /// apart so that [`Filter::matches`] stays small enough to inline.
+    #[inline(never)]
+    fn eval_tree(&self, ctx: &Ctx<'_>) -> bool {
+        eval(&self.root, ctx)
+    }
+
+    /// [`Filter::matches`] for a type past the table, which cannot occur in
+    /// a trace; should one, the whole tree decides.
+    #[inline(never)]
+    fn matches_past_table(&self, ctx: &Ctx<'_>) -> bool {
+        self.type_tests.iter().all(|n| eval(n, ctx)) && eval(&self.root, ctx)
     }
 
     /// The event types a matching event can have, by type id, or `None`

@@ -1244,6 +1244,25 @@ impl Field {
                 ))
     }
 
+    /// Whether the value is the same for every event of one process while
+    /// no process or thread changes ([`State::process_generation`]): it
+    /// reads the process' identity, user or container, never the rest of
+    /// the event nor its fds.
+    pub(crate) fn is_of_process(&self) -> bool {
+        matches!(
+            self.def.id,
+            Which::ProcPid
+                | Which::ProcName
+                | Which::ProcExe
+                | Which::ProcExepath
+                | Which::UserUid
+                | Which::UserName
+                | Which::ContainerId
+                | Which::ContainerName
+                | Which::ContainerImage
+        )
+    }
+
     /// Whether this is `proc.aname`-style without a level: the filter matches
     /// if any ancestor matches.
     pub fn is_any_ancestor(&self) -> bool {
