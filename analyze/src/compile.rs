@@ -422,11 +422,14 @@ impl Filter {
 /// filter can match ([`possible_types`]) holds their answer for every type
 /// in the table, so that an event it lets through need not test them again.
 fn split_type_tests(root: Node) -> (Node, Vec<Node>) {
-    let is_type_test =
-        |node: &Node| matches!(node, Node::TypeIn(_)) || matches!(node, Node::Not(inner) if matches!(**inner, Node::TypeIn(_)));
+    let is_type_test = |node: &Node| {
+        matches!(node, Node::TypeIn(_))
+            || matches!(node, Node::Not(inner) if matches!(**inner, Node::TypeIn(_)))
+    };
     match root {
         Node::And(items) => {
-            let (tests, mut rest): (Vec<Node>, Vec<Node>) = items.into_iter().partition(is_type_test);
+            let (tests, mut rest): (Vec<Node>, Vec<Node>) =
+                items.into_iter().partition(is_type_test);
             let root = if rest.len() == 1 {
                 rest.pop().unwrap_or(Node::And(Vec::new()))
             } else {

@@ -244,7 +244,11 @@ impl TypeTable {
             return None;
         }
         let by_id = self.by_id.iter().map(|info| {
-            let info = if info.name.is_empty() { &self.unknown } else { info };
+            let info = if info.name.is_empty() {
+                &self.unknown
+            } else {
+                info
+            };
             wanted(info)
         });
         Some(by_id.collect())
