@@ -316,10 +316,9 @@ pub struct Summary {
     text_rows: FxHashMap<Box<[u8]>, u32>,
     groups: Vec<Group>,
     key: Vec<u8>,
-    /// The key (its text, or its encoding) of the row the last event went
-    /// to, and that row: events come in runs on one file or connection,
-    /// found again by comparing bytes, with no hashing.
-    last_key: Vec<u8>,
+    /// The row the last event went to: events come in runs on one file or
+    /// connection, found again by comparing the event's key values with
+    /// the row's, with no hashing and no copy.
     last_row: Option<usize>,
     /// For views keyed by one number, the number the last event had and
     /// its row.
@@ -341,7 +340,6 @@ impl Summary {
             text_rows: FxHashMap::default(),
             groups: Vec::new(),
             key: Vec::with_capacity(256),
-            last_key: Vec::with_capacity(256),
             last_row: None,
             last_number: None,
             last_distinct: vec![(usize::MAX, Vec::new()); spec.measures.len()],
@@ -389,7 +387,12 @@ impl Summary {
                 };
                 self.events += 1;
                 match self.last_row {
-                    Some(index) if self.last_key == text => {
+                    Some(index)
+                        if matches!(
+                            self.groups[index].keys.first(),
+                            Some(Value::Str(key)) if key.as_ref() == text
+                        ) =>
+                    {
                         self.refresh(index, bound, ctx);
                         index
                     }
@@ -400,8 +403,6 @@ impl Summary {
                         if cached.is_none() {
                             self.text_rows.insert(text.into(), index as u32);
                         }
-                        self.last_key.clear();
-                        self.last_key.extend_from_slice(text);
                         self.last_row = Some(index);
                         index
                     }
