@@ -193,9 +193,11 @@ impl FastCheck {
     /// decides it (`evt.is_io=true`): exact for every type, known or not.
     fn by_type(&self, types: &TypeTable) -> Option<Vec<bool>> {
         let (field, op, rhs) = (&self.field, self.op, &self.rhs);
+        // Whether the field is one the type decides: any type tells.
+        let any = types.get(0);
         match field.shape() {
             Shape::Flag => {
-                field.flag_of_type(types.get(0))?;
+                field.flag_of_type(any)?;
                 types.exact_bitmap(|info| {
                     field
                         .flag_of_type(info)
@@ -203,7 +205,7 @@ impl FastCheck {
                 })
             }
             Shape::Text => {
-                field.text_of_type(types.get(0))?;
+                field.text_of_type(any)?;
                 types.exact_bitmap(|info| {
                     field
                         .text_of_type(info)
