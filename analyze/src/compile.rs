@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use memchr::memmem;
 use regex::bytes::Regex;
 use rustc_hash::FxHashSet;
-use scry_format::{ChunkSummary, EventTable};
+use scry_format::{ChunkSummary, EventTable, FdKind};
 
 use crate::fields::{self, Ctx, Field, Shape};
 use crate::filter::{self, Compare, Expr, Literal, Op, Operand, Rhs, Span, Transformer};
@@ -102,7 +102,17 @@ const ENTER_WARNING: &str = "scry records each syscall once, at its exit, with t
 /// A compiled filter.
 #[derive(Debug)]
 pub struct Filter {
+    /// What is left to evaluate of an event whose type `types` lets
+    /// through: the conjuncts that test the type alone, which `types`
+    /// already answered, are in `type_tests`.
     root: Node,
+    /// The conjuncts of the filter that test the event type alone: only
+    /// evaluated for a type past the end of `types`.
+    type_tests: Vec<Node>,
+    /// Per type id in the table, what its type alone says of an event:
+    /// most events a view or a measure looks at are decided here, with no
+    /// call.
+    by_type: Vec<TypeAnswer>,
     needs: StateNeeds,
     /// The event types a matching event can have, by id (`None`: any):
     /// checked before anything else, so that most events of a filter on
@@ -125,6 +135,17 @@ impl StateNeeds {
         self.state |= field.needs_state();
         self.fds |= field.needs_fds();
     }
+}
+
+/// What the type of an event says of a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TypeAnswer {
+    /// No event of the type matches.
+    No,
+    /// Every event of the type matches.
+    Yes,
+    /// The tree decides.
+    Tree,
 }
 
 #[derive(Debug)]
@@ -168,6 +189,58 @@ struct FastCheck {
     field: Field,
     op: Op,
     rhs: Prepared,
+    /// For a field the kind of the event's fd decides (`fd.type`), the
+    /// kinds whose value passes: tested without making the text.
+    kinds: Option<Vec<FdKind>>,
+}
+
+impl FastCheck {
+    fn new(field: Field, op: Op, rhs: Prepared) -> FastCheck {
+        let kinds = field.text_of_fd_kind(FdKind::Unknown).map(|_| {
+            FdKind::ALL
+                .into_iter()
+                .filter(|&kind| {
+                    field
+                        .text_of_fd_kind(kind)
+                        .is_some_and(|text| bytes_match(text, op, &rhs))
+                })
+                .collect()
+        });
+        FastCheck {
+            field,
+            op,
+            rhs,
+            kinds,
+        }
+    }
+
+    /// The check as a bitmap by event type id, when the event type alone
+    /// decides it (`evt.is_io=true`): exact for every type, known or not.
+    fn by_type(&self, types: &TypeTable) -> Option<Vec<bool>> {
+        let (field, op, rhs) = (&self.field, self.op, &self.rhs);
+        // Whether the field is one the type decides: any type tells.
+        let any = types.get(0);
+        match field.shape() {
+            Shape::Flag => {
+                field.flag_of_type(any)?;
+                types.exact_bitmap(|info| {
+                    field
+                        .flag_of_type(info)
+                        .is_some_and(|v| flag_matches(v, op, rhs))
+                })
+            }
+            Shape::Text => {
+                field.text_of_type(any)?;
+                types.exact_bitmap(|info| {
+                    field
+                        .text_of_type(info)
+                        .flatten()
+                        .is_some_and(|v| bytes_match(v, op, rhs))
+                })
+            }
+            Shape::Num | Shape::Other => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -273,8 +346,26 @@ impl Filter {
                     .to_owned(),
             });
         }
+        let (root, type_tests) = match types {
+            Some(_) => split_type_tests(root),
+            None => (root, Vec::new()),
+        };
+        let type_decides = matches!(&root, Node::And(rest) if rest.is_empty());
+        let by_type = match &types {
+            Some(types) => types
+                .iter()
+                .map(|&possible| match (possible, type_decides) {
+                    (false, _) => TypeAnswer::No,
+                    (true, true) => TypeAnswer::Yes,
+                    (true, false) => TypeAnswer::Tree,
+                })
+                .collect(),
+            None => vec![TypeAnswer::Tree; catalog.types.len()],
+        };
         Ok(Filter {
             root,
+            type_tests,
+            by_type,
             needs: cx.needs,
             types,
             warnings: cx.warnings,
@@ -303,15 +394,26 @@ impl Filter {
     /// Whether the event matches.
     #[inline]
     pub fn matches(&self, ctx: &Ctx<'_>) -> bool {
-        // Types past the table cannot occur in a trace; should one, the
-        // tree decides.
-        let possible = |types: &Vec<bool>| {
-            types
-                .get(usize::from(ctx.event.event_type()))
-                .copied()
-                .unwrap_or(true)
-        };
-        self.types.as_ref().is_none_or(possible) && eval(&self.root, ctx)
+        match self.by_type.get(usize::from(ctx.event.event_type())) {
+            Some(TypeAnswer::No) => false,
+            Some(TypeAnswer::Yes) => true,
+            Some(TypeAnswer::Tree) => self.eval_tree(ctx),
+            None => self.matches_past_table(ctx),
+        }
+    }
+
+    /// What is left of the tree once the type has let the event through,
+    /// apart so that [`Filter::matches`] stays small enough to inline.
+    #[inline(never)]
+    fn eval_tree(&self, ctx: &Ctx<'_>) -> bool {
+        eval(&self.root, ctx)
+    }
+
+    /// [`Filter::matches`] for a type past the table, which cannot occur in
+    /// a trace; should one, the whole tree decides.
+    #[inline(never)]
+    fn matches_past_table(&self, ctx: &Ctx<'_>) -> bool {
+        self.type_tests.iter().all(|n| eval(n, ctx)) && eval(&self.root, ctx)
     }
 
     /// The event types a matching event can have, by type id, or `None`
@@ -340,7 +442,34 @@ impl Filter {
                 .iter()
                 .any(|&(t, _)| types.get(usize::from(t)).copied().unwrap_or(true))
         };
-        self.types.as_ref().is_none_or(type_may_match) && may_match(&self.root, summary)
+        self.types.as_ref().is_none_or(type_may_match)
+            && self.type_tests.iter().all(|n| may_match(n, summary))
+            && may_match(&self.root, summary)
+    }
+}
+
+/// Splits off `root` its conjuncts that test the event type alone
+/// (`evt.type in (…)`, `evt.is_io=true`): the bitmap of the types the
+/// filter can match ([`possible_types`]) holds their answer for every type
+/// in the table, so that an event it lets through need not test them again.
+fn split_type_tests(root: Node) -> (Node, Vec<Node>) {
+    let is_type_test = |node: &Node| {
+        matches!(node, Node::TypeIn(_))
+            || matches!(node, Node::Not(inner) if matches!(**inner, Node::TypeIn(_)))
+    };
+    match root {
+        Node::And(items) => {
+            let (tests, mut rest): (Vec<Node>, Vec<Node>) =
+                items.into_iter().partition(is_type_test);
+            let root = if rest.len() == 1 {
+                rest.pop().unwrap_or(Node::And(Vec::new()))
+            } else {
+                Node::And(rest)
+            };
+            (root, tests)
+        }
+        node if is_type_test(&node) => (Node::And(Vec::new()), vec![node]),
+        node => (node, Vec::new()),
     }
 }
 
@@ -885,7 +1014,13 @@ fn compile_compare(compare: &Compare, cx: &mut Compiler<'_>) -> Result<Node, Fil
         Side::Field(field)
             if constant && field.shape() != Shape::Other && !field.is_any_ancestor() =>
         {
-            return Ok(Node::Fast(Box::new(FastCheck { field, op, rhs })));
+            let check = FastCheck::new(field, op, rhs);
+            // Decided by the event type alone: one bitmap lookup, which
+            // also tells which types the filter can match at all.
+            if let Some(bitmap) = check.by_type(catalog.types) {
+                return Ok(Node::TypeIn(bitmap));
+            }
+            return Ok(Node::Fast(Box::new(check)));
         }
         other => other,
     };
@@ -999,7 +1134,10 @@ impl FastCheck {
         match field.shape() {
             Shape::Num => field.num(ctx).is_some_and(|v| num_matches(v, op, rhs)),
             Shape::Flag => field.flag(ctx).is_some_and(|v| flag_matches(v, op, rhs)),
-            Shape::Text => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
+            Shape::Text => match &self.kinds {
+                Some(kinds) => ctx.fd().is_some_and(|fd| kinds.contains(&fd.kind)),
+                None => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
+            },
             Shape::Other => false,
         }
     }

@@ -1759,6 +1759,47 @@ impl Field {
         })
     }
 
+    /// The value of a flag field that the event type alone decides
+    /// (`evt.is_io`…) for an event of type `info`, as [`Field::flag`]
+    /// reads it; `None` for any other field.
+    pub(crate) fn flag_of_type(&self, info: &TypeInfo) -> Option<bool> {
+        match self.def.id {
+            Which::EvtIsIo => Some(info.is_io_read || info.is_io_write),
+            Which::EvtIsIoRead => Some(info.is_io_read),
+            Which::EvtIsIoWrite => Some(info.is_io_write),
+            Which::EvtIsWait => Some(info.is_wait),
+            _ => None,
+        }
+    }
+
+    /// The value of a text field that the event type alone decides
+    /// (`evt.type`, `evt.dir`…) for an event of type `info`, as
+    /// [`Field::text`] reads it; `None` for any other field.
+    pub(crate) fn text_of_type<'a>(&self, info: &'a TypeInfo) -> Option<Option<&'a [u8]>> {
+        Some(match self.def.id {
+            Which::EvtDir => Some(direction(info)),
+            Which::EvtType => Some(info.name.as_bytes()),
+            Which::SyscallType => info.is_syscall.then_some(info.name.as_bytes()),
+            Which::EvtIoDir => match (info.is_io_read, info.is_io_write) {
+                (true, _) => Some(&b"r"[..]),
+                (_, true) => Some(&b"w"[..]),
+                _ => None,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The value of a text field that the kind of the event's fd alone
+    /// decides (`fd.type`, `fd.typechar`) for an fd of kind `kind`, as
+    /// [`Field::text`] reads it; `None` for any other field.
+    pub(crate) fn text_of_fd_kind(&self, kind: FdKind) -> Option<&'static [u8]> {
+        match self.def.id {
+            Which::FdType => Some(type_name(kind).as_bytes()),
+            Which::FdTypechar => Some(typechar(kind).as_bytes()),
+            _ => None,
+        }
+    }
+
     /// [`Field::flag`] for the fields read from open flags or the state.
     #[inline(never)]
     fn flag_of_state(&self, ctx: &Ctx<'_>) -> Option<bool> {

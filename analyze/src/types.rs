@@ -235,6 +235,25 @@ impl TypeTable {
             .collect()
     }
 
+    /// A bitmap by type id of the types for which `wanted` holds, judged
+    /// as an event of each id is (an id without a name as an unknown
+    /// type); `None` when `wanted` holds for an unknown type, which the
+    /// ids past the bitmap's end would have to say too.
+    pub(crate) fn exact_bitmap(&self, wanted: impl Fn(&TypeInfo) -> bool) -> Option<Vec<bool>> {
+        if wanted(&self.unknown) {
+            return None;
+        }
+        let by_id = self.by_id.iter().map(|info| {
+            let info = if info.name.is_empty() {
+                &self.unknown
+            } else {
+                info
+            };
+            wanted(info)
+        });
+        Some(by_id.collect())
+    }
+
     /// Number of type ids (one past the largest).
     pub fn len(&self) -> usize {
         self.by_id.len()

@@ -8,6 +8,8 @@ use std::ops::ControlFlow;
 use std::sync::LazyLock;
 
 use scry_analyze::state::State;
+use scry_analyze::summary::{self, Summary};
+use scry_analyze::{Prepared, Scan, Value as FieldValue, scan};
 use scry_format::{
     ContainerInfo, Event, EventTable, EventView, FdInfo, FdKind, FileHeader, GroupInfo,
     ProcessInfo, Snapshot, SockAddr, ThreadInfo, TraceFile, TraceWriter, UserInfo, Value, ValueRef,
@@ -133,6 +135,12 @@ fn shell_snapshot() -> Snapshot {
 /// so that replays cross chunks), reads it back and applies every event,
 /// calling `check` with each event's number and the state after it.
 fn replay(snapshot: &Snapshot, events: &[Event], mut check: impl FnMut(u64, &State)) -> State {
+    let file = write(snapshot, events);
+    replay_file(&file, |event, state| check(event.num(), state))
+}
+
+/// `events` after `snapshot` in a file, three events per chunk, read back.
+fn write(snapshot: &Snapshot, events: &[Event]) -> TraceFile<Vec<u8>> {
     let header = FileHeader {
         event_table: TABLE.clone(),
         ..FileHeader::default()
@@ -145,8 +153,7 @@ fn replay(snapshot: &Snapshot, events: &[Event], mut check: impl FnMut(u64, &Sta
     for event in events {
         writer.push(event).unwrap();
     }
-    let file = TraceFile::open(writer.finish().unwrap()).unwrap();
-    replay_file(&file, |event, state| check(event.num(), state))
+    TraceFile::open(writer.finish().unwrap()).unwrap()
 }
 
 /// Applies every event of `file`, calling `check` after each.
@@ -1141,4 +1148,57 @@ fn the_workload_scripts_fds_are_named() {
         }
     });
     assert!(script_fd_seen && pipe_write_seen);
+}
+
+#[test]
+fn a_row_label_follows_an_exec_amid_the_events_of_its_process() {
+    // Labels read from the process are read again only when a process may
+    // have changed: an exec between two runs of calls renames the row.
+    let mut events = vec![getpid(100), getpid(100), getpid(100)];
+    events.push(execve(
+        100,
+        "/usr/bin/python3",
+        &["python3"],
+        "/usr/bin/python3",
+        "/home/u",
+    ));
+    events.extend([getpid(100), getpid(100)]);
+    let file = write(&shell_snapshot(), &events);
+    let mut comms = Vec::new();
+    replay_file(&file, |_, state| {
+        comms.push(state.process(100).unwrap().comm.clone())
+    });
+    assert_eq!(comms.first().map(Vec::as_slice), Some(&b"bash"[..]));
+    let renamed = comms.last().unwrap().clone();
+    assert_ne!(renamed, b"bash", "the exec renames the process");
+
+    let prepared = Prepared::new(&file);
+    let spec = summary::view("procs").unwrap();
+    let bound = spec.bind(prepared.catalog(&file)).unwrap();
+    let options = Scan {
+        caller_needs_state: bound.needs_state(),
+        caller_reads_no_fds: !bound.needs_fds(),
+        ..Scan::default()
+    };
+    let mut summary = Summary::new(spec);
+    let flow = scan(
+        &file,
+        &prepared,
+        &options,
+        |e| panic!("{e}"),
+        |ctx| {
+            summary.add(&bound, ctx);
+            ControlFlow::<()>::Continue(())
+        },
+    )
+    .unwrap();
+    assert!(flow.is_continue());
+    let table = summary.finish();
+    let row = table
+        .rows
+        .iter()
+        .find(|r| r.keys[0].as_num() == Some(100))
+        .unwrap();
+    assert_eq!(row.values[0], 6, "every call of the process is on its row");
+    assert_eq!(row.labels[0], Some(FieldValue::Str(renamed.into())));
 }

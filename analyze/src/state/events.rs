@@ -40,6 +40,9 @@ impl State {
     /// Applies an event whose type has an action.
     pub(super) fn handle(&mut self, slot: &Slot, event: &EventView<'_>) {
         let (tid, tgid, ret) = (event.tid(), event.tgid(), event.ret());
+        if slot.action.changes_processes() {
+            self.process_changes += 1;
+        }
         if slot.action == Action::Clone {
             let flags = Args::decode(slot, event).uint(0).unwrap_or(0);
             self.clone_event(tid, tgid, ret, flags, event.ts());

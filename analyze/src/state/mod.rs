@@ -649,6 +649,9 @@ pub struct State {
     /// Counts the changes to which threads are in the tables: a thread
     /// in `seen` is known to be there only if none happened since.
     thread_generation: u64,
+    /// Counts the events replayed that may change a process or thread
+    /// (exec, clone, exit, set*id…).
+    process_changes: u64,
     /// Pipes get names from this counter: the records carry no inode.
     next_pipe: u64,
     /// The file the last failed open asked for, with the (number, time)
@@ -715,6 +718,7 @@ impl State {
             deferred: Vec::new(),
             seen: [(0, 0, u64::MAX); SEEN],
             thread_generation: 0,
+            process_changes: 0,
             next_pipe: 0,
             failed_open: None,
         };
@@ -806,6 +810,13 @@ impl State {
             }
             _ => self.ensure_thread(event.tid(), event.tgid()),
         }
+    }
+
+    /// A number that changes whenever a process or thread may have
+    /// changed (not their fds): what was read of the processes and threads
+    /// of this state holds while it stays the same.
+    pub fn process_generation(&self) -> u64 {
+        self.process_changes.wrapping_add(self.thread_generation)
     }
 
     /// Whether process `tgid` is known and has not begun to exit. Replaying

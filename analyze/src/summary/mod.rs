@@ -174,9 +174,12 @@ impl ViewSpec {
         };
         let needs_state = any_needs(Field::needs_state, Filter::needs_state);
         let needs_fds = any_needs(Field::needs_fds, Filter::needs_fds);
+        let labels_of_process =
+            !labels.is_empty() && labels.iter().all(Field::reads_only_its_process);
         Ok(Bound {
             keys,
             labels,
+            labels_of_process,
             measures,
             restrict,
             needs_state,
@@ -246,6 +249,9 @@ fn compile(text: Option<&str>, catalog: Catalog<'_>) -> Result<Option<Filter>, S
 pub struct Bound {
     keys: Vec<Field>,
     labels: Vec<Field>,
+    /// Every label reads the event's process alone
+    /// ([`Field::reads_only_its_process`]).
+    labels_of_process: bool,
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
     needs_state: bool,
@@ -280,6 +286,21 @@ struct Group {
     values: Vec<i64>,
     /// Per measure, the hashes of the values seen (distinct counts only).
     seen: Vec<FxHashSet<u64>>,
+    /// Where the labels were last read from, when they read only the
+    /// event's process: while an event of the same process sees the state
+    /// with no process changed since, they would read the same values.
+    labels_seen: Option<LabelsSeen>,
+}
+
+/// What the labels of a row were last read from (see
+/// [`Summary::refresh`]). The bound and the state are told apart by
+/// address: a summary reads several traces, each with its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LabelsSeen {
+    bound: usize,
+    state: usize,
+    generation: u64,
+    tgid: u32,
 }
 
 /// Accumulates events into the rows of a view.
@@ -296,11 +317,13 @@ pub struct Summary {
     text_rows: FxHashMap<Box<[u8]>, u32>,
     groups: Vec<Group>,
     key: Vec<u8>,
-    /// The key (its text, or its encoding) of the row the last event went
-    /// to, and that row: events come in runs on one file or connection,
-    /// found again by comparing bytes, with no hashing.
-    last_key: Vec<u8>,
+    /// The row the last event went to: events come in runs on one file or
+    /// connection, found again by comparing the event's key values with
+    /// the row's, with no hashing and no copy.
     last_row: Option<usize>,
+    /// For views keyed by one number, the number the last event had and
+    /// its row.
+    last_number: Option<(i64, usize)>,
     /// Per measure, the row and the text value a distinct count last
     /// counted: a run of events with the same value is counted once
     /// without hashing it again.
@@ -318,8 +341,8 @@ impl Summary {
             text_rows: FxHashMap::default(),
             groups: Vec::new(),
             key: Vec::with_capacity(256),
-            last_key: Vec::with_capacity(256),
             last_row: None,
+            last_number: None,
             last_distinct: vec![(usize::MAX, Vec::new()); spec.measures.len()],
             events: 0,
         }
@@ -340,14 +363,23 @@ impl Summary {
             [field] if field.shape() == Shape::Num => {
                 let Some(n) = field.num(ctx) else { return };
                 self.events += 1;
-                let cached = self.number_rows.get(&n).copied();
-                let index = self.row_of(cached, bound, ctx, |key| {
-                    encode(&Value::Num(n.into()), key);
-                });
-                if cached.is_none() {
-                    self.number_rows.insert(n, index as u32);
+                match self.last_number {
+                    Some((last, index)) if last == n => {
+                        self.refresh(index, bound, ctx);
+                        index
+                    }
+                    _ => {
+                        let cached = self.number_rows.get(&n).copied();
+                        let index = self.row_of(cached, bound, ctx, |key| {
+                            encode(&Value::Num(n.into()), key);
+                        });
+                        if cached.is_none() {
+                            self.number_rows.insert(n, index as u32);
+                        }
+                        self.last_number = Some((n, index));
+                        index
+                    }
                 }
-                index
             }
             [field] if field.shape() == Shape::Text => {
                 let text = match field.text(ctx) {
@@ -356,8 +388,13 @@ impl Summary {
                 };
                 self.events += 1;
                 match self.last_row {
-                    Some(index) if self.last_key == text => {
-                        refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                    Some(index)
+                        if matches!(
+                            self.groups[index].keys.first(),
+                            Some(Value::Str(key)) if key.as_ref() == text
+                        ) =>
+                    {
+                        self.refresh(index, bound, ctx);
                         index
                     }
                     _ => {
@@ -367,8 +404,6 @@ impl Summary {
                         if cached.is_none() {
                             self.text_rows.insert(text.into(), index as u32);
                         }
-                        self.last_key.clear();
-                        self.last_key.extend_from_slice(text);
                         self.last_row = Some(index);
                         index
                     }
@@ -378,7 +413,7 @@ impl Summary {
                 // Compared where the values lie: no key is encoded.
                 Some(index) if same_keys(keys, ctx, &self.groups[index].keys) => {
                     self.events += 1;
-                    refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                    self.refresh(index, bound, ctx);
                     index
                 }
                 _ => {
@@ -472,7 +507,7 @@ impl Summary {
         match cached {
             Some(index) => {
                 let index = index as usize;
-                refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                self.refresh(index, bound, ctx);
                 index
             }
             None => {
@@ -489,11 +524,31 @@ impl Summary {
         match self.rows.get(&self.key[..]) {
             Some(&index) => {
                 let index = index as usize;
-                refresh_labels(bound, ctx, &mut self.groups[index].labels);
+                self.refresh(index, bound, ctx);
                 index
             }
             None => self.insert(bound, ctx),
         }
+    }
+
+    /// Keeps the labels of row `index` current with the event, unless they
+    /// were read from the same process, with no process changed since.
+    #[inline]
+    fn refresh(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>) {
+        if bound.labels_of_process {
+            let seen = LabelsSeen {
+                bound: std::ptr::from_ref(bound) as usize,
+                state: std::ptr::from_ref(ctx.state) as usize,
+                generation: ctx.state.process_generation(),
+                tgid: ctx.event.tgid(),
+            };
+            let group = &mut self.groups[index];
+            if group.labels_seen == Some(seen) {
+                return;
+            }
+            group.labels_seen = Some(seen);
+        }
+        refresh_labels(bound, ctx, &mut self.groups[index].labels);
     }
 
     fn insert(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> usize {
@@ -516,6 +571,7 @@ impl Summary {
             } else {
                 Vec::new()
             },
+            labels_seen: None,
         });
         let index = self.groups.len() - 1;
         self.rows
@@ -542,6 +598,7 @@ impl Summary {
                 continue;
             };
             let mine = &mut self.groups[index as usize];
+            mine.labels_seen = None;
             for (label, newer) in mine.labels.iter_mut().zip(group.labels) {
                 if newer.is_some() {
                     *label = newer;
