@@ -255,10 +255,7 @@ impl State {
         let (first, last) = (i64::from(first as u32), i64::from(last as u32));
         if args.uint(2).unwrap_or(0) & CLOSE_RANGE_CLOEXEC != 0 {
             if let Some(fds) = self.table_mut(tgid) {
-                for (_, entry) in fds
-                    .iter_mut()
-                    .filter(|(fd, _)| (first..=last).contains(*fd))
-                {
+                for (_, entry) in fds.iter_mut().filter(|(fd, _)| (first..=last).contains(fd)) {
                     Arc::make_mut(entry).cloexec = true;
                 }
             }
@@ -651,7 +648,7 @@ impl State {
                 let dropped_by_exec = orphan.exec_seen && entry.cloexec;
                 !closed && !dropped_by_exec
             })
-            .map(|(&fd, entry)| (fd, entry.clone()))
+            .map(|(fd, entry)| (fd, entry.clone()))
             .collect();
         let Some(parent) = self.processes.get_mut(&ppid) else {
             return;

@@ -2,8 +2,9 @@
 //!
 //! Fd numbers are small and dense (the kernel hands out the lowest free
 //! one), and every event that names an fd looks its number up, so numbers
-//! below [`DENSE`] find their entry through a plain array of positions;
-//! larger ones (and the odd negative one) go through a hash map.
+//! below [`DENSE`] hold their entry in a plain array indexed by the
+//! number, one load away; larger ones (and the odd negative one) go
+//! through a hash map.
 //!
 //! Entries are shared like the processes that hold them: a copy of a table
 //! (a process forking, a copy of the whole state) copies references, and
@@ -21,123 +22,116 @@ const DENSE: usize = 1024;
 /// The open fds of one process.
 #[derive(Debug, Clone, Default)]
 pub(super) struct FdTable {
-    /// For fd `n` below [`DENSE`]: its position in `entries` plus one, or
-    /// 0 when it is not open. Only as long as the largest such fd seen.
-    dense: Vec<u32>,
-    /// Positions of the other fds.
-    far: FxHashMap<i64, u32>,
-    /// The entries, in no particular order.
-    entries: Vec<(i64, Arc<FdEntry>)>,
+    /// The entry of fd `n` below [`DENSE`] at `n`. Only as long as the
+    /// largest such fd seen.
+    dense: Vec<Option<Arc<FdEntry>>>,
+    /// The other fds.
+    far: FxHashMap<i64, Arc<FdEntry>>,
+    /// How many fds are open.
+    open: usize,
 }
 
 impl FdTable {
-    fn position(&self, fd: i64) -> Option<usize> {
-        match usize::try_from(fd) {
-            Ok(n) if n < DENSE => match self.dense.get(n) {
-                Some(&slot) if slot != 0 => Some(slot as usize - 1),
-                _ => None,
-            },
-            _ => self.far.get(&fd).map(|&p| p as usize),
-        }
-    }
-
-    fn set_position(&mut self, fd: i64, position: Option<usize>) {
-        let slot = position.map_or(0, |p| p as u32 + 1);
-        match usize::try_from(fd) {
-            Ok(n) if n < DENSE => {
-                if n >= self.dense.len() {
-                    if slot == 0 {
-                        return;
-                    }
-                    self.dense.resize(n + 1, 0);
-                }
-                self.dense[n] = slot;
-            }
-            _ => match position {
-                Some(p) => {
-                    self.far.insert(fd, p as u32);
-                }
-                None => {
-                    self.far.remove(&fd);
-                }
-            },
-        }
+    /// Where `fd` is held: its index in `dense`, or `None` for `far`.
+    #[inline]
+    fn dense_index(fd: i64) -> Option<usize> {
+        usize::try_from(fd).ok().filter(|&n| n < DENSE)
     }
 
     /// The entry of `fd`, if open.
     #[inline]
     pub(super) fn get(&self, fd: &i64) -> Option<&Arc<FdEntry>> {
-        let position = self.position(*fd)?;
-        self.entries.get(position).map(|(_, entry)| entry)
+        match Self::dense_index(*fd) {
+            Some(n) => self.dense.get(n)?.as_ref(),
+            None => self.far.get(fd),
+        }
     }
 
     /// The entry of `fd`, if open, to change or replace (`Arc::make_mut`
     /// gives it a copy of its own first).
     pub(super) fn get_mut(&mut self, fd: &i64) -> Option<&mut Arc<FdEntry>> {
-        let position = self.position(*fd)?;
-        self.entries.get_mut(position).map(|(_, entry)| entry)
+        match Self::dense_index(*fd) {
+            Some(n) => self.dense.get_mut(n)?.as_mut(),
+            None => self.far.get_mut(fd),
+        }
+    }
+
+    /// The place of `fd`, made if it has none: an open fd, or `None`.
+    fn place(&mut self, fd: i64) -> Option<&mut Option<Arc<FdEntry>>> {
+        let n = Self::dense_index(fd)?;
+        if n >= self.dense.len() {
+            self.dense.resize(n + 1, None);
+        }
+        Some(&mut self.dense[n])
     }
 
     /// Makes `fd` refer to `entry`, replacing what it referred to.
     pub(super) fn insert(&mut self, fd: i64, entry: Arc<FdEntry>) {
-        match self.position(fd) {
-            Some(position) => self.entries[position].1 = entry,
-            None => {
-                self.entries.push((fd, entry));
-                self.set_position(fd, Some(self.entries.len() - 1));
-            }
+        let was_open = match self.place(fd) {
+            Some(place) => place.replace(entry).is_some(),
+            None => self.far.insert(fd, entry).is_some(),
+        };
+        if !was_open {
+            self.open += 1;
         }
     }
 
     /// The entry of `fd`, made with `entry` if it is not open.
     pub(super) fn get_or_insert(&mut self, fd: i64, entry: FdEntry) -> &mut FdEntry {
-        let position = match self.position(fd) {
-            Some(position) => position,
-            None => {
-                self.entries.push((fd, Arc::new(entry)));
-                let position = self.entries.len() - 1;
-                self.set_position(fd, Some(position));
-                position
-            }
+        if self.get(&fd).is_none() {
+            self.insert(fd, Arc::new(entry));
+        }
+        let slot = match Self::dense_index(fd) {
+            Some(n) => self.dense[n].as_mut(),
+            None => self.far.get_mut(&fd),
         };
-        Arc::make_mut(&mut self.entries[position].1)
+        Arc::make_mut(slot.expect("the fd was just opened"))
     }
 
     /// Closes `fd`.
     pub(super) fn remove(&mut self, fd: &i64) {
-        let Some(position) = self.position(*fd) else {
-            return;
+        let closed = match Self::dense_index(*fd) {
+            Some(n) => self.dense.get_mut(n).and_then(Option::take),
+            None => self.far.remove(fd),
         };
-        self.set_position(*fd, None);
-        self.entries.swap_remove(position);
-        if let Some(&(moved, _)) = self.entries.get(position) {
-            self.set_position(moved, Some(position));
+        if closed.is_some() {
+            self.open -= 1;
         }
     }
 
     /// Keeps the fds for which `keep` holds.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&i64, &Arc<FdEntry>) -> bool) {
-        self.entries.retain_mut(|(fd, entry)| keep(fd, entry));
-        self.dense.clear();
-        self.far.clear();
-        for position in 0..self.entries.len() {
-            self.set_position(self.entries[position].0, Some(position));
+        for (n, place) in self.dense.iter_mut().enumerate() {
+            if place
+                .as_ref()
+                .is_some_and(|entry| !keep(&(n as i64), entry))
+            {
+                *place = None;
+            }
         }
+        self.far.retain(|fd, entry| keep(fd, entry));
+        self.open = self.dense.iter().flatten().count() + self.far.len();
     }
 
     /// Every open fd, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&i64, &Arc<FdEntry>)> {
-        self.entries.iter().map(|(fd, entry)| (fd, entry))
+    pub(super) fn iter(&self) -> impl Iterator<Item = (i64, &Arc<FdEntry>)> {
+        let dense = self.dense.iter().enumerate();
+        dense
+            .filter_map(|(n, place)| Some((n as i64, place.as_ref()?)))
+            .chain(self.far.iter().map(|(&fd, entry)| (fd, entry)))
     }
 
     /// Every open fd, to change, in no particular order.
-    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&i64, &mut Arc<FdEntry>)> {
-        self.entries.iter_mut().map(|(fd, entry)| (&*fd, entry))
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (i64, &mut Arc<FdEntry>)> {
+        let dense = self.dense.iter_mut().enumerate();
+        dense
+            .filter_map(|(n, place)| Some((n as i64, place.as_mut()?)))
+            .chain(self.far.iter_mut().map(|(&fd, entry)| (fd, entry)))
     }
 
     /// How many fds are open.
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.open
     }
 }
 
@@ -184,7 +178,7 @@ mod tests {
             assert_eq!(name(&table, fd), Some(format!("f{fd}")));
         }
         table.retain(|&fd, _| fd > 1);
-        let mut left: Vec<i64> = table.iter().map(|(&fd, _)| fd).collect();
+        let mut left: Vec<i64> = table.iter().map(|(fd, _)| fd).collect();
         left.sort_unstable();
         assert_eq!(left, [2, 7, 1023, 70_000]);
         assert_eq!(name(&table, 70_000).as_deref(), Some("f70000"));

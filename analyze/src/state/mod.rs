@@ -940,7 +940,7 @@ impl State {
     pub fn fds(&self, tgid: u32) -> impl Iterator<Item = (i64, &FdEntry)> + '_ {
         self.process_ref(tgid)
             .into_iter()
-            .flat_map(|p| p.fds.iter().map(|(&fd, entry)| (fd, &**entry)))
+            .flat_map(|p| p.fds.iter().map(|(fd, entry)| (fd, &**entry)))
     }
 
     /// How many threads of process `tgid` are known.
