@@ -39,30 +39,23 @@ fn reads_fds(spec: &scry_analyze::summary::ViewSpec) -> bool {
         .any(|text| text.contains("fd."))
 }
 
-/// The median wall time and the highest peak memory of `runs` runs.
-fn measure(
-    scry: &Path,
-    command: &[&str],
-    trace: &Path,
-    args: &[&str],
-    runs: usize,
-) -> Result<(Duration, u64), String> {
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        samples.push(run_once(scry, command, trace, args)?);
-    }
-    samples.sort();
-    let peak = samples.iter().map(|(_, kib)| *kib).max().unwrap_or(0);
-    Ok((samples[samples.len() / 2].0, peak))
+/// The median of `values`.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Prints the `top` table for the trace at `path`, which holds `events`
 /// events.
+///
+/// Each run of a view comes right after a run of each reference, and a
+/// share is the median of the runs' own shares: a shared machine that
+/// slows down during the table slows a view and its references alike.
 pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
     let scry = scry_binary()?;
     println!();
     println!(
-        "scry bench: top ({} events of the synthetic trace, {runs} runs, medians, as a child process)",
+        "scry bench: top ({} events of the synthetic trace, {runs} runs, medians, as a child process; each run paired with runs of the references)",
         crate::count(events)
     );
     println!();
@@ -70,37 +63,47 @@ pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
         "| view | events/s | vs read --count with the same state | vs read --count on processes | peak memory | target |"
     );
     println!("|---|---|---|---|---|---|");
-    let mut references = Vec::new();
-    for (label, args) in [("processes", PROCESS_REFERENCE), ("fds", FD_REFERENCE)] {
-        eprintln!("top: reference read --count on {label} ×{runs}");
-        let (time, peak) = measure(&scry, &["read"], path, args, runs)?;
-        let rate = crate::rate(events, time);
-        println!(
-            "| reference on {label}: `read --count '{}'` | {} | 100 % | - | {:.1} MiB | - |",
-            args[1],
-            crate::millions(rate),
-            peak as f64 / 1024.0
-        );
-        references.push(rate);
-    }
-    let (process_rate, fd_rate) = (references[0], references[1]);
+    let rate = |time: Duration| crate::rate(events, time);
+    let mut reference_rates = [Vec::new(), Vec::new()];
+    let mut rows = Vec::new();
     for spec in scry_analyze::summary::VIEWS.iter() {
         let view = spec.name.as_str();
-        eprintln!("top: {view} ×{runs}");
-        let (time, peak) = measure(&scry, &["top", view], path, &["-n", "20"], runs)?;
-        let rate = crate::rate(events, time);
-        let (same, which) = if reads_fds(spec) {
-            (fd_rate, "fds")
-        } else {
-            (process_rate, "processes")
-        };
-        println!(
-            "| {view} | {} | {:.0} % ({which}) | {:.0} % | {:.1} MiB | ≥ 50 % |",
-            crate::millions(rate),
-            100.0 * rate / same,
-            100.0 * rate / process_rate,
+        eprintln!("top: {view} ×{runs}, each after the references");
+        let fds = reads_fds(spec);
+        let (mut rates, mut same, mut processes, mut peak) = (vec![], vec![], vec![], 0);
+        for _ in 0..runs {
+            let (on_processes, _) = run_once(&scry, &["read"], path, PROCESS_REFERENCE)?;
+            let (on_fds, _) = run_once(&scry, &["read"], path, FD_REFERENCE)?;
+            let (time, kib) = run_once(&scry, &["top", view], path, &["-n", "20"])?;
+            peak = peak.max(kib);
+            reference_rates[0].push(rate(on_processes));
+            reference_rates[1].push(rate(on_fds));
+            rates.push(rate(time));
+            let matched = if fds { on_fds } else { on_processes };
+            same.push(matched.as_secs_f64() / time.as_secs_f64());
+            processes.push(on_processes.as_secs_f64() / time.as_secs_f64());
+        }
+        rows.push(format!(
+            "| {view} | {} | {:.0} % ({}) | {:.0} % | {:.1} MiB | ≥ 50 % |",
+            crate::millions(median(rates)),
+            100.0 * median(same),
+            if fds { "fds" } else { "processes" },
+            100.0 * median(processes),
             peak as f64 / 1024.0
+        ));
+    }
+    for ((label, args), rates) in [("processes", PROCESS_REFERENCE), ("fds", FD_REFERENCE)]
+        .into_iter()
+        .zip(reference_rates)
+    {
+        println!(
+            "| reference on {label}: `read --count '{}'` | {} | 100 % | - | - | - |",
+            args[1],
+            crate::millions(median(rates))
         );
+    }
+    for row in rows {
+        println!("{row}");
     }
     Ok(())
 }
