@@ -398,15 +398,19 @@ pub(super) struct Args<'a> {
 impl<'a> Args<'a> {
     #[inline]
     pub(super) fn decode(slot: &Slot, event: &EventView<'a>) -> Self {
-        let mut values = [ValueRef::Absent; MAX_ARGS];
+        // Filled where it is returned from, so that the values are not
+        // copied on the way out.
+        let mut args = Args {
+            values: [ValueRef::Absent; MAX_ARGS],
+        };
         for (at, value) in event.params().take(usize::from(slot.decode)).enumerate() {
             if let Some(&arg) = slot.positions.get(at)
-                && let Some(target) = values.get_mut(usize::from(arg))
+                && let Some(target) = args.values.get_mut(usize::from(arg))
             {
                 *target = value;
             }
         }
-        Args { values }
+        args
     }
 
     fn get(&self, arg: usize) -> ValueRef<'a> {
