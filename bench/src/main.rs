@@ -32,6 +32,12 @@ const TRACE_NAME: &str = "synthetic-bursty.scry";
 /// The same workload written four times over.
 const LONG_TRACE_NAME: &str = "synthetic-bursty-4x.scry";
 
+/// The allocator `scry` itself runs with (see its `main.rs`): the phases
+/// measured in this process (decoding, filtering, the UI's index) then
+/// allocate as they do in the product.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
