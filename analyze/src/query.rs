@@ -59,7 +59,7 @@ impl Default for Window {
 }
 
 /// What a scan looks at.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Scan<'f> {
     /// Only events that match.
     pub filter: Option<&'f Filter>,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::rechunk;
+use common::{rechunk, summarize};
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -209,19 +209,7 @@ fn summaries_of_runs_merged_in_order_are_the_whole_summary() {
             slice_events: 5,
             ..Scan::default()
         };
-        let mut whole = Summary::new(spec);
-        let flow = scan(
-            &trace,
-            &prepared,
-            &scan_options,
-            |e| panic!("{e}"),
-            |ctx| {
-                whole.add(&bound, ctx);
-                ControlFlow::<()>::Continue(())
-            },
-        )
-        .unwrap();
-        assert!(flow.is_continue());
+        let whole = summarize(&trace, &prepared, spec, &bound, &scan_options);
         let workers = (0..2)
             .map(|_| RunSums::new(spec, Arc::clone(&bound)))
             .collect();

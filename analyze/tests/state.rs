@@ -8,8 +8,12 @@ use std::ops::ControlFlow;
 use std::sync::LazyLock;
 
 use scry_analyze::state::State;
-use scry_analyze::summary::{self, Summary};
-use scry_analyze::{Prepared, Scan, Value as FieldValue, scan};
+use scry_analyze::summary;
+use scry_analyze::{Prepared, Scan, Value as FieldValue};
+
+mod common;
+
+use common::summarize;
 use scry_format::{
     ContainerInfo, Event, EventTable, EventView, FdInfo, FdKind, FileHeader, GroupInfo,
     ProcessInfo, Snapshot, SockAddr, ThreadInfo, TraceFile, TraceWriter, UserInfo, Value, ValueRef,
@@ -1175,24 +1179,7 @@ fn a_row_label_follows_an_exec_amid_the_events_of_its_process() {
     let prepared = Prepared::new(&file);
     let spec = summary::view("procs").unwrap();
     let bound = spec.bind(prepared.catalog(&file)).unwrap();
-    let options = Scan {
-        caller_needs_state: bound.needs_state(),
-        caller_reads_no_fds: !bound.needs_fds(),
-        ..Scan::default()
-    };
-    let mut summary = Summary::new(spec);
-    let flow = scan(
-        &file,
-        &prepared,
-        &options,
-        |e| panic!("{e}"),
-        |ctx| {
-            summary.add(&bound, ctx);
-            ControlFlow::<()>::Continue(())
-        },
-    )
-    .unwrap();
-    assert!(flow.is_continue());
+    let summary = summarize(&file, &prepared, spec, &bound, &Scan::default());
     let table = summary.finish();
     let row = table
         .rows
