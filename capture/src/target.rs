@@ -151,25 +151,7 @@ pub(crate) fn cgroup2_root() -> Option<PathBuf> {
 
 /// A mountinfo path: space, tab, newline and backslash are octal escapes.
 fn unescape_mount_path(path: &str) -> PathBuf {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let octal = bytes
-            .get(at + 1..at + 4)
-            .filter(|_| bytes[at] == b'\\')
-            .and_then(|digits| u8::from_str_radix(std::str::from_utf8(digits).ok()?, 8).ok());
-        match octal {
-            Some(byte) => {
-                out.push(byte);
-                at += 4;
-            }
-            None => {
-                out.push(bytes[at]);
-                at += 1;
-            }
-        }
-    }
+    let out = scry_format::unescape(path.as_bytes(), scry_format::Escape::Octal);
     PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 

@@ -50,5 +50,5 @@ pub use model::*;
 pub use pipeline::{ChunkPool, default_threads, ordered_map_fed};
 pub use reader::{Damage, Prepare, ReadOptions, TraceFile, Truncation, VerifyReport};
 pub use stream::{ChunkSource, RawChunk, StreamItem, StreamReader};
-pub use text::{format_rfc3339, thousands};
+pub use text::{Escape, format_rfc3339, thousands, unescape};
 pub use writer::{HOST_CONTAINER, TraceWriter, WriterOptions, container_id_of_cgroup};

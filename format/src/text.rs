@@ -1,5 +1,6 @@
 //! Text forms shared by every scry front end: timestamps as RFC 3339 UTC
-//! (without a calendar dependency) and counts with thousands separators.
+//! (without a calendar dependency), counts with thousands separators, and
+//! the backslash escapes of the kernel's and systemd's names.
 
 /// Formats `ns` since the Unix epoch as `2024-05-01T12:34:56.123456789Z`.
 pub fn format_rfc3339(ns: u64) -> String {
@@ -29,6 +30,44 @@ pub fn thousands(value: u64) -> String {
     out
 }
 
+/// How a name escapes a byte after a backslash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// `\NNN`, three octal digits, as in `/proc/*/mountinfo`.
+    Octal,
+    /// `\xNN`, two hex digits, as in systemd unit names.
+    Hex,
+}
+
+/// `text` with its escapes undone; a backslash that starts no escape is
+/// kept as it is.
+pub fn unescape(text: &[u8], escape: Escape) -> Vec<u8> {
+    let (prefix, radix) = match escape {
+        Escape::Octal => (&b"\\"[..], 8),
+        Escape::Hex => (&b"\\x"[..], 16),
+    };
+    let width = prefix.len() + if radix == 8 { 3 } else { 2 };
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        let byte = text
+            .get(at..at + width)
+            .and_then(|escaped| escaped.strip_prefix(prefix))
+            .and_then(|digits| u8::from_str_radix(std::str::from_utf8(digits).ok()?, radix).ok());
+        match byte {
+            Some(byte) => {
+                out.push(byte);
+                at += width;
+            }
+            None => {
+                out.push(text[at]);
+                at += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Converts days since 1970-01-01 to a proleptic Gregorian date, after
 /// Howard Hinnant's `civil_from_days` algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -47,6 +86,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undoes_octal_and_hex_escapes() {
+        assert_eq!(unescape(b"my\\040group", Escape::Octal), b"my group");
+        assert_eq!(unescape(b"/a\\134b\\04", Escape::Octal), b"/a\\b\\04");
+        assert_eq!(unescape(b"web\\x2dapp\\x2", Escape::Hex), b"web-app\\x2");
+        assert_eq!(unescape(b"\\x2d", Escape::Octal), b"\\x2d");
+        assert_eq!(unescape(b"\\999", Escape::Octal), b"\\999");
+    }
 
     #[test]
     fn groups_thousands() {

@@ -86,25 +86,7 @@ fn machine_name(component: &[u8]) -> Option<Cow<'_, str>> {
     if !name.contains('\\') {
         return Some(Cow::Borrowed(name));
     }
-    let bytes = name.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let escaped = bytes
-            .get(at..at + 4)
-            .filter(|e| e.starts_with(b"\\x"))
-            .and_then(|e| u8::from_str_radix(std::str::from_utf8(&e[2..]).ok()?, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                at += 4;
-            }
-            None => {
-                out.push(bytes[at]);
-                at += 1;
-            }
-        }
-    }
+    let out = crate::text::unescape(name.as_bytes(), crate::text::Escape::Hex);
     Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
