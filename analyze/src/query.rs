@@ -336,11 +336,7 @@ pub fn scan<D: AsRef<[u8]>, B>(
         )
     };
     let threads = scan.threads.max(1);
-    match scan.prepare(with_state) {
-        Prepare::Buffers => trace.for_each_chunk_with_buffers(threads, select, on_chunk),
-        Prepare::Params => trace.for_each_chunk_with_params(threads, select, on_chunk),
-        Prepare::Headers => trace.for_each_chunk(threads, select, on_chunk),
-    }
+    trace.for_each_chunk_prepared(threads, select, scan.prepare(with_state), on_chunk)
 }
 
 /// What of a chunk's events is replayed into the state.

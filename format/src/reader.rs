@@ -451,39 +451,30 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         select: impl Fn(&IndexEntry) -> bool,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
-        self.walk_chunks(threads, select, Prepare::Headers, visit)
+        self.for_each_chunk_prepared(threads, select, Prepare::Headers, visit)
     }
 
-    /// As [`TraceFile::for_each_chunk`], with where each event's parameters
-    /// lie found by the decoding threads too, for a reader that looks at
-    /// the parameters of many events (replaying the state), rather than on
-    /// first use on the visiting thread.
+    /// As [`TraceFile::for_each_chunk`], with the decoding threads also
+    /// doing what `prepare` asks of them: finding where each event's
+    /// parameters lie, for a reader that looks at the parameters of many
+    /// events (replaying the state), or decompressing buffer contents too,
+    /// for one that looks at most of them (printing `evt.info`), rather
+    /// than on first use on the visiting thread.
     ///
     /// # Errors
     /// Only in strict mode: the first chunk that fails to decode.
-    pub fn for_each_chunk_with_params<B>(
+    pub fn for_each_chunk_prepared<B>(
         &self,
         threads: usize,
         select: impl Fn(&IndexEntry) -> bool,
+        prepare: Prepare,
         visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
-        self.walk_chunks(threads, select, Prepare::Params, visit)
-    }
-
-    /// As [`TraceFile::for_each_chunk`], with each chunk's buffer contents
-    /// decompressed by the decoding threads too, for a reader that looks
-    /// at most of them (printing `evt.info`), rather than on first use on
-    /// the visiting thread.
-    ///
-    /// # Errors
-    /// Only in strict mode: the first chunk that fails to decode.
-    pub fn for_each_chunk_with_buffers<B>(
-        &self,
-        threads: usize,
-        select: impl Fn(&IndexEntry) -> bool,
-        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
-    ) -> Result<ControlFlow<B>> {
-        self.walk_chunks(threads, select, Prepare::Buffers, visit)
+        let data = self.data.as_ref();
+        let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
+        let decode =
+            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, prepare);
+        crate::pipeline::decode_ordered(chosen, threads, self.options.strict, decode, visit)
     }
 
     /// As [`TraceFile::for_each_chunk`], handing each chunk over to
@@ -507,20 +498,6 @@ impl<D: AsRef<[u8]>> TraceFile<D> {
         let decode =
             |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, prepare);
         crate::pipeline::decode_owned(chosen, threads, self.options.strict, pool, decode, visit)
-    }
-
-    fn walk_chunks<B>(
-        &self,
-        threads: usize,
-        select: impl Fn(&IndexEntry) -> bool,
-        prepare: Prepare,
-        visit: impl FnMut(Result<&DecodedChunk>) -> ControlFlow<B>,
-    ) -> Result<ControlFlow<B>> {
-        let data = self.data.as_ref();
-        let chosen = self.layout.chunks.iter().filter(|entry| select(entry));
-        let decode =
-            |entry: &IndexEntry, chunk: &mut DecodedChunk| decode_at(data, entry, chunk, prepare);
-        crate::pipeline::decode_ordered(chosen, threads, self.options.strict, decode, visit)
     }
 
     /// Checks every checksum and decodes every chunk.

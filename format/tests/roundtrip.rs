@@ -171,9 +171,10 @@ fn large_chunks_read_back_through_every_path_and_damage_to_their_parameters_is_f
     assert_eq!(read_all(&trace, 2), events);
     let mut prepared = Vec::new();
     let flow = trace
-        .for_each_chunk_with_buffers(
+        .for_each_chunk_prepared(
             2,
             |_| true,
+            Prepare::Buffers,
             |chunk| {
                 prepared.extend(chunk.unwrap().iter().map(|e| e.to_event()));
                 ControlFlow::<()>::Continue(())
