@@ -27,8 +27,6 @@ pub(super) struct FdTable {
     dense: Vec<Option<Arc<FdEntry>>>,
     /// The other fds.
     far: FxHashMap<i64, Arc<FdEntry>>,
-    /// How many fds are open.
-    open: usize,
 }
 
 impl FdTable {
@@ -56,46 +54,46 @@ impl FdTable {
         }
     }
 
-    /// The place of `fd`, made if it has none: an open fd, or `None`.
-    fn place(&mut self, fd: i64) -> Option<&mut Option<Arc<FdEntry>>> {
-        let n = Self::dense_index(fd)?;
-        if n >= self.dense.len() {
-            self.dense.resize(n + 1, None);
+    /// The place of dense fd `n`, made if the array is shorter: its
+    /// entry, or `None` when it is not open.
+    fn dense_place(dense: &mut Vec<Option<Arc<FdEntry>>>, n: usize) -> &mut Option<Arc<FdEntry>> {
+        if n >= dense.len() {
+            dense.resize(n + 1, None);
         }
-        Some(&mut self.dense[n])
+        &mut dense[n]
     }
 
     /// Makes `fd` refer to `entry`, replacing what it referred to.
     pub(super) fn insert(&mut self, fd: i64, entry: Arc<FdEntry>) {
-        let was_open = match self.place(fd) {
-            Some(place) => place.replace(entry).is_some(),
-            None => self.far.insert(fd, entry).is_some(),
-        };
-        if !was_open {
-            self.open += 1;
+        match Self::dense_index(fd) {
+            Some(n) => *Self::dense_place(&mut self.dense, n) = Some(entry),
+            None => {
+                self.far.insert(fd, entry);
+            }
         }
     }
 
     /// The entry of `fd`, made with `entry` if it is not open.
     pub(super) fn get_or_insert(&mut self, fd: i64, entry: FdEntry) -> &mut FdEntry {
-        if self.get(&fd).is_none() {
-            self.insert(fd, Arc::new(entry));
-        }
-        let slot = match Self::dense_index(fd) {
-            Some(n) => self.dense[n].as_mut(),
-            None => self.far.get_mut(&fd),
+        let opened = || Arc::new(entry);
+        let held = match Self::dense_index(fd) {
+            Some(n) => Self::dense_place(&mut self.dense, n).get_or_insert_with(opened),
+            None => self.far.entry(fd).or_insert_with(opened),
         };
-        Arc::make_mut(slot.expect("the fd was just opened"))
+        Arc::make_mut(held)
     }
 
     /// Closes `fd`.
     pub(super) fn remove(&mut self, fd: &i64) {
-        let closed = match Self::dense_index(*fd) {
-            Some(n) => self.dense.get_mut(n).and_then(Option::take),
-            None => self.far.remove(fd),
-        };
-        if closed.is_some() {
-            self.open -= 1;
+        match Self::dense_index(*fd) {
+            Some(n) => {
+                if let Some(place) = self.dense.get_mut(n) {
+                    *place = None;
+                }
+            }
+            None => {
+                self.far.remove(fd);
+            }
         }
     }
 
@@ -110,7 +108,6 @@ impl FdTable {
             }
         }
         self.far.retain(|fd, entry| keep(fd, entry));
-        self.open = self.dense.iter().flatten().count() + self.far.len();
     }
 
     /// Every open fd, in no particular order.
@@ -129,9 +126,9 @@ impl FdTable {
             .chain(self.far.iter_mut().map(|(&fd, entry)| (fd, entry)))
     }
 
-    /// How many fds are open.
+    /// How many fds are open (counted: only statistics ask).
     pub(super) fn len(&self) -> usize {
-        self.open
+        self.dense.iter().flatten().count() + self.far.len()
     }
 }
 
