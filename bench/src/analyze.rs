@@ -52,11 +52,6 @@ fn run(
     (start.elapsed(), matched)
 }
 
-fn median(mut runs: Vec<(Duration, u64)>) -> (Duration, u64) {
-    runs.sort();
-    runs[runs.len() / 2]
-}
-
 /// `phase-filter PATH --filter N`: scans the trace at `path` with filter
 /// number N (-1 for none) on every core, then prints the peak memory and
 /// the size of the file, which is read into memory first.
@@ -109,7 +104,7 @@ pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
     let n = trace.event_count() as f64;
     let threads = default_threads();
     eprintln!("analyze: state replay without a filter ×{runs}");
-    let (base, _) = median((0..runs).map(|_| run(&trace, &prepared, None, 1)).collect());
+    let (base, _) = crate::median((0..runs).map(|_| run(&trace, &prepared, None, 1)).collect());
     println!();
     println!(
         "scry bench: filters ({} events of the synthetic trace, {runs} runs, medians, 1 decoding thread)",
@@ -137,15 +132,14 @@ pub fn run_table(path: &Path, runs: usize) -> Result<(), String> {
             matched = count;
             pairs.push((without, with));
         }
-        let mut differences: Vec<f64> = pairs
+        let differences: Vec<f64> = pairs
             .iter()
             .map(|(without, with)| (with.as_secs_f64() - without.as_secs_f64()) * 1e9 / n)
             .collect();
-        differences.sort_by(f64::total_cmp);
-        let added = differences[differences.len() / 2];
+        let added = crate::median(differences);
         let time = crate::median(pairs.iter().map(|&(_, with)| with).collect());
         let paired_base = crate::median(pairs.iter().map(|&(without, _)| without).collect());
-        let (parallel, _) = median(
+        let (parallel, _) = crate::median(
             (0..runs)
                 .map(|_| run(&trace, &prepared, Some(&filter), threads))
                 .collect(),

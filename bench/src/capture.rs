@@ -86,12 +86,7 @@ fn median_run(wrapper: &[&str], iterations: usize, runs: usize) -> Result<Durati
     for _ in 0..runs {
         times.push(run_storm(wrapper, iterations)?.elapsed);
     }
-    Ok(median(times))
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
+    Ok(crate::median(times))
 }
 
 fn stop(child: &mut Child) -> Result<(), String> {
@@ -301,8 +296,8 @@ pub fn run(iterations: usize, runs: usize) -> Result<(), String> {
         counts.push(counted?.elapsed);
         scry_runs.push(scry_run(&scry, &trace, iterations)?);
     }
-    let base = median(bases);
-    let counted = median(counts);
+    let base = crate::median(bases);
+    let counted = crate::median(counts);
     scry_runs.sort_by_key(|r| r.elapsed);
     let scry = &scry_runs[scry_runs.len() / 2];
     let syscalls = scry.syscalls.max(1) as f64;

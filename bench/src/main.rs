@@ -177,8 +177,9 @@ fn decompress_only(data: &[u8], trace: &TraceFile<&[u8]>, buffers: bool) -> u64 
     total
 }
 
-pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
+/// The median of `samples`: times, (time, memory) pairs, or ratios.
+pub(crate) fn median<T: PartialOrd + Copy>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     samples[samples.len() / 2]
 }
 

@@ -10,6 +10,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use scry_analyze::Prepared;
+use scry_analyze::summary::ViewSpec;
+use scry_format::TraceFile;
+
 use crate::read::{run_once, scry_binary};
 
 /// The reference of the views that read processes only: counting with a
@@ -21,28 +25,16 @@ const PROCESS_REFERENCE: &[&str] = &["--count", "proc.name!=nosuchprocess"];
 /// the event's fd, so the read replays the fd tables as the views do.
 const FD_REFERENCE: &[&str] = &["--count", "fd.name!=nosuchfile"];
 
-/// Whether a built-in view reads what the events' fds are (every view
-/// field and filter is written as filter text).
-fn reads_fds(spec: &scry_analyze::summary::ViewSpec) -> bool {
-    let columns = spec
-        .keys
-        .iter()
-        .chain(&spec.labels)
-        .map(|c| c.field.as_str());
-    let measures = spec
-        .measures
-        .iter()
-        .flat_map(|m| m.field.iter().chain(&m.when).map(String::as_str));
-    columns
-        .chain(measures)
-        .chain(spec.restrict.as_deref())
-        .any(|text| text.contains("fd."))
-}
-
-/// The median of `values`.
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+/// Whether `spec`, bound to the trace, reads what the events' fds are.
+fn reads_fds(
+    spec: &ViewSpec,
+    trace: &TraceFile<&[u8]>,
+    prepared: &Prepared,
+) -> Result<bool, String> {
+    let bound = spec
+        .bind(prepared.catalog(trace))
+        .map_err(|e| format!("the {} view: {e}", spec.name))?;
+    Ok(bound.needs_fds())
 }
 
 /// Prints the `top` table for the trace at `path`, which holds `events`
@@ -63,13 +55,16 @@ pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
         "| view | events/s | vs read --count with the same state | vs read --count on processes | peak memory | target |"
     );
     println!("|---|---|---|---|---|---|");
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let trace = TraceFile::open(&data[..]).map_err(|e| e.to_string())?;
+    let prepared = Prepared::new(&trace);
     let rate = |time: Duration| crate::rate(events, time);
     let mut reference_rates = [Vec::new(), Vec::new()];
     let mut rows = Vec::new();
     for spec in scry_analyze::summary::VIEWS.iter() {
         let view = spec.name.as_str();
         eprintln!("top: {view} ×{runs}, each after the references");
-        let fds = reads_fds(spec);
+        let fds = reads_fds(spec, &trace, &prepared)?;
         let (mut rates, mut same, mut processes, mut peak) = (vec![], vec![], vec![], 0);
         for _ in 0..runs {
             let (on_processes, _) = run_once(&scry, &["read"], path, PROCESS_REFERENCE)?;
@@ -85,10 +80,10 @@ pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
         }
         rows.push(format!(
             "| {view} | {} | {:.0} % ({}) | {:.0} % | {:.1} MiB | ≥ 50 % |",
-            crate::millions(median(rates)),
-            100.0 * median(same),
+            crate::millions(crate::median(rates)),
+            100.0 * crate::median(same),
             if fds { "fds" } else { "processes" },
-            100.0 * median(processes),
+            100.0 * crate::median(processes),
             peak as f64 / 1024.0
         ));
     }
@@ -99,7 +94,7 @@ pub fn run_table(path: &Path, events: u64, runs: usize) -> Result<(), String> {
         println!(
             "| reference on {label}: `read --count '{}'` | {} | 100 % | - | - | - |",
             args[1],
-            crate::millions(median(rates))
+            crate::millions(crate::median(rates))
         );
     }
     for row in rows {
