@@ -713,15 +713,11 @@ fn walk_params(
     payload: &[u8],
     start: usize,
     counts: &[u16],
-    bounds: &mut ParamBounds,
+    param_bounds: &mut Vec<u32>,
+    blob_bounds: &mut Vec<u32>,
+    small_firsts: &mut Vec<i8>,
 ) -> WireResult<u64> {
     const END: Malformed = Malformed("parameters run past the payload");
-    let ParamBounds {
-        params: param_bounds,
-        blobs: blob_bounds,
-        small_firsts,
-        ..
-    } = bounds;
     // The payload is at most 4 GiB (checked by the caller), so offsets fit.
     param_bounds.clear();
     param_bounds.resize(counts.len() + 1, 0);
@@ -1264,17 +1260,23 @@ impl DecodedChunk {
             std::mem::take(&mut *self.spare_bounds.lock().unwrap_or_else(|e| e.into_inner()));
         let walked = if self.split {
             self.load_params_frame(&mut bounds).and_then(|start| {
-                let frame = std::mem::take(&mut bounds.frame);
-                let walked = walk_params(&frame, start, &self.headers.param_count, &mut bounds);
-                bounds.frame = frame;
-                walked
+                walk_params(
+                    &bounds.frame,
+                    start,
+                    &self.headers.param_count,
+                    &mut bounds.params,
+                    &mut bounds.blobs,
+                    &mut bounds.small_firsts,
+                )
             })
         } else {
             walk_params(
                 &self.payload,
                 self.params_start,
                 &self.headers.param_count,
-                &mut bounds,
+                &mut bounds.params,
+                &mut bounds.blobs,
+                &mut bounds.small_firsts,
             )
         };
         bounds.damage = match walked {
