@@ -189,28 +189,133 @@ struct FastCheck {
     field: Field,
     op: Op,
     rhs: Prepared,
-    /// For a field the kind of the event's fd decides (`fd.type`), the
-    /// kinds whose value passes: tested without making the text.
-    kinds: Option<Vec<FdKind>>,
+    /// What is done with the field's value, worked out once from `op` and
+    /// `rhs`.
+    test: FastTest,
+}
+
+/// The comparison of a [`FastCheck`] in the form cheapest to evaluate: the
+/// common ones as a bound or a few bytes to compare, the rest through the
+/// general matchers.
+#[derive(Debug)]
+enum FastTest {
+    /// A number within `lo..=hi`: `=`, `<`, `<=`, `>`, `>=` and `exists`
+    /// (an empty range when no number passes).
+    NumWithin(i64, i64),
+    /// A number other than this one (`!=`).
+    NumOther(i64),
+    /// For a field the kind of the event's fd decides (`fd.type`), one bit
+    /// per [`FdKind::code`] whose value passes: tested without making the
+    /// text.
+    FdKinds(u32),
+    /// Text that starts with these bytes (`startswith`).
+    Prefix(Prefix),
+    /// Text equal to these bytes.
+    Equal(Box<[u8]>),
+    /// Any other comparison.
+    General,
+}
+
+impl FastTest {
+    fn new(field: &Field, op: Op, rhs: &Prepared) -> FastTest {
+        if field.text_of_fd_kind(FdKind::Unknown).is_some() {
+            let passing = FdKind::ALL.into_iter().filter(|&kind| {
+                field
+                    .text_of_fd_kind(kind)
+                    .is_some_and(|text| bytes_match(text, op, rhs))
+            });
+            return FastTest::FdKinds(passing.fold(0, |bits, kind| bits | 1 << kind.code()));
+        }
+        match (field.shape(), rhs) {
+            (Shape::Num, Prepared::None) => FastTest::NumWithin(i64::MIN, i64::MAX),
+            (Shape::Num, Prepared::Num(n)) => FastTest::of_number(op, *n),
+            (Shape::Text, Prepared::Bytes(text)) => match op {
+                Op::StartsWith | Op::BStartsWith => FastTest::Prefix(Prefix::new(text)),
+                // What `bytes_match` and `ordered` compare for equality.
+                Op::EndsWith
+                | Op::Contains
+                | Op::BContains
+                | Op::Ne
+                | Op::Lt
+                | Op::Le
+                | Op::Gt
+                | Op::Ge => FastTest::General,
+                _ => FastTest::Equal(text.as_slice().into()),
+            },
+            _ => FastTest::General,
+        }
+    }
+
+    /// `op n` on 64-bit values, as [`ordered`] compares them.
+    fn of_number(op: Op, n: i128) -> FastTest {
+        const NONE: FastTest = FastTest::NumWithin(i64::MAX, i64::MIN);
+        let (min, max) = (i128::from(i64::MIN), i128::from(i64::MAX));
+        // In range by the tests before each use.
+        let wide = |n: i128| n.clamp(min, max) as i64;
+        match op {
+            Op::Ne => {
+                i64::try_from(n).map_or(FastTest::NumWithin(i64::MIN, i64::MAX), FastTest::NumOther)
+            }
+            Op::Lt if n <= min => NONE,
+            Op::Lt => FastTest::NumWithin(i64::MIN, wide(n - 1)),
+            Op::Le if n < min => NONE,
+            Op::Le => FastTest::NumWithin(i64::MIN, wide(n)),
+            Op::Gt if n >= max => NONE,
+            Op::Gt => FastTest::NumWithin(wide(n + 1), i64::MAX),
+            Op::Ge if n > max => NONE,
+            Op::Ge => FastTest::NumWithin(wide(n), i64::MAX),
+            _ => i64::try_from(n).map_or(NONE, |n| FastTest::NumWithin(n, n)),
+        }
+    }
+}
+
+/// A prefix to test texts against. One of up to eight bytes is tested as
+/// the first word of the text under a mask: no loop, and no branch on the
+/// bytes, which come in no order a branch could predict.
+#[derive(Debug)]
+struct Prefix {
+    bytes: Box<[u8]>,
+    /// The prefix as a little-endian word, zero past its end.
+    word: u64,
+    /// Ones over the prefix's bytes; zero when it is longer than a word.
+    mask: u64,
+}
+
+impl Prefix {
+    fn new(bytes: &[u8]) -> Prefix {
+        let (word, mask) = match bytes.len() {
+            len @ 1..=8 => {
+                let mut padded = [0; 8];
+                padded[..len].copy_from_slice(bytes);
+                (u64::from_le_bytes(padded), u64::MAX >> (64 - 8 * len))
+            }
+            _ => (0, 0),
+        };
+        Prefix {
+            bytes: bytes.into(),
+            word,
+            mask,
+        }
+    }
+
+    /// Whether `text` starts with the prefix.
+    #[inline]
+    fn begins(&self, text: &[u8]) -> bool {
+        match text.first_chunk::<8>() {
+            Some(first) if self.mask != 0 => u64::from_le_bytes(*first) & self.mask == self.word,
+            _ => has_prefix(text, &self.bytes),
+        }
+    }
 }
 
 impl FastCheck {
     fn new(field: Field, op: Op, rhs: Prepared) -> FastCheck {
-        let kinds = field.text_of_fd_kind(FdKind::Unknown).map(|_| {
-            FdKind::ALL
-                .into_iter()
-                .filter(|&kind| {
-                    field
-                        .text_of_fd_kind(kind)
-                        .is_some_and(|text| bytes_match(text, op, &rhs))
-                })
-                .collect()
-        });
+        let test = FastTest::new(&field, op, &rhs);
         FastCheck {
             field,
             op,
             rhs,
-            kinds,
+            test,
         }
     }
 
@@ -1130,14 +1235,27 @@ impl FastCheck {
     // Kept out of `eval`, which recurses: its frame stays small.
     #[inline(never)]
     fn eval(&self, ctx: &Ctx<'_>) -> bool {
+        let field = &self.field;
+        match &self.test {
+            FastTest::NumWithin(lo, hi) => field.num(ctx).is_some_and(|v| *lo <= v && v <= *hi),
+            FastTest::NumOther(n) => field.num(ctx).is_some_and(|v| v != *n),
+            FastTest::FdKinds(passing) => ctx
+                .fd()
+                .is_some_and(|fd| passing >> fd.kind.code() & 1 != 0),
+            FastTest::Prefix(prefix) => field.text(ctx).is_some_and(|v| prefix.begins(v)),
+            FastTest::Equal(text) => field.text(ctx).is_some_and(|v| v == &**text),
+            FastTest::General => self.eval_general(ctx),
+        }
+    }
+
+    /// The comparisons [`FastTest`] has no shortcut for.
+    #[inline(never)]
+    fn eval_general(&self, ctx: &Ctx<'_>) -> bool {
         let (field, op, rhs) = (&self.field, self.op, &self.rhs);
         match field.shape() {
             Shape::Num => field.num(ctx).is_some_and(|v| num_matches(v, op, rhs)),
             Shape::Flag => field.flag(ctx).is_some_and(|v| flag_matches(v, op, rhs)),
-            Shape::Text => match &self.kinds {
-                Some(kinds) => ctx.fd().is_some_and(|fd| kinds.contains(&fd.kind)),
-                None => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
-            },
+            Shape::Text => field.text(ctx).is_some_and(|v| bytes_match(v, op, rhs)),
             Shape::Other => false,
         }
     }
@@ -1867,6 +1985,95 @@ mod tests {
         assert!(fast_nodes > 400, "{fast_nodes} fast filters");
         assert!(telling > 400, "{telling} filters matched some events");
         assert!(checked > 1_000_000, "{checked} results checked");
+    }
+
+    /// The bounds a number comparison becomes give what the general
+    /// comparison gives, at the edges of 64 bits and past them.
+    #[test]
+    fn number_bounds_agree_with_the_general_comparison() {
+        let (min, max) = (i128::from(i64::MIN), i128::from(i64::MAX));
+        let constants = [
+            i128::MIN,
+            min - 1,
+            min,
+            min + 1,
+            -1,
+            0,
+            1,
+            max - 1,
+            max,
+            max + 1,
+            i128::MAX,
+        ];
+        let values = [
+            i64::MIN,
+            i64::MIN + 1,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let ops = [
+            Op::Eq,
+            Op::Ne,
+            Op::Lt,
+            Op::Le,
+            Op::Gt,
+            Op::Ge,
+            Op::In,
+            Op::Contains,
+        ];
+        for n in constants {
+            for op in ops {
+                let rhs = Prepared::Num(n);
+                let test = FastTest::of_number(op, n);
+                for v in values {
+                    let bounded = match test {
+                        FastTest::NumWithin(lo, hi) => lo <= v && v <= hi,
+                        FastTest::NumOther(other) => v != other,
+                        _ => panic!("{op:?} {n}: {test:?}"),
+                    };
+                    assert_eq!(bounded, num_matches(v, op, &rhs), "{v} {op:?} {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prefixes_test_as_the_byte_comparison_does() {
+        let prefixes: [&[u8]; 7] = [
+            b"",
+            b"/",
+            b"/etc",
+            b"/etc/pas",
+            b"/etc/pass",
+            b"\xff\x00",
+            b"12345678",
+        ];
+        let texts: [&[u8]; 9] = [
+            b"",
+            b"/",
+            b"/et",
+            b"/etc",
+            b"/etc/passwd",
+            b"/etc/pas",
+            b"/usr/lib/x86_64",
+            b"\xff\x00\x01\x02\x03\x04\x05\x06",
+            b"123456789",
+        ];
+        for prefix in prefixes {
+            let fast = Prefix::new(prefix);
+            for text in texts {
+                assert_eq!(
+                    fast.begins(text),
+                    text.starts_with(prefix),
+                    "{text:?} {prefix:?}"
+                );
+            }
+        }
     }
 
     /// Each filter alone over every sample, so that what it remembers in

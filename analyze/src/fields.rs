@@ -1668,7 +1668,9 @@ impl Field {
             Which::EvtRawres => e.ret(),
             Which::EvtBuflen => {
                 let ret = e.ret();
-                if !(ctx.info.is_io_read || ctx.info.is_io_write) || ret < 0 {
+                // Without short-circuits: reads and writes come in no order a
+                // branch could predict.
+                if !(ctx.info.is_io_read | ctx.info.is_io_write) | (ret < 0) {
                     return None;
                 }
                 ret
@@ -1750,7 +1752,7 @@ impl Field {
         let info = ctx.info;
         Some(match self.def.id {
             Which::EvtFailed => info.is_syscall && e.ret() < 0 && e.ret() > -4096,
-            Which::EvtIsIo => info.is_io_read || info.is_io_write,
+            Which::EvtIsIo => info.is_io_read | info.is_io_write,
             Which::EvtIsIoRead => info.is_io_read,
             Which::EvtIsIoWrite => info.is_io_write,
             Which::EvtIsWait => info.is_wait,
@@ -1764,7 +1766,7 @@ impl Field {
     /// reads it; `None` for any other field.
     pub(crate) fn flag_of_type(&self, info: &TypeInfo) -> Option<bool> {
         match self.def.id {
-            Which::EvtIsIo => Some(info.is_io_read || info.is_io_write),
+            Which::EvtIsIo => Some(info.is_io_read | info.is_io_write),
             Which::EvtIsIoRead => Some(info.is_io_read),
             Which::EvtIsIoWrite => Some(info.is_io_write),
             Which::EvtIsWait => Some(info.is_wait),

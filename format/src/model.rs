@@ -455,10 +455,9 @@ impl FdKind {
 
     /// The stable on-disk code of this kind.
     pub fn code(self) -> u8 {
-        FdKind::ALL
-            .iter()
-            .position(|&kind| kind == self)
-            .unwrap_or(0) as u8
+        // The variants are declared in code order, without explicit
+        // discriminants: each one's discriminant is its code.
+        self as u8
     }
 
     /// The kind for an on-disk code; unknown codes (from newer writers) map
@@ -538,6 +537,15 @@ pub struct ContainerInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fd_kind_codes_are_positions_in_all() {
+        for (position, kind) in FdKind::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(kind.code()), position);
+            assert_eq!(FdKind::from_code(position as u64), kind);
+        }
+        assert_eq!(FdKind::from_code(FdKind::ALL.len() as u64), FdKind::Unknown);
+    }
 
     fn process(pid: u32, ppid: u32, sid: u32, uid: u32) -> ProcessInfo {
         ProcessInfo {
