@@ -1473,6 +1473,7 @@ impl<'a> Ctx<'a> {
 
     /// The fd the event operates on.
     /// A failed open's is -1, as libsinsp has it.
+    #[inline]
     pub fn fd_num(&self) -> Option<i64> {
         if self.info.returns_fd {
             let ret = self.event.ret();
@@ -2200,6 +2201,12 @@ impl Field {
     /// Whether this field is `container.id`.
     pub fn is_container_id(&self) -> bool {
         self.def.id == Which::ContainerId
+    }
+
+    /// Whether this field is `fd.name`, whose text is the fd entry's name
+    /// as it is: what [`Field::text`] gives, read without its dispatch.
+    pub(crate) fn is_fd_name(&self) -> bool {
+        self.def.id == Which::FdName
     }
 }
 
