@@ -518,9 +518,14 @@ impl Filter {
     fn eval_tree(&self, ctx: &Ctx<'_>) -> bool {
         // Most filters are a conjunction: its parts are tested here, with
         // one call fewer than through `eval_compound`.
+        let part = |node: &Node| match node {
+            // The common leaf, inline: no call per part.
+            Node::Fast(check) => check.eval(ctx),
+            other => eval(other, ctx),
+        };
         match &self.root {
-            Node::And(items) => items.iter().all(|n| eval(n, ctx)),
-            root => eval(root, ctx),
+            Node::And(items) => items.iter().all(part),
+            root => part(root),
         }
     }
 
@@ -1242,7 +1247,7 @@ fn eval_compound(node: &Node, ctx: &Ctx<'_>) -> bool {
 }
 
 impl FastCheck {
-    #[inline]
+    #[inline(always)]
     fn eval(&self, ctx: &Ctx<'_>) -> bool {
         let field = &self.field;
         match &self.test {
