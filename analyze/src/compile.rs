@@ -215,6 +215,8 @@ enum FastTest {
     Prefix(Prefix),
     /// Text equal to these bytes.
     Equal(Box<[u8]>),
+    /// Text other than these bytes (`!=`).
+    Unequal(Box<[u8]>),
     /// Any other comparison.
     General,
 }
@@ -235,14 +237,10 @@ impl FastTest {
             (Shape::Text, Prepared::Bytes(text)) => match op {
                 Op::StartsWith | Op::BStartsWith => FastTest::Prefix(Prefix::new(text)),
                 // What `bytes_match` and `ordered` compare for equality.
-                Op::EndsWith
-                | Op::Contains
-                | Op::BContains
-                | Op::Ne
-                | Op::Lt
-                | Op::Le
-                | Op::Gt
-                | Op::Ge => FastTest::General,
+                Op::Ne => FastTest::Unequal(text.as_slice().into()),
+                Op::EndsWith | Op::Contains | Op::BContains | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                    FastTest::General
+                }
                 _ => FastTest::Equal(text.as_slice().into()),
             },
             _ => FastTest::General,
@@ -1258,6 +1256,7 @@ impl FastCheck {
                 .is_some_and(|fd| passing >> fd.kind.code() & 1 != 0),
             FastTest::Prefix(prefix) => self.text(ctx).is_some_and(|v| prefix.begins(v)),
             FastTest::Equal(text) => self.text(ctx).is_some_and(|v| v == &**text),
+            FastTest::Unequal(text) => self.text(ctx).is_some_and(|v| v != &**text),
             FastTest::General => self.eval_general(ctx),
         }
     }
@@ -1545,7 +1544,16 @@ fn remember(node: Node, tag: u64, next: &mut u32) -> Node {
             inner: node,
         }));
     }
+    let on_process = |n: &Node| only_process(n) && reads_process(n);
     match node {
+        // The conjuncts on the process alone are remembered as one part:
+        // one word read for all of them.
+        Node::And(items) if items.iter().filter(|n| on_process(n)).count() > 1 => {
+            let (process, rest): (Vec<Node>, Vec<Node>) = items.into_iter().partition(on_process);
+            let mut items = vec![remember(Node::And(process), tag, next)];
+            items.extend(rest.into_iter().map(|n| remember(n, tag, next)));
+            Node::And(items)
+        }
         Node::And(items) => Node::And(items.into_iter().map(|n| remember(n, tag, next)).collect()),
         Node::Or(items) => Node::Or(items.into_iter().map(|n| remember(n, tag, next)).collect()),
         Node::Not(inner) => Node::Not(Box::new(remember(*inner, tag, next))),
@@ -2115,6 +2123,7 @@ mod tests {
             "evt.type=openat and (proc.name=cat or user.uid != 0)",
             "fd.name startswith /etc and proc.exepath glob '*/bin/*'",
             "toupper(proc.name) = CURL or proc.name = proc.exe",
+            "proc.name != bash and fd.num > 2 and user.uid exists and proc.cwd startswith /",
         ];
         let mut remembered = 0;
         let mut telling = 0;
@@ -2136,7 +2145,14 @@ mod tests {
                 telling += usize::from(hits > 0 && hits < events);
             }
         }
-        assert!(remembered >= 9, "{remembered} filters remember results");
+        assert!(remembered >= 10, "{remembered} filters remember results");
+        // The conjuncts on the process alone share one remembered part.
+        let trace = &samples()[0];
+        let tables = Tables::new(trace);
+        let expr = filter::parse(sources[sources.len() - 1]).unwrap();
+        let filter = Filter::compile(&expr, tables.catalog(trace)).unwrap();
+        let parts = format!("{:?}", filter.root).matches("Remembered {").count();
+        assert_eq!(parts, 1, "{:?}", filter.root);
         assert!(
             telling > 10,
             "{telling} filters matched some events but not all"
