@@ -129,6 +129,20 @@ struct File<D: AsRef<[u8]>> {
     blank: State,
 }
 
+impl<D: AsRef<[u8]>> File<D> {
+    /// The field `name` (without an argument) as this trace's tables
+    /// resolve it.
+    fn field(&self, name: &str) -> Option<Field> {
+        resolve(
+            name,
+            None,
+            &self.prepared.types,
+            &self.trace.header().event_table,
+        )
+        .ok()
+    }
+}
+
 /// Trace files, in time order.
 pub struct Traces<D: AsRef<[u8]>> {
     files: Vec<File<D>>,
@@ -235,16 +249,6 @@ impl<D: AsRef<[u8]> + Send + Sync> Traces<D> {
         );
         Some(read(file, &ctx))
     }
-
-    fn field(file: &File<D>, name: &str) -> Option<Field> {
-        resolve(
-            name,
-            None,
-            &file.prepared.types,
-            &file.trace.header().event_table,
-        )
-        .ok()
-    }
 }
 
 /// Every field of the catalog that applies to the event of `ctx`, then
@@ -252,14 +256,8 @@ impl<D: AsRef<[u8]> + Send + Sync> Traces<D> {
 /// fields that need no state (the state of `ctx` is blank).
 fn fields_of<D: AsRef<[u8]>>(file: &File<D>, ctx: &Ctx<'_>, with_state: bool) -> Detail {
     let resolve_field = |name: &str| {
-        resolve(
-            name,
-            None,
-            &file.prepared.types,
-            &file.trace.header().event_table,
-        )
-        .ok()
-        .filter(|field| with_state || !field.needs_state())
+        file.field(name)
+            .filter(|field| with_state || !field.needs_state())
     };
     let mut fields = Vec::new();
     for def in FIELDS {
@@ -281,15 +279,7 @@ fn fields_of<D: AsRef<[u8]>>(file: &File<D>, ctx: &Ctx<'_>, with_state: bool) ->
 }
 
 fn index_fields<D: AsRef<[u8]>>(file: &File<D>) -> Option<IndexFields> {
-    let get = |name: &str| {
-        resolve(
-            name,
-            None,
-            &file.prepared.types,
-            &file.trace.header().event_table,
-        )
-        .ok()
-    };
+    let get = |name: &str| file.field(name);
     Some(IndexFields {
         proc_name: get("proc.name")?,
         cmdline: get("proc.cmdline")?,
@@ -492,7 +482,8 @@ impl<D: AsRef<[u8]> + Send + Sync> Source for Traces<D> {
 
     fn args(&self, index: &EventIndex, ordinal: usize) -> String {
         self.with_event(index, ordinal, |file, ctx| {
-            let args = Self::field(file, "evt.args")
+            let args = file
+                .field("evt.args")
                 .and_then(|f| f.extract(ctx))
                 .map(|v| v.to_string())
                 .unwrap_or_default();

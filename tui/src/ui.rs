@@ -8,12 +8,12 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Sparkline, Wrap};
 use scry_format::thousands;
 
 use crate::app::{App, EchoFormat, Hits, Mode, TIMELINE_STEPS};
 use crate::overview::{TILES, Timeline, resample};
-use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS, ViewId};
+use crate::views::{self, Cell, ColKind, Rows, Table, VIEWS, ViewDef, ViewId};
 
 const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
 const HEADER: Style = Style::new().fg(Color::Black).bg(Color::Green);
@@ -713,25 +713,18 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn draw_drill(frame: &mut Frame<'_>, area: Rect, choices: &[ViewId], at: usize) {
-    let lines: Vec<Line<'_>> = choices
-        .iter()
-        .enumerate()
-        .map(|(k, v)| {
-            let def = views::def(*v);
-            let style = if k == at { SELECTED } else { Style::new() };
-            Line::styled(format!(" {:<11} {}", def.name, def.title), style)
-        })
-        .collect();
-    let popup = centered(area, 40, lines.len() as u16 + 2);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" drill into (Enter) ")),
-        popup,
-    );
+    let views: Vec<&ViewDef> = choices.iter().map(|&v| views::def(v)).collect();
+    draw_view_menu(frame, area, &views, at, " drill into (Enter) ");
 }
 
 fn draw_switch(frame: &mut Frame<'_>, area: Rect, at: usize) {
-    let lines: Vec<Line<'_>> = VIEWS
+    let views: Vec<&ViewDef> = VIEWS.iter().collect();
+    draw_view_menu(frame, area, &views, at, " view (Enter) ");
+}
+
+/// A popup listing `views` by name and title, the one at `at` selected.
+fn draw_view_menu(frame: &mut Frame<'_>, area: Rect, views: &[&ViewDef], at: usize, title: &str) {
+    let lines: Vec<Line<'_>> = views
         .iter()
         .enumerate()
         .map(|(k, v)| {
@@ -742,11 +735,7 @@ fn draw_switch(frame: &mut Frame<'_>, area: Rect, at: usize) {
     let popup = centered(area, 40, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" view (Enter) "),
-        ),
+        Paragraph::new(lines).block(Block::bordered().title(title)),
         popup,
     );
 }
