@@ -2113,6 +2113,7 @@ mod tests {
             "evt.type=openat and (proc.name=cat or user.uid != 0)",
             "fd.name startswith /etc and proc.exepath glob '*/bin/*'",
             "toupper(proc.name) = CURL or proc.name = proc.exe",
+            "fd.name startswith /etc and proc.name != bash and evt.buflen > 10 and not fd.typechar=4 and user.uid exists",
             "proc.name != bash and fd.num > 2 and user.uid exists and proc.cwd startswith /",
         ];
         let mut remembered = 0;
@@ -2135,7 +2136,7 @@ mod tests {
                 telling += usize::from(hits > 0 && hits < events);
             }
         }
-        assert!(remembered >= 10, "{remembered} filters remember results");
+        assert!(remembered >= 11, "{remembered} filters remember results");
         // The conjuncts on the process alone share one remembered part.
         let trace = &samples()[0];
         let tables = Tables::new(trace);
