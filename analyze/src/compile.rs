@@ -211,6 +211,8 @@ enum FastTest {
     /// per [`FdKind::code`] whose value passes: tested without making the
     /// text.
     FdKinds(u32),
+    /// A flag with this value (`=`, `!=`).
+    FlagIs(bool),
     /// Text that starts with these bytes (`startswith`).
     Prefix(Prefix),
     /// Text equal to these bytes.
@@ -234,6 +236,8 @@ impl FastTest {
         match (field.shape(), rhs) {
             (Shape::Num, Prepared::None) => FastTest::NumWithin(i64::MIN, i64::MAX),
             (Shape::Num, Prepared::Num(n)) => FastTest::of_number(op, *n),
+            // As `flag_matches` has it.
+            (Shape::Flag, Prepared::Bool(b)) => FastTest::FlagIs(*b != (op == Op::Ne)),
             (Shape::Text, Prepared::Bytes(text)) => match op {
                 Op::StartsWith | Op::BStartsWith => FastTest::Prefix(Prefix::new(text)),
                 // What `bytes_match` and `ordered` compare for equality.
@@ -1251,6 +1255,7 @@ impl FastCheck {
         match &self.test {
             FastTest::NumWithin(lo, hi) => field.num(ctx).is_some_and(|v| *lo <= v && v <= *hi),
             FastTest::NumOther(n) => field.num(ctx).is_some_and(|v| v != *n),
+            FastTest::FlagIs(expected) => field.flag(ctx) == Some(*expected),
             FastTest::FdKinds(passing) => ctx
                 .fd()
                 .is_some_and(|fd| passing >> fd.kind.code() & 1 != 0),
@@ -1820,6 +1825,48 @@ mod tests {
             },
         );
         assert!(flow.unwrap().is_continue());
+    }
+
+    /// A label said to follow from a key has one value per value of the
+    /// key over every sample: a summary may read it once per row.
+    #[test]
+    fn fields_that_follow_from_a_key_have_one_value_per_key() {
+        let mut pairs_seen = 0;
+        for trace in samples() {
+            let tables = Tables::new(&trace);
+            let catalog = tables.catalog(&trace);
+            let fields: Vec<Field> = field_names()
+                .iter()
+                .map(|name| catalog.field(name).unwrap())
+                .collect();
+            let pairs: Vec<(&Field, &Field)> = fields
+                .iter()
+                .flat_map(|key| fields.iter().map(move |label| (key, label)))
+                .filter(|(key, label)| label.follows_from(key))
+                .collect();
+            assert!(pairs.len() >= 8, "{} pairs", pairs.len());
+            let mut seen = vec![std::collections::HashMap::new(); pairs.len()];
+            each_event(&trace, &tables, |ctx| {
+                for ((key, label), seen) in pairs.iter().zip(&mut seen) {
+                    let Some(key_value) = key.extract(ctx) else {
+                        continue;
+                    };
+                    let label_value = label.extract(ctx).map(|v| v.to_string());
+                    let first = seen
+                        .entry(key_value.to_string())
+                        .or_insert_with(|| label_value.clone());
+                    assert_eq!(
+                        *first,
+                        label_value,
+                        "{} for {} {key_value}",
+                        label.def().name,
+                        key.def().name
+                    );
+                }
+            });
+            pairs_seen += seen.iter().filter(|s| !s.is_empty()).count();
+        }
+        assert!(pairs_seen >= 8, "{pairs_seen} pairs with values");
     }
 
     #[test]

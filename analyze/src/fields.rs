@@ -2203,6 +2203,29 @@ impl Field {
         self.def.id == Which::ContainerId
     }
 
+    /// Whether this field has the same value for every event whose `key`
+    /// has the same value: what the trace's fixed tables (users, groups,
+    /// containers) say of an id. A summary keyed by the id reads such a
+    /// label once per row.
+    pub(crate) fn follows_from(&self, key: &Field) -> bool {
+        use Which::*;
+        match key.def.id {
+            UserUid => matches!(self.def.id, UserName | UserHomedir | UserShell),
+            UserLoginuid => self.def.id == UserLoginname,
+            GroupGid => self.def.id == GroupName,
+            ContainerId => matches!(
+                self.def.id,
+                ContainerName
+                    | ContainerImage
+                    | ContainerImageRepository
+                    | ContainerType
+                    | ContainerPrivileged
+                    | ContainerStartTs
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether this field is `fd.name`, whose text is the fd entry's name
     /// as it is: what [`Field::text`] gives, read without its dispatch.
     pub(crate) fn is_fd_name(&self) -> bool {

@@ -176,10 +176,15 @@ impl ViewSpec {
         let needs_fds = any_needs(Field::needs_fds, Filter::needs_fds);
         let labels_of_process =
             !labels.is_empty() && labels.iter().all(Field::reads_only_its_process);
+        let labels_of_keys = !labels.is_empty()
+            && labels
+                .iter()
+                .all(|label| keys.iter().any(|key| label.follows_from(key)));
         Ok(Bound {
             keys,
             labels,
             labels_of_process,
+            labels_of_keys,
             measures,
             restrict,
             needs_state,
@@ -252,6 +257,9 @@ pub struct Bound {
     /// Every label reads the event's process alone
     /// ([`Field::reads_only_its_process`]).
     labels_of_process: bool,
+    /// Every label follows from the keys ([`Field::follows_from`]): read
+    /// when a row is made, never again.
+    labels_of_keys: bool,
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
     needs_state: bool,
@@ -535,6 +543,9 @@ impl Summary {
     /// were read from the same process, with no process changed since.
     #[inline]
     fn refresh(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>) {
+        if bound.labels_of_keys {
+            return;
+        }
         if bound.labels_of_process {
             let seen = LabelsSeen {
                 bound: std::ptr::from_ref(bound) as usize,
