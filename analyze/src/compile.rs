@@ -240,11 +240,11 @@ impl FastTest {
             (Shape::Flag, Prepared::Bool(b)) => FastTest::FlagIs(*b != (op == Op::Ne)),
             (Shape::Text, Prepared::Bytes(text)) => match op {
                 Op::StartsWith | Op::BStartsWith => FastTest::Prefix(Prefix::new(text)),
-                // What `bytes_match` and `ordered` compare for equality.
                 Op::Ne => FastTest::Unequal(text.as_slice().into()),
                 Op::EndsWith | Op::Contains | Op::BContains | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
                     FastTest::General
                 }
+                // What `bytes_match` and `ordered` compare for equality.
                 _ => FastTest::Equal(text.as_slice().into()),
             },
             _ => FastTest::General,
