@@ -25,6 +25,7 @@ use crate::compile::{Catalog, Filter, FilterError};
 use crate::fields::{Ctx, Field, Shape};
 use crate::filter::Span;
 use crate::parallel::ChunkWork;
+use crate::state::FdEntry;
 use crate::value::{FieldType, Value};
 
 pub use print::{TableStyle, write_json, write_table};
@@ -176,10 +177,22 @@ impl ViewSpec {
         let needs_fds = any_needs(Field::needs_fds, Filter::needs_fds);
         let labels_of_process =
             !labels.is_empty() && labels.iter().all(Field::reads_only_its_process);
+        let fd_keys = if keys.iter().any(Field::reads_only_its_fd)
+            && keys.iter().all(|k| k.reads_only_its_fd() || k.is_pid())
+        {
+            if keys.iter().any(Field::is_pid) {
+                FdKeys::EntryAndPid
+            } else {
+                FdKeys::Entry
+            }
+        } else {
+            FdKeys::No
+        };
         Ok(Bound {
             keys,
             labels,
             labels_of_process,
+            fd_keys,
             measures,
             restrict,
             needs_state,
@@ -252,6 +265,9 @@ pub struct Bound {
     /// Every label reads the event's process alone
     /// ([`Field::reads_only_its_process`]).
     labels_of_process: bool,
+    /// What the keys read, when it is only the event's fd entry and
+    /// process id: rows are then found by them ([`FdRows`]).
+    fd_keys: FdKeys,
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
     needs_state: bool,
@@ -268,6 +284,60 @@ impl Bound {
     /// for one that does not can leave out what changes no process).
     pub fn needs_fds(&self) -> bool {
         self.needs_fds
+    }
+}
+
+/// What the key values of a view are a function of, when it is only the
+/// event's fd entry ([`Field::reads_only_its_fd`]) and maybe its process
+/// id ([`Field::is_pid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FdKeys {
+    /// Something else.
+    No,
+    /// The fd entry.
+    Entry,
+    /// The fd entry and the process id.
+    EntryAndPid,
+}
+
+/// The rows lately found for events whose keys are a function of their
+/// fd entry (and process id, [`FdKeys`]), by the entry's identity: an
+/// event on an fd whose entry went to a row goes to the same row, found
+/// without reading the keys, let alone hashing their text. Slots are
+/// found from the identity (consecutive identities take consecutive
+/// slots) and hold the last one put there; a cache in front of the rows
+/// by key.
+#[derive(Debug, Default)]
+struct FdRows {
+    /// (identity, process id or 0, row); identity 0 for an empty slot.
+    slots: Vec<(u64, u32, u32)>,
+}
+
+/// Slots of [`FdRows`]: more than the fds a busy trace has open at once.
+const FD_ROWS: usize = 4096;
+
+impl FdRows {
+    #[inline]
+    fn slot(identity: u64, tgid: u32) -> usize {
+        // Processes are mixed in apart from the identity's low bits, so
+        // that two processes on one shared entry take different slots.
+        let mixed = identity ^ u64::from(tgid).wrapping_mul(0x9e37_79b9);
+        (mixed as usize) & (FD_ROWS - 1)
+    }
+
+    #[inline]
+    fn get(&self, identity: u64, tgid: u32) -> Option<usize> {
+        match self.slots.get(Self::slot(identity, tgid)) {
+            Some(&(id, pid, row)) if id == identity && pid == tgid => Some(row as usize),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, identity: u64, tgid: u32, row: usize) {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); FD_ROWS];
+        }
+        self.slots[Self::slot(identity, tgid)] = (identity, tgid, row as u32);
     }
 }
 
@@ -328,6 +398,8 @@ pub struct Summary {
     /// counted: a run of events with the same value is counted once
     /// without hashing it again.
     last_distinct: Vec<(usize, Vec<u8>)>,
+    /// For views keyed by what an fd is, rows by fd entry.
+    fd_rows: FdRows,
     events: u64,
 }
 
@@ -344,6 +416,7 @@ impl Summary {
             last_row: None,
             last_number: None,
             last_distinct: vec![(usize::MAX, Vec::new()); spec.measures.len()],
+            fd_rows: FdRows::default(),
             events: 0,
         }
     }
@@ -359,9 +432,49 @@ impl Summary {
         if bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
             return;
         }
-        let index = match &bound.keys[..] {
+        let index = match bound.fd_keys {
+            FdKeys::No => match self.row(bound, ctx) {
+                Some(index) => index,
+                None => return,
+            },
+            FdKeys::Entry | FdKeys::EntryAndPid => {
+                let Some(identity) = ctx.fd().and_then(FdEntry::identity) else {
+                    if let Some(index) = self.row(bound, ctx) {
+                        self.measure(index, bound, ctx);
+                    }
+                    return;
+                };
+                let identity = identity.get();
+                let tgid = match bound.fd_keys {
+                    FdKeys::EntryAndPid => ctx.event.tgid(),
+                    _ => 0,
+                };
+                match self.fd_rows.get(identity, tgid) {
+                    Some(index) => {
+                        self.events += 1;
+                        self.refresh(index, bound, ctx);
+                        index
+                    }
+                    None => {
+                        let Some(index) = self.row(bound, ctx) else {
+                            return;
+                        };
+                        self.fd_rows.put(identity, tgid, index);
+                        index
+                    }
+                }
+            }
+        };
+        self.measure(index, bound, ctx);
+    }
+
+    /// The row of the event (counting it), made if it is new; `None` when
+    /// the event lacks a key, and is left out.
+    #[inline]
+    fn row(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> Option<usize> {
+        Some(match &bound.keys[..] {
             [field] if field.shape() == Shape::Num => {
-                let Some(n) = field.num(ctx) else { return };
+                let Some(n) = field.num(ctx) else { return None };
                 self.events += 1;
                 match self.last_number {
                     Some((last, index)) if last == n => {
@@ -384,7 +497,7 @@ impl Summary {
             [field] if field.shape() == Shape::Text => {
                 let text = match field.text(ctx) {
                     Some(text) if !text.is_empty() => text,
-                    _ => return,
+                    _ => return None,
                 };
                 self.events += 1;
                 match self.last_row {
@@ -420,7 +533,7 @@ impl Summary {
                     self.key.clear();
                     for field in keys {
                         if !encode_field(field, ctx, &mut self.key) {
-                            return;
+                            return None;
                         }
                     }
                     self.events += 1;
@@ -429,7 +542,12 @@ impl Summary {
                     index
                 }
             },
-        };
+        })
+    }
+
+    /// Adds the event to the measures of row `index`.
+    #[inline]
+    fn measure(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>) {
         let group = &mut self.groups[index];
         for (i, measure) in bound.measures.iter().enumerate() {
             if measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
@@ -1018,6 +1136,102 @@ mod tests {
             out
         };
         assert_ne!(pair(b"a", b"bc"), pair(b"ab", b"c"));
+    }
+
+    /// `spec` summed over every event of `trace` by a sequential scan,
+    /// its rows found by fd entry ([`FdRows`]) or, with `by_key`, by their
+    /// key values only; with the number of the view's events whose fd has
+    /// an identity.
+    fn summed(
+        trace: &scry_format::TraceFile<Vec<u8>>,
+        spec: &ViewSpec,
+        by_key: bool,
+    ) -> (Table, usize) {
+        let prepared = crate::Prepared::new(trace);
+        let mut bound = spec
+            .bind(prepared.catalog(trace))
+            .expect("a view that binds");
+        if by_key {
+            bound.fd_keys = FdKeys::No;
+        }
+        let scan = crate::Scan {
+            caller_needs_state: bound.needs_state(),
+            caller_reads_no_fds: !bound.needs_fds(),
+            ..crate::Scan::default()
+        };
+        let mut summary = Summary::new(spec);
+        let mut identified = 0;
+        let flow = crate::scan(
+            trace,
+            &prepared,
+            &scan,
+            |e| panic!("{e}"),
+            |ctx| {
+                if ctx.fd().and_then(FdEntry::identity).is_some() {
+                    identified += 1;
+                }
+                summary.add(&bound, ctx);
+                std::ops::ControlFlow::<()>::Continue(())
+            },
+        );
+        assert!(flow.expect("a scan").is_continue());
+        (summary.finish(), identified)
+    }
+
+    /// Rows found by the identity of the events' fd entries are the rows
+    /// their keys name: every view keyed by what fds are, over every
+    /// sample capture, gives the same table both ways.
+    #[test]
+    fn rows_found_by_fd_entry_are_the_rows_of_their_keys() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
+        let mut custom = Vec::new();
+        for keys in [
+            &["fd.name", "proc.pid"][..],
+            &["fd.directory"],
+            &["fd.filename", "fd.type"],
+            &["fd.sport", "fd.l4proto"],
+            &["fd.cport", "fd.lport", "fd.rport", "fd.port"],
+            &["proc.pid", "fd.typechar"],
+        ] {
+            let mut spec = view("files").expect("a built-in view").clone();
+            spec.keys = keys.iter().map(|k| Column::new(k, k)).collect();
+            spec.restrict = None;
+            custom.push(spec);
+        }
+        let specs: Vec<&ViewSpec> = VIEWS.iter().chain(&custom).collect();
+        let mut traces = 0;
+        let mut fast_rows = 0;
+        for entry in std::fs::read_dir(dir).expect("the samples") {
+            let path = entry.expect("a sample").path();
+            if path.extension().is_none_or(|e| e != "scry") {
+                continue;
+            }
+            let data = std::fs::read(&path).expect("a readable sample");
+            let trace = scry_format::TraceFile::open(data).expect("a sample trace");
+            traces += 1;
+            for spec in &specs {
+                let prepared = crate::Prepared::new(&trace);
+                let bound = spec.bind(prepared.catalog(&trace)).expect("a view");
+                if bound.fd_keys == FdKeys::No {
+                    continue;
+                }
+                let (fast, identified) = summed(&trace, spec, false);
+                let (slow, _) = summed(&trace, spec, true);
+                assert_eq!(
+                    fast.rows,
+                    slow.rows,
+                    "{} over {}",
+                    spec.name,
+                    path.display()
+                );
+                assert_eq!(fast.events, slow.events);
+                if identified > 0 {
+                    fast_rows += fast.rows.len();
+                }
+            }
+        }
+        assert!(traces >= 4, "the samples were not found");
+        assert!(fast_rows > 0, "no view was summed by fd entry");
     }
 
     #[test]
