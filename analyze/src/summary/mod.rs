@@ -164,6 +164,7 @@ impl ViewSpec {
             });
         }
         let restrict = compile(self.restrict.as_deref(), catalog)?;
+        let by_type = type_masks(restrict.as_ref(), &measures);
         // Whether any field or filter of the view needs what `field` and
         // `filter` say of it.
         let any_needs = |field: fn(&Field) -> bool, filter: fn(&Filter) -> bool| {
@@ -193,6 +194,7 @@ impl ViewSpec {
             labels,
             labels_of_process,
             fd_keys,
+            by_type,
             measures,
             restrict,
             needs_state,
@@ -268,13 +270,72 @@ pub struct Bound {
     /// What the keys read, when it is only the event's fd entry and
     /// process id: rows are then found by them ([`FdRows`]).
     fd_keys: FdKeys,
+    /// Per event type id, what events of the type may count for: see
+    /// [`type_masks`]. Types past its end may count for anything.
+    by_type: Vec<u64>,
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
     needs_state: bool,
     needs_fds: bool,
 }
 
+/// In a [`Bound::by_type`] mask: events of the type may pass the view's
+/// restriction. Bit `i` below it: they may count for measure `i`.
+const MAY_PASS: u64 = 1 << 63;
+
+/// Per event type id, a mask of [`MAY_PASS`] and of the measures whose
+/// condition events of the type may meet, from the types the filters can
+/// match ([`Filter::event_types`]): events of a type that cannot pass are
+/// left out before the restriction is evaluated, and conditions that
+/// cannot hold are not evaluated. Empty (anything may count) when no
+/// filter tells, or when there are too many measures for a mask.
+fn type_masks(restrict: Option<&Filter>, measures: &[BoundMeasure]) -> Vec<u64> {
+    if measures.len() >= 63 {
+        return Vec::new();
+    }
+    let restrict = restrict.and_then(Filter::event_types);
+    let whens: Vec<Option<Vec<bool>>> = measures
+        .iter()
+        .map(|m| m.when.as_ref().and_then(Filter::event_types))
+        .collect();
+    let len = whens
+        .iter()
+        .chain(std::iter::once(&restrict))
+        .flatten()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0);
+    let may = |types: &Option<Vec<bool>>, at: usize| {
+        types
+            .as_ref()
+            .is_none_or(|types| types.get(at).copied().unwrap_or(true))
+    };
+    (0..len)
+        .map(|at| {
+            let measures = whens
+                .iter()
+                .enumerate()
+                .filter(|(_, when)| may(when, at))
+                .fold(0, |mask, (i, _)| mask | 1 << i);
+            if may(&restrict, at) {
+                measures | MAY_PASS
+            } else {
+                measures
+            }
+        })
+        .collect()
+}
+
 impl Bound {
+    /// What events of type `event_type` may count for ([`type_masks`]).
+    #[inline]
+    fn mask_of(&self, event_type: u16) -> u64 {
+        self.by_type
+            .get(usize::from(event_type))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Whether the summary reads the reconstructed state.
     pub fn needs_state(&self) -> bool {
         self.needs_state
@@ -429,7 +490,8 @@ impl Summary {
     /// Adds one event, read through `bound` (the spec bound to the event's
     /// trace).
     pub fn add(&mut self, bound: &Bound, ctx: &Ctx<'_>) {
-        if bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
+        let mask = bound.mask_of(ctx.event.event_type());
+        if mask & MAY_PASS == 0 || bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
             return;
         }
         let index = match bound.fd_keys {
@@ -440,7 +502,7 @@ impl Summary {
             FdKeys::Entry | FdKeys::EntryAndPid => {
                 let Some(identity) = ctx.fd().and_then(FdEntry::identity) else {
                     if let Some(index) = self.row(bound, ctx) {
-                        self.measure(index, bound, ctx);
+                        self.measure(index, bound, ctx, mask);
                     }
                     return;
                 };
@@ -465,7 +527,7 @@ impl Summary {
                 }
             }
         };
-        self.measure(index, bound, ctx);
+        self.measure(index, bound, ctx, mask);
     }
 
     /// The row of the event (counting it), made if it is new; `None` when
@@ -545,15 +607,37 @@ impl Summary {
         })
     }
 
-    /// Adds the event to the measures of row `index`.
+    /// Adds the event to the measures of row `index`; `mask` says what
+    /// the event's type may count for ([`type_masks`]).
     #[inline]
-    fn measure(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>) {
+    fn measure(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>, mask: u64) {
         let group = &mut self.groups[index];
         for (i, measure) in bound.measures.iter().enumerate() {
-            if measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
+            if mask & (1 << i) == 0 || measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
                 continue;
             }
             let slot = &mut group.values[i];
+            // Counts and sums of numbers, most measures, without a
+            // `Value` in between.
+            match (measure.aggregate, &measure.field) {
+                (Aggregate::Count, None) => {
+                    *slot += 1;
+                    continue;
+                }
+                (Aggregate::Sum, Some(field)) if field.shape() == Shape::Num => {
+                    if let Some(n) = field.num(ctx).filter(|&n| n > 0) {
+                        *slot = slot.saturating_add(n);
+                    }
+                    continue;
+                }
+                (Aggregate::Max, Some(field)) if field.shape() == Shape::Num => {
+                    if let Some(n) = field.num(ctx) {
+                        *slot = (*slot).max(n);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if measure.aggregate == Aggregate::Distinct
                 && let Some(field) = measure.field.as_ref().filter(|f| f.shape() == Shape::Text)
             {
@@ -1139,20 +1223,22 @@ mod tests {
     }
 
     /// `spec` summed over every event of `trace` by a sequential scan,
-    /// its rows found by fd entry ([`FdRows`]) or, with `by_key`, by their
-    /// key values only; with the number of the view's events whose fd has
-    /// an identity.
+    /// with the number of the view's events whose fd has an identity.
+    /// With `slow`, without the shortcuts: rows are found by their key
+    /// values only (not by fd entry, [`FdRows`]), and every event is tried
+    /// against the restriction and every condition (no [`type_masks`]).
     fn summed(
         trace: &scry_format::TraceFile<Vec<u8>>,
         spec: &ViewSpec,
-        by_key: bool,
+        slow: bool,
     ) -> (Table, usize) {
         let prepared = crate::Prepared::new(trace);
         let mut bound = spec
             .bind(prepared.catalog(trace))
             .expect("a view that binds");
-        if by_key {
+        if slow {
             bound.fd_keys = FdKeys::No;
+            bound.by_type.clear();
         }
         let scan = crate::Scan {
             caller_needs_state: bound.needs_state(),
@@ -1178,11 +1264,23 @@ mod tests {
         (summary.finish(), identified)
     }
 
+    fn measure(header: &str, aggregate: Aggregate, field: &str, when: &str) -> Measure {
+        Measure {
+            header: header.to_owned(),
+            aggregate,
+            field: (!field.is_empty()).then(|| field.to_owned()),
+            when: Some(when.to_owned()),
+            unit: Unit::Count,
+        }
+    }
+
     /// Rows found by the identity of the events' fd entries are the rows
-    /// their keys name: every view keyed by what fds are, over every
-    /// sample capture, gives the same table both ways.
+    /// their keys name, and events left out by their type alone would not
+    /// have counted: every built-in view, views keyed by what fds are and
+    /// views measuring under conditions, over every sample capture, give
+    /// the same table with the shortcuts and without.
     #[test]
-    fn rows_found_by_fd_entry_are_the_rows_of_their_keys() {
+    fn summaries_with_shortcuts_are_the_summaries_without() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
         let mut custom = Vec::new();
         for keys in [
@@ -1198,9 +1296,25 @@ mod tests {
             spec.restrict = None;
             custom.push(spec);
         }
+        let mut spec = view("syscalls").expect("a built-in view").clone();
+        spec.restrict = Some("evt.type in (read, write, openat, close) or fd.num>2".to_owned());
+        spec.measures.extend([
+            measure(
+                "BUFLEN",
+                Aggregate::Sum,
+                "evt.buflen",
+                "evt.is_io_read=true",
+            ),
+            measure("FDS", Aggregate::Count, "fd.num", "evt.type=close"),
+            measure("NAMES", Aggregate::Distinct, "fd.name", "evt.type!=read"),
+            measure("CALLS", Aggregate::Count, "", "evt.type in (openat, close)"),
+            measure("MAXRES", Aggregate::Max, "evt.rawres", "not evt.type=close"),
+        ]);
+        custom.push(spec);
         let specs: Vec<&ViewSpec> = VIEWS.iter().chain(&custom).collect();
         let mut traces = 0;
-        let mut fast_rows = 0;
+        let mut fd_rows = 0;
+        let mut left_out_by_type = 0;
         for entry in std::fs::read_dir(dir).expect("the samples") {
             let path = entry.expect("a sample").path();
             if path.extension().is_none_or(|e| e != "scry") {
@@ -1212,9 +1326,6 @@ mod tests {
             for spec in &specs {
                 let prepared = crate::Prepared::new(&trace);
                 let bound = spec.bind(prepared.catalog(&trace)).expect("a view");
-                if bound.fd_keys == FdKeys::No {
-                    continue;
-                }
                 let (fast, identified) = summed(&trace, spec, false);
                 let (slow, _) = summed(&trace, spec, true);
                 assert_eq!(
@@ -1225,13 +1336,20 @@ mod tests {
                     path.display()
                 );
                 assert_eq!(fast.events, slow.events);
-                if identified > 0 {
-                    fast_rows += fast.rows.len();
+                if bound.fd_keys != FdKeys::No && identified > 0 {
+                    fd_rows += fast.rows.len();
+                }
+                let leaves_out = |&mask: &u64| {
+                    mask & MAY_PASS == 0 || (0..spec.measures.len()).any(|i| mask & 1 << i == 0)
+                };
+                if bound.by_type.iter().any(leaves_out) {
+                    left_out_by_type += 1;
                 }
             }
         }
         assert!(traces >= 4, "the samples were not found");
-        assert!(fast_rows > 0, "no view was summed by fd entry");
+        assert!(fd_rows > 0, "no view was summed by fd entry");
+        assert!(left_out_by_type > 0, "no view left events out by type");
     }
 
     #[test]
