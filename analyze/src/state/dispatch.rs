@@ -350,6 +350,10 @@ impl Slot {
 #[derive(Debug, Default)]
 pub(super) struct Dispatch {
     slots: Vec<Slot>,
+    /// Whether the type's slot has an action: a byte per type, so that
+    /// the types that do nothing, most events, are told apart without
+    /// reading their slot.
+    acts: Vec<bool>,
 }
 
 impl Dispatch {
@@ -383,7 +387,8 @@ impl Dispatch {
             }
             slots[id] = slot;
         }
-        Dispatch { slots }
+        let acts = slots.iter().map(|s| s.action != Action::Nothing).collect();
+        Dispatch { slots, acts }
     }
 
     /// What events of type `event_type` may do to processes.
@@ -407,9 +412,12 @@ impl Dispatch {
     /// The slot of an event type; types without one do nothing.
     #[inline]
     pub(super) fn slot(&self, event_type: u16) -> Option<&Slot> {
-        self.slots
-            .get(usize::from(event_type))
-            .filter(|slot| slot.action != Action::Nothing)
+        let at = usize::from(event_type);
+        if self.acts.get(at).copied().unwrap_or(false) {
+            self.slots.get(at)
+        } else {
+            None
+        }
     }
 }
 
@@ -428,10 +436,14 @@ impl<'a, const N: usize> Args<'a, N> {
         let mut args = Args {
             values: [ValueRef::Absent; N],
         };
-        for (at, value) in event.params().take(usize::from(slot.decode)).enumerate() {
-            if let Some(&arg) = slot.positions.get(at)
-                && let Some(target) = args.values.get_mut(usize::from(arg))
-            {
+        // A plain loop over the parameters, whose decoding is inlined
+        // into it: each value goes straight to its place.
+        let mut params = event.params();
+        for &arg in &slot.positions[..usize::from(slot.decode).min(MAX_DECODED)] {
+            let Some(value) = params.next() else {
+                break;
+            };
+            if let Some(target) = args.values.get_mut(usize::from(arg)) {
                 *target = value;
             }
         }
