@@ -194,6 +194,10 @@ impl ViewSpec {
             labels,
             labels_of_process,
             fd_keys,
+            restrict_of_fd: self
+                .restrict
+                .as_deref()
+                .is_none_or(|text| reads_only_its_fd(text, catalog)),
             by_type,
             measures,
             restrict,
@@ -254,6 +258,31 @@ fn resolve_field(text: &str, catalog: Catalog<'_>) -> Result<Field, SpecError> {
     })
 }
 
+/// Whether the filter `text` compares only fields that read the event's
+/// fd entry alone ([`Field::reads_only_its_fd`]) with constants: then it
+/// gives the same answer for every event whose fd has one entry.
+fn reads_only_its_fd(text: &str, catalog: Catalog<'_>) -> bool {
+    use crate::filter::{Expr, Operand, Rhs};
+    fn walk(expr: &Expr, catalog: Catalog<'_>) -> bool {
+        match expr {
+            Expr::And(items) | Expr::Or(items) => items.iter().all(|e| walk(e, catalog)),
+            Expr::Not(inner) => walk(inner, catalog),
+            Expr::Compare(check) => {
+                let Operand::Field(field) = &check.left else {
+                    return false;
+                };
+                field.arg.is_none()
+                    && matches!(check.right, Rhs::None | Rhs::Value(_) | Rhs::List { .. })
+                    && catalog
+                        .field(&field.name)
+                        .is_ok_and(|f| f.reads_only_its_fd())
+            }
+            Expr::Macro { .. } => false,
+        }
+    }
+    crate::filter::parse(text).is_ok_and(|expr| walk(&expr, catalog))
+}
+
 fn compile(text: Option<&str>, catalog: Catalog<'_>) -> Result<Option<Filter>, SpecError> {
     text.map(|text| Filter::new(text, catalog).map_err(|error| SpecError::new(text, error)))
         .transpose()
@@ -270,6 +299,9 @@ pub struct Bound {
     /// What the keys read, when it is only the event's fd entry and
     /// process id: rows are then found by them ([`FdRows`]).
     fd_keys: FdKeys,
+    /// The restriction reads only the event's fd entry (or there is
+    /// none): its answer for one event holds for every event of the entry.
+    restrict_of_fd: bool,
     /// Per event type id, what events of the type may count for: see
     /// [`type_masks`]. Types past its end may count for anything.
     by_type: Vec<u64>,
@@ -376,6 +408,11 @@ struct FdRows {
 
 /// Slots of [`FdRows`]: more than the fds a busy trace has open at once.
 const FD_ROWS: usize = 4096;
+
+/// In [`FdRows`], in place of a row: the events of the entry (and
+/// process) are left out of the view, by the restriction
+/// ([`Bound::restrict_of_fd`]) or for lacking a key.
+const LEFT_OUT: usize = u32::MAX as usize;
 
 impl FdRows {
     #[inline]
@@ -491,40 +528,54 @@ impl Summary {
     /// trace).
     pub fn add(&mut self, bound: &Bound, ctx: &Ctx<'_>) {
         let mask = bound.mask_of(ctx.event.event_type());
-        if mask & MAY_PASS == 0 || bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
+        if mask & MAY_PASS == 0 {
             return;
         }
-        let index = match bound.fd_keys {
-            FdKeys::No => match self.row(bound, ctx) {
-                Some(index) => index,
-                None => return,
-            },
-            FdKeys::Entry | FdKeys::EntryAndPid => {
-                let Some(identity) = ctx.fd().and_then(FdEntry::identity) else {
-                    if let Some(index) = self.row(bound, ctx) {
-                        self.measure(index, bound, ctx, mask);
+        let identity = match bound.fd_keys {
+            FdKeys::No => None,
+            FdKeys::Entry | FdKeys::EntryAndPid => ctx.fd().and_then(FdEntry::identity),
+        };
+        let passes = |ctx: &Ctx<'_>| bound.restrict.as_ref().is_none_or(|f| f.matches(ctx));
+        let Some(identity) = identity else {
+            if passes(ctx)
+                && let Some(index) = self.row(bound, ctx)
+            {
+                self.measure(index, bound, ctx, mask);
+            }
+            return;
+        };
+        let identity = identity.get();
+        let tgid = match bound.fd_keys {
+            FdKeys::EntryAndPid => ctx.event.tgid(),
+            _ => 0,
+        };
+        let index = match self.fd_rows.get(identity, tgid) {
+            Some(LEFT_OUT) => return,
+            Some(index) => {
+                // What the entry's first event passed, this one passes
+                // too when the restriction reads nothing else.
+                if !bound.restrict_of_fd && !passes(ctx) {
+                    return;
+                }
+                self.events += 1;
+                self.refresh(index, bound, ctx);
+                index
+            }
+            None => {
+                if !passes(ctx) {
+                    if bound.restrict_of_fd {
+                        self.fd_rows.put(identity, tgid, LEFT_OUT);
                     }
                     return;
-                };
-                let identity = identity.get();
-                let tgid = match bound.fd_keys {
-                    FdKeys::EntryAndPid => ctx.event.tgid(),
-                    _ => 0,
-                };
-                match self.fd_rows.get(identity, tgid) {
-                    Some(index) => {
-                        self.events += 1;
-                        self.refresh(index, bound, ctx);
-                        index
-                    }
-                    None => {
-                        let Some(index) = self.row(bound, ctx) else {
-                            return;
-                        };
-                        self.fd_rows.put(identity, tgid, index);
-                        index
-                    }
                 }
+                // The keys are read from the entry and process alone: an
+                // event lacking one leaves out every event of the pair.
+                let Some(index) = self.row(bound, ctx) else {
+                    self.fd_rows.put(identity, tgid, LEFT_OUT);
+                    return;
+                };
+                self.fd_rows.put(identity, tgid, index);
+                index
             }
         };
         self.measure(index, bound, ctx, mask);
@@ -737,6 +788,9 @@ impl Summary {
     /// were read from the same process, with no process changed since.
     #[inline]
     fn refresh(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>) {
+        if bound.labels.is_empty() {
+            return;
+        }
         if bound.labels_of_process {
             let seen = LabelsSeen {
                 bound: std::ptr::from_ref(bound) as usize,
@@ -1296,6 +1350,16 @@ mod tests {
             spec.restrict = None;
             custom.push(spec);
         }
+        for restrict in [
+            "not fd.name contains /usr or fd.l4proto exists",
+            "fd.type in (file, ipv4) and not fd.directory=/tmp",
+            "fd.name startswith /etc and evt.is_io=true",
+            "fd.type=file and evt.rawres>100",
+        ] {
+            let mut spec = view("conns").expect("a built-in view").clone();
+            spec.restrict = Some(restrict.to_owned());
+            custom.push(spec);
+        }
         let mut spec = view("syscalls").expect("a built-in view").clone();
         spec.restrict = Some("evt.type in (read, write, openat, close) or fd.num>2".to_owned());
         spec.measures.extend([
@@ -1315,6 +1379,7 @@ mod tests {
         let mut traces = 0;
         let mut fd_rows = 0;
         let mut left_out_by_type = 0;
+        let mut restricted_by_fd = 0;
         for entry in std::fs::read_dir(dir).expect("the samples") {
             let path = entry.expect("a sample").path();
             if path.extension().is_none_or(|e| e != "scry") {
@@ -1338,6 +1403,9 @@ mod tests {
                 assert_eq!(fast.events, slow.events);
                 if bound.fd_keys != FdKeys::No && identified > 0 {
                     fd_rows += fast.rows.len();
+                    if bound.restrict.is_some() && bound.restrict_of_fd {
+                        restricted_by_fd += 1;
+                    }
                 }
                 let leaves_out = |&mask: &u64| {
                     mask & MAY_PASS == 0 || (0..spec.measures.len()).any(|i| mask & 1 << i == 0)
@@ -1350,6 +1418,7 @@ mod tests {
         assert!(traces >= 4, "the samples were not found");
         assert!(fd_rows > 0, "no view was summed by fd entry");
         assert!(left_out_by_type > 0, "no view left events out by type");
+        assert!(restricted_by_fd > 0, "no view restricted by fd entry");
     }
 
     #[test]
