@@ -587,7 +587,7 @@ impl Summary {
     fn row(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> Option<usize> {
         Some(match &bound.keys[..] {
             [field] if field.shape() == Shape::Num => {
-                let Some(n) = field.num(ctx) else { return None };
+                let n = field.num(ctx)?;
                 self.events += 1;
                 match self.last_number {
                     Some((last, index)) if last == n => {
