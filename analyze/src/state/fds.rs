@@ -41,8 +41,10 @@ pub(super) fn edit(entry: &mut Arc<FdEntry>) -> &mut FdEntry {
     entry
 }
 
-/// The open fds of one process.
+/// The open fds of one process. The array of small fds comes first
+/// (`repr(C)`), where [`ProcEntry`](super::ProcEntry) puts the table.
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 pub(super) struct FdTable {
     /// The entry of fd `n` below [`DENSE`] at `n`. Only as long as the
     /// largest such fd seen.

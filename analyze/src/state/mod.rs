@@ -374,15 +374,19 @@ impl Clone for Memo {
     }
 }
 
+/// Laid out in the order written (`repr(C)`), the fields an fd lookup
+/// reads first: the table and whose it is share the entry's first cache
+/// line, apart from the process' record.
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 struct ProcEntry {
-    info: Process,
-    /// Its fd table, shared by its threads; empty while it uses another
-    /// process' table.
-    fds: FdTable,
     /// The process whose fd table it uses (created with `CLONE_FILES` but
     /// not `CLONE_THREAD`), 0 for its own. That process uses its own.
     fds_of: u32,
+    /// Its fd table, shared by its threads; empty while it uses another
+    /// process' table.
+    fds: FdTable,
+    info: Process,
     /// The processes that use its fd table.
     sharers: Vec<u32>,
     /// What filters remember of it; wiped by every change
