@@ -898,37 +898,53 @@ impl Summary {
     /// without sorting the rest: a view of many rows (connections, files)
     /// is cut to a screenful.
     pub fn finish_top(self, n: usize) -> Table {
-        if n == 0 || self.groups.len() <= n {
-            return self.finish();
-        }
-        let mut table = self.unsorted();
+        self.finish_top_leaving(n).0
+    }
+
+    /// [`Summary::finish_top`], and what it leaves behind: the rows cut
+    /// and the tables that found rows, for the caller to drop, or, about
+    /// to exit, to leave to the system (`std::mem::forget`) rather than
+    /// free them one by one.
+    pub fn finish_top_leaving(self, n: usize) -> (Table, Leftovers) {
+        let mut rest = Leftovers::default();
+        let mut table = self.unsorted(&mut rest);
         let sort = table.spec.sort;
-        table
-            .rows
-            .select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
-        table.rows.truncate(n);
+        if n > 0 && table.rows.len() > n {
+            table
+                .rows
+                .select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
+            rest.rows = table.rows.split_off(n);
+        }
         table.sort_by_measure(sort);
-        table
+        (table, rest)
     }
 
     /// The rows, sorted by the spec's sort measure, largest first; ties in
     /// key order, so the same trace always gives the same table.
     pub fn finish(self) -> Table {
-        let mut table = self.unsorted();
+        let mut table = self.unsorted(&mut Leftovers::default());
         let sort = table.spec.sort;
         table.sort_by_measure(sort);
         table
     }
 
-    /// The rows in no particular order.
-    fn unsorted(self) -> Table {
+    /// The rows in no particular order; what the table does not hold goes
+    /// to `rest`.
+    fn unsorted(mut self, rest: &mut Leftovers) -> Table {
+        rest.keys.push(std::mem::take(&mut self.rows));
+        rest.keys.push(std::mem::take(&mut self.text_rows));
         let rows = self
             .groups
             .into_iter()
-            .map(|g| Row {
-                keys: g.keys,
-                labels: g.labels,
-                values: g.values,
+            .map(|g| {
+                if !g.seen.is_empty() {
+                    rest.seen.push(g.seen);
+                }
+                Row {
+                    keys: g.keys,
+                    labels: g.labels,
+                    values: g.values,
+                }
             })
             .collect();
         Table {
@@ -937,6 +953,14 @@ impl Summary {
             events: self.events,
         }
     }
+}
+
+/// What [`Summary::finish_top_leaving`] leaves out of the table.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    rows: Vec<Row>,
+    keys: Vec<FxHashMap<Box<[u8]>, u32>>,
+    seen: Vec<Vec<FxHashSet<u64>>>,
 }
 
 /// Sums runs of a trace on a worker thread of [`crate::scan_parallel`],
