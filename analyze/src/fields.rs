@@ -1244,6 +1244,27 @@ impl Field {
                 ))
     }
 
+    /// Whether the value depends on nothing but what the event's fd is
+    /// (its entry, [`Ctx::fd`]): the same for every event whose fd has an
+    /// entry of the same [`crate::state::FdEntry::identity`].
+    pub fn reads_only_its_fd(&self) -> bool {
+        use Which::*;
+        matches!(
+            self.def.id,
+            FdName
+                | FdDirectory
+                | FdFilename
+                | FdType
+                | FdTypechar
+                | FdL4proto
+                | FdPort
+                | FdCport
+                | FdSport
+                | FdLport
+                | FdRport
+        )
+    }
+
     /// Whether the value depends on nothing but the event's process (its
     /// own record, and the users, groups and containers it names, which
     /// events never change): the same for every event of the process until

@@ -11,7 +11,8 @@
 use std::ops::{ControlFlow, Range};
 
 use scry_format::{
-    ChunkSource, DecodedChunk, EventTable, EventView, FormatError, IndexEntry, Prepare, TraceFile,
+    ChunkSource, DecodedChunk, EventTable, EventType, EventView, FormatError, IndexEntry, Prepare,
+    TraceFile,
 };
 
 use crate::compile::{Catalog, Filter};
@@ -304,10 +305,10 @@ pub fn scan<D: AsRef<[u8]>, B>(
     let position_of = |first_num: u64| chunks.partition_point(|c| c.summary.first_num < first_num);
     let select = |entry: &IndexEntry| plan.decode(position_of(entry.summary.first_num));
     let types = scan.filter.and_then(Filter::event_types);
+    let described = Described::new(table, prepared);
     let events = Events {
-        prepared,
+        described: &described,
         scan,
-        table,
         hostname,
         first_ts,
         types: types.as_deref(),
@@ -376,11 +377,38 @@ impl Replay {
     }
 }
 
+/// What an event's type says of it, by type id: its parameter names and
+/// its facts, found with one lookup per event.
+struct Described<'a> {
+    by_id: Vec<(&'a [String], &'a crate::TypeInfo)>,
+    prepared: &'a Prepared,
+}
+
+impl<'a> Described<'a> {
+    fn new(table: &'a EventTable, prepared: &'a Prepared) -> Self {
+        let by_id = (0..table.id_bound())
+            .map(|id| {
+                let id = EventType::try_from(id).unwrap_or(EventType::MAX);
+                let names = table.get(id).map_or(&[][..], |e| &e.params[..]);
+                (names, prepared.types.get(id))
+            })
+            .collect();
+        Described { by_id, prepared }
+    }
+
+    #[inline]
+    fn get(&self, id: EventType) -> (&'a [String], &'a crate::TypeInfo) {
+        match self.by_id.get(usize::from(id)) {
+            Some(&found) => found,
+            None => (&[], self.prepared.types.get(id)),
+        }
+    }
+}
+
 /// What visiting the events of one decoded chunk needs.
 struct Events<'a> {
-    prepared: &'a Prepared,
+    described: &'a Described<'a>,
     scan: &'a Scan<'a>,
-    table: &'a EventTable,
     hostname: &'a str,
     first_ts: u64,
     /// The event types the filter can match, by type id (`None`: any):
@@ -399,10 +427,17 @@ impl Events<'_> {
         state: &mut State,
         visit: &mut impl FnMut(&Ctx<'_>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
+        if !wanted {
+            replay.apply_all(state, chunk);
+            return ControlFlow::Continue(());
+        }
         let window = self.scan.window;
+        // Times are read only to be compared with a window: a scan of the
+        // whole trace leaves their column unread.
+        let windowed = window.since > 0 || window.until < u64::MAX;
         for event in chunk.iter() {
             replay.apply(state, &event);
-            if !wanted || event.ts() < window.since || event.ts() > window.until {
+            if windowed && (event.ts() < window.since || event.ts() > window.until) {
                 continue;
             }
             if let Some(types) = self.types
@@ -413,11 +448,7 @@ impl Events<'_> {
             {
                 continue;
             }
-            let names = self
-                .table
-                .get(event.event_type())
-                .map_or(&[][..], |e| &e.params[..]);
-            let info = self.prepared.types.get(event.event_type());
+            let (names, info) = self.described.get(event.event_type());
             let ctx = Ctx::new(event, info, state, self.first_ts, self.hostname, names);
             if self.scan.filter.is_none_or(|filter| filter.matches(&ctx)) {
                 visit(&ctx)?;
@@ -479,6 +510,7 @@ pub fn scan_stream<S: ChunkSource, B>(
     let mut first_ts = None;
     let params_of = params_read(&table, scan, with_state);
     let types = scan.filter.and_then(Filter::event_types);
+    let described = Described::new(&table, prepared);
     reader.stream_chunks(scan.threads.max(1), params_of.as_deref(), |chunk| {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -489,9 +521,8 @@ pub fn scan_stream<S: ChunkSource, B>(
         };
         let first = *first_ts.get_or_insert_with(|| chunk.iter().next().map_or(0, |e| e.ts()));
         let events = Events {
-            prepared,
+            described: &described,
             scan,
-            table: &table,
             hostname: &hostname,
             first_ts: first,
             types: types.as_deref(),

@@ -1189,3 +1189,65 @@ fn a_row_label_follows_an_exec_amid_the_events_of_its_process() {
     assert_eq!(row.values[0], 6, "every call of the process is on its row");
     assert_eq!(row.labels[0], Some(FieldValue::Str(renamed.into())));
 }
+
+fn write_to(pid: u32, n: i64, len: i64) -> Event {
+    let data = Value::Bytes(vec![b'x'; len as usize]);
+    ev(
+        "write",
+        pid,
+        pid,
+        len,
+        vec![fd(n), u(len as u64), data, Value::Absent],
+    )
+}
+
+#[test]
+fn a_view_keyed_by_fd_and_pid_tells_apart_processes_sharing_an_entry() {
+    // After a fork, parent and child hold the same entry for fd 3 (the
+    // snapshot's log); rows keyed by file and process stay apart however
+    // their writes interleave, and a connect that renames a socket moves
+    // its later bytes to a row of the new name.
+    let mut events = fork(100, 101).to_vec();
+    events.extend([
+        write_to(100, 3, 10),
+        write_to(101, 3, 20),
+        write_to(100, 3, 5),
+        write_to(101, 3, 7),
+        ev("socket", 100, 100, 4, vec![u(2), u(1), u(0)]),
+        write_to(100, 4, 1),
+        ev(
+            "connect",
+            100,
+            100,
+            0,
+            vec![fd(4), addr("10.0.0.9:80"), addr("10.0.0.5:40000")],
+        ),
+        write_to(100, 4, 2),
+        write_to(101, 3, 1),
+    ]);
+    let file = write(&shell_snapshot(), &events);
+    let prepared = Prepared::new(&file);
+    let mut spec = summary::view("conns").unwrap().clone();
+    spec.restrict = None;
+    let bound = spec.bind(prepared.catalog(&file)).unwrap();
+    let table = summarize(&file, &prepared, &spec, &bound, &Scan::default()).finish();
+    let mut rows: Vec<(String, i128, i64)> = table
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.keys[0].to_string(),
+                r.keys[1].as_num().unwrap(),
+                r.values[0],
+            )
+        })
+        .collect();
+    rows.sort();
+    let log = "/var/log/app.log".to_owned();
+    let tuple = "10.0.0.5:40000->10.0.0.9:80".to_owned();
+    assert_eq!(
+        rows,
+        [(log.clone(), 100, 15), (log, 101, 28), (tuple, 100, 2)],
+        "{rows:?}"
+    );
+}

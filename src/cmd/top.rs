@@ -300,7 +300,15 @@ pub fn run(args: &TopArgs) -> anyhow::Result<Code> {
     let cpu = top.cpu.as_ref().map(CpuSamples::per_process);
     let mut table = match cpu {
         Some(_) => top.summary.finish(),
-        None => top.summary.finish_top(args.rows),
+        None => {
+            let (table, rest) = top.summary.finish_top_leaving(args.rows);
+            // The command ends once the table is printed: the rows cut and
+            // the summary's tables (a row and its texts per file or
+            // connection seen) are left to the system, not freed one by
+            // one.
+            std::mem::forget(rest);
+            table
+        }
     };
     for measure in unrecorded.into_iter().rev() {
         table.remove_measure(measure);

@@ -5,8 +5,12 @@
 
 use scry_format::{EventTable, EventView, FdKind, PROCEXIT, StrListRef, ValueRef};
 
-/// Most parameters one action reads.
+/// Most parameters one action reads (an exec).
 pub(super) const MAX_ARGS: usize = 16;
+/// Most parameters any action but an exec reads: what [`Args`] holds
+/// unless told otherwise, so that the fd changes, which are most of the
+/// events replayed, decode into a few values and not sixteen.
+pub(super) const FEW_ARGS: usize = 5;
 /// Event parameters beyond this position are never read.
 const MAX_DECODED: usize = 32;
 /// Marks a parameter the event type does not have.
@@ -316,18 +320,40 @@ pub(super) struct Slot {
     positions: [u8; MAX_DECODED],
     /// How many leading event parameters to decode.
     decode: u8,
+    /// Where the action's first argument is among the event parameters,
+    /// or [`MISSING`].
+    first_at: u8,
 }
 
 const NOTHING: Slot = Slot {
     action: Action::Nothing,
     positions: [MISSING; MAX_DECODED],
     decode: 0,
+    first_at: MISSING,
 };
+
+impl Slot {
+    /// The action's first argument when it is an integer the decoding
+    /// threads have already found (a small fd in the first parameter, see
+    /// [`EventView::param_int`]): read without decoding the parameters.
+    /// `None` when it is not; [`Args`] then reads it.
+    #[inline]
+    pub(super) fn quick_first_int(&self, event: &EventView<'_>) -> Option<i64> {
+        match self.first_at {
+            0 => event.param_int(0),
+            _ => None,
+        }
+    }
+}
 
 /// Actions by event type id.
 #[derive(Debug, Default)]
 pub(super) struct Dispatch {
     slots: Vec<Slot>,
+    /// Whether the type's slot has an action: a byte per type, so that
+    /// the types that do nothing, most events, are told apart without
+    /// reading their slot.
+    acts: Vec<bool>,
 }
 
 impl Dispatch {
@@ -350,6 +376,9 @@ impl Dispatch {
                 if let Some(at) = at.filter(|&at| at < MAX_DECODED) {
                     slot.positions[at] = arg as u8;
                     slot.decode = slot.decode.max(at as u8 + 1);
+                    if arg == 0 {
+                        slot.first_at = at as u8;
+                    }
                 }
             }
             let id = usize::from(entry.id);
@@ -358,7 +387,8 @@ impl Dispatch {
             }
             slots[id] = slot;
         }
-        Dispatch { slots }
+        let acts = slots.iter().map(|s| s.action != Action::Nothing).collect();
+        Dispatch { slots, acts }
     }
 
     /// What events of type `event_type` may do to processes.
@@ -382,31 +412,38 @@ impl Dispatch {
     /// The slot of an event type; types without one do nothing.
     #[inline]
     pub(super) fn slot(&self, event_type: u16) -> Option<&Slot> {
-        self.slots
-            .get(usize::from(event_type))
-            .filter(|slot| slot.action != Action::Nothing)
+        let at = usize::from(event_type);
+        if self.acts.get(at).copied().unwrap_or(false) {
+            self.slots.get(at)
+        } else {
+            None
+        }
     }
 }
 
-/// The arguments an action reads, decoded from one event. Absent or
-/// missing parameters read as `None`.
+/// The first `N` arguments an action reads, decoded from one event.
+/// Absent or missing parameters read as `None`.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Args<'a> {
-    values: [ValueRef<'a>; MAX_ARGS],
+pub(super) struct Args<'a, const N: usize = FEW_ARGS> {
+    values: [ValueRef<'a>; N],
 }
 
-impl<'a> Args<'a> {
-    #[inline]
+impl<'a, const N: usize> Args<'a, N> {
+    /// Inlined into its caller, so that the values are filled where they
+    /// are read and not copied out.
+    #[inline(always)]
     pub(super) fn decode(slot: &Slot, event: &EventView<'a>) -> Self {
-        // Filled where it is returned from, so that the values are not
-        // copied on the way out.
         let mut args = Args {
-            values: [ValueRef::Absent; MAX_ARGS],
+            values: [ValueRef::Absent; N],
         };
-        for (at, value) in event.params().take(usize::from(slot.decode)).enumerate() {
-            if let Some(&arg) = slot.positions.get(at)
-                && let Some(target) = args.values.get_mut(usize::from(arg))
-            {
+        // A plain loop over the parameters, whose decoding is inlined
+        // into it: each value goes straight to its place.
+        let mut params = event.params();
+        for &arg in &slot.positions[..usize::from(slot.decode).min(MAX_DECODED)] {
+            let Some(value) = params.next() else {
+                break;
+            };
+            if let Some(target) = args.values.get_mut(usize::from(arg)) {
                 *target = value;
             }
         }
@@ -489,5 +526,28 @@ mod tests {
         assert_eq!(open.decode, 3);
         let exec = dispatch.slot(table.id_of("execve").unwrap()).unwrap();
         assert_eq!(exec.positions[14], exec::CGROUP as u8);
+        let close = dispatch.slot(table.id_of("close").unwrap()).unwrap();
+        assert_eq!(close.first_at, 0);
+        let socketpair = dispatch.slot(table.id_of("socketpair").unwrap()).unwrap();
+        assert_eq!(socketpair.first_at, 0);
+    }
+
+    /// [`Args`] holds [`FEW_ARGS`] values unless an exec's are decoded: an
+    /// action reading more would lose the rest.
+    #[test]
+    fn only_exec_reads_more_than_a_few_arguments() {
+        let table = EventTable::builtin_x86_64();
+        let mut widest = 0;
+        for entry in table.entries() {
+            if let Some((action, names)) = action_of(&entry.name) {
+                assert!(names.len() <= MAX_ARGS, "{}", entry.name);
+                if action != Action::Exec {
+                    assert!(names.len() <= FEW_ARGS, "{} reads {names:?}", entry.name);
+                    widest = widest.max(names.len());
+                }
+            }
+        }
+        // socketpair reads five.
+        assert_eq!(widest, FEW_ARGS);
     }
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use scry_format::{EventView, FdKind, SockAddr};
 
-use super::dispatch::{Action, Args, Cloexec, IdCall, Slot, exec};
-use super::text;
+use super::dispatch::{Action, Args, Cloexec, FEW_ARGS, IdCall, MAX_ARGS, Slot, exec};
 use super::{Deferred, FdEntry, Memo, O_CLOEXEC, Orphan, ProcEntry, State, UNKNOWN_ID};
+use super::{fds, text};
 
 const AT_FDCWD: i64 = -100;
 const EINPROGRESS: i64 = 115;
@@ -44,7 +44,7 @@ impl State {
             self.process_changes += 1;
         }
         if slot.action == Action::Clone {
-            let flags = Args::decode(slot, event).uint(0).unwrap_or(0);
+            let flags = Args::<FEW_ARGS>::decode(slot, event).uint(0).unwrap_or(0);
             self.clone_event(tid, tgid, ret, flags, event.ts());
             return;
         }
@@ -67,18 +67,30 @@ impl State {
             // connect names its destination, as sysdig's enter event does.
             Action::Connect => {}
             Action::Open if ret < 0 => {
-                let args = Args::decode(slot, event);
+                let args = Args::<FEW_ARGS>::decode(slot, event);
                 let entry = self.open_entry(tgid, &args);
                 self.failed_open = Some((event.num(), event.ts(), entry));
                 return;
             }
             _ if ret < 0 => return,
+            // Most closes name a small fd, which the decoding threads
+            // found: no parameter is decoded for them.
+            Action::Close => {
+                let fd = slot
+                    .quick_first_int(event)
+                    .or_else(|| Args::<1>::decode(slot, event).int(0));
+                self.close(tgid, fd);
+                return;
+            }
+            Action::Exec => {
+                self.exec(tid, tgid, &Args::<MAX_ARGS>::decode(slot, event));
+                return;
+            }
             _ => {}
         }
-        let args = Args::decode(slot, event);
+        let args = Args::<FEW_ARGS>::decode(slot, event);
         match slot.action {
             Action::Open => self.open(tgid, ret, &args),
-            Action::Close => self.close(tgid, &args),
             Action::CloseRange => self.close_range(tgid, &args),
             Action::Dup { with_flags } => {
                 let flags = if with_flags { args.uint(2) } else { None };
@@ -107,7 +119,6 @@ impl State {
             Action::Bind => self.bind(tgid, &args),
             Action::Connect => self.connect(tgid, ret, &args),
             Action::Accept => self.accept(tgid, ret, &args),
-            Action::Exec => self.exec(tid, tgid, &args),
             Action::Chdir => {
                 if let Some(path) = args.str(0) {
                     let cwd = self.resolve_at(tgid, None, path);
@@ -168,6 +179,8 @@ impl State {
                 self.insert_fd(tgid, ret, entry);
             }
             Action::Nothing
+            | Action::Close
+            | Action::Exec
             | Action::Clone
             | Action::Exit
             | Action::ExitGroup
@@ -177,7 +190,7 @@ impl State {
 
     fn insert_fd(&mut self, tgid: u32, fd: i64, entry: FdEntry) {
         if let Some(fds) = self.table_mut(tgid) {
-            fds.insert(fd, Arc::new(entry));
+            fds.open(fd, entry);
         }
     }
 
@@ -234,8 +247,10 @@ impl State {
         }
     }
 
-    fn close(&mut self, tgid: u32, args: &Args<'_>) {
-        let Some(fd) = args.fd(0) else {
+    /// `fd`: the argument as recorded, an int however it was written
+    /// (see [`Args::fd`]).
+    fn close(&mut self, tgid: u32, fd: Option<i64>) {
+        let Some(fd) = fd.map(|v| i64::from(v as i32)) else {
             return;
         };
         self.deferred.push(Deferred::CloseFd { tgid, fd });
@@ -256,7 +271,7 @@ impl State {
         if args.uint(2).unwrap_or(0) & CLOSE_RANGE_CLOEXEC != 0 {
             if let Some(fds) = self.table_mut(tgid) {
                 for (_, entry) in fds.iter_mut().filter(|(fd, _)| (first..=last).contains(fd)) {
-                    Arc::make_mut(entry).cloexec = true;
+                    fds::edit(entry).cloexec = true;
                 }
             }
         } else {
@@ -274,7 +289,7 @@ impl State {
         match fds.get(&old).cloned() {
             Some(mut entry) => {
                 if entry.cloexec != cloexec {
-                    Arc::make_mut(&mut entry).cloexec = cloexec;
+                    fds::edit(&mut entry).cloexec = cloexec;
                 }
                 fds.insert(new, entry);
             }
@@ -292,10 +307,7 @@ impl State {
         match cmd {
             F_DUPFD | F_DUPFD_CLOEXEC => self.copy_fd(tgid, fd, ret, cmd == F_DUPFD_CLOEXEC),
             F_SETFD | F_SETFL => {
-                let entry = self
-                    .table_mut(tgid)
-                    .and_then(|fds| fds.get_mut(&fd))
-                    .map(Arc::make_mut);
+                let entry = self.table_mut(tgid).and_then(|fds| fds.get_mut(&fd));
                 if let Some(entry) = entry {
                     if cmd == F_SETFD {
                         entry.cloexec = arg & FD_CLOEXEC != 0;
@@ -364,9 +376,7 @@ impl State {
         } else {
             // A failed call may not even have had a socket: only a known
             // one is updated.
-            self.table_mut(tgid)
-                .and_then(|fds| fds.get_mut(&fd))
-                .map(Arc::make_mut)
+            self.table_mut(tgid).and_then(|fds| fds.get_mut(&fd))
         };
         let Some(entry) = entry else {
             return;
@@ -419,11 +429,12 @@ impl State {
             l4proto,
             is_server: true,
             cloexec: flags & O_CLOEXEC != 0,
+            ..FdEntry::default()
         };
-        fds.insert(fd, Arc::new(entry));
+        fds.open(fd, entry);
     }
 
-    fn exec(&mut self, tid: u32, tgid: u32, args: &Args<'_>) {
+    fn exec(&mut self, tid: u32, tgid: u32, args: &Args<'_, MAX_ARGS>) {
         let filename = args.str(exec::FILENAME).unwrap_or_default();
         let exepath = match args.str(exec::EXE) {
             Some(exe) if !exe.is_empty() => exe.to_vec(),

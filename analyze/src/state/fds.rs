@@ -9,8 +9,13 @@
 //! Entries are shared like the processes that hold them: a copy of a table
 //! (a process forking, a copy of the whole state) copies references, and
 //! an entry is copied only when one side changes it.
+//!
+//! Every entry a table opens gets a new [`FdEntry::identity`], and so does
+//! every entry it hands out to change ([`edit`]): an identity names one
+//! content for good.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -19,8 +24,27 @@ use super::FdEntry;
 /// Fd numbers below this are found by position.
 const DENSE: usize = 1024;
 
-/// The open fds of one process.
+/// The next [`FdEntry::identity`]: shared by every state, so that an
+/// identity names one content whichever state or copy of one holds it.
+static NEXT_IDENTITY: AtomicU64 = AtomicU64::new(1);
+
+fn new_identity() -> u64 {
+    NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An entry to change: made its own (not shared with other fds, tables or
+/// copies of the state) and given a new identity, since what it says is
+/// about to change.
+pub(super) fn edit(entry: &mut Arc<FdEntry>) -> &mut FdEntry {
+    let entry = Arc::make_mut(entry);
+    entry.identity = new_identity();
+    entry
+}
+
+/// The open fds of one process. The array of small fds comes first
+/// (`repr(C)`), where [`ProcEntry`](super::ProcEntry) puts the table.
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 pub(super) struct FdTable {
     /// The entry of fd `n` below [`DENSE`] at `n`. Only as long as the
     /// largest such fd seen.
@@ -45,13 +69,13 @@ impl FdTable {
         }
     }
 
-    /// The entry of `fd`, if open, to change or replace (`Arc::make_mut`
-    /// gives it a copy of its own first).
-    pub(super) fn get_mut(&mut self, fd: &i64) -> Option<&mut Arc<FdEntry>> {
-        match Self::dense_index(*fd) {
+    /// The entry of `fd`, if open, to change ([`edit`]).
+    pub(super) fn get_mut(&mut self, fd: &i64) -> Option<&mut FdEntry> {
+        let held = match Self::dense_index(*fd) {
             Some(n) => self.dense.get_mut(n)?.as_mut(),
             None => self.far.get_mut(fd),
-        }
+        };
+        held.map(edit)
     }
 
     /// The place of dense fd `n`, made if the array is shorter: its
@@ -63,7 +87,15 @@ impl FdTable {
         &mut dense[n]
     }
 
-    /// Makes `fd` refer to `entry`, replacing what it referred to.
+    /// Makes `fd` refer to a new entry, `entry` with an identity of its
+    /// own, replacing what it referred to.
+    pub(super) fn open(&mut self, fd: i64, mut entry: FdEntry) {
+        entry.identity = new_identity();
+        self.insert(fd, Arc::new(entry));
+    }
+
+    /// Makes `fd` refer to `entry`, an entry of a table (shared, with its
+    /// identity), replacing what it referred to.
     pub(super) fn insert(&mut self, fd: i64, entry: Arc<FdEntry>) {
         match Self::dense_index(fd) {
             Some(n) => *Self::dense_place(&mut self.dense, n) = Some(entry),
@@ -73,14 +105,15 @@ impl FdTable {
         }
     }
 
-    /// The entry of `fd`, made with `entry` if it is not open.
+    /// The entry of `fd` to change ([`edit`]), made with `entry` if it is
+    /// not open.
     pub(super) fn get_or_insert(&mut self, fd: i64, entry: FdEntry) -> &mut FdEntry {
         let opened = || Arc::new(entry);
         let held = match Self::dense_index(fd) {
             Some(n) => Self::dense_place(&mut self.dense, n).get_or_insert_with(opened),
             None => self.far.entry(fd).or_insert_with(opened),
         };
-        Arc::make_mut(held)
+        edit(held)
     }
 
     /// Closes `fd`.
@@ -134,6 +167,8 @@ impl FdTable {
 
 #[cfg(test)]
 mod tests {
+    use scry_format::FdKind;
+
     use super::*;
 
     fn named(name: &str) -> FdEntry {
@@ -179,9 +214,43 @@ mod tests {
         left.sort_unstable();
         assert_eq!(left, [2, 7, 1023, 70_000]);
         assert_eq!(name(&table, 70_000).as_deref(), Some("f70000"));
-        table.get_or_insert(9, named("nine")).flags = 1;
+        table.open(9, named("nine"));
+        table.get_or_insert(9, named("ignored")).flags = 1;
         table.get_or_insert(9, named("ignored")).flags |= 2;
         assert_eq!(table.get(&9).map(|e| e.flags), Some(3));
         assert_eq!(name(&table, 9).as_deref(), Some("nine"));
+    }
+
+    /// An identity names one content: copies of an entry share it, an
+    /// entry changed or opened anew gets another.
+    #[test]
+    fn entries_change_identity_with_what_they_say() {
+        let identity = |table: &FdTable, fd: i64| table.get(&fd).and_then(|e| e.identity());
+        let mut table = FdTable::default();
+        table.open(3, named("a"));
+        table.open(4, named("a"));
+        let first = identity(&table, 3).expect("an opened entry has one");
+        assert_ne!(identity(&table, 4), Some(first));
+        // A dup, a fork: the same entry.
+        let shared = Arc::clone(table.get(&3).expect("fd 3"));
+        table.insert(5, shared);
+        let copy = table.clone();
+        assert_eq!(identity(&table, 5), Some(first));
+        assert_eq!(identity(&copy, 3), Some(first));
+        // Changed in one place: another identity there, the copies keep
+        // theirs and what they say.
+        table.get_mut(&3).expect("fd 3").name = b"b".to_vec();
+        let changed = identity(&table, 3).expect("fd 3");
+        assert_ne!(changed, first);
+        assert_eq!(identity(&table, 5), Some(first));
+        assert_eq!(name(&table, 5).as_deref(), Some("a"));
+        assert_eq!(identity(&copy, 3), Some(first));
+        table.get_or_insert(5, named("ignored")).kind = FdKind::Ipv4;
+        assert!(![Some(first), Some(changed)].contains(&identity(&table, 5)));
+        let mut edited = Arc::clone(table.get(&4).expect("fd 4"));
+        let before = edited.identity();
+        edit(&mut edited).cloexec = true;
+        assert_ne!(edited.identity(), before);
+        assert_eq!(FdEntry::default().identity(), None);
     }
 }

@@ -295,6 +295,21 @@ pub struct FdEntry {
     pub is_server: bool,
     /// Close-on-exec.
     pub cloexec: bool,
+    /// What tells this entry's contents apart ([`FdEntry::identity`]);
+    /// 0 for none.
+    identity: u64,
+}
+
+impl FdEntry {
+    /// A number for what the entry says, unique to the trace's
+    /// replay: two entries with the same identity have the same contents
+    /// (an entry shared by fds and processes keeps it, one changed gets a
+    /// new one), so that a reader may remember what it made of an entry
+    /// by this number instead of by its name. `None` for entries not held
+    /// in an fd table (a failed open's).
+    pub fn identity(&self) -> Option<std::num::NonZeroU64> {
+        std::num::NonZeroU64::new(self.identity)
+    }
 }
 
 /// A process with what belongs to it.
@@ -359,15 +374,19 @@ impl Clone for Memo {
     }
 }
 
+/// Laid out in the order written (`repr(C)`), the fields an fd lookup
+/// reads first: the table and whose it is share the entry's first cache
+/// line, apart from the process' record.
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 struct ProcEntry {
-    info: Process,
-    /// Its fd table, shared by its threads; empty while it uses another
-    /// process' table.
-    fds: FdTable,
     /// The process whose fd table it uses (created with `CLONE_FILES` but
     /// not `CLONE_THREAD`), 0 for its own. That process uses its own.
     fds_of: u32,
+    /// Its fd table, shared by its threads; empty while it uses another
+    /// process' table.
+    fds: FdTable,
+    info: Process,
     /// The processes that use its fd table.
     sharers: Vec<u32>,
     /// What filters remember of it; wiped by every change
@@ -754,7 +773,7 @@ impl State {
                 .processes
                 .get_or_insert_with(info.pid, || ProcEntry::unknown(info.pid))
                 .fds
-                .insert(i64::from(info.fd), Arc::new(entry));
+                .open(i64::from(info.fd), entry);
         }
         // Fds may name processes the process list lacked.
         let missing: Vec<u32> = state
@@ -1226,6 +1245,7 @@ fn fd_from_snapshot(info: &FdInfo, listening: &FxHashSet<std::net::SocketAddr>) 
         l4proto: info.l4proto,
         is_server,
         cloexec: u64::from(info.flags) & O_CLOEXEC != 0,
+        identity: 0,
     }
 }
 

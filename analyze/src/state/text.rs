@@ -2,8 +2,6 @@
 //! `comm` values, sysdig-style socket tuples (`client->server`) and container
 //! ids found in cgroup names.
 
-use std::io::Write as _;
-
 use scry_format::SockAddr;
 
 /// `TASK_COMM_LEN` minus its NUL: the kernel keeps this many bytes of a
@@ -85,9 +83,6 @@ pub(super) fn comm_of(name: &[u8]) -> Vec<u8> {
     name[..name.len().min(COMM_LEN)].to_vec()
 }
 
-/// Appends the text of one socket endpoint: `1.2.3.4:80`, `[::1]:80`, a
-/// unix path (abstract names with `@` for their leading NUL, as `ss`
-/// shows them).
 /// Appends `n` in decimal, without going through `fmt`.
 fn put_decimal(out: &mut Vec<u8>, mut n: u32) {
     let mut digits = [0u8; 10];
@@ -103,23 +98,90 @@ fn put_decimal(out: &mut Vec<u8>, mut n: u32) {
     out.extend_from_slice(&digits[at..]);
 }
 
+/// Appends `n` in lower-case hexadecimal, without leading zeros.
+fn put_hex(out: &mut Vec<u8>, n: u16) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut started = false;
+    for shift in [12, 8, 4, 0] {
+        let digit = (n >> shift) & 0xf;
+        if digit != 0 || started || shift == 0 {
+            started = true;
+            out.push(DIGITS[usize::from(digit)]);
+        }
+    }
+}
+
+fn put_ipv4(out: &mut Vec<u8>, ip: std::net::Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        put_decimal(out, octet.into());
+    }
+}
+
+/// Appends an IPv6 address as `Display` writes it (RFC 5952): the first
+/// longest run of two or more zero groups as `::`, IPv4-mapped addresses
+/// as `::ffff:a.b.c.d`.
+fn put_ipv6(out: &mut Vec<u8>, ip: &std::net::Ipv6Addr) {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        out.extend_from_slice(b"::ffff:");
+        put_ipv4(out, v4);
+        return;
+    }
+    let groups = ip.segments();
+    // The first longest run of zero groups: (start, length).
+    let (mut zeros, mut run) = ((0, 0), (0, 0));
+    for (i, &group) in groups.iter().enumerate() {
+        if group == 0 {
+            if run.1 == 0 {
+                run.0 = i;
+            }
+            run.1 += 1;
+            if run.1 > zeros.1 {
+                zeros = run;
+            }
+        } else {
+            run = (0, 0);
+        }
+    }
+    let put_groups = |out: &mut Vec<u8>, groups: &[u16]| {
+        for (i, &group) in groups.iter().enumerate() {
+            if i > 0 {
+                out.push(b':');
+            }
+            put_hex(out, group);
+        }
+    };
+    if zeros.1 > 1 {
+        put_groups(out, &groups[..zeros.0]);
+        out.extend_from_slice(b"::");
+        put_groups(out, &groups[zeros.0 + zeros.1..]);
+    } else {
+        put_groups(out, &groups);
+    }
+}
+
+/// Appends the text of one socket endpoint: `1.2.3.4:80`, `[::1]:80` (as
+/// `Display` writes them), a unix path (abstract names with `@` for their
+/// leading NUL, as `ss` shows them). Written by hand: socket names are
+/// built for every connect and accept, and `fmt` is several times slower.
 fn put_addr(out: &mut Vec<u8>, addr: &SockAddr) {
     match addr {
-        // IPv4 by hand: socket names are built for every connect and
-        // accept, and `fmt` is several times slower.
         SockAddr::Inet(std::net::SocketAddr::V4(v4)) => {
-            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                put_decimal(out, octet.into());
-            }
+            put_ipv4(out, *v4.ip());
             out.push(b':');
             put_decimal(out, v4.port().into());
         }
-        SockAddr::Inet(inet) => {
-            // Writing to a Vec cannot fail.
-            let _ = write!(out, "{inet}");
+        SockAddr::Inet(std::net::SocketAddr::V6(v6)) => {
+            out.push(b'[');
+            put_ipv6(out, v6.ip());
+            if v6.scope_id() != 0 {
+                out.push(b'%');
+                put_decimal(out, v6.scope_id());
+            }
+            out.extend_from_slice(b"]:");
+            put_decimal(out, v6.port().into());
         }
         SockAddr::Unix(path) => put_unix(out, path),
         SockAddr::Other { .. } => {}
@@ -146,7 +208,8 @@ pub(super) fn socket_name(
     remote: Option<&SockAddr>,
     is_server: bool,
 ) -> Vec<u8> {
-    let mut out = Vec::new();
+    // Room for a tuple of two IPv4 endpoints, or of IPv6 ones mostly.
+    let mut out = Vec::with_capacity(64);
     match (local, remote) {
         (local, Some(remote @ SockAddr::Inet(peer))) => {
             let unspecified;
@@ -247,6 +310,55 @@ mod tests {
         let abstract_ = SockAddr::Unix(b"\0name\0\0".to_vec());
         assert_eq!(socket_name(Some(&abstract_), None, false), b"@name");
         assert_eq!(socket_name(Some(&a), None, false), b"10.0.0.5:43210");
+    }
+
+    /// Endpoints are written as `Display` writes them, over addresses of
+    /// every shape: zero runs of each length and place, IPv4-mapped and
+    /// compatible ones, scope ids, ports.
+    #[test]
+    fn endpoints_are_written_as_display_writes_them() {
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+        let check = |addr: SocketAddr| {
+            let mut out = Vec::new();
+            put_addr(&mut out, &SockAddr::Inet(addr));
+            assert_eq!(String::from_utf8(out).unwrap(), addr.to_string());
+        };
+        // Groups drawn from a few values, zeros most often.
+        let values = [0u16, 0, 0, 1, 0xa, 0xff, 0x100, 0xfff, 0x1000, 0xffff];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for round in 0..20_000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut groups = [0u16; 8];
+            for (i, group) in groups.iter_mut().enumerate() {
+                *group = values[((seed >> (i * 4)) & 0xf) as usize % values.len()];
+            }
+            if round % 7 == 0 {
+                groups[..5].fill(0);
+                groups[5] = 0xffff;
+            }
+            let scope = if round % 5 == 0 { seed as u32 } else { 0 };
+            let port = (seed >> 40) as u16;
+            check(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(groups),
+                port,
+                0,
+                scope,
+            )));
+            let v4 =
+                Ipv4Addr::from((seed >> 8) as u32 & [0xffff_ffff, 0xff00_00ff][round as usize % 2]);
+            check(SocketAddr::V4(SocketAddrV4::new(v4, port)));
+        }
+        for text in [
+            "[::]:0",
+            "[::1]:80",
+            "[::ffff:10.0.0.1]:443",
+            "[::10.0.0.1]:1",
+            "[1::]:2",
+        ] {
+            check(text.parse().unwrap());
+        }
     }
 
     #[test]

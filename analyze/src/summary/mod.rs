@@ -25,6 +25,7 @@ use crate::compile::{Catalog, Filter, FilterError};
 use crate::fields::{Ctx, Field, Shape};
 use crate::filter::Span;
 use crate::parallel::ChunkWork;
+use crate::state::FdEntry;
 use crate::value::{FieldType, Value};
 
 pub use print::{TableStyle, write_json, write_table};
@@ -163,6 +164,7 @@ impl ViewSpec {
             });
         }
         let restrict = compile(self.restrict.as_deref(), catalog)?;
+        let by_type = type_masks(restrict.as_ref(), &measures);
         // Whether any field or filter of the view needs what `field` and
         // `filter` say of it.
         let any_needs = |field: fn(&Field) -> bool, filter: fn(&Filter) -> bool| {
@@ -176,15 +178,31 @@ impl ViewSpec {
         let needs_fds = any_needs(Field::needs_fds, Filter::needs_fds);
         let labels_of_process =
             !labels.is_empty() && labels.iter().all(Field::reads_only_its_process);
-        let labels_of_keys = !labels.is_empty()
-            && labels
-                .iter()
-                .all(|label| keys.iter().any(|key| label.follows_from(key)));
+        let labels_of_keys = labels
+            .iter()
+            .all(|label| keys.iter().any(|key| label.follows_from(key)));
+        let fd_keys = if keys.iter().any(Field::reads_only_its_fd)
+            && keys.iter().all(|k| k.reads_only_its_fd() || k.is_pid())
+        {
+            if keys.iter().any(Field::is_pid) {
+                FdKeys::EntryAndPid
+            } else {
+                FdKeys::Entry
+            }
+        } else {
+            FdKeys::No
+        };
         Ok(Bound {
             keys,
             labels,
             labels_of_process,
             labels_of_keys,
+            fd_keys,
+            restrict_of_fd: self
+                .restrict
+                .as_deref()
+                .is_none_or(|text| reads_only_its_fd(text, catalog)),
+            by_type,
             measures,
             restrict,
             needs_state,
@@ -244,6 +262,31 @@ fn resolve_field(text: &str, catalog: Catalog<'_>) -> Result<Field, SpecError> {
     })
 }
 
+/// Whether the filter `text` compares only fields that read the event's
+/// fd entry alone ([`Field::reads_only_its_fd`]) with constants: then it
+/// gives the same answer for every event whose fd has one entry.
+fn reads_only_its_fd(text: &str, catalog: Catalog<'_>) -> bool {
+    use crate::filter::{Expr, Operand, Rhs};
+    fn walk(expr: &Expr, catalog: Catalog<'_>) -> bool {
+        match expr {
+            Expr::And(items) | Expr::Or(items) => items.iter().all(|e| walk(e, catalog)),
+            Expr::Not(inner) => walk(inner, catalog),
+            Expr::Compare(check) => {
+                let Operand::Field(field) = &check.left else {
+                    return false;
+                };
+                field.arg.is_none()
+                    && matches!(check.right, Rhs::None | Rhs::Value(_) | Rhs::List { .. })
+                    && catalog
+                        .field(&field.name)
+                        .is_ok_and(|f| f.reads_only_its_fd())
+            }
+            Expr::Macro { .. } => false,
+        }
+    }
+    crate::filter::parse(text).is_ok_and(|expr| walk(&expr, catalog))
+}
+
 fn compile(text: Option<&str>, catalog: Catalog<'_>) -> Result<Option<Filter>, SpecError> {
     text.map(|text| Filter::new(text, catalog).map_err(|error| SpecError::new(text, error)))
         .transpose()
@@ -257,16 +300,81 @@ pub struct Bound {
     /// Every label reads the event's process alone
     /// ([`Field::reads_only_its_process`]).
     labels_of_process: bool,
-    /// Every label follows from the keys ([`Field::follows_from`]): read
-    /// when a row is made, never again.
+    /// Every label, if there are any, follows from the keys
+    /// ([`Field::follows_from`]): read when a row is made, never again.
     labels_of_keys: bool,
+    /// What the keys read, when it is only the event's fd entry and
+    /// process id: rows are then found by them ([`FdRows`]).
+    fd_keys: FdKeys,
+    /// The restriction reads only the event's fd entry (or there is
+    /// none): its answer for one event holds for every event of the entry.
+    restrict_of_fd: bool,
+    /// Per event type id, what events of the type may count for: see
+    /// [`type_masks`]. Types past its end may count for anything.
+    by_type: Vec<u64>,
     measures: Vec<BoundMeasure>,
     restrict: Option<Filter>,
     needs_state: bool,
     needs_fds: bool,
 }
 
+/// In a [`Bound::by_type`] mask: events of the type may pass the view's
+/// restriction. Bit `i` below it: they may count for measure `i`.
+const MAY_PASS: u64 = 1 << 63;
+
+/// Per event type id, a mask of [`MAY_PASS`] and of the measures whose
+/// condition events of the type may meet, from the types the filters can
+/// match ([`Filter::event_types`]): events of a type that cannot pass are
+/// left out before the restriction is evaluated, and conditions that
+/// cannot hold are not evaluated. Empty (anything may count) when no
+/// filter tells, or when there are too many measures for a mask.
+fn type_masks(restrict: Option<&Filter>, measures: &[BoundMeasure]) -> Vec<u64> {
+    if measures.len() >= 63 {
+        return Vec::new();
+    }
+    let restrict = restrict.and_then(Filter::event_types);
+    let whens: Vec<Option<Vec<bool>>> = measures
+        .iter()
+        .map(|m| m.when.as_ref().and_then(Filter::event_types))
+        .collect();
+    let len = whens
+        .iter()
+        .chain(std::iter::once(&restrict))
+        .flatten()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0);
+    let may = |types: &Option<Vec<bool>>, at: usize| {
+        types
+            .as_ref()
+            .is_none_or(|types| types.get(at).copied().unwrap_or(true))
+    };
+    (0..len)
+        .map(|at| {
+            let measures = whens
+                .iter()
+                .enumerate()
+                .filter(|(_, when)| may(when, at))
+                .fold(0, |mask, (i, _)| mask | 1 << i);
+            if may(&restrict, at) {
+                measures | MAY_PASS
+            } else {
+                measures
+            }
+        })
+        .collect()
+}
+
 impl Bound {
+    /// What events of type `event_type` may count for ([`type_masks`]).
+    #[inline]
+    fn mask_of(&self, event_type: u16) -> u64 {
+        self.by_type
+            .get(usize::from(event_type))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Whether the summary reads the reconstructed state.
     pub fn needs_state(&self) -> bool {
         self.needs_state
@@ -276,6 +384,66 @@ impl Bound {
     /// for one that does not can leave out what changes no process).
     pub fn needs_fds(&self) -> bool {
         self.needs_fds
+    }
+}
+
+/// What the key values of a view are a function of, when it is only the
+/// event's fd entry ([`Field::reads_only_its_fd`]) and maybe its process
+/// id ([`Field::is_pid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FdKeys {
+    /// Something else.
+    No,
+    /// The fd entry.
+    Entry,
+    /// The fd entry and the process id.
+    EntryAndPid,
+}
+
+/// The rows lately found for events whose keys are a function of their
+/// fd entry (and process id, [`FdKeys`]), by the entry's identity: an
+/// event on an fd whose entry went to a row goes to the same row, found
+/// without reading the keys, let alone hashing their text. Slots are
+/// found from the identity (consecutive identities take consecutive
+/// slots) and hold the last one put there; a cache in front of the rows
+/// by key.
+#[derive(Debug, Default)]
+struct FdRows {
+    /// (identity, process id or 0, row); identity 0 for an empty slot.
+    slots: Vec<(u64, u32, u32)>,
+}
+
+/// Slots of [`FdRows`]: more than the fds a busy trace has open at once,
+/// few enough (16 KiB) to stay in the nearest cache.
+const FD_ROWS: usize = 1024;
+
+/// In [`FdRows`], in place of a row: the events of the entry (and
+/// process) are left out of the view, by the restriction
+/// ([`Bound::restrict_of_fd`]) or for lacking a key.
+const LEFT_OUT: usize = u32::MAX as usize;
+
+impl FdRows {
+    #[inline]
+    fn slot(identity: u64, tgid: u32) -> usize {
+        // Processes are mixed in apart from the identity's low bits, so
+        // that two processes on one shared entry take different slots.
+        let mixed = identity ^ u64::from(tgid).wrapping_mul(0x9e37_79b9);
+        (mixed as usize) & (FD_ROWS - 1)
+    }
+
+    #[inline]
+    fn get(&self, identity: u64, tgid: u32) -> Option<usize> {
+        match self.slots.get(Self::slot(identity, tgid)) {
+            Some(&(id, pid, row)) if id == identity && pid == tgid => Some(row as usize),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, identity: u64, tgid: u32, row: usize) {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); FD_ROWS];
+        }
+        self.slots[Self::slot(identity, tgid)] = (identity, tgid, row as u32);
     }
 }
 
@@ -336,6 +504,8 @@ pub struct Summary {
     /// counted: a run of events with the same value is counted once
     /// without hashing it again.
     last_distinct: Vec<(usize, Vec<u8>)>,
+    /// For views keyed by what an fd is, rows by fd entry.
+    fd_rows: FdRows,
     events: u64,
 }
 
@@ -352,6 +522,7 @@ impl Summary {
             last_row: None,
             last_number: None,
             last_distinct: vec![(usize::MAX, Vec::new()); spec.measures.len()],
+            fd_rows: FdRows::default(),
             events: 0,
         }
     }
@@ -364,12 +535,67 @@ impl Summary {
     /// Adds one event, read through `bound` (the spec bound to the event's
     /// trace).
     pub fn add(&mut self, bound: &Bound, ctx: &Ctx<'_>) {
-        if bound.restrict.as_ref().is_some_and(|f| !f.matches(ctx)) {
+        let mask = bound.mask_of(ctx.event.event_type());
+        if mask & MAY_PASS == 0 {
             return;
         }
-        let index = match &bound.keys[..] {
+        let identity = match bound.fd_keys {
+            FdKeys::No => None,
+            FdKeys::Entry | FdKeys::EntryAndPid => ctx.fd().and_then(FdEntry::identity),
+        };
+        let passes = |ctx: &Ctx<'_>| bound.restrict.as_ref().is_none_or(|f| f.matches(ctx));
+        let Some(identity) = identity else {
+            if passes(ctx)
+                && let Some(index) = self.row(bound, ctx)
+            {
+                self.measure(index, bound, ctx, mask);
+            }
+            return;
+        };
+        let identity = identity.get();
+        let tgid = match bound.fd_keys {
+            FdKeys::EntryAndPid => ctx.event.tgid(),
+            _ => 0,
+        };
+        let index = match self.fd_rows.get(identity, tgid) {
+            Some(LEFT_OUT) => return,
+            Some(index) => {
+                // What the entry's first event passed, this one passes
+                // too when the restriction reads nothing else.
+                if !bound.restrict_of_fd && !passes(ctx) {
+                    return;
+                }
+                self.events += 1;
+                self.refresh(index, bound, ctx);
+                index
+            }
+            None => {
+                if !passes(ctx) {
+                    if bound.restrict_of_fd {
+                        self.fd_rows.put(identity, tgid, LEFT_OUT);
+                    }
+                    return;
+                }
+                // The keys are read from the entry and process alone: an
+                // event lacking one leaves out every event of the pair.
+                let Some(index) = self.row(bound, ctx) else {
+                    self.fd_rows.put(identity, tgid, LEFT_OUT);
+                    return;
+                };
+                self.fd_rows.put(identity, tgid, index);
+                index
+            }
+        };
+        self.measure(index, bound, ctx, mask);
+    }
+
+    /// The row of the event (counting it), made if it is new; `None` when
+    /// the event lacks a key, and is left out.
+    #[inline]
+    fn row(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> Option<usize> {
+        Some(match &bound.keys[..] {
             [field] if field.shape() == Shape::Num => {
-                let Some(n) = field.num(ctx) else { return };
+                let n = field.num(ctx)?;
                 self.events += 1;
                 match self.last_number {
                     Some((last, index)) if last == n => {
@@ -392,7 +618,7 @@ impl Summary {
             [field] if field.shape() == Shape::Text => {
                 let text = match field.text(ctx) {
                     Some(text) if !text.is_empty() => text,
-                    _ => return,
+                    _ => return None,
                 };
                 self.events += 1;
                 match self.last_row {
@@ -428,7 +654,7 @@ impl Summary {
                     self.key.clear();
                     for field in keys {
                         if !encode_field(field, ctx, &mut self.key) {
-                            return;
+                            return None;
                         }
                     }
                     self.events += 1;
@@ -437,13 +663,40 @@ impl Summary {
                     index
                 }
             },
-        };
+        })
+    }
+
+    /// Adds the event to the measures of row `index`; `mask` says what
+    /// the event's type may count for ([`type_masks`]).
+    #[inline]
+    fn measure(&mut self, index: usize, bound: &Bound, ctx: &Ctx<'_>, mask: u64) {
         let group = &mut self.groups[index];
         for (i, measure) in bound.measures.iter().enumerate() {
-            if measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
+            if mask & (1 << i) == 0 || measure.when.as_ref().is_some_and(|f| !f.matches(ctx)) {
                 continue;
             }
             let slot = &mut group.values[i];
+            // Counts and sums of numbers, most measures, without a
+            // `Value` in between.
+            match (measure.aggregate, &measure.field) {
+                (Aggregate::Count, None) => {
+                    *slot += 1;
+                    continue;
+                }
+                (Aggregate::Sum, Some(field)) if field.shape() == Shape::Num => {
+                    if let Some(n) = field.num(ctx).filter(|&n| n > 0) {
+                        *slot = slot.saturating_add(n);
+                    }
+                    continue;
+                }
+                (Aggregate::Max, Some(field)) if field.shape() == Shape::Num => {
+                    if let Some(n) = field.num(ctx) {
+                        *slot = (*slot).max(n);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if measure.aggregate == Aggregate::Distinct
                 && let Some(field) = measure.field.as_ref().filter(|f| f.shape() == Shape::Text)
             {
@@ -652,37 +905,53 @@ impl Summary {
     /// without sorting the rest: a view of many rows (connections, files)
     /// is cut to a screenful.
     pub fn finish_top(self, n: usize) -> Table {
-        if n == 0 || self.groups.len() <= n {
-            return self.finish();
-        }
-        let mut table = self.unsorted();
+        self.finish_top_leaving(n).0
+    }
+
+    /// [`Summary::finish_top`], and what it leaves behind: the rows cut
+    /// and the tables that found rows, for the caller to drop, or, about
+    /// to exit, to leave to the system (`std::mem::forget`) rather than
+    /// free them one by one.
+    pub fn finish_top_leaving(self, n: usize) -> (Table, Leftovers) {
+        let mut rest = Leftovers::default();
+        let mut table = self.unsorted(&mut rest);
         let sort = table.spec.sort;
-        table
-            .rows
-            .select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
-        table.rows.truncate(n);
+        if n > 0 && table.rows.len() > n {
+            table
+                .rows
+                .select_nth_unstable_by(n - 1, |a, b| by_measure(a, b, sort));
+            rest.rows = table.rows.split_off(n);
+        }
         table.sort_by_measure(sort);
-        table
+        (table, rest)
     }
 
     /// The rows, sorted by the spec's sort measure, largest first; ties in
     /// key order, so the same trace always gives the same table.
     pub fn finish(self) -> Table {
-        let mut table = self.unsorted();
+        let mut table = self.unsorted(&mut Leftovers::default());
         let sort = table.spec.sort;
         table.sort_by_measure(sort);
         table
     }
 
-    /// The rows in no particular order.
-    fn unsorted(self) -> Table {
+    /// The rows in no particular order; what the table does not hold goes
+    /// to `rest`.
+    fn unsorted(mut self, rest: &mut Leftovers) -> Table {
+        rest.keys.push(std::mem::take(&mut self.rows));
+        rest.keys.push(std::mem::take(&mut self.text_rows));
         let rows = self
             .groups
             .into_iter()
-            .map(|g| Row {
-                keys: g.keys,
-                labels: g.labels,
-                values: g.values,
+            .map(|g| {
+                if !g.seen.is_empty() {
+                    rest.seen.push(g.seen);
+                }
+                Row {
+                    keys: g.keys,
+                    labels: g.labels,
+                    values: g.values,
+                }
             })
             .collect();
         Table {
@@ -691,6 +960,14 @@ impl Summary {
             events: self.events,
         }
     }
+}
+
+/// What [`Summary::finish_top_leaving`] leaves out of the table.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    rows: Vec<Row>,
+    keys: Vec<FxHashMap<Box<[u8]>, u32>>,
+    seen: Vec<Vec<FxHashSet<u64>>>,
 }
 
 /// Sums runs of a trace on a worker thread of [`crate::scan_parallel`],
@@ -1029,6 +1306,151 @@ mod tests {
             out
         };
         assert_ne!(pair(b"a", b"bc"), pair(b"ab", b"c"));
+    }
+
+    /// `spec` summed over every event of `trace` by a sequential scan,
+    /// with the number of the view's events whose fd has an identity.
+    /// With `slow`, without the shortcuts: rows are found by their key
+    /// values only (not by fd entry, [`FdRows`]), and every event is tried
+    /// against the restriction and every condition (no [`type_masks`]).
+    fn summed(
+        trace: &scry_format::TraceFile<Vec<u8>>,
+        spec: &ViewSpec,
+        slow: bool,
+    ) -> (Table, usize) {
+        let prepared = crate::Prepared::new(trace);
+        let mut bound = spec
+            .bind(prepared.catalog(trace))
+            .expect("a view that binds");
+        if slow {
+            bound.fd_keys = FdKeys::No;
+            bound.by_type.clear();
+        }
+        let scan = crate::Scan {
+            caller_needs_state: bound.needs_state(),
+            caller_reads_no_fds: !bound.needs_fds(),
+            ..crate::Scan::default()
+        };
+        let mut summary = Summary::new(spec);
+        let mut identified = 0;
+        let flow = crate::scan(
+            trace,
+            &prepared,
+            &scan,
+            |e| panic!("{e}"),
+            |ctx| {
+                if ctx.fd().and_then(FdEntry::identity).is_some() {
+                    identified += 1;
+                }
+                summary.add(&bound, ctx);
+                std::ops::ControlFlow::<()>::Continue(())
+            },
+        );
+        assert!(flow.expect("a scan").is_continue());
+        (summary.finish(), identified)
+    }
+
+    fn measure(header: &str, aggregate: Aggregate, field: &str, when: &str) -> Measure {
+        Measure {
+            header: header.to_owned(),
+            aggregate,
+            field: (!field.is_empty()).then(|| field.to_owned()),
+            when: Some(when.to_owned()),
+            unit: Unit::Count,
+        }
+    }
+
+    /// Rows found by the identity of the events' fd entries are the rows
+    /// their keys name, and events left out by their type alone would not
+    /// have counted: every built-in view, views keyed by what fds are and
+    /// views measuring under conditions, over every sample capture, give
+    /// the same table with the shortcuts and without.
+    #[test]
+    fn summaries_with_shortcuts_are_the_summaries_without() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
+        let mut custom = Vec::new();
+        for keys in [
+            &["fd.name", "proc.pid"][..],
+            &["fd.directory"],
+            &["fd.filename", "fd.type"],
+            &["fd.sport", "fd.l4proto"],
+            &["fd.cport", "fd.lport", "fd.rport", "fd.port"],
+            &["proc.pid", "fd.typechar"],
+        ] {
+            let mut spec = view("files").expect("a built-in view").clone();
+            spec.keys = keys.iter().map(|k| Column::new(k, k)).collect();
+            spec.restrict = None;
+            custom.push(spec);
+        }
+        for restrict in [
+            "not fd.name contains /usr or fd.l4proto exists",
+            "fd.type in (file, ipv4) and not fd.directory=/tmp",
+            "fd.name startswith /etc and evt.is_io=true",
+            "fd.type=file and evt.rawres>100",
+        ] {
+            let mut spec = view("conns").expect("a built-in view").clone();
+            spec.restrict = Some(restrict.to_owned());
+            custom.push(spec);
+        }
+        let mut spec = view("syscalls").expect("a built-in view").clone();
+        spec.restrict = Some("evt.type in (read, write, openat, close) or fd.num>2".to_owned());
+        spec.measures.extend([
+            measure(
+                "BUFLEN",
+                Aggregate::Sum,
+                "evt.buflen",
+                "evt.is_io_read=true",
+            ),
+            measure("FDS", Aggregate::Count, "fd.num", "evt.type=close"),
+            measure("NAMES", Aggregate::Distinct, "fd.name", "evt.type!=read"),
+            measure("CALLS", Aggregate::Count, "", "evt.type in (openat, close)"),
+            measure("MAXRES", Aggregate::Max, "evt.rawres", "not evt.type=close"),
+        ]);
+        custom.push(spec);
+        let specs: Vec<&ViewSpec> = VIEWS.iter().chain(&custom).collect();
+        let mut traces = 0;
+        let mut fd_rows = 0;
+        let mut left_out_by_type = 0;
+        let mut restricted_by_fd = 0;
+        for entry in std::fs::read_dir(dir).expect("the samples") {
+            let path = entry.expect("a sample").path();
+            if path.extension().is_none_or(|e| e != "scry") {
+                continue;
+            }
+            let data = std::fs::read(&path).expect("a readable sample");
+            let trace = scry_format::TraceFile::open(data).expect("a sample trace");
+            traces += 1;
+            for spec in &specs {
+                let prepared = crate::Prepared::new(&trace);
+                let bound = spec.bind(prepared.catalog(&trace)).expect("a view");
+                let (fast, identified) = summed(&trace, spec, false);
+                let (slow, _) = summed(&trace, spec, true);
+                assert_eq!(
+                    fast.rows,
+                    slow.rows,
+                    "{} over {}",
+                    spec.name,
+                    path.display()
+                );
+                assert_eq!(fast.events, slow.events);
+                if bound.fd_keys != FdKeys::No && identified > 0 {
+                    fd_rows += fast.rows.len();
+                    if bound.restrict.is_some() && bound.restrict_of_fd {
+                        restricted_by_fd += 1;
+                    }
+                }
+                let leaves_out = |&mask: &u64| {
+                    mask & MAY_PASS == 0 || (0..spec.measures.len()).any(|i| mask & 1 << i == 0)
+                };
+                if bound.by_type.iter().any(leaves_out) {
+                    left_out_by_type += 1;
+                }
+            }
+        }
+        assert!(traces >= 4, "the samples were not found");
+        assert!(fd_rows > 0, "no view was summed by fd entry");
+        assert!(left_out_by_type > 0, "no view left events out by type");
+        assert!(restricted_by_fd > 0, "no view restricted by fd entry");
     }
 
     #[test]
