@@ -19,6 +19,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use scry_analyze::Value;
 use scry_analyze::fields::{Ctx, Field, typechar};
 use scry_analyze::reports::users::UserCommands;
+use scry_analyze::state::CLONE_THREAD;
 use scry_format::ValueRef;
 
 /// Event class bits, set at indexing time from the event type and result.
@@ -41,9 +42,6 @@ pub mod class {
     /// A syscall that failed (negative return value).
     pub const ERROR: u8 = 1 << 7;
 }
-
-/// The clone flag that makes a thread rather than a process.
-const CLONE_THREAD: u64 = 0x0001_0000;
 
 /// No object (the event touched no fd or path).
 pub const NO_OBJECT: u32 = u32::MAX;

@@ -19,7 +19,8 @@ const O_DIRECTORY: u64 = 0o200_000;
 /// Status flags `F_SETFL` may change.
 const SETFL_MASK: u64 = 0o2000 | 0o20_000 | 0o40_000 | 0o1_000_000 | O_NONBLOCK;
 const CLONE_FILES: u64 = 0x0400;
-const CLONE_THREAD: u64 = 0x0001_0000;
+/// The clone flag that makes a thread rather than a process.
+pub const CLONE_THREAD: u64 = 0x0001_0000;
 const CLONE_NEWPID: u64 = 0x2000_0000;
 const CLONE_NEWNS: u64 = 0x0002_0000;
 const F_DUPFD: u64 = 0;

@@ -24,6 +24,8 @@ mod events;
 mod fds;
 mod text;
 
+pub use events::CLONE_THREAD;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
