@@ -1827,6 +1827,14 @@ mod tests {
         assert!(flow.unwrap().is_continue());
     }
 
+    /// Every field of the catalog, resolved against the trace's tables.
+    fn every_field(catalog: Catalog<'_>) -> Vec<Field> {
+        field_names()
+            .iter()
+            .map(|name| catalog.field(name).unwrap())
+            .collect()
+    }
+
     /// A label said to follow from a key has one value per value of the
     /// key over every sample: a summary may read it once per row.
     #[test]
@@ -1835,10 +1843,7 @@ mod tests {
         for trace in samples() {
             let tables = Tables::new(&trace);
             let catalog = tables.catalog(&trace);
-            let fields: Vec<Field> = field_names()
-                .iter()
-                .map(|name| catalog.field(name).unwrap())
-                .collect();
+            let fields = every_field(catalog);
             let pairs: Vec<(&Field, &Field)> = fields
                 .iter()
                 .flat_map(|key| fields.iter().map(move |label| (key, label)))
@@ -1876,10 +1881,7 @@ mod tests {
         for trace in samples() {
             let tables = Tables::new(&trace);
             let catalog = tables.catalog(&trace);
-            let fields: Vec<Field> = field_names()
-                .iter()
-                .map(|name| catalog.field(name).unwrap())
-                .collect();
+            let fields = every_field(catalog);
             each_event(&trace, &tables, |ctx| {
                 for field in &fields {
                     let Some(value) = field.extract(ctx) else {
