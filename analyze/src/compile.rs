@@ -527,6 +527,8 @@ impl Filter {
         };
         match &self.root {
             Node::And(items) => items.iter().all(part),
+            // A filter on the process alone is one remembered part.
+            Node::Remembered(remembered) => remembered.eval(ctx),
             root => part(root),
         }
     }
