@@ -503,6 +503,13 @@ impl Filter {
         self.needs.fds
     }
 
+    /// Whether every field the filter reads is one of the event's fd
+    /// entry ([`Field::reads_only_its_fd`]): its answer for one event then
+    /// holds for every event whose fd has the same entry.
+    pub(crate) fn reads_only_its_fd(&self) -> bool {
+        self.type_tests.is_empty() && only_reading(&self.root, Field::reads_only_its_fd)
+    }
+
     /// Whether the event matches.
     #[inline]
     pub fn matches(&self, ctx: &Ctx<'_>) -> bool {
@@ -1570,12 +1577,19 @@ fn remember(node: Node, tag: u64, next: &mut u32) -> Node {
 
 /// Whether every field `node` reads depends on the event's process alone.
 fn only_process(node: &Node) -> bool {
-    let side = |side: &Side| base_field(side).reads_only_its_process();
+    only_reading(node, Field::reads_only_its_process)
+}
+
+/// Whether every field `node` reads is one `reads` accepts: `node` then
+/// gives the same answer for every event those fields read alike. Type
+/// tests and remembered parts read more.
+fn only_reading(node: &Node, reads: fn(&Field) -> bool) -> bool {
+    let side = |side: &Side| reads(base_field(side));
     match node {
-        Node::And(items) | Node::Or(items) => items.iter().all(only_process),
-        Node::Not(inner) => only_process(inner),
+        Node::And(items) | Node::Or(items) => items.iter().all(|n| only_reading(n, reads)),
+        Node::Not(inner) => only_reading(inner, reads),
         Node::TypeIn(_) => false,
-        Node::Fast(check) => check.field.reads_only_its_process(),
+        Node::Fast(check) => reads(&check.field),
         Node::Check(check) => {
             side(&check.left)
                 && match &check.rhs {

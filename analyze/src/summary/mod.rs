@@ -198,10 +198,7 @@ impl ViewSpec {
             labels_of_process,
             labels_of_keys,
             fd_keys,
-            restrict_of_fd: self
-                .restrict
-                .as_deref()
-                .is_none_or(|text| reads_only_its_fd(text, catalog)),
+            restrict_of_fd: restrict.as_ref().is_none_or(Filter::reads_only_its_fd),
             by_type,
             measures,
             restrict,
@@ -260,31 +257,6 @@ fn resolve_field(text: &str, catalog: Catalog<'_>) -> Result<Field, SpecError> {
             },
         )
     })
-}
-
-/// Whether the filter `text` compares only fields that read the event's
-/// fd entry alone ([`Field::reads_only_its_fd`]) with constants: then it
-/// gives the same answer for every event whose fd has one entry.
-fn reads_only_its_fd(text: &str, catalog: Catalog<'_>) -> bool {
-    use crate::filter::{Expr, Operand, Rhs};
-    fn walk(expr: &Expr, catalog: Catalog<'_>) -> bool {
-        match expr {
-            Expr::And(items) | Expr::Or(items) => items.iter().all(|e| walk(e, catalog)),
-            Expr::Not(inner) => walk(inner, catalog),
-            Expr::Compare(check) => {
-                let Operand::Field(field) = &check.left else {
-                    return false;
-                };
-                field.arg.is_none()
-                    && matches!(check.right, Rhs::None | Rhs::Value(_) | Rhs::List { .. })
-                    && catalog
-                        .field(&field.name)
-                        .is_ok_and(|f| f.reads_only_its_fd())
-            }
-            Expr::Macro { .. } => false,
-        }
-    }
-    crate::filter::parse(text).is_ok_and(|expr| walk(&expr, catalog))
 }
 
 fn compile(text: Option<&str>, catalog: Catalog<'_>) -> Result<Option<Filter>, SpecError> {
