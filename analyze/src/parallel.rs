@@ -22,7 +22,7 @@ use scry_format::{
 
 use crate::compile::Filter;
 use crate::fields::Ctx;
-use crate::query::{ChunkPlan, Prepared, Replay, Scan};
+use crate::query::{ChunkPlan, Described, Prepared, Replay, Scan};
 use crate::state::State;
 
 /// How many events of a chunk a worker takes at once, unless the scan
@@ -82,7 +82,7 @@ where
     D: AsRef<[u8]> + Sync,
     W: ChunkWork,
 {
-    let table = &trace.header().event_table;
+    let described = Described::new(&trace.header().event_table, prepared);
     let hostname = trace.header().machine.hostname.as_str();
     let first_ts = trace.time_range().map_or(0, |(first, _)| first);
     let with_state = scan.caller_needs_state || scan.filter.is_some_and(Filter::needs_state);
@@ -117,10 +117,7 @@ where
             if ts < window.since || ts > window.until {
                 return;
             }
-            let info = prepared.types.get(event.event_type());
-            let names = table
-                .get(event.event_type())
-                .map_or(&[][..], |e| &e.params[..]);
+            let (names, info) = described.get(event.event_type());
             let ctx = Ctx::new(event, info, state, first_ts, hostname, names);
             if filter.is_none_or(|filter| filter.matches(&ctx)) {
                 worker.event(&ctx);

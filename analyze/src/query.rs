@@ -379,13 +379,13 @@ impl Replay {
 
 /// What an event's type says of it, by type id: its parameter names and
 /// its facts, found with one lookup per event.
-struct Described<'a> {
+pub(crate) struct Described<'a> {
     by_id: Vec<(&'a [String], &'a crate::TypeInfo)>,
     prepared: &'a Prepared,
 }
 
 impl<'a> Described<'a> {
-    fn new(table: &'a EventTable, prepared: &'a Prepared) -> Self {
+    pub(crate) fn new(table: &'a EventTable, prepared: &'a Prepared) -> Self {
         let by_id = (0..table.id_bound())
             .map(|id| {
                 let id = EventType::try_from(id).unwrap_or(EventType::MAX);
@@ -397,7 +397,7 @@ impl<'a> Described<'a> {
     }
 
     #[inline]
-    fn get(&self, id: EventType) -> (&'a [String], &'a crate::TypeInfo) {
+    pub(crate) fn get(&self, id: EventType) -> (&'a [String], &'a crate::TypeInfo) {
         match self.by_id.get(usize::from(id)) {
             Some(&found) => found,
             None => (&[], self.prepared.types.get(id)),
