@@ -1,7 +1,6 @@
 //! Rendering of event values as text: times, parameters (`evt.args`,
 //! `evt.arg.X`) the way sysdig shows them, and event categories.
 
-use std::io::Write;
 use std::net::SocketAddr;
 
 use scry_format::{FdKind, SockAddrRef, ValueRef};
@@ -9,6 +8,7 @@ use scry_format::{FdKind, SockAddrRef, ValueRef};
 use crate::fields::{Ctx, errno_name, typechar};
 use crate::flags::ArgFormat;
 use crate::output::{is_json_plain, push_json_bytes_escaped};
+use crate::state::text::{put_ipv4, put_ipv6};
 use crate::types::TypeInfo;
 
 /// How text taken from the trace goes into a line: as it is in text lines,
@@ -100,20 +100,18 @@ pub fn date_time(ns: u64) -> String {
 /// a unix path.
 fn write_sockaddr<S: TextStyle>(addr: SockAddrRef<'_>, out: &mut Vec<u8>) {
     match addr {
-        // IPv4 by hand: every connect and accept has one, and `fmt` is
-        // many times slower.
+        // By hand, as the state names sockets: every connect and accept
+        // has one, and `fmt` is many times slower.
         SockAddrRef::Inet(SocketAddr::V4(a)) => {
-            for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                push_u64(out, octet.into());
-            }
+            put_ipv4(out, *a.ip());
             out.push(b':');
             push_u64(out, a.port().into());
         }
         SockAddrRef::Inet(SocketAddr::V6(a)) => {
-            let _ = write!(out, "[{}]:{}", a.ip(), a.port());
+            out.push(b'[');
+            put_ipv6(out, a.ip());
+            out.extend_from_slice(b"]:");
+            push_u64(out, a.port().into());
         }
         SockAddrRef::Unix(path) => S::printable(path, out),
         SockAddrRef::Other { family, .. } => {

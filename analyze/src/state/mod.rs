@@ -22,7 +22,7 @@
 mod dispatch;
 mod events;
 mod fds;
-mod text;
+pub(crate) mod text;
 
 pub use events::CLONE_THREAD;
 

@@ -111,7 +111,8 @@ fn put_hex(out: &mut Vec<u8>, n: u16) {
     }
 }
 
-fn put_ipv4(out: &mut Vec<u8>, ip: std::net::Ipv4Addr) {
+/// Appends an IPv4 address as `Display` writes it.
+pub(crate) fn put_ipv4(out: &mut Vec<u8>, ip: std::net::Ipv4Addr) {
     for (i, octet) in ip.octets().into_iter().enumerate() {
         if i > 0 {
             out.push(b'.');
@@ -123,7 +124,7 @@ fn put_ipv4(out: &mut Vec<u8>, ip: std::net::Ipv4Addr) {
 /// Appends an IPv6 address as `Display` writes it (RFC 5952): the first
 /// longest run of two or more zero groups as `::`, IPv4-mapped addresses
 /// as `::ffff:a.b.c.d`.
-fn put_ipv6(out: &mut Vec<u8>, ip: &std::net::Ipv6Addr) {
+pub(crate) fn put_ipv6(out: &mut Vec<u8>, ip: &std::net::Ipv6Addr) {
     if let Some(v4) = ip.to_ipv4_mapped() {
         out.extend_from_slice(b"::ffff:");
         put_ipv4(out, v4);
