@@ -1774,10 +1774,9 @@ impl Field {
         let info = ctx.info;
         Some(match self.def.id {
             Which::EvtFailed => info.is_syscall && e.ret() < 0 && e.ret() > -4096,
-            Which::EvtIsIo => info.is_io_read | info.is_io_write,
-            Which::EvtIsIoRead => info.is_io_read,
-            Which::EvtIsIoWrite => info.is_io_write,
-            Which::EvtIsWait => info.is_wait,
+            Which::EvtIsIo | Which::EvtIsIoRead | Which::EvtIsIoWrite | Which::EvtIsWait => {
+                return self.flag_of_type(info);
+            }
             Which::ThreadIsmain => e.tid() == e.tgid(),
             _ => return self.flag_of_state(ctx),
         })
@@ -1786,6 +1785,7 @@ impl Field {
     /// The value of a flag field that the event type alone decides
     /// (`evt.is_io`…) for an event of type `info`, as [`Field::flag`]
     /// reads it; `None` for any other field.
+    #[inline]
     pub(crate) fn flag_of_type(&self, info: &TypeInfo) -> Option<bool> {
         match self.def.id {
             Which::EvtIsIo => Some(info.is_io_read | info.is_io_write),
@@ -1799,6 +1799,7 @@ impl Field {
     /// The value of a text field that the event type alone decides
     /// (`evt.type`, `evt.dir`…) for an event of type `info`, as
     /// [`Field::text`] reads it; `None` for any other field.
+    #[inline]
     pub(crate) fn text_of_type<'a>(&self, info: &'a TypeInfo) -> Option<Option<&'a [u8]>> {
         Some(match self.def.id {
             Which::EvtDir => Some(direction(info)),
@@ -1877,22 +1878,12 @@ impl Field {
     pub(crate) fn text<'a>(&self, ctx: &Ctx<'a>) -> Option<&'a [u8]> {
         let e = &ctx.event;
         Some(match self.def.id {
-            Which::EvtDir => direction(ctx.info),
-            Which::EvtType => ctx.info.name.as_bytes(),
-            Which::SyscallType => {
-                if !ctx.info.is_syscall {
-                    return None;
-                }
-                ctx.info.name.as_bytes()
+            Which::EvtDir | Which::EvtType | Which::SyscallType | Which::EvtIoDir => {
+                return self.text_of_type(ctx.info).flatten();
             }
             Which::EvtCategory => {
                 crate::render::category(ctx, ctx.fd().map(|fd| fd.kind)).as_bytes()
             }
-            Which::EvtIoDir => match (ctx.info.is_io_read, ctx.info.is_io_write) {
-                (true, _) => b"r",
-                (_, true) => b"w",
-                _ => return None,
-            },
             Which::EvtHostname => ctx.hostname.as_bytes(),
             // A process first seen mid-life has no name, executable or
             // command line yet: those are missing, not empty.
