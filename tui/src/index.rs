@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use scry_analyze::Value;
 use scry_analyze::fields::{Ctx, Field, typechar};
 use scry_analyze::reports::users::UserCommands;
-use scry_analyze::state::CLONE_THREAD;
+use scry_analyze::state::{CLONE_THREAD, RecentIds};
 use scry_format::ValueRef;
 
 /// Event class bits, set at indexing time from the event type and result.
@@ -297,7 +297,7 @@ pub struct IndexBuilder {
     /// The current process entry of each tgid.
     by_tgid: FxHashMap<u32, u32>,
     /// Entries of `by_tgid` looked up lately.
-    recent_procs: RecentProcs,
+    recent_procs: RecentIds<RECENT_PROCS>,
     procs_by_key: FxHashMap<(u32, String, String), u32>,
     /// Objects by kind letter followed by name.
     objects_by_key: FxHashMap<Vec<u8>, u32>,
@@ -457,41 +457,8 @@ impl RecentObjects {
     }
 }
 
-/// The process entries of tgids looked up lately, a slot per tgid modulo
-/// their number: (tgid, entry), `u32::MAX` for an empty slot's entry.
-#[derive(Debug)]
-struct RecentProcs {
-    slots: Box<[(u32, u32)]>,
-}
-
-/// Slots of [`RecentProcs`], a power of two.
+/// Slots of the table of tgids looked up lately, a power of two.
 const RECENT_PROCS: usize = 1024;
-
-impl Default for RecentProcs {
-    fn default() -> Self {
-        RecentProcs {
-            slots: vec![(0, u32::MAX); RECENT_PROCS].into_boxed_slice(),
-        }
-    }
-}
-
-impl RecentProcs {
-    #[inline]
-    fn get(&self, tgid: u32) -> Option<u32> {
-        let &(seen, id) = self.slots.get(tgid as usize % RECENT_PROCS)?;
-        (seen == tgid && id != u32::MAX).then_some(id)
-    }
-
-    fn put(&mut self, tgid: u32, id: u32) {
-        if let Some(slot) = self.slots.get_mut(tgid as usize % RECENT_PROCS) {
-            *slot = (tgid, id);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.slots.fill((0, u32::MAX));
-    }
-}
 
 /// Rows held before they are moved into the columns.
 const ROWS: usize = 512;
@@ -999,19 +966,6 @@ mod tests {
         let slot = RecentObjects::slot(b'f', &long);
         recent.put(slot, b'f', &long, 9);
         assert_eq!(recent.get(slot, b'f', &long), None);
-    }
-
-    #[test]
-    fn recent_procs_forget_on_clear_and_tell_tgids_of_a_slot_apart() {
-        let mut recent = RecentProcs::default();
-        recent.put(5, 1);
-        assert_eq!(recent.get(5), Some(1));
-        // Same slot, another tgid.
-        assert_eq!(recent.get(5 + RECENT_PROCS as u32), None);
-        recent.put(5 + RECENT_PROCS as u32, 2);
-        assert_eq!(recent.get(5), None);
-        recent.clear();
-        assert_eq!(recent.get(5 + RECENT_PROCS as u32), None);
     }
 
     #[test]

@@ -22,9 +22,11 @@
 mod dispatch;
 mod events;
 mod fds;
+mod recent;
 pub(crate) mod text;
 
 pub use events::CLONE_THREAD;
+pub use recent::RecentIds;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -505,37 +507,23 @@ struct Fixed {
 /// small table of slots filled as events are replayed ([`Processes::note`]):
 /// every field of an event's process looks it up, and most events belong
 /// to a few busy processes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Processes {
     slot_of: FxHashMap<u32, u32>,
     slots: Vec<Option<(u32, Arc<ProcEntry>)>>,
     free: Vec<u32>,
-    /// (pid, slot) of pids lately noted, one entry per pid modulo
-    /// [`RECENT`]; an entry whose process goes is cleared.
-    recent: [(u32, u32); RECENT],
+    /// The slots of pids lately noted; an entry whose process goes is
+    /// forgotten.
+    recent: RecentIds<RECENT>,
 }
 
 /// Entries of [`Processes::recent`].
 const RECENT: usize = 64;
-/// A [`Processes::recent`] entry that names no slot.
-const NO_SLOT: u32 = u32::MAX;
-
-impl Default for Processes {
-    fn default() -> Self {
-        Processes {
-            slot_of: FxHashMap::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            recent: [(0, NO_SLOT); RECENT],
-        }
-    }
-}
 
 impl Processes {
     #[inline]
     fn slot(&self, pid: u32) -> Option<usize> {
-        let (noted, slot) = self.recent[pid as usize % RECENT];
-        if noted == pid && slot != NO_SLOT {
+        if let Some(slot) = self.recent.get(pid) {
             return Some(slot as usize);
         }
         self.slot_by_hash(pid)
@@ -553,12 +541,11 @@ impl Processes {
     /// often enough for the busy ones.
     #[inline]
     fn note(&mut self, pid: u32) {
-        let recent = &mut self.recent[pid as usize % RECENT];
-        if recent.0 == pid && recent.1 != NO_SLOT {
+        if self.recent.get(pid).is_some() {
             return;
         }
         if let Some(&slot) = self.slot_of.get(&pid) {
-            *recent = (pid, slot);
+            self.recent.put(pid, slot);
         }
     }
 
@@ -612,16 +599,13 @@ impl Processes {
             u32::try_from(self.slots.len() - 1).expect("fewer than 4 billion processes")
         });
         self.slot_of.insert(pid, slot);
-        self.recent[pid as usize % RECENT] = (pid, slot);
+        self.recent.put(pid, slot);
         slot as usize
     }
 
     fn remove(&mut self, pid: &u32) -> Option<Arc<ProcEntry>> {
         let slot = self.slot_of.remove(pid)?;
-        let recent = &mut self.recent[*pid as usize % RECENT];
-        if recent.0 == *pid {
-            *recent = (0, NO_SLOT);
-        }
+        self.recent.forget(*pid);
         self.free.push(slot);
         self.slots[slot as usize].take().map(|(_, entry)| entry)
     }
