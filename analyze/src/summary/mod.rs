@@ -192,12 +192,27 @@ impl ViewSpec {
         } else {
             FdKeys::No
         };
+        let distinct_of_fd = measures
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.aggregate == Aggregate::Distinct
+                    && m.when.is_none()
+                    && m.field.as_ref().is_some_and(|field| {
+                        field.reads_only_its_fd()
+                            || (fd_keys == FdKeys::EntryAndPid && field.is_pid())
+                    })
+            })
+            .fold(0, |mask, (i, _)| {
+                mask | 1u64.checked_shl(i as u32).unwrap_or(0)
+            });
         Ok(Bound {
             keys,
             labels,
             labels_of_process,
             labels_of_keys,
             fd_keys,
+            distinct_of_fd,
             restrict_of_fd: restrict.as_ref().is_none_or(Filter::reads_only_its_fd),
             by_type,
             measures,
@@ -281,6 +296,11 @@ pub struct Bound {
     /// The restriction reads only the event's fd entry (or there is
     /// none): its answer for one event holds for every event of the entry.
     restrict_of_fd: bool,
+    /// Bit `i`: measure `i` counts distinct values, unconditionally, of a
+    /// field that is a function of what finds a row by fd entry
+    /// ([`FdRows`]). An event whose row is found that way brings the value
+    /// the entry's first event counted already, and is not counted again.
+    distinct_of_fd: u64,
     /// Per event type id, what events of the type may count for: see
     /// [`type_masks`]. Types past its end may count for anything.
     by_type: Vec<u64>,
@@ -539,7 +559,8 @@ impl Summary {
                 }
                 self.events += 1;
                 self.refresh(index, bound, ctx);
-                index
+                self.measure(index, bound, ctx, mask & !bound.distinct_of_fd);
+                return;
             }
             None => {
                 if !passes(ctx) {
@@ -1327,7 +1348,7 @@ mod tests {
             header: header.to_owned(),
             aggregate,
             field: (!field.is_empty()).then(|| field.to_owned()),
-            when: Some(when.to_owned()),
+            when: (!when.is_empty()).then(|| when.to_owned()),
             unit: Unit::Count,
         }
     }
@@ -1352,6 +1373,14 @@ mod tests {
             let mut spec = view("files").expect("a built-in view").clone();
             spec.keys = keys.iter().map(|k| Column::new(k, k)).collect();
             spec.restrict = None;
+            // Distinct counts of what the fd entry or the process id
+            // decide, which rows found by fd entry leave uncounted.
+            spec.measures.extend([
+                measure("NAMES", Aggregate::Distinct, "fd.name", ""),
+                measure("DIRS", Aggregate::Distinct, "fd.directory", ""),
+                measure("PIDS", Aggregate::Distinct, "proc.pid", ""),
+                measure("PORTS", Aggregate::Distinct, "fd.sport", ""),
+            ]);
             custom.push(spec);
         }
         for restrict in [
@@ -1384,6 +1413,7 @@ mod tests {
         let mut fd_rows = 0;
         let mut left_out_by_type = 0;
         let mut restricted_by_fd = 0;
+        let mut distinct_by_fd = 0;
         for entry in std::fs::read_dir(dir).expect("the samples") {
             let path = entry.expect("a sample").path();
             if path.extension().is_none_or(|e| e != "scry") {
@@ -1410,6 +1440,9 @@ mod tests {
                     if bound.restrict.is_some() && bound.restrict_of_fd {
                         restricted_by_fd += 1;
                     }
+                    if bound.distinct_of_fd != 0 {
+                        distinct_by_fd += 1;
+                    }
                 }
                 let leaves_out = |&mask: &u64| {
                     mask & MAY_PASS == 0 || (0..spec.measures.len()).any(|i| mask & 1 << i == 0)
@@ -1421,6 +1454,10 @@ mod tests {
         }
         assert!(traces >= 4, "the samples were not found");
         assert!(fd_rows > 0, "no view was summed by fd entry");
+        assert!(
+            distinct_by_fd > 0,
+            "no distinct count was settled by fd entry"
+        );
         assert!(left_out_by_type > 0, "no view left events out by type");
         assert!(restricted_by_fd > 0, "no view restricted by fd entry");
     }
