@@ -414,6 +414,40 @@ const FD_ROWS: usize = 1024;
 /// ([`Bound::restrict_of_fd`]) or for lacking a key.
 const LEFT_OUT: usize = u32::MAX as usize;
 
+/// The (row, value hash) pairs a distinct count added lately, in a few
+/// slots chosen by hash: a pair found here is in the row's set already.
+#[derive(Debug, Clone)]
+struct RecentDistinct {
+    slots: [(usize, u64); RECENT_DISTINCT],
+}
+
+/// Slots of [`RecentDistinct`]: more than the processes or files whose
+/// events interleave in a busy stretch of a trace.
+const RECENT_DISTINCT: usize = 32;
+
+impl Default for RecentDistinct {
+    fn default() -> Self {
+        RecentDistinct {
+            slots: [(usize::MAX, 0); RECENT_DISTINCT],
+        }
+    }
+}
+
+impl RecentDistinct {
+    /// Whether the pair is new here (and so may be new to the row's
+    /// set); it is remembered from now on.
+    #[inline]
+    fn check(&mut self, row: usize, hash: u64) -> bool {
+        let at = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 59) as usize;
+        let slot = &mut self.slots[at % RECENT_DISTINCT];
+        if *slot == (row, hash) {
+            return false;
+        }
+        *slot = (row, hash);
+        true
+    }
+}
+
 impl FdRows {
     #[inline]
     fn slot(identity: u64, tgid: u32) -> usize {
@@ -492,10 +526,10 @@ pub struct Summary {
     /// For views keyed by one number, the number the last event had and
     /// its row.
     last_number: Option<(i64, usize)>,
-    /// Per measure, the row and the text value a distinct count last
-    /// counted: a run of events with the same value is counted once
-    /// without hashing it again.
-    last_distinct: Vec<(usize, Vec<u8>)>,
+    /// Per measure, the (row, value hash) pairs a distinct count added
+    /// lately: a value seen again in the same row, as the events of a few
+    /// processes or files interleave, is not looked up in the row's set.
+    recent_distinct: Vec<RecentDistinct>,
     /// For views keyed by what an fd is, rows by fd entry.
     fd_rows: FdRows,
     events: u64,
@@ -513,7 +547,7 @@ impl Summary {
             key: Vec::with_capacity(256),
             last_row: None,
             last_number: None,
-            last_distinct: vec![(usize::MAX, Vec::new()); spec.measures.len()],
+            recent_distinct: vec![RecentDistinct::default(); spec.measures.len()],
             fd_rows: FdRows::default(),
             events: 0,
         }
@@ -691,25 +725,31 @@ impl Summary {
                 _ => {}
             }
             if measure.aggregate == Aggregate::Distinct
-                && let Some(field) = measure.field.as_ref().filter(|f| f.shape() == Shape::Text)
+                && let Some(field) = &measure.field
             {
-                let Some(text) = field.text(ctx) else {
-                    continue;
-                };
-                let last = &mut self.last_distinct[i];
-                if last.0 == index && last.1 == text {
-                    continue;
-                }
-                last.0 = index;
-                last.1.clear();
-                last.1.extend_from_slice(text);
-                // Hashed as `hash_value` hashes the text's value, so that
-                // runs summed elsewhere merge with these.
+                // Hashed as `hash_value` hashes the value, so that runs
+                // summed elsewhere merge with these.
                 let mut hasher = FxHasher::default();
-                hash_bytes(text, &mut hasher);
-                let seen = &mut group.seen[i];
-                seen.insert(hasher.finish());
-                *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                match field.shape() {
+                    Shape::Text => match field.text(ctx) {
+                        Some(text) => hash_bytes(text, &mut hasher),
+                        None => continue,
+                    },
+                    Shape::Num => match field.num(ctx) {
+                        Some(n) => hash_num(n.into(), &mut hasher),
+                        None => continue,
+                    },
+                    _ => match field.extract(ctx) {
+                        Some(value) => hash_value(&value, &mut hasher),
+                        None => continue,
+                    },
+                }
+                let hash = hasher.finish();
+                if self.recent_distinct[i].check(index, hash) {
+                    let seen = &mut group.seen[i];
+                    seen.insert(hash);
+                    *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                }
                 continue;
             }
             // Numbers are read as numbers: building a `Value` per event
@@ -737,6 +777,7 @@ impl Summary {
                         *slot = (*slot).max(i64::try_from(n).unwrap_or(i64::MAX));
                     }
                 }
+                // Only a distinct count of no field comes here: of one value.
                 Aggregate::Distinct => {
                     let mut hasher = FxHasher::default();
                     hash_value(&value, &mut hasher);
@@ -1084,10 +1125,7 @@ fn labels(bound: &Bound, ctx: &Ctx<'_>) -> Vec<Option<Value<'static>>> {
 /// bytes still on their way to memory, which stalls.
 fn hash_value(value: &Value<'_>, hasher: &mut FxHasher) {
     match value {
-        Value::Num(n) => {
-            hasher.write_u8(0);
-            hasher.write_i128(*n);
-        }
+        Value::Num(n) => hash_num(*n, hasher),
         Value::Str(text) => hash_bytes(text, hasher),
         Value::Bytes(bytes) => hash_bytes(bytes, hasher),
         Value::Bool(b) => hasher.write_u8(2 + u8::from(*b)),
@@ -1099,6 +1137,11 @@ fn hash_value(value: &Value<'_>, hasher: &mut FxHasher) {
             }
         }
     }
+}
+
+fn hash_num(n: i128, hasher: &mut FxHasher) {
+    hasher.write_u8(0);
+    hasher.write_i128(n);
 }
 
 fn hash_bytes(bytes: &[u8], hasher: &mut FxHasher) {
@@ -1351,6 +1394,89 @@ mod tests {
             when: (!when.is_empty()).then(|| when.to_owned()),
             unit: Unit::Count,
         }
+    }
+
+    /// Distinct counts, of text, numbers and addresses, as values of a few
+    /// processes interleave within a row and across rows, are the number
+    /// of distinct values each row's events had, over every sample.
+    #[test]
+    fn distinct_counts_are_the_distinct_values_of_each_row() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
+        let distinct = ["proc.pid", "fd.name", "evt.rawres", "proc.name", "fd.rip"];
+        let mut counted = 0;
+        for entry in std::fs::read_dir(dir).expect("the samples") {
+            let path = entry.expect("a sample").path();
+            if path.extension().is_none_or(|e| e != "scry") {
+                continue;
+            }
+            let data = std::fs::read(&path).expect("a readable sample");
+            let trace = scry_format::TraceFile::open(data).expect("a sample trace");
+            for key in ["evt.cpu", "user.uid", "proc.ppid"] {
+                let mut spec = view("syscalls").expect("a built-in view").clone();
+                spec.keys = vec![Column::new(key, key)];
+                spec.restrict = None;
+                spec.measures = distinct
+                    .iter()
+                    .map(|field| measure(field, Aggregate::Distinct, field, ""))
+                    .collect();
+                let (table, _) = summed(&trace, &spec, false);
+
+                // The same by hand: every value of every row, encoded.
+                let prepared = crate::Prepared::new(&trace);
+                let catalog = prepared.catalog(&trace);
+                let key_field = resolve_field(key, catalog).expect("a key");
+                let fields: Vec<Field> = distinct
+                    .iter()
+                    .map(|field| resolve_field(field, catalog).expect("a field"))
+                    .collect();
+                let mut values: FxHashMap<i64, Vec<FxHashSet<Vec<u8>>>> = FxHashMap::default();
+                let scan = crate::Scan {
+                    caller_needs_state: true,
+                    ..crate::Scan::default()
+                };
+                let flow = crate::scan(
+                    &trace,
+                    &prepared,
+                    &scan,
+                    |e| panic!("{e}"),
+                    |ctx| {
+                        let Some(key) = key_field.num(ctx) else {
+                            return std::ops::ControlFlow::<()>::Continue(());
+                        };
+                        let row = values
+                            .entry(key)
+                            .or_insert_with(|| vec![FxHashSet::default(); fields.len()]);
+                        for (field, seen) in fields.iter().zip(row) {
+                            if let Some(value) = field.extract(ctx) {
+                                let mut bytes = Vec::new();
+                                encode(&value, &mut bytes);
+                                seen.insert(bytes);
+                            }
+                        }
+                        std::ops::ControlFlow::Continue(())
+                    },
+                );
+                assert!(flow.expect("a scan").is_continue());
+                assert_eq!(
+                    table.rows.len(),
+                    values.len(),
+                    "{key} over {}",
+                    path.display()
+                );
+                for row in &table.rows {
+                    let Value::Num(n) = row.keys[0] else {
+                        panic!("a numeric key");
+                    };
+                    let expected: Vec<i64> = values[&(n as i64)]
+                        .iter()
+                        .map(|seen| seen.len() as i64)
+                        .collect();
+                    assert_eq!(row.values, expected, "{key}={n} over {}", path.display());
+                    counted += expected.iter().filter(|&&n| n > 1).count();
+                }
+            }
+        }
+        assert!(counted > 0, "no row had two distinct values");
     }
 
     /// Rows found by the identity of the events' fd entries are the rows
