@@ -273,29 +273,25 @@ pub fn write_text(tree: &[(usize, Node)], out: &mut Vec<u8>) {
         open.resize(depth + 1, false);
         open[depth] = !last;
         let _ = write!(out, "{} {}  [", node.pid, shortened(&node.cmdline));
+        // The parts known, apart by " · ": a process seen only in the
+        // snapshot has no start time, and so no lifetime either.
+        let mut parts: Vec<String> = Vec::with_capacity(3);
         if node.start != 0 {
-            let _ = write!(out, "{}", clock_time(node.start));
+            parts.push(clock_time(node.start));
         }
         match (node.end, node.status, node.signal) {
             (Some(end), status, signal) => {
                 if node.start != 0 {
-                    let _ = write!(
-                        out,
-                        " · {}",
-                        human::duration(end.saturating_sub(node.start))
-                    );
+                    parts.push(human::duration(end.saturating_sub(node.start)));
                 }
-                match signal {
-                    Some(signal) => {
-                        let _ = write!(out, " · killed by {}", signal_name(signal));
-                    }
-                    None => {
-                        let _ = write!(out, " · exit {}", status.unwrap_or(0));
-                    }
-                }
+                parts.push(match signal {
+                    Some(signal) => format!("killed by {}", signal_name(signal)),
+                    None => format!("exit {}", status.unwrap_or(0)),
+                });
             }
-            (None, ..) => out.extend_from_slice(" · running".as_bytes()),
+            (None, ..) => parts.push("running".to_owned()),
         }
+        out.extend_from_slice(parts.join(" · ").as_bytes());
         out.extend_from_slice(b"]\n");
     }
 }
@@ -387,5 +383,37 @@ mod tests {
         let tree = builder(&nodes).finish(true);
         let pids: Vec<u32> = tree.iter().map(|(_, n)| n.pid).collect();
         assert_eq!(pids, [1, 2, 4]);
+    }
+
+    /// What is known of a process is written apart by " · ", and nothing
+    /// stands for what is not (a process seen only in the snapshot has no
+    /// start time, and so no lifetime).
+    #[test]
+    fn the_bracket_holds_only_what_is_known() {
+        let running = Node {
+            end: None,
+            status: None,
+            ..node(1, 0, 0)
+        };
+        let exited_unseen = node(2, 1, 0);
+        let killed = Node {
+            signal: Some(9),
+            ..node(3, 1, 1_000_000_000)
+        };
+        let tree = builder(&[running, exited_unseen, killed]).finish(false);
+        let mut out = Vec::new();
+        write_text(&tree, &mut out);
+        let text = String::from_utf8(out).expect("UTF-8");
+        let brackets: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_once('[').map_or("", |(_, b)| b))
+            .collect();
+        assert_eq!(brackets[0], "running]");
+        assert_eq!(brackets[1], "exit 0]");
+        assert!(
+            brackets[2].ends_with(" · 1.0 µs · killed by SIGKILL]"),
+            "{}",
+            brackets[2]
+        );
     }
 }
