@@ -1396,14 +1396,10 @@ mod tests {
         }
     }
 
-    /// Distinct counts, of text, numbers and addresses, as values of a few
-    /// processes interleave within a row and across rows, are the number
-    /// of distinct values each row's events had, over every sample.
-    #[test]
-    fn distinct_counts_are_the_distinct_values_of_each_row() {
+    /// Every sample trace of the repository, with its path.
+    fn sample_traces() -> Vec<(std::path::PathBuf, scry_format::TraceFile<Vec<u8>>)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
-        let distinct = ["proc.pid", "fd.name", "evt.rawres", "proc.name", "fd.rip"];
-        let mut counted = 0;
+        let mut traces = Vec::new();
         for entry in std::fs::read_dir(dir).expect("the samples") {
             let path = entry.expect("a sample").path();
             if path.extension().is_none_or(|e| e != "scry") {
@@ -1411,6 +1407,19 @@ mod tests {
             }
             let data = std::fs::read(&path).expect("a readable sample");
             let trace = scry_format::TraceFile::open(data).expect("a sample trace");
+            traces.push((path, trace));
+        }
+        traces
+    }
+
+    /// Distinct counts, of text, numbers and addresses, as values of a few
+    /// processes interleave within a row and across rows, are the number
+    /// of distinct values each row's events had, over every sample.
+    #[test]
+    fn distinct_counts_are_the_distinct_values_of_each_row() {
+        let distinct = ["proc.pid", "fd.name", "evt.rawres", "proc.name", "fd.rip"];
+        let mut counted = 0;
+        for (path, trace) in sample_traces() {
             for key in ["evt.cpu", "user.uid", "proc.ppid"] {
                 let mut spec = view("syscalls").expect("a built-in view").clone();
                 spec.keys = vec![Column::new(key, key)];
@@ -1486,7 +1495,6 @@ mod tests {
     /// the same table with the shortcuts and without.
     #[test]
     fn summaries_with_shortcuts_are_the_summaries_without() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
         let mut custom = Vec::new();
         for keys in [
             &["fd.name", "proc.pid"][..],
@@ -1540,13 +1548,7 @@ mod tests {
         let mut left_out_by_type = 0;
         let mut restricted_by_fd = 0;
         let mut distinct_by_fd = 0;
-        for entry in std::fs::read_dir(dir).expect("the samples") {
-            let path = entry.expect("a sample").path();
-            if path.extension().is_none_or(|e| e != "scry") {
-                continue;
-            }
-            let data = std::fs::read(&path).expect("a readable sample");
-            let trace = scry_format::TraceFile::open(data).expect("a sample trace");
+        for (path, trace) in sample_traces() {
             traces += 1;
             for spec in &specs {
                 let prepared = crate::Prepared::new(&trace);
