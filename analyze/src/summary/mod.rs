@@ -206,12 +206,14 @@ impl ViewSpec {
             .fold(0, |mask, (i, _)| {
                 mask | 1u64.checked_shl(i as u32).unwrap_or(0)
             });
+        let keys_of_process = !keys.is_empty() && keys.iter().all(Field::reads_only_its_process);
         Ok(Bound {
             keys,
             labels,
             labels_of_process,
             labels_of_keys,
             fd_keys,
+            keys_of_process,
             distinct_of_fd,
             restrict_of_fd: restrict.as_ref().is_none_or(Filter::reads_only_its_fd),
             by_type,
@@ -293,6 +295,10 @@ pub struct Bound {
     /// What the keys read, when it is only the event's fd entry and
     /// process id: rows are then found by them ([`FdRows`]).
     fd_keys: FdKeys,
+    /// Every key reads the event's process alone
+    /// ([`Field::reads_only_its_process`]): rows are then found by process
+    /// ([`ProcessRows`]).
+    keys_of_process: bool,
     /// The restriction reads only the event's fd entry (or there is
     /// none): its answer for one event holds for every event of the entry.
     restrict_of_fd: bool,
@@ -390,6 +396,48 @@ enum FdKeys {
     Entry,
     /// The fd entry and the process id.
     EntryAndPid,
+}
+
+/// The rows lately found for events whose keys are a function of their
+/// process ([`Bound::keys_of_process`]), by process id and the state's
+/// process generation: while no process changes, an event of a process
+/// that went to a row goes to the same row, found without reading the
+/// keys. A cache in front of the rows by key, like [`FdRows`].
+#[derive(Debug, Default)]
+struct ProcessRows {
+    /// The bound and the state the slots were filled from, told apart by
+    /// address (a summary may read several traces).
+    source: (usize, usize),
+    /// (process id, process generation, row); an empty slot holds a
+    /// generation no state reaches.
+    slots: Vec<(u32, u64, u32)>,
+}
+
+/// Slots of [`ProcessRows`]: more than the processes busy at once in a
+/// trace, few enough (4 KiB) to stay in the nearest cache.
+const PROCESS_ROWS: usize = 256;
+
+impl ProcessRows {
+    /// The row of process `tgid` as of `generation`, if known here:
+    /// [`LEFT_OUT`] when the process lacks a key.
+    #[inline]
+    fn get(&self, source: (usize, usize), tgid: u32, generation: u64) -> Option<usize> {
+        if self.source != source {
+            return None;
+        }
+        match self.slots.get(tgid as usize % PROCESS_ROWS) {
+            Some(&(pid, seen, row)) if pid == tgid && seen == generation => Some(row as usize),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, source: (usize, usize), tgid: u32, generation: u64, row: usize) {
+        if self.source != source || self.slots.is_empty() {
+            self.source = source;
+            self.slots = vec![(0, u64::MAX, 0); PROCESS_ROWS];
+        }
+        self.slots[tgid as usize % PROCESS_ROWS] = (tgid, generation, row as u32);
+    }
 }
 
 /// The rows lately found for events whose keys are a function of their
@@ -532,6 +580,8 @@ pub struct Summary {
     recent_distinct: Vec<RecentDistinct>,
     /// For views keyed by what an fd is, rows by fd entry.
     fd_rows: FdRows,
+    /// For views keyed by what a process is, rows by process.
+    process_rows: ProcessRows,
     events: u64,
 }
 
@@ -549,6 +599,7 @@ impl Summary {
             last_number: None,
             recent_distinct: vec![RecentDistinct::default(); spec.measures.len()],
             fd_rows: FdRows::default(),
+            process_rows: ProcessRows::default(),
             events: 0,
         }
     }
@@ -572,7 +623,7 @@ impl Summary {
         let passes = |ctx: &Ctx<'_>| bound.restrict.as_ref().is_none_or(|f| f.matches(ctx));
         let Some(identity) = identity else {
             if passes(ctx)
-                && let Some(index) = self.row(bound, ctx)
+                && let Some(index) = self.row_of_process(bound, ctx)
             {
                 self.measure(index, bound, ctx, mask);
             }
@@ -614,6 +665,35 @@ impl Summary {
             }
         };
         self.measure(index, bound, ctx, mask);
+    }
+
+    /// [`Summary::row`], found by the event's process when the keys read
+    /// nothing else.
+    #[inline]
+    fn row_of_process(&mut self, bound: &Bound, ctx: &Ctx<'_>) -> Option<usize> {
+        if !bound.keys_of_process {
+            return self.row(bound, ctx);
+        }
+        let source = (
+            std::ptr::from_ref(bound) as usize,
+            std::ptr::from_ref(ctx.state) as usize,
+        );
+        let tgid = ctx.event.tgid();
+        let generation = ctx.state.process_generation();
+        match self.process_rows.get(source, tgid, generation) {
+            Some(LEFT_OUT) => None,
+            Some(index) => {
+                self.events += 1;
+                self.refresh(index, bound, ctx);
+                Some(index)
+            }
+            None => {
+                let row = self.row(bound, ctx);
+                let slot = row.unwrap_or(LEFT_OUT);
+                self.process_rows.put(source, tgid, generation, slot);
+                row
+            }
+        }
     }
 
     /// The row of the event (counting it), made if it is new; `None` when
@@ -1360,6 +1440,7 @@ mod tests {
             .expect("a view that binds");
         if slow {
             bound.fd_keys = FdKeys::No;
+            bound.keys_of_process = false;
             bound.by_type.clear();
         }
         let scan = crate::Scan {
@@ -1503,6 +1584,10 @@ mod tests {
             &["fd.sport", "fd.l4proto"],
             &["fd.cport", "fd.lport", "fd.rport", "fd.port"],
             &["proc.pid", "fd.typechar"],
+            &["proc.name"],
+            &["proc.cwd"],
+            &["proc.cmdline", "user.uid"],
+            &["container.id", "proc.exepath"],
         ] {
             let mut spec = view("files").expect("a built-in view").clone();
             spec.keys = keys.iter().map(|k| Column::new(k, k)).collect();
@@ -1548,6 +1633,7 @@ mod tests {
         let mut left_out_by_type = 0;
         let mut restricted_by_fd = 0;
         let mut distinct_by_fd = 0;
+        let mut rows_by_process = 0;
         for (path, trace) in sample_traces() {
             traces += 1;
             for spec in &specs {
@@ -1571,6 +1657,9 @@ mod tests {
                     if bound.distinct_of_fd != 0 {
                         distinct_by_fd += 1;
                     }
+                }
+                if bound.keys_of_process && !fast.rows.is_empty() {
+                    rows_by_process += 1;
                 }
                 let leaves_out = |&mask: &u64| {
                     mask & MAY_PASS == 0 || (0..spec.measures.len()).any(|i| mask & 1 << i == 0)
