@@ -1675,6 +1675,7 @@ mod tests {
             distinct_by_fd > 0,
             "no distinct count was settled by fd entry"
         );
+        assert!(rows_by_process > 0, "no view found its rows by process");
         assert!(left_out_by_type > 0, "no view left events out by type");
         assert!(restricted_by_fd > 0, "no view restricted by fd entry");
     }
