@@ -114,6 +114,11 @@ fn a_bad_filter_exits_2_with_a_caret() {
     let run = scry(&["read", &workload(), "-p", "%evt.num %proc.nme"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_contains!(run.stderr, "%evt.num %proc.nme\n          ^~~~~~~~");
+    // An ancestor field without a level has no one value to print.
+    let run = scry(&["read", &workload(), "-p", "%proc.aname %proc.name"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "proc.aname[1]");
+    assert!(run.stdout.is_empty());
 }
 
 #[test]

@@ -185,16 +185,12 @@ fn durations_that_were_not_recorded_do_not_show_as_zero() {
     let scap = samples().join("scap/cat_write.scap").display().to_string();
     // procinfo events have no duration: a view of them alone has no time
     // columns, in the table or in JSON.
-    let run = scry(&["top", "syscalls", &scap, "evt.type=procinfo"]);
+    let run = scry(&["top", "threads", &scap, "evt.type=procinfo"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let header = run.stdout.lines().next().unwrap();
-    assert!(header.contains("CALLS"), "{}", run.stdout);
-    assert!(
-        !header.contains("TIME") && !header.contains("MAX"),
-        "{}",
-        run.stdout
-    );
-    let rows = json_rows(&["top", "syscalls", &scap, "-j", "evt.type=procinfo"]);
+    assert!(header.contains("EVENTS"), "{}", run.stdout);
+    assert!(!header.contains("TIME"), "{}", run.stdout);
+    let rows = json_rows(&["top", "threads", &scap, "-j", "evt.type=procinfo"]);
     assert!(rows[0].get("time").is_none(), "{rows:?}");
     // Where some calls were timed, a row with none says so.
     let run = scry(&["top", "procs", &scap, "-n", "0"]);
@@ -282,6 +278,42 @@ fn mistakes_exit_2_and_no_rows_exit_1() {
     );
     let run = scry(&["top", "files", &trace, "proc.name="]);
     assert_eq!(run.code, 2);
+    // An ancestor field has one value only with a level.
+    let run = scry(&["top", &trace, "--by", "proc.apid"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("proc.apid[1]"), "{}", run.stderr);
+}
+
+#[test]
+fn ties_go_by_the_other_measures() {
+    // One connection each: the port that moved more bytes comes first.
+    let scap = samples()
+        .join("scap/curl_google.scap")
+        .display()
+        .to_string();
+    let rows = json_rows(&["top", "ports", &scap, "-j"]);
+    let ports: Vec<u64> = rows
+        .iter()
+        .map(|r| r["fd.sport"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, [80, 53], "{rows:?}");
+    // Of the processes without CPU samples, curl made the most calls.
+    let rows = json_rows(&["top", "procs", &scap, "-n", "2", "-j"]);
+    assert_eq!(rows[1]["proc.name"], "curl", "{rows:?}");
+}
+
+#[test]
+fn the_syscalls_view_counts_system_calls_only() {
+    let scap = samples().join("scap/sample.scap").display().to_string();
+    let rows = json_rows(&["top", "syscalls", &scap, "-n", "0", "-j"]);
+    let types: Vec<&str> = rows
+        .iter()
+        .map(|r| r["evt.type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"nanosleep"), "{types:?}");
+    for other in ["switch", "procinfo", "useradded", "groupadded", "procexit"] {
+        assert!(!types.contains(&other), "{other} in {types:?}");
+    }
 }
 
 #[test]
@@ -356,7 +388,9 @@ fn procs_show_cpu_time_from_procinfo_samples() {
         .iter()
         .map(|r| (r["proc.pid"].as_u64().unwrap(), r["cpu"].as_u64().unwrap()))
         .collect();
-    assert_eq!(cpu, [(1077, 20_000_000), (1019, 10_000_000), (1, 0)]);
+    // Processes without samples follow, busiest first: cat, the capture's
+    // workload, before systemd.
+    assert_eq!(cpu, [(1077, 20_000_000), (1019, 10_000_000), (20072, 0)]);
     let run = scry(&["top", "procs", &scap, "-n", "3"]);
     assert!(run.stdout.starts_with("     CPU  EVENTS"), "{}", run.stdout);
     // --sort still picks the order; traces without samples have no CPU.

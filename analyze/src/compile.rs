@@ -413,6 +413,25 @@ impl Catalog<'_> {
         let (name, arg) = crate::fields::split_field(text.trim());
         crate::fields::resolve(name, arg, self.types, self.table)
     }
+
+    /// Resolves a field whose value is shown or summed (an output format's
+    /// `%field`, a column of `top`): as [`Catalog::field`], but an
+    /// ancestor field needs its level, since without one it stands for
+    /// every ancestor, which only a filter can test.
+    ///
+    /// # Errors
+    /// As [`Catalog::field`], and for an ancestor field without a level.
+    pub fn value_field(&self, text: &str) -> Result<crate::fields::Field, String> {
+        let field = self.field(text)?;
+        if field.is_any_ancestor() {
+            let name = text.trim();
+            return Err(format!(
+                "'{name}' needs a level to give one value, as in {name}[1] (the parent); \
+                 without one it stands for every ancestor, which only a filter can test"
+            ));
+        }
+        Ok(field)
+    }
 }
 
 impl Filter {

@@ -308,7 +308,7 @@ impl Printer {
                 }
                 "evt.time" => Col::Clock,
                 name => {
-                    let field = catalog.field(name).map_err(|message| FilterError {
+                    let field = catalog.value_field(name).map_err(|message| FilterError {
                         span: column.span,
                         message,
                     })?;

@@ -265,7 +265,7 @@ fn whole(text: &str) -> Span {
 
 /// Resolves a field written as in a filter (`proc.aname[2]`, `evt.arg.fd`).
 fn resolve_field(text: &str, catalog: Catalog<'_>) -> Result<Field, SpecError> {
-    catalog.field(text).map_err(|message| {
+    catalog.value_field(text).map_err(|message| {
         SpecError::new(
             text,
             FilterError {
@@ -1291,7 +1291,8 @@ pub struct Row {
 }
 
 impl Table {
-    /// Sorts rows by a measure, largest first, ties in key order.
+    /// Sorts rows by a measure, largest first, ties by the other measures
+    /// in column order (largest first), then in key order.
     pub fn sort_by_measure(&mut self, measure: usize) {
         self.rows.sort_by(|a, b| by_measure(a, b, measure));
     }
@@ -1346,10 +1347,15 @@ impl Table {
     }
 }
 
-/// Rows in the order of a measure, largest first, ties in key order.
+/// Rows in the order of a measure, largest first; ties by the other
+/// measures in column order, largest first (ports with as many
+/// connections by bytes, processes without CPU samples by events), then
+/// in key order.
 fn by_measure(a: &Row, b: &Row, measure: usize) -> std::cmp::Ordering {
     let (x, y) = (a.values.get(measure), b.values.get(measure));
-    y.cmp(&x).then_with(|| compare_keys(&a.keys, &b.keys))
+    y.cmp(&x)
+        .then_with(|| b.values.cmp(&a.values))
+        .then_with(|| compare_keys(&a.keys, &b.keys))
 }
 
 fn compare_keys(a: &[Value<'_>], b: &[Value<'_>]) -> std::cmp::Ordering {
@@ -1681,7 +1687,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_sort_by_measure_then_key() {
+    fn rows_sort_by_measure_then_other_measures_then_key() {
         let spec = view("syscalls").expect("a built-in view");
         let row = |name: &'static [u8], calls| Row {
             keys: vec![Value::Str(Cow::Borrowed(name))],
@@ -1697,5 +1703,10 @@ mod tests {
         let names: Vec<String> = table.rows.iter().map(|r| r.keys[0].to_string()).collect();
         assert_eq!(names, ["close", "write", "read"]);
         assert_eq!(table.rows[0].filter(&table.spec), "evt.type=close");
+        // Ties on the measure go by the other measures first.
+        table.rows[1].values[2] = 7;
+        table.sort_by_measure(0);
+        let names: Vec<String> = table.rows.iter().map(|r| r.keys[0].to_string()).collect();
+        assert_eq!(names, ["write", "close", "read"]);
     }
 }

@@ -198,7 +198,9 @@ pub static VIEWS: LazyLock<Vec<ViewSpec>> = LazyLock::new(|| {
                 of("MAX", Aggregate::Max, "evt.latency", None, Unit::Nanos),
                 errors(),
             ],
-            restrict: None,
+            // Only system calls: not the scheduler switches, process exits and
+            // table entries (procinfo, useradded) a capture also records.
+            restrict: Some("syscall.type exists"),
             sort: "CALLS",
         },
         Def {
