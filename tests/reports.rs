@@ -127,6 +127,27 @@ fn tree_shows_who_spawned_what_and_how_it_ended() {
 }
 
 #[test]
+fn what_a_capture_never_saw_is_null_not_a_made_up_value() {
+    // sysdig's capture names threads it knows only by id: their user is
+    // unknown (uid -1, which `user.uid` shows as sysdig does), and
+    // processes from its table have no start time.
+    let scap = samples().join("scap/sample.scap").display().to_string();
+    let run = scry(&["tree", &scap, "-j"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let nodes: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(nodes.iter().any(|n| n["user.name"].is_null()), "{nodes:?}");
+    assert!(nodes.iter().any(|n| n["start"].is_null()), "{nodes:?}");
+    for node in &nodes {
+        assert_ne!(node["user.name"], "4294967295", "{node}");
+        assert_ne!(node["start"], 0, "{node}");
+    }
+}
+
+#[test]
 fn slow_lists_the_slowest_calls_first() {
     let run = scry(&["slow", &incident(), "-t", "1ms"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

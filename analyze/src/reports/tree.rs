@@ -16,7 +16,7 @@ use crate::fields::Ctx;
 use crate::human;
 use crate::output::push_json_str;
 use crate::render::{clock_time, push_int};
-use crate::state::{Process, State};
+use crate::state::{Process, State, UNKNOWN_ID};
 
 /// One process of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +27,8 @@ pub struct Node {
     pub ppid: u32,
     /// The command line it last ran.
     pub cmdline: String,
-    /// Its user's name (or uid).
-    pub user: String,
+    /// Its user's name (or uid), if known.
+    pub user: Option<String>,
     /// When it started, ns since the epoch, 0 when unknown.
     pub start: u64,
     /// When it exited, if it did during the capture.
@@ -74,9 +74,11 @@ fn node_of(process: &Process, state: &State, ts: u64) -> Node {
         pid: process.pid,
         ppid: process.ppid,
         cmdline,
-        user: state
-            .user(process.uid)
-            .map_or_else(|| process.uid.to_string(), |u| u.name.clone()),
+        user: (process.uid != UNKNOWN_ID).then(|| {
+            state
+                .user(process.uid)
+                .map_or_else(|| process.uid.to_string(), |u| u.name.clone())
+        }),
         start: if process.start_ts != 0 {
             process.start_ts
         } else {
@@ -309,9 +311,10 @@ pub fn write_json(tree: &[(usize, Node)], out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"proc.cmdline\":");
         push_json_str(&node.cmdline, out);
         out.extend_from_slice(b",\"user.name\":");
-        push_json_str(&node.user, out);
-        out.extend_from_slice(b",\"start\":");
-        push_int(out, i128::from(node.start));
+        match &node.user {
+            Some(user) => push_json_str(user, out),
+            None => out.extend_from_slice(b"null"),
+        }
         let optional = |out: &mut Vec<u8>, key: &[u8], value: Option<i128>| {
             out.extend_from_slice(key);
             match value {
@@ -319,6 +322,8 @@ pub fn write_json(tree: &[(usize, Node)], out: &mut Vec<u8>) {
                 None => out.extend_from_slice(b"null"),
             }
         };
+        let start = (node.start != 0).then_some(node.start);
+        optional(out, b",\"start\":", start.map(i128::from));
         optional(out, b",\"end\":", node.end.map(i128::from));
         optional(out, b",\"exit_code\":", node.status.map(i128::from));
         optional(out, b",\"signal\":", node.signal.map(i128::from));
@@ -335,7 +340,7 @@ mod tests {
             pid,
             ppid,
             cmdline: format!("p{pid}"),
-            user: "root".to_owned(),
+            user: Some("root".to_owned()),
             start,
             end: Some(start + 1_000),
             status: Some(0),

@@ -45,7 +45,7 @@ const HOST: &str = "host";
 /// Slots of the cache of threads lately found in the tables.
 const SEEN: usize = 64;
 /// Ids not known yet (and `-1`, "no id", to the kernel).
-const UNKNOWN_ID: u32 = u32::MAX;
+pub(crate) const UNKNOWN_ID: u32 = u32::MAX;
 const O_CLOEXEC: u64 = 0o2_000_000;
 
 /// A thread.
