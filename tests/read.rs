@@ -303,6 +303,14 @@ fn time_modes() {
             ns(latency)
         );
     }
+    // Default JSON lines follow -t with `evt.outputtime`, in ns.
+    let objects = json(&read(&["-n", "3", "-t", "D", "-j"]));
+    let deltas: Vec<u64> = objects
+        .iter()
+        .map(|o| o["evt.outputtime"].as_u64().unwrap())
+        .collect();
+    assert_eq!(deltas, delta.iter().map(|d| ns(d)).collect::<Vec<_>>());
+    assert!(!json(&read(&["-n", "1", "-j"]))[0].contains_key("evt.outputtime"));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Output formats as written: `-p` text with `%field` columns and literal
 //! text, and the keys of the default JSON line.
 
-use super::DEFAULT_JSON;
+use super::{DEFAULT_JSON, OUTPUT_TIME};
 use crate::compile::FilterError;
 use crate::filter::Span;
 
@@ -133,15 +133,23 @@ impl Format {
     }
 
     /// The keys of the default JSON line.
-    pub(super) fn default_json() -> Format {
-        let tokens = DEFAULT_JSON
+    /// The default JSON keys ([`DEFAULT_JSON`]); with a time mode other
+    /// than the default one, `evt.outputtime` too, after `evt.num`, so
+    /// that `-t` is followed as in text lines.
+    pub(super) fn default_json(with_output_time: bool) -> Format {
+        let output_time = with_output_time.then_some(OUTPUT_TIME);
+        let names = DEFAULT_JSON[..1]
             .iter()
+            .copied()
+            .chain(output_time)
+            .chain(DEFAULT_JSON[1..].iter().copied());
+        let tokens = names
             .map(|name| {
                 Token::Field(Column {
-                    name: (*name).to_owned(),
+                    name: name.to_owned(),
                     span: Span::new(0, 0),
                     width: None,
-                    optional: *name == "fd.name",
+                    optional: name == "fd.name",
                 })
             })
             .collect();

@@ -246,7 +246,10 @@ impl Printer {
     pub fn new(options: &OutputOptions) -> Result<Printer, FilterError> {
         let (format, source) = match (&options.format, options.json) {
             (Some(source), _) => (Format::parse(source)?, source.clone()),
-            (None, true) => (Format::default_json(), String::new()),
+            (None, true) => (
+                Format::default_json(options.time != TimeMode::default()),
+                String::new(),
+            ),
             (None, false) => (Format::parse(DEFAULT_FORMAT)?, DEFAULT_FORMAT.to_owned()),
         };
         Ok(Printer {
