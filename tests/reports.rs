@@ -69,6 +69,16 @@ fn spy_file_follows_a_file_from_creation_to_deletion() {
 }
 
 #[test]
+fn spy_file_refuses_an_empty_path() {
+    for target in ["", "  "] {
+        let run = scry(&["spy", "file", target, &incident()]);
+        assert_eq!(run.code, 2, "{target:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{target:?}: {}", run.stdout);
+        assert_contains!(run.stderr, "needs a path");
+    }
+}
+
+#[test]
 fn echo_replays_the_reverse_shell_conversation() {
     let run = scry(&["echo", &incident(), "fd.type in (ipv4, ipv6)"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

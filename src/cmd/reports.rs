@@ -130,6 +130,14 @@ const SPY_FILE_FORMAT: &str =
     "*%evt.num %evt.datetime %user.name %proc.name (%proc.pid) %evt.type %evt.info";
 
 fn spy_file(args: &SpyFileArgs) -> anyhow::Result<Code> {
+    // An empty filter would select every event: not a file spied on.
+    if args.target.trim().is_empty() {
+        return Err(UsageError(
+            "scry spy file needs a path (/etc/shadow) or a filter, not an empty argument"
+                .to_owned(),
+        )
+        .into());
+    }
     let filter = if args.target.starts_with('/') {
         scry_analyze::reports::path_filter(&args.target)
     } else {
