@@ -74,6 +74,9 @@ fn n_stops_after_that_many_events() {
     assert_eq!(lines.len(), 5);
     let all = read(&["evt.type=openat"]);
     assert_eq!(lines, all[..5]);
+    let run = scry(&["read", &workload(), "-n", "0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "-n must be at least 1");
 }
 
 #[test]
