@@ -159,6 +159,14 @@ impl Traces {
             Trace::Stream(_) | Trace::Scap(_) => u64::MAX,
         });
         let window = window(&traces, since, until)?;
+        if window.since > window.until {
+            return Err(UsageError(format!(
+                "--since {} is later than --until {}: no event lies between them",
+                query.since.unwrap_or_default(),
+                query.until.unwrap_or_default()
+            ))
+            .into());
+        }
         let mut prepared = Vec::with_capacity(traces.len());
         let mut filters = Vec::with_capacity(traces.len());
         for (_, trace) in &traces {

@@ -350,6 +350,17 @@ fn since_and_until_are_inclusive_boundaries() {
     let run = scry(&["read", &workload(), "--since", "yesterday"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_contains!(run.stderr, "--since: 'yesterday' is not a time");
+    // Bounds the wrong way round are a mistake, not an empty window.
+    let reversed = ["--since", "+100ms", "--until", "+50ms"];
+    let workload_path = workload();
+    for command in [&["read"][..], &["top", "procs"], &["slow"], &["tree"]] {
+        let mut args = command.to_vec();
+        args.push(&workload_path);
+        args.extend_from_slice(&reversed);
+        let run = scry(&args);
+        assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
+        assert_contains!(run.stderr, "--since +100ms is later than --until +50ms");
+    }
 }
 
 #[test]
