@@ -174,6 +174,10 @@ fn slow_lists_the_slowest_calls_first() {
     assert!(run.stderr.contains("not a duration"), "{}", run.stderr);
     let run = scry(&["slow", &incident(), "-t", "10s"]);
     assert_eq!(run.code, 1);
+    // A bare number is not taken for seconds.
+    let run = scry(&["slow", &incident(), "-t", "10"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "'10' has no unit: write 10ms");
     // Waiting calls only on request: the script waiting for its children.
     let run = scry(&["slow", &incident(), "-t", "100ms", "--waits"]);
     assert!(

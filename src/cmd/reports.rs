@@ -226,6 +226,22 @@ pub fn tree(args: &ReportArgs) -> anyhow::Result<Code> {
     write_all(&out, nodes.is_empty())
 }
 
+/// The `--threshold` of `slow` in nanoseconds. A bare number is refused
+/// rather than read as seconds: `-t 10` more likely means milliseconds,
+/// and seconds would hide every call. Zero needs no unit.
+fn parse_threshold(text: &str) -> anyhow::Result<u64> {
+    let trimmed = text.trim();
+    let bare = trimmed.ends_with(|c: char| c.is_ascii_digit() || c == '.');
+    if bare && trimmed.parse::<f64>().is_ok_and(|n| n != 0.0) {
+        return Err(UsageError(format!(
+            "--threshold: '{trimmed}' has no unit: write {trimmed}ms, {trimmed}us or {trimmed}s"
+        ))
+        .into());
+    }
+    scry_analyze::TimeSpec::parse_duration(text)
+        .map_err(|message| UsageError(format!("--threshold: {message}")).into())
+}
+
 /// What `slow` prints after the duration: the call and its arguments.
 const SLOW_FORMAT: &str = "*%evt.num %evt.datetime %proc.name (%proc.pid) %evt.type %evt.info";
 
@@ -234,8 +250,7 @@ const SLOW_JSON: &str =
     "*%evt.num %evt.rawtime %evt.latency %proc.name %proc.pid %thread.tid %evt.type %evt.info";
 
 pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
-    let threshold = scry_analyze::TimeSpec::parse_duration(&args.threshold)
-        .map_err(|message| UsageError(format!("--threshold: {message}")))?;
+    let threshold = parse_threshold(&args.threshold)?;
     let (paths, filter) = split_inputs(&args.inputs, &[], "scry slow FILE… [FILTER]")?;
     let mut parts = vec![format!("evt.latency>={threshold}")];
     if args.files {
