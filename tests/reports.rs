@@ -141,6 +141,13 @@ fn slow_lists_the_slowest_calls_first() {
     let run = scry(&["slow", &incident(), "-t", "1ms"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     golden("slow.txt", &run.stdout).unwrap();
+    // Event numbers of different lengths are right-aligned in their column.
+    let dates: Vec<usize> = run
+        .stdout
+        .lines()
+        .map(|l| l.find(" 2026-").unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] == w[1]), "{}", run.stdout);
     let rows = scry(&["slow", &incident(), "-t", "1ms", "-n", "0", "-j"]);
     let latencies: Vec<u64> = rows
         .stdout

@@ -242,8 +242,10 @@ fn parse_threshold(text: &str) -> anyhow::Result<u64> {
         .map_err(|message| UsageError(format!("--threshold: {message}")).into())
 }
 
-/// What `slow` prints after the duration: the call and its arguments.
-const SLOW_FORMAT: &str = "*%evt.num %evt.datetime %proc.name (%proc.pid) %evt.type %evt.info";
+/// What `slow` prints after the duration and the event number (both
+/// padded to their column once every line is known): the call and its
+/// arguments.
+const SLOW_FORMAT: &str = "*%evt.datetime %proc.name (%proc.pid) %evt.type %evt.info";
 
 /// The fields of each call in `slow -j`.
 const SLOW_JSON: &str =
@@ -280,9 +282,6 @@ pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
             let latency = ctx.event.latency();
             if slowest.wants(latency) {
                 let mut line = Vec::new();
-                if !json {
-                    let _ = write!(line, "{:>10}  ", human::duration(latency));
-                }
                 if printer.print(ctx, &mut line) {
                     slowest.offer(latency, ctx.event.num(), line);
                 }
@@ -291,9 +290,19 @@ pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
         },
     })?;
     let calls = slowest.finish();
-    let out: Vec<u8> = calls
+    // Events are kept by index; evt.num counts them from 1.
+    let num_width = calls
         .iter()
-        .flat_map(|(_, line)| line.iter().copied())
-        .collect();
+        .map(|(_, num, _)| (num + 1).to_string().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for (latency, num, line) in &calls {
+        if !json {
+            let duration = human::duration(*latency);
+            let _ = write!(out, "{duration:>10}  {:>num_width$} ", num + 1);
+        }
+        out.extend_from_slice(line);
+    }
     write_all(&out, calls.is_empty())
 }
