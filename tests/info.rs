@@ -11,7 +11,7 @@ fn info_describes_a_whole_trace() {
     assert_contains!(run.stdout, "status     complete");
     assert_contains!(
         run.stdout,
-        "drops      0 dropped, 300 delivered on 1 CPUs (no events lost)"
+        "drops      0 dropped, 300 delivered on 1 CPU (no events lost)"
     );
     assert_contains!(
         run.stdout,
@@ -20,6 +20,9 @@ fn info_describes_a_whole_trace() {
     // Types sorted by count, then name.
     assert_contains!(run.stdout, "events by type:\n  150  openat\n  150  read\n");
     assert!(run.stderr.is_empty(), "{}", run.stderr);
+    std::fs::write(&path, small_trace(1)).unwrap();
+    let run = scry(&["info", &path]);
+    assert_contains!(run.stdout, "events     1 in 1 chunk (");
 }
 
 #[test]
