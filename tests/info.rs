@@ -249,3 +249,18 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
         }
     }
 }
+
+#[test]
+fn info_writes_a_long_span_in_days_hours_and_minutes() {
+    let incident = samples().join("incident.scry");
+    let workload = samples().join("workload.scry");
+    let run = scry(&[
+        "info",
+        incident.to_str().unwrap(),
+        workload.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let last = run.stdout.lines().last().unwrap();
+    assert!(last.starts_with("all "), "{last}");
+    assert_contains!(last, "(5d 13h 17m)");
+}
