@@ -264,3 +264,20 @@ fn info_writes_a_long_span_in_days_hours_and_minutes() {
     assert!(last.starts_with("all "), "{last}");
     assert_contains!(last, "(5d 13h 17m)");
 }
+
+#[test]
+fn info_reads_a_file_given_twice_once() {
+    let incident = samples().join("incident.scry");
+    let incident = incident.to_str().unwrap();
+    let dotted = samples().join(".").join("incident.scry");
+    let run = scry(&["info", incident, dotted.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, scry(&["info", incident]).stdout);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "scry: warning: {} given twice, read once\n",
+            dotted.display()
+        )
+    );
+}

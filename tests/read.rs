@@ -404,6 +404,19 @@ fn read_path(path: &str, args: &[&str]) -> Vec<String> {
 }
 
 #[test]
+fn a_trace_given_twice_is_read_once() {
+    let path = workload();
+    let once = scry(&["read", &path, "--count"]);
+    let twice = scry(&["read", &path, &path, "--count"]);
+    assert_eq!(twice.code, 0, "{}", twice.stderr);
+    assert_eq!(twice.stdout, once.stdout);
+    assert_eq!(
+        twice.stderr,
+        format!("scry: warning: {path} given twice, read once\n")
+    );
+}
+
+#[test]
 fn standard_input_reads_like_a_file() {
     let data = std::fs::read(workload()).unwrap();
     let run = scry_with_stdin(&["read", "-", "evt.type=connect"], &data);
@@ -552,10 +565,14 @@ fn overlapping_traces_are_merged_by_time() {
 
 #[test]
 fn merged_traces_show_the_state_their_fields_need() {
-    // A trace merged with itself: every line twice, with the same process
-    // names and fd names as read alone, whether the output or the filter
-    // asks for the state, processes only or fds too.
+    // A trace merged with a copy of itself (the same file twice is read
+    // once): every line twice, with the same process names and fd names as
+    // read alone, whether the output or the filter asks for the state,
+    // processes only or fds too.
     let path = workload();
+    let dir = TempDir::new("merged-state");
+    let copy = dir.path("copy.scry");
+    std::fs::copy(&path, &copy).unwrap();
     for (format, filter) in [
         (
             "*%evt.num %proc.name %proc.pname %user.name",
@@ -573,7 +590,7 @@ fn merged_traces_show_the_state_their_fields_need() {
     ] {
         let alone = read(&["-p", format, filter]);
         assert!(!alone.is_empty(), "{filter}");
-        let run = scry(&["read", &path, &path, "-p", format, filter]);
+        let run = scry(&["read", &path, &copy, "-p", format, filter]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let twice: Vec<String> = alone.iter().flat_map(|l| [l.clone(), l.clone()]).collect();
         assert_eq!(

@@ -16,7 +16,7 @@ use scry_analyze::{BufferMode, Ctx, Filter, OutputOptions, Printer, TimeMode, hu
 use super::read::Sink;
 use crate::cli::{EchoArgs, ReportArgs, SlowArgs, SpyCommand, SpyFileArgs};
 use crate::exit::{Code, UsageError};
-use crate::traces::{Traces, Visitor, compile_filter, split_inputs};
+use crate::traces::{Traces, Visitor, compile_filter, expand_directories, split_inputs};
 
 /// Why a streaming report stopped early: its output went away.
 struct Closed(io::Error);
@@ -150,7 +150,8 @@ fn spy_file(args: &SpyFileArgs) -> anyhow::Result<Code> {
         buffers: BufferMode::from_flags(args.ascii, args.hex),
         buffer_len: None,
     };
-    let mut traces = super::open(args.files.clone(), &filter, &args.selection)?;
+    let paths = expand_directories(&args.files)?;
+    let mut traces = super::open(paths, &filter, &args.selection)?;
     let printers = printers(&traces, &options)?;
     stream(&mut traces, printers, |printer: &mut Printer, ctx, out| {
         printer.print(ctx, out)
