@@ -239,7 +239,7 @@ pub struct ReadArgs {
     pub time: String,
 
     /// Stop after this many events.
-    #[arg(short = 'n', long = "numevents", value_name = "N")]
+    #[arg(short = 'n', long = "numevents", value_name = "N", value_parser = parse_limit)]
     pub limit: Option<u64>,
 
     /// Print I/O buffers under their event as ASCII (printable bytes and
@@ -641,6 +641,16 @@ pub struct RecordArgs {
     /// when CMD exits, and scry exits with CMD's status.
     #[arg(last = true, value_name = "CMD ARGS")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// Parses a number of events to stop after: none at all would read
+/// nothing, as sysdig refuses `-n 0` too.
+fn parse_limit(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("-n must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a number of events")),
+    }
 }
 
 /// Parses `30`, `1.5`, `90s`, `15m`, `2h` into a positive duration.

@@ -9,6 +9,12 @@ use std::path::Path;
 
 pub use scry_analyze::human::{bytes, count, duration};
 
+/// `n` things with thousands separators, the noun singular for one:
+/// `1 chunk`, `1,024 chunks`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
 /// A timestamp as RFC 3339 UTC, or `-` when unknown.
 pub fn time(ns: u64) -> String {
     if ns == 0 {

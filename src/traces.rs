@@ -7,8 +7,9 @@
 //! `top` and the summaries share it.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -159,6 +160,14 @@ impl Traces {
             Trace::Stream(_) | Trace::Scap(_) => u64::MAX,
         });
         let window = window(&traces, since, until)?;
+        if window.since > window.until {
+            return Err(UsageError(format!(
+                "--since {} is later than --until {}: no event lies between them",
+                query.since.unwrap_or_default(),
+                query.until.unwrap_or_default()
+            ))
+            .into());
+        }
         let mut prepared = Vec::with_capacity(traces.len());
         let mut filters = Vec::with_capacity(traces.len());
         for (_, trace) in &traces {
@@ -525,7 +534,8 @@ pub fn split_inputs(
     Ok((paths, filter))
 }
 
-/// `paths` with each directory replaced by the trace segments it holds.
+/// `paths` with each directory replaced by the trace segments it holds,
+/// and each file named again left out ([`drop_repeated`]).
 pub fn expand_directories(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut expanded = Vec::with_capacity(paths.len());
     for path in paths {
@@ -539,7 +549,32 @@ pub fn expand_directories(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             expanded.push(path.clone());
         }
     }
-    Ok(expanded)
+    Ok(drop_repeated(expanded))
+}
+
+/// `paths` without the files already named (by the same path or another
+/// name of the same file), each left out with a warning: read twice, its
+/// events would be counted and merged twice.
+fn drop_repeated(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = HashSet::new();
+    paths
+        .into_iter()
+        .filter(|path| {
+            // Standard input is refused twice elsewhere; a file that cannot
+            // be read is reported when it is opened.
+            if path.as_os_str() == "-" {
+                return true;
+            }
+            let Ok(meta) = std::fs::metadata(path) else {
+                return true;
+            };
+            let first = seen.insert((meta.dev(), meta.ino()));
+            if !first {
+                eprintln!("scry: warning: {} given twice, read once", path.display());
+            }
+            first
+        })
+        .collect()
 }
 
 fn is_trace_arg(arg: &str) -> bool {

@@ -11,7 +11,7 @@ fn info_describes_a_whole_trace() {
     assert_contains!(run.stdout, "status     complete");
     assert_contains!(
         run.stdout,
-        "drops      0 dropped, 300 delivered on 1 CPUs (no events lost)"
+        "drops      0 dropped, 300 delivered on 1 CPU (no events lost)"
     );
     assert_contains!(
         run.stdout,
@@ -20,6 +20,9 @@ fn info_describes_a_whole_trace() {
     // Types sorted by count, then name.
     assert_contains!(run.stdout, "events by type:\n  150  openat\n  150  read\n");
     assert!(run.stderr.is_empty(), "{}", run.stderr);
+    std::fs::write(&path, small_trace(1)).unwrap();
+    let run = scry(&["info", &path]);
+    assert_contains!(run.stdout, "events     1 in 1 chunk (");
 }
 
 #[test]
@@ -245,4 +248,36 @@ fn traces_of_every_format_version_read_with_their_event_tables() {
             }
         }
     }
+}
+
+#[test]
+fn info_writes_a_long_span_in_days_hours_and_minutes() {
+    let incident = samples().join("incident.scry");
+    let workload = samples().join("workload.scry");
+    let run = scry(&[
+        "info",
+        incident.to_str().unwrap(),
+        workload.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let last = run.stdout.lines().last().unwrap();
+    assert!(last.starts_with("all "), "{last}");
+    assert_contains!(last, "(5d 13h 17m)");
+}
+
+#[test]
+fn info_reads_a_file_given_twice_once() {
+    let incident = samples().join("incident.scry");
+    let incident = incident.to_str().unwrap();
+    let dotted = samples().join(".").join("incident.scry");
+    let run = scry(&["info", incident, dotted.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, scry(&["info", incident]).stdout);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "scry: warning: {} given twice, read once\n",
+            dotted.display()
+        )
+    );
 }

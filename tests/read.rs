@@ -74,6 +74,9 @@ fn n_stops_after_that_many_events() {
     assert_eq!(lines.len(), 5);
     let all = read(&["evt.type=openat"]);
     assert_eq!(lines, all[..5]);
+    let run = scry(&["read", &workload(), "-n", "0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "-n must be at least 1");
 }
 
 #[test]
@@ -360,6 +363,17 @@ fn since_and_until_are_inclusive_boundaries() {
     let run = scry(&["read", &workload(), "--since", "yesterday"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_contains!(run.stderr, "--since: 'yesterday' is not a time");
+    // Bounds the wrong way round are a mistake, not an empty window.
+    let reversed = ["--since", "+100ms", "--until", "+50ms"];
+    let workload_path = workload();
+    for command in [&["read"][..], &["top", "procs"], &["slow"], &["tree"]] {
+        let mut args = command.to_vec();
+        args.push(&workload_path);
+        args.extend_from_slice(&reversed);
+        let run = scry(&args);
+        assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
+        assert_contains!(run.stderr, "--since +100ms is later than --until +50ms");
+    }
 }
 
 #[test]
@@ -400,6 +414,19 @@ fn read_path(path: &str, args: &[&str]) -> Vec<String> {
     let run = scry(&[&["read", path], args].concat());
     assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
     run.stdout.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_trace_given_twice_is_read_once() {
+    let path = workload();
+    let once = scry(&["read", &path, "--count"]);
+    let twice = scry(&["read", &path, &path, "--count"]);
+    assert_eq!(twice.code, 0, "{}", twice.stderr);
+    assert_eq!(twice.stdout, once.stdout);
+    assert_eq!(
+        twice.stderr,
+        format!("scry: warning: {path} given twice, read once\n")
+    );
 }
 
 #[test]
@@ -551,10 +578,14 @@ fn overlapping_traces_are_merged_by_time() {
 
 #[test]
 fn merged_traces_show_the_state_their_fields_need() {
-    // A trace merged with itself: every line twice, with the same process
-    // names and fd names as read alone, whether the output or the filter
-    // asks for the state, processes only or fds too.
+    // A trace merged with a copy of itself (the same file twice is read
+    // once): every line twice, with the same process names and fd names as
+    // read alone, whether the output or the filter asks for the state,
+    // processes only or fds too.
     let path = workload();
+    let dir = TempDir::new("merged-state");
+    let copy = dir.path("copy.scry");
+    std::fs::copy(&path, &copy).unwrap();
     for (format, filter) in [
         (
             "*%evt.num %proc.name %proc.pname %user.name",
@@ -572,7 +603,7 @@ fn merged_traces_show_the_state_their_fields_need() {
     ] {
         let alone = read(&["-p", format, filter]);
         assert!(!alone.is_empty(), "{filter}");
-        let run = scry(&["read", &path, &path, "-p", format, filter]);
+        let run = scry(&["read", &path, &copy, "-p", format, filter]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let twice: Vec<String> = alone.iter().flat_map(|l| [l.clone(), l.clone()]).collect();
         assert_eq!(

@@ -69,6 +69,16 @@ fn spy_file_follows_a_file_from_creation_to_deletion() {
 }
 
 #[test]
+fn spy_file_refuses_an_empty_path() {
+    for target in ["", "  "] {
+        let run = scry(&["spy", "file", target, &incident()]);
+        assert_eq!(run.code, 2, "{target:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{target:?}: {}", run.stdout);
+        assert_contains!(run.stderr, "needs a path");
+    }
+}
+
+#[test]
 fn echo_replays_the_reverse_shell_conversation() {
     let run = scry(&["echo", &incident(), "fd.type in (ipv4, ipv6)"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -152,6 +162,13 @@ fn slow_lists_the_slowest_calls_first() {
     let run = scry(&["slow", &incident(), "-t", "1ms"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     golden("slow.txt", &run.stdout).unwrap();
+    // Event numbers of different lengths are right-aligned in their column.
+    let dates: Vec<usize> = run
+        .stdout
+        .lines()
+        .map(|l| l.find(" 2026-").unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] == w[1]), "{}", run.stdout);
     let rows = scry(&["slow", &incident(), "-t", "1ms", "-n", "0", "-j"]);
     let latencies: Vec<u64> = rows
         .stdout
@@ -185,6 +202,10 @@ fn slow_lists_the_slowest_calls_first() {
     assert!(run.stderr.contains("not a duration"), "{}", run.stderr);
     let run = scry(&["slow", &incident(), "-t", "10s"]);
     assert_eq!(run.code, 1);
+    // A bare number is not taken for seconds.
+    let run = scry(&["slow", &incident(), "-t", "10"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "'10' has no unit: write 10ms");
     // Waiting calls only on request: the script waiting for its children.
     let run = scry(&["slow", &incident(), "-t", "100ms", "--waits"]);
     assert!(

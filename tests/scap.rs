@@ -336,3 +336,21 @@ fn convert_refuses_what_is_not_a_capture() {
     let run = scry(&["convert", &capture("cat_write")]);
     assert_eq!(run.code, 2, "-w is required");
 }
+
+#[test]
+fn convert_reads_standard_input_into_a_new_file_and_refuses_to_overwrite_its_input() {
+    let dir = TempDir::new("scap-stdin");
+    let out = dir.path("new.scry");
+    let data = std::fs::read(capture("curl_google")).unwrap();
+    let run = scry_with_stdin(&["convert", "-", "-w", &out, "--quiet"], &data);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        count(&out, "evt.type=connect"),
+        count(&capture("curl_google"), "evt.type=connect")
+    );
+    let copy = dir.path("copy.scap");
+    std::fs::write(&copy, &data).unwrap();
+    let run = scry(&["convert", &copy, "-w", &copy]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "would overwrite the capture");
+}

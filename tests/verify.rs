@@ -10,6 +10,9 @@ fn verify_passes_a_whole_trace() {
     assert_contains!(run.stdout, "ok: 4 chunks, 200 events, every checksum good");
     let quiet = scry(&["verify", "--quiet", &path]);
     assert_eq!((quiet.code, quiet.stdout.as_str()), (0, ""));
+    std::fs::write(&path, small_trace(1)).unwrap();
+    let run = scry(&["verify", &path]);
+    assert_contains!(run.stdout, "ok: 1 chunk, 1 event, every checksum good");
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! as a native trace, so that later reads are fast and the file is small.
 
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use anyhow::Context;
 use scry_format::WriterOptions;
@@ -25,9 +27,7 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
             .with_context(|| format!("cannot convert {name}"));
         }
     }
-    if args.output.as_os_str() != "-"
-        && args.output.canonicalize().ok() == input.canonicalize().ok()
-    {
+    if same_file(input, &args.output) {
         return Err(UsageError("the output would overwrite the capture".to_owned()).into());
     }
     let written = if args.output.as_os_str() == "-" {
@@ -54,6 +54,18 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
         );
     }
     Ok(Code::Ok)
+}
+
+/// Whether `input` and `output` name one existing file: standard input
+/// (`-`) never does, and an output not yet created cannot be the input.
+fn same_file(input: &Path, output: &Path) -> bool {
+    if input.as_os_str() == "-" || output.as_os_str() == "-" {
+        return false;
+    }
+    match (std::fs::metadata(input), std::fs::metadata(output)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Captures up to this size (as stored) are written with

@@ -304,10 +304,10 @@ impl Totals {
         };
         writeln!(
             out,
-            "all        {} traces, {} events in {} chunks, {time}, {} {}",
+            "all        {} traces, {} in {}, {time}, {} {}",
             self.traces,
-            output::count(self.events),
-            self.chunks,
+            output::counted(self.events, "event", "events"),
+            output::counted(self.chunks as u64, "chunk", "chunks"),
             if self.hosts.len() == 1 {
                 "host"
             } else {
@@ -404,9 +404,9 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
     };
     writeln!(
         out,
-        "events     {} in {} chunks ({} on disk{per_event}){}",
+        "events     {} in {} ({} on disk{per_event}){}",
         output::count(events),
-        o.chunks.len(),
+        output::counted(o.chunks.len() as u64, "chunk", "chunks"),
         output::bytes(chunk_bytes),
         o.file_bytes
             .map(|b| format!(", file {}", output::bytes(b)))
@@ -431,10 +431,10 @@ fn print(out: &mut impl Write, path: &Path, o: &Overview) -> io::Result<()> {
             };
             writeln!(
                 out,
-                "drops      {} dropped, {} delivered on {} CPUs ({verdict}){}",
+                "drops      {} dropped, {} delivered on {} ({verdict}){}",
                 output::count(dropped),
                 output::count(last.delivered()),
-                last.cpus.len(),
+                output::counted(last.cpus.len() as u64, "CPU", "CPUs"),
                 if last.is_final {
                     ""
                 } else {
@@ -636,17 +636,22 @@ fn print_scap(out: &mut impl Write, o: &Overview, scap: &ScapReport) -> io::Resu
 /// out what the file does not say.
 /// The snapshot line: what the trace knew of the host when it started.
 fn write_snapshot(out: &mut impl Write, s: &Snapshot, containers: bool) -> io::Result<()> {
+    let counted = |n: usize, one, many| output::counted(n as u64, one, many);
     write!(
         out,
-        "snapshot   {} processes, {} threads, {} fds, {} users, {} groups",
-        s.processes.len(),
-        s.threads.len(),
-        s.fds.len(),
-        s.users.len(),
-        s.groups.len(),
+        "snapshot   {}, {}, {}, {}, {}",
+        counted(s.processes.len(), "process", "processes"),
+        counted(s.threads.len(), "thread", "threads"),
+        counted(s.fds.len(), "fd", "fds"),
+        counted(s.users.len(), "user", "users"),
+        counted(s.groups.len(), "group", "groups"),
     )?;
     if containers {
-        write!(out, ", {} containers", s.containers.len())?;
+        write!(
+            out,
+            ", {}",
+            counted(s.containers.len(), "container", "containers")
+        )?;
     }
     writeln!(out)
 }
@@ -657,7 +662,7 @@ fn describe_machine(m: &scry_format::MachineInfo) -> String {
         traits.push(m.arch.clone());
     }
     if m.cpus > 0 {
-        traits.push(format!("{} CPUs", m.cpus));
+        traits.push(output::counted(u64::from(m.cpus), "CPU", "CPUs"));
     }
     if m.memory_bytes > 0 {
         traits.push(format!("{} RAM", output::bytes(m.memory_bytes)));

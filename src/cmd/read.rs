@@ -290,9 +290,6 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<Code> {
             _ => args.limit.unwrap_or(u64::MAX),
         },
     };
-    if reader.limit == 0 {
-        return Ok(Code::NothingMatched);
-    }
     match traces.scan_chunks(&mut reader)? {
         Some(Stop::Io(error)) => return Err(error).context("writing the output"),
         Some(Stop::Limit) | None => {}

@@ -16,7 +16,7 @@ use scry_analyze::{BufferMode, Ctx, Filter, OutputOptions, Printer, TimeMode, hu
 use super::read::Sink;
 use crate::cli::{EchoArgs, ReportArgs, SlowArgs, SpyCommand, SpyFileArgs};
 use crate::exit::{Code, UsageError};
-use crate::traces::{Traces, Visitor, compile_filter, split_inputs};
+use crate::traces::{Traces, Visitor, compile_filter, expand_directories, split_inputs};
 
 /// Why a streaming report stopped early: its output went away.
 struct Closed(io::Error);
@@ -130,6 +130,14 @@ const SPY_FILE_FORMAT: &str =
     "*%evt.num %evt.datetime %user.name %proc.name (%proc.pid) %evt.type %evt.info";
 
 fn spy_file(args: &SpyFileArgs) -> anyhow::Result<Code> {
+    // An empty filter would select every event: not a file spied on.
+    if args.target.trim().is_empty() {
+        return Err(UsageError(
+            "scry spy file needs a path (/etc/shadow) or a filter, not an empty argument"
+                .to_owned(),
+        )
+        .into());
+    }
     let filter = if args.target.starts_with('/') {
         scry_analyze::reports::path_filter(&args.target)
     } else {
@@ -142,7 +150,8 @@ fn spy_file(args: &SpyFileArgs) -> anyhow::Result<Code> {
         buffers: BufferMode::from_flags(args.ascii, args.hex),
         buffer_len: None,
     };
-    let mut traces = super::open(args.files.clone(), &filter, &args.selection)?;
+    let paths = expand_directories(&args.files)?;
+    let mut traces = super::open(paths, &filter, &args.selection)?;
     let printers = printers(&traces, &options)?;
     stream(&mut traces, printers, |printer: &mut Printer, ctx, out| {
         printer.print(ctx, out)
@@ -218,16 +227,33 @@ pub fn tree(args: &ReportArgs) -> anyhow::Result<Code> {
     write_all(&out, nodes.is_empty())
 }
 
-/// What `slow` prints after the duration: the call and its arguments.
-const SLOW_FORMAT: &str = "*%evt.num %evt.datetime %proc.name (%proc.pid) %evt.type %evt.info";
+/// The `--threshold` of `slow` in nanoseconds. A bare number is refused
+/// rather than read as seconds: `-t 10` more likely means milliseconds,
+/// and seconds would hide every call. Zero needs no unit.
+fn parse_threshold(text: &str) -> anyhow::Result<u64> {
+    let trimmed = text.trim();
+    let bare = trimmed.ends_with(|c: char| c.is_ascii_digit() || c == '.');
+    if bare && trimmed.parse::<f64>().is_ok_and(|n| n != 0.0) {
+        return Err(UsageError(format!(
+            "--threshold: '{trimmed}' has no unit: write {trimmed}ms, {trimmed}us or {trimmed}s"
+        ))
+        .into());
+    }
+    scry_analyze::TimeSpec::parse_duration(text)
+        .map_err(|message| UsageError(format!("--threshold: {message}")).into())
+}
+
+/// What `slow` prints after the duration and the event number (both
+/// padded to their column once every line is known): the call and its
+/// arguments.
+const SLOW_FORMAT: &str = "*%evt.datetime %proc.name (%proc.pid) %evt.type %evt.info";
 
 /// The fields of each call in `slow -j`.
 const SLOW_JSON: &str =
     "*%evt.num %evt.rawtime %evt.latency %proc.name %proc.pid %thread.tid %evt.type %evt.info";
 
 pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
-    let threshold = scry_analyze::TimeSpec::parse_duration(&args.threshold)
-        .map_err(|message| UsageError(format!("--threshold: {message}")))?;
+    let threshold = parse_threshold(&args.threshold)?;
     let (paths, filter) = split_inputs(&args.inputs, &[], "scry slow FILE… [FILTER]")?;
     let mut parts = vec![format!("evt.latency>={threshold}")];
     if args.files {
@@ -257,9 +283,6 @@ pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
             let latency = ctx.event.latency();
             if slowest.wants(latency) {
                 let mut line = Vec::new();
-                if !json {
-                    let _ = write!(line, "{:>10}  ", human::duration(latency));
-                }
                 if printer.print(ctx, &mut line) {
                     slowest.offer(latency, ctx.event.num(), line);
                 }
@@ -268,9 +291,19 @@ pub fn slow(args: &SlowArgs) -> anyhow::Result<Code> {
         },
     })?;
     let calls = slowest.finish();
-    let out: Vec<u8> = calls
+    // Events are kept by index; evt.num counts them from 1.
+    let num_width = calls
         .iter()
-        .flat_map(|(_, line)| line.iter().copied())
-        .collect();
+        .map(|(_, num, _)| (num + 1).to_string().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for (latency, num, line) in &calls {
+        if !json {
+            let duration = human::duration(*latency);
+            let _ = write!(out, "{duration:>10}  {:>num_width$} ", num + 1);
+        }
+        out.extend_from_slice(line);
+    }
     write_all(&out, calls.is_empty())
 }

@@ -63,9 +63,9 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
             if !args.quiet {
                 writeln!(
                     out,
-                    "{name}: ok: {} chunks, {} events, every checksum good",
-                    output::count(report.chunks_ok),
-                    output::count(report.events_ok)
+                    "{name}: ok: {}, {}, every checksum good",
+                    output::counted(report.chunks_ok, "chunk", "chunks"),
+                    output::counted(report.events_ok, "event", "events")
                 )?;
             }
             continue;
@@ -73,9 +73,9 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Code> {
         worst = Code::BadTrace;
         writeln!(
             out,
-            "{name}: DAMAGED: {} chunks ({} events) good",
-            output::count(report.chunks_ok),
-            output::count(report.events_ok)
+            "{name}: DAMAGED: {} ({}) good",
+            output::counted(report.chunks_ok, "chunk", "chunks"),
+            output::counted(report.events_ok, "event", "events")
         )?;
         if let Some(t) = &report.truncation {
             writeln!(

@@ -50,13 +50,14 @@ impl Slowest {
         }
     }
 
-    /// The lines, slowest call first, ties in event order.
-    pub fn finish(self) -> Vec<(u64, Vec<u8>)> {
+    /// The latencies, event numbers and lines, slowest call first, ties
+    /// in event order.
+    pub fn finish(self) -> Vec<(u64, u64, Vec<u8>)> {
         let mut calls: Vec<_> = self.heap.into_iter().map(|Reverse(call)| call).collect();
         calls.sort_by(|a, b| b.cmp(a));
         calls
             .into_iter()
-            .map(|(latency, _, line)| (latency, line))
+            .map(|(latency, Reverse(num), line)| (latency, num, line))
             .collect()
     }
 }
@@ -74,7 +75,7 @@ mod tests {
         let lines: Vec<String> = slowest
             .finish()
             .into_iter()
-            .map(|(_, line)| String::from_utf8(line).expect("UTF-8"))
+            .map(|(_, _, line)| String::from_utf8(line).expect("UTF-8"))
             .collect();
         assert_eq!(lines, ["e2", "e4", "e6"]);
     }
