@@ -243,13 +243,14 @@ pub struct ReadArgs {
     pub limit: Option<u64>,
 
     /// Print I/O buffers under their event as ASCII (printable bytes and
-    /// line ends).
-    #[arg(short = 'A', long = "print-ascii", conflicts_with = "hex")]
+    /// line ends). Not with -j, whose lines carry buffers as the field
+    /// `%evt.buffer` of a -p format.
+    #[arg(short = 'A', long = "print-ascii", conflicts_with_all = ["hex", "json"])]
     pub ascii: bool,
 
     /// Print I/O buffers under their event as a hex dump with an ASCII
-    /// column.
-    #[arg(short = 'X', long = "print-hex-ascii")]
+    /// column. Not with -j.
+    #[arg(short = 'X', long = "print-hex-ascii", conflicts_with = "json")]
     pub hex: bool,
 
     /// Bytes of each I/O buffer printed (at most what was captured).

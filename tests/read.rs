@@ -330,6 +330,12 @@ fn buffers_print_as_ascii_or_hex_under_their_event() {
     let cut = read(&["-A", "-s", "4", filter]);
     assert_eq!(cut.len(), 2);
     assert_eq!(cut[1], "root");
+    // -s cuts the buffer inside the line too.
+    assert_contains!(cut[0], " data=root ");
+    // With -j, buffers are a field of a format, not lines of their own.
+    let run = scry(&["read", &workload(), "-j", "-A", filter]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_contains!(run.stderr, "cannot be used with");
 }
 
 #[test]

@@ -224,7 +224,7 @@ pub fn result(ctx: &Ctx<'_>) -> String {
 /// as the event's information.
 pub fn args(ctx: &Ctx<'_>) -> String {
     let mut out = Vec::new();
-    write_args::<AsIs>(ctx, &mut out);
+    write_args::<AsIs>(ctx, usize::MAX, &mut out);
     into_string(out)
 }
 
@@ -489,11 +489,12 @@ pub(crate) fn write_value<S: TextStyle>(ctx: &Ctx<'_>, value: ValueRef<'_>, out:
     }
 }
 
-/// [`args`], appended to `out` in style `S`.
+/// [`args`], appended to `out` in style `S`, buffers cut to `buffer_len`
+/// bytes (`-s`).
 // The parameters are counted by hand: the adapter of `enumerate` keeps the
 // parameter decoder from being inlined here.
 #[allow(clippy::explicit_counter_loop)]
-pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, buffer_len: usize, out: &mut Vec<u8>) {
     let event = &ctx.event;
     let info = ctx.info;
     let start = out.len();
@@ -524,6 +525,12 @@ pub(crate) fn write_args<S: TextStyle>(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 out.push(b'=');
             }
         }
+        let param = match param {
+            ValueRef::Bytes(bytes) if bytes.len() > buffer_len => {
+                ValueRef::Bytes(&bytes[..buffer_len])
+            }
+            other => other,
+        };
         write_param::<S>(ctx, index, param, Style::InArgs, out);
         index += 1;
     }

@@ -447,7 +447,7 @@ impl Printer {
             Col::Dir => out.extend_from_slice(direction(ctx.info)),
             Col::Res => write_res(event.ret(), out),
             Col::RawRes => push_i64(out, event.ret()),
-            Col::Args => write_args::<S>(ctx, out),
+            Col::Args => write_args::<S>(ctx, self.buffer_len, out),
             Col::FdName => match ctx.fd() {
                 Some(fd) => S::text(&fd.name, out),
                 None => return false,
