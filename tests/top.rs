@@ -384,13 +384,21 @@ fn procs_show_cpu_time_from_procinfo_samples() {
     // 81+1284. A tick is 10 ms.
     let scap = samples().join("scap/cat_write.scap").display().to_string();
     let rows = json_rows(&["top", "procs", &scap, "-n", "3", "-j"]);
-    let cpu: Vec<(u64, u64)> = rows
+    let cpu: Vec<(u64, Option<u64>)> = rows
         .iter()
-        .map(|r| (r["proc.pid"].as_u64().unwrap(), r["cpu"].as_u64().unwrap()))
+        .map(|r| (r["proc.pid"].as_u64().unwrap(), r["cpu"].as_u64()))
         .collect();
-    // Processes without samples follow, busiest first: cat, the capture's
-    // workload, before systemd.
-    assert_eq!(cpu, [(1077, 20_000_000), (1019, 10_000_000), (20072, 0)]);
+    // Processes without samples follow, busiest first (cat, the capture's
+    // workload, before systemd), with no CPU time in JSON, as `-` in tables.
+    assert_eq!(
+        cpu,
+        [
+            (1077, Some(20_000_000)),
+            (1019, Some(10_000_000)),
+            (20072, None)
+        ]
+    );
+    assert!(rows[2]["cpu"].is_null(), "{rows:?}");
     let run = scry(&["top", "procs", &scap, "-n", "3"]);
     assert!(run.stdout.starts_with("     CPU  EVENTS"), "{}", run.stdout);
     // --sort still picks the order; traces without samples have no CPU.

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::{Table, Unit, ViewSpec};
+use super::{Measure, Table, Unit, ViewSpec};
 use crate::human;
 use crate::output::push_json_str;
 use crate::render::push_int;
@@ -55,10 +55,7 @@ pub fn write_table(table: &Table, style: TableStyle, out: &mut impl Write) -> io
     for row in &table.rows {
         let mut line = Vec::with_capacity(measures + row.keys.len() + row.labels.len());
         for (value, measure) in row.values.iter().zip(&spec.measures) {
-            // No call of the row had a duration (a sysdig capture times
-            // only the calls it holds both ends of; procinfo and other
-            // events have none): not the same as calls that took no time.
-            if measure.unit == Unit::Nanos && *value == 0 {
+            if unmeasured(measure, *value) {
                 line.push("-".to_owned());
                 continue;
             }
@@ -137,7 +134,11 @@ pub fn write_json(table: &Table, out: &mut impl Write) -> io::Result<()> {
         for (measure, value) in spec.measures.iter().zip(&row.values) {
             push_json_str(&measure.header.to_ascii_lowercase(), &mut line);
             line.push(b':');
-            push_int(&mut line, i128::from(*value));
+            if unmeasured(measure, *value) {
+                line.extend_from_slice(b"null");
+            } else {
+                push_int(&mut line, i128::from(*value));
+            }
             line.push(b',');
         }
         line.pop();
@@ -145,6 +146,15 @@ pub fn write_json(table: &Table, out: &mut impl Write) -> io::Result<()> {
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+/// Whether a row's value of `measure` says that nothing was measured: no
+/// call of the row had a duration (a sysdig capture times only the calls
+/// it holds both ends of; procinfo and other events have none), which is
+/// not the same as calls that took no time. Shown as `-`, and `null` in
+/// JSON.
+fn unmeasured(measure: &Measure, value: i64) -> bool {
+    measure.unit == Unit::Nanos && value == 0
 }
 
 fn push_json_value(value: Option<&Value<'_>>, out: &mut Vec<u8>) {
