@@ -216,3 +216,33 @@ fn slow_lists_the_slowest_calls_first() {
             .contains("bash (23721) wait4")
     );
 }
+
+/// The keys of the reports' JSON lines: dotted ones are fields a filter
+/// knows; what no field holds has a name without a dot.
+#[test]
+fn json_keys_with_a_dot_are_fields() {
+    let trace = incident();
+    for args in [
+        &["spy", "users", trace.as_str(), "-j"][..],
+        &["tree", trace.as_str(), "-j"],
+        &["slow", trace.as_str(), "-t", "1ms", "-j"],
+        &["echo", trace.as_str(), "fd.type in (ipv4, ipv6)", "-j"],
+    ] {
+        let run = scry(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let first: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+        for key in first
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.contains('.'))
+        {
+            let check = scry(&["read", &trace, "--count", &format!("{key} exists")]);
+            assert_ne!(
+                check.code, 2,
+                "{args:?}: {key} is no field: {}",
+                check.stderr
+            );
+        }
+    }
+}

@@ -144,7 +144,9 @@ impl Command {
         out.push(b'\n');
     }
 
-    /// One JSON object, keys named after the fields they correspond to.
+    /// One JSON object, keys named after the fields they correspond to;
+    /// what no field holds (the session's shell, the depth, the command
+    /// line as typed) under a name without a dot.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"evt.rawtime\":");
         push_int(out, i128::from(self.ts));
@@ -154,7 +156,7 @@ impl Command {
         push_int(out, i128::from(self.uid));
         out.extend_from_slice(b",\"proc.pid\":");
         push_int(out, i128::from(self.pid));
-        out.extend_from_slice(b",\"shell.pid\":");
+        out.extend_from_slice(b",\"shell_pid\":");
         push_int(out, i128::from(self.shell));
         out.extend_from_slice(b",\"depth\":");
         push_int(out, self.depth as i128);
