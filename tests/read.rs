@@ -706,3 +706,39 @@ fn a_quiet_stream_still_shows_what_it_has_read() {
     let rest: Vec<String> = lines.try_iter().collect();
     assert_eq!(first_events + rest.len(), 640);
 }
+
+/// Calls the capture records generically (registers `a0`…`a5`) whose
+/// first argument is an fd show it as sysdig does, and their events carry
+/// the fd's fields: a directory listing belongs to the directory.
+#[test]
+fn calls_recorded_generically_name_their_fd() {
+    let incident = samples().join("incident.scry").display().to_string();
+    let run = scry(&[
+        "read",
+        &incident,
+        "evt.type=getdents64 and fd.name=/etc/ssh",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert_contains!(lines[0], "< getdents64 res=112 fd=3(<d>/etc/ssh) a1=");
+    let run = scry(&["read", &incident, "evt.num=2121"]);
+    assert_contains!(run.stdout, "< newfstatat res=0 dirfd=3(<d>/etc/ssh) a1=");
+    let run = scry(&[
+        "read",
+        &incident,
+        "evt.type=getdents64",
+        "-n",
+        "1",
+        "-p",
+        "%evt.arg.fd %fd.num",
+    ]);
+    assert_eq!(run.stdout, "<d>/etc/ssh 3\n");
+    let run = scry(&["spy", "file", "/etc/ssh", &incident]);
+    assert_eq!(
+        run.stdout.matches(" getdents64 ").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+}

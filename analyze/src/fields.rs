@@ -1410,14 +1410,13 @@ pub fn resolve(
         let index = match position {
             Some(p) if p < entry.params.len() => Some(p),
             Some(_) => None,
+            // Falco's name for a parameter recorded under another one (a
+            // symlink's `target`, the fd in the first register of a call
+            // recorded generically): traces keep their recorded names.
             None => entry.params.iter().position(|p| p == spec).or_else(|| {
-                // Falco's name for a parameter recorded under another one
-                // (a symlink's `target`): traces keep their recorded names.
-                let recorded = crate::flags::ALIASES
-                    .iter()
-                    .find(|&&(ty, alias, _)| ty == entry.name && alias == spec)?
-                    .2;
-                entry.params.iter().position(|p| p == recorded)
+                entry.params.iter().position(|recorded| {
+                    crate::flags::display_name(&entry.name, recorded) == Some(spec)
+                })
             }),
         };
         if let Some(index) = index {
@@ -1503,7 +1502,15 @@ impl<'a> Ctx<'a> {
             }
             return Some(ret);
         }
-        self.event.param_int(self.info.fd_param?)
+        let index = self.info.fd_param?;
+        self.event
+            .param_int(index)
+            .or_else(|| match self.event.param(index)? {
+                // A call recorded generically: the int in the low half of its
+                // register.
+                ValueRef::Uint(raw) => Some(i64::from(raw as u32 as i32)),
+                _ => None,
+            })
     }
 
     /// What the event's fd is. For a failed open, the file it asked for

@@ -21,6 +21,10 @@ pub enum ArgFormat {
     Octal,
     /// A number with names from a table.
     Names(&'static NameTable),
+    /// An fd recorded as a raw register (the first argument of a call the
+    /// capture records generically): shown as fds are, with what it
+    /// resolves to.
+    Fd,
 }
 
 /// Names for the values of one argument.
@@ -96,6 +100,9 @@ impl NameTable {
 
 /// How parameter `param` of event type `syscall` is shown.
 pub fn arg_format(syscall: &str, param: &str) -> ArgFormat {
+    if param == "a0" && raw_first_fd(syscall).is_some() {
+        return ArgFormat::Fd;
+    }
     let table = match (syscall, param) {
         ("open" | "openat" | "openat2" | "creat", "flags") => &OPEN_FLAGS,
         (
@@ -140,12 +147,83 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
 ];
 
 /// The name `evt.args` shows for a recorded parameter: Falco's where it
-/// differs (a symlink's `target` and `linkpath`).
+/// differs (a symlink's `target` and `linkpath`), and `fd` or `dirfd` for
+/// the first register of a call recorded generically whose first argument
+/// is one.
 pub fn display_name(syscall: &str, recorded: &str) -> Option<&'static str> {
     ALIASES
         .iter()
         .find(|&&(ty, _, real)| ty == syscall && real == recorded)
         .map(|&(_, shown, _)| shown)
+        .or_else(|| (recorded == "a0").then(|| raw_first_fd(syscall)).flatten())
+}
+
+/// Calls the capture records generically (their registers `a0`…`a5`)
+/// whose first argument is an fd: sysdig's name for it, `fd` for the fd
+/// the call works on, `dirfd` for the directory of a relative path.
+pub fn raw_first_fd(syscall: &str) -> Option<&'static str> {
+    const FD: &[&str] = &[
+        "lseek",
+        "fstat",
+        "ioctl",
+        "fsync",
+        "fdatasync",
+        "ftruncate",
+        "getdents",
+        "getdents64",
+        "fchmod",
+        "fchown",
+        "flock",
+        "fadvise64",
+        "fstatfs",
+        "fgetxattr",
+        "fsetxattr",
+        "flistxattr",
+        "fremovexattr",
+        "fallocate",
+        "sync_file_range",
+        "syncfs",
+        "readahead",
+        "shutdown",
+        "getsockname",
+        "getpeername",
+        "setsockopt",
+        "getsockopt",
+        "listen",
+        "inotify_add_watch",
+        "fanotify_mark",
+        "epoll_ctl",
+        "epoll_wait",
+        "epoll_pwait",
+        "epoll_pwait2",
+        "fchdir",
+        "sendfile",
+        "copy_file_range",
+        "splice",
+        "tee",
+        "vmsplice",
+    ];
+    const DIRFD: &[&str] = &[
+        "newfstatat",
+        "statx",
+        "faccessat",
+        "faccessat2",
+        "fchmodat",
+        "fchmodat2",
+        "fchownat",
+        "futimesat",
+        "utimensat",
+        "readlinkat",
+        "mknodat",
+        "name_to_handle_at",
+    ];
+    if FD.contains(&syscall) {
+        Some("fd")
+    } else if DIRFD.contains(&syscall) {
+        Some("dirfd")
+    } else {
+        None
+    }
 }
 
 /// Open flags (`open`, `openat`, `openat2`, `creat`), in sysdig's order.

@@ -164,6 +164,8 @@ fn write_param<S: TextStyle>(
     };
     match ctx.info.param_spec(index).format {
         ArgFormat::Plain => write_value::<S>(ctx, value, out),
+        // An int in a 64-bit register: its low half, sign and all.
+        ArgFormat::Fd => write_fd::<S>(ctx, i64::from(number as u32 as i32), style, out),
         ArgFormat::Octal => {
             // `%#o`, as sysdig prints modes: 0 alone, otherwise a leading 0.
             let mut digits = [0u8; 23];

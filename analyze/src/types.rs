@@ -187,7 +187,12 @@ impl TypeTable {
                 returns_fd: RETURNS_FD.contains(&name),
                 is_syscall: entry.id < scry_format::FIRST_SPECIAL_TYPE,
                 is_process_exit: entry.id == scry_format::PROCEXIT,
-                fd_param: param(&["fd", "oldfd"]),
+                // A call recorded generically has its fd in `a0`.
+                fd_param: param(&["fd", "oldfd"]).or_else(|| {
+                    (crate::flags::raw_first_fd(name) == Some("fd"))
+                        .then(|| param(&["a0"]))
+                        .flatten()
+                }),
                 data_param: param(&["data"]),
                 flags_param: param(&["flags"]),
                 path_param: param(&[
