@@ -1226,7 +1226,10 @@ impl Field {
     /// Whether a value needs the reconstructed state.
     pub fn needs_state(&self) -> bool {
         !self.def.name.starts_with("evt.")
-            && !matches!(self.def.id, Which::ThreadTid | Which::ProcPid)
+            && !matches!(
+                self.def.id,
+                Which::ThreadTid | Which::ProcPid | Which::SyscallType
+            )
             || matches!(
                 self.def.id,
                 Which::EvtArgs | Which::EvtInfo | Which::EvtArg | Which::EvtCategory

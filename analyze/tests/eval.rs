@@ -1328,3 +1328,23 @@ fn names_of_a_process_first_seen_mid_life_are_missing() {
     assert_eq!(count(&trace, "proc.cmdline contains 'sh -c'"), 7);
     assert_eq!(count(&trace, "proc.args = '-c true'"), 7);
 }
+
+/// Fields the event's type decides read no state, so a scan on them
+/// alone replays none: `syscall.type` is one, like `evt.type`.
+#[test]
+fn fields_of_the_event_type_need_no_state() {
+    let trace = sample();
+    let prepared = Prepared::new(&trace);
+    for source in [
+        "syscall.type exists",
+        "syscall.type=openat",
+        "evt.type=openat",
+    ] {
+        let filter = Filter::new(source, prepared.catalog(&trace)).unwrap();
+        assert!(!filter.needs_state(), "{source}");
+    }
+    assert_eq!(
+        count(&trace, "syscall.type exists"),
+        count(&trace, "evt.type exists and not evt.type=procexit")
+    );
+}
