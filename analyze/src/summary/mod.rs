@@ -783,87 +783,44 @@ impl Summary {
                 continue;
             }
             let slot = &mut group.values[i];
-            // Counts and sums of numbers, most measures, without a
-            // `Value` in between.
+            // Numbers are read as numbers: building a `Value` per event
+            // for them is most of the cost of a summary.
             match (measure.aggregate, &measure.field) {
-                (Aggregate::Count, None) => {
-                    *slot += 1;
-                    continue;
+                (Aggregate::Count, None) => *slot += 1,
+                (Aggregate::Count, Some(field)) => {
+                    if field.extract(ctx).is_some() {
+                        *slot += 1;
+                    }
                 }
                 (Aggregate::Sum, Some(field)) if field.shape() == Shape::Num => {
                     if let Some(n) = field.num(ctx).filter(|&n| n > 0) {
                         *slot = slot.saturating_add(n);
                     }
-                    continue;
                 }
                 (Aggregate::Max, Some(field)) if field.shape() == Shape::Num => {
                     if let Some(n) = field.num(ctx) {
                         *slot = (*slot).max(n);
                     }
-                    continue;
                 }
-                _ => {}
-            }
-            if measure.aggregate == Aggregate::Distinct
-                && let Some(field) = &measure.field
-            {
-                // Hashed as `hash_value` hashes the value, so that runs
-                // summed elsewhere merge with these.
-                let mut hasher = FxHasher::default();
-                match field.shape() {
-                    Shape::Text => match field.text(ctx) {
-                        Some(text) => hash_bytes(text, &mut hasher),
-                        None => continue,
-                    },
-                    Shape::Num => match field.num(ctx) {
-                        Some(n) => hash_num(n.into(), &mut hasher),
-                        None => continue,
-                    },
-                    _ => match field.extract(ctx) {
-                        Some(value) => hash_value(&value, &mut hasher),
-                        None => continue,
-                    },
-                }
-                let hash = hasher.finish();
-                if self.recent_distinct[i].check(index, hash) {
-                    let seen = &mut group.seen[i];
-                    seen.insert(hash);
-                    *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
-                }
-                continue;
-            }
-            // Numbers are read as numbers: building a `Value` per event
-            // for them is most of the cost of a summary.
-            let value = match (&measure.field, measure.aggregate) {
-                (None, _) => Value::Num(1),
-                (Some(field), Aggregate::Sum | Aggregate::Max) if field.shape() == Shape::Num => {
-                    let Some(n) = field.num(ctx) else { continue };
-                    Value::Num(n.into())
-                }
-                (Some(field), _) => match field.extract(ctx) {
-                    Some(value) => value,
-                    None => continue,
-                },
-            };
-            match measure.aggregate {
-                Aggregate::Count => *slot += 1,
-                Aggregate::Sum => {
-                    if let Some(n) = value.as_num().filter(|&n| n > 0) {
-                        *slot = slot.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
+                (Aggregate::Sum, field) => {
+                    if let Some(n) = number(field.as_ref(), ctx).filter(|&n| n > 0) {
+                        *slot = slot.saturating_add(clamped(n));
                     }
                 }
-                Aggregate::Max => {
-                    if let Some(n) = value.as_num() {
-                        *slot = (*slot).max(i64::try_from(n).unwrap_or(i64::MAX));
+                (Aggregate::Max, field) => {
+                    if let Some(n) = number(field.as_ref(), ctx) {
+                        *slot = (*slot).max(clamped(n));
                     }
                 }
-                // Only a distinct count of no field comes here: of one value.
-                Aggregate::Distinct => {
-                    let mut hasher = FxHasher::default();
-                    hash_value(&value, &mut hasher);
-                    let seen = &mut group.seen[i];
-                    seen.insert(hasher.finish());
-                    *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                (Aggregate::Distinct, field) => {
+                    let Some(hash) = distinct_hash(field.as_ref(), ctx) else {
+                        continue;
+                    };
+                    if self.recent_distinct[i].check(index, hash) {
+                        let seen = &mut group.seen[i];
+                        seen.insert(hash);
+                        *slot = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                    }
                 }
             }
         }
@@ -1198,6 +1155,39 @@ fn labels(bound: &Bound, ctx: &Ctx<'_>) -> Vec<Option<Value<'static>>> {
         .iter()
         .map(|field| field.extract(ctx).map(|v| owned(&v)))
         .collect()
+}
+
+/// What a distinct count keeps of the event's value of `field` (of the
+/// number 1 for a measure of no field): its hash, made as [`hash_value`]
+/// makes it, so that runs summed elsewhere merge with these, but read
+/// without a `Value` where the field allows.
+#[inline]
+fn distinct_hash(field: Option<&Field>, ctx: &Ctx<'_>) -> Option<u64> {
+    let mut hasher = FxHasher::default();
+    match field {
+        None => hash_num(1, &mut hasher),
+        Some(field) => match field.shape() {
+            Shape::Text => hash_bytes(field.text(ctx)?, &mut hasher),
+            Shape::Num => hash_num(field.num(ctx)?.into(), &mut hasher),
+            _ => hash_value(&field.extract(ctx)?, &mut hasher),
+        },
+    }
+    Some(hasher.finish())
+}
+
+/// The number a sum or maximum of a field that is not read as a number
+/// ([`Shape::Num`]) takes from the event: the field's value, or 1 for a
+/// measure of no field.
+fn number(field: Option<&Field>, ctx: &Ctx<'_>) -> Option<i128> {
+    match field {
+        None => Some(1),
+        Some(field) => field.extract(ctx)?.as_num(),
+    }
+}
+
+/// `n` in 64 bits, or the largest 64-bit number past them.
+fn clamped(n: i128) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Feeds `value` to `hasher` the way [`encode`] tells values apart, but
