@@ -562,19 +562,27 @@ fn drop_repeated(paths: Vec<PathBuf>) -> Vec<PathBuf> {
         .filter(|path| {
             // Standard input is refused twice elsewhere; a file that cannot
             // be read is reported when it is opened.
-            if path.as_os_str() == "-" {
-                return true;
-            }
-            let Ok(meta) = std::fs::metadata(path) else {
+            let Some(identity) = file_identity(path) else {
                 return true;
             };
-            let first = seen.insert((meta.dev(), meta.ino()));
+            let first = seen.insert(identity);
             if !first {
                 eprintln!("scry: warning: {} given twice, read once", path.display());
             }
             first
         })
         .collect()
+}
+
+/// What tells a file apart whatever its name (device and inode), for a
+/// path to an existing file; `None` for standard input (`-`) and for a path
+/// that names no file.
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.dev(), meta.ino()))
 }
 
 fn is_trace_arg(arg: &str) -> bool {

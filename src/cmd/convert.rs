@@ -2,7 +2,6 @@
 //! as a native trace, so that later reads are fast and the file is small.
 
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -13,6 +12,7 @@ use crate::cli::ConvertArgs;
 use crate::exit::{Code, UsageError};
 use crate::open::{TraceData, read_whole, warn_scap};
 use crate::output;
+use crate::traces::file_identity;
 
 pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
     let input = &args.input;
@@ -59,13 +59,7 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<Code> {
 /// Whether `input` and `output` name one existing file: standard input
 /// (`-`) never does, and an output not yet created cannot be the input.
 fn same_file(input: &Path, output: &Path) -> bool {
-    if input.as_os_str() == "-" || output.as_os_str() == "-" {
-        return false;
-    }
-    match (std::fs::metadata(input), std::fs::metadata(output)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
+    file_identity(input).is_some_and(|input| file_identity(output) == Some(input))
 }
 
 /// Captures up to this size (as stored) are written with
