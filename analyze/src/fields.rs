@@ -1506,14 +1506,13 @@ impl<'a> Ctx<'a> {
             return Some(ret);
         }
         let index = self.info.fd_param?;
-        self.event
-            .param_int(index)
-            .or_else(|| match self.event.param(index)? {
-                // A call recorded generically: the int in the low half of its
-                // register.
-                ValueRef::Uint(raw) => Some(i64::from(raw as u32 as i32)),
+        if self.info.fd_in_register {
+            return match self.event.param(index)? {
+                ValueRef::Uint(raw) => Some(crate::flags::fd_in_register(raw)),
                 _ => None,
-            })
+            };
+        }
+        self.event.param_int(index)
     }
 
     /// What the event's fd is. For a failed open, the file it asked for

@@ -158,6 +158,13 @@ pub fn display_name(syscall: &str, recorded: &str) -> Option<&'static str> {
         .or_else(|| (recorded == "a0").then(|| raw_first_fd(syscall)).flatten())
 }
 
+/// The fd a raw register holds: an int, in the low half of the register,
+/// sign and all (`AT_FDCWD` is -100 whether or not the caller
+/// sign-extended it).
+pub fn fd_in_register(raw: u64) -> i64 {
+    i64::from(raw as u32 as i32)
+}
+
 /// Calls the capture records generically (their registers `a0`…`a5`)
 /// whose first argument is an fd: sysdig's name for it, `fd` for the fd
 /// the call works on, `dirfd` for the directory of a relative path.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use scry_format::{FdKind, SockAddrRef, ValueRef};
 
 use crate::fields::{Ctx, errno_name, typechar};
-use crate::flags::ArgFormat;
+use crate::flags::{ArgFormat, fd_in_register};
 use crate::output::{is_json_plain, push_json_bytes_escaped};
 use crate::state::text::{put_ipv4, put_ipv6};
 use crate::types::TypeInfo;
@@ -164,8 +164,7 @@ fn write_param<S: TextStyle>(
     };
     match ctx.info.param_spec(index).format {
         ArgFormat::Plain => write_value::<S>(ctx, value, out),
-        // An int in a 64-bit register: its low half, sign and all.
-        ArgFormat::Fd => write_fd::<S>(ctx, i64::from(number as u32 as i32), style, out),
+        ArgFormat::Fd => write_fd::<S>(ctx, fd_in_register(number), style, out),
         ArgFormat::Octal => {
             // `%#o`, as sysdig prints modes: 0 alone, otherwise a leading 0.
             let mut digits = [0u8; 23];

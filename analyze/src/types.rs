@@ -30,6 +30,9 @@ pub struct TypeInfo {
     pub is_process_exit: bool,
     /// Index of the `fd` parameter (or `oldfd`), if any.
     pub fd_param: Option<usize>,
+    /// The fd parameter is a raw register (`a0` of a call recorded
+    /// generically), read with [`crate::flags::fd_in_register`].
+    pub fd_in_register: bool,
     /// Index of the buffer parameter (`data`), if any.
     pub data_param: Option<usize>,
     /// Index of the `flags` parameter, if any.
@@ -155,6 +158,11 @@ impl TypeTable {
                     .iter()
                     .position(|p| wanted.contains(&p.as_str()))
             };
+            let recorded_fd = param(&["fd", "oldfd"]);
+            // A call recorded generically has its fd in `a0`.
+            let fd_in_register = (crate::flags::raw_first_fd(name) == Some("fd"))
+                .then(|| param(&["a0"]))
+                .flatten();
             let params: Vec<ParamSpec> = entry
                 .params
                 .iter()
@@ -187,12 +195,8 @@ impl TypeTable {
                 returns_fd: RETURNS_FD.contains(&name),
                 is_syscall: entry.id < scry_format::FIRST_SPECIAL_TYPE,
                 is_process_exit: entry.id == scry_format::PROCEXIT,
-                // A call recorded generically has its fd in `a0`.
-                fd_param: param(&["fd", "oldfd"]).or_else(|| {
-                    (crate::flags::raw_first_fd(name) == Some("fd"))
-                        .then(|| param(&["a0"]))
-                        .flatten()
-                }),
+                fd_param: recorded_fd.or(fd_in_register),
+                fd_in_register: recorded_fd.is_none() && fd_in_register.is_some(),
                 data_param: param(&["data"]),
                 flags_param: param(&["flags"]),
                 path_param: param(&[
